@@ -1,0 +1,28 @@
+"""The one error hierarchy of cdp (root in ``graph.errors``, domain errors here).
+
+Every error a user can cause or meet carries a stable machine-readable
+``code``; the GraphQL layer copies it into ``extensions.code`` and the CLI
+prints the message. Anything that is not a ``CdpError`` is a bug: it is
+logged with its traceback and reaches clients only as ``INTERNAL_SERVER_ERROR``.
+"""
+
+from __future__ import annotations
+
+from graph.errors import CdpError, Conflict, InvalidInput, StoreError, StoreUnavailable
+
+__all__ = [
+    "CdpError", "Conflict", "ConfigurationError", "InvalidInput", "NotFound",
+    "StoreError", "StoreUnavailable",
+]
+
+
+class NotFound(CdpError):
+    """An entity that must exist does not."""
+
+    code = "NOT_FOUND"
+
+
+class ConfigurationError(CdpError):
+    """A setting is missing or contradictory."""
+
+    code = "CONFIGURATION_ERROR"

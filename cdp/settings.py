@@ -1,0 +1,81 @@
+"""The one settings object of cdp, read from the environment.
+
+| variable | default | meaning |
+|---|---|---|
+| ``CDP_DB_PATH`` | ``data/cdp.lbdb`` | embedded store file |
+| ``CDP_BUFFER_POOL_MB`` | ``2048`` | embedded store page cache |
+| ``NEO4J_URI`` | unset | when set, use Neo4j instead of the embedded store |
+| ``NEO4J_USER`` / ``NEO4J_PASSWORD`` / ``NEO4J_DATABASE`` | ``neo4j`` / ``""`` / ``neo4j`` | Neo4j credentials |
+| ``CDP_HOST`` / ``CDP_PORT`` | ``127.0.0.1`` / ``8000`` | where ``cdp serve`` listens |
+| ``CDP_MAX_PAGE_SIZE`` | ``100`` | largest ``first`` a connection accepts |
+| ``CDP_DEMO_CUSTOMERS`` / ``CDP_DEMO_SEED`` | ``2000`` / ``42`` | demo data loaded on first run |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from cdp.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable in cdp. Build with ``Settings.from_env()``."""
+
+    db_path: Path = Path("data/cdp.lbdb")
+    buffer_pool_mb: int = 2048
+    neo4j_uri: str | None = None
+    neo4j_user: str = "neo4j"
+    neo4j_password: str = ""
+    neo4j_database: str = "neo4j"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_page_size: int = 100
+    demo_customers: int = 2000
+    demo_seed: int = 42
+
+    @property
+    def backend(self) -> str:
+        """``"neo4j"`` when ``NEO4J_URI`` is set, else ``"ladybug"``."""
+        return "neo4j" if self.neo4j_uri else "ladybug"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``env`` (default ``os.environ``).
+
+        Raises ``ConfigurationError`` naming the variable when a number is malformed.
+        """
+        env = os.environ if env is None else env
+
+        def number(name: str, default: int) -> int:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
+            if value <= 0:
+                raise ConfigurationError(f"{name} must be positive, got {value}")
+            return value
+
+        return cls(
+            db_path=Path(env.get("CDP_DB_PATH") or cls.db_path),
+            buffer_pool_mb=number("CDP_BUFFER_POOL_MB", cls.buffer_pool_mb),
+            neo4j_uri=env.get("NEO4J_URI") or None,
+            neo4j_user=env.get("NEO4J_USER", cls.neo4j_user),
+            neo4j_password=env.get("NEO4J_PASSWORD", cls.neo4j_password),
+            neo4j_database=env.get("NEO4J_DATABASE", cls.neo4j_database),
+            host=env.get("CDP_HOST", cls.host),
+            port=number("CDP_PORT", cls.port),
+            max_page_size=number("CDP_MAX_PAGE_SIZE", cls.max_page_size),
+            demo_customers=number("CDP_DEMO_CUSTOMERS", cls.demo_customers),
+            demo_seed=number("CDP_DEMO_SEED", cls.demo_seed),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with ``changes`` applied (used by the CLI's flags)."""
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,26 @@
+"""Opening the configured graph store.
+
+``open_store(settings)`` is the only place that chooses a backend: Neo4j when
+``NEO4J_URI`` is set, otherwise the embedded LadybugDB file at ``CDP_DB_PATH``.
+"""
+
+from __future__ import annotations
+
+from cdp.settings import Settings
+from graph.store import GraphStore
+
+
+def open_store(settings: Settings, read_only: bool = False) -> GraphStore:
+    """Open (and create the schema of) the store ``settings`` selects.
+
+    Raises ``StoreUnavailable`` when the store cannot be opened or reached.
+    """
+    if settings.neo4j_uri:
+        from graph.neo4j_store import Neo4jStore
+
+        return Neo4jStore(
+            settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database
+        )
+    from graph.ladybug_store import LadybugStore
+
+    return LadybugStore(settings.db_path, settings.buffer_pool_mb, read_only=read_only)

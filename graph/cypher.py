@@ -1,0 +1,43 @@
+"""The ``Query`` type: one named Cypher statement with its per-backend text.
+
+Every Cypher string of the project is a ``Query`` held in ``graph/queries.py``
+(fixed statements) or produced by the builders in that module (schema
+statements and upserts generated from the model, customer-filter queries).
+Where the LadybugDB and Neo4j dialects differ, the two texts sit side by side
+in the same ``Query`` so a reader sees the difference in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Backend = Literal["ladybug", "neo4j"]
+
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A named Cypher statement.
+
+    ``cypher`` is the text both backends run unless ``neo4j`` or ``ladybug``
+    gives a dialect-specific text. ``params`` names every ``$parameter`` the
+    statement expects; the Neo4j linter checks the text against it.
+    """
+
+    name: str
+    cypher: str
+    params: tuple[str, ...] = ()
+    neo4j: str | None = None
+    ladybug: str | None = None
+
+    def text(self, backend: Backend) -> str:
+        """Return the statement text for ``backend``."""
+        override = self.neo4j if backend == "neo4j" else self.ladybug
+        return override if override is not None else self.cypher
+
+    def used_params(self, backend: Backend) -> set[str]:
+        """Return the ``$parameters`` the text for ``backend`` refers to."""
+        return set(_PARAM.findall(self.text(backend)))

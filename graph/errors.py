@@ -1,0 +1,44 @@
+"""Root of cdp's one error hierarchy, and the store's errors.
+
+The root lives here, in the lowest layer, because imports point one way
+(schema -> resolvers -> cdp -> graph): the store must raise errors that the
+API layer maps to ``extensions.code`` without importing upwards.
+``cdp.errors`` re-exports these and adds the domain errors.
+"""
+
+from __future__ import annotations
+
+
+class CdpError(Exception):
+    """Base of all cdp errors. ``code`` is stable and documented in docs/errors.md."""
+
+    code = "CDP_ERROR"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(CdpError):
+    """A request, file or row holds a value cdp cannot accept."""
+
+    code = "BAD_USER_INPUT"
+
+
+class StoreError(CdpError):
+    """The graph store rejected an operation (a constraint or a bug)."""
+
+    code = "STORE_ERROR"
+
+
+class StoreUnavailable(StoreError):
+    """The graph store cannot be reached or opened right now."""
+
+    code = "STORE_UNAVAILABLE"
+
+
+class Conflict(CdpError):
+    """The operation conflicts with the current state (e.g. loading into a non-empty store)."""
+
+    code = "CONFLICT"

@@ -1,0 +1,282 @@
+"""The customer graph model, declared once.
+
+Both backends build their schema from these declarations: LadybugDB gets
+``CREATE NODE TABLE`` / ``CREATE REL TABLE`` statements, Neo4j gets uniqueness
+constraints on every key and indexes on the properties marked ``indexed``.
+The demo generator, bulk loader and exporters use the same declarations to
+build Arrow tables, so a property exists in exactly one place.
+
+Conventions:
+- every node has a string primary key ``id``;
+- times are naive UTC ``TIMESTAMP`` values, calendar days are ``DATE``;
+- enumerations are stored as upper-case strings (see the ``*_VALUES`` tuples);
+- relationship rows are keyed by ``from`` and ``to`` (the node ids).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+
+PropertyType = Literal["STRING", "INT64", "DOUBLE", "BOOL", "DATE", "TIMESTAMP"]
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "STRING": pa.string(),
+    "INT64": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "BOOL": pa.bool_(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
+}
+
+
+@dataclass(frozen=True)
+class Property:
+    """One typed property of a node or relationship."""
+
+    name: str
+    type: PropertyType
+    indexed: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """A node label with its properties; ``id`` is always the key."""
+
+    label: str
+    properties: tuple[Property, ...]
+    description: str = ""
+    key: str = "id"
+
+    def prop(self, name: str) -> Property:
+        """Return the property called ``name``; raise KeyError if unknown."""
+        for prop in self.properties:
+            if prop.name == name:
+                return prop
+        raise KeyError(f"{self.label} has no property {name!r}")
+
+    @property
+    def property_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.properties)
+
+    def arrow_schema(self) -> pa.Schema:
+        """Arrow schema of a table of these nodes, in declaration order."""
+        return pa.schema([(p.name, ARROW_TYPES[p.type]) for p in self.properties])
+
+
+@dataclass(frozen=True)
+class RelType:
+    """A relationship type between two node labels, with optional properties."""
+
+    type: str
+    source: str
+    target: str
+    properties: tuple[Property, ...] = ()
+    description: str = ""
+
+    @property
+    def property_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.properties)
+
+    def arrow_schema(self) -> pa.Schema:
+        """Arrow schema of a relationship table: ``from``, ``to``, then properties."""
+        fields = [("from", pa.string()), ("to", pa.string())]
+        fields += [(p.name, ARROW_TYPES[p.type]) for p in self.properties]
+        return pa.schema(fields)
+
+
+@dataclass(frozen=True)
+class GraphModel:
+    """The whole model: node types and relationship types, by name."""
+
+    nodes: tuple[NodeType, ...]
+    relationships: tuple[RelType, ...]
+
+    def node(self, label: str) -> NodeType:
+        """Return the node type ``label``; raise KeyError if it is not declared."""
+        for node in self.nodes:
+            if node.label == label:
+                return node
+        raise KeyError(f"unknown node label {label!r}")
+
+    def relationship(self, rel_type: str) -> RelType:
+        """Return the relationship type ``rel_type``; raise KeyError if undeclared."""
+        for rel in self.relationships:
+            if rel.type == rel_type:
+                return rel
+        raise KeyError(f"unknown relationship type {rel_type!r}")
+
+
+def _p(name: str, type_: PropertyType, indexed: bool = False, description: str = "") -> Property:
+    return Property(name, type_, indexed, description)
+
+
+# Enumerations, stored as strings. The GraphQL enums mirror these tuples.
+TIER_VALUES = ("KEY_ACCOUNT", "BUSINESS", "CONSUMER")
+CUSTOMER_STATUS_VALUES = ("ACTIVE", "CHURNED", "PROSPECT")
+GENDER_VALUES = ("FEMALE", "MALE", "OTHER", "UNKNOWN")
+ACCOUNT_TYPE_VALUES = ("POSTPAID", "PREPAID", "BUSINESS")
+ACCOUNT_STATUS_VALUES = ("ACTIVE", "SUSPENDED", "CLOSED")
+PAYMENT_METHOD_VALUES = ("DIRECT_DEBIT", "CARD", "INVOICE", "CASH", "VOUCHER")
+CONTRACT_TYPE_VALUES = ("NO_CONTRACT", "MONTHS_12", "MONTHS_24")
+PRODUCT_CATEGORY_VALUES = ("VOICE", "MOBILE_DATA", "BROADBAND", "TV", "VALUE_ADDED", "DEVICE", "BUNDLE")
+PRODUCT_LIFECYCLE_VALUES = ("PLANNED", "ACTIVE", "RETIRED")
+SUBSCRIPTION_STATUS_VALUES = ("ACTIVE", "SUSPENDED", "CANCELLED")
+CHANNEL_KIND_VALUES = ("ASSISTED", "DIGITAL", "MESSAGING", "OUTBOUND")
+CONTACT_DIRECTION_VALUES = ("INBOUND", "OUTBOUND")
+CONTACT_KIND_VALUES = ("INQUIRY", "COMPLAINT", "PURCHASE", "CAMPAIGN_OFFER", "SERVICE_REQUEST", "RETENTION")
+CONTACT_OUTCOME_VALUES = (
+    "RESOLVED", "OPEN", "ESCALATED", "ACCEPTED", "DECLINED", "NO_RESPONSE", "INFORMED",
+)
+MONETARY_KIND_VALUES = ("INVOICE", "PAYMENT", "PURCHASE", "TOP_UP", "REFUND")
+
+CUSTOMER = NodeType(
+    "Customer",
+    (
+        _p("id", "STRING"),
+        _p("first_name", "STRING"),
+        _p("last_name", "STRING"),
+        _p("company_name", "STRING", description="Set for business and key-account customers."),
+        _p("birth_date", "DATE"),
+        _p("gender", "STRING"),
+        _p("national_id", "STRING", indexed=True),
+        _p("email", "STRING", indexed=True),
+        _p("phone", "STRING", indexed=True),
+        _p("street", "STRING"),
+        _p("city", "STRING", indexed=True),
+        _p("postal_code", "STRING"),
+        _p("country", "STRING"),
+        _p("language", "STRING"),
+        _p("tier", "STRING", indexed=True),
+        _p("status", "STRING", indexed=True),
+        _p("joined_on", "DATE", indexed=True),
+        _p("account_manager", "STRING", description="Name of the account manager (key accounts)."),
+        _p("updated_at", "TIMESTAMP"),
+    ),
+    "A person or organisation the operator serves.",
+)
+
+ACCOUNT = NodeType(
+    "Account",
+    (
+        _p("id", "STRING"),
+        _p("type", "STRING", indexed=True),
+        _p("status", "STRING", indexed=True),
+        _p("opened_on", "DATE"),
+        _p("closed_on", "DATE"),
+        _p("payment_method", "STRING"),
+        _p("contract_type", "STRING"),
+        _p("contract_end", "DATE"),
+        _p("updated_at", "TIMESTAMP"),
+    ),
+    "A billing account; a customer holds one or more.",
+)
+
+PRODUCT = NodeType(
+    "Product",
+    (
+        _p("id", "STRING"),
+        _p("name", "STRING"),
+        _p("category", "STRING", indexed=True),
+        _p("monthly_price", "DOUBLE", description="Recurring list price per month."),
+        _p("one_off_price", "DOUBLE", description="Price paid once (devices, activation)."),
+        _p("monthly_cost", "DOUBLE", description="Cost to serve per month, for margins."),
+        _p("lifecycle", "STRING"),
+        _p("launched_on", "DATE"),
+        _p("description", "STRING"),
+    ),
+    "A catalog item: a plan, a service, a device or a bundle of products.",
+)
+
+SUBSCRIPTION = NodeType(
+    "Subscription",
+    (
+        _p("id", "STRING"),
+        _p("status", "STRING", indexed=True),
+        _p("since", "DATE"),
+        _p("until", "DATE"),
+        _p("monthly_fee", "DOUBLE", description="List fee at subscription time."),
+        _p("discount", "DOUBLE", description="Share taken off the fee, 0..1."),
+        _p("updated_at", "TIMESTAMP"),
+    ),
+    "An account's subscription to a product.",
+)
+
+CHANNEL = NodeType(
+    "Channel",
+    (
+        _p("id", "STRING"),
+        _p("name", "STRING"),
+        _p("kind", "STRING"),
+        _p("cost_per_contact", "DOUBLE"),
+    ),
+    "A way to reach or be reached by a customer.",
+)
+
+CONTACT = NodeType(
+    "Contact",
+    (
+        _p("id", "STRING"),
+        _p("at", "TIMESTAMP", indexed=True),
+        _p("direction", "STRING"),
+        _p("kind", "STRING", indexed=True),
+        _p("outcome", "STRING"),
+        _p("satisfaction", "INT64", description="1 (very unhappy) .. 5 (very happy), if asked."),
+        _p("subject", "STRING"),
+        _p("campaign", "STRING", description="Campaign code for campaign contacts."),
+        _p("resolved_at", "TIMESTAMP"),
+    ),
+    "One interaction between the operator and a customer.",
+)
+
+MONETARY_EVENT = NodeType(
+    "MonetaryEvent",
+    (
+        _p("id", "STRING"),
+        _p("kind", "STRING"),
+        _p("amount", "DOUBLE"),
+        _p("currency", "STRING"),
+        _p("at", "TIMESTAMP", indexed=True),
+        _p("description", "STRING"),
+    ),
+    "Money moving on an account: invoice, payment, purchase, top-up, refund.",
+)
+
+HOLDS = RelType("HOLDS", "Customer", "Account", description="Customer holds a billing account.")
+HAS_SUBSCRIPTION = RelType("HAS_SUBSCRIPTION", "Account", "Subscription")
+OF_PRODUCT = RelType("OF_PRODUCT", "Subscription", "Product")
+INCLUDES = RelType(
+    "INCLUDES", "Product", "Product",
+    (_p("quantity", "INT64"), _p("discount", "DOUBLE")),
+    "A bundle includes a component product.",
+)
+HAD_CONTACT = RelType("HAD_CONTACT", "Customer", "Contact")
+VIA = RelType("VIA", "Contact", "Channel")
+ABOUT = RelType("ABOUT", "Contact", "Product", description="What a contact was about, if known.")
+HAS_EVENT = RelType("HAS_EVENT", "Account", "MonetaryEvent")
+PREFERS = RelType(
+    "PREFERS", "Customer", "Channel",
+    (_p("rank", "INT64"), _p("source", "STRING"), _p("updated_at", "TIMESTAMP")),
+    "Channel preference: rank 1 is the favourite.",
+)
+
+MODEL = GraphModel(
+    nodes=(CUSTOMER, ACCOUNT, PRODUCT, SUBSCRIPTION, CHANNEL, CONTACT, MONETARY_EVENT),
+    relationships=(HOLDS, HAS_SUBSCRIPTION, OF_PRODUCT, INCLUDES, HAD_CONTACT, VIA, ABOUT, HAS_EVENT, PREFERS),
+)
+
+CHANNELS: tuple[tuple[str, str, str, float], ...] = (
+    # id, name, kind, cost per contact (currency units)
+    ("STORE", "Store", "ASSISTED", 12.0),
+    ("CALL_CENTRE", "Call centre", "ASSISTED", 4.5),
+    ("SMS", "SMS", "MESSAGING", 0.05),
+    ("APP", "Self-service app", "DIGITAL", 0.02),
+    ("WEB", "Web", "DIGITAL", 0.02),
+    ("EMAIL", "E-mail", "MESSAGING", 0.01),
+    ("OUTBOUND_CALL", "Outbound call", "OUTBOUND", 3.5),
+    ("AGENT", "Field agent / account manager", "ASSISTED", 25.0),
+)
+"""The channel catalogue every store starts with."""

@@ -1,0 +1,133 @@
+"""The production backend: Neo4j through the official Python driver.
+
+One driver per process (it pools connections and routes reads and writes in a
+cluster). Reads run as managed read transactions; each write batch is one
+managed write transaction, retried by the driver on transient errors, so a
+batch is applied whole or not at all. Times are stored as Neo4j
+``LocalDateTime`` values holding UTC, dates as ``Date``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from graph import queries as Q
+from graph.cypher import Query
+from graph.errors import StoreError, StoreUnavailable
+from graph.model import MODEL
+from graph.store import GraphStore, Row
+
+#: Rows per statement for bulk loads (Neo4j's advice: 10k-50k per transaction).
+BULK_BATCH = 10_000
+
+
+class Neo4jStore(GraphStore):
+    """A ``GraphStore`` on a Neo4j 5 server or cluster.
+
+    Raises ``StoreUnavailable`` if the server cannot be reached or refuses the
+    credentials at start-up.
+    """
+
+    backend = "neo4j"
+
+    def __init__(self, uri: str, user: str, password: str, database: str = "neo4j") -> None:
+        super().__init__()
+        import neo4j
+
+        self._neo4j = neo4j
+        self.database = database
+        try:
+            self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
+            self._driver.verify_connectivity()
+        except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.AuthError, ValueError, OSError) as exc:
+            raise StoreUnavailable(f"cannot reach Neo4j at {uri}: {exc}") from exc
+        self.ensure_schema()
+
+    def _errors(self) -> tuple[type[Exception], ...]:
+        return (self._neo4j.exceptions.Neo4jError, self._neo4j.exceptions.DriverError)
+
+    def _raise(self, exc: Exception) -> None:
+        if isinstance(exc, (self._neo4j.exceptions.ServiceUnavailable, self._neo4j.exceptions.SessionExpired)):
+            raise StoreUnavailable(f"Neo4j is unavailable: {exc}") from exc
+        raise StoreError(f"Neo4j rejected a statement: {exc}") from exc
+
+    def _read(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:
+        self._counted()
+        try:
+            records, _, _ = self._driver.execute_query(
+                query.text("neo4j"), dict(params or {}), database_=self.database,
+                routing_=self._neo4j.RoutingControl.READ,
+            )
+        except self._errors() as exc:
+            self._raise(exc)
+        return [{k: _plain(v) for k, v in rec.items()} for rec in records]
+
+    def _write_statement(self, query: Query, params: Mapping[str, Any]) -> None:
+        self._counted()
+        try:
+            self._driver.execute_query(query.text("neo4j"), dict(params), database_=self.database)
+        except self._errors() as exc:
+            self._raise(exc)
+
+    def ensure_schema(self) -> None:
+        for stmt in Q.neo4j_schema_statements():
+            self._write_statement(stmt, {})
+
+    @contextmanager
+    def _transaction(self) -> Iterator[_Neo4jTransaction]:
+        try:
+            with self._driver.session(database=self.database) as session:
+                with session.begin_transaction() as tx:
+                    yield _Neo4jTransaction(self, tx)
+                    tx.commit()
+        except self._errors() as exc:
+            self._raise(exc)
+
+    def _rows_param(self, table: pa.Table) -> list[dict]:
+        return table.to_pylist()
+
+    def _bulk_create(self, name: str, is_node: bool, table: pa.Table) -> None:
+        query = Q.bulk_create_nodes(MODEL.node(name)) if is_node else Q.bulk_create_relationships(
+            MODEL.relationship(name))
+        for batch in table.to_batches(BULK_BATCH):
+            self._write_statement(query, {"rows": batch.to_pylist()})
+
+    def close(self) -> None:
+        self._driver.close()
+
+
+class _Neo4jTransaction:
+    """Statements inside one explicit Neo4j transaction."""
+
+    def __init__(self, store: Neo4jStore, tx: Any) -> None:
+        self._store = store
+        self._tx = tx
+
+    def read(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
+        self._store._counted()
+        result = self._tx.run(query.text("neo4j"), dict(params))
+        return [{k: _plain(v) for k, v in rec.items()} for rec in result]
+
+    def run(self, query: Query, params: Mapping[str, Any]) -> None:
+        self._store._counted()
+        self._tx.run(query.text("neo4j"), dict(params)).consume()
+
+
+def _plain(value: Any) -> Any:
+    """Turn driver values (nodes, neo4j.time types) into plain Python values."""
+    if value is None or isinstance(value, (str, int, float, bool, date, datetime)):
+        return value
+    if hasattr(value, "to_native"):
+        return value.to_native()
+    if hasattr(value, "items") and hasattr(value, "element_id"):  # a Node or Relationship
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

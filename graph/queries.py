@@ -1,0 +1,490 @@
+"""Every Cypher statement of cdp, in one place.
+
+Fixed statements are ``Query`` constants; statements that depend on the model
+(schema, upserts, bulk loads, exports) or on a request (customer search) are
+built by the functions below from ``graph.model`` declarations and a whitelist
+of fields, never from user text: user values always travel as parameters.
+
+``neo4j_statements()`` lists every Neo4j text the project can send, so CI can
+check each one with Neo4j's own Cypher front-end (tests/test_neo4j_cypher.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from graph.cypher import Backend, Query
+from graph.model import MODEL, NodeType, RelType
+
+# --------------------------------------------------------------------------- reads
+
+CUSTOMERS_BY_IDS = Query(
+    "customers_by_ids",
+    "MATCH (c:Customer) WHERE c.id IN $ids RETURN c",
+    ("ids",),
+)
+
+ACCOUNTS_BY_CUSTOMERS = Query(
+    "accounts_by_customers",
+    "MATCH (c:Customer)-[:HOLDS]->(a:Account) WHERE c.id IN $ids "
+    "RETURN c.id AS owner, a ORDER BY a.opened_on, a.id",
+    ("ids",),
+)
+
+SUBSCRIPTIONS_BY_ACCOUNTS = Query(
+    "subscriptions_by_accounts",
+    "MATCH (a:Account)-[:HAS_SUBSCRIPTION]->(s:Subscription)-[:OF_PRODUCT]->(p:Product) "
+    "WHERE a.id IN $ids RETURN a.id AS owner, s, p.id AS product_id ORDER BY s.since, s.id",
+    ("ids",),
+)
+
+PRODUCTS_BY_IDS = Query(
+    "products_by_ids",
+    "MATCH (p:Product) WHERE p.id IN $ids RETURN p",
+    ("ids",),
+)
+
+ALL_PRODUCTS = Query(
+    "all_products",
+    "MATCH (p:Product) RETURN p ORDER BY p.id",
+)
+
+BUNDLE_COMPONENTS = Query(
+    "bundle_components",
+    "MATCH (b:Product)-[r:INCLUDES]->(p:Product) WHERE b.id IN $ids "
+    "RETURN b.id AS owner, p.id AS product_id, r.quantity AS quantity, r.discount AS discount "
+    "ORDER BY p.id",
+    ("ids",),
+)
+
+SUBSCRIBER_COUNTS = Query(
+    "subscriber_counts",
+    "MATCH (s:Subscription)-[:OF_PRODUCT]->(p:Product) "
+    "WHERE p.id IN $ids AND s.status = 'ACTIVE' "
+    "RETURN p.id AS product_id, count(s) AS subscribers",
+    ("ids",),
+)
+
+ALL_CHANNELS = Query(
+    "all_channels",
+    "MATCH (ch:Channel) RETURN ch ORDER BY ch.id",
+)
+
+CHANNEL_CONTACT_VOLUMES = Query(
+    "channel_contact_volumes",
+    "MATCH (k:Contact)-[:VIA]->(ch:Channel) WHERE ch.id IN $ids AND k.at >= $since "
+    "RETURN ch.id AS channel_id, count(k) AS contacts",
+    ("ids", "since"),
+)
+
+CONTACTS_BY_CUSTOMERS = Query(
+    "contacts_by_customers",
+    "MATCH (c:Customer)-[:HAD_CONTACT]->(k:Contact)-[:VIA]->(ch:Channel) "
+    "WHERE c.id IN $ids AND k.at >= $since "
+    "AND ($kind = '' OR k.kind = $kind) AND ($channel = '' OR ch.id = $channel) "
+    "RETURN c.id AS owner, k, ch.id AS channel_id ORDER BY k.at DESC, k.id DESC",
+    ("ids", "since", "kind", "channel"),
+)
+
+CONTACT_SUMMARIES = Query(
+    "contact_summaries",
+    "MATCH (c:Customer)-[:HAD_CONTACT]->(k:Contact) WHERE c.id IN $ids "
+    "RETURN c.id AS owner, count(k) AS contacts, max(k.at) AS last_contact_at, "
+    "sum(CASE WHEN k.kind = 'COMPLAINT' AND k.outcome IN ['OPEN', 'ESCALATED'] "
+    "THEN 1 ELSE 0 END) AS open_complaints",
+    ("ids",),
+)
+
+PREFERRED_CHANNELS = Query(
+    "preferred_channels",
+    "MATCH (c:Customer)-[r:PREFERS]->(ch:Channel) WHERE c.id IN $ids "
+    "RETURN c.id AS owner, ch.id AS channel_id, r.rank AS rank, r.source AS source, "
+    "r.updated_at AS updated_at ORDER BY r.rank",
+    ("ids",),
+)
+
+MONETARY_EVENTS_BY_ACCOUNTS = Query(
+    "monetary_events_by_accounts",
+    "MATCH (a:Account)-[:HAS_EVENT]->(m:MonetaryEvent) WHERE a.id IN $ids AND m.at >= $since "
+    "RETURN a.id AS owner, m ORDER BY m.at DESC, m.id DESC",
+    ("ids", "since"),
+)
+
+EXISTING_IDS = {
+    node.label: Query(
+        f"existing_{node.label.lower()}_ids",
+        f"MATCH (n:{node.label}) WHERE n.id IN $ids RETURN n.id AS id",
+        ("ids",),
+    )
+    for node in MODEL.nodes
+}
+
+COUNT_NODES = {
+    node.label: Query(f"count_{node.label.lower()}", f"MATCH (n:{node.label}) RETURN count(n) AS n")
+    for node in MODEL.nodes
+}
+
+COUNT_RELATIONSHIPS = {
+    rel.type: Query(
+        f"count_{rel.type.lower()}",
+        f"MATCH (:{rel.source})-[r:{rel.type}]->(:{rel.target}) RETURN count(r) AS n",
+    )
+    for rel in MODEL.relationships
+}
+
+DELETE_NODES = {
+    node.label: Query(
+        f"delete_{node.label.lower()}",
+        f"MATCH (n:{node.label}) WHERE n.id IN $ids DETACH DELETE n",
+        ("ids",),
+    )
+    for node in MODEL.nodes
+}
+
+PING = Query("ping", "RETURN 1 AS ok")
+
+
+# --------------------------------------------------------------------------- schema
+
+def ladybug_schema_statements() -> list[Query]:
+    """``CREATE NODE/REL TABLE IF NOT EXISTS`` statements for every model type."""
+    out = []
+    for node in MODEL.nodes:
+        cols = ", ".join(f"{p.name} {p.type}" for p in node.properties)
+        out.append(Query(
+            f"ladybug_table_{node.label}",
+            "",
+            ladybug=f"CREATE NODE TABLE IF NOT EXISTS {node.label}({cols}, PRIMARY KEY({node.key}))",
+        ))
+    for rel in MODEL.relationships:
+        cols = "".join(f", {p.name} {p.type}" for p in rel.properties)
+        out.append(Query(
+            f"ladybug_table_{rel.type}",
+            "",
+            ladybug=f"CREATE REL TABLE IF NOT EXISTS {rel.type}(FROM {rel.source} TO {rel.target}{cols})",
+        ))
+    return out
+
+
+def neo4j_schema_statements() -> list[Query]:
+    """Uniqueness constraints on every node key and range indexes on indexed properties."""
+    out = []
+    for node in MODEL.nodes:
+        low = node.label.lower()
+        out.append(Query(
+            f"neo4j_key_{low}",
+            "",
+            neo4j=f"CREATE CONSTRAINT {low}_{node.key}_key IF NOT EXISTS "
+                  f"FOR (n:{node.label}) REQUIRE n.{node.key} IS UNIQUE",
+        ))
+        for prop in node.properties:
+            if prop.indexed:
+                out.append(Query(
+                    f"neo4j_index_{low}_{prop.name}",
+                    "",
+                    neo4j=f"CREATE INDEX {low}_{prop.name} IF NOT EXISTS "
+                          f"FOR (n:{node.label}) ON (n.{prop.name})",
+                ))
+    return out
+
+
+# --------------------------------------------------------------------------- writes
+
+def _ladybug_columns(names: tuple[str, ...]) -> dict[str, str]:
+    """Map property names to neutral LOAD FROM column names (c0, c1, ...).
+
+    LadybugDB binds ``LOAD FROM`` columns as variables; neutral names keep
+    property names such as ``from`` or ``until`` clear of reserved words.
+    """
+    return {name: f"c{i}" for i, name in enumerate(names)}
+
+
+def upsert_nodes(node: NodeType, properties: tuple[str, ...]) -> Query:
+    """MERGE nodes of ``node`` by key and set ``properties`` (key excluded).
+
+    Neo4j reads ``$rows`` (a list of maps); LadybugDB reads ``$rows`` as an Arrow
+    table whose columns are renamed with ``ladybug_load_columns``.
+    """
+    props = tuple(p for p in properties if p != node.key)
+    set_neo = ", ".join(f"n.{p} = r.{p}" for p in props)
+    neo = f"UNWIND $rows AS r MERGE (n:{node.label} {{{node.key}: r.{node.key}}})"
+    if props:
+        neo += f" SET {set_neo}"
+    cols = _ladybug_columns((node.key, *props))
+    set_lb = ", ".join(f"n.{p} = {cols[p]}" for p in props)
+    lb = f"LOAD FROM $rows MERGE (n:{node.label} {{{node.key}: {cols[node.key]}}})"
+    if props:
+        lb += f" ON CREATE SET {set_lb} ON MATCH SET {set_lb}"
+    name = f"upsert_{node.label.lower()}_" + "_".join(sorted(props))
+    return Query(name, "", ("rows",), neo4j=neo, ladybug=lb)
+
+
+def upsert_relationships(rel: RelType, properties: tuple[str, ...]) -> Query:
+    """MATCH both endpoints by key and MERGE one ``rel`` between them, setting ``properties``.
+
+    Rows whose endpoints do not exist write nothing; callers check endpoints first.
+    """
+    set_neo = ", ".join(f"x.{p} = r.{p}" for p in properties)
+    neo = (
+        f"UNWIND $rows AS r MATCH (a:{rel.source} {{id: r.from}}) "
+        f"MATCH (b:{rel.target} {{id: r.to}}) MERGE (a)-[x:{rel.type}]->(b)"
+    )
+    if properties:
+        neo += f" SET {set_neo}"
+    cols = _ladybug_columns(("from", "to", *properties))
+    set_lb = ", ".join(f"x.{p} = {cols[p]}" for p in properties)
+    lb = (
+        f"LOAD FROM $rows MATCH (a:{rel.source} {{id: {cols['from']}}}), "
+        f"(b:{rel.target} {{id: {cols['to']}}}) MERGE (a)-[x:{rel.type}]->(b)"
+    )
+    if properties:
+        lb += f" ON CREATE SET {set_lb} ON MATCH SET {set_lb}"
+    name = f"upsert_{rel.type.lower()}_" + "_".join(sorted(properties))
+    return Query(name, "", ("rows",), neo4j=neo, ladybug=lb)
+
+
+def existing_relationships(rel: RelType) -> Query:
+    """Pairs (``from``, ``to``) of ``rel`` whose source id is in ``$sources``."""
+    return Query(
+        f"existing_{rel.type.lower()}",
+        f"MATCH (a:{rel.source})-[:{rel.type}]->(b:{rel.target}) WHERE a.id IN $sources "
+        "RETURN a.id AS `from`, b.id AS `to`",
+        ("sources",),
+    )
+
+
+def ladybug_load_columns(names: list[str]) -> list[str]:
+    """Column names to give an Arrow table before an ``upsert_*`` LOAD FROM."""
+    mapping = _ladybug_columns(tuple(names))
+    return [mapping[n] for n in names]
+
+
+def bulk_create_nodes(node: NodeType) -> Query:
+    """Create nodes without MERGE, for loading into an empty store.
+
+    LadybugDB uses ``COPY <table> FROM $rows`` (columns in declaration order);
+    Neo4j creates each row of a ``$rows`` batch.
+    """
+    set_neo = ", ".join(f"n.{p} = r.{p}" for p in node.property_names)
+    return Query(
+        f"bulk_create_{node.label.lower()}",
+        "",
+        ("rows",),
+        neo4j=f"UNWIND $rows AS r CREATE (n:{node.label}) SET {set_neo}",
+        ladybug=f"COPY {node.label} FROM $rows",
+    )
+
+
+def bulk_create_relationships(rel: RelType) -> Query:
+    """Create relationships between existing nodes, for loading into an empty store."""
+    neo = (
+        f"UNWIND $rows AS r MATCH (a:{rel.source} {{id: r.from}}) "
+        f"MATCH (b:{rel.target} {{id: r.to}}) CREATE (a)-[x:{rel.type}]->(b)"
+    )
+    if rel.properties:
+        neo += " SET " + ", ".join(f"x.{p} = r.{p}" for p in rel.property_names)
+    return Query(
+        f"bulk_create_{rel.type.lower()}",
+        "",
+        ("rows",),
+        neo4j=neo,
+        ladybug=f"COPY {rel.type} FROM $rows",
+    )
+
+
+def export_nodes(node: NodeType) -> Query:
+    """Every node of ``node`` with all properties as columns, ordered by key."""
+    cols = ", ".join(f"n.{p} AS {p}" for p in node.property_names)
+    return Query(f"export_{node.label.lower()}", f"MATCH (n:{node.label}) RETURN {cols} ORDER BY n.{node.key}")
+
+
+def export_relationships(rel: RelType) -> Query:
+    """Every ``rel`` as rows of ``from``, ``to`` and its properties."""
+    cols = "".join(f", x.{p} AS {p}" for p in rel.property_names)
+    return Query(
+        f"export_{rel.type.lower()}",
+        f"MATCH (a:{rel.source})-[x:{rel.type}]->(b:{rel.target}) RETURN a.id AS `from`, b.id AS `to`{cols}",
+    )
+
+
+# --------------------------------------------------------------------------- customer search
+
+#: Sort keys a client may ask for, mapped to the Cypher expression they sort by.
+CUSTOMER_SORT_KEYS: dict[str, str] = {
+    "ID": "c.id",
+    "LAST_NAME": "c.last_name",
+    "JOINED_ON": "c.joined_on",
+    "CITY": "c.city",
+    "MONTHLY_SPEND": "spend",
+}
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """Conditions on customers, all optional, combined with AND.
+
+    Ranges are inclusive; ``None`` means "no condition". ``name_contains`` is
+    matched case-insensitively against first, last and company name.
+    """
+
+    ids: tuple[str, ...] | None = None
+    tiers: tuple[str, ...] | None = None
+    statuses: tuple[str, ...] | None = None
+    cities: tuple[str, ...] | None = None
+    countries: tuple[str, ...] | None = None
+    name_contains: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    joined_from: date | None = None
+    joined_to: date | None = None
+    holds_product: str | None = None
+    holds_category: str | None = None
+    account_type: str | None = None
+    spend_min: float | None = None
+    spend_max: float | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def needs_spend(self) -> bool:
+        return self.spend_min is not None or self.spend_max is not None
+
+
+_HOLDS_PRODUCT = (
+    "EXISTS { MATCH (c)-[:HOLDS]->(:Account)-[:HAS_SUBSCRIPTION]->(hs:Subscription)"
+    "-[:OF_PRODUCT]->(hp:Product) WHERE hp.id = $holds_product AND hs.status = 'ACTIVE' }"
+)
+_HOLDS_CATEGORY = (
+    "EXISTS { MATCH (c)-[:HOLDS]->(:Account)-[:HAS_SUBSCRIPTION]->(cs:Subscription)"
+    "-[:OF_PRODUCT]->(cp:Product) WHERE cp.category = $holds_category AND cs.status = 'ACTIVE' }"
+)
+_ACCOUNT_TYPE = (
+    "EXISTS { MATCH (c)-[:HOLDS]->(ta:Account) WHERE ta.type = $account_type AND ta.status <> 'CLOSED' }"
+)
+# Monthly spend: active subscriptions' fees net of discount.
+_SPEND = (
+    "OPTIONAL MATCH (c)-[:HOLDS]->(:Account)-[:HAS_SUBSCRIPTION]->(ss:Subscription) "
+    "WHERE ss.status = 'ACTIVE' "
+    "WITH c, sum(coalesce(ss.monthly_fee, 0.0) * (1.0 - coalesce(ss.discount, 0.0))) AS spend"
+)
+
+
+def _customer_match(flt: CustomerFilter, with_spend: bool) -> tuple[str, dict]:
+    """The MATCH ... WHERE part shared by page and count queries, and its parameters."""
+    conds: list[str] = []
+    params: dict = {}
+
+    def add(cond: str, **values: object) -> None:
+        conds.append(cond)
+        params.update(values)
+
+    if flt.ids is not None:
+        add("c.id IN $ids", ids=list(flt.ids))
+    if flt.tiers is not None:
+        add("c.tier IN $tiers", tiers=list(flt.tiers))
+    if flt.statuses is not None:
+        add("c.status IN $statuses", statuses=list(flt.statuses))
+    if flt.cities is not None:
+        add("c.city IN $cities", cities=list(flt.cities))
+    if flt.countries is not None:
+        add("c.country IN $countries", countries=list(flt.countries))
+    if flt.name_contains:
+        add(
+            "(lower(coalesce(c.first_name, '')) CONTAINS $name OR lower(coalesce(c.last_name, '')) "
+            "CONTAINS $name OR lower(coalesce(c.company_name, '')) CONTAINS $name)",
+            name=flt.name_contains.lower(),
+        )
+    if flt.email is not None:
+        add("c.email = $email", email=flt.email)
+    if flt.phone is not None:
+        add("c.phone = $phone", phone=flt.phone)
+    if flt.joined_from is not None:
+        add("c.joined_on >= $joined_from", joined_from=flt.joined_from)
+    if flt.joined_to is not None:
+        add("c.joined_on <= $joined_to", joined_to=flt.joined_to)
+    if flt.holds_product is not None:
+        add(_HOLDS_PRODUCT, holds_product=flt.holds_product)
+    if flt.holds_category is not None:
+        add(_HOLDS_CATEGORY, holds_category=flt.holds_category)
+    if flt.account_type is not None:
+        add(_ACCOUNT_TYPE, account_type=flt.account_type)
+    text = "MATCH (c:Customer)"
+    if conds:
+        text += " WHERE " + " AND ".join(conds)
+    if with_spend:
+        text += " " + _SPEND
+        spend_conds = []
+        if flt.spend_min is not None:
+            spend_conds.append("spend >= $spend_min")
+            params["spend_min"] = float(flt.spend_min)
+        if flt.spend_max is not None:
+            spend_conds.append("spend <= $spend_max")
+            params["spend_max"] = float(flt.spend_max)
+        if spend_conds:
+            text += " WHERE " + " AND ".join(spend_conds)
+    return text, params
+
+
+def customer_page(flt: CustomerFilter, sort: str, descending: bool) -> tuple[Query, dict]:
+    """Ids of one page of customers matching ``flt``, sorted by ``sort`` then id.
+
+    Returns the query and its parameters except ``skip`` and ``limit``, which
+    the caller adds. Raises KeyError for a sort key outside CUSTOMER_SORT_KEYS.
+    """
+    order = CUSTOMER_SORT_KEYS[sort]
+    with_spend = flt.needs_spend or sort == "MONTHLY_SPEND"
+    match, params = _customer_match(flt, with_spend)
+    direction = " DESC" if descending else ""
+    text = f"{match} RETURN c.id AS id ORDER BY {order}{direction}, c.id{direction} SKIP $skip LIMIT $limit"
+    names = tuple(sorted(params)) + ("skip", "limit")
+    return Query(f"customer_page_{sort.lower()}", text, names), params
+
+
+def customer_count(flt: CustomerFilter) -> tuple[Query, dict]:
+    """The number of customers matching ``flt``."""
+    match, params = _customer_match(flt, flt.needs_spend)
+    return Query("customer_count", f"{match} RETURN count(c) AS n", tuple(sorted(params))), params
+
+
+# --------------------------------------------------------------------------- inventory
+
+def fixed_queries() -> list[Query]:
+    """Every fixed (not model-generated) query constant in this module."""
+    fixed = [
+        CUSTOMERS_BY_IDS, ACCOUNTS_BY_CUSTOMERS, SUBSCRIPTIONS_BY_ACCOUNTS, PRODUCTS_BY_IDS,
+        ALL_PRODUCTS, BUNDLE_COMPONENTS, SUBSCRIBER_COUNTS, ALL_CHANNELS, CHANNEL_CONTACT_VOLUMES,
+        CONTACTS_BY_CUSTOMERS, CONTACT_SUMMARIES, PREFERRED_CHANNELS, MONETARY_EVENTS_BY_ACCOUNTS, PING,
+    ]
+    fixed += list(EXISTING_IDS.values()) + list(COUNT_NODES.values())
+    fixed += list(COUNT_RELATIONSHIPS.values()) + list(DELETE_NODES.values())
+    return fixed
+
+
+def statements(backend: Backend) -> list[Query]:
+    """Every statement cdp can send to ``backend``, including one variant of
+    each generated family (all properties for upserts; every customer filter
+    condition at once, for each sort key) so the linter sees each clause."""
+    out = fixed_queries()
+    out += neo4j_schema_statements() if backend == "neo4j" else ladybug_schema_statements()
+    for node in MODEL.nodes:
+        out += [upsert_nodes(node, node.property_names), bulk_create_nodes(node), export_nodes(node)]
+    for rel in MODEL.relationships:
+        out += [upsert_relationships(rel, rel.property_names), bulk_create_relationships(rel),
+                export_relationships(rel), existing_relationships(rel)]
+    everything = CustomerFilter(
+        ids=("x",), tiers=("CONSUMER",), statuses=("ACTIVE",), cities=("x",), countries=("x",),
+        name_contains="x", email="x", phone="x", joined_from=date(2000, 1, 1),
+        joined_to=date(2030, 1, 1), holds_product="x", holds_category="TV",
+        account_type="PREPAID", spend_min=0.0, spend_max=1.0,
+    )
+    for sort in CUSTOMER_SORT_KEYS:
+        out.append(customer_page(everything, sort, True)[0])
+        out.append(customer_page(CustomerFilter(), sort, False)[0])
+    out.append(customer_count(everything)[0])
+    out.append(customer_count(CustomerFilter())[0])
+    return [q for q in out if q.text(backend)]
+
+
+def neo4j_statements() -> list[Query]:
+    """Every Neo4j statement text of the project, for the Cypher linter."""
+    return statements("neo4j")

@@ -1,0 +1,448 @@
+"""The one store interface, shared by the LadybugDB and Neo4j backends.
+
+``GraphStore`` implements every operation once, in terms of four primitives a
+backend provides (``_read``, ``_write_batch``, ``_bulk_create`` and
+``ensure_schema``). All values crossing this interface are plain Python:
+``str``, ``int``, ``float``, ``bool``, ``date``, naive-UTC ``datetime`` and
+``None``; node rows are dicts of the model's properties; bulk data travels as
+``pyarrow.Table`` with the model's Arrow schema.
+
+Errors: ``StoreUnavailable`` when the store cannot be reached or opened,
+``InvalidInput`` for rows that do not fit the model, ``StoreError`` for
+anything the store itself rejects.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from graph import queries as Q
+from graph.cypher import Backend, Query
+from graph.errors import InvalidInput
+from graph.model import MODEL, NodeType, RelType
+
+Row = dict[str, Any]
+Rows = pa.Table | Sequence[Mapping[str, Any]]
+Progress = Callable[[str, int], None]
+
+#: The earliest time a "since" filter can mean; used when a caller gives none.
+EPOCH = datetime(1900, 1, 1)
+
+
+@dataclass(frozen=True)
+class WriteOp:
+    """One batch of upserts of a node label or relationship type.
+
+    ``kind`` is ``"node"`` or ``"relationship"``; ``name`` the label or type;
+    ``rows`` a table (or list of dicts) whose columns are the key (``id``, or
+    ``from``/``to``) plus the properties to set. Columns absent from ``rows``
+    are left untouched on existing items; a null value clears a property.
+    """
+
+    kind: str
+    name: str
+    rows: pa.Table
+
+
+@dataclass
+class WriteResult:
+    """What a write batch did, per label or relationship type."""
+
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_created(self) -> int:
+        return sum(self.created.values())
+
+    @property
+    def total_updated(self) -> int:
+        return sum(self.updated.values())
+
+
+def to_table(schema: pa.Schema, rows: Rows, what: str) -> pa.Table:
+    """Return ``rows`` as an Arrow table with the columns of ``schema`` it has.
+
+    ``rows`` may carry a subset of the schema's columns (partial upsert) but no
+    column the schema lacks. Raises ``InvalidInput`` naming the column when a
+    column is unknown or a value cannot be converted to the declared type.
+    """
+    if isinstance(rows, pa.Table):
+        names = rows.column_names
+    else:
+        rows = list(rows)
+        names = list(dict.fromkeys(k for r in rows for k in r))
+    unknown = [n for n in names if n not in schema.names]
+    if unknown:
+        raise InvalidInput(f"{what}: unknown column(s) {', '.join(sorted(unknown))}", field=unknown[0])
+    sub = pa.schema([schema.field(n) for n in names])
+    try:
+        if isinstance(rows, pa.Table):
+            return rows.select(names).cast(sub)
+        columns = {n: _parse_times([r.get(n) for r in rows], sub.field(n).type, what, n) for n in names}
+        return pa.table({n: pa.array(columns[n], type=sub.field(n).type) for n in names}, schema=sub)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+        for n in names:  # find the column to blame
+            try:
+                col = rows.column(n) if isinstance(rows, pa.Table) else [r.get(n) for r in rows]
+                pa.array(col, type=sub.field(n).type) if not isinstance(col, pa.ChunkedArray) else col.cast(sub.field(n).type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as col_exc:
+                raise InvalidInput(f"{what}: column {n}: {col_exc}", field=n) from exc
+        raise InvalidInput(f"{what}: {exc}") from exc
+
+
+def _parse_times(values: list[Any], type_: pa.DataType, what: str, column: str) -> list[Any]:
+    """Accept ISO-8601 strings for DATE and TIMESTAMP columns (offsets converted to UTC)."""
+    if not (pa.types.is_date(type_) or pa.types.is_timestamp(type_)):
+        return values
+    out = []
+    for i, value in enumerate(values):
+        if isinstance(value, str):
+            try:
+                if pa.types.is_date(type_):
+                    value = date.fromisoformat(value)
+                else:
+                    value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                kind = "date (YYYY-MM-DD)" if pa.types.is_date(type_) else "date-time (ISO 8601)"
+                raise InvalidInput(f"{what}: row {i + 1}, column {column}: expected a {kind}, got {value!r}",
+                                   field=column) from None
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        out.append(value)
+    return out
+
+
+def node_op(label: str, rows: Rows) -> WriteOp:
+    """Build an upsert of ``label`` nodes; raise ``InvalidInput`` for bad rows or a missing key."""
+    node = MODEL.node(label)
+    table = to_table(node.arrow_schema(), rows, label)
+    _check_key(table, node.key, label)
+    return WriteOp("node", label, table)
+
+
+def relationship_op(rel_type: str, rows: Rows) -> WriteOp:
+    """Build an upsert of ``rel_type`` relationships; rows need ``from`` and ``to``."""
+    rel = MODEL.relationship(rel_type)
+    table = to_table(rel.arrow_schema(), rows, rel_type)
+    _check_key(table, "from", rel_type)
+    _check_key(table, "to", rel_type)
+    return WriteOp("relationship", rel_type, table)
+
+
+def _check_key(table: pa.Table, key: str, what: str) -> None:
+    if key not in table.column_names:
+        raise InvalidInput(f"{what}: column {key} is required", field=key)
+    if table.column(key).null_count:
+        raise InvalidInput(f"{what}: column {key} must not be empty", field=key)
+
+
+class Transaction(Protocol):
+    """An open write transaction of a backend."""
+
+    def read(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
+        """Run a statement inside the transaction and return its rows."""
+
+    def run(self, query: Query, params: Mapping[str, Any]) -> None:
+        """Run a statement inside the transaction, discarding rows."""
+
+
+def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
+    """Keep the last row for each key (a later row in a batch wins)."""
+    columns = [table.column(k).to_pylist() for k in keys]
+    last = {key: i for i, key in enumerate(zip(*columns))}
+    if len(last) == table.num_rows:
+        return table
+    return table.take(sorted(last.values()))
+
+
+def _group(rows: Iterable[Row], key: str = "owner") -> dict[str, list[Row]]:
+    out: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        out[row.pop(key)].append(row)
+    return dict(out)
+
+
+class GraphStore(ABC):
+    """A graph of customers, accounts, products, channels and contacts.
+
+    Thread-safe: reads may run in parallel from many threads; writes are
+    serialised by the store. ``query_count`` counts statements sent, which
+    tests use to prove that DataLoaders batch.
+    """
+
+    backend: Backend
+
+    def __init__(self) -> None:
+        self._count_lock = threading.Lock()
+        self.query_count = 0
+
+    # ------------------------------------------------------------ primitives
+
+    @abstractmethod
+    def _read(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run a read statement; return rows as dicts of plain Python values."""
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Transaction]:
+        """A write transaction: committed when the block ends, rolled back on error."""
+
+    @abstractmethod
+    def _rows_param(self, table: pa.Table) -> Any:
+        """The value to pass as ``$rows`` for an upsert of ``table``."""
+
+    @abstractmethod
+    def _bulk_create(self, name: str, is_node: bool, table: pa.Table) -> None:
+        """Create every row of ``table`` (no MERGE): for loading an empty store."""
+
+    @abstractmethod
+    def ensure_schema(self) -> None:
+        """Create the model's tables / constraints and indexes if missing. Idempotent."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the store. Further calls raise ``StoreUnavailable``."""
+
+    def _counted(self) -> None:
+        with self._count_lock:
+            self.query_count += 1
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ health and size
+
+    def ping(self) -> bool:
+        """Return True when the store answers a trivial query."""
+        return self._read(Q.PING)[0]["ok"] == 1
+
+    def counts(self) -> dict[str, int]:
+        """Number of nodes per label and relationships per type."""
+        out = {label: self._read(q)[0]["n"] for label, q in Q.COUNT_NODES.items()}
+        out.update({t: self._read(q)[0]["n"] for t, q in Q.COUNT_RELATIONSHIPS.items()})
+        return out
+
+    def is_empty(self) -> bool:
+        """True when the store holds no customers, accounts, products or contacts."""
+        return all(self._read(Q.COUNT_NODES[label])[0]["n"] == 0
+                   for label in ("Customer", "Account", "Product", "Contact"))
+
+    # ------------------------------------------------------------ writes
+
+    def write(self, ops: Sequence[WriteOp]) -> WriteResult:
+        """Upsert several batches atomically, nodes before relationships.
+
+        Within a batch a later row for the same key wins. Raises
+        ``InvalidInput`` when a relationship names an endpoint that exists
+        neither in the store nor earlier in the same write; nothing is written then.
+        """
+        ordered = [op for op in ops if op.kind == "node"] + [op for op in ops if op.kind != "node"]
+        result = WriteResult()
+        with self._transaction() as tx:
+            for op in ordered:
+                if op.rows.num_rows:
+                    self._apply(tx, op, result)
+        return result
+
+    def _apply(self, tx: Transaction, op: WriteOp, result: WriteResult) -> None:
+        if op.kind == "node":
+            node = MODEL.node(op.name)
+            table = _last_per_key(op.rows, [node.key])
+            keys = table.column(node.key).to_pylist()
+            found = {r["id"] for r in tx.read(Q.EXISTING_IDS[op.name], {"ids": keys})}
+            props = tuple(n for n in table.column_names if n != node.key)
+            query = Q.upsert_nodes(node, props)
+            table = table.select([node.key, *props])
+            existing = len(found)
+        else:
+            rel = MODEL.relationship(op.name)
+            table = _last_per_key(op.rows, ["from", "to"])
+            sources = table.column("from").to_pylist()
+            targets = table.column("to").to_pylist()
+            for label, column, ids in ((rel.source, "from", sources), (rel.target, "to", targets)):
+                unique = list(dict.fromkeys(ids))
+                missing = set(unique) - {r["id"] for r in tx.read(Q.EXISTING_IDS[label], {"ids": unique})}
+                if missing:
+                    sample = ", ".join(sorted(missing)[:5])
+                    raise InvalidInput(
+                        f"{op.name}: {column} refers to unknown {label} id(s): {sample}", field=column)
+            pairs = {(r["from"], r["to"]) for r in tx.read(
+                Q.existing_relationships(rel), {"sources": list(dict.fromkeys(sources))})}
+            existing = sum(1 for p in zip(sources, targets) if p in pairs)
+            keys = sources
+            props = tuple(n for n in table.column_names if n not in ("from", "to"))
+            query = Q.upsert_relationships(rel, props)
+            table = table.select(["from", "to", *props])
+        tx.run(query, {"rows": self._rows_param(table)})
+        result.created[op.name] = result.created.get(op.name, 0) + len(keys) - existing
+        result.updated[op.name] = result.updated.get(op.name, 0) + existing
+
+    def upsert_nodes(self, label: str, rows: Rows) -> WriteResult:
+        """Create or update ``label`` nodes by ``id`` in one transaction."""
+        return self.write([node_op(label, rows)])
+
+    def upsert_relationships(self, rel_type: str, rows: Rows) -> WriteResult:
+        """Create or update ``rel_type`` relationships between existing nodes."""
+        return self.write([relationship_op(rel_type, rows)])
+
+    def delete_nodes(self, label: str, ids: Sequence[str]) -> None:
+        """Delete ``label`` nodes and their relationships (used for data removal)."""
+        self._write_statement(Q.DELETE_NODES[label], {"ids": list(ids)})
+
+    @abstractmethod
+    def _write_statement(self, query: Query, params: Mapping[str, Any]) -> None:
+        """Run one write statement in its own transaction."""
+
+    def existing_ids(self, label: str, ids: Sequence[str]) -> set[str]:
+        """The subset of ``ids`` that exist as ``label`` nodes."""
+        if not ids:
+            return set()
+        return {r["id"] for r in self._read(Q.EXISTING_IDS[label], {"ids": list(ids)})}
+
+    def bulk_load(
+        self,
+        nodes: Mapping[str, pa.Table],
+        relationships: Mapping[str, pa.Table],
+        progress: Progress | None = None,
+    ) -> int:
+        """Load whole tables into an empty store, nodes first; return rows loaded.
+
+        Tables must have the model's Arrow schema (see ``NodeType.arrow_schema``).
+        Raises ``InvalidInput`` for a table that does not fit.
+        """
+        total = 0
+        for label, table in nodes.items():
+            node = MODEL.node(label)
+            table = _conform(table, node.arrow_schema(), label)
+            self._bulk_create(label, True, table)
+            total += table.num_rows
+            if progress:
+                progress(label, table.num_rows)
+        for rel_type, table in relationships.items():
+            rel = MODEL.relationship(rel_type)
+            table = _conform(table, rel.arrow_schema(), rel_type)
+            self._bulk_create(rel_type, False, table)
+            total += table.num_rows
+            if progress:
+                progress(rel_type, table.num_rows)
+        return total
+
+    def export_nodes(self, label: str) -> pa.Table:
+        """Every ``label`` node as an Arrow table with the model's schema, sorted by id."""
+        node = MODEL.node(label)
+        return _rows_to_table(self._read(Q.export_nodes(node)), node.arrow_schema())
+
+    def export_relationships(self, rel_type: str) -> pa.Table:
+        """Every ``rel_type`` relationship as an Arrow table (``from``, ``to``, properties)."""
+        rel = MODEL.relationship(rel_type)
+        return _rows_to_table(self._read(Q.export_relationships(rel)), rel.arrow_schema())
+
+    # ------------------------------------------------------------ reads for the API
+
+    def customers(self, ids: Sequence[str]) -> dict[str, Row]:
+        """Customer rows by id; unknown ids are absent from the result."""
+        return {r["c"]["id"]: r["c"] for r in self._read(Q.CUSTOMERS_BY_IDS, {"ids": list(ids)})}
+
+    def accounts_of_customers(self, ids: Sequence[str]) -> dict[str, list[Row]]:
+        """Accounts held by each customer, oldest first."""
+        rows = self._read(Q.ACCOUNTS_BY_CUSTOMERS, {"ids": list(ids)})
+        return _group({"owner": r["owner"], **r["a"]} for r in rows)
+
+    def subscriptions_of_accounts(self, ids: Sequence[str]) -> dict[str, list[Row]]:
+        """Subscriptions of each account, each with its ``product_id``."""
+        rows = self._read(Q.SUBSCRIPTIONS_BY_ACCOUNTS, {"ids": list(ids)})
+        return _group({"owner": r["owner"], "product_id": r["product_id"], **r["s"]} for r in rows)
+
+    def products(self, ids: Sequence[str] | None = None) -> dict[str, Row]:
+        """Products by id: the given ids, or the whole catalogue when ``ids`` is None."""
+        if ids is None:
+            rows = self._read(Q.ALL_PRODUCTS)
+        else:
+            rows = self._read(Q.PRODUCTS_BY_IDS, {"ids": list(ids)})
+        return {r["p"]["id"]: r["p"] for r in rows}
+
+    def bundle_components(self, ids: Sequence[str]) -> dict[str, list[Row]]:
+        """Component products (``product_id``, ``quantity``, ``discount``) of each bundle."""
+        return _group(self._read(Q.BUNDLE_COMPONENTS, {"ids": list(ids)}))
+
+    def subscriber_counts(self, ids: Sequence[str]) -> dict[str, int]:
+        """Number of active subscriptions per product id (0 when none)."""
+        rows = self._read(Q.SUBSCRIBER_COUNTS, {"ids": list(ids)})
+        found = {r["product_id"]: r["subscribers"] for r in rows}
+        return {i: found.get(i, 0) for i in ids}
+
+    def channels(self) -> dict[str, Row]:
+        """The channel catalogue by id."""
+        return {r["ch"]["id"]: r["ch"] for r in self._read(Q.ALL_CHANNELS)}
+
+    def channel_contact_volumes(self, ids: Sequence[str], since: datetime | None = None) -> dict[str, int]:
+        """Number of contacts per channel since ``since`` (all time when None)."""
+        rows = self._read(Q.CHANNEL_CONTACT_VOLUMES, {"ids": list(ids), "since": since or EPOCH})
+        found = {r["channel_id"]: r["contacts"] for r in rows}
+        return {i: found.get(i, 0) for i in ids}
+
+    def contacts_of_customers(
+        self,
+        ids: Sequence[str],
+        since: datetime | None = None,
+        kind: str | None = None,
+        channel: str | None = None,
+    ) -> dict[str, list[Row]]:
+        """Contacts of each customer, newest first, each with its ``channel_id``."""
+        params = {"ids": list(ids), "since": since or EPOCH, "kind": kind or "", "channel": channel or ""}
+        rows = self._read(Q.CONTACTS_BY_CUSTOMERS, params)
+        return _group({"owner": r["owner"], "channel_id": r["channel_id"], **r["k"]} for r in rows)
+
+    def contact_summaries(self, ids: Sequence[str]) -> dict[str, Row]:
+        """Per customer: ``contacts``, ``last_contact_at``, ``open_complaints``."""
+        rows = self._read(Q.CONTACT_SUMMARIES, {"ids": list(ids)})
+        return {r.pop("owner"): r for r in rows}
+
+    def preferred_channels(self, ids: Sequence[str]) -> dict[str, list[Row]]:
+        """Channel preferences of each customer, favourite (rank 1) first."""
+        return _group(self._read(Q.PREFERRED_CHANNELS, {"ids": list(ids)}))
+
+    def monetary_events_of_accounts(
+        self, ids: Sequence[str], since: datetime | None = None
+    ) -> dict[str, list[Row]]:
+        """Monetary events of each account since ``since``, newest first."""
+        rows = self._read(Q.MONETARY_EVENTS_BY_ACCOUNTS, {"ids": list(ids), "since": since or EPOCH})
+        return _group({"owner": r["owner"], **r["m"]} for r in rows)
+
+    def find_customers(
+        self, flt: Q.CustomerFilter, sort: str = "ID", descending: bool = False,
+        skip: int = 0, limit: int = 20,
+    ) -> list[str]:
+        """Ids of the customers matching ``flt``, sorted, one page."""
+        query, params = Q.customer_page(flt, sort, descending)
+        return [r["id"] for r in self._read(query, {**params, "skip": skip, "limit": limit})]
+
+    def count_customers(self, flt: Q.CustomerFilter) -> int:
+        """Number of customers matching ``flt``."""
+        query, params = Q.customer_count(flt)
+        return self._read(query, params)[0]["n"]
+
+
+def _conform(table: pa.Table, schema: pa.Schema, what: str) -> pa.Table:
+    """Reorder and cast ``table`` to ``schema``; raise InvalidInput if it cannot fit."""
+    missing = [n for n in schema.names if n not in table.column_names]
+    if missing:
+        raise InvalidInput(f"{what}: missing column(s) {', '.join(missing)}", field=missing[0])
+    return to_table(schema, table.select(schema.names), what)
+
+
+def _rows_to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=schema)
+
