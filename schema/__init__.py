@@ -1,0 +1,96 @@
+"""The GraphQL API contract: ``schema`` is the strawberry schema of cdp.
+
+The SDL is committed as ``schema/schema.graphql`` (``cdp schema export``);
+tests/test_schema_sdl.py fails when the two drift.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers import catalog, customers
+from resolvers.context import Context
+from schema.enums import ProductCategory, SortDirection
+from schema.errors import ErrorCodes
+from schema.inputs import CustomerOrder, CustomerWhere
+from schema.types import Channel, Customer, CustomerConnection, Product, customer_connection
+from cdp.customers import CustomerCriteria
+
+SDL_PATH = Path(__file__).with_name("schema.graphql")
+
+
+def _criteria(where: CustomerWhere | None) -> CustomerCriteria:
+    if where is None:
+        return CustomerCriteria()
+
+    def values(items: list | None) -> tuple | None:
+        return None if items is None else tuple(getattr(i, "value", i) for i in items)
+
+    tenure, spend, joined = where.tenure_months, where.monthly_spend, where.joined_on
+    return CustomerCriteria(
+        ids=values(where.ids), tiers=values(where.tier), statuses=values(where.status),
+        cities=values(where.city), countries=values(where.country), name_contains=where.name_contains,
+        email=where.email, phone=where.phone, holds_product=where.holds_product,
+        holds_category=where.holds_category.value if where.holds_category else None,
+        account_type=where.account_type.value if where.account_type else None,
+        tenure_min_months=tenure.min if tenure else None, tenure_max_months=tenure.max if tenure else None,
+        spend_min=spend.min if spend else None, spend_max=spend.max if spend else None,
+        joined_from=joined.from_ if joined else None, joined_to=joined.to if joined else None,
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
+    async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
+        row = await customers.customer(info.context, id)
+        return Customer(row=row) if row else None
+
+    @strawberry.field(description="Customers matching `where`, as a Relay-style connection.")
+    async def customers(
+        self,
+        info: Info[Context, None],
+        where: CustomerWhere | None = None,
+        order_by: CustomerOrder | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> CustomerConnection:
+        order = order_by or CustomerOrder()
+        page = await customers.customer_page(
+            info.context, _criteria(where), order.field.value, order.direction == SortDirection.DESC,
+            first, after,
+        )
+        return customer_connection(page)
+
+    @strawberry.field(description="One catalogue product; null when the id is unknown.")
+    async def product(self, info: Info[Context, None], id: strawberry.ID) -> Product | None:
+        row = await catalog.product(info.context, id)
+        return Product(row=row) if row else None
+
+    @strawberry.field(description="The product catalogue, optionally one category.")
+    async def products(self, info: Info[Context, None], category: ProductCategory | None = None) -> list[Product]:
+        rows = await catalog.products(info.context, category.value if category else None)
+        return [Product(row=r) for r in rows]
+
+    @strawberry.field(description="Every channel, with its contact volume.")
+    async def channels(self, info: Info[Context, None]) -> list[Channel]:
+        return [Channel(row=r) for r in await catalog.channels(info.context)]
+
+
+class CdpSchema(strawberry.Schema):
+    """Logs only unexpected errors (``ErrorCodes`` logs them with their traceback);
+    user mistakes are answered, not logged as server faults."""
+
+    def process_errors(self, errors: list, execution_context: object = None) -> None:
+        return None
+
+
+schema = CdpSchema(query=Query, extensions=[ErrorCodes])
+
+
+def sdl() -> str:
+    """The schema in GraphQL SDL, as committed in ``schema/schema.graphql``."""
+    return schema.as_str().rstrip() + "\n"

@@ -1,0 +1,91 @@
+"""Assembly of the cdp web application, in one visible place.
+
+``build_app(settings, store)`` returns a Starlette app with:
+
+- ``/graphql``: the GraphQL API (POST, or GET for queries) and, for a browser,
+  the GraphiQL playground served from cdp's own assets (no internet needed);
+- ``/static/graphiql``: the playground's JavaScript and CSS;
+- ``/healthz`` (process alive) and ``/readyz`` (store answers);
+- ``/``: a redirect to the playground.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from anyio import to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from cdp.errors import CdpError
+from cdp.playground import asset_routes, playground_html
+from cdp.settings import Settings
+from cdp.store import open_store
+from graph.store import GraphStore
+from resolvers.context import Context
+from schema import schema
+
+log = logging.getLogger("cdp.app")
+
+
+class CdpGraphQL(GraphQL):
+    """Strawberry's ASGI GraphQL app with cdp's context and offline playground."""
+
+    def __init__(self, store: GraphStore, settings: Settings) -> None:
+        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+        self.store = store
+        self.settings = settings
+
+    async def get_context(self, request: Any, response: Any = None) -> Context:
+        return Context(store=self.store, settings=self.settings, request=request, response=response)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(playground_html(graphql_path=request.url.path))
+
+
+def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
+    """The cdp ASGI app. Opens the configured store unless ``store`` is given.
+
+    When the app opened the store itself it closes it on shutdown.
+    Raises ``StoreUnavailable`` when the store cannot be opened.
+    """
+    owns_store = store is None
+    store = store or open_store(settings)
+    graphql = CdpGraphQL(store, settings)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        try:
+            await to_thread.run_sync(store.ping)
+        except CdpError as exc:
+            return JSONResponse({"status": "unavailable", "code": exc.code, "detail": exc.message}, 503)
+        return JSONResponse({"status": "ready", "backend": store.backend})
+
+    async def home(_: Request) -> Response:
+        return RedirectResponse("/graphql")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        if owns_store:
+            store.close()
+
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/", home),
+        *asset_routes(),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.store = store
+    app.state.settings = settings
+    return app

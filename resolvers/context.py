@@ -1,0 +1,30 @@
+"""The per-request context every resolver receives as ``info.context``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from cdp.settings import Settings
+from graph.store import GraphStore
+from resolvers.loaders import Loaders
+
+
+@dataclass
+class Context:
+    """Store, settings and DataLoaders of one request.
+
+    ``today`` is fixed per request so every derived figure of one response
+    uses the same day.
+    """
+
+    store: GraphStore
+    settings: Settings
+    request: Any = None
+    response: Any = None
+    loaders: Loaders = field(init=False)
+    today: date = field(default_factory=lambda: datetime.now(timezone.utc).date())
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.store)

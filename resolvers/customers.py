@@ -1,0 +1,91 @@
+"""Resolvers for customers: the unified view and the customer search.
+
+Resolvers return store rows (dicts); ``schema.types`` wraps them in GraphQL
+types. All store access goes through ``info.context.loaders`` or, for the
+page queries that cannot be batched, one store call each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cdp import customers as rules
+from cdp.pagination import page_window
+from graph.queries import CustomerFilter
+from graph.store import Row
+from resolvers.context import Context
+from resolvers.loaders import ContactKey, in_thread
+
+
+async def customer(ctx: Context, customer_id: str) -> Row | None:
+    """The customer with ``customer_id``, or None when unknown."""
+    return await ctx.loaders.customer.load(customer_id)
+
+
+@dataclass
+class CustomerPage:
+    """One page of a customer search, with what is needed to count the total."""
+
+    rows: list[Row]
+    skip: int
+    has_next: bool
+    filter: CustomerFilter
+
+
+async def customer_page(
+    ctx: Context, criteria: rules.CustomerCriteria, sort: str, descending: bool,
+    first: int, after: str | None,
+) -> CustomerPage:
+    """Customers matching ``criteria``; raises ``InvalidInput`` for bad arguments."""
+    skip, limit = page_window(first, after, ctx.settings.max_page_size)
+    flt = rules.customer_filter(criteria, ctx.today)
+    rules.check_sort(sort)
+    ids = await in_thread(ctx.store.find_customers, flt, sort, descending, skip, limit + 1)
+    has_next = len(ids) > limit
+    ids = ids[:limit]
+    rows = await ctx.loaders.customer.load_many(ids)
+    return CustomerPage([r for r in rows if r is not None], skip, has_next, flt)
+
+
+async def customer_count(ctx: Context, flt: CustomerFilter) -> int:
+    """Number of customers matching ``flt``."""
+    return await in_thread(ctx.store.count_customers, flt)
+
+
+async def accounts(ctx: Context, customer_id: str) -> list[Row]:
+    return await ctx.loaders.accounts.load(customer_id)
+
+
+async def subscriptions(ctx: Context, account_id: str) -> list[Row]:
+    return await ctx.loaders.subscriptions.load(account_id)
+
+
+async def all_subscriptions(ctx: Context, customer_id: str) -> list[Row]:
+    """Every subscription of every account of the customer."""
+    accs = await ctx.loaders.accounts.load(customer_id)
+    per_account = await ctx.loaders.subscriptions.load_many([a["id"] for a in accs])
+    return [s for subs in per_account for s in subs]
+
+
+async def contacts(
+    ctx: Context, customer_id: str, since: datetime | None, kind: str | None, channel: str | None,
+) -> list[Row]:
+    """The customer's contacts matching the filters, newest first."""
+    return await ctx.loaders.contacts.load(ContactKey(customer_id, since, kind, channel))
+
+
+async def preferred_channels(ctx: Context, customer_id: str) -> list[Row]:
+    return await ctx.loaders.preferences.load(customer_id)
+
+
+async def contact_summary(ctx: Context, customer_id: str) -> Row:
+    return await ctx.loaders.contact_summary.load(customer_id)
+
+
+async def monetary_events(ctx: Context, account_ids: list[str]) -> list[Row]:
+    """Monetary events of the given accounts, newest first, each with ``account_id``."""
+    per_account = await ctx.loaders.events.load_many(account_ids)
+    rows = [{**e, "account_id": aid} for aid, events in zip(account_ids, per_account) for e in events]
+    rows.sort(key=lambda e: (e["at"] or datetime.min, e["id"]), reverse=True)
+    return rows

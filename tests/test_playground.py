@@ -1,0 +1,174 @@
+"""The offline GraphiQL playground: local assets only, all of them served."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+import cdp.playground as playground
+from cdp.playground import asset_routes, assets_present, playground_html
+
+EXTERNAL_URL = re.compile(r"https?://", re.IGNORECASE)
+# Any scheme-relative or absolute reference that would leave the server.
+PROTOCOL_RELATIVE = re.compile(r"""(?:src|href)\s*=\s*["']//""", re.IGNORECASE)
+
+ASSETS_MISSING = (
+    "GraphiQL vendor assets are not installed in cdp/static/graphiql/vendor/; "
+    "run `npm ci --prefix tools/graphiql --no-audit --no-fund && python tools/graphiql/vendor.py` "
+    "(or `make install`)"
+)
+needs_assets = pytest.mark.skipif(not assets_present(), reason=ASSETS_MISSING)
+
+
+def make_app(graphql_path: str = "/graphql", asset_prefix: str = "/static/graphiql") -> Starlette:
+    async def graphql_endpoint(request: Request) -> Response:
+        if "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(playground_html(graphql_path, asset_prefix))
+        return PlainTextResponse("POST GraphQL queries here", status_code=400)
+
+    return Starlette(
+        routes=[Route(graphql_path, graphql_endpoint, methods=["GET"]), *asset_routes(asset_prefix)]
+    )
+
+
+class AssetRefs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self.stylesheets: list[str] = []
+        self.other_links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "script" and a.get("src"):
+            self.scripts.append(a["src"] or "")
+        elif tag == "link" and a.get("href"):
+            if (a.get("rel") or "").lower() == "stylesheet":
+                self.stylesheets.append(a["href"] or "")
+            else:
+                self.other_links.append(a["href"] or "")
+
+
+def parse(page: str) -> AssetRefs:
+    refs = AssetRefs()
+    refs.feed(page)
+    refs.close()
+    return refs
+
+
+def get_page(client: TestClient, path: str = "/graphql") -> str:
+    response = client.get(path, headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    return response.text
+
+
+def assert_offline(page: str) -> None:
+    assert not EXTERNAL_URL.search(page), EXTERNAL_URL.search(page)
+    assert not PROTOCOL_RELATIVE.search(page)
+    for ref in parse(page).other_links:
+        assert ref.startswith("data:") or ref.startswith("/"), ref
+
+
+@needs_assets
+def test_page_has_no_external_url() -> None:
+    with TestClient(make_app()) as client:
+        assert_offline(get_page(client))
+
+
+@needs_assets
+def test_page_mounts_graphiql_against_graphql_path() -> None:
+    page = playground_html()
+    assert "GraphiQL.createFetcher" in page
+    assert 'new URL("/graphql", window.location.href)' in page
+    assert "isHeadersEditorEnabled: true" in page
+    assert "customers(first: 5)" in page
+    assert "totalCount" in page
+    refs = parse(page)
+    assert len(refs.scripts) == 3
+    assert len(refs.stylesheets) == 1
+    # React must load before ReactDOM, both before the GraphiQL bundle.
+    names = [Path(urlsplit(src).path).name for src in refs.scripts]
+    assert names == ["react.production.min.js", "react-dom.production.min.js", "graphiql.min.js"]
+
+
+@needs_assets
+@pytest.mark.parametrize(
+    ("graphql_path", "asset_prefix"),
+    [("/graphql", "/static/graphiql"), ("/api/v1/graphql", "/assets/gql/")],
+)
+def test_every_asset_is_served(graphql_path: str, asset_prefix: str) -> None:
+    with TestClient(make_app(graphql_path, asset_prefix)) as client:
+        page = get_page(client, graphql_path)
+        assert_offline(page)
+        refs = parse(page)
+        expected_prefix = "/" + asset_prefix.strip("/") + "/"
+        checks = [(src, "javascript") for src in refs.scripts] + [
+            (href, "text/css") for href in refs.stylesheets
+        ]
+        assert len(checks) == 4
+        for url, content_type in checks:
+            assert url.startswith(expected_prefix), url
+            response = client.get(url)
+            assert response.status_code == 200, url
+            assert content_type in response.headers["content-type"], (url, response.headers)
+            assert len(response.content) > 5_000, (url, len(response.content))
+        # Anything outside the vendored set is not served.
+        assert client.get(expected_prefix + "../../playground.py").status_code == 404
+        assert client.get(expected_prefix + "nope.js").status_code == 404
+
+
+@needs_assets
+def test_bundles_expose_expected_globals() -> None:
+    vendor = playground.VENDOR_DIR
+    assert b"createFetcher" in (vendor / "graphiql.min.js").read_bytes()
+    assert b".graphiql-container" in (vendor / "graphiql.min.css").read_bytes()
+    assert b"createRoot" in (vendor / "react-dom.production.min.js").read_bytes()
+
+
+def test_default_query_is_valid_graphql() -> None:
+    from graphql import parse as parse_graphql
+
+    document = parse_graphql(playground.DEFAULT_QUERY)
+    assert len(document.definitions) == 1
+
+
+def test_graphql_path_is_escaped_for_script() -> None:
+    literal = playground._js_string('</script><script>alert("x")</script>')
+    assert "</" not in literal and "<" not in literal
+
+
+def test_missing_assets_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(playground, "VENDOR_DIR", tmp_path / "does-not-exist")
+    assert not assets_present()
+    with TestClient(make_app()) as client:
+        page = get_page(client)
+        assert_offline(page)
+        assert "make install" in page
+        assert "tools/graphiql/vendor.py" in page
+        assert parse(page).scripts == []
+        # The asset mount answers 404 (not 500) while the folder is missing.
+        response = client.get("/static/graphiql/graphiql.min.js")
+        assert response.status_code == 404
+        assert "make install" in response.text
+
+
+def test_incomplete_assets_count_as_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(playground, "VENDOR_DIR", tmp_path)
+    for name in playground.VENDOR_FILES[:-1]:
+        (tmp_path / name).write_text("x")
+    assert not assets_present()
+    (tmp_path / playground.VENDOR_FILES[-1]).write_text("")
+    assert not assets_present()
+    (tmp_path / playground.VENDOR_FILES[-1]).write_text("x")
+    assert assets_present()
+    assert "GraphiQL.createFetcher" in playground_html()

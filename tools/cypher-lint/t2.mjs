@@ -1,0 +1,13 @@
+import { analyzeQuery } from './node_modules/@neo4j-cypher/language-support/dist/esm/project/language-support/src/syntaxValidation/semanticAnalysis.js';
+import { parseStatementsStrs } from '@neo4j-cypher/language-support';
+import { readFileSync } from 'node:fs';
+const items = JSON.parse(readFileSync('/tmp/stmts.json','utf8'));
+let t=performance.now();
+for (const it of items) analyzeQuery(it.query, 'CYPHER 5');
+console.log('analyzeQuery', Math.round(performance.now()-t));
+t=performance.now();
+for (const it of items) parseStatementsStrs(it.query);
+console.log('antlr parse', Math.round(performance.now()-t));
+t=performance.now();
+for (const it of items) analyzeQuery(it.query, 'CYPHER 5');
+console.log('analyzeQuery again', Math.round(performance.now()-t));
