@@ -80,9 +80,10 @@ CHANNEL_CONTACT_VOLUMES = Query(
 
 CONTACTS_BY_CUSTOMERS = Query(
     "contacts_by_customers",
-    "MATCH (c:Customer)-[:HAD_CONTACT]->(k:Contact)-[:VIA]->(ch:Channel) "
-    "WHERE c.id IN $ids AND k.at >= $since "
-    "AND ($kind = '' OR k.kind = $kind) AND ($channel = '' OR ch.id = $channel) "
+    "MATCH (c:Customer)-[:HAD_CONTACT]->(k:Contact) "
+    "WHERE c.id IN $ids AND (k.at IS NULL OR k.at >= $since) AND ($kind = '' OR k.kind = $kind) "
+    "OPTIONAL MATCH (k)-[:VIA]->(ch:Channel) "
+    "WITH c, k, ch WHERE $channel = '' OR ch.id = $channel "
     "RETURN c.id AS owner, k, ch.id AS channel_id ORDER BY k.at DESC, k.id DESC",
     ("ids", "since", "kind", "channel"),
 )
@@ -139,6 +140,11 @@ DELETE_NODES = {
         f"MATCH (n:{node.label}) WHERE n.id IN $ids DETACH DELETE n",
         ("ids",),
     )
+    for node in MODEL.nodes
+}
+
+WIPE = {
+    node.label: Query(f"wipe_{node.label.lower()}", f"MATCH (n:{node.label}) DETACH DELETE n")
     for node in MODEL.nodes
 }
 
@@ -456,7 +462,7 @@ def fixed_queries() -> list[Query]:
         CONTACTS_BY_CUSTOMERS, CONTACT_SUMMARIES, PREFERRED_CHANNELS, MONETARY_EVENTS_BY_ACCOUNTS, PING,
     ]
     fixed += list(EXISTING_IDS.values()) + list(COUNT_NODES.values())
-    fixed += list(COUNT_RELATIONSHIPS.values()) + list(DELETE_NODES.values())
+    fixed += list(COUNT_RELATIONSHIPS.values()) + list(DELETE_NODES.values()) + list(WIPE.values())
     return fixed
 
 

@@ -305,6 +305,11 @@ class GraphStore(ABC):
     def _write_statement(self, query: Query, params: Mapping[str, Any]) -> None:
         """Run one write statement in its own transaction."""
 
+    def wipe(self) -> None:
+        """Delete every node and relationship (tests, and reloading a store)."""
+        for query in Q.WIPE.values():
+            self._write_statement(query, {})
+
     def existing_ids(self, label: str, ids: Sequence[str]) -> set[str]:
         """The subset of ``ids`` that exist as ``label`` nodes."""
         if not ids:

@@ -7,7 +7,7 @@ fields call ``resolvers`` functions, which batch through DataLoaders.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -543,4 +543,3 @@ def customer_connection(page: customers.CustomerPage) -> CustomerConnection:
     return CustomerConnection(edges=edges, page_info=page_info(page.skip, len(edges), page.has_next), page=page)
 
 
-Annotated  # re-exported for strawberry's lazy annotations

@@ -1,0 +1,57 @@
+# The two commands of the README: `make serve` and `make test`.
+# Everything the project needs is installed from here (PyPI and npm), so a
+# clean clone on a fresh machine works.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.cdp-installed
+NPM    ?= npm
+NPMFLAGS := --no-audit --no-fund --loglevel=error
+
+GRAPHIQL_MODULES := tools/graphiql/node_modules/.package-lock.json
+CYPHERLINT_MODULES := tools/cypher-lint/node_modules/.package-lock.json
+GRAPHIQL_ASSETS := cdp/static/graphiql/vendor/graphiql.min.js
+
+.PHONY: install serve test bench bench-small clean help
+
+help:
+	@echo "make serve   - install, load demo data on first run, serve http://127.0.0.1:8000/graphql"
+	@echo "make test    - install and run the whole test suite"
+	@echo "make bench   - run the benchmarks (1,000,000 customers; long) and print figures"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[test,bench]"
+	touch $@
+
+$(GRAPHIQL_MODULES): tools/graphiql/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "npm is required (Debian: apt-get install -y nodejs npm)"; exit 1; }
+	$(NPM) ci --prefix tools/graphiql $(NPMFLAGS)
+
+$(GRAPHIQL_ASSETS): $(GRAPHIQL_MODULES) tools/graphiql/vendor.py | $(STAMP)
+	$(BIN)/python tools/graphiql/vendor.py
+
+$(CYPHERLINT_MODULES): tools/cypher-lint/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "npm is required (Debian: apt-get install -y nodejs npm)"; exit 1; }
+	$(NPM) ci --prefix tools/cypher-lint $(NPMFLAGS)
+
+install: $(STAMP) $(GRAPHIQL_ASSETS) $(CYPHERLINT_MODULES)
+
+serve: install
+	$(BIN)/cdp serve
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/run.py --customers 1000000
+
+bench-small: install
+	$(BIN)/python bench/run.py --customers 20000 --duration 10
+
+clean:
+	rm -rf $(VENV) tools/graphiql/node_modules tools/cypher-lint/node_modules cdp/static/graphiql/vendor

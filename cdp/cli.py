@@ -1,0 +1,212 @@
+"""The ``cdp`` command line.
+
+    cdp serve [--host H] [--port P] [--no-demo]    serve the API (loads demo data into an empty store)
+    cdp demo generate --customers N --out DIR      write seeded demo data as Parquet
+    cdp demo load [--customers N | --from DIR]     load demo data into the configured store
+    cdp schema export [--out FILE] [--check]       print / write / check the GraphQL SDL
+    cdp stats                                      count nodes and relationships in the store
+
+Every failure the user can fix is printed as ``cdp: error: <message>`` with
+exit status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from cdp.errors import CdpError, Conflict
+from cdp.settings import Settings
+
+
+def _progress_bar(total: int | None, desc: str, unit: str = "rows"):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
+                disable=None, dynamic_ncols=True)
+
+
+def _generate(customers: int, seed: int):  # type: ignore[no-untyped-def]
+    from cdp import demo
+
+    bar = _progress_bar(None, f"generating {customers:,} customers", "rows")
+    last = {"n": 0}
+
+    def progress(step: str, rows: int) -> None:
+        bar.set_postfix_str(step)
+        bar.update(rows)
+        last["n"] += rows
+
+    try:
+        data = demo.generate(customers, seed=seed, progress=progress)
+    finally:
+        bar.close()
+    return data
+
+
+def load_demo(settings: Settings, customers: int, seed: int, source: Path | None = None) -> dict:
+    """Generate (or read from ``source``) demo data and bulk-load it into the store.
+
+    Returns a summary with row counts and rows/s. Raises ``Conflict`` when the
+    store already holds data, ``InvalidInput`` for an unreadable ``source``.
+    """
+    from cdp import demo
+    from cdp.store import open_store
+
+    store = open_store(settings)
+    try:
+        if not store.is_empty():
+            raise Conflict(
+                f"the store at {settings.db_path if settings.backend == 'ladybug' else settings.neo4j_uri} "
+                "already holds data; remove it first (embedded: delete the file) to reload")
+        data = demo.read_parquet(source) if source else _generate(customers, seed)
+        total = data.row_count()
+        bar = _progress_bar(total, "loading")
+        started = time.perf_counter()
+        try:
+            store.bulk_load(data.nodes, data.relationships, progress=lambda step, n: (
+                bar.set_postfix_str(step), bar.update(n)))
+        finally:
+            bar.close()
+        seconds = time.perf_counter() - started
+        return {"rows": total, "seconds": round(seconds, 2), "rows_per_second": round(total / seconds)}
+    finally:
+        store.close()
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from cdp.app import build_app
+    from cdp.store import open_store
+
+    settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
+    if not args.no_demo:
+        store = open_store(settings)
+        empty = store.is_empty()
+        store.close()
+        if empty:
+            print(f"cdp: first run: loading {settings.demo_customers:,} demo customers", file=sys.stderr)
+            summary = load_demo(settings, settings.demo_customers, settings.demo_seed)
+            print(f"cdp: loaded {summary['rows']:,} rows in {summary['seconds']} s", file=sys.stderr)
+    app = build_app(settings)
+    print(f"cdp: serving http://{settings.host}:{settings.port}/graphql ({settings.backend} store)",
+          file=sys.stderr)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    return 0
+
+
+def _cmd_demo_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from cdp import demo
+
+    data = _generate(args.customers, args.seed)
+    demo.write_parquet(data, Path(args.out))
+    print(f"cdp: wrote {data.row_count():,} rows to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
+    summary = load_demo(settings, args.customers, args.seed, Path(args.source) if args.source else None)
+    print(f"cdp: loaded {summary['rows']:,} rows in {summary['seconds']} s "
+          f"({summary['rows_per_second']:,} rows/s)", file=sys.stderr)
+    return 0
+
+
+def _cmd_schema_export(args: argparse.Namespace, settings: Settings) -> int:
+    from schema import SDL_PATH, sdl
+
+    text = sdl()
+    if args.check:
+        target = Path(args.out) if args.out else SDL_PATH
+        current = target.read_text() if target.exists() else ""
+        if current != text:
+            print(f"cdp: error: {target} is out of date; run `cdp schema export --out {target}`",
+                  file=sys.stderr)
+            return 1
+        print(f"cdp: {target} is up to date", file=sys.stderr)
+        return 0
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"cdp: wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from cdp.store import open_store
+
+    store = open_store(settings)
+    try:
+        for name, count in store.counts().items():
+            print(f"{name:<18}{count:>12,}")
+    finally:
+        store.close()
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def parser(settings: Settings) -> argparse.ArgumentParser:
+    """The argument parser of ``cdp`` (defaults come from ``settings``)."""
+    p = argparse.ArgumentParser(prog="cdp", description="cdp: a GraphQL customer-data platform")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the GraphQL API and playground")
+    serve.add_argument("--host", help=f"address to listen on (default {settings.host})")
+    serve.add_argument("--port", type=_positive, help=f"port (default {settings.port})")
+    serve.add_argument("--no-demo", action="store_true", help="do not load demo data into an empty store")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(run=_cmd_serve)
+
+    demo = sub.add_parser("demo", help="generate or load demo data").add_subparsers(dest="action", required=True)
+    gen = demo.add_parser("generate", help="write seeded demo data as Parquet files")
+    gen.add_argument("--customers", type=_positive, default=settings.demo_customers)
+    gen.add_argument("--seed", type=int, default=settings.demo_seed)
+    gen.add_argument("--out", required=True, help="output folder")
+    gen.set_defaults(run=_cmd_demo_generate)
+    load = demo.add_parser("load", help="load demo data into the configured (empty) store")
+    load.add_argument("--customers", type=_positive, default=settings.demo_customers)
+    load.add_argument("--seed", type=int, default=settings.demo_seed)
+    load.add_argument("--from", dest="source", help="a folder written by `cdp demo generate`")
+    load.set_defaults(run=_cmd_demo_load)
+
+    schema = sub.add_parser("schema", help="the GraphQL schema").add_subparsers(dest="action", required=True)
+    export = schema.add_parser("export", help="print or write the SDL")
+    export.add_argument("--out", help="file to write (default: print)")
+    export.add_argument("--check", action="store_true", help="exit 1 if --out (or schema/schema.graphql) differs")
+    export.set_defaults(run=_cmd_schema_export)
+
+    stats = sub.add_parser("stats", help="count nodes and relationships")
+    stats.set_defaults(run=_cmd_stats)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cdp`` command; returns the exit status."""
+    try:
+        settings = Settings.from_env()
+        args = parser(settings).parse_args(argv)
+        return args.run(args, settings)
+    except CdpError as exc:
+        print(f"cdp: error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cdp: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

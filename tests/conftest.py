@@ -1,0 +1,80 @@
+"""Shared fixtures: real stores (embedded always, Neo4j when NEO4J_URI is set),
+demo data, and an HTTP client on the real ASGI app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cdp.settings import Settings
+from graph.store import GraphStore
+
+BACKENDS = ["ladybug"] + (["neo4j"] if os.environ.get("NEO4J_URI") else [])
+
+
+def make_store(backend: str, tmp_path: Path) -> GraphStore:
+    """A fresh, empty store of ``backend``."""
+    if backend == "ladybug":
+        from graph.ladybug_store import LadybugStore
+
+        return LadybugStore(tmp_path / "store.lbdb", buffer_pool_mb=256)
+    from graph.neo4j_store import Neo4jStore
+
+    settings = Settings.from_env()
+    store = Neo4jStore(settings.neo4j_uri or "", settings.neo4j_user, settings.neo4j_password,
+                       settings.neo4j_database)
+    store.wipe()
+    return store
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
+    """An empty store, once per available backend."""
+    s = make_store(request.param, tmp_path)
+    yield s
+    if request.param == "neo4j":
+        s.wipe()
+    s.close()
+
+
+DEMO_CUSTOMERS = 300
+
+
+@pytest.fixture(scope="session")
+def demo_data():  # type: ignore[no-untyped-def]
+    """Seeded demo data for a few hundred customers (generated once per run)."""
+    from cdp import demo
+
+    return demo.generate(DEMO_CUSTOMERS, seed=7)
+
+
+@pytest.fixture(scope="session")
+def demo_store(demo_data, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:  # type: ignore[no-untyped-def]
+    """An embedded store holding ``demo_data`` (shared, read-only by convention)."""
+    from graph.ladybug_store import LadybugStore
+
+    s = LadybugStore(tmp_path_factory.mktemp("demo") / "demo.lbdb", buffer_pool_mb=256)
+    s.bulk_load(demo_data.nodes, demo_data.relationships)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def client(demo_store: GraphStore):  # type: ignore[no-untyped-def]
+    """An HTTP client on the real app over ``demo_store``."""
+    from starlette.testclient import TestClient
+
+    from cdp.app import build_app
+
+    with TestClient(build_app(Settings(), demo_store)) as c:
+        yield c
+
+
+def gql(client, query: str, variables: dict | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """POST a GraphQL query and return the decoded JSON body (status must be 200)."""
+    response = client.post("/graphql", json={"query": query, "variables": variables or {}})
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -1,0 +1,260 @@
+"""The store contract: every GraphStore operation, with known answers.
+
+Runs once per backend: always on the embedded LadybugDB store, and on Neo4j
+when NEO4J_URI is set (see tests/conftest.py). Data is built by hand so every
+expected value is known.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pyarrow as pa
+import pytest
+
+from graph.errors import InvalidInput
+from graph.model import MODEL
+from graph.queries import CustomerFilter
+from graph.store import GraphStore, node_op, relationship_op
+
+T0 = datetime(2026, 1, 1, 9, 0)
+
+
+def seed(store: GraphStore) -> None:
+    """Two customers, three accounts, a bundle catalogue, contacts and events."""
+    store.write([
+        node_op("Customer", [
+            {"id": "C1", "first_name": "Ann", "last_name": "Lee", "tier": "CONSUMER", "status": "ACTIVE",
+             "city": "Utrecht", "joined_on": date(2020, 1, 15), "email": "ann@example.org"},
+            {"id": "C2", "company_name": "Acme BV", "tier": "KEY_ACCOUNT", "status": "ACTIVE",
+             "city": "Delft", "joined_on": date(2024, 6, 1), "account_manager": "Mia"},
+            {"id": "C3", "first_name": "Zed", "tier": "CONSUMER", "status": "CHURNED", "city": "Utrecht",
+             "joined_on": date(2018, 3, 1)},
+        ]),
+        node_op("Account", [
+            {"id": "A1", "type": "POSTPAID", "status": "ACTIVE", "opened_on": date(2020, 1, 15)},
+            {"id": "A2", "type": "BUSINESS", "status": "ACTIVE", "opened_on": date(2024, 6, 1)},
+            {"id": "A3", "type": "PREPAID", "status": "CLOSED", "opened_on": date(2024, 7, 1),
+             "closed_on": date(2025, 1, 1)},
+        ]),
+        node_op("Product", [
+            {"id": "P-MOB", "name": "Mobile", "category": "MOBILE_DATA", "monthly_price": 20.0, "monthly_cost": 7.0},
+            {"id": "P-TV", "name": "TV", "category": "TV", "monthly_price": 15.0, "monthly_cost": 9.0},
+            {"id": "P-BND", "name": "Bundle", "category": "BUNDLE", "monthly_price": 30.0, "monthly_cost": 16.0},
+        ]),
+        node_op("Subscription", [
+            {"id": "S1", "status": "ACTIVE", "since": date(2020, 2, 1), "monthly_fee": 20.0, "discount": 0.1},
+            {"id": "S2", "status": "ACTIVE", "since": date(2024, 6, 1), "monthly_fee": 30.0, "discount": 0.0},
+            {"id": "S3", "status": "CANCELLED", "since": date(2021, 1, 1), "monthly_fee": 15.0, "discount": 0.0},
+            {"id": "S4", "status": "ACTIVE", "since": date(2024, 6, 2), "monthly_fee": 15.0, "discount": 0.5},
+        ]),
+        node_op("Channel", [{"id": "SMS", "name": "SMS", "kind": "MESSAGING"},
+                            {"id": "APP", "name": "App", "kind": "DIGITAL"}]),
+        node_op("Contact", [
+            {"id": "K1", "at": T0, "kind": "COMPLAINT", "outcome": "OPEN", "direction": "INBOUND"},
+            {"id": "K2", "at": datetime(2026, 2, 1), "kind": "INQUIRY", "outcome": "RESOLVED", "direction": "INBOUND"},
+            {"id": "K3", "at": datetime(2025, 5, 1), "kind": "COMPLAINT", "outcome": "RESOLVED", "direction": "INBOUND"},
+        ]),
+        node_op("MonetaryEvent", [
+            {"id": "M1", "kind": "INVOICE", "amount": 18.0, "currency": "EUR", "at": datetime(2026, 1, 1)},
+            {"id": "M2", "kind": "PAYMENT", "amount": -18.0, "currency": "EUR", "at": datetime(2026, 1, 5)},
+        ]),
+        relationship_op("HOLDS", [{"from": "C1", "to": "A1"}, {"from": "C2", "to": "A2"}, {"from": "C3", "to": "A3"}]),
+        relationship_op("HAS_SUBSCRIPTION", [{"from": "A1", "to": "S1"}, {"from": "A2", "to": "S2"},
+                                             {"from": "A1", "to": "S3"}, {"from": "A2", "to": "S4"}]),
+        relationship_op("OF_PRODUCT", [{"from": "S1", "to": "P-MOB"}, {"from": "S2", "to": "P-BND"},
+                                       {"from": "S3", "to": "P-TV"}, {"from": "S4", "to": "P-TV"}]),
+        relationship_op("INCLUDES", [{"from": "P-BND", "to": "P-MOB", "quantity": 2, "discount": 0.2},
+                                     {"from": "P-BND", "to": "P-TV", "quantity": 1, "discount": 0.1}]),
+        relationship_op("HAD_CONTACT", [{"from": "C1", "to": "K1"}, {"from": "C1", "to": "K2"},
+                                        {"from": "C2", "to": "K3"}]),
+        relationship_op("VIA", [{"from": "K1", "to": "SMS"}, {"from": "K2", "to": "APP"}, {"from": "K3", "to": "APP"}]),
+        relationship_op("HAS_EVENT", [{"from": "A1", "to": "M1"}, {"from": "A1", "to": "M2"}]),
+        relationship_op("PREFERS", [{"from": "C1", "to": "APP", "rank": 1, "source": "CUSTOMER"},
+                                    {"from": "C1", "to": "SMS", "rank": 2, "source": "INFERRED"}]),
+    ])
+
+
+def test_empty_store_and_ping(store: GraphStore) -> None:
+    assert store.ping()
+    assert store.is_empty()
+    assert set(store.counts().values()) == {0}
+
+
+def test_upsert_creates_then_updates(store: GraphStore) -> None:
+    first = store.upsert_nodes("Customer", [{"id": "X1", "first_name": "A"}, {"id": "X2", "first_name": "B"}])
+    assert (first.created, first.updated) == ({"Customer": 2}, {"Customer": 0})
+    again = store.upsert_nodes("Customer", [{"id": "X1", "last_name": "Z"}, {"id": "X3"}])
+    assert (again.created, again.updated) == ({"Customer": 1}, {"Customer": 1})
+    rows = store.customers(["X1", "X2", "X3", "nope"])
+    assert set(rows) == {"X1", "X2", "X3"}
+    # A partial upsert leaves properties it does not name untouched.
+    assert rows["X1"]["first_name"] == "A" and rows["X1"]["last_name"] == "Z"
+
+
+def test_upsert_is_idempotent(store: GraphStore) -> None:
+    seed(store)
+    before = store.counts()
+    seed(store)
+    assert store.counts() == before
+
+
+def test_last_row_wins_within_a_batch(store: GraphStore) -> None:
+    store.upsert_nodes("Customer", [{"id": "X", "city": "A"}, {"id": "X", "city": "B"}])
+    assert store.customers(["X"])["X"]["city"] == "B"
+    assert store.counts()["Customer"] == 1
+
+
+def test_bad_rows_are_rejected_before_any_write(store: GraphStore) -> None:
+    with pytest.raises(InvalidInput, match="joined_on"):
+        store.upsert_nodes("Customer", [{"id": "X", "joined_on": "yesterday"}])
+    with pytest.raises(InvalidInput, match="colour"):
+        store.upsert_nodes("Customer", [{"id": "X", "colour": "red"}])
+    with pytest.raises(InvalidInput, match="id"):
+        store.upsert_nodes("Customer", [{"first_name": "no key"}])
+    assert store.is_empty()
+
+
+def test_a_batch_is_all_or_nothing(store: GraphStore) -> None:
+    # The customer is valid, the relationship points at a missing account: nothing lands.
+    with pytest.raises(InvalidInput, match="unknown Account"):
+        store.write([
+            node_op("Customer", [{"id": "C9"}]),
+            relationship_op("HOLDS", [{"from": "C9", "to": "A-missing"}]),
+        ])
+    assert store.customers(["C9"]) == {}
+    assert store.counts()["Customer"] == 0
+
+
+def test_relationship_upsert_counts_and_properties(store: GraphStore) -> None:
+    seed(store)
+    res = store.upsert_relationships("PREFERS", [{"from": "C1", "to": "SMS", "rank": 1},
+                                                 {"from": "C2", "to": "SMS", "rank": 1}])
+    assert res.created == {"PREFERS": 1} and res.updated == {"PREFERS": 1}
+    prefs = store.preferred_channels(["C1"])["C1"]
+    assert [(p["channel_id"], p["rank"]) for p in prefs] == [("APP", 1), ("SMS", 1)] or \
+        sorted((p["channel_id"], p["rank"]) for p in prefs) == [("APP", 1), ("SMS", 1)]
+
+
+def test_iso_strings_and_offsets_become_naive_utc(store: GraphStore) -> None:
+    store.upsert_nodes("Contact", [{"id": "K", "at": "2026-03-01T12:00:00+02:00"}])
+    store.upsert_nodes("Customer", [{"id": "C", "joined_on": "2020-02-29"}])
+    store.upsert_relationships("HAD_CONTACT", [{"from": "C", "to": "K"}])
+    contact = store.contacts_of_customers(["C"])["C"][0]
+    assert contact["at"] == datetime(2026, 3, 1, 10, 0)
+    assert store.customers(["C"])["C"]["joined_on"] == date(2020, 2, 29)
+
+
+def test_unified_view_reads(store: GraphStore) -> None:
+    seed(store)
+    accounts = store.accounts_of_customers(["C1", "C2", "nobody"])
+    assert {k: [a["id"] for a in v] for k, v in accounts.items()} == {"C1": ["A1"], "C2": ["A2"]}
+    subs = store.subscriptions_of_accounts(["A1", "A2"])
+    assert [(s["id"], s["product_id"]) for s in subs["A1"]] == [("S1", "P-MOB"), ("S3", "P-TV")]
+    assert [(s["id"], s["product_id"]) for s in subs["A2"]] == [("S2", "P-BND"), ("S4", "P-TV")]
+    contacts = store.contacts_of_customers(["C1", "C2"])
+    assert [(c["id"], c["channel_id"]) for c in contacts["C1"]] == [("K2", "APP"), ("K1", "SMS")]
+    assert store.contacts_of_customers(["C1"], kind="COMPLAINT")["C1"][0]["id"] == "K1"
+    assert store.contacts_of_customers(["C1"], channel="APP")["C1"][0]["id"] == "K2"
+    assert store.contacts_of_customers(["C1"], since=datetime(2026, 1, 15)) == {"C1": [store.contacts_of_customers(["C1"])["C1"][0]]}
+    summary = store.contact_summaries(["C1", "C2"])
+    assert summary["C1"] == {"contacts": 2, "last_contact_at": datetime(2026, 2, 1), "open_complaints": 1}
+    assert summary["C2"]["open_complaints"] == 0
+    prefs = store.preferred_channels(["C1"])["C1"]
+    assert [(p["channel_id"], p["rank"], p["source"]) for p in prefs] == [("APP", 1, "CUSTOMER"), ("SMS", 2, "INFERRED")]
+    events = store.monetary_events_of_accounts(["A1"])["A1"]
+    assert [(e["id"], e["amount"]) for e in events] == [("M2", -18.0), ("M1", 18.0)]
+    assert store.monetary_events_of_accounts(["A1"], since=datetime(2026, 1, 3))["A1"][0]["id"] == "M2"
+
+
+def test_catalogue_reads(store: GraphStore) -> None:
+    seed(store)
+    assert list(store.products()) == ["P-BND", "P-MOB", "P-TV"]
+    assert store.products(["P-TV", "x"])["P-TV"]["monthly_cost"] == 9.0
+    comps = store.bundle_components(["P-BND"])["P-BND"]
+    assert [(c["product_id"], c["quantity"], c["discount"]) for c in comps] == [("P-MOB", 2, 0.2), ("P-TV", 1, 0.1)]
+    assert store.subscriber_counts(["P-MOB", "P-TV", "P-BND"]) == {"P-MOB": 1, "P-TV": 1, "P-BND": 1}
+    assert list(store.channels()) == ["APP", "SMS"]
+    assert store.channel_contact_volumes(["APP", "SMS"]) == {"APP": 2, "SMS": 1}
+    assert store.channel_contact_volumes(["APP"], since=datetime(2026, 1, 1)) == {"APP": 1}
+
+
+@pytest.mark.parametrize(
+    ("flt", "expected"),
+    [
+        (CustomerFilter(), ["C1", "C2", "C3"]),
+        (CustomerFilter(tiers=("KEY_ACCOUNT",)), ["C2"]),
+        (CustomerFilter(cities=("Utrecht",), statuses=("ACTIVE",)), ["C1"]),
+        (CustomerFilter(name_contains="ACME"), ["C2"]),
+        (CustomerFilter(holds_product="P-MOB"), ["C1"]),
+        (CustomerFilter(holds_product="P-TV"), ["C2"]),  # C1's TV subscription is cancelled
+        (CustomerFilter(holds_category="BUNDLE"), ["C2"]),
+        (CustomerFilter(account_type="PREPAID"), []),  # the prepaid account is closed
+        (CustomerFilter(joined_from=date(2019, 1, 1), joined_to=date(2021, 1, 1)), ["C1"]),
+        (CustomerFilter(spend_min=18.0, spend_max=18.0), ["C1"]),  # 20 * 0.9
+        (CustomerFilter(spend_min=30.0), ["C2"]),  # 30 + 15 * 0.5
+        (CustomerFilter(spend_max=0.0), ["C3"]),
+        (CustomerFilter(email="ann@example.org"), ["C1"]),
+    ],
+)
+def test_customer_search(store: GraphStore, flt: CustomerFilter, expected: list[str]) -> None:
+    seed(store)
+    assert store.find_customers(flt, "ID", False, 0, 10) == expected
+    assert store.count_customers(flt) == len(expected)
+
+
+def test_customer_search_sorting_and_paging(store: GraphStore) -> None:
+    seed(store)
+    assert store.find_customers(CustomerFilter(), "MONTHLY_SPEND", True, 0, 10) == ["C2", "C1", "C3"]
+    assert store.find_customers(CustomerFilter(), "JOINED_ON", False, 0, 10) == ["C3", "C1", "C2"]
+    assert store.find_customers(CustomerFilter(), "ID", True, 1, 1) == ["C2"]
+    assert store.find_customers(CustomerFilter(), "ID", False, 5, 10) == []
+
+
+def test_injection_strings_are_just_values(store: GraphStore) -> None:
+    seed(store)
+    evil = "x' OR 1=1 //\"}) MATCH (n) DETACH DELETE n //"
+    assert store.find_customers(CustomerFilter(name_contains=evil, cities=(evil,)), "ID", False, 0, 10) == []
+    assert store.customers([evil]) == {}
+    assert store.counts()["Customer"] == 3
+
+
+def test_bulk_load_export_round_trip(store: GraphStore) -> None:
+    customers = pa.table({
+        "id": ["B1", "B2"], "first_name": ["Eva", None], "joined_on": [date(2021, 5, 5), None],
+        "updated_at": [datetime(2026, 1, 1, 8, 30), None],
+    })
+    full = pa.table({name: customers.column(name) if name in customers.column_names
+                     else pa.nulls(2, MODEL.node("Customer").arrow_schema().field(name).type)
+                     for name in MODEL.node("Customer").property_names})
+    accounts = pa.table({name: pa.array(["BA1"]) if name == "id" else
+                         pa.nulls(1, MODEL.node("Account").arrow_schema().field(name).type)
+                         for name in MODEL.node("Account").property_names})
+    holds = pa.table({"from": ["B1"], "to": ["BA1"]})
+    loaded = store.bulk_load({"Customer": full, "Account": accounts}, {"HOLDS": holds})
+    assert loaded == 4
+    out = store.export_nodes("Customer")
+    assert out.schema == MODEL.node("Customer").arrow_schema()
+    assert out.to_pylist() == full.cast(MODEL.node("Customer").arrow_schema()).to_pylist()
+    assert store.export_relationships("HOLDS").to_pylist() == [{"from": "B1", "to": "BA1"}]
+
+
+def test_bulk_load_rejects_wrong_tables(store: GraphStore) -> None:
+    with pytest.raises(InvalidInput, match="missing column"):
+        store.bulk_load({"Customer": pa.table({"id": ["x"]})}, {})
+
+
+def test_delete_and_existing_ids(store: GraphStore) -> None:
+    seed(store)
+    assert store.existing_ids("Customer", ["C1", "C9"]) == {"C1"}
+    store.delete_nodes("Customer", ["C1"])
+    assert store.existing_ids("Customer", ["C1"]) == set()
+    assert "C1" not in store.accounts_of_customers(["C1"])
+    assert store.counts()["HOLDS"] == 2
+
+
+def test_query_count_increases_per_statement(store: GraphStore) -> None:
+    before = store.query_count
+    store.customers(["a"])
+    store.accounts_of_customers(["a"])
+    assert store.query_count == before + 2
