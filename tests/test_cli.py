@@ -1,0 +1,109 @@
+"""The real ``cdp`` command, run as a user would: a subprocess with environment settings.
+
+Includes one end-to-end run of ``cdp serve`` over real HTTP on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cdp(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m cdp.cli`` with ``args``; return the finished process."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "cdp.cli", *args], cwd=ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_schema_export_check_passes_on_the_committed_sdl() -> None:
+    done = cdp("schema", "export", "--check")
+    assert done.returncode == 0, done.stderr
+    printed = cdp("schema", "export")
+    assert printed.stdout == (ROOT / "schema" / "schema.graphql").read_text()
+
+
+def test_schema_export_check_fails_on_drift(tmp_path: Path) -> None:
+    stale = tmp_path / "old.graphql"
+    stale.write_text("type Query { old: Int }\n")
+    done = cdp("schema", "export", "--check", "--out", str(stale))
+    assert done.returncode == 1 and "out of date" in done.stderr
+
+
+def test_generate_load_stats_and_refuse_reload(tmp_path: Path) -> None:
+    env = {"CDP_DB_PATH": str(tmp_path / "cli.lbdb"), "CDP_BUFFER_POOL_MB": "256"}
+    out = tmp_path / "demo"
+    gen = cdp("demo", "generate", "--customers", "60", "--seed", "3", "--out", str(out), env=env)
+    assert gen.returncode == 0, gen.stderr
+    assert (out / "nodes" / "Customer.parquet").exists()
+    load = cdp("demo", "load", "--from", str(out), env=env)
+    assert load.returncode == 0, load.stderr
+    assert "rows/s" in load.stderr
+    stats = cdp("stats", env=env)
+    assert stats.returncode == 0
+    counts = dict(line.split() for line in stats.stdout.strip().splitlines())
+    assert counts["Customer"] == "60" and int(counts["Contact"].replace(",", "")) > 0
+    again = cdp("demo", "load", "--customers", "10", env=env)
+    assert again.returncode == 2
+    assert "already holds data" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_user_mistakes_are_clear_messages(tmp_path: Path) -> None:
+    bad_number = cdp("demo", "generate", "--customers", "many", "--out", str(tmp_path))
+    assert bad_number.returncode == 2 and "expected a whole number" in bad_number.stderr
+    bad_env = cdp("stats", env={"CDP_PORT": "eighty"})
+    assert bad_env.returncode == 2 and "CDP_PORT must be a whole number" in bad_env.stderr
+    missing = cdp("demo", "load", "--from", str(tmp_path / "nowhere"),
+                  env={"CDP_DB_PATH": str(tmp_path / "x.lbdb"), "CDP_BUFFER_POOL_MB": "128"})
+    assert missing.returncode == 2 and "nowhere" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_loads_demo_data_on_first_run_and_answers_over_http(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "CDP_DB_PATH": str(tmp_path / "serve.lbdb"), "CDP_BUFFER_POOL_MB": "256",
+           "CDP_DEMO_CUSTOMERS": "80"}
+    proc = subprocess.Popen([sys.executable, "-m", "cdp.cli", "serve", "--port", str(port),
+                             "--log-level", "warning"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"cdp serve exited early: {proc.stderr.read()}")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("cdp serve did not become ready within 120 s")
+            time.sleep(0.3)
+        body = httpx.post(f"{base}/graphql", json={"query": "{ customers(first: 3) { totalCount "
+                                                             "edges { node { id accounts { id } } } } }"}).json()
+        assert body["data"]["customers"]["totalCount"] == 80
+        assert len(body["data"]["customers"]["edges"]) == 3
+        page = httpx.get(f"{base}/graphql", headers={"accept": "text/html"})
+        assert page.status_code == 200 and "graphiql" in page.text.lower()
+        assert httpx.get(f"{base}/", follow_redirects=False).headers["location"] == "/graphql"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
