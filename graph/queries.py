@@ -441,7 +441,8 @@ def customer_page(flt: CustomerFilter, sort: str, descending: bool) -> tuple[Que
     with_spend = flt.needs_spend or sort == "MONTHLY_SPEND"
     match, params = _customer_match(flt, with_spend)
     direction = " DESC" if descending else ""
-    text = f"{match} RETURN c.id AS id ORDER BY {order}{direction}, c.id{direction} SKIP $skip LIMIT $limit"
+    keys = f"{order}{direction}" if order == "c.id" else f"{order}{direction}, c.id{direction}"
+    text = f"{match} RETURN c.id AS id ORDER BY {keys} SKIP $skip LIMIT $limit"
     names = tuple(sorted(params)) + ("skip", "limit")
     return Query(f"customer_page_{sort.lower()}", text, names), params
 
