@@ -165,6 +165,11 @@ def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
     return table.take(sorted(last.values()))
 
 
+def _newest_first(rows: list[Row]) -> list[Row]:
+    """Sort rows by ``at`` then ``id``, newest first; rows without a time last."""
+    return sorted(rows, key=lambda r: (r["at"] is not None, r["at"] or EPOCH, r["id"]), reverse=True)
+
+
 def _group(rows: Iterable[Row], key: str = "owner") -> dict[str, list[Row]]:
     out: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
@@ -405,10 +410,14 @@ class GraphStore(ABC):
         kind: str | None = None,
         channel: str | None = None,
     ) -> dict[str, list[Row]]:
-        """Contacts of each customer, newest first, each with its ``channel_id``."""
-        params = {"ids": list(ids), "since": since or EPOCH, "kind": kind or "", "channel": channel or ""}
-        rows = self._read(Q.CONTACTS_BY_CUSTOMERS, params)
-        return _group({"owner": r["owner"], "channel_id": r["channel_id"], **r["k"]} for r in rows)
+        """Contacts of each customer (every contact has a channel), newest first, with ``channel_id``."""
+        rows = self._read(Q.CONTACTS_BY_CUSTOMERS, {"ids": list(ids)})
+        keep = [
+            {"owner": r["owner"], "channel_id": r["channel_id"], **r["k"]} for r in rows
+            if (since is None or (r["k"]["at"] is not None and r["k"]["at"] >= since))
+            and (kind is None or r["k"]["kind"] == kind) and (channel is None or r["channel_id"] == channel)
+        ]
+        return _group(_newest_first(keep))
 
     def contact_summaries(self, ids: Sequence[str]) -> dict[str, Row]:
         """Per customer: ``contacts``, ``last_contact_at``, ``open_complaints``."""
@@ -423,8 +432,10 @@ class GraphStore(ABC):
         self, ids: Sequence[str], since: datetime | None = None
     ) -> dict[str, list[Row]]:
         """Monetary events of each account since ``since``, newest first."""
-        rows = self._read(Q.MONETARY_EVENTS_BY_ACCOUNTS, {"ids": list(ids), "since": since or EPOCH})
-        return _group({"owner": r["owner"], **r["m"]} for r in rows)
+        rows = self._read(Q.MONETARY_EVENTS_BY_ACCOUNTS, {"ids": list(ids)})
+        keep = [{"owner": r["owner"], **r["m"]} for r in rows
+                if since is None or (r["m"]["at"] is not None and r["m"]["at"] >= since)]
+        return _group(_newest_first(keep))
 
     def find_customers(
         self, flt: Q.CustomerFilter, sort: str = "ID", descending: bool = False,

@@ -139,7 +139,9 @@ def test_relationship_upsert_counts_and_properties(store: GraphStore) -> None:
 def test_iso_strings_and_offsets_become_naive_utc(store: GraphStore) -> None:
     store.upsert_nodes("Contact", [{"id": "K", "at": "2026-03-01T12:00:00+02:00"}])
     store.upsert_nodes("Customer", [{"id": "C", "joined_on": "2020-02-29"}])
+    store.upsert_nodes("Channel", [{"id": "SMS"}])
     store.upsert_relationships("HAD_CONTACT", [{"from": "C", "to": "K"}])
+    store.upsert_relationships("VIA", [{"from": "K", "to": "SMS"}])
     contact = store.contacts_of_customers(["C"])["C"][0]
     assert contact["at"] == datetime(2026, 3, 1, 10, 0)
     assert store.customers(["C"])["C"]["joined_on"] == date(2020, 2, 29)
