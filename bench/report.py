@@ -47,12 +47,16 @@ def _http_row(name: str, r: dict) -> str:
     lat = r["latency_ms"]
     return (f"| {name} | {_n(r['requests_per_second'])} | {_ms(lat['p50'])} | {_ms(lat['p90'])} | "
             f"{_ms(lat['p99'])} | {_ms(lat['max'])} | {r['errors']} / {r['requests']:,} | "
-            f"{r['server']['cpu_percent']:.0f} % | {r['client_cpu_percent']:.0f} % |")
+            f"{_pct(r['server']['cpu_percent'])} | {_pct(r['client_cpu_percent'])} |")
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} %"
 
 
 def _floor_row(name: str, r: dict) -> str:
     lat = r.get("latency_ms", {})
-    return (f"| {name} | {_n(r.get('views_per_second', 0))} | {_ms(lat.get('p50'))} | {_ms(lat.get('p99'))} | "
+    return (f"| {name} | {_n(r.get('views_per_second') or 0)} | {_ms(lat.get('p50'))} | {_ms(lat.get('p99'))} | "
             f"{_ms(lat.get('max'))} | {r['errors']} / {r['views']:,} |")
 
 
@@ -64,6 +68,11 @@ def _errors(results: dict) -> list[str]:
                     ("floor, 1 thread", floor["single_thread"]), ("floor, threads", floor["multi_thread"])):
         if r.get("errors") and r.get("error_sample"):
             out.append(f"- {name}: {r['errors']:,} errors, e.g. `{r['error_sample'][:400]}`")
+    for name, r in (("full view", http["view"]), ("`{ __typename }`", http["trivial"])):
+        if r["server"].get("died"):
+            out.append(f"- **the server process died** during the {name} phase: {r['server']['died']}")
+    if floor.get("crashed"):
+        out.append(f"- **the store-floor process crashed**: {floor['crashed']}")
     return (["", "Errors:", "", *out]) if out else []
 
 

@@ -95,23 +95,31 @@ def http_phase(server: Server, generator: str, template: Path, ids: Path, args: 
     cpu_before = server.cpu_seconds()
     with RssSampler(server.pid) as sampler:
         result = _drive(generator, url, template, ids, args, args.duration)
-    cpu = server.cpu_seconds() - cpu_before
+    cpu_after = server.cpu_seconds()
+    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
     memory = server.memory_kib()
     seconds = result["seconds"] or args.duration
     result["server"] = {
-        "cpu_seconds": round(cpu, 2),
-        "cpu_percent": round(cpu / seconds * 100, 1),
-        "peak_rss_kib": memory["peak_rss_kib"],
+        "cpu_seconds": None if cpu is None else round(cpu, 2),
+        "cpu_percent": None if cpu is None else round(cpu / seconds * 100, 1),
+        "peak_rss_kib": max(memory["peak_rss_kib"] or 0, sampler.hwm_kib),
         "rss_kib_end": memory["rss_kib"],
         "max_sampled_rss_kib": sampler.max_kib,
         "threads": server.threads(),
+        "died": server.exit_description(),
     }
     result["client_cpu_percent"] = round(result["client_cpu_seconds"] / seconds * 100, 1)
     drained["after_run_seconds"] = _drain(server, name)
     result["drain"] = drained
+    if result["server"]["died"] is None and not server.alive():
+        result["server"]["died"] = server.exit_description() + " (while finishing abandoned requests)"
+    if result["server"]["died"]:
+        _say(f"{name}: THE SERVER DIED: {result['server']['died']}; log tail:\n{server.log_tail()}")
     lat = result["latency_ms"]
     _say(f"{name}: {result['requests_per_second']} req/s, p50 {lat['p50']} ms, p99 {lat['p99']} ms, "
          f"errors {result['errors']}, server CPU {result['server']['cpu_percent']} %")
+    if result.get("error_sample"):
+        _say(f"{name}: error sample: {result['error_sample'][:300]}")
     return result
 
 
@@ -160,6 +168,8 @@ def run(args: argparse.Namespace) -> dict:
         _smoke(server, view_body_template(), ids[0], args.timeout)
         # The ceiling first, so no slow view request left over can disturb it.
         trivial = http_phase(server, generator, trivial_path, ids_path, args, "{ __typename }")
+        if not server.alive():
+            raise RuntimeError(f"the server died during the trivial query: {server.exit_description()}")
         view = http_phase(server, generator, view_template_path, ids_path, args, "full view")
         http = {"view": view, "trivial": trivial}
         http["server_ready_seconds"] = round(ready_seconds, 2)
@@ -170,7 +180,7 @@ def run(args: argparse.Namespace) -> dict:
 
     # 3. store floor, read-only, nobody else holding the file
     _say(f"store floor: {floor_seconds:g} s single-threaded, {floor_seconds:g} s with {args.concurrency} threads")
-    floor = store_floor.measure(db_path, args.buffer_pool_mb, ids, floor_seconds, args.concurrency)
+    floor = store_floor.run_subprocess(db_path, args.buffer_pool_mb, ids_path, floor_seconds, args.concurrency)
 
     results = {
         "started_at": started_at,

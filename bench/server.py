@@ -109,13 +109,30 @@ class Server:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
 
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def exit_description(self) -> str | None:
+        """None while running, else how it ended (``killed by SIGSEGV``, ``exit status 1``)."""
+        if self.alive() or self.process is None:
+            return None
+        code = self.process.returncode
+        if code < 0:
+            import signal
+
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exit status {code}"
+
     def memory_kib(self) -> dict[str, int | None]:
         """Current (``VmRSS``) and peak (``VmHWM``) resident memory in KiB."""
         return {"rss_kib": _proc_status_kib(self.pid, "VmRSS"), "peak_rss_kib": _proc_status_kib(self.pid, "VmHWM")}
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU seconds the server has used so far (all threads)."""
-        t = psutil.Process(self.pid).cpu_times()
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU seconds the server has used so far (all threads); None once it is gone."""
+        try:
+            t = psutil.Process(self.pid).cpu_times()
+        except psutil.Error:
+            return None
         return t.user + t.system
 
     def wait_idle(self, max_seconds: float = 900.0, below_percent: float = 5.0, window: float = 1.0) -> float:
@@ -126,15 +143,21 @@ class Server:
         Gives up (and returns) after ``max_seconds``.
         """
         started = time.perf_counter()
-        proc = psutil.Process(self.pid)
-        proc.cpu_percent(None)
-        while time.perf_counter() - started < max_seconds:
-            if proc.cpu_percent(interval=window) < below_percent:
-                break
+        try:
+            proc = psutil.Process(self.pid)
+            proc.cpu_percent(None)
+            while time.perf_counter() - started < max_seconds and self.alive():
+                if proc.cpu_percent(interval=window) < below_percent:
+                    break
+        except psutil.Error:
+            pass  # the server is gone: nothing to wait for
         return time.perf_counter() - started
 
-    def threads(self) -> int:
-        return psutil.Process(self.pid).num_threads()
+    def threads(self) -> int | None:
+        try:
+            return psutil.Process(self.pid).num_threads()
+        except psutil.Error:
+            return None
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -155,12 +178,16 @@ class Server:
 
 
 class RssSampler:
-    """Samples a process's ``VmRSS`` every ``interval`` seconds in a thread; keeps the max."""
+    """Samples a process's ``VmRSS`` and ``VmHWM`` every ``interval`` s in a thread; keeps the max.
+
+    The last ``VmHWM`` seen is the peak even if the process dies before the end.
+    """
 
     def __init__(self, pid: int, interval: float = 0.25) -> None:
         self.pid = pid
         self.interval = interval
         self.max_kib = 0
+        self.hwm_kib = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -169,6 +196,9 @@ class RssSampler:
             value = _proc_status_kib(self.pid, "VmRSS")
             if value:
                 self.max_kib = max(self.max_kib, value)
+            hwm = _proc_status_kib(self.pid, "VmHWM")
+            if hwm:
+                self.hwm_kib = max(self.hwm_kib, hwm)
             self._stop.wait(self.interval)
 
     def __enter__(self) -> RssSampler:

@@ -8,11 +8,20 @@ monetary_events_of_accounts, channels), one after another. ``measure`` times
 that single-threaded (latency per view, and per call) and with N threads
 (throughput), with no HTTP, GraphQL or event loop involved. A view the store
 rejects (``CdpError``) is counted as an error, not timed.
+
+``run_subprocess`` runs ``measure`` in its own process (``python -m
+bench.store_floor``) so a crash of the native store cannot take the whole
+benchmark down; it is then reported as ``crashed``.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -169,3 +178,36 @@ def measure(db_path: Path, buffer_pool_mb: int, ids: Sequence[str], seconds: flo
         store.close()
     return {"open_seconds": round(open_seconds, 2), "warmup_views": warm["views"],
             "single_thread": single, "multi_thread": multi}
+
+
+def run_subprocess(db_path: Path, buffer_pool_mb: int, ids_path: Path, seconds: float, threads: int) -> dict:
+    """``measure`` in a child process; a crash gives ``{"crashed": ..., "stderr_tail": ...}``."""
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "bench.store_floor", "--db", str(db_path), "--buffer-pool-mb",
+           str(buffer_pool_mb), "--ids", str(ids_path), "--seconds", str(seconds), "--threads", str(threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=3 * seconds + 1800)
+    if proc.returncode == 0:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    how = (f"killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0
+           else f"exit status {proc.returncode}")
+    empty = {"views": 0, "errors": 0, "latency_ms": {}}
+    return {"crashed": how, "stderr_tail": proc.stderr[-3000:], "command": " ".join(cmd),
+            "single_thread": dict(empty), "multi_thread": {**empty, "threads": threads}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: measure the floor of the store at ``--db`` and print one JSON line."""
+    p = argparse.ArgumentParser(description="store floor of the cdp customer view")
+    p.add_argument("--db", type=Path, required=True)
+    p.add_argument("--buffer-pool-mb", type=int, default=2048)
+    p.add_argument("--ids", type=Path, required=True, help="file with one customer id per line")
+    p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--threads", type=int, default=16)
+    args = p.parse_args(argv)
+    ids = [ln for ln in args.ids.read_text().splitlines() if ln]
+    print(json.dumps(measure(args.db, args.buffer_pool_mb, ids, args.seconds, args.threads)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
