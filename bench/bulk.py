@@ -22,12 +22,16 @@ def _say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-def _progress(what: str):  # type: ignore[no-untyped-def]
-    """A progress callback printing each step once, with a running row count."""
+def _progress(what: str, cumulative: bool = False):  # type: ignore[no-untyped-def]
+    """A progress callback printing each step once, with a running row count.
+
+    ``cumulative``: the callback receives the total so far (``demo.generate``)
+    rather than the rows of the step (``GraphStore.bulk_load``).
+    """
     state = {"step": None, "rows": 0, "started": time.perf_counter()}
 
     def progress(step: str, rows: int) -> None:
-        state["rows"] += rows
+        state["rows"] = rows if cumulative else state["rows"] + rows
         if step != state["step"]:
             state["step"] = step
             elapsed = time.perf_counter() - state["started"]
@@ -58,7 +62,7 @@ def demo_data(out: Path, customers: int, seed: int) -> tuple[Any, dict]:
 
     _say(f"generating demo data for {customers:,} customers (seed {seed})")
     started = time.perf_counter()
-    data = demo.generate(customers, seed=seed, progress=_progress("generate"))
+    data = demo.generate(customers, seed=seed, progress=_progress("generate", cumulative=True))
     generate_seconds = time.perf_counter() - started
     _say(f"generated {data.row_count():,} rows in {generate_seconds:.1f} s; caching as Parquet")
     tmp = out / f".data-{customers}-{seed}.tmp"

@@ -105,9 +105,10 @@ def markdown(results: dict) -> str:
         _http_row("full customer view", view),
         _http_row("`{ __typename }` (framework ceiling)", trivial),
         "",
-        f"Server peak RSS (VmHWM): {view['server']['peak_rss_kib'] / GIB_KIB:.2f} GiB; "
-        f"full view response: {view.get('bytes_per_response', 0):,} bytes (with headers). "
-        "CPU is % of one core (200 % = both cores).",
+        f"Server peak RSS (VmHWM): {view['server']['peak_rss_kib'] / GIB_KIB:.2f} GiB"
+        + (f"; full view response: {view['bytes_per_response']:,} bytes (with headers)"
+           if view.get("bytes_per_response") else "")
+        + ". CPU is % of one core (200 % = both cores).",
         "",
         "### Store floor (the 9 store calls of one view, in Python, no HTTP/GraphQL)",
         "",
