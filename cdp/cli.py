@@ -33,12 +33,11 @@ def _generate(customers: int, seed: int):  # type: ignore[no-untyped-def]
     from cdp import demo
 
     bar = _progress_bar(None, f"generating {customers:,} customers", "rows")
-    last = {"n": 0}
 
-    def progress(step: str, rows: int) -> None:
+    def progress(step: str, rows_so_far: int) -> None:
+        # demo.generate reports the running total, not the rows of the stage.
         bar.set_postfix_str(step)
-        bar.update(rows)
-        last["n"] += rows
+        bar.update(rows_so_far - bar.n)
 
     try:
         data = demo.generate(customers, seed=seed, progress=progress)

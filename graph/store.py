@@ -85,19 +85,17 @@ def to_table(schema: pa.Schema, rows: Rows, what: str) -> pa.Table:
     if unknown:
         raise InvalidInput(f"{what}: unknown column(s) {', '.join(sorted(unknown))}", field=unknown[0])
     sub = pa.schema([schema.field(n) for n in names])
-    try:
-        if isinstance(rows, pa.Table):
-            return rows.select(names).cast(sub)
-        columns = {n: _parse_times([r.get(n) for r in rows], sub.field(n).type, what, n) for n in names}
-        return pa.table({n: pa.array(columns[n], type=sub.field(n).type) for n in names}, schema=sub)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
-        for n in names:  # find the column to blame
-            try:
-                col = rows.column(n) if isinstance(rows, pa.Table) else [r.get(n) for r in rows]
-                pa.array(col, type=sub.field(n).type) if not isinstance(col, pa.ChunkedArray) else col.cast(sub.field(n).type)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as col_exc:
-                raise InvalidInput(f"{what}: column {n}: {col_exc}", field=n) from exc
-        raise InvalidInput(f"{what}: {exc}") from exc
+    columns = []
+    for n in names:  # column by column, so an error names its column
+        type_ = sub.field(n).type
+        try:
+            if isinstance(rows, pa.Table):
+                columns.append(rows.column(n).cast(type_))
+            else:
+                columns.append(pa.array(_parse_times([r.get(n) for r in rows], type_, what, n), type=type_))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"{what}: column {n}: {exc}", field=n) from exc
+    return pa.Table.from_arrays(columns, schema=sub)
 
 
 def _parse_times(values: list[Any], type_: pa.DataType, what: str, column: str) -> list[Any]:
@@ -333,20 +331,15 @@ class GraphStore(ABC):
         Raises ``InvalidInput`` for a table that does not fit.
         """
         total = 0
-        for label, table in nodes.items():
-            node = MODEL.node(label)
-            table = _conform(table, node.arrow_schema(), label)
-            self._bulk_create(label, True, table)
+        items = [(label, True, table, MODEL.node(label).arrow_schema()) for label, table in nodes.items()]
+        items += [(rel_type, False, table, MODEL.relationship(rel_type).arrow_schema())
+                  for rel_type, table in relationships.items()]
+        for name, is_node, table, schema in items:
+            table = _conform(table, schema, name)
+            self._bulk_create(name, is_node, table)
             total += table.num_rows
             if progress:
-                progress(label, table.num_rows)
-        for rel_type, table in relationships.items():
-            rel = MODEL.relationship(rel_type)
-            table = _conform(table, rel.arrow_schema(), rel_type)
-            self._bulk_create(rel_type, False, table)
-            total += table.num_rows
-            if progress:
-                progress(rel_type, table.num_rows)
+                progress(name, table.num_rows)
         return total
 
     def export_nodes(self, label: str) -> pa.Table:

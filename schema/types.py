@@ -13,6 +13,7 @@ import strawberry
 from strawberry.types import Info
 
 from cdp import customers as rules
+from cdp.errors import InvalidInput
 from cdp.pagination import encode_cursor, page_window
 from resolvers import catalog, customers
 from resolvers.context import Context
@@ -233,8 +234,6 @@ class MonetaryEvent:
 
 def _events(rows: list[Row], first: int, kind: Any, since: datetime | None) -> list[MonetaryEvent]:
     if first < 0 or first > 500:
-        from cdp.errors import InvalidInput
-
         raise InvalidInput("first must be between 0 and 500", field="first")
     since = naive_utc(since)
     out = [r for r in rows
