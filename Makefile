@@ -13,7 +13,7 @@ GRAPHIQL_MODULES := tools/graphiql/node_modules/.package-lock.json
 CYPHERLINT_MODULES := tools/cypher-lint/node_modules/.package-lock.json
 GRAPHIQL_ASSETS := cdp/static/graphiql/vendor/graphiql.min.js
 
-.PHONY: install serve test bench bench-small clean help
+.PHONY: install serve test bench bench-small wrk-tool clean help
 
 help:
 	@echo "make serve   - install, load demo data on first run, serve http://127.0.0.1:8000/graphql"
@@ -47,10 +47,15 @@ serve: install
 test: install
 	$(BIN)/python -m pytest -q
 
-bench: install
+# wrk (Debian) drives the HTTP load; without it bench/ falls back to a slower Python client.
+wrk-tool:
+	@command -v wrk >/dev/null || (apt-get install -y -q wrk >/dev/null 2>&1 || \
+		echo "wrk not installed (apt-get install wrk); using the Python load client")
+
+bench: install wrk-tool
 	$(BIN)/python bench/run.py --customers 1000000
 
-bench-small: install
+bench-small: install wrk-tool
 	$(BIN)/python bench/run.py --customers 20000 --duration 10
 
 clean:
