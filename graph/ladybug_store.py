@@ -25,6 +25,12 @@ from graph.model import MODEL
 from graph.store import GraphStore, Row
 
 
+#: Keyed reads of at most this many keys run one primary-key lookup per key
+#: (``Query.ladybug_per_key``): ~0.3 ms per key against ~25-30 ms for one
+#: ``IN $ids`` scan at 1M customers, so the lookups win below ~100 keys.
+PER_KEY_LIMIT = 64
+
+
 class LadybugStore(GraphStore):
     """A ``GraphStore`` in a LadybugDB database file.
 
@@ -76,8 +82,18 @@ class LadybugStore(GraphStore):
 
     # ------------------------------------------------------------ primitives
 
-    def _read(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:
+    def _fetch(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:
         return _rows(self._execute(self._connection(), query.text("ladybug"), params))
+
+    def _fetch_keyed(self, query: Query, ids: list[str], params: Mapping[str, Any]) -> list[Row]:
+        # One primary-key lookup per key beats one IN-list scan up to ~100 keys (docs/benchmarks.md).
+        if query.ladybug_per_key is None or len(ids) > PER_KEY_LIMIT:
+            return self._fetch(query, {**params, "ids": ids})
+        conn = self._connection()
+        rows: list[Row] = []
+        for key in ids:
+            rows += _rows(self._execute(conn, query.ladybug_per_key, {**params, "id": key}))
+        return rows
 
     def _read_arrow(self, query: Query, params: Mapping[str, Any] | None = None) -> pa.Table:
         result = self._execute(self._connection(), query.text("ladybug"), params)

@@ -56,7 +56,7 @@ class Neo4jStore(GraphStore):
             raise StoreUnavailable(f"Neo4j is unavailable: {exc}") from exc
         raise StoreError(f"Neo4j rejected a statement: {exc}") from exc
 
-    def _read(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:
+    def _fetch(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:
         self._counted()
         try:
             records, _, _ = self._driver.execute_query(

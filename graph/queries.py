@@ -19,13 +19,17 @@ from graph.model import MODEL, NodeType, RelType
 
 # --------------------------------------------------------------------------- reads
 
-# LadybugDB plans `WHERE n.id IN $ids` on a lone node as a scan (11.7 ms at 20k
-# customers) but `UNWIND ... {id: i}` as primary-key lookups (0.27 ms): see docs/benchmarks.md.
+# LadybugDB 0.22 plans `WHERE n.id IN $ids` as a scan (11.7 ms at 20k customers,
+# 24-31 ms before a traversal at 1M) but `{id: $id}` as a primary-key lookup
+# (0.1-0.8 ms at 1M), so keyed reads carry a `ladybug_per_key` text the embedded
+# store runs once per key for small batches; for a lone node `UNWIND ... {id: i}`
+# is also a lookup (0.27 ms), so large batches of those use it. See docs/benchmarks.md.
 CUSTOMERS_BY_IDS = Query(
     "customers_by_ids",
     "MATCH (c:Customer) WHERE c.id IN $ids RETURN c",
     ("ids",),
     ladybug="UNWIND $ids AS i MATCH (c:Customer {id: i}) RETURN c",
+    ladybug_per_key="MATCH (c:Customer {id: $id}) RETURN c",
 )
 
 ACCOUNTS_BY_CUSTOMERS = Query(
@@ -33,6 +37,8 @@ ACCOUNTS_BY_CUSTOMERS = Query(
     "MATCH (c:Customer)-[:HOLDS]->(a:Account) WHERE c.id IN $ids "
     "RETURN c.id AS owner, a ORDER BY a.opened_on, a.id",
     ("ids",),
+    ladybug_per_key="MATCH (c:Customer {id: $id})-[:HOLDS]->(a:Account) "
+    "RETURN c.id AS owner, a ORDER BY a.opened_on, a.id",
 )
 
 SUBSCRIPTIONS_BY_ACCOUNTS = Query(
@@ -40,6 +46,8 @@ SUBSCRIPTIONS_BY_ACCOUNTS = Query(
     "MATCH (a:Account)-[:HAS_SUBSCRIPTION]->(s:Subscription)-[:OF_PRODUCT]->(p:Product) "
     "WHERE a.id IN $ids RETURN a.id AS owner, s, p.id AS product_id ORDER BY s.since, s.id",
     ("ids",),
+    ladybug_per_key="MATCH (a:Account {id: $id})-[:HAS_SUBSCRIPTION]->(s:Subscription)-[:OF_PRODUCT]->(p:Product) "
+    "RETURN a.id AS owner, s, p.id AS product_id ORDER BY s.since, s.id",
 )
 
 PRODUCTS_BY_IDS = Query(
@@ -47,6 +55,7 @@ PRODUCTS_BY_IDS = Query(
     "MATCH (p:Product) WHERE p.id IN $ids RETURN p",
     ("ids",),
     ladybug="UNWIND $ids AS i MATCH (p:Product {id: i}) RETURN p",
+    ladybug_per_key="MATCH (p:Product {id: $id}) RETURN p",
 )
 
 ALL_PRODUCTS = Query(
@@ -60,6 +69,9 @@ BUNDLE_COMPONENTS = Query(
     "RETURN b.id AS owner, p.id AS product_id, r.quantity AS quantity, r.discount AS discount "
     "ORDER BY p.id",
     ("ids",),
+    ladybug_per_key="MATCH (b:Product {id: $id})-[r:INCLUDES]->(p:Product) "
+    "RETURN b.id AS owner, p.id AS product_id, r.quantity AS quantity, r.discount AS discount "
+    "ORDER BY p.id",
 )
 
 SUBSCRIBER_COUNTS = Query(
@@ -90,6 +102,8 @@ CONTACTS_BY_CUSTOMERS = Query(
     "MATCH (c:Customer)-[:HAD_CONTACT]->(k:Contact)-[:VIA]->(ch:Channel) WHERE c.id IN $ids "
     "RETURN c.id AS owner, k, ch.id AS channel_id",
     ("ids",),
+    ladybug_per_key="MATCH (c:Customer {id: $id})-[:HAD_CONTACT]->(k:Contact)-[:VIA]->(ch:Channel) "
+    "RETURN c.id AS owner, k, ch.id AS channel_id",
 )
 
 CONTACT_SUMMARIES = Query(
@@ -99,6 +113,10 @@ CONTACT_SUMMARIES = Query(
     "sum(CASE WHEN k.kind = 'COMPLAINT' AND k.outcome IN ['OPEN', 'ESCALATED'] "
     "THEN 1 ELSE 0 END) AS open_complaints",
     ("ids",),
+    ladybug_per_key="MATCH (c:Customer {id: $id})-[:HAD_CONTACT]->(k:Contact) "
+    "RETURN c.id AS owner, count(k) AS contacts, max(k.at) AS last_contact_at, "
+    "sum(CASE WHEN k.kind = 'COMPLAINT' AND k.outcome IN ['OPEN', 'ESCALATED'] "
+    "THEN 1 ELSE 0 END) AS open_complaints",
 )
 
 PREFERRED_CHANNELS = Query(
@@ -107,6 +125,9 @@ PREFERRED_CHANNELS = Query(
     "RETURN c.id AS owner, ch.id AS channel_id, r.rank AS rank, r.source AS source, "
     "r.updated_at AS updated_at ORDER BY r.rank",
     ("ids",),
+    ladybug_per_key="MATCH (c:Customer {id: $id})-[r:PREFERS]->(ch:Channel) "
+    "RETURN c.id AS owner, ch.id AS channel_id, r.rank AS rank, r.source AS source, "
+    "r.updated_at AS updated_at ORDER BY r.rank",
 )
 
 # As for contacts, the time filter and ordering are applied in Python.
@@ -114,6 +135,7 @@ MONETARY_EVENTS_BY_ACCOUNTS = Query(
     "monetary_events_by_accounts",
     "MATCH (a:Account)-[:HAS_EVENT]->(m:MonetaryEvent) WHERE a.id IN $ids RETURN a.id AS owner, m",
     ("ids",),
+    ladybug_per_key="MATCH (a:Account {id: $id})-[:HAS_EVENT]->(m:MonetaryEvent) RETURN a.id AS owner, m",
 )
 
 EXISTING_IDS = {
@@ -122,6 +144,7 @@ EXISTING_IDS = {
         f"MATCH (n:{node.label}) WHERE n.id IN $ids RETURN n.id AS id",
         ("ids",),
         ladybug=f"UNWIND $ids AS i MATCH (n:{node.label} {{id: i}}) RETURN n.id AS id",
+        ladybug_per_key=f"MATCH (n:{node.label} {{id: $id}}) RETURN n.id AS id",
     )
     for node in MODEL.nodes
 }

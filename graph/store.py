@@ -179,8 +179,14 @@ class GraphStore(ABC):
     """A graph of customers, accounts, products, channels and contacts.
 
     Thread-safe: reads may run in parallel from many threads; writes are
-    serialised by the store. ``query_count`` counts statements sent, which
-    tests use to prove that DataLoaders batch.
+    serialised by the store.
+
+    Two counters show how the store is used: ``call_count`` counts store calls
+    (one per read method call or write batch: what DataLoaders batch, and what
+    a Neo4j client pays a network round trip for); ``query_count`` counts the
+    Cypher statements those calls ran. They differ on the embedded store,
+    where a keyed read of a few keys runs one primary-key lookup per key in
+    process (see ``PER_KEY_LIMIT`` in ``graph.ladybug_store``).
     """
 
     backend: Backend
@@ -188,12 +194,27 @@ class GraphStore(ABC):
     def __init__(self) -> None:
         self._count_lock = threading.Lock()
         self.query_count = 0
+        self.call_count = 0
 
     # ------------------------------------------------------------ primitives
 
-    @abstractmethod
     def _read(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:
-        """Run a read statement; return rows as dicts of plain Python values."""
+        """One store call running one read statement; rows as dicts of plain Python values."""
+        self._called()
+        return self._fetch(query, params)
+
+    def _read_keyed(self, query: Query, ids: Sequence[str], params: Mapping[str, Any] | None = None) -> list[Row]:
+        """One store call reading ``query`` for the keys ``ids`` (bound as ``$ids``)."""
+        self._called()
+        return self._fetch_keyed(query, list(dict.fromkeys(ids)), params or {})
+
+    @abstractmethod
+    def _fetch(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run one read statement; return rows as dicts of plain Python values."""
+
+    def _fetch_keyed(self, query: Query, ids: list[str], params: Mapping[str, Any]) -> list[Row]:
+        """Run ``query`` for ``ids``; backends may split it (default: one statement with ``$ids``)."""
+        return self._fetch(query, {**params, "ids": ids})
 
     @abstractmethod
     def _transaction(self) -> AbstractContextManager[Transaction]:
@@ -218,6 +239,10 @@ class GraphStore(ABC):
     def _counted(self) -> None:
         with self._count_lock:
             self.query_count += 1
+
+    def _called(self) -> None:
+        with self._count_lock:
+            self.call_count += 1
 
     def __enter__(self) -> GraphStore:
         return self
@@ -253,6 +278,7 @@ class GraphStore(ABC):
         """
         ordered = [op for op in ops if op.kind == "node"] + [op for op in ops if op.kind != "node"]
         result = WriteResult()
+        self._called()
         with self._transaction() as tx:
             for op in ordered:
                 if op.rows.num_rows:
@@ -302,14 +328,16 @@ class GraphStore(ABC):
 
     def delete_nodes(self, label: str, ids: Sequence[str]) -> None:
         """Delete ``label`` nodes and their relationships (used for data removal)."""
+        self._called()
         self._write_statement(Q.DELETE_NODES[label], {"ids": list(ids)})
 
     @abstractmethod
     def _write_statement(self, query: Query, params: Mapping[str, Any]) -> None:
-        """Run one write statement in its own transaction."""
+        """Run one write statement in its own transaction (counted by callers as a store call)."""
 
     def wipe(self) -> None:
         """Delete every node and relationship (tests, and reloading a store)."""
+        self._called()
         for query in Q.WIPE.values():
             self._write_statement(query, {})
 
@@ -317,7 +345,7 @@ class GraphStore(ABC):
         """The subset of ``ids`` that exist as ``label`` nodes."""
         if not ids:
             return set()
-        return {r["id"] for r in self._read(Q.EXISTING_IDS[label], {"ids": list(ids)})}
+        return {r["id"] for r in self._read_keyed(Q.EXISTING_IDS[label], ids)}
 
     def bulk_load(
         self,
@@ -356,16 +384,16 @@ class GraphStore(ABC):
 
     def customers(self, ids: Sequence[str]) -> dict[str, Row]:
         """Customer rows by id; unknown ids are absent from the result."""
-        return {r["c"]["id"]: r["c"] for r in self._read(Q.CUSTOMERS_BY_IDS, {"ids": list(ids)})}
+        return {r["c"]["id"]: r["c"] for r in self._read_keyed(Q.CUSTOMERS_BY_IDS, ids)}
 
     def accounts_of_customers(self, ids: Sequence[str]) -> dict[str, list[Row]]:
         """Accounts held by each customer, oldest first."""
-        rows = self._read(Q.ACCOUNTS_BY_CUSTOMERS, {"ids": list(ids)})
+        rows = self._read_keyed(Q.ACCOUNTS_BY_CUSTOMERS, ids)
         return _group({"owner": r["owner"], **r["a"]} for r in rows)
 
     def subscriptions_of_accounts(self, ids: Sequence[str]) -> dict[str, list[Row]]:
         """Subscriptions of each account, each with its ``product_id``."""
-        rows = self._read(Q.SUBSCRIPTIONS_BY_ACCOUNTS, {"ids": list(ids)})
+        rows = self._read_keyed(Q.SUBSCRIPTIONS_BY_ACCOUNTS, ids)
         return _group({"owner": r["owner"], "product_id": r["product_id"], **r["s"]} for r in rows)
 
     def products(self, ids: Sequence[str] | None = None) -> dict[str, Row]:
@@ -373,16 +401,16 @@ class GraphStore(ABC):
         if ids is None:
             rows = self._read(Q.ALL_PRODUCTS)
         else:
-            rows = self._read(Q.PRODUCTS_BY_IDS, {"ids": list(ids)})
+            rows = self._read_keyed(Q.PRODUCTS_BY_IDS, ids)
         return {r["p"]["id"]: r["p"] for r in rows}
 
     def bundle_components(self, ids: Sequence[str]) -> dict[str, list[Row]]:
         """Component products (``product_id``, ``quantity``, ``discount``) of each bundle."""
-        return _group(self._read(Q.BUNDLE_COMPONENTS, {"ids": list(ids)}))
+        return _group(self._read_keyed(Q.BUNDLE_COMPONENTS, ids))
 
     def subscriber_counts(self, ids: Sequence[str]) -> dict[str, int]:
         """Number of active subscriptions per product id (0 when none)."""
-        rows = self._read(Q.SUBSCRIBER_COUNTS, {"ids": list(ids)})
+        rows = self._read_keyed(Q.SUBSCRIBER_COUNTS, ids)
         found = {r["product_id"]: r["subscribers"] for r in rows}
         return {i: found.get(i, 0) for i in ids}
 
@@ -392,7 +420,7 @@ class GraphStore(ABC):
 
     def channel_contact_volumes(self, ids: Sequence[str], since: datetime | None = None) -> dict[str, int]:
         """Number of contacts per channel since ``since`` (all time when None)."""
-        rows = self._read(Q.CHANNEL_CONTACT_VOLUMES, {"ids": list(ids), "since": since or EPOCH})
+        rows = self._read_keyed(Q.CHANNEL_CONTACT_VOLUMES, ids, {"since": since or EPOCH})
         found = {r["channel_id"]: r["contacts"] for r in rows}
         return {i: found.get(i, 0) for i in ids}
 
@@ -404,7 +432,7 @@ class GraphStore(ABC):
         channel: str | None = None,
     ) -> dict[str, list[Row]]:
         """Contacts of each customer (every contact has a channel), newest first, with ``channel_id``."""
-        rows = self._read(Q.CONTACTS_BY_CUSTOMERS, {"ids": list(ids)})
+        rows = self._read_keyed(Q.CONTACTS_BY_CUSTOMERS, ids)
         keep = [
             {"owner": r["owner"], "channel_id": r["channel_id"], **r["k"]} for r in rows
             if (since is None or (r["k"]["at"] is not None and r["k"]["at"] >= since))
@@ -414,18 +442,18 @@ class GraphStore(ABC):
 
     def contact_summaries(self, ids: Sequence[str]) -> dict[str, Row]:
         """Per customer: ``contacts``, ``last_contact_at``, ``open_complaints``."""
-        rows = self._read(Q.CONTACT_SUMMARIES, {"ids": list(ids)})
+        rows = self._read_keyed(Q.CONTACT_SUMMARIES, ids)
         return {r.pop("owner"): r for r in rows}
 
     def preferred_channels(self, ids: Sequence[str]) -> dict[str, list[Row]]:
         """Channel preferences of each customer, favourite (rank 1) first."""
-        return _group(self._read(Q.PREFERRED_CHANNELS, {"ids": list(ids)}))
+        return _group(self._read_keyed(Q.PREFERRED_CHANNELS, ids))
 
     def monetary_events_of_accounts(
         self, ids: Sequence[str], since: datetime | None = None
     ) -> dict[str, list[Row]]:
         """Monetary events of each account since ``since``, newest first."""
-        rows = self._read(Q.MONETARY_EVENTS_BY_ACCOUNTS, {"ids": list(ids)})
+        rows = self._read_keyed(Q.MONETARY_EVENTS_BY_ACCOUNTS, ids)
         keep = [{"owner": r["owner"], **r["m"]} for r in rows
                 if since is None or (r["m"]["at"] is not None and r["m"]["at"] >= since)]
         return _group(_newest_first(keep))

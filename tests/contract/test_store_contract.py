@@ -255,8 +255,9 @@ def test_delete_and_existing_ids(store: GraphStore) -> None:
     assert store.counts()["HOLDS"] == 2
 
 
-def test_query_count_increases_per_statement(store: GraphStore) -> None:
-    before = store.query_count
+def test_call_and_query_counts(store: GraphStore) -> None:
+    calls, statements = store.call_count, store.query_count
     store.customers(["a"])
     store.accounts_of_customers(["a"])
-    assert store.query_count == before + 2
+    assert store.call_count == calls + 2
+    assert store.query_count == statements + 2

@@ -1,0 +1,72 @@
+"""The embedded store's two ways to answer a keyed read give the same rows.
+
+A keyed read of up to ``PER_KEY_LIMIT`` keys runs ``Query.ladybug_per_key``
+once per key (primary-key lookups); a larger one runs the ``IN $ids`` text
+once. Both are compared here on the demo data for every keyed read the API
+makes, so a per-key text that drifts from its batch text fails.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from graph import ladybug_store
+from graph import queries as Q
+from graph.cypher import Query
+from graph.store import GraphStore
+
+
+def _reads(store: GraphStore, customers: list[str], accounts: list[str], products: list[str]) -> dict:
+    return {
+        "customers": store.customers(customers),
+        "accounts": store.accounts_of_customers(customers),
+        "contacts": store.contacts_of_customers(customers),
+        "summaries": store.contact_summaries(customers),
+        "preferences": store.preferred_channels(customers),
+        "subscriptions": store.subscriptions_of_accounts(accounts),
+        "events": store.monetary_events_of_accounts(accounts),
+        "products": store.products(products),
+        "components": store.bundle_components(products),
+        "existing": store.existing_ids("Customer", [*customers, "NO-SUCH-ID"]),
+    }
+
+
+def test_per_key_and_batch_reads_agree(demo_store: GraphStore, demo_data, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    customers = demo_data.nodes["Customer"].column("id").to_pylist()[:40]
+    holds = demo_data.relationships["HOLDS"].to_pandas()
+    accounts = holds[holds["from"].isin(customers)]["to"].tolist()
+    products = demo_data.nodes["Product"].column("id").to_pylist()
+    assert accounts and products
+
+    calls, statements = demo_store.call_count, demo_store.query_count
+    per_key = _reads(demo_store, customers, accounts, products)
+    assert demo_store.call_count - calls == 10
+    assert demo_store.query_count - statements > 10  # one lookup per key
+
+    monkeypatch.setattr(ladybug_store, "PER_KEY_LIMIT", 0)
+    statements = demo_store.query_count
+    batch = _reads(demo_store, customers, accounts, products)
+    assert demo_store.query_count - statements == 10  # one statement per call
+
+    assert per_key == batch
+    assert per_key["existing"] == set(customers)
+    assert sum(map(len, per_key["accounts"].values())) == len(accounts)
+
+
+def _keyed_queries() -> list[Query]:
+    fixed = [q for q in vars(Q).values() if isinstance(q, Query)]
+    return [q for q in [*fixed, *Q.EXISTING_IDS.values()] if q.ladybug_per_key]
+
+
+@pytest.mark.parametrize("query", _keyed_queries(), ids=lambda q: q.name)
+def test_per_key_text_binds_one_id_and_returns_the_batch_columns(query: Query) -> None:
+    one, batch = query.ladybug_per_key, query.text("ladybug")
+    assert one is not None and "$id}" in one and "$ids" not in one
+    assert one.split(" RETURN ", 1)[1] == batch.split(" RETURN ", 1)[1]
+
+
+def test_the_api_reads_have_per_key_texts() -> None:
+    names = {q.name for q in _keyed_queries()}
+    assert {"customers_by_ids", "accounts_by_customers", "subscriptions_by_accounts", "products_by_ids",
+            "contacts_by_customers", "contact_summaries", "preferred_channels",
+            "monetary_events_by_accounts"} <= names
