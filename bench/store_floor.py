@@ -3,8 +3,8 @@
 ``customer_view`` makes, in Python against a ``GraphStore``, the calls the
 API's DataLoaders make for one full customer view (customers,
 accounts_of_customers, subscriptions_of_accounts, products,
-contacts_of_customers, preferred_channels, contact_summaries,
-monetary_events_of_accounts, channels), one after another. ``measure`` times
+contacts_of_customers, preferred_channels, monetary_events_of_accounts,
+channels), one after another. ``measure`` times
 that single-threaded (latency per view, and per call) and with N threads
 (throughput), with no HTTP, GraphQL or event loop involved. A view the store
 rejects (``CdpError``) is counted as an error, not timed.
@@ -32,7 +32,7 @@ from graph.errors import CdpError
 from graph.store import GraphStore
 
 CALLS = ("customers", "accounts_of_customers", "subscriptions_of_accounts", "products",
-         "contacts_of_customers", "preferred_channels", "contact_summaries",
+         "contacts_of_customers", "preferred_channels",
          "monetary_events_of_accounts", "channels")
 
 
@@ -56,7 +56,7 @@ def customer_view(store: GraphStore, cid: str, timings: dict[str, float] | None 
     accounts = call("accounts_of_customers", ids).get(cid, [])
     contacts = call("contacts_of_customers", ids).get(cid, [])
     prefs = call("preferred_channels", ids).get(cid, [])
-    rows += len(accounts) + len(contacts) + len(prefs) + len(call("contact_summaries", ids))
+    rows += len(accounts) + len(contacts) + len(prefs)
     account_ids = [a["id"] for a in accounts]
     if account_ids:
         subs = call("subscriptions_of_accounts", account_ids)

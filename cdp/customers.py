@@ -52,6 +52,28 @@ def active_product_count(subscriptions: Iterable[Mapping[str, Any]]) -> int:
     return len({s["product_id"] for s in subscriptions if s.get("status") == "ACTIVE"})
 
 
+#: Contact outcomes that leave a complaint unresolved.
+OPEN_OUTCOMES = frozenset({"OPEN", "ESCALATED"})
+
+
+def contact_summary(contacts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Figures over one customer's contacts (any order).
+
+    Returns ``contacts`` (how many), ``last_contact_at`` (latest ``at``, None
+    when there are none) and ``open_complaints`` (complaints whose outcome is
+    open or escalated).
+    """
+    count, last, open_complaints = 0, None, 0
+    for c in contacts:
+        count += 1
+        at = c.get("at")
+        if at is not None and (last is None or at > last):
+            last = at
+        if c.get("kind") == "COMPLAINT" and c.get("outcome") in OPEN_OUTCOMES:
+            open_complaints += 1
+    return {"contacts": count, "last_contact_at": last, "open_complaints": open_complaints}
+
+
 def months_before(today: date, months: int) -> date:
     """The calendar day ``months`` months before ``today`` (clamped to month ends)."""
     year, month = divmod(today.year * 12 + today.month - 1 - months, 12)

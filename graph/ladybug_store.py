@@ -41,6 +41,7 @@ class LadybugStore(GraphStore):
     """
 
     backend = "ladybug"
+    inline_read_limit = PER_KEY_LIMIT
 
     def __init__(self, path: str | Path, buffer_pool_mb: int = 1024, read_only: bool = False) -> None:
         super().__init__()
@@ -59,6 +60,8 @@ class LadybugStore(GraphStore):
         self._write_lock = threading.RLock()
         self._writer = ladybug.Connection(self._db)
         self._closed = False
+        # A read-write open locks the file, so no other process can change it under our caches.
+        self.exclusive_writer = not read_only
         if not read_only:
             self.ensure_schema()
 

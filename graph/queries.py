@@ -106,19 +106,6 @@ CONTACTS_BY_CUSTOMERS = Query(
     "RETURN c.id AS owner, k, ch.id AS channel_id",
 )
 
-CONTACT_SUMMARIES = Query(
-    "contact_summaries",
-    "MATCH (c:Customer)-[:HAD_CONTACT]->(k:Contact) WHERE c.id IN $ids "
-    "RETURN c.id AS owner, count(k) AS contacts, max(k.at) AS last_contact_at, "
-    "sum(CASE WHEN k.kind = 'COMPLAINT' AND k.outcome IN ['OPEN', 'ESCALATED'] "
-    "THEN 1 ELSE 0 END) AS open_complaints",
-    ("ids",),
-    ladybug_per_key="MATCH (c:Customer {id: $id})-[:HAD_CONTACT]->(k:Contact) "
-    "RETURN c.id AS owner, count(k) AS contacts, max(k.at) AS last_contact_at, "
-    "sum(CASE WHEN k.kind = 'COMPLAINT' AND k.outcome IN ['OPEN', 'ESCALATED'] "
-    "THEN 1 ELSE 0 END) AS open_complaints",
-)
-
 PREFERRED_CHANNELS = Query(
     "preferred_channels",
     "MATCH (c:Customer)-[r:PREFERS]->(ch:Channel) WHERE c.id IN $ids "
@@ -488,7 +475,7 @@ def fixed_queries() -> list[Query]:
     fixed = [
         CUSTOMERS_BY_IDS, ACCOUNTS_BY_CUSTOMERS, SUBSCRIPTIONS_BY_ACCOUNTS, PRODUCTS_BY_IDS,
         ALL_PRODUCTS, BUNDLE_COMPONENTS, SUBSCRIBER_COUNTS, ALL_CHANNELS, CHANNEL_CONTACT_VOLUMES,
-        CONTACTS_BY_CUSTOMERS, CONTACT_SUMMARIES, PREFERRED_CHANNELS, MONETARY_EVENTS_BY_ACCOUNTS, PING,
+        CONTACTS_BY_CUSTOMERS, PREFERRED_CHANNELS, MONETARY_EVENTS_BY_ACCOUNTS, PING,
     ]
     fixed += list(EXISTING_IDS.values()) + list(COUNT_NODES.values())
     fixed += list(COUNT_RELATIONSHIPS.values()) + list(DELETE_NODES.values()) + list(WIPE.values())

@@ -15,6 +15,7 @@ anything the store itself rejects.
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from collections import defaultdict
@@ -36,6 +37,11 @@ Progress = Callable[[str, int], None]
 
 #: The earliest time a "since" filter can mean; used when a caller gives none.
 EPOCH = datetime(1900, 1, 1)
+
+#: Seconds a cached catalogue (products, channels) is trusted on a store that
+#: other processes may write (Neo4j). On a store only this process can write
+#: (the embedded file is locked by its opener) the cache lives until our next write.
+CATALOGUE_TTL_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -190,11 +196,18 @@ class GraphStore(ABC):
     """
 
     backend: Backend
+    #: True when no other process can write this store, so caches need no expiry.
+    exclusive_writer: bool = False
+    #: Keyed reads of at most this many keys are short and in process: callers
+    #: may run them without a worker thread (0: always use a thread).
+    inline_read_limit: int = 0
 
     def __init__(self) -> None:
         self._count_lock = threading.Lock()
         self.query_count = 0
         self.call_count = 0
+        self._generation = 0  # bumped by every write; invalidates the catalogue cache
+        self._catalogue_cache: dict[str, tuple[int, float, dict[str, Row]]] = {}
 
     # ------------------------------------------------------------ primitives
 
@@ -244,6 +257,26 @@ class GraphStore(ABC):
         with self._count_lock:
             self.call_count += 1
 
+    def _wrote(self) -> None:
+        with self._count_lock:
+            self._generation += 1
+            self._catalogue_cache.clear()
+
+    def _catalogue(self, name: str, load: Callable[[], dict[str, Row]]) -> dict[str, Row]:
+        """``load()`` cached until the next write (and at most ``CATALOGUE_TTL_SECONDS``
+        unless this process is the store's only writer)."""
+        now = time.monotonic()
+        with self._count_lock:
+            generation = self._generation
+            hit = self._catalogue_cache.get(name)
+        if hit and hit[0] == generation and (self.exclusive_writer or now - hit[1] < CATALOGUE_TTL_SECONDS):
+            return hit[2]
+        value = load()
+        with self._count_lock:
+            if self._generation == generation:
+                self._catalogue_cache[name] = (generation, now, value)
+        return value
+
     def __enter__(self) -> GraphStore:
         return self
 
@@ -279,10 +312,13 @@ class GraphStore(ABC):
         ordered = [op for op in ops if op.kind == "node"] + [op for op in ops if op.kind != "node"]
         result = WriteResult()
         self._called()
-        with self._transaction() as tx:
-            for op in ordered:
-                if op.rows.num_rows:
-                    self._apply(tx, op, result)
+        try:
+            with self._transaction() as tx:
+                for op in ordered:
+                    if op.rows.num_rows:
+                        self._apply(tx, op, result)
+        finally:
+            self._wrote()
         return result
 
     def _apply(self, tx: Transaction, op: WriteOp, result: WriteResult) -> None:
@@ -329,7 +365,10 @@ class GraphStore(ABC):
     def delete_nodes(self, label: str, ids: Sequence[str]) -> None:
         """Delete ``label`` nodes and their relationships (used for data removal)."""
         self._called()
-        self._write_statement(Q.DELETE_NODES[label], {"ids": list(ids)})
+        try:
+            self._write_statement(Q.DELETE_NODES[label], {"ids": list(ids)})
+        finally:
+            self._wrote()
 
     @abstractmethod
     def _write_statement(self, query: Query, params: Mapping[str, Any]) -> None:
@@ -338,8 +377,11 @@ class GraphStore(ABC):
     def wipe(self) -> None:
         """Delete every node and relationship (tests, and reloading a store)."""
         self._called()
-        for query in Q.WIPE.values():
-            self._write_statement(query, {})
+        try:
+            for query in Q.WIPE.values():
+                self._write_statement(query, {})
+        finally:
+            self._wrote()
 
     def existing_ids(self, label: str, ids: Sequence[str]) -> set[str]:
         """The subset of ``ids`` that exist as ``label`` nodes."""
@@ -362,12 +404,15 @@ class GraphStore(ABC):
         items = [(label, True, table, MODEL.node(label).arrow_schema()) for label, table in nodes.items()]
         items += [(rel_type, False, table, MODEL.relationship(rel_type).arrow_schema())
                   for rel_type, table in relationships.items()]
-        for name, is_node, table, schema in items:
-            table = _conform(table, schema, name)
-            self._bulk_create(name, is_node, table)
-            total += table.num_rows
-            if progress:
-                progress(name, table.num_rows)
+        try:
+            for name, is_node, table, schema in items:
+                table = _conform(table, schema, name)
+                self._bulk_create(name, is_node, table)
+                total += table.num_rows
+                if progress:
+                    progress(name, table.num_rows)
+        finally:
+            self._wrote()
         return total
 
     def export_nodes(self, label: str) -> pa.Table:
@@ -397,12 +442,20 @@ class GraphStore(ABC):
         return _group({"owner": r["owner"], "product_id": r["product_id"], **r["s"]} for r in rows)
 
     def products(self, ids: Sequence[str] | None = None) -> dict[str, Row]:
-        """Products by id: the given ids, or the whole catalogue when ``ids`` is None."""
+        """Products by id: the given ids, or the whole catalogue (sorted by id) when ``ids`` is None.
+
+        Served from the cached catalogue; ids missing from it (a product another
+        process added since it was cached) are read from the store.
+        """
+        catalogue = self._catalogue("products", lambda: {
+            r["p"]["id"]: r["p"] for r in self._read(Q.ALL_PRODUCTS)})
         if ids is None:
-            rows = self._read(Q.ALL_PRODUCTS)
-        else:
-            rows = self._read_keyed(Q.PRODUCTS_BY_IDS, ids)
-        return {r["p"]["id"]: r["p"] for r in rows}
+            return {k: dict(v) for k, v in catalogue.items()}
+        out = {i: dict(catalogue[i]) for i in ids if i in catalogue}
+        missing = [i for i in ids if i not in catalogue]
+        if missing:
+            out.update({r["p"]["id"]: r["p"] for r in self._read_keyed(Q.PRODUCTS_BY_IDS, missing)})
+        return out
 
     def bundle_components(self, ids: Sequence[str]) -> dict[str, list[Row]]:
         """Component products (``product_id``, ``quantity``, ``discount``) of each bundle."""
@@ -415,8 +468,9 @@ class GraphStore(ABC):
         return {i: found.get(i, 0) for i in ids}
 
     def channels(self) -> dict[str, Row]:
-        """The channel catalogue by id."""
-        return {r["ch"]["id"]: r["ch"] for r in self._read(Q.ALL_CHANNELS)}
+        """The channel catalogue by id, sorted by id (cached like ``products``)."""
+        catalogue = self._catalogue("channels", lambda: {r["ch"]["id"]: r["ch"] for r in self._read(Q.ALL_CHANNELS)})
+        return {k: dict(v) for k, v in catalogue.items()}
 
     def channel_contact_volumes(self, ids: Sequence[str], since: datetime | None = None) -> dict[str, int]:
         """Number of contacts per channel since ``since`` (all time when None)."""
@@ -439,11 +493,6 @@ class GraphStore(ABC):
             and (kind is None or r["k"]["kind"] == kind) and (channel is None or r["channel_id"] == channel)
         ]
         return _group(_newest_first(keep))
-
-    def contact_summaries(self, ids: Sequence[str]) -> dict[str, Row]:
-        """Per customer: ``contacts``, ``last_contact_at``, ``open_complaints``."""
-        rows = self._read_keyed(Q.CONTACT_SUMMARIES, ids)
-        return {r.pop("owner"): r for r in rows}
 
     def preferred_channels(self, ids: Sequence[str]) -> dict[str, list[Row]]:
         """Channel preferences of each customer, favourite (rank 1) first."""

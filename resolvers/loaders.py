@@ -1,9 +1,15 @@
 """Per-request DataLoaders: every nested field of the API goes through one.
 
 Each loader turns the keys requested in one tick of the event loop into one
-store call, run in a worker thread so the event loop never blocks on the
-store. A page of 50 customers with accounts, subscriptions and products thus
-costs one store query per level, not one per customer.
+store call. A page of 50 customers with accounts, subscriptions and products
+thus costs one store call per level, not one per customer.
+
+Store calls that may wait (network round trips to Neo4j, big batches) run in
+a worker thread so the event loop never blocks on them. Small keyed reads on
+the embedded store (at most ``store.inline_read_limit`` keys: in-process
+primary-key lookups of ~0.3 ms each) run on the event loop itself: a hop to a
+worker thread costs more than that once the event loop is busy, because the
+worker must then wait for the GIL (measured in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any, TypeVar
 from anyio import to_thread
 from strawberry.dataloader import DataLoader
 
+from cdp import customers as rules
 from graph.store import GraphStore, Row
 
 T = TypeVar("T")
@@ -25,6 +32,13 @@ T = TypeVar("T")
 async def in_thread(fn: Callable[..., T], *args: Any) -> T:
     """Run a blocking store call in the worker-thread pool."""
     return await to_thread.run_sync(fn, *args)
+
+
+async def keyed(store: GraphStore, fn: Callable[..., T], ids: Sequence[Any], *args: Any) -> T:
+    """Run the keyed store read ``fn(ids, *args)``: inline when short, else in a thread."""
+    if len(ids) <= store.inline_read_limit:
+        return fn(ids, *args)
+    return await to_thread.run_sync(fn, ids, *args)
 
 
 @dataclass(frozen=True)
@@ -56,23 +70,23 @@ class Loaders:
         self.channel_volume = DataLoader(self._channel_volumes)
 
     async def _customers(self, ids: Sequence[str]) -> list[Row | None]:
-        found = await in_thread(self.store.customers, ids)
+        found = await keyed(self.store, self.store.customers, ids)
         return [found.get(i) for i in ids]
 
     async def _accounts(self, ids: Sequence[str]) -> list[list[Row]]:
-        found = await in_thread(self.store.accounts_of_customers, ids)
+        found = await keyed(self.store, self.store.accounts_of_customers, ids)
         return [found.get(i, []) for i in ids]
 
     async def _subscriptions(self, ids: Sequence[str]) -> list[list[Row]]:
-        found = await in_thread(self.store.subscriptions_of_accounts, ids)
+        found = await keyed(self.store, self.store.subscriptions_of_accounts, ids)
         return [found.get(i, []) for i in ids]
 
     async def _products(self, ids: Sequence[str]) -> list[Row | None]:
-        found = await in_thread(self.store.products, ids)
+        found = await keyed(self.store, self.store.products, ids)
         return [found.get(i) for i in ids]
 
     async def _components(self, ids: Sequence[str]) -> list[list[Row]]:
-        found = await in_thread(self.store.bundle_components, ids)
+        found = await keyed(self.store, self.store.bundle_components, ids)
         return [found.get(i, []) for i in ids]
 
     async def _subscribers(self, ids: Sequence[str]) -> list[int]:
@@ -80,16 +94,16 @@ class Loaders:
         return [found.get(i, 0) for i in ids]
 
     async def _preferences(self, ids: Sequence[str]) -> list[list[Row]]:
-        found = await in_thread(self.store.preferred_channels, ids)
+        found = await keyed(self.store, self.store.preferred_channels, ids)
         return [found.get(i, []) for i in ids]
 
     async def _contact_summaries(self, ids: Sequence[str]) -> list[Row]:
-        found = await in_thread(self.store.contact_summaries, ids)
-        empty = {"contacts": 0, "last_contact_at": None, "open_complaints": 0}
-        return [found.get(i, empty) for i in ids]
+        # From the unfiltered contacts, which the view usually loads anyway: no extra store call.
+        every = await self.contacts.load_many([ContactKey(i, None, None, None) for i in ids])
+        return [rules.contact_summary(rows) for rows in every]
 
     async def _events(self, ids: Sequence[str]) -> list[list[Row]]:
-        found = await in_thread(self.store.monetary_events_of_accounts, ids)
+        found = await keyed(self.store, self.store.monetary_events_of_accounts, ids)
         return [found.get(i, []) for i in ids]
 
     async def _contacts(self, keys: Sequence[ContactKey]) -> list[list[Row]]:
@@ -99,13 +113,15 @@ class Loaders:
             by_filter[(key.since, key.kind, key.channel)].append(key.customer_id)
         results: dict[ContactKey, list[Row]] = {}
         for (since, kind, channel), ids in by_filter.items():
-            found = await in_thread(self.store.contacts_of_customers, ids, since, kind, channel)
+            found = await keyed(self.store, self.store.contacts_of_customers, ids, since, kind, channel)
             for cid in ids:
                 results[ContactKey(cid, since, kind, channel)] = found.get(cid, [])
         return [results[k] for k in keys]
 
     async def _channels(self, ids: Sequence[str]) -> list[Row | None]:
-        found = await in_thread(self.store.channels)
+        # A cached catalogue (GraphStore.channels): inline where reads are in process.
+        store = self.store
+        found = store.channels() if store.inline_read_limit else await in_thread(store.channels)
         return [found.get(i) for i in ids]
 
     async def _channel_volumes(self, keys: Sequence[tuple[str, datetime | None]]) -> list[int]:

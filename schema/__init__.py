@@ -49,7 +49,7 @@ class Query:
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
         row = await customers.customer(info.context, id)
-        return Customer(row=row) if row else None
+        return Customer.from_row(row) if row else None
 
     @strawberry.field(description="Customers matching `where`, as a Relay-style connection.")
     async def customers(
@@ -70,16 +70,16 @@ class Query:
     @strawberry.field(description="One catalogue product; null when the id is unknown.")
     async def product(self, info: Info[Context, None], id: strawberry.ID) -> Product | None:
         row = await catalog.product(info.context, id)
-        return Product(row=row) if row else None
+        return Product.from_row(row) if row else None
 
     @strawberry.field(description="The product catalogue, optionally one category.")
     async def products(self, info: Info[Context, None], category: ProductCategory | None = None) -> list[Product]:
         rows = await catalog.products(info.context, category.value if category else None)
-        return [Product(row=r) for r in rows]
+        return [Product.from_row(r) for r in rows]
 
     @strawberry.field(description="Every channel, with its contact volume.")
     async def channels(self, info: Info[Context, None]) -> list[Channel]:
-        return [Channel(row=r) for r in await catalog.channels(info.context)]
+        return [Channel.from_row(r) for r in await catalog.channels(info.context)]
 
 
 class CdpSchema(strawberry.Schema):

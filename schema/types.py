@@ -1,7 +1,10 @@
 """GraphQL object types of the unified customer view.
 
-Each type wraps a store row (``row``, private) and exposes fields; nested
-fields call ``resolvers`` functions, which batch through DataLoaders.
+Each type is built once from a store row by its ``from_row`` function: plain
+values become plain attributes, which strawberry serves on its fast path
+(no resolver call per field). Only fields that need more data (nested
+objects, filters, figures over related rows) are resolvers; they call
+``resolvers`` functions, which batch through DataLoaders.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from schema import enums as E
 
 Row = dict[str, Any]
 Ctx = Info[Context, None]
+ID = strawberry.ID
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -33,6 +37,10 @@ def naive_utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is None:
         return value
     return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _field(description: str) -> Any:
+    return strawberry.field(description=description)
 
 
 @strawberry.type(description="Paging state of a connection.")
@@ -57,104 +65,79 @@ def page_info(skip: int, count: int, has_next: bool) -> PageInfo:
 
 @strawberry.type(description="A way to reach or be reached by a customer.")
 class Channel:
-    row: strawberry.Private[Row]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row["id"])
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.get("name") or self.row["id"]
-
-    @strawberry.field
-    def kind(self) -> E.ChannelKind | None:
-        return E.to_enum(E.ChannelKind, self.row.get("kind"))
-
-    @strawberry.field(description="Cost of one contact through this channel.")
-    def cost_per_contact(self) -> float | None:
-        return self.row.get("cost_per_contact")
+    id: ID
+    name: str
+    kind: E.ChannelKind | None
+    cost_per_contact: float | None = _field("Cost of one contact through this channel.")
 
     @strawberry.field(description="Number of contacts through this channel since `since` (all time if omitted).")
     async def contact_volume(self, info: Ctx, since: datetime | None = None) -> int:
-        return await catalog.contact_volume(info.context, self.row["id"], naive_utc(since))
+        return await catalog.contact_volume(info.context, self.id, naive_utc(since))
+
+    @classmethod
+    def from_row(cls, r: Row) -> Channel:
+        return cls(id=ID(r["id"]), name=r.get("name") or r["id"], kind=E.to_enum(E.ChannelKind, r.get("kind")),
+                   cost_per_contact=r.get("cost_per_contact"))
+
+
+async def _channel(info: Ctx, channel_id: str | None) -> Channel | None:
+    found = await catalog.channel(info.context, channel_id) if channel_id else None
+    return Channel.from_row(found) if found else None
+
+
+async def _product(info: Ctx, product_id: str | None) -> Product | None:
+    found = await catalog.product(info.context, product_id) if product_id else None
+    return Product.from_row(found) if found else None
 
 
 @strawberry.type(description="A component of a bundle.")
 class BundleComponent:
-    row: strawberry.Private[Row]
+    product_id: strawberry.Private[str]
 
     @strawberry.field
     async def product(self, info: Ctx) -> Product | None:
-        found = await catalog.product(info.context, self.row["product_id"])
-        return Product(row=found) if found else None
+        return await _product(info, self.product_id)
 
-    @strawberry.field
-    def quantity(self) -> int:
-        return self.row.get("quantity") or 1
+    quantity: int
+    discount: float = _field("Share taken off the component's price inside the bundle, 0..1.")
 
-    @strawberry.field(description="Share taken off the component's price inside the bundle, 0..1.")
-    def discount(self) -> float:
-        return self.row.get("discount") or 0.0
+    @classmethod
+    def from_row(cls, r: Row) -> BundleComponent:
+        return cls(product_id=r["product_id"], quantity=r.get("quantity") or 1, discount=r.get("discount") or 0.0)
 
 
 @strawberry.type(description="A catalogue item: plan, service, device or bundle.")
 class Product:
-    row: strawberry.Private[Row]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row["id"])
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.get("name") or self.row["id"]
-
-    @strawberry.field
-    def category(self) -> E.ProductCategory | None:
-        return E.to_enum(E.ProductCategory, self.row.get("category"))
-
-    @strawberry.field
-    def monthly_price(self) -> float | None:
-        return self.row.get("monthly_price")
-
-    @strawberry.field
-    def one_off_price(self) -> float | None:
-        return self.row.get("one_off_price")
-
-    @strawberry.field(description="Cost to serve per month.")
-    def monthly_cost(self) -> float | None:
-        return self.row.get("monthly_cost")
-
-    @strawberry.field(description="Monthly price minus monthly cost.")
-    def monthly_margin(self) -> float | None:
-        price, cost = self.row.get("monthly_price"), self.row.get("monthly_cost")
-        return round(price - cost, 2) if price is not None and cost is not None else None
-
-    @strawberry.field
-    def lifecycle(self) -> E.ProductLifecycle | None:
-        return E.to_enum(E.ProductLifecycle, self.row.get("lifecycle"))
-
-    @strawberry.field
-    def launched_on(self) -> date | None:
-        return self.row.get("launched_on")
-
-    @strawberry.field
-    def description(self) -> str | None:
-        return self.row.get("description")
-
-    @strawberry.field
-    def is_bundle(self) -> bool:
-        return self.row.get("category") == "BUNDLE"
+    id: ID
+    name: str
+    category: E.ProductCategory | None
+    monthly_price: float | None
+    one_off_price: float | None
+    monthly_cost: float | None = _field("Cost to serve per month.")
+    monthly_margin: float | None = _field("Monthly price minus monthly cost.")
+    lifecycle: E.ProductLifecycle | None
+    launched_on: date | None
+    description: str | None
+    is_bundle: bool
 
     @strawberry.field(description="Products this bundle includes (empty for non-bundles).")
     async def components(self, info: Ctx) -> list[BundleComponent]:
-        rows = await catalog.components(info.context, self.row["id"])
-        return [BundleComponent(row=r) for r in rows]
+        return [BundleComponent.from_row(r) for r in await catalog.components(info.context, self.id)]
 
     @strawberry.field(description="Number of active subscriptions to this product.")
     async def subscriber_count(self, info: Ctx) -> int:
-        return await catalog.subscriber_count(info.context, self.row["id"])
+        return await catalog.subscriber_count(info.context, self.id)
+
+    @classmethod
+    def from_row(cls, r: Row) -> Product:
+        price, cost = r.get("monthly_price"), r.get("monthly_cost")
+        return cls(
+            id=ID(r["id"]), name=r.get("name") or r["id"], category=E.to_enum(E.ProductCategory, r.get("category")),
+            monthly_price=price, one_off_price=r.get("one_off_price"), monthly_cost=cost,
+            monthly_margin=round(price - cost, 2) if price is not None and cost is not None else None,
+            lifecycle=E.to_enum(E.ProductLifecycle, r.get("lifecycle")), launched_on=r.get("launched_on"),
+            description=r.get("description"), is_bundle=r.get("category") == "BUNDLE",
+        )
 
 
 # --------------------------------------------------------------------------- accounts
@@ -162,74 +145,44 @@ class Product:
 
 @strawberry.type(description="An account's subscription to a product.")
 class Subscription:
-    row: strawberry.Private[Row]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row["id"])
-
-    @strawberry.field
-    def status(self) -> E.SubscriptionStatus | None:
-        return E.to_enum(E.SubscriptionStatus, self.row.get("status"))
-
-    @strawberry.field
-    def since(self) -> date | None:
-        return self.row.get("since")
-
-    @strawberry.field
-    def until(self) -> date | None:
-        return self.row.get("until")
-
-    @strawberry.field
-    def monthly_fee(self) -> float | None:
-        return self.row.get("monthly_fee")
-
-    @strawberry.field(description="Share taken off the fee, 0..1.")
-    def discount(self) -> float:
-        return self.row.get("discount") or 0.0
-
-    @strawberry.field(description="Fee after discount.")
-    def net_monthly_fee(self) -> float:
-        return rules.net_monthly_fee(self.row)
+    id: ID
+    status: E.SubscriptionStatus | None
+    since: date | None
+    until: date | None
+    monthly_fee: float | None
+    discount: float = _field("Share taken off the fee, 0..1.")
+    net_monthly_fee: float = _field("Fee after discount.")
+    product_id: strawberry.Private[str | None]
 
     @strawberry.field
     async def product(self, info: Ctx) -> Product | None:
-        found = await catalog.product(info.context, self.row["product_id"])
-        return Product(row=found) if found else None
+        return await _product(info, self.product_id)
+
+    @classmethod
+    def from_row(cls, r: Row) -> Subscription:
+        return cls(
+            id=ID(r["id"]), status=E.to_enum(E.SubscriptionStatus, r.get("status")), since=r.get("since"),
+            until=r.get("until"), monthly_fee=r.get("monthly_fee"), discount=r.get("discount") or 0.0,
+            net_monthly_fee=rules.net_monthly_fee(r), product_id=r.get("product_id"),
+        )
 
 
 @strawberry.type(description="Money moving on an account.")
 class MonetaryEvent:
-    row: strawberry.Private[Row]
+    id: ID
+    kind: E.MonetaryKind | None
+    amount: float | None
+    currency: str | None
+    at: datetime | None
+    description: str | None
+    account_id: ID | None
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row["id"])
-
-    @strawberry.field
-    def kind(self) -> E.MonetaryKind | None:
-        return E.to_enum(E.MonetaryKind, self.row.get("kind"))
-
-    @strawberry.field
-    def amount(self) -> float | None:
-        return self.row.get("amount")
-
-    @strawberry.field
-    def currency(self) -> str | None:
-        return self.row.get("currency")
-
-    @strawberry.field
-    def at(self) -> datetime | None:
-        return utc(self.row.get("at"))
-
-    @strawberry.field
-    def description(self) -> str | None:
-        return self.row.get("description")
-
-    @strawberry.field
-    def account_id(self) -> strawberry.ID | None:
-        aid = self.row.get("account_id")
-        return strawberry.ID(aid) if aid else None
+    @classmethod
+    def from_row(cls, r: Row) -> MonetaryEvent:
+        aid = r.get("account_id")
+        return cls(id=ID(r["id"]), kind=E.to_enum(E.MonetaryKind, r.get("kind")), amount=r.get("amount"),
+                   currency=r.get("currency"), at=utc(r.get("at")), description=r.get("description"),
+                   account_id=ID(aid) if aid else None)
 
 
 def _events(rows: list[Row], first: int, kind: Any, since: datetime | None) -> list[MonetaryEvent]:
@@ -238,56 +191,38 @@ def _events(rows: list[Row], first: int, kind: Any, since: datetime | None) -> l
     since = naive_utc(since)
     out = [r for r in rows
            if (kind is None or r.get("kind") == kind.value) and (since is None or (r.get("at") and r["at"] >= since))]
-    return [MonetaryEvent(row=r) for r in out[:first]]
+    return [MonetaryEvent.from_row(r) for r in out[:first]]
 
 
 @strawberry.type(description="A billing account.")
 class Account:
-    row: strawberry.Private[Row]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row["id"])
-
-    @strawberry.field
-    def type(self) -> E.AccountType | None:
-        return E.to_enum(E.AccountType, self.row.get("type"))
-
-    @strawberry.field
-    def status(self) -> E.AccountStatus | None:
-        return E.to_enum(E.AccountStatus, self.row.get("status"))
-
-    @strawberry.field
-    def opened_on(self) -> date | None:
-        return self.row.get("opened_on")
-
-    @strawberry.field
-    def closed_on(self) -> date | None:
-        return self.row.get("closed_on")
-
-    @strawberry.field
-    def payment_method(self) -> E.PaymentMethod | None:
-        return E.to_enum(E.PaymentMethod, self.row.get("payment_method"))
-
-    @strawberry.field
-    def contract_type(self) -> E.ContractType | None:
-        return E.to_enum(E.ContractType, self.row.get("contract_type"))
-
-    @strawberry.field
-    def contract_end(self) -> date | None:
-        return self.row.get("contract_end")
+    id: ID
+    type: E.AccountType | None
+    status: E.AccountStatus | None
+    opened_on: date | None
+    closed_on: date | None
+    payment_method: E.PaymentMethod | None
+    contract_type: E.ContractType | None
+    contract_end: date | None
 
     @strawberry.field
     async def subscriptions(self, info: Ctx) -> list[Subscription]:
-        rows = await customers.subscriptions(info.context, self.row["id"])
-        return [Subscription(row=r) for r in rows]
+        return [Subscription.from_row(r) for r in await customers.subscriptions(info.context, self.id)]
 
     @strawberry.field(description="Monetary events of this account, newest first.")
     async def monetary_events(
         self, info: Ctx, first: int = 50, kind: E.MonetaryKind | None = None, since: datetime | None = None,
     ) -> list[MonetaryEvent]:
-        rows = await customers.monetary_events(info.context, [self.row["id"]])
-        return _events(rows, first, kind, since)
+        return _events(await customers.monetary_events(info.context, [self.id]), first, kind, since)
+
+    @classmethod
+    def from_row(cls, r: Row) -> Account:
+        return cls(
+            id=ID(r["id"]), type=E.to_enum(E.AccountType, r.get("type")),
+            status=E.to_enum(E.AccountStatus, r.get("status")), opened_on=r.get("opened_on"),
+            closed_on=r.get("closed_on"), payment_method=E.to_enum(E.PaymentMethod, r.get("payment_method")),
+            contract_type=E.to_enum(E.ContractType, r.get("contract_type")), contract_end=r.get("contract_end"),
+        )
 
 
 # --------------------------------------------------------------------------- contacts
@@ -295,48 +230,29 @@ class Account:
 
 @strawberry.type(description="One interaction between the operator and a customer.")
 class Contact:
-    row: strawberry.Private[Row]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row["id"])
-
-    @strawberry.field
-    def at(self) -> datetime | None:
-        return utc(self.row.get("at"))
-
-    @strawberry.field
-    def direction(self) -> E.ContactDirection | None:
-        return E.to_enum(E.ContactDirection, self.row.get("direction"))
-
-    @strawberry.field
-    def kind(self) -> E.ContactKind | None:
-        return E.to_enum(E.ContactKind, self.row.get("kind"))
-
-    @strawberry.field
-    def outcome(self) -> E.ContactOutcome | None:
-        return E.to_enum(E.ContactOutcome, self.row.get("outcome"))
-
-    @strawberry.field(description="1 (very unhappy) .. 5 (very happy), when asked.")
-    def satisfaction(self) -> int | None:
-        return self.row.get("satisfaction")
-
-    @strawberry.field
-    def subject(self) -> str | None:
-        return self.row.get("subject")
-
-    @strawberry.field(description="Campaign code, for campaign contacts.")
-    def campaign(self) -> str | None:
-        return self.row.get("campaign")
-
-    @strawberry.field
-    def resolved_at(self) -> datetime | None:
-        return utc(self.row.get("resolved_at"))
+    id: ID
+    at: datetime | None
+    direction: E.ContactDirection | None
+    kind: E.ContactKind | None
+    outcome: E.ContactOutcome | None
+    satisfaction: int | None = _field("1 (very unhappy) .. 5 (very happy), when asked.")
+    subject: str | None
+    campaign: str | None = _field("Campaign code, for campaign contacts.")
+    resolved_at: datetime | None
+    channel_id: strawberry.Private[str | None]
 
     @strawberry.field
     async def channel(self, info: Ctx) -> Channel | None:
-        found = await catalog.channel(info.context, self.row["channel_id"])
-        return Channel(row=found) if found else None
+        return await _channel(info, self.channel_id)
+
+    @classmethod
+    def from_row(cls, r: Row) -> Contact:
+        return cls(
+            id=ID(r["id"]), at=utc(r.get("at")), direction=E.to_enum(E.ContactDirection, r.get("direction")),
+            kind=E.to_enum(E.ContactKind, r.get("kind")), outcome=E.to_enum(E.ContactOutcome, r.get("outcome")),
+            satisfaction=r.get("satisfaction"), subject=r.get("subject"), campaign=r.get("campaign"),
+            resolved_at=utc(r.get("resolved_at")), channel_id=r.get("channel_id"),
+        )
 
 
 @strawberry.type
@@ -354,24 +270,19 @@ class ContactConnection:
 
 @strawberry.type(description="A channel a customer prefers; rank 1 is the favourite.")
 class ChannelPreference:
-    row: strawberry.Private[Row]
-
-    @strawberry.field
-    def rank(self) -> int:
-        return self.row.get("rank") or 0
-
-    @strawberry.field(description="CUSTOMER when the customer said so, INFERRED when derived from behaviour.")
-    def source(self) -> str | None:
-        return self.row.get("source")
-
-    @strawberry.field
-    def updated_at(self) -> datetime | None:
-        return utc(self.row.get("updated_at"))
+    rank: int
+    source: str | None = _field("CUSTOMER when the customer said so, INFERRED when derived from behaviour.")
+    updated_at: datetime | None
+    channel_id: strawberry.Private[str | None]
 
     @strawberry.field
     async def channel(self, info: Ctx) -> Channel | None:
-        found = await catalog.channel(info.context, self.row["channel_id"])
-        return Channel(row=found) if found else None
+        return await _channel(info, self.channel_id)
+
+    @classmethod
+    def from_row(cls, r: Row) -> ChannelPreference:
+        return cls(rank=r.get("rank") or 0, source=r.get("source"), updated_at=utc(r.get("updated_at")),
+                   channel_id=r.get("channel_id"))
 
 
 @strawberry.type(description="A postal address.")
@@ -387,82 +298,27 @@ class Address:
 
 @strawberry.type(description="The unified view of one customer, merged from every source system.")
 class Customer:
-    row: strawberry.Private[Row]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row["id"])
-
-    @strawberry.field(description="Company name for organisations, else first and last name.")
-    def name(self) -> str:
-        return rules.display_name(self.row)
-
-    @strawberry.field
-    def first_name(self) -> str | None:
-        return self.row.get("first_name")
-
-    @strawberry.field
-    def last_name(self) -> str | None:
-        return self.row.get("last_name")
-
-    @strawberry.field
-    def company_name(self) -> str | None:
-        return self.row.get("company_name")
-
-    @strawberry.field
-    def birth_date(self) -> date | None:
-        return self.row.get("birth_date")
-
-    @strawberry.field
-    def gender(self) -> E.Gender | None:
-        return E.to_enum(E.Gender, self.row.get("gender"))
-
-    @strawberry.field
-    def national_id(self) -> str | None:
-        return self.row.get("national_id")
-
-    @strawberry.field
-    def email(self) -> str | None:
-        return self.row.get("email")
-
-    @strawberry.field
-    def phone(self) -> str | None:
-        return self.row.get("phone")
-
-    @strawberry.field
-    def address(self) -> Address:
-        r = self.row
-        return Address(street=r.get("street"), city=r.get("city"),
-                       postal_code=r.get("postal_code"), country=r.get("country"))
-
-    @strawberry.field
-    def language(self) -> str | None:
-        return self.row.get("language")
-
-    @strawberry.field
-    def tier(self) -> E.Tier | None:
-        return E.to_enum(E.Tier, self.row.get("tier"))
-
-    @strawberry.field
-    def status(self) -> E.CustomerStatus | None:
-        return E.to_enum(E.CustomerStatus, self.row.get("status"))
-
-    @strawberry.field
-    def joined_on(self) -> date | None:
-        return self.row.get("joined_on")
-
-    @strawberry.field(description="Account manager, for key accounts.")
-    def account_manager(self) -> str | None:
-        return self.row.get("account_manager")
-
-    @strawberry.field
-    def updated_at(self) -> datetime | None:
-        return utc(self.row.get("updated_at"))
+    id: ID
+    name: str = _field("Company name for organisations, else first and last name.")
+    first_name: str | None
+    last_name: str | None
+    company_name: str | None
+    birth_date: date | None
+    gender: E.Gender | None
+    national_id: str | None
+    email: str | None
+    phone: str | None
+    address: Address
+    language: str | None
+    tier: E.Tier | None
+    status: E.CustomerStatus | None
+    joined_on: date | None
+    account_manager: str | None = _field("Account manager, for key accounts.")
+    updated_at: datetime | None
 
     @strawberry.field
     async def accounts(self, info: Ctx) -> list[Account]:
-        rows = await customers.accounts(info.context, self.row["id"])
-        return [Account(row=r) for r in rows]
+        return [Account.from_row(r) for r in await customers.accounts(info.context, self.id)]
 
     @strawberry.field(description="Contacts with the customer, newest first.")
     async def contacts(
@@ -476,47 +332,59 @@ class Customer:
     ) -> ContactConnection:
         ctx = info.context
         skip, limit = page_window(first, after, ctx.settings.max_page_size)
-        rows = await customers.contacts(
-            ctx, self.row["id"], naive_utc(since), kind.value if kind else None, channel)
+        rows = await customers.contacts(ctx, self.id, naive_utc(since), kind.value if kind else None, channel)
         page = rows[skip:skip + limit]
-        edges = [ContactEdge(cursor=encode_cursor(skip + i), node=Contact(row=r)) for i, r in enumerate(page)]
+        edges = [ContactEdge(cursor=encode_cursor(skip + i), node=Contact.from_row(r)) for i, r in enumerate(page)]
         return ContactConnection(
             edges=edges, page_info=page_info(skip, len(page), skip + limit < len(rows)), total_count=len(rows))
 
     @strawberry.field(description="Preferred channels, favourite first.")
     async def preferred_channels(self, info: Ctx) -> list[ChannelPreference]:
-        rows = await customers.preferred_channels(info.context, self.row["id"])
-        return [ChannelPreference(row=r) for r in rows]
+        return [ChannelPreference.from_row(r) for r in await customers.preferred_channels(info.context, self.id)]
 
     @strawberry.field(description="Monetary events over all the customer's accounts, newest first.")
     async def monetary_history(
         self, info: Ctx, first: int = 50, kind: E.MonetaryKind | None = None, since: datetime | None = None,
     ) -> list[MonetaryEvent]:
-        accs = await customers.accounts(info.context, self.row["id"])
+        accs = await customers.accounts(info.context, self.id)
         rows = await customers.monetary_events(info.context, [a["id"] for a in accs])
         return _events(rows, first, kind, since)
 
     @strawberry.field(description="Whole months since the customer joined.")
     def tenure_months(self, info: Ctx) -> int | None:
-        return rules.tenure_months(self.row.get("joined_on"), info.context.today)
+        return rules.tenure_months(self.joined_on, info.context.today)
 
     @strawberry.field(description="Monthly recurring revenue of active subscriptions, after discounts.")
     async def monthly_revenue(self, info: Ctx) -> float:
-        return rules.monthly_revenue(await customers.all_subscriptions(info.context, self.row["id"]))
+        return rules.monthly_revenue(await customers.all_subscriptions(info.context, self.id))
 
     @strawberry.field(description="Number of distinct products held through active subscriptions.")
     async def product_count(self, info: Ctx) -> int:
-        return rules.active_product_count(await customers.all_subscriptions(info.context, self.row["id"]))
+        return rules.active_product_count(await customers.all_subscriptions(info.context, self.id))
 
     @strawberry.field(description="Time of the latest contact.")
     async def last_contact_at(self, info: Ctx) -> datetime | None:
-        summary = await customers.contact_summary(info.context, self.row["id"])
+        summary = await customers.contact_summary(info.context, self.id)
         return utc(summary["last_contact_at"])
 
     @strawberry.field(description="Complaints not yet resolved (open or escalated).")
     async def open_complaints(self, info: Ctx) -> int:
-        summary = await customers.contact_summary(info.context, self.row["id"])
+        summary = await customers.contact_summary(info.context, self.id)
         return summary["open_complaints"] or 0
+
+    @classmethod
+    def from_row(cls, r: Row) -> Customer:
+        return cls(
+            id=ID(r["id"]), name=rules.display_name(r), first_name=r.get("first_name"),
+            last_name=r.get("last_name"), company_name=r.get("company_name"), birth_date=r.get("birth_date"),
+            gender=E.to_enum(E.Gender, r.get("gender")), national_id=r.get("national_id"), email=r.get("email"),
+            phone=r.get("phone"),
+            address=Address(street=r.get("street"), city=r.get("city"), postal_code=r.get("postal_code"),
+                            country=r.get("country")),
+            language=r.get("language"), tier=E.to_enum(E.Tier, r.get("tier")),
+            status=E.to_enum(E.CustomerStatus, r.get("status")), joined_on=r.get("joined_on"),
+            account_manager=r.get("account_manager"), updated_at=utc(r.get("updated_at")),
+        )
 
 
 @strawberry.type
@@ -537,8 +405,6 @@ class CustomerConnection:
 
 
 def customer_connection(page: customers.CustomerPage) -> CustomerConnection:
-    edges = [CustomerEdge(cursor=encode_cursor(page.skip + i), node=Customer(row=r))
+    edges = [CustomerEdge(cursor=encode_cursor(page.skip + i), node=Customer.from_row(r))
              for i, r in enumerate(page.rows)]
     return CustomerConnection(edges=edges, page_info=page_info(page.skip, len(edges), page.has_next), page=page)
-
-

@@ -12,6 +12,7 @@ from datetime import date, datetime
 import pyarrow as pa
 import pytest
 
+from cdp.customers import contact_summary
 from graph.errors import InvalidInput
 from graph.model import MODEL
 from graph.queries import CustomerFilter
@@ -159,9 +160,8 @@ def test_unified_view_reads(store: GraphStore) -> None:
     assert store.contacts_of_customers(["C1"], kind="COMPLAINT")["C1"][0]["id"] == "K1"
     assert store.contacts_of_customers(["C1"], channel="APP")["C1"][0]["id"] == "K2"
     assert store.contacts_of_customers(["C1"], since=datetime(2026, 1, 15)) == {"C1": [store.contacts_of_customers(["C1"])["C1"][0]]}
-    summary = store.contact_summaries(["C1", "C2"])
-    assert summary["C1"] == {"contacts": 2, "last_contact_at": datetime(2026, 2, 1), "open_complaints": 1}
-    assert summary["C2"]["open_complaints"] == 0
+    summary = contact_summary(store.contacts_of_customers(["C1"])["C1"])
+    assert summary == {"contacts": 2, "last_contact_at": datetime(2026, 2, 1), "open_complaints": 1}
     prefs = store.preferred_channels(["C1"])["C1"]
     assert [(p["channel_id"], p["rank"], p["source"]) for p in prefs] == [("APP", 1, "CUSTOMER"), ("SMS", 2, "INFERRED")]
     events = store.monetary_events_of_accounts(["A1"])["A1"]
@@ -261,3 +261,21 @@ def test_call_and_query_counts(store: GraphStore) -> None:
     store.accounts_of_customers(["a"])
     assert store.call_count == calls + 2
     assert store.query_count == statements + 2
+
+
+def test_catalogue_cache_serves_repeats_and_is_dropped_by_writes(store: GraphStore) -> None:
+    seed(store)
+    first = store.products()
+    calls = store.call_count
+    again = store.products(["P-TV"])
+    store.channels()
+    store.channels()
+    assert store.call_count == calls + 1  # products cached; channels read once
+    assert again["P-TV"] == first["P-TV"]
+    again["P-TV"]["name"] = "mutated by a caller"
+    assert store.products(["P-TV"])["P-TV"]["name"] == "TV"  # callers get copies
+    store.upsert_nodes("Product", [{"id": "P-TV", "name": "TV Max"}, {"id": "P-NEW", "name": "New"}])
+    assert store.products(["P-TV", "P-NEW"]) == {
+        "P-TV": {**first["P-TV"], "name": "TV Max"}, "P-NEW": store.products()["P-NEW"]}
+    store.upsert_nodes("Channel", [{"id": "WEB", "name": "Web"}])
+    assert "WEB" in store.channels()
