@@ -170,16 +170,18 @@ class _LadybugTransaction:
         self._store._execute(self._store._writer, query.text("ladybug"), params)
 
 
+#: Keys LadybugDB adds to node and relationship values.
+_INTERNAL_KEYS = ("_ID", "_LABEL", "_SRC", "_DST")
+
+
 def _rows(result: Any) -> list[Row]:
     names = result.get_column_names()
-    rows = []
-    while result.has_next():
-        rows.append({n: _plain(v) for n, v in zip(names, result.get_next())})
-    return rows
+    return [{n: _plain(v) for n, v in zip(names, values)} for values in result.get_all()]
 
 
 def _plain(value: Any) -> Any:
     """Strip LadybugDB's internal keys (``_ID``, ``_LABEL``, ...) from node values."""
     if isinstance(value, dict):
-        return {k: v for k, v in value.items() if not k.startswith("_")}
+        for key in _INTERNAL_KEYS:
+            value.pop(key, None)
     return value

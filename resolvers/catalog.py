@@ -6,19 +6,16 @@ from datetime import datetime
 
 from graph.store import Row
 from resolvers.context import Context
-from resolvers.loaders import in_thread
 
 
 async def product(ctx: Context, product_id: str) -> Row | None:
     """The product with ``product_id``, or None when unknown."""
-    return await ctx.loaders.product.load(product_id)
+    return await ctx.loaders.product_by_id(product_id)
 
 
 async def products(ctx: Context, category: str | None) -> list[Row]:
     """The catalogue, optionally one category, sorted by id."""
-    rows = await in_thread(ctx.store.products, None)
-    for row in rows.values():
-        ctx.loaders.product.prime(row["id"], row)
+    rows = await ctx.loaders.all_products()
     return [r for r in rows.values() if category is None or r.get("category") == category]
 
 
@@ -31,15 +28,12 @@ async def subscriber_count(ctx: Context, product_id: str) -> int:
 
 
 async def channel(ctx: Context, channel_id: str) -> Row | None:
-    return await ctx.loaders.channel.load(channel_id)
+    return await ctx.loaders.channel_by_id(channel_id)
 
 
 async def channels(ctx: Context) -> list[Row]:
     """Every channel, sorted by id."""
-    rows = await in_thread(ctx.store.channels)
-    for row in rows.values():
-        ctx.loaders.channel.prime(row["id"], row)
-    return list(rows.values())
+    return list((await ctx.loaders.all_channels()).values())
 
 
 async def contact_volume(ctx: Context, channel_id: str, since: datetime | None) -> int:

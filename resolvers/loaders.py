@@ -66,8 +66,33 @@ class Loaders:
         self.contact_summary = DataLoader(self._contact_summaries)
         self.events = DataLoader(self._events)
         self.contacts = DataLoader(self._contacts)
-        self.channel = DataLoader(self._channels)
         self.channel_volume = DataLoader(self._channel_volumes)
+        self._channel_catalogue: dict[str, Row] | None = None
+        self._product_catalogue: dict[str, Row] | None = None
+
+    async def _catalogue(self, read: Callable[[], dict[str, Row]]) -> dict[str, Row]:
+        # The store caches catalogues: inline where its reads are in process.
+        return read() if self.store.inline_read_limit else await in_thread(read)
+
+    async def all_channels(self) -> dict[str, Row]:
+        """The channel catalogue by id, sorted by id (read once per request, cached by the store)."""
+        if self._channel_catalogue is None:
+            self._channel_catalogue = await self._catalogue(self.store.channels)
+        return self._channel_catalogue
+
+    async def channel_by_id(self, channel_id: str) -> Row | None:
+        return (await self.all_channels()).get(channel_id)
+
+    async def all_products(self) -> dict[str, Row]:
+        """The product catalogue by id, sorted by id (read once per request, cached by the store)."""
+        if self._product_catalogue is None:
+            self._product_catalogue = await self._catalogue(self.store.products)
+        return self._product_catalogue
+
+    async def product_by_id(self, product_id: str) -> Row | None:
+        """A product from the catalogue; one the cached catalogue lacks is read through a DataLoader."""
+        found = (await self.all_products()).get(product_id)
+        return found if found is not None else await self.product.load(product_id)
 
     async def _customers(self, ids: Sequence[str]) -> list[Row | None]:
         found = await keyed(self.store, self.store.customers, ids)
@@ -117,12 +142,6 @@ class Loaders:
             for cid in ids:
                 results[ContactKey(cid, since, kind, channel)] = found.get(cid, [])
         return [results[k] for k in keys]
-
-    async def _channels(self, ids: Sequence[str]) -> list[Row | None]:
-        # A cached catalogue (GraphStore.channels): inline where reads are in process.
-        store = self.store
-        found = store.channels() if store.inline_read_limit else await in_thread(store.channels)
-        return [found.get(i) for i in ids]
 
     async def _channel_volumes(self, keys: Sequence[tuple[str, datetime | None]]) -> list[int]:
         by_since: dict[datetime | None, list[str]] = defaultdict(list)

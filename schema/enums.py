@@ -47,9 +47,4 @@ class SortDirection(enum.Enum):
 
 def to_enum(enum_type: type[enum.Enum], value: str | None) -> enum.Enum | None:
     """The member for a stored value; None for a missing or unknown value."""
-    if value is None:
-        return None
-    try:
-        return enum_type(value)
-    except ValueError:
-        return None
+    return enum_type._value2member_map_.get(value) if value is not None else None
