@@ -99,11 +99,19 @@ def run_wrk(url: str, template: Path, ids: Path, concurrency: int, duration: flo
 
 
 def run_python(url: str, template: Path, ids: Path, concurrency: int, duration: float,
-               timeout: float = 120.0) -> dict:
-    """Drive ``url`` with the asyncio/httpx client in a separate process."""
+               timeout: float = 120.0, rate: float | None = None) -> dict:
+    """Drive ``url`` with the asyncio/httpx client in a separate process.
+
+    With ``rate``, the load is open-loop: requests are sent on a fixed
+    schedule of ``rate`` per second (at most ``concurrency`` in flight) and
+    each latency is measured from its scheduled send time, so time spent
+    queued for a free connection counts (no coordinated omission).
+    """
     cmd = [sys.executable, "-m", "bench.http_load", "--url", url, "--template", str(template),
            "--ids", str(ids), "--concurrency", str(concurrency), "--duration", str(duration),
            "--timeout", str(timeout)]
+    if rate:
+        cmd += ["--rate", str(rate)]
     before = _children_cpu()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=duration + 120)
     client_cpu = _children_cpu() - before
@@ -116,7 +124,7 @@ def run_python(url: str, template: Path, ids: Path, concurrency: int, duration: 
 
 
 async def _drive(url: str, template: str, ids: list[str], concurrency: int, duration: float,
-                 timeout: float) -> dict:
+                 timeout: float, rate: float | None = None) -> dict:
     import httpx
 
     from bench.view_query import ID_PLACEHOLDER, body_for
@@ -128,9 +136,39 @@ async def _drive(url: str, template: str, ids: list[str], concurrency: int, dura
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Content-Type": "application/json"}
     rng = random.Random()
+    pending: set[asyncio.Task] = set()  # open loop: requests sent and not answered yet
     started = time.perf_counter()
 
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        async def one(scheduled: float, slots: asyncio.Semaphore) -> None:
+            async with slots:
+                body = body_for(template, rng.choice(ids)) if has_id else template
+                try:
+                    resp = await client.post(url, content=body, headers=headers)
+                except httpx.HTTPError:
+                    counts["socket_errors"] += 1
+                    return
+            latencies.append((time.perf_counter() - scheduled) * 1000)
+            if resp.status_code != 200:
+                counts["non200"] += 1
+                samples.append(f"{resp.status_code} {resp.text[:2000]}")
+            elif b'"errors"' in resp.content:
+                counts["graphql_errors"] += 1
+                samples.append(f"{resp.status_code} {resp.text[:2000]}")
+
+        async def scheduler() -> None:
+            slots = asyncio.Semaphore(concurrency)
+            k = 0
+            while True:
+                scheduled = started + k / rate  # type: ignore[operator]
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                task = asyncio.create_task(one(scheduled, slots))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+                k += 1
+
         async def worker() -> None:
             while True:
                 body = body_for(template, rng.choice(ids)) if has_id else template
@@ -151,8 +189,10 @@ async def _drive(url: str, template: str, ids: list[str], concurrency: int, dura
                 samples.append(f"{resp.status_code} {resp.text[:2000]}")
 
         # Like wrk: stop at the deadline and drop the requests still in flight.
-        tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
+        tasks = [asyncio.create_task(scheduler())] if rate else [
+            asyncio.create_task(worker()) for _ in range(concurrency)]
         await asyncio.sleep(duration)
+        tasks += list(pending)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -162,7 +202,8 @@ async def _drive(url: str, template: str, ids: list[str], concurrency: int, dura
     if latencies:
         lat = {"p50": _percentile(latencies, 50), "p90": _percentile(latencies, 90),
                "p99": _percentile(latencies, 99), "max": latencies[-1], "mean": sum(latencies) / len(latencies)}
-    return _summary(f"python asyncio+httpx ({concurrency} connections, separate process)",
+    mode = f"open loop at {rate:g} req/s, at most {concurrency} in flight" if rate else f"{concurrency} connections"
+    return _summary(f"python asyncio+httpx ({mode}, separate process)",
                     len(latencies), seconds, lat, counts["non200"], counts["graphql_errors"],
                     counts["socket_errors"], 0.0, {"error_sample": samples[0] if samples else None})
 
@@ -176,10 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--duration", type=float, default=60)
     p.add_argument("--timeout", type=float, default=120)
+    p.add_argument("--rate", type=float, default=None,
+                   help="open loop: send this many requests per second on a fixed schedule")
     args = p.parse_args(argv)
     template = Path(args.template).read_text().strip()
     ids = [ln for ln in Path(args.ids).read_text().splitlines() if ln]
-    result = asyncio.run(_drive(args.url, template, ids, args.concurrency, args.duration, args.timeout))
+    result = asyncio.run(_drive(args.url, template, ids, args.concurrency, args.duration, args.timeout,
+                                args.rate))
     print(json.dumps(result))
     return 0
 

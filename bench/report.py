@@ -64,11 +64,13 @@ def _errors(results: dict) -> list[str]:
     """One line per phase that had errors, with a sample message."""
     http, floor = results["http"], results["store_floor"]
     out = []
-    for name, r in (("full view", http["view"]), ("`{ __typename }`", http["trivial"]),
-                    ("floor, 1 thread", floor["single_thread"]), ("floor, threads", floor["multi_thread"])):
+    phases = [("full view", http["view"]), ("`{ __typename }`", http["trivial"])]
+    if http.get("view_at_rate"):
+        phases.append(("full view, open loop", http["view_at_rate"]))
+    for name, r in (*phases, ("floor, 1 thread", floor["single_thread"]), ("floor, threads", floor["multi_thread"])):
         if r.get("errors") and r.get("error_sample"):
             out.append(f"- {name}: {r['errors']:,} errors, e.g. `{r['error_sample'][:400]}`")
-    for name, r in (("full view", http["view"]), ("`{ __typename }`", http["trivial"])):
+    for name, r in phases:
         if r["server"].get("died"):
             out.append(f"- **the server process died** during the {name} phase: {r['server']['died']}")
     if floor.get("crashed"):
@@ -104,13 +106,15 @@ def markdown(results: dict) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         _http_row("full customer view", view),
         _http_row("`{ __typename }` (framework ceiling)", trivial),
+        *([_http_row(f"full customer view, open loop at {cfg['open_loop_rate']:g} req/s",
+                     results["http"]["view_at_rate"])] if results["http"].get("view_at_rate") else []),
         "",
         f"Server peak RSS (VmHWM): {view['server']['peak_rss_kib'] / GIB_KIB:.2f} GiB"
         + (f"; full view response: {view['bytes_per_response']:,} bytes (with headers)"
            if view.get("bytes_per_response") else "")
         + ". CPU is % of one core (200 % = both cores).",
         "",
-        "### Store floor (the 9 store calls of one view, in Python, no HTTP/GraphQL)",
+        "### Store floor (the store calls of one view, in Python, no HTTP/GraphQL)",
         "",
         "| mode | views/s | p50 ms | p99 ms | max ms | errors / views |",
         "|---|---:|---:|---:|---:|---:|",

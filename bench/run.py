@@ -54,6 +54,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=60, help="seconds measured per HTTP phase (default 60)")
     p.add_argument("--warmup", type=float, default=5, help="unmeasured seconds before each HTTP phase (default 5)")
     p.add_argument("--concurrency", type=int, default=16, help="concurrent connections / threads (default 16)")
+    p.add_argument("--rate", type=float, default=100,
+                   help="requests/s of the open-loop view phase (default 100; 0 skips it)")
     p.add_argument("--floor-duration", type=float, default=None,
                    help="seconds per store-floor mode (default: min(duration, 20))")
     p.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto",
@@ -67,7 +69,10 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _drive(generator: str, url: str, template: Path, ids: Path, args: argparse.Namespace, seconds: float) -> dict:
+def _drive(generator: str, url: str, template: Path, ids: Path, args: argparse.Namespace, seconds: float,
+           rate: float | None = None) -> dict:
+    if rate:  # open loop on a fixed schedule: only the Python client does that (wrk is closed-loop)
+        return http_load.run_python(url, template, ids, args.concurrency, seconds, timeout=args.timeout, rate=rate)
     if generator == "wrk":
         return http_load.run_wrk(url, template, ids, args.concurrency, seconds, threads=args.wrk_threads,
                                  timeout=args.timeout)
@@ -83,18 +88,23 @@ def _drain(server: Server, name: str) -> float:
 
 
 def http_phase(server: Server, generator: str, template: Path, ids: Path, args: argparse.Namespace,
-               name: str) -> dict:
-    """Warm up, then drive ``/graphql`` for ``--duration`` s; add server CPU and memory figures."""
+               name: str, rate: float | None = None) -> dict:
+    """Warm up, then drive ``/graphql`` for ``--duration`` s; add server CPU and memory figures.
+
+    With ``rate`` the measured run is open-loop at that many requests/s (the
+    warm-up stays closed-loop).
+    """
     url = server.url + "/graphql"
     drained = {"before_warmup_seconds": _drain(server, name)}
     if args.warmup > 0:
         _say(f"{name}: warm-up {args.warmup:g} s")
         _drive(generator, url, template, ids, args, args.warmup)
         drained["after_warmup_seconds"] = _drain(server, name)
-    _say(f"{name}: measuring {args.duration:g} s at concurrency {args.concurrency}")
+    how = f"{rate:g} requests/s (open loop)" if rate else f"concurrency {args.concurrency}"
+    _say(f"{name}: measuring {args.duration:g} s at {how}")
     cpu_before = server.cpu_seconds()
     with RssSampler(server.pid) as sampler:
-        result = _drive(generator, url, template, ids, args, args.duration)
+        result = _drive(generator, url, template, ids, args, args.duration, rate)
     cpu_after = server.cpu_seconds()
     cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
     memory = server.memory_kib()
@@ -172,6 +182,9 @@ def run(args: argparse.Namespace) -> dict:
             raise RuntimeError(f"the server died during the trivial query: {server.exit_description()}")
         view = http_phase(server, generator, view_template_path, ids_path, args, "full view")
         http = {"view": view, "trivial": trivial}
+        if args.rate:
+            http["view_at_rate"] = http_phase(server, generator, view_template_path, ids_path, args,
+                                              f"full view at {args.rate:g} req/s", rate=args.rate)
         http["server_ready_seconds"] = round(ready_seconds, 2)
         http["server_command"] = " ".join(server.command)
     finally:
@@ -190,6 +203,7 @@ def run(args: argparse.Namespace) -> dict:
             "customers": args.customers, "seed": args.seed, "duration_seconds": args.duration,
             "warmup_seconds": args.warmup, "concurrency": args.concurrency,
             "floor_seconds": floor_seconds, "generator": generator, "wrk_threads": args.wrk_threads,
+            "open_loop_rate": args.rate,
             "client_timeout_seconds": args.timeout,
             "buffer_pool_mb": args.buffer_pool_mb, "sampled_customer_ids": len(ids),
             "view_query": VIEW_QUERY, "trivial_query": TRIVIAL_QUERY,
