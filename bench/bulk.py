@@ -49,16 +49,22 @@ def demo_data(out: Path, customers: int, seed: int) -> tuple[Any, dict]:
     """
     from cdp import demo
 
+    from cdp.errors import InvalidInput
+
     cache = out / f"data-{customers}-{seed}"
     meta_path = cache / META
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
         _say(f"reading cached demo data from {cache}")
         started = time.perf_counter()
-        data = demo.read_parquet(cache)
-        read_seconds = time.perf_counter() - started
-        return data, {"cache_dir": str(cache), "cached": True, "generate_seconds": meta["generate_seconds"],
-                      "read_seconds": round(read_seconds, 2)}
+        try:
+            data = demo.read_parquet(cache)
+        except InvalidInput as exc:  # written by an older model: generate again
+            _say(f"the cache does not fit the current model ({exc}); regenerating")
+        else:
+            read_seconds = time.perf_counter() - started
+            return data, {"cache_dir": str(cache), "cached": True, "generate_seconds": meta["generate_seconds"],
+                          "read_seconds": round(read_seconds, 2)}
 
     _say(f"generating demo data for {customers:,} customers (seed {seed})")
     started = time.perf_counter()

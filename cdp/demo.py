@@ -1841,11 +1841,51 @@ def generate(customers: int, *, seed: int = 42, as_of: datetime.date = datetime.
                                       nodes["MonetaryEvent"].column("id").combine_chunks())
     done("monetary events")
 
+    nodes["Identity"], nodes["AttributeValue"], rels["HAS_IDENTITY"], rels["HAS_ATTRIBUTE"] = \
+        _provenance(nodes["Customer"])
+    done("identities and attribute provenance")
+
     truth = _truth(people, churn, accounts, customer_ids)
     data = DemoData(nodes={n.label: nodes[n.label] for n in MODEL.nodes},
                     relationships={r.type: rels[r.type] for r in MODEL.relationships}, truth=truth)
     done("done")
     return data
+
+
+#: Profile attributes the demo records with provenance (from the CRM, accuracy 0.8).
+PROVENANCE_KEYS = ("email", "phone")
+
+
+def _provenance(customers: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+    """One CRM ``Identity`` per customer and CRM ``AttributeValue`` rows for
+    ``PROVENANCE_KEYS``: (identities, values, HAS_IDENTITY, HAS_ATTRIBUTE)."""
+    cid = customers.column("id").combine_chunks()
+    n = len(cid)
+    identity_ids = pc.binary_join_element_wise("CRM", cid, ":")
+    linked = pc.cast(pc.cast(customers.column("joined_on"), pa.timestamp("s")), pa.timestamp("us"))
+    identities = _table(MODEL.node("Identity").arrow_schema(), {
+        "id": identity_ids, "source": pa.array(["CRM"] * n), "source_key": cid,
+        "matched_by": pa.array(["SEED"] * n), "confidence": pa.array(np.ones(n)), "linked_at": linked,
+    })
+    parts = []
+    for key in PROVENANCE_KEYS:
+        values = customers.column(key).combine_chunks()
+        keep = pc.is_valid(values)
+        ids = pc.filter(identity_ids, keep)
+        m = len(ids)
+        parts.append(pa.table({
+            "id": pc.binary_join_element_wise(ids, pa.array([key] * m), "|"),
+            "key": pa.array([key] * m), "value": pc.filter(values, keep), "source": pa.array(["CRM"] * m),
+            "identity_id": ids, "observed_at": pc.filter(customers.column("updated_at").combine_chunks(), keep),
+            "accuracy": pa.array(np.full(m, 0.8)), "customer_maintained": pa.array(np.zeros(m, bool)),
+            "verified": pa.array(np.zeros(m, bool)), "owner": pc.filter(cid, keep),
+        }))
+    values = pa.concat_tables(parts)
+    owners = values.column("owner")
+    values = _table(MODEL.node("AttributeValue").arrow_schema(),
+                    {name: values.column(name) for name in MODEL.node("AttributeValue").property_names})
+    return (identities, values, _relationship("HAS_IDENTITY", cid, identity_ids),
+            _relationship("HAS_ATTRIBUTE", owners, values.column("id")))
 
 
 def _check_arguments(customers: object, seed: object, as_of: object) -> None:

@@ -245,6 +245,35 @@ MONETARY_EVENT = NodeType(
     "Money moving on an account: invoice, payment, purchase, top-up, refund.",
 )
 
+IDENTITY = NodeType(
+    "Identity",
+    (
+        _p("id", "STRING", description="<source>:<source_key>"),
+        _p("source", "STRING", indexed=True, description="Source system, e.g. BILLING, CRM, SERVICE_DESK."),
+        _p("source_key", "STRING", description="The record's key in its source system."),
+        _p("matched_by", "STRING", description="Rule that linked it to its customer (SEED for the first)."),
+        _p("confidence", "DOUBLE", description="Confidence of that link, 0..1."),
+        _p("linked_at", "TIMESTAMP"),
+    ),
+    "A customer's record in one source system; a customer has one per record merged into it.",
+)
+
+ATTRIBUTE_VALUE = NodeType(
+    "AttributeValue",
+    (
+        _p("id", "STRING"),
+        _p("key", "STRING", indexed=True, description="Attribute name: a profile field or a custom key."),
+        _p("value", "STRING", description="The value as text (dates ISO 8601)."),
+        _p("source", "STRING", description="Source system, or CUSTOMER for self-service."),
+        _p("identity_id", "STRING", description="The Identity whose record said it (moves with it on a split)."),
+        _p("observed_at", "TIMESTAMP", description="When the source observed the value."),
+        _p("accuracy", "DOUBLE", description="Confidence in the value, 0..1."),
+        _p("customer_maintained", "BOOL", description="Entered by the customer."),
+        _p("verified", "BOOL", description="Confirmed (e.g. a code sent to the phone or e-mail was used)."),
+    ),
+    "One value of one profile attribute, with its provenance.",
+)
+
 HOLDS = RelType("HOLDS", "Customer", "Account", description="Customer holds a billing account.")
 HAS_SUBSCRIPTION = RelType("HAS_SUBSCRIPTION", "Account", "Subscription")
 OF_PRODUCT = RelType("OF_PRODUCT", "Subscription", "Product")
@@ -263,9 +292,13 @@ PREFERS = RelType(
     "Channel preference: rank 1 is the favourite.",
 )
 
+HAS_IDENTITY = RelType("HAS_IDENTITY", "Customer", "Identity", description="A source record merged into the customer.")
+HAS_ATTRIBUTE = RelType("HAS_ATTRIBUTE", "Customer", "AttributeValue", description="A profile attribute value.")
+
 MODEL = GraphModel(
-    nodes=(CUSTOMER, ACCOUNT, PRODUCT, SUBSCRIPTION, CHANNEL, CONTACT, MONETARY_EVENT),
-    relationships=(HOLDS, HAS_SUBSCRIPTION, OF_PRODUCT, INCLUDES, HAD_CONTACT, VIA, ABOUT, HAS_EVENT, PREFERS),
+    nodes=(CUSTOMER, ACCOUNT, PRODUCT, SUBSCRIPTION, CHANNEL, CONTACT, MONETARY_EVENT, IDENTITY, ATTRIBUTE_VALUE),
+    relationships=(HOLDS, HAS_SUBSCRIPTION, OF_PRODUCT, INCLUDES, HAD_CONTACT, VIA, ABOUT, HAS_EVENT, PREFERS,
+                   HAS_IDENTITY, HAS_ATTRIBUTE),
 )
 
 CHANNELS: tuple[tuple[str, str, str, float], ...] = (
