@@ -125,6 +125,29 @@ MONETARY_EVENTS_BY_ACCOUNTS = Query(
     ladybug_per_key="MATCH (a:Account {id: $id})-[:HAS_EVENT]->(m:MonetaryEvent) RETURN a.id AS owner, m",
 )
 
+IDENTITIES_OF_CUSTOMERS = Query(
+    "identities_of_customers",
+    "MATCH (c:Customer)-[:HAS_IDENTITY]->(i:Identity) WHERE c.id IN $ids "
+    "RETURN c.id AS owner, i ORDER BY i.linked_at, i.id",
+    ("ids",),
+    ladybug_per_key="MATCH (c:Customer {id: $id})-[:HAS_IDENTITY]->(i:Identity) "
+    "RETURN c.id AS owner, i ORDER BY i.linked_at, i.id",
+)
+
+ATTRIBUTES_OF_CUSTOMERS = Query(
+    "attributes_of_customers",
+    "MATCH (c:Customer)-[:HAS_ATTRIBUTE]->(v:AttributeValue) WHERE c.id IN $ids RETURN c.id AS owner, v",
+    ("ids",),
+    ladybug_per_key="MATCH (c:Customer {id: $id})-[:HAS_ATTRIBUTE]->(v:AttributeValue) RETURN c.id AS owner, v",
+)
+
+CUSTOMER_OF_IDENTITY = Query(
+    "customer_of_identity",
+    "MATCH (c:Customer)-[:HAS_IDENTITY]->(i:Identity) WHERE i.id IN $ids RETURN c.id AS customer_id",
+    ("ids",),
+    ladybug_per_key="MATCH (c:Customer)-[:HAS_IDENTITY]->(i:Identity {id: $id}) RETURN c.id AS customer_id",
+)
+
 EXISTING_IDS = {
     node.label: Query(
         f"existing_{node.label.lower()}_ids",
@@ -156,6 +179,15 @@ DELETE_NODES = {
         ("ids",),
     )
     for node in MODEL.nodes
+}
+
+UNLINK = {
+    rel.type: Query(
+        f"unlink_{rel.type.lower()}",
+        f"MATCH (a:{rel.source} {{id: $from}})-[r:{rel.type}]->(b:{rel.target} {{id: $to}}) DELETE r",
+        ("from", "to"),
+    )
+    for rel in MODEL.relationships
 }
 
 WIPE = {
@@ -476,7 +508,9 @@ def fixed_queries() -> list[Query]:
         CUSTOMERS_BY_IDS, ACCOUNTS_BY_CUSTOMERS, SUBSCRIPTIONS_BY_ACCOUNTS, PRODUCTS_BY_IDS,
         ALL_PRODUCTS, BUNDLE_COMPONENTS, SUBSCRIBER_COUNTS, ALL_CHANNELS, CHANNEL_CONTACT_VOLUMES,
         CONTACTS_BY_CUSTOMERS, PREFERRED_CHANNELS, MONETARY_EVENTS_BY_ACCOUNTS, PING,
+        IDENTITIES_OF_CUSTOMERS, ATTRIBUTES_OF_CUSTOMERS, CUSTOMER_OF_IDENTITY,
     ]
+    fixed += list(UNLINK.values())
     fixed += list(EXISTING_IDS.values()) + list(COUNT_NODES.values())
     fixed += list(COUNT_RELATIONSHIPS.values()) + list(DELETE_NODES.values()) + list(WIPE.values())
     return fixed

@@ -48,10 +48,11 @@ CATALOGUE_TTL_SECONDS = 30.0
 class WriteOp:
     """One batch of upserts of a node label or relationship type.
 
-    ``kind`` is ``"node"`` or ``"relationship"``; ``name`` the label or type;
-    ``rows`` a table (or list of dicts) whose columns are the key (``id``, or
-    ``from``/``to``) plus the properties to set. Columns absent from ``rows``
-    are left untouched on existing items; a null value clears a property.
+    ``kind`` is ``"node"``, ``"relationship"`` or ``"unlink"`` (delete the
+    relationships ``from``/``to``; missing ones are ignored); ``name`` the label
+    or type; ``rows`` a table (or list of dicts) whose columns are the key
+    (``id``, or ``from``/``to``) plus the properties to set. Columns absent from
+    ``rows`` are left untouched on existing items; a null value clears a property.
     """
 
     kind: str
@@ -65,6 +66,7 @@ class WriteResult:
 
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)  # unlink requests, per relationship type
 
     @property
     def total_created(self) -> int:
@@ -141,6 +143,15 @@ def relationship_op(rel_type: str, rows: Rows) -> WriteOp:
     _check_key(table, "from", rel_type)
     _check_key(table, "to", rel_type)
     return WriteOp("relationship", rel_type, table)
+
+
+def unlink_op(rel_type: str, rows: Rows) -> WriteOp:
+    """Build a deletion of ``rel_type`` relationships given by ``from``/``to`` (nodes stay)."""
+    rel = MODEL.relationship(rel_type)
+    table = to_table(pa.schema([("from", pa.string()), ("to", pa.string())]), rows, rel_type)
+    _check_key(table, "from", rel_type)
+    _check_key(table, "to", rel_type)
+    return WriteOp("unlink", rel.type, table)
 
 
 def _check_key(table: pa.Table, key: str, what: str) -> None:
@@ -309,7 +320,9 @@ class GraphStore(ABC):
         ``InvalidInput`` when a relationship names an endpoint that exists
         neither in the store nor earlier in the same write; nothing is written then.
         """
-        ordered = [op for op in ops if op.kind == "node"] + [op for op in ops if op.kind != "node"]
+        # Unlinks first, so a write can move a relationship (unlink A->x, link B->x).
+        rank = {"unlink": 0, "node": 1, "relationship": 2}
+        ordered = sorted(ops, key=lambda op: rank[op.kind])
         result = WriteResult()
         self._called()
         try:
@@ -322,6 +335,12 @@ class GraphStore(ABC):
         return result
 
     def _apply(self, tx: Transaction, op: WriteOp, result: WriteResult) -> None:
+        if op.kind == "unlink":
+            query = Q.UNLINK[op.name]
+            for pair in op.rows.to_pylist():
+                tx.run(query, {"from": pair["from"], "to": pair["to"]})
+            result.deleted[op.name] = result.deleted.get(op.name, 0) + op.rows.num_rows
+            return
         if op.kind == "node":
             node = MODEL.node(op.name)
             table = _last_per_key(op.rows, [node.key])
@@ -493,6 +512,19 @@ class GraphStore(ABC):
             and (kind is None or r["k"]["kind"] == kind) and (channel is None or r["channel_id"] == channel)
         ]
         return _group(_newest_first(keep))
+
+    def identities_of_customers(self, ids: Sequence[str]) -> dict[str, list[Row]]:
+        """Source identities merged into each customer, oldest link first."""
+        return _group({"owner": r["owner"], **r["i"]} for r in self._read_keyed(Q.IDENTITIES_OF_CUSTOMERS, ids))
+
+    def attribute_values_of_customers(self, ids: Sequence[str]) -> dict[str, list[Row]]:
+        """Every profile attribute value (with provenance) of each customer, any order."""
+        return _group({"owner": r["owner"], **r["v"]} for r in self._read_keyed(Q.ATTRIBUTES_OF_CUSTOMERS, ids))
+
+    def customer_of_identity(self, identity_id: str) -> str | None:
+        """Id of the customer an identity is merged into, or None (unknown or unlinked identity)."""
+        rows = self._read_keyed(Q.CUSTOMER_OF_IDENTITY, [identity_id])
+        return rows[0]["customer_id"] if rows else None
 
     def preferred_channels(self, ids: Sequence[str]) -> dict[str, list[Row]]:
         """Channel preferences of each customer, favourite (rank 1) first."""

@@ -16,7 +16,7 @@ from cdp.customers import contact_summary
 from graph.errors import InvalidInput
 from graph.model import MODEL
 from graph.queries import CustomerFilter
-from graph.store import GraphStore, node_op, relationship_op
+from graph.store import GraphStore, node_op, relationship_op, unlink_op
 
 T0 = datetime(2026, 1, 1, 9, 0)
 
@@ -279,3 +279,54 @@ def test_catalogue_cache_serves_repeats_and_is_dropped_by_writes(store: GraphSto
         "P-TV": {**first["P-TV"], "name": "TV Max"}, "P-NEW": store.products()["P-NEW"]}
     store.upsert_nodes("Channel", [{"id": "WEB", "name": "Web"}])
     assert "WEB" in store.channels()
+
+
+def test_identities_attributes_and_moving_them_with_unlink(store: GraphStore) -> None:
+    seed(store)
+    t = datetime(2026, 3, 1, 12, 0)
+    store.write([
+        node_op("Identity", [
+            {"id": "CRM:1", "source": "CRM", "source_key": "1", "matched_by": "SEED", "confidence": 1.0,
+             "linked_at": t},
+            {"id": "BILLING:9", "source": "BILLING", "source_key": "9", "matched_by": "PHONE",
+             "confidence": 0.9, "linked_at": datetime(2026, 3, 2)},
+        ]),
+        node_op("AttributeValue", [
+            {"id": "V1", "key": "email", "value": "ann@example.org", "source": "CRM", "identity_id": "CRM:1",
+             "observed_at": t, "accuracy": 0.8, "customer_maintained": False, "verified": False},
+            {"id": "V2", "key": "email", "value": "ann@work.example", "source": "BILLING",
+             "identity_id": "BILLING:9", "observed_at": t, "accuracy": 0.9, "customer_maintained": False,
+             "verified": True},
+        ]),
+        relationship_op("HAS_IDENTITY", [{"from": "C1", "to": "CRM:1"}, {"from": "C1", "to": "BILLING:9"}]),
+        relationship_op("HAS_ATTRIBUTE", [{"from": "C1", "to": "V1"}, {"from": "C1", "to": "V2"}]),
+    ])
+    identities = store.identities_of_customers(["C1", "C2"])
+    assert [(i["id"], i["matched_by"]) for i in identities["C1"]] == [("CRM:1", "SEED"), ("BILLING:9", "PHONE")]
+    assert "C2" not in identities
+    values = {v["id"]: v for v in store.attribute_values_of_customers(["C1"])["C1"]}
+    assert values["V2"]["verified"] is True and values["V1"]["observed_at"] == t
+    assert store.customer_of_identity("BILLING:9") == "C1"
+    assert store.customer_of_identity("nobody") is None
+
+    # Move the BILLING identity and its value to C2 in one atomic write.
+    result = store.write([
+        unlink_op("HAS_IDENTITY", [{"from": "C1", "to": "BILLING:9"}]),
+        unlink_op("HAS_ATTRIBUTE", [{"from": "C1", "to": "V2"}, {"from": "C1", "to": "not-there"}]),
+        relationship_op("HAS_IDENTITY", [{"from": "C2", "to": "BILLING:9"}]),
+        relationship_op("HAS_ATTRIBUTE", [{"from": "C2", "to": "V2"}]),
+    ])
+    assert result.deleted == {"HAS_IDENTITY": 1, "HAS_ATTRIBUTE": 2}
+    assert store.customer_of_identity("BILLING:9") == "C2"
+    assert [v["id"] for v in store.attribute_values_of_customers(["C1"])["C1"]] == ["V1"]
+    assert [v["id"] for v in store.attribute_values_of_customers(["C2"])["C2"]] == ["V2"]
+    assert store.counts()["HAS_ATTRIBUTE"] == 2 and store.counts()["AttributeValue"] == 2
+
+
+def test_a_failed_write_keeps_unlinked_relationships(store: GraphStore) -> None:
+    seed(store)
+    before = store.accounts_of_customers(["C1"])
+    with pytest.raises(InvalidInput):
+        store.write([unlink_op("HOLDS", [{"from": "C1", "to": "A1"}]),
+                     relationship_op("HOLDS", [{"from": "C1", "to": "NO-SUCH-ACCOUNT"}])])
+    assert store.accounts_of_customers(["C1"]) == before
