@@ -159,6 +159,20 @@ EXISTING_IDS = {
     for node in MODEL.nodes
 }
 
+# The stored properties of nodes by id, every property as a column (missing ones null),
+# so both backends return the same row shape; keyed reads like EXISTING_IDS.
+NODES_BY_IDS = {
+    node.label: Query(
+        f"{node.label.lower()}_nodes_by_ids",
+        f"MATCH (n:{node.label}) WHERE n.id IN $ids RETURN {_props}",
+        ("ids",),
+        ladybug=f"UNWIND $ids AS i MATCH (n:{node.label} {{id: i}}) RETURN {_props}",
+        ladybug_per_key=f"MATCH (n:{node.label} {{id: $id}}) RETURN {_props}",
+    )
+    for node in MODEL.nodes
+    for _props in [", ".join(f"n.{p} AS {p}" for p in node.property_names)]
+}
+
 COUNT_NODES = {
     node.label: Query(f"count_{node.label.lower()}", f"MATCH (n:{node.label}) RETURN count(n) AS n")
     for node in MODEL.nodes
@@ -304,6 +318,19 @@ def existing_relationships(rel: RelType) -> Query:
         f"MATCH (a:{rel.source})-[:{rel.type}]->(b:{rel.target}) WHERE a.id IN $sources "
         "RETURN a.id AS `from`, b.id AS `to`",
         ("sources",),
+    )
+
+
+def relationships_from(rel: RelType) -> Query:
+    """Every ``rel`` leaving a node whose id is in ``$ids``: ``from``, ``to`` and its properties."""
+    cols = "".join(f", x.{p} AS {p}" for p in rel.property_names)
+    ret = f"RETURN a.id AS `from`, b.id AS `to`{cols}"
+    return Query(
+        f"{rel.type.lower()}_from_ids",
+        f"MATCH (a:{rel.source})-[x:{rel.type}]->(b:{rel.target}) WHERE a.id IN $ids {ret}",
+        ("ids",),
+        ladybug=f"UNWIND $ids AS i MATCH (a:{rel.source} {{id: i}})-[x:{rel.type}]->(b:{rel.target}) {ret}",
+        ladybug_per_key=f"MATCH (a:{rel.source} {{id: $id}})-[x:{rel.type}]->(b:{rel.target}) {ret}",
     )
 
 
@@ -511,7 +538,7 @@ def fixed_queries() -> list[Query]:
         IDENTITIES_OF_CUSTOMERS, ATTRIBUTES_OF_CUSTOMERS, CUSTOMER_OF_IDENTITY,
     ]
     fixed += list(UNLINK.values())
-    fixed += list(EXISTING_IDS.values()) + list(COUNT_NODES.values())
+    fixed += list(EXISTING_IDS.values()) + list(NODES_BY_IDS.values()) + list(COUNT_NODES.values())
     fixed += list(COUNT_RELATIONSHIPS.values()) + list(DELETE_NODES.values()) + list(WIPE.values())
     return fixed
 
@@ -526,7 +553,7 @@ def statements(backend: Backend) -> list[Query]:
         out += [upsert_nodes(node, node.property_names), bulk_create_nodes(node), export_nodes(node)]
     for rel in MODEL.relationships:
         out += [upsert_relationships(rel, rel.property_names), bulk_create_relationships(rel),
-                export_relationships(rel), existing_relationships(rel)]
+                export_relationships(rel), existing_relationships(rel), relationships_from(rel)]
     everything = CustomerFilter(
         ids=("x",), tiers=("CONSUMER",), statuses=("ACTIVE",), cities=("x",), countries=("x",),
         name_contains="x", email="x", phone="x", joined_from=date(2000, 1, 1),

@@ -408,6 +408,27 @@ class GraphStore(ABC):
             return set()
         return {r["id"] for r in self._read_keyed(Q.EXISTING_IDS[label], ids)}
 
+    def nodes(self, label: str, ids: Sequence[str]) -> dict[str, Row]:
+        """The stored properties of the ``label`` nodes among ``ids``, by id.
+
+        Every row has all of the label's properties (``None`` when unset);
+        unknown ids are absent. Raises KeyError for an undeclared label.
+        """
+        if not ids:
+            return {}
+        return {r["id"]: r for r in self._read_keyed(Q.NODES_BY_IDS[label], ids)}
+
+    def relationships(self, rel_type: str, sources: Sequence[str]) -> dict[tuple[str, str], Row]:
+        """The stored ``rel_type`` relationships leaving the nodes ``sources``.
+
+        Keyed by ``(from, to)``; each row holds ``from``, ``to`` and all of the
+        type's properties (``None`` when unset). Raises KeyError for an undeclared type.
+        """
+        if not sources:
+            return {}
+        rows = self._read_keyed(Q.relationships_from(MODEL.relationship(rel_type)), sources)
+        return {(r["from"], r["to"]): r for r in rows}
+
     def bulk_load(
         self,
         nodes: Mapping[str, pa.Table],

@@ -255,6 +255,28 @@ def test_delete_and_existing_ids(store: GraphStore) -> None:
     assert store.counts()["HOLDS"] == 2
 
 
+def test_nodes_and_relationships_return_stored_properties(store: GraphStore) -> None:
+    seed(store)
+    rows = store.nodes("Customer", ["C1", "C2", "nobody"])
+    assert set(rows) == {"C1", "C2"}
+    assert set(rows["C1"]) == set(MODEL.node("Customer").property_names)
+    assert (rows["C1"]["first_name"], rows["C1"]["joined_on"], rows["C1"]["company_name"]) == (
+        "Ann", date(2020, 1, 15), None)
+    assert store.nodes("Contact", ["K1"])["K1"]["at"] == T0
+    assert store.nodes("Customer", []) == {}
+    prefs = store.relationships("PREFERS", ["C1", "C2"])
+    assert set(prefs) == {("C1", "APP"), ("C1", "SMS")}
+    assert (prefs[("C1", "SMS")]["rank"], prefs[("C1", "SMS")]["source"], prefs[("C1", "SMS")]["updated_at"]) == (
+        2, "INFERRED", None)
+    assert set(store.relationships("HOLDS", ["C1", "C3"])) == {("C1", "A1"), ("C3", "A3")}
+    # Large batches take the other read path of the embedded store (one statement for all keys).
+    many = [f"X{i:04d}" for i in range(150)]
+    store.upsert_nodes("Customer", [{"id": i, "city": f"city {i}"} for i in many])
+    rows = store.nodes("Customer", ["C1", *many, "nobody"])
+    assert len(rows) == 151 and rows["X0149"]["city"] == "city X0149" and rows["C1"]["city"] == "Utrecht"
+    assert set(store.relationships("HOLDS", [*many, "C2"])) == {("C2", "A2")}
+
+
 def test_call_and_query_counts(store: GraphStore) -> None:
     calls, statements = store.call_count, store.query_count
     store.customers(["a"])
