@@ -28,6 +28,7 @@ from cdp.playground import asset_routes, playground_html
 from cdp.settings import Settings
 from cdp.store import open_store
 from graph.store import GraphStore
+from cdp.profile import load_policy
 from resolvers.context import Context
 from schema import schema
 
@@ -41,9 +42,11 @@ class CdpGraphQL(GraphQL):
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self.store = store
         self.settings = settings
+        self.policy = load_policy(settings.profile_policy_path)  # fails at start-up, not per request
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
-        return Context(store=self.store, settings=self.settings, request=request, response=response)
+        return Context(store=self.store, settings=self.settings, request=request, response=response,
+                       policy=self.policy)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(playground_html(graphql_path=request.url.path))

@@ -9,6 +9,7 @@
 | ``CDP_HOST`` / ``CDP_PORT`` | ``127.0.0.1`` / ``8000`` | where ``cdp serve`` listens |
 | ``CDP_MAX_PAGE_SIZE`` | ``100`` | largest ``first`` a connection accepts |
 | ``CDP_DEMO_CUSTOMERS`` / ``CDP_DEMO_SEED`` | ``2000`` / ``42`` | demo data loaded on first run |
+| ``CDP_PROFILE_POLICY`` | packaged ``cdp/profile_policy.toml`` | survivorship, staleness, self-service rules |
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Settings:
     max_page_size: int = 100
     demo_customers: int = 2000
     demo_seed: int = 42
+    profile_policy_path: Path | None = None
 
     @property
     def backend(self) -> str:
@@ -74,6 +76,7 @@ class Settings:
             max_page_size=number("CDP_MAX_PAGE_SIZE", cls.max_page_size),
             demo_customers=number("CDP_DEMO_CUSTOMERS", cls.demo_customers),
             demo_seed=number("CDP_DEMO_SEED", cls.demo_seed),
+            profile_policy_path=Path(env["CDP_PROFILE_POLICY"]) if env.get("CDP_PROFILE_POLICY") else None,
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
+from cdp.profile import ProfilePolicy, load_policy
 from cdp.settings import Settings
 from graph.store import GraphStore
 from resolvers.loaders import Loaders
@@ -25,6 +26,16 @@ class Context:
     response: Any = None
     loaders: Loaders = field(init=False)
     today: date = field(default_factory=lambda: datetime.now(timezone.utc).date())
+    policy: ProfilePolicy = field(default_factory=load_policy)
+
+    def forget_reads(self) -> None:
+        """Drop what this request's DataLoaders cached (call after a write)."""
+        self.loaders = Loaders(self.store)
+
+    @property
+    def now(self) -> datetime:
+        """The current time as the store keeps it (naive UTC)."""
+        return datetime.now(timezone.utc).replace(tzinfo=None)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.store)

@@ -89,3 +89,13 @@ async def monetary_events(ctx: Context, account_ids: list[str]) -> list[Row]:
     rows = [{**e, "account_id": aid} for aid, events in zip(account_ids, per_account) for e in events]
     rows.sort(key=lambda e: (e["at"] or datetime.min, e["id"]), reverse=True)
     return rows
+
+
+async def identities(ctx: Context, customer_id: str) -> list[Row]:
+    """Source records merged into the customer, oldest link first."""
+    return await ctx.loaders.identities.load(customer_id)
+
+
+async def attribute_values(ctx: Context, customer_id: str) -> list[Row]:
+    """Every profile attribute value of the customer, with provenance."""
+    return await ctx.loaders.attribute_values.load(customer_id)

@@ -67,6 +67,8 @@ class Loaders:
         self.events = DataLoader(self._events)
         self.contacts = DataLoader(self._contacts)
         self.channel_volume = DataLoader(self._channel_volumes)
+        self.identities = DataLoader(self._identities)
+        self.attribute_values = DataLoader(self._attribute_values)
         self._channel_catalogue: dict[str, Row] | None = None
         self._product_catalogue: dict[str, Row] | None = None
 
@@ -126,6 +128,14 @@ class Loaders:
         # From the unfiltered contacts, which the view usually loads anyway: no extra store call.
         every = await self.contacts.load_many([ContactKey(i, None, None, None) for i in ids])
         return [rules.contact_summary(rows) for rows in every]
+
+    async def _identities(self, ids: Sequence[str]) -> list[list[Row]]:
+        found = await keyed(self.store, self.store.identities_of_customers, ids)
+        return [found.get(i, []) for i in ids]
+
+    async def _attribute_values(self, ids: Sequence[str]) -> list[list[Row]]:
+        found = await keyed(self.store, self.store.attribute_values_of_customers, ids)
+        return [found.get(i, []) for i in ids]
 
     async def _events(self, ids: Sequence[str]) -> list[list[Row]]:
         found = await keyed(self.store, self.store.monetary_events_of_accounts, ids)

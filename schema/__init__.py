@@ -17,6 +17,7 @@ from resolvers.context import Context
 from schema.enums import ProductCategory, SortDirection
 from schema.document_cache import DocumentCache
 from schema.errors import ErrorCodes
+from schema.mutations import Mutation
 from schema.inputs import CustomerOrder, CustomerWhere
 from schema.types import Channel, Customer, CustomerConnection, Product, customer_connection
 from cdp.customers import CustomerCriteria
@@ -98,6 +99,7 @@ DOCUMENT_CACHE_SIZE = 512
 
 schema = CdpSchema(
     query=Query,
+    mutation=Mutation,
     extensions=[
         ErrorCodes,
         lambda: DocumentCache(maxsize=DOCUMENT_CACHE_SIZE),

@@ -16,6 +16,7 @@ import strawberry
 from strawberry.types import Info
 
 from cdp import customers as rules
+from cdp import profile as rules_profile
 from cdp.errors import InvalidInput
 from cdp.pagination import encode_cursor, page_window
 from resolvers import catalog, customers
@@ -293,6 +294,67 @@ class Address:
     country: str | None
 
 
+# --------------------------------------------------------------------------- identities and profile
+
+
+@strawberry.type(description="A customer's record in one source system, merged into the customer.")
+class SourceIdentity:
+    id: ID
+    source: str | None
+    source_key: str | None
+    matched_by: str | None = _field("Rule that linked this record (SEED: first record; SPLIT: split out).")
+    confidence: float | None = _field("Confidence of the link, 0..1.")
+    linked_at: datetime | None
+
+    @classmethod
+    def from_row(cls, r: Row) -> SourceIdentity:
+        return cls(id=ID(r["id"]), source=r.get("source"), source_key=r.get("source_key"),
+                   matched_by=r.get("matched_by"), confidence=r.get("confidence"), linked_at=utc(r.get("linked_at")))
+
+
+@strawberry.type(description="One value of a profile attribute with its provenance.")
+class AttributeValue:
+    id: ID
+    key: str
+    value: str | None
+    source: str | None = _field("Source system, or CUSTOMER for self-service.")
+    identity_id: ID | None = _field("The source record that said it.")
+    observed_at: datetime | None
+    accuracy: float | None = _field("Confidence in the value, 0..1.")
+    customer_maintained: bool
+    verified: bool
+    stale: bool = _field("Observed longer ago than the profile policy's stale_after_days.")
+
+    @classmethod
+    def from_row(cls, r: Row, policy: Any, now: datetime) -> AttributeValue:
+        iid = r.get("identity_id")
+        return cls(id=ID(r["id"]), key=r["key"], value=r.get("value"), source=r.get("source"),
+                   identity_id=ID(iid) if iid else None, observed_at=utc(r.get("observed_at")),
+                   accuracy=r.get("accuracy"), customer_maintained=bool(r.get("customer_maintained")),
+                   verified=bool(r.get("verified")), stale=policy.is_stale(r, now))
+
+
+@strawberry.type(description="The shown value of a profile attribute, chosen by the survivorship rules.")
+class ProfileAttribute:
+    key: str
+    value: str | None
+    provenance: AttributeValue
+    stale: bool
+    conflicting: bool = _field("The latest values of two sources disagree.")
+    candidates: int = _field("How many values were considered.")
+
+
+def _profile(values: list[Row], ctx: Context, keys: list[str] | None) -> list[ProfileAttribute]:
+    now = ctx.now
+    out = []
+    for a in rules_profile.profile(values, ctx.policy, now):
+        if keys is None or a.key in keys:
+            out.append(ProfileAttribute(key=a.key, value=a.value.get("value"),
+                                        provenance=AttributeValue.from_row(a.value, ctx.policy, now),
+                                        stale=a.stale, conflicting=a.conflicting, candidates=a.candidates))
+    return out
+
+
 # --------------------------------------------------------------------------- customer
 
 
@@ -349,6 +411,22 @@ class Customer:
         accs = await customers.accounts(info.context, self.id)
         rows = await customers.monetary_events(info.context, [a["id"] for a in accs])
         return _events(rows, first, kind, since)
+
+    @strawberry.field(description="Source records merged into this customer, oldest link first.")
+    async def identities(self, info: Ctx) -> list[SourceIdentity]:
+        return [SourceIdentity.from_row(r) for r in await customers.identities(info.context, self.id)]
+
+    @strawberry.field(description="Profile attributes with the value the survivorship rules chose (all keys, "
+                                   "or only `keys`).")
+    async def profile(self, info: Ctx, keys: list[str] | None = None) -> list[ProfileAttribute]:
+        return _profile(await customers.attribute_values(info.context, self.id), info.context, keys)
+
+    @strawberry.field(description="Every value ever recorded for one attribute, newest first, with provenance.")
+    async def attribute_history(self, info: Ctx, key: str) -> list[AttributeValue]:
+        ctx = info.context
+        values = await customers.attribute_values(ctx, self.id)
+        now = ctx.now
+        return [AttributeValue.from_row(r, ctx.policy, now) for r in rules_profile.history(values, key)]
 
     @strawberry.field(description="Whole months since the customer joined.")
     def tenure_months(self, info: Ctx) -> int | None:

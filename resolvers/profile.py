@@ -1,0 +1,27 @@
+"""Resolvers for profile maintenance and identity splits (writes run in a worker thread)."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+
+from cdp import identity_links, profile
+from graph.store import Row
+from resolvers.context import Context
+
+
+async def update_profile(
+    ctx: Context, customer_id: str, changes: list[tuple[str, str | None]],
+) -> tuple[list[Row], list[profile.ItemError]]:
+    """Self-service changes of one customer; see ``cdp.profile.self_service_update``."""
+    return await to_thread.run_sync(
+        profile.self_service_update, ctx.store, ctx.policy, customer_id, changes, ctx.now)
+
+
+async def verify_value(ctx: Context, customer_id: str, value_id: str) -> Row:
+    """Mark one value verified; see ``cdp.profile.verify_value``."""
+    return await to_thread.run_sync(profile.verify_value, ctx.store, ctx.policy, customer_id, value_id, ctx.now)
+
+
+async def split_identity(ctx: Context, identity_id: str) -> identity_links.Split:
+    """Split an identity out of its customer; see ``cdp.identity_links.split_identity``."""
+    return await to_thread.run_sync(identity_links.split_identity, ctx.store, ctx.policy, identity_id, ctx.now)

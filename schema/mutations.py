@@ -1,0 +1,81 @@
+"""GraphQL mutations: profile self-service, verification, identity splits."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers import customers, profile
+from resolvers.context import Context
+from schema.types import AttributeValue, Customer
+
+Ctx = Info[Context, None]
+
+
+@strawberry.input(description="A new value for one profile attribute (null clears it).")
+class AttributeChange:
+    key: str
+    value: str | None
+
+
+@strawberry.type(description="Why one item of a batch was not applied.")
+class ItemError:
+    field: str
+    message: str
+    code: str
+
+
+@strawberry.type(description="What a self-service profile update did.")
+class ProfileUpdatePayload:
+    customer: Customer | None
+    values: list[AttributeValue] = strawberry.field(description="Values recorded.")
+    errors: list[ItemError] = strawberry.field(description="Changes refused, one per attribute key.")
+
+
+@strawberry.type(description="The outcome of splitting a wrongly merged identity out of its customer.")
+class SplitPayload:
+    identity_id: strawberry.ID
+    original: Customer | None = strawberry.field(description="The customer the identity was merged into.")
+    customer: Customer | None = strawberry.field(description="The new customer now holding the identity.")
+    moved_values: int = strawberry.field(description="Attribute values that moved with the identity.")
+
+
+async def _customer(ctx: Context, customer_id: str) -> Customer | None:
+    ctx.forget_reads()  # the write may have changed what the request's loaders cached
+    row = await customers.customer(ctx, customer_id)
+    return Customer.from_row(row) if row else None
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="A customer updates attributes the profile policy lets them maintain. "
+                                     "Values are recorded as customer-maintained and unverified, with lower "
+                                     "accuracy; refused keys come back in `errors`.")
+    async def update_profile(
+        self, info: Ctx, customer_id: strawberry.ID, changes: list[AttributeChange],
+    ) -> ProfileUpdatePayload:
+        ctx = info.context
+        written, errors = await profile.update_profile(ctx, customer_id, [(c.key, c.value) for c in changes])
+        now = ctx.now
+        return ProfileUpdatePayload(
+            customer=await _customer(ctx, customer_id),
+            values=[AttributeValue.from_row(v, ctx.policy, now) for v in written],
+            errors=[ItemError(field=e.field, message=e.message, code=e.code) for e in errors],
+        )
+
+    @strawberry.mutation(description="Mark an attribute value verified (e.g. the customer confirmed a code).")
+    async def verify_attribute_value(
+        self, info: Ctx, customer_id: strawberry.ID, value_id: strawberry.ID,
+    ) -> AttributeValue:
+        ctx = info.context
+        row = await profile.verify_value(ctx, customer_id, value_id)
+        return AttributeValue.from_row(row, ctx.policy, ctx.now)
+
+    @strawberry.mutation(description="Undo a wrong merge: move one source identity, with the attribute values "
+                                     "its record contributed, to a new customer. Nothing is deleted.")
+    async def split_identity(self, info: Ctx, identity_id: strawberry.ID) -> SplitPayload:
+        ctx = info.context
+        split = await profile.split_identity(ctx, identity_id)
+        return SplitPayload(identity_id=strawberry.ID(split.identity_id),
+                            original=await _customer(ctx, split.original_customer_id),
+                            customer=await _customer(ctx, split.new_customer_id), moved_values=split.moved_values)
