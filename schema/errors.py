@@ -4,6 +4,7 @@
 |---|---|
 | ``GRAPHQL_PARSE_FAILED`` | the document is not valid GraphQL syntax |
 | ``GRAPHQL_VALIDATION_FAILED`` | unknown field, wrong argument type, bad variable |
+| ``BAD_USER_INPUT`` | also: a variable value its type rejects (e.g. an unknown enum value) |
 | a ``CdpError`` code | e.g. ``BAD_USER_INPUT``, ``NOT_FOUND``, ``STORE_UNAVAILABLE`` |
 | ``INTERNAL_SERVER_ERROR`` | anything else: a bug, logged server-side with its traceback |
 """
@@ -25,6 +26,8 @@ def error_code(error: GraphQLError) -> str:
     original = error.original_error
     if isinstance(original, CdpError):
         return original.code
+    if isinstance(original, GraphQLError):  # a variable value that does not fit its type
+        return "BAD_USER_INPUT"
     if original is None:
         if error.message.startswith("Syntax Error"):
             return "GRAPHQL_PARSE_FAILED"

@@ -1,0 +1,204 @@
+"""Batched upserts for partner systems (billing platforms, CRM, marketing tools).
+
+A partner sends a batch of customers, accounts, subscriptions, contacts or
+monetary events. Each item is checked on its own: a bad item is reported
+(index, field, message, code) and skipped, the good ones are written together
+in one transaction. Links to other entities (an account's customer, a
+subscription's product, ...) must name existing nodes. Customer upserts also
+record provenance: an ``Identity`` ``<source>:<id>`` and one ``AttributeValue``
+per profile field sent, with the source's trust as accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from cdp.errors import InvalidInput
+from cdp.profile import ProfilePolicy, attribute_value_id
+from graph.model import MODEL
+from graph.store import GraphStore, WriteOp, node_op, relationship_op
+
+
+@dataclass(frozen=True)
+class Link:
+    """An item field naming another node, written as a relationship."""
+
+    field: str
+    label: str
+    rel_type: str
+    incoming: bool  # True: (other)-[rel]->(item); False: (item)-[rel]->(other)
+    required: bool = True
+
+
+#: What each upsertable label links to.
+LINKS: dict[str, tuple[Link, ...]] = {
+    "Customer": (),
+    "Account": (Link("customer_id", "Customer", "HOLDS", True),),
+    "Subscription": (Link("account_id", "Account", "HAS_SUBSCRIPTION", True),
+                     Link("product_id", "Product", "OF_PRODUCT", False)),
+    "Contact": (Link("customer_id", "Customer", "HAD_CONTACT", True), Link("channel_id", "Channel", "VIA", False),
+                Link("product_id", "Product", "ABOUT", False, required=False)),
+    "MonetaryEvent": (Link("account_id", "Account", "HAS_EVENT", True),),
+}
+
+#: (label, property) -> (low, high): inclusive ranges numbers must respect.
+RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("Contact", "satisfaction"): (1, 5),
+    ("Subscription", "discount"): (0, 1),
+    ("Subscription", "monthly_fee"): (0, 1e7),
+    ("MonetaryEvent", "amount"): (-1e9, 1e9),
+}
+
+#: Customer properties recorded as attribute values with provenance.
+PROFILE_KEYS = ("first_name", "last_name", "company_name", "birth_date", "gender", "national_id", "email",
+                "phone", "street", "city", "postal_code", "country", "language")
+
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """Why item ``index`` of a batch was not written."""
+
+    index: int
+    field: str
+    message: str
+    code: str = "BAD_USER_INPUT"
+
+
+@dataclass
+class UpsertOutcome:
+    """What an upsert batch did."""
+
+    created: int = 0
+    updated: int = 0
+    errors: list[ItemError] = field(default_factory=list)
+    written_ids: list[str] = field(default_factory=list)
+
+
+def upsert(
+    store: GraphStore, policy: ProfilePolicy, label: str, items: Sequence[Mapping[str, Any]], source: str,
+    now: datetime,
+) -> UpsertOutcome:
+    """Upsert ``items`` of ``label`` (keys: ``id``, properties, link fields).
+
+    Properties absent from an item are left as they are; ``None`` clears one.
+    Raises ``InvalidInput`` for a batch larger than ``MAX_BATCH`` or a bad
+    ``source``; item problems are returned, not raised.
+    """
+    if label not in LINKS:
+        raise InvalidInput(f"{label} cannot be upserted here", field="label")
+    if len(items) > MAX_BATCH:
+        raise InvalidInput(f"at most {MAX_BATCH} items per batch, got {len(items)}", field="items")
+    if not source or len(source) > 40 or not all(ch.isalnum() or ch == "_" for ch in source):
+        raise InvalidInput(f"source must be 1-40 letters, digits or _, got {source!r}", field="source")
+    source = source.upper()
+    node = MODEL.node(label)
+    links = LINKS[label]
+    outcome = UpsertOutcome()
+    good: list[tuple[int, dict[str, Any]]] = []
+    for index, item in enumerate(items):
+        problem = _check_item(label, node.property_names, links, item)
+        if problem:
+            outcome.errors.append(ItemError(index, *problem))
+        else:
+            good.append((index, dict(item)))
+    # Links must name existing nodes.
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for _, item in good:
+        for link in links:
+            if item.get(link.field):
+                wanted[link.label].add(item[link.field])
+    existing = {lbl: store.existing_ids(lbl, sorted(ids)) for lbl, ids in wanted.items()}
+    kept = []
+    for index, item in good:
+        missing = next((link for link in links if item.get(link.field)
+                        and item[link.field] not in existing[link.label]), None)
+        if missing:
+            outcome.errors.append(ItemError(index, _camel(missing.field),
+                                            f"no {missing.label} {item[missing.field]!r}", "NOT_FOUND"))
+        else:
+            kept.append(item)
+    if not kept:
+        return outcome
+    ops = _ops(store, label, node.property_names, links, kept, source, policy, now)
+    result = store.write(ops)
+    outcome.created = result.created.get(label, 0)
+    outcome.updated = result.updated.get(label, 0)
+    outcome.written_ids = [item["id"] for item in kept]
+    return outcome
+
+
+def _check_item(label: str, properties: tuple[str, ...], links: tuple[Link, ...],
+                item: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(field, message) of the first problem of one item, or None."""
+    key = item.get("id")
+    if not isinstance(key, str) or not key.strip() or len(key) > 200:
+        return "id", "id must be a non-empty string of at most 200 characters"
+    for link in links:
+        if link.required and not item.get(link.field):
+            return _camel(link.field), f"{_camel(link.field)} is required"
+    for name, value in item.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            return _camel(name), f"{_camel(name)} must be a finite number"
+        bounds = RANGES.get((label, name))
+        if bounds and value is not None and not bounds[0] <= value <= bounds[1]:
+            return _camel(name), f"{_camel(name)} must be between {bounds[0]:g} and {bounds[1]:g}"
+        if isinstance(value, str) and len(value) > 2000:
+            return _camel(name), f"{_camel(name)} is longer than 2000 characters"
+    return None
+
+
+def _ops(store: GraphStore, label: str, properties: tuple[str, ...], links: tuple[Link, ...], items: list[dict[str, Any]],
+         source: str, policy: ProfilePolicy, now: datetime) -> list[WriteOp]:
+    ops: list[WriteOp] = []
+    # One node op per set of columns: a column missing from a table would clear that property.
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for item in items:
+        row = {k: v for k, v in item.items() if k in properties}
+        shapes[tuple(sorted(row))].append(row)
+    ops += [node_op(label, rows) for rows in shapes.values()]
+    for link in links:
+        pairs = [(item[link.field], item["id"]) if link.incoming else (item["id"], item[link.field])
+                 for item in items if item.get(link.field)]
+        if pairs:
+            ops.append(relationship_op(link.rel_type, [{"from": a, "to": b} for a, b in pairs]))
+    if label == "Customer":
+        ops += _provenance(store, items, source, policy, now)
+    return ops
+
+
+def _provenance(store: GraphStore, items: list[dict[str, Any]], source: str, policy: ProfilePolicy,
+                now: datetime) -> list[WriteOp]:
+    # A new source record becomes an identity of its customer; a known one keeps
+    # its link (it may have been merged elsewhere or split out since).
+    known = store.existing_ids("Identity", [f"{source}:{item['id']}" for item in items])
+    identities, values, has_identity, has_value = [], [], [], []
+    for item in items:
+        identity = f"{source}:{item['id']}"
+        if identity not in known:
+            identities.append({"id": identity, "source": source, "source_key": item["id"], "matched_by": "SEED",
+                               "confidence": 1.0, "linked_at": now})
+            has_identity.append({"from": item["id"], "to": identity})
+        for key in PROFILE_KEYS:
+            if key in item and item[key] is not None:
+                text = item[key].isoformat() if isinstance(item[key], (date, datetime)) else str(item[key])
+                vid = attribute_value_id(identity, key, text, now)
+                values.append({"id": vid, "key": key, "value": text, "source": source, "identity_id": identity,
+                               "observed_at": now, "accuracy": policy.trust(source),
+                               "customer_maintained": False, "verified": False})
+                has_value.append({"from": item["id"], "to": vid})
+    ops = [node_op("Identity", identities), relationship_op("HAS_IDENTITY", has_identity)] if identities else []
+    if values:
+        ops += [node_op("AttributeValue", values), relationship_op("HAS_ATTRIBUTE", has_value)]
+    return ops
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -1,0 +1,101 @@
+"""Partner upserts over the real HTTP API: batched, atomic for the good items,
+typed errors per bad item, provenance recorded, idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cdp.settings import Settings
+from graph.ladybug_store import LadybugStore
+from graph.model import CHANNELS
+from graph.store import GraphStore, node_op
+from tests.conftest import gql
+
+CUSTOMERS = """mutation($items: [CustomerInput!]!) { upsertCustomers(source: "billing", items: $items) {
+  created updated ids errors { index field message code } } }"""
+ACCOUNTS = """mutation($items: [AccountInput!]!) { upsertAccounts(source: "BILLING", items: $items) {
+  created updated ids errors { index field message code } } }"""
+CONTACTS = """mutation($items: [ContactInput!]!) { upsertContacts(source: "SERVICE_DESK", items: $items) {
+  created updated ids errors { index field message code } } }"""
+
+
+@pytest.fixture()
+def api(tmp_path: Path) -> Iterator[tuple[GraphStore, object]]:
+    from starlette.testclient import TestClient
+
+    from cdp.app import build_app
+
+    store = LadybugStore(tmp_path / "partner.lbdb", buffer_pool_mb=128)
+    store.write([node_op("Channel", [{"id": c[0], "name": c[1], "kind": c[2]} for c in CHANNELS]),
+                 node_op("Product", [{"id": "P-MOB", "name": "Mobile", "category": "MOBILE_DATA"}])])
+    with TestClient(build_app(Settings(), store)) as client:
+        yield store, client
+    store.close()
+
+
+def test_customers_upsert_with_provenance_and_idempotence(api) -> None:  # type: ignore[no-untyped-def]
+    store, client = api
+    items = [{"id": "B1", "firstName": "Eva", "lastName": "de Wit", "email": "eva@example.nl",
+              "tier": "CONSUMER", "birthDate": "1980-02-03"},
+             {"id": "", "lastName": "nobody"},
+             {"id": "B2", "companyName": "Acme", "tier": "BUSINESS"}]
+    body = gql(client, CUSTOMERS, {"items": items})
+    assert "errors" not in body, body
+    out = body["data"]["upsertCustomers"]
+    assert out["created"] == 2 and out["updated"] == 0 and out["ids"] == ["B1", "B2"]
+    assert out["errors"] == [{"index": 1, "field": "id", "code": "BAD_USER_INPUT",
+                              "message": "id must be a non-empty string of at most 200 characters"}]
+    again = gql(client, CUSTOMERS, {"items": [items[0], items[2]]})["data"]["upsertCustomers"]
+    assert again["created"] == 0 and again["updated"] == 2 and again["errors"] == []
+    # Provenance: one BILLING identity and one value per profile field sent.
+    view = gql(client, """{ customer(id: "B1") { name tier identities { id source }
+        profile { key value provenance { source accuracy } } } }""")["data"]["customer"]
+    assert view["name"] == "Eva de Wit" and view["tier"] == "CONSUMER"
+    assert view["identities"] == [{"id": "BILLING:B1", "source": "BILLING"}]
+    profile = {p["key"]: p for p in view["profile"]}
+    assert profile["email"]["value"] == "eva@example.nl"
+    assert profile["email"]["provenance"] == {"source": "BILLING", "accuracy": 0.9}
+    assert profile["birth_date"]["value"] == "1980-02-03"
+    assert store.counts()["Identity"] == 2
+    # A field left out is untouched; an explicit null clears it.
+    gql(client, CUSTOMERS, {"items": [{"id": "B1", "email": None}]})
+    row = store.customers(["B1"])["B1"]
+    assert row["email"] is None and row["first_name"] == "Eva"
+
+
+def test_links_must_exist_and_bad_items_do_not_block_good_ones(api) -> None:  # type: ignore[no-untyped-def]
+    store, client = api
+    gql(client, CUSTOMERS, {"items": [{"id": "B1", "lastName": "Wit"}]})
+    body = gql(client, ACCOUNTS, {"items": [
+        {"id": "A1", "customerId": "B1", "type": "POSTPAID", "openedOn": "2024-01-01"},
+        {"id": "A2", "customerId": "NOPE", "type": "PREPAID"}]})["data"]["upsertAccounts"]
+    assert body["created"] == 1 and body["errors"] == [
+        {"index": 1, "field": "customerId", "message": "no Customer 'NOPE'", "code": "NOT_FOUND"}]
+    assert [a["id"] for a in store.accounts_of_customers(["B1"])["B1"]] == ["A1"]
+    contacts = gql(client, CONTACTS, {"items": [
+        {"id": "K1", "customerId": "B1", "channelId": "SMS", "at": "2026-05-01T10:00:00+02:00",
+         "kind": "COMPLAINT", "outcome": "OPEN", "satisfaction": 2, "productId": "P-MOB"},
+        {"id": "K2", "customerId": "B1", "channelId": "SMS", "at": "2026-05-01T10:00:00Z", "satisfaction": 9},
+        {"id": "K3", "customerId": "B1", "channelId": "PIGEON", "at": "2026-05-01T10:00:00Z"}]})
+    out = contacts["data"]["upsertContacts"]
+    assert out["created"] == 1
+    assert [(e["index"], e["field"], e["code"]) for e in out["errors"]] == [
+        (1, "satisfaction", "BAD_USER_INPUT"), (2, "channelId", "NOT_FOUND")]
+    k1 = store.contacts_of_customers(["B1"])["B1"][0]
+    assert k1["id"] == "K1" and k1["at"].hour == 8 and k1["channel_id"] == "SMS"  # stored as naive UTC
+    view = gql(client, '{ customer(id: "B1") { openComplaints contacts { edges { node { id } } } } }')
+    assert view["data"]["customer"] == {"openComplaints": 1, "contacts": {"edges": [{"node": {"id": "K1"}}]}}
+
+
+def test_bad_batches_are_refused_with_codes(api) -> None:  # type: ignore[no-untyped-def]
+    _, client = api
+    bad_source = gql(client, """mutation { upsertCustomers(source: "bad source!", items: [{id: "X"}]) { created } }""")
+    assert bad_source["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "source"}
+    too_many = gql(client, CUSTOMERS, {"items": [{"id": f"C{i}"} for i in range(1001)]})
+    assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    bad_enum = gql(client, CUSTOMERS, {"items": [{"id": "C1", "tier": "PLATINUM"}]})
+    assert bad_enum["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "PLATINUM" in bad_enum["errors"][0]["message"]
