@@ -1,0 +1,868 @@
+"""Importing a source system's file into the graph (``cdp import``).
+
+``import_file`` reads a CSV, Parquet or JSON Lines file in batches, turns each
+row into nodes and relationships as a mapping (``cdp.mapping``) says, and
+writes each batch with one ``GraphStore.write`` call: a batch lands whole or
+not at all, so a killed import leaves the store consistent and re-running it
+converges to the state of one clean run.
+
+Rows are validated before anything is written:
+
+- a row with a bad value, an empty key or required value, or a relationship
+  endpoint that exists neither in the store nor in the same batch is rejected
+  whole (none of its nodes or relationships are written); each problem is one
+  ``Reject`` (file, row, column, value, reason) and the rest of the batch is written;
+- only nodes and relationships that differ from the store are written, so
+  importing a file twice changes nothing the second time (counted as unchanged).
+
+The steps are public so other entry points can reuse them: ``convert_batch``
+(values and keys, no store), ``write_batch`` (endpoints, change detection, one
+write) and ``import_rows`` (both, for rows given as dicts).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from cdp.errors import InvalidInput
+from cdp.mapping import Conversion, KeySpec, PropertyMapping, SourceMapping
+from graph.model import ARROW_TYPES, MODEL
+from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
+
+#: Rows per batch (one transaction each). LadybugDB's upsert costs ~20-30 us per
+#: row plus a fixed cost per statement, so batches are large.
+DEFAULT_BATCH_SIZE = 50_000
+
+#: Columns of a rejects file, one line per problem.
+REJECTS_HEADER = ("file", "row", "column", "value", "reason")
+
+#: File extensions and the format they imply when the mapping names none.
+EXTENSIONS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
+              ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+
+_CSV_BLOCK_BYTES = 4 << 20
+_CACHE_LIMIT = 500_000  # distinct parsed values kept per conversion between batches
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One problem with one source row.
+
+    ``row`` is 1-based as in the file: for CSV the header is row 1 (so a row's
+    number is its line number), for JSON Lines the line number, for Parquet
+    the record's position. ``item`` is the entity label or relationship type
+    at fault ("" for the row as a whole).
+    """
+
+    file: str
+    row: int
+    column: str
+    value: str
+    reason: str
+    item: str = ""
+
+
+@dataclass
+class Counts:
+    """What an import did to one entity label or relationship type.
+
+    ``created``/``updated``/``unchanged`` count distinct keys per batch;
+    ``rejected`` counts rows rejected because of a problem in this item.
+    """
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.rejected += other.rejected
+
+
+@dataclass
+class ImportReport:
+    """The running or final totals of one import.
+
+    ``read`` counts data rows (blank lines excluded), ``rejected`` the rows
+    not imported; ``items`` has the counts per entity label and relationship
+    type, in mapping order; ``total`` is the file's row count when known in
+    advance (Parquet).
+    """
+
+    file: str
+    source: str
+    items: dict[str, Counts]
+    read: int = 0
+    rejected: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    total: int | None = None
+    rejects_path: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def imported(self) -> int:
+        return self.read - self.rejected
+
+    @property
+    def created(self) -> int:
+        return sum(c.created for c in self.items.values())
+
+    @property
+    def updated(self) -> int:
+        return sum(c.updated for c in self.items.values())
+
+    @property
+    def unchanged(self) -> int:
+        return sum(c.unchanged for c in self.items.values())
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.read / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data form (for JSON output)."""
+        return {
+            "file": self.file, "source": self.source, "read": self.read, "imported": self.imported,
+            "rejected": self.rejected, "created": self.created, "updated": self.updated,
+            "unchanged": self.unchanged, "batches": self.batches, "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second), "rejects_path": self.rejects_path,
+            "items": {name: vars(c).copy() for name, c in self.items.items()}, "warnings": list(self.warnings),
+        }
+
+
+@dataclass
+class SourceBatch:
+    """Rows read from a file: a table of source columns, each row's number in the
+    file, and the rows that could not be read at all (malformed lines)."""
+
+    table: pa.Table
+    rows: np.ndarray
+    rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass
+class ConvertedBatch:
+    """A batch after conversion: one model-typed table per entity label (``id`` then
+    properties) and relationship type (``from``, ``to``, properties), one row per
+    source row; ``rejected`` marks the rows with a problem, listed in ``rejects``.
+    ``observed_at`` is each row's observation time (None: the time of import)."""
+
+    file: str
+    rows: np.ndarray
+    nodes: dict[str, pa.Table]
+    relationships: dict[str, pa.Table]
+    rejected: np.ndarray
+    rejects: list[Reject]
+    observed_at: pa.Array | None = None
+    key_columns: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class BatchOutcome:
+    """What ``write_batch`` did: counts per item and the rows it rejected (endpoints)."""
+
+    items: dict[str, Counts]
+    rejects: list[Reject]
+    rejected_rows: int
+
+
+Progress = Callable[[ImportReport], None]
+
+
+# --------------------------------------------------------------------------- the whole import
+
+def import_file(
+    store: GraphStore,
+    mapping: SourceMapping,
+    path: str | Path,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    rejects_path: str | Path | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import ``path`` into ``store`` as ``mapping`` says; return the report.
+
+    Every batch of ``batch_size`` rows is one ``store.write`` (one transaction).
+    Problems are appended to ``rejects_path`` (a CSV file with ``REJECTS_HEADER``,
+    created on the first reject, replacing an older file). ``progress`` is
+    called with the running report once the file is open and after each batch.
+
+    Raises ``InvalidInput`` before any write when the file cannot be opened or
+    lacks a column the mapping reads, and mid-way when it cannot be read past
+    some row (earlier batches stay written); store errors propagate.
+    """
+    started = time.perf_counter()
+    source = open_source(mapping, path, batch_size)
+    report = ImportReport(str(path), mapping.source.name, {name: Counts() for name in mapping.names()},
+                          total=source.total, warnings=list(source.warnings))
+    sink = RejectsFile(Path(rejects_path)) if rejects_path else None
+    converters = Converters()
+    if progress:
+        progress(report)
+    try:
+        for batch in source:
+            converted = convert_batch(mapping, batch, str(path), converters)
+            outcome = write_batch(store, mapping, converted)
+            _add(report, batch, converted, outcome)
+            if sink:
+                sink.write(batch.rejects + converted.rejects + outcome.rejects)
+            report.seconds = time.perf_counter() - started
+            if progress:
+                progress(report)
+    finally:
+        if sink:
+            sink.close()
+            report.rejects_path = str(sink.path) if sink.count else None
+        report.seconds = time.perf_counter() - started
+    return report
+
+
+def import_rows(
+    store: GraphStore, mapping: SourceMapping, rows: Sequence[Mapping[str, Any]], file: str = "<input>",
+) -> tuple[ImportReport, list[Reject]]:
+    """Validate ``rows`` (dicts of source column -> value, as in a file) and write them in one batch.
+
+    Values may be text or JSON-like values (numbers, booleans); row numbers in
+    the rejects are 1-based positions in ``rows``. Returns the report and the
+    rejects; raises what ``GraphStore.write`` raises.
+    """
+    started = time.perf_counter()
+    table = pa.table({c: pa.array([_text(r.get(c)) for r in rows], pa.string()) for c in mapping.columns()})
+    batch = SourceBatch(table, np.arange(1, len(rows) + 1, dtype=np.int64))
+    converted = convert_batch(mapping, batch, file, Converters())
+    outcome = write_batch(store, mapping, converted)
+    report = ImportReport(file, mapping.source.name, {name: Counts() for name in mapping.names()})
+    _add(report, batch, converted, outcome)
+    report.seconds = time.perf_counter() - started
+    return report, converted.rejects + outcome.rejects
+
+
+def _add(report: ImportReport, batch: SourceBatch, converted: ConvertedBatch, outcome: BatchOutcome) -> None:
+    report.batches += 1
+    report.read += len(batch.rows) + len(batch.rejects)
+    report.rejected += int(converted.rejected.sum()) + outcome.rejected_rows + len(batch.rejects)
+    per_item: dict[str, set[int]] = {}
+    for r in converted.rejects:
+        if r.item in report.items:
+            per_item.setdefault(r.item, set()).add(r.row)
+    for name, counts in outcome.items.items():
+        report.items[name].add(counts)
+    for name, rows in per_item.items():
+        report.items[name].rejected += len(rows)
+
+
+class RejectsFile:
+    """A CSV file of rejects (``REJECTS_HEADER``), created on the first reject."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._file: Any = None
+        self._writer: Any = None
+
+    def write(self, rejects: Sequence[Reject]) -> None:
+        """Append ``rejects``; raises ``InvalidInput`` when the file cannot be written."""
+        if not rejects:
+            return
+        try:
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self.path.open("w", newline="", encoding="utf-8")
+                self._writer = csv.writer(self._file)
+                self._writer.writerow(REJECTS_HEADER)
+            self._writer.writerows((r.file, r.row, r.column, r.value, r.reason) for r in rejects)
+            self._file.flush()
+        except OSError as exc:
+            raise InvalidInput(f"cannot write the rejects file {self.path}: {exc}") from None
+        self.count += len(rejects)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+# --------------------------------------------------------------------------- reading
+
+class SourceFile:
+    """An opened data file: its ``columns``, row count (``total``, if known) and batches.
+
+    Iterating yields ``SourceBatch``es of up to ``batch_size`` rows holding the
+    columns the mapping reads (as text for CSV and JSON Lines, typed for Parquet).
+    """
+
+    def __init__(self, batches: Iterator[SourceBatch], columns: list[str], total: int | None = None,
+                 warnings: list[str] | None = None) -> None:
+        self._batches = batches
+        self.columns = columns
+        self.total = total
+        self.warnings = warnings or []
+
+    def __iter__(self) -> Iterator[SourceBatch]:
+        return self._batches
+
+
+def data_format(mapping: SourceMapping, path: str | Path) -> str:
+    """The format of ``path``: the mapping's ``source.format``, else from the extension.
+
+    Raises ``InvalidInput`` when neither says.
+    """
+    if mapping.source.format:
+        return mapping.source.format
+    fmt = EXTENSIONS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise InvalidInput(f"{path}: cannot tell the format from the extension; set source.format "
+                           f"(csv, parquet or jsonl) in {mapping.path}")
+    return fmt
+
+
+def open_source(mapping: SourceMapping, path: str | Path, batch_size: int = DEFAULT_BATCH_SIZE) -> SourceFile:
+    """Open ``path`` and check it has every column ``mapping`` reads.
+
+    Raises ``InvalidInput`` naming the file (and the mapping line of a missing
+    column) when it cannot be opened or lacks a column. JSON Lines has no
+    header: a column absent from every record of the first batch is a warning.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    if batch_size <= 0:
+        raise InvalidInput(f"batch size must be positive, got {batch_size}")
+    fmt = data_format(mapping, path)
+    try:
+        if fmt == "csv":
+            return _open_csv(mapping, path, batch_size)
+        if fmt == "parquet":
+            return _open_parquet(mapping, path, batch_size)
+        return _open_jsonl(mapping, path, batch_size)
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: cannot read it as {fmt}: {_arrow_message(exc)}") from None
+
+
+def _arrow_message(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _open_csv(mapping: SourceMapping, path: Path, batch_size: int) -> SourceFile:
+    opts = mapping.source.csv
+    read_options = pacsv.ReadOptions(use_threads=False, block_size=_CSV_BLOCK_BYTES, encoding=opts.encoding)
+    invalid: list[tuple[int, str]] = []
+
+    def on_invalid(row: Any) -> str:
+        invalid.append((row.number if row.number is not None else 0, row.text))
+        return "skip"
+
+    parse = pacsv.ParseOptions(delimiter=opts.delimiter, quote_char=opts.quote, ignore_empty_lines=False,
+                               invalid_row_handler=on_invalid)
+    header = pacsv.open_csv(path, read_options=read_options, parse_options=parse,
+                            convert_options=pacsv.ConvertOptions(column_types={}))
+    available = header.schema.names
+    header.close()
+    invalid.clear()
+    mapping.check_columns(available, str(path))
+    columns = mapping.columns()
+    reader = pacsv.open_csv(path, read_options=read_options, parse_options=parse,
+                            convert_options=pacsv.ConvertOptions(
+                                include_columns=columns, column_types={c: pa.string() for c in columns},
+                                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    return SourceFile(_csv_batches(reader, invalid, str(path), batch_size), available)
+
+
+def _csv_batches(reader: Any, invalid: list[tuple[int, str]], file: str, batch_size: int) -> Iterator[SourceBatch]:
+    next_row = 2  # the header is row 1
+
+    def numbered() -> Iterator[SourceBatch]:
+        nonlocal next_row
+        while True:
+            try:
+                record_batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowException as exc:
+                raise InvalidInput(f"{file}: cannot read past row {next_row}: {_arrow_message(exc)}") from None
+            n = record_batch.num_rows
+            # Malformed lines were skipped by the reader: number the rows around them.
+            skipped = np.array(sorted(number for number, _ in invalid), dtype=np.int64)
+            candidates = np.arange(next_row, next_row + n + len(skipped), dtype=np.int64)
+            rows = candidates[~np.isin(candidates, skipped)][:n]
+            if n:
+                next_row = int(rows[-1]) + 1
+            done = [(number, text) for number, text in invalid if number < next_row or not n]
+            invalid[:] = [item for item in invalid if item not in done]
+            rejects = [Reject(file, number, "", text[:200], "malformed line: wrong number of fields")
+                       for number, text in done]
+            table = pa.Table.from_batches([record_batch])
+            blank = _blank_rows(table)
+            if blank is not None:
+                table, rows = table.filter(pc.invert(blank)), rows[~blank.to_numpy(zero_copy_only=False)]
+            yield SourceBatch(table, rows, rejects)
+        if invalid:
+            yield SourceBatch(pa.table({}), np.empty(0, np.int64),
+                              [Reject(file, n, "", t[:200], "malformed line: wrong number of fields")
+                               for n, t in invalid])
+
+    return _rebatch(numbered(), batch_size)
+
+
+def _blank_rows(table: pa.Table) -> pa.Array | None:
+    """Mask of rows whose columns are all empty (blank lines), or None when there are none."""
+    if table.num_columns == 0 or table.num_rows == 0:
+        return None
+    blank = None
+    for column in table.columns:
+        empty = pc.equal(column, "")
+        blank = empty if blank is None else pc.and_(blank, empty)
+    blank = pc.fill_null(blank, False).combine_chunks() if isinstance(blank, pa.ChunkedArray) else blank
+    return blank if pc.any(blank).as_py() else None
+
+
+def _rebatch(batches: Iterator[SourceBatch], size: int) -> Iterator[SourceBatch]:
+    """Regroup ``batches`` into batches of exactly ``size`` rows (the last may be smaller)."""
+    tables: list[pa.Table] = []
+    rows: list[np.ndarray] = []
+    rejects: list[Reject] = []
+    pending = 0
+    for batch in batches:
+        if batch.table.num_columns:
+            tables.append(batch.table)
+        rows.append(batch.rows)
+        rejects += batch.rejects
+        pending += len(batch.rows)
+        while pending >= size:
+            table = pa.concat_tables(tables)
+            all_rows = np.concatenate(rows)
+            yield SourceBatch(table.slice(0, size).combine_chunks(), all_rows[:size], rejects)
+            tables, rows, rejects = [table.slice(size)], [all_rows[size:]], []
+            pending -= size
+    if pending or rejects:
+        table = pa.concat_tables(tables).combine_chunks() if tables else pa.table({})
+        yield SourceBatch(table, np.concatenate(rows) if rows else np.empty(0, np.int64), rejects)
+
+
+def _open_parquet(mapping: SourceMapping, path: Path, batch_size: int) -> SourceFile:
+    parquet = pq.ParquetFile(path)
+    available = parquet.schema_arrow.names
+    mapping.check_columns(available, str(path))
+    columns = mapping.columns()
+
+    def batches() -> Iterator[SourceBatch]:
+        next_row = 1
+        try:
+            for record_batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
+                n = record_batch.num_rows
+                yield SourceBatch(pa.Table.from_batches([record_batch]),
+                                  np.arange(next_row, next_row + n, dtype=np.int64))
+                next_row += n
+        except (pa.ArrowException, OSError) as exc:
+            raise InvalidInput(f"{path}: cannot read past row {next_row}: {_arrow_message(exc)}") from None
+
+    return SourceFile(batches(), available, parquet.metadata.num_rows)
+
+
+def _open_jsonl(mapping: SourceMapping, path: Path, batch_size: int) -> SourceFile:
+    columns = mapping.columns()
+    handle = path.open("r", encoding="utf-8")
+    lines = enumerate(handle, 1)
+    first = _jsonl_batch(lines, columns, str(path), batch_size)
+    warnings = []
+    if first is not None and len(first.rows):
+        for ref in mapping.missing_columns([c for c in columns if first.table.column(c).null_count < len(first.rows)]):
+            warnings.append(f"{mapping.path}, line {ref.line}: {ref.what} reads {ref.column!r}, which no record "
+                            f"of the first {len(first.rows):,} in {path} has")
+
+    def batches() -> Iterator[SourceBatch]:
+        try:
+            if first is not None:
+                yield first
+            while (batch := _jsonl_batch(lines, columns, str(path), batch_size)) is not None:
+                yield batch
+        finally:
+            handle.close()
+
+    return SourceFile(batches(), columns, warnings=warnings)
+
+
+def _jsonl_batch(lines: Iterator[tuple[int, str]], columns: list[str], file: str,
+                 size: int) -> SourceBatch | None:
+    values: dict[str, list[str | None]] = {c: [] for c in columns}
+    rows: list[int] = []
+    rejects: list[Reject] = []
+    try:
+        for number, line in lines:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                rejects.append(Reject(file, number, "", line.strip()[:200], f"not valid JSON: {exc.msg}"))
+            else:
+                if not isinstance(record, dict):
+                    rejects.append(Reject(file, number, "", line.strip()[:200], "not a JSON object"))
+                else:
+                    rows.append(number)
+                    for column in columns:
+                        values[column].append(_text(_lookup(record, column)))
+            if len(rows) + len(rejects) >= size:
+                break
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{file}: not UTF-8 text past row {rows[-1] if rows else 1}: {exc.reason}") from None
+    if not rows and not rejects:
+        return None
+    table = pa.table({c: pa.array(v, pa.string()) for c, v in values.items()})
+    return SourceBatch(table, np.array(rows, dtype=np.int64), rejects)
+
+
+def _lookup(record: dict[str, Any], column: str) -> Any:
+    """``record[column]``, or a nested value for a dotted path such as ``address.city``."""
+    if column in record:
+        return record[column]
+    value: Any = record
+    for part in column.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _text(value: Any) -> str | None:
+    """A JSON-like value as the text a conversion parses (None stays None)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+# --------------------------------------------------------------------------- converting
+
+class Converters:
+    """Column-wise conversion, with the parsed distinct values of each conversion cached between batches."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, dict[str, tuple[Any, str | None]]] = {}
+
+    def convert(self, conversion: Conversion, arrow_type: pa.DataType,
+                values: pa.Array) -> tuple[pa.Array, np.ndarray, list[str]]:
+        """Apply ``conversion`` to ``values``; return the converted array (type ``arrow_type``),
+        the positions of the values that failed (null in the result) and the reasons."""
+        none = np.empty(0, np.int64)
+        if pa.types.is_null(values.type):
+            return pa.nulls(len(values), arrow_type), none, []
+        if not pa.types.is_string(values.type):
+            typed = _typed(conversion, arrow_type, values)
+            if typed is not None:
+                return typed, none, []
+            values = values.cast(pa.string())
+        text = _empty_to_null(pc.utf8_trim_whitespace(values))
+        kind = conversion.kind
+        if kind in ("string", "upper", "lower") and conversion.vocabulary is None:
+            if kind == "upper":
+                text = pc.utf8_upper(text)
+            elif kind == "lower":
+                text = pc.utf8_lower(text)
+            return text, none, []
+        # Everything else is parsed in Python, once per distinct value.
+        cache = self._cache.setdefault(id(conversion), {})
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        distinct = pc.unique(text)
+        parsed: list[Any] = []
+        failed: dict[int, str] = {}
+        for j, raw in enumerate(distinct.to_pylist()):
+            if raw is None:
+                parsed.append(None)
+                continue
+            hit = cache.get(raw)
+            if hit is None:
+                try:
+                    hit = (conversion.parse(raw), None)
+                except ValueError as exc:
+                    hit = (None, str(exc))
+                cache[raw] = hit
+            parsed.append(hit[0])
+            if hit[1] is not None:
+                failed[j] = hit[1]
+        index = pc.index_in(text, value_set=distinct)
+        result = pa.array(parsed, type=arrow_type).take(index)
+        if not failed:
+            return result, none, []
+        bad = pc.is_in(index, value_set=pa.array(list(failed), pa.int32()))
+        positions = np.flatnonzero(pc.fill_null(bad, False).to_numpy(zero_copy_only=False))
+        codes = index.to_numpy(zero_copy_only=False)
+        return result, positions, [failed[int(codes[i])] for i in positions]
+
+
+def _empty_to_null(text: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+
+
+def _typed(conversion: Conversion, arrow_type: pa.DataType, values: pa.Array) -> pa.Array | None:
+    """``values`` cast directly when their Arrow type already fits the conversion (Parquet); else None."""
+    t = values.type
+    kind = conversion.kind
+    try:
+        if kind == "int" and pa.types.is_integer(t):
+            return values.cast(arrow_type)
+        if kind == "float" and (pa.types.is_integer(t) or pa.types.is_floating(t)):
+            return values.cast(arrow_type)
+        if kind == "bool" and pa.types.is_boolean(t):
+            return values
+        if kind == "date" and (pa.types.is_date(t) or pa.types.is_timestamp(t)):
+            return values.cast(arrow_type)
+        if kind == "timestamp" and pa.types.is_date(t):
+            return values.cast(arrow_type)
+        if kind == "timestamp" and pa.types.is_timestamp(t):
+            if t.tz is None and conversion.timezone:
+                values = pc.assume_timezone(values, conversion.timezone)
+            return values.cast(arrow_type)  # aware times keep their UTC instant
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None  # e.g. out of range: convert value by value to say which
+    return None
+
+
+class _Problems:
+    """The problems found in one batch, and which rows they reject."""
+
+    def __init__(self, file: str, rows: np.ndarray, table: pa.Table) -> None:
+        self.file = file
+        self.rows = rows
+        self.table = table
+        self.rejected = np.zeros(len(rows), dtype=bool)
+        self.list: list[Reject] = []
+        self._seen: set[tuple[int, str, str]] = set()
+
+    def add(self, positions: Sequence[int] | np.ndarray, column: str, reasons: Sequence[str] | str, item: str,
+            values: Sequence[str] | None = None) -> None:
+        source = self.table.column(column) if column in self.table.column_names else None
+        for k, i in enumerate(positions):
+            reason = reasons if isinstance(reasons, str) else reasons[k]
+            if (int(i), column, reason) in self._seen:
+                continue
+            self._seen.add((int(i), column, reason))
+            if values is not None:
+                value = values[k]
+            else:
+                raw = source[int(i)].as_py() if source is not None else None
+                value = "" if raw is None else str(raw)
+            self.rejected[i] = True
+            self.list.append(Reject(self.file, int(self.rows[i]), column, value, reason, item))
+
+
+def convert_batch(mapping: SourceMapping, batch: SourceBatch, file: str,
+                  converters: Converters | None = None) -> ConvertedBatch:
+    """Convert every row of ``batch`` to model values (no store access).
+
+    Returns one table per entity and relationship with a row per source row;
+    rows with a bad value, an empty key or an empty required value are marked
+    rejected and described in ``rejects`` (one ``Reject`` per problem).
+    """
+    converters = converters or Converters()
+    table = batch.table
+    n = len(batch.rows)
+    problems = _Problems(file, batch.rows, table)
+
+    def column(name: str) -> pa.Array:
+        if name not in table.column_names:
+            return pa.nulls(n, pa.string())
+        values = table.column(name)
+        return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+    keys: dict[KeySpec, pa.Array] = {}
+
+    def key(spec: KeySpec, item: str) -> pa.Array:
+        if spec not in keys:
+            parts = []
+            for name in spec.columns:
+                values = column(name)
+                if not pa.types.is_string(values.type):
+                    values = values.cast(pa.string())
+                values = _empty_to_null(pc.utf8_trim_whitespace(values))
+                empty = np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))
+                problems.add(empty, name, "key is empty", item)
+                parts.append(values)
+            value = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, spec.separator)
+            if spec.prefix:
+                value = pc.binary_join_element_wise(pa.scalar(spec.prefix), value, "")
+            keys[spec] = value
+        return keys[spec]
+
+    def properties(item: str, props: Sequence[PropertyMapping], types: Mapping[str, str]) -> dict[str, pa.Array]:
+        out = {}
+        for p in props:
+            arrow_type = ARROW_TYPES[types[p.name]]
+            if p.column is None:
+                values = pa.nulls(n, arrow_type)
+            else:
+                values, bad, reasons = converters.convert(p.conversion, arrow_type, column(p.column))
+                problems.add(bad, p.column, [f"{item}.{p.name}: {r}" for r in reasons], item)
+            if p.default is not None:
+                values = pc.fill_null(values, pa.scalar(p.default, arrow_type))
+            if p.required:
+                empty = np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))
+                problems.add(empty, p.column or "", f"{item}.{p.name}: required value is empty", item)
+            out[p.name] = values
+        return out
+
+    observed = mapping.source.observed_at
+    observed_at = None
+    if observed is not None and observed.column:
+        observed_at, bad, reasons = converters.convert(observed.conversion, pa.timestamp("us"),
+                                                       column(observed.column))
+        problems.add(bad, observed.column, [f"observed_at: {r}" for r in reasons], "")
+    elif observed is not None:
+        observed_at = pa.array([observed.fixed] * n, pa.timestamp("us"))
+
+    nodes: dict[str, pa.Table] = {}
+    key_columns: dict[str, dict[str, str]] = {}
+    for entity in mapping.entities:
+        node = MODEL.node(entity.label)
+        types = {p.name: p.type for p in node.properties}
+        ids = key(entity.key, entity.label)
+        nodes[entity.label] = pa.table({node.key: ids, **properties(entity.label, entity.properties, types)})
+    rels: dict[str, pa.Table] = {}
+    for rel in mapping.relationships:
+        declared = MODEL.relationship(rel.type)
+        types = {p.name: p.type for p in declared.properties}
+        sources, targets = key(rel.source.key, rel.type), key(rel.target.key, rel.type)
+        rels[rel.type] = pa.table({"from": sources, "to": targets, **properties(rel.type, rel.properties, types)})
+        key_columns[rel.type] = {"from": "+".join(rel.source.key.columns), "to": "+".join(rel.target.key.columns)}
+    return ConvertedBatch(file, batch.rows, nodes, rels, problems.rejected, problems.list, observed_at, key_columns)
+
+
+# --------------------------------------------------------------------------- writing
+
+def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch) -> BatchOutcome:
+    """Write the valid rows of ``batch`` that differ from the store, in one ``store.write``.
+
+    First rejects the rows whose relationship endpoint exists neither in the
+    store nor among the batch's valid rows (repeatedly, as rejecting a row
+    removes the nodes it would have created); then compares each node and
+    relationship with the stored one and writes only the new and changed ones.
+    """
+    valid = ~batch.rejected
+    stored = {label: store.nodes(label, _distinct(table.column("id"), valid)) for label, table in batch.nodes.items()}
+    rejects, rejected_rows = _check_endpoints(store, mapping, batch, valid, stored)
+    items: dict[str, Counts] = {}
+    ops: list[WriteOp] = []
+    for entity in mapping.entities:
+        table = _last_per_key(batch.nodes[entity.label].filter(pa.array(valid)), ["id"])
+        changed, counts = _changes(table, ["id"], stored[entity.label], [p.name for p in entity.properties])
+        items[entity.label] = counts
+        if changed.num_rows:
+            ops.append(node_op(entity.label, changed))
+    for rel in mapping.relationships:
+        table = _last_per_key(batch.relationships[rel.type].filter(pa.array(valid)), ["from", "to"])
+        existing = store.relationships(rel.type, _distinct(table.column("from")))
+        changed, counts = _changes(table, ["from", "to"], existing, [p.name for p in rel.properties])
+        items[rel.type] = counts
+        if changed.num_rows:
+            ops.append(relationship_op(rel.type, changed))
+    if ops:
+        result = store.write(ops)
+        for name, counts in items.items():  # the store's counts are authoritative
+            counts.created = result.created.get(name, 0)
+            counts.updated = result.updated.get(name, 0)
+    per_item: dict[str, set[int]] = {}
+    for r in rejects:
+        per_item.setdefault(r.item, set()).add(r.row)
+    for name, rows in per_item.items():
+        items[name].rejected += len(rows)
+    return BatchOutcome(items, rejects, rejected_rows)
+
+
+def _distinct(values: pa.ChunkedArray | pa.Array, mask: np.ndarray | None = None) -> list[str]:
+    if mask is not None:
+        values = values.filter(pa.array(mask))
+    return pc.unique(values.drop_null()).to_pylist()
+
+
+def _check_endpoints(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch, valid: np.ndarray,
+                     stored: dict[str, dict[str, Row]]) -> tuple[list[Reject], int]:
+    """Reject (in ``valid``, in place) rows whose relationship endpoints are missing; return the rejects."""
+    if not mapping.relationships:
+        return [], 0
+    present: dict[str, set[str]] = {label: set(rows) for label, rows in stored.items()}
+    absent: dict[str, set[str]] = {}
+    rejects: list[Reject] = []
+    rejected_rows = 0
+    ids = {(rel.type, side): batch.relationships[rel.type].column(side).to_pylist()
+           for rel in mapping.relationships for side in ("from", "to")}
+    node_ids = {label: table.column("id").to_pylist() for label, table in batch.nodes.items()}
+    while True:
+        produced = {label: {i for i, ok in zip(values, valid) if ok} for label, values in node_ids.items()}
+        newly: list[tuple[int, str, str, str, str]] = []
+        for rel in mapping.relationships:
+            for side, end in (("from", rel.source), ("to", rel.target)):
+                label = end.label
+                here = produced.get(label, set())
+                known = present.setdefault(label, set())
+                missing = absent.setdefault(label, set())
+                values = ids[(rel.type, side)]
+                unknown = {v for v, ok in zip(values, valid) if ok and v not in here and v not in known
+                           and v not in missing}
+                if unknown:
+                    found = store.existing_ids(label, list(unknown))
+                    known |= found
+                    missing |= unknown - found
+                for i, (v, ok) in enumerate(zip(values, valid)):
+                    if ok and v in missing and v not in here:
+                        newly.append((i, rel.type, side, label, v))
+        if not newly:
+            return rejects, rejected_rows
+        for i, rel_type, side, label, value in newly:
+            if valid[i]:
+                valid[i] = False
+                rejected_rows += 1
+            rejects.append(Reject(batch.file, int(batch.rows[i]), batch.key_columns[rel_type][side], value,
+                                  f"{rel_type} {side}: no {label} {value!r} in the store or in this batch",
+                                  rel_type))
+
+
+def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
+    """Keep the last row for each key (a later row in a file wins), in row order."""
+    if len(keys) == 1 and pc.count_distinct(table.column(keys[0])).as_py() == table.num_rows:
+        return table
+    columns = [table.column(k).to_pylist() for k in keys]
+    last = {key: i for i, key in enumerate(zip(*columns))}
+    if len(last) == table.num_rows:
+        return table
+    return table.take(sorted(last.values()))
+
+
+def _changes(table: pa.Table, keys: list[str], stored: Mapping[Any, Row],
+             props: list[str]) -> tuple[pa.Table, Counts]:
+    """The rows of ``table`` that are new or differ from ``stored`` in ``props``, and the counts."""
+    key_values = [table.column(k).to_pylist() for k in keys]
+    composite = list(zip(*key_values)) if len(keys) > 1 else key_values[0]
+    exists = np.fromiter((k in stored for k in composite), dtype=bool, count=table.num_rows)
+    new = table.filter(pa.array(~exists))
+    old_positions = np.flatnonzero(exists)
+    changed_positions = []
+    if len(old_positions):
+        old = table.take(pa.array(old_positions)).select(props).to_pylist() if props else []
+        for k, position in enumerate(old_positions):
+            before = stored[composite[position]]
+            if props and any(before.get(p) != old[k][p] for p in props):
+                changed_positions.append(position)
+    changed = table.take(pa.array(changed_positions, pa.int64()))
+    counts = Counts(created=new.num_rows, updated=len(changed_positions),
+                    unchanged=len(old_positions) - len(changed_positions))
+    return pa.concat_tables([new, changed]), counts
