@@ -5,9 +5,11 @@
     cdp demo load [--customers N | --from DIR]     load demo data into the configured store
     cdp schema export [--out FILE] [--check]       print / write / check the GraphQL SDL
     cdp stats                                      count nodes and relationships in the store
+    cdp import --mapping M.toml FILE [--batch-size N] [--rejects PATH]
+                                                   import a source system's file (docs/import.md)
 
 Every failure the user can fix is printed as ``cdp: error: <message>`` with
-exit status 2; no traceback.
+exit status 2; no traceback. ``cdp import`` exits 3 when it rejected some rows.
 """
 
 from __future__ import annotations
@@ -114,6 +116,49 @@ def _cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+#: Exit status of ``cdp import`` when some rows were rejected (the rest were imported).
+EXIT_REJECTED = 3
+
+
+def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from cdp import ingest
+    from cdp.mapping import load_mapping
+    from cdp.store import open_store
+
+    mapping = load_mapping(args.mapping)
+    data = Path(args.file)
+    ingest.open_source(mapping, data, args.batch_size)  # fail on a bad file before opening the store
+    rejects = Path(args.rejects) if args.rejects else Path(f"{data.stem}.rejects.csv")
+    bar = _progress_bar(None, f"importing {data.name}")
+
+    def progress(report: ingest.ImportReport) -> None:
+        if report.total and bar.total is None:
+            bar.total = report.total
+        bar.set_postfix(created=report.created, updated=report.updated, rejected=report.rejected, refresh=False)
+        bar.update(report.read - bar.n)
+        if bar.disable and report.batches:  # not a terminal: one line per committed batch
+            print(f"cdp: import: batch {report.batches} written: {report.read:,} rows read, "
+                  f"{report.rejected:,} rejected ({report.rows_per_second:,.0f} rows/s)", file=sys.stderr, flush=True)
+
+    store = open_store(settings)
+    try:
+        report = ingest.import_file(store, mapping, data, args.batch_size, rejects, progress)
+    finally:
+        bar.close()
+        store.close()
+    for warning in report.warnings:
+        print(f"cdp: warning: {warning}", file=sys.stderr)
+    print(f"imported {data} ({report.source}) in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s): "
+          f"{report.read:,} rows read, {report.imported:,} imported, {report.rejected:,} rejected")
+    print(f"{'':<18}{'created':>10}{'updated':>10}{'unchanged':>11}{'rejected':>10}")
+    for name, c in report.items.items():
+        print(f"{name:<18}{c.created:>10,}{c.updated:>10,}{c.unchanged:>11,}{c.rejected:>10,}")
+    if report.rejected:
+        print(f"cdp: {report.rejected:,} rows rejected; see {report.rejects_path}", file=sys.stderr)
+        return EXIT_REJECTED
+    return 0
+
+
 def _cmd_schema_export(args: argparse.Namespace, settings: Settings) -> int:
     from schema import SDL_PATH, sdl
 
@@ -180,6 +225,15 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     load.add_argument("--seed", type=int, default=settings.demo_seed)
     load.add_argument("--from", dest="source", help="a folder written by `cdp demo generate`")
     load.set_defaults(run=_cmd_demo_load)
+
+    imp = sub.add_parser("import", help="import a source system's file (CSV, Parquet, JSON Lines) by a mapping",
+                         description="Exit status: 0 all rows imported, 3 some rows rejected (see the rejects "
+                                     "file), 2 bad mapping or unreadable file. See docs/import.md.")
+    imp.add_argument("file", help="the data file")
+    imp.add_argument("--mapping", required=True, help="the mapping file (TOML)")
+    imp.add_argument("--batch-size", type=_positive, default=50_000, help="rows per transaction (default 50000)")
+    imp.add_argument("--rejects", help="rejects file (default: <file stem>.rejects.csv here)")
+    imp.set_defaults(run=_cmd_import)
 
     schema = sub.add_parser("schema", help="the GraphQL schema").add_subparsers(dest="action", required=True)
     export = schema.add_parser("export", help="print or write the SDL")
