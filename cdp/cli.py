@@ -192,6 +192,25 @@ def _cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+    from dataclasses import asdict
+    from datetime import datetime, timezone
+
+    from cdp import quality
+    from cdp.profile import load_policy
+    from cdp.store import open_store
+
+    policy = load_policy(settings.profile_policy_path)
+    store = open_store(settings)
+    try:
+        report = quality.report(store, policy, datetime.now(timezone.utc).replace(tzinfo=None))
+    finally:
+        store.close()
+    print(json.dumps(asdict(report), default=str, indent=2) if args.json else quality.markdown(report), end="")
+    return 0
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -241,6 +260,9 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     export.add_argument("--check", action="store_true", help="exit 1 if --out (or schema/schema.graphql) differs")
     export.set_defaults(run=_cmd_schema_export)
 
+    q = sub.add_parser("quality", help="data-quality report: completeness, staleness, conflicts, duplicates, rejects")
+    q.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    q.set_defaults(run=_cmd_quality)
     stats = sub.add_parser("stats", help="count nodes and relationships")
     stats.set_defaults(run=_cmd_stats)
     return p

@@ -274,6 +274,25 @@ ATTRIBUTE_VALUE = NodeType(
     "One value of one profile attribute, with its provenance.",
 )
 
+IMPORT_RUN = NodeType(
+    "ImportRun",
+    (
+        _p("id", "STRING"),
+        _p("source", "STRING", indexed=True, description="Source system named by the mapping."),
+        _p("file", "STRING"),
+        _p("mapping", "STRING"),
+        _p("started_at", "TIMESTAMP"),
+        _p("finished_at", "TIMESTAMP"),
+        _p("read", "INT64"),
+        _p("created", "INT64"),
+        _p("updated", "INT64"),
+        _p("unchanged", "INT64"),
+        _p("rejected", "INT64"),
+        _p("rejects_file", "STRING"),
+    ),
+    "One run of `cdp import`: what it read, wrote and refused (feeds the data-quality report).",
+)
+
 HOLDS = RelType("HOLDS", "Customer", "Account", description="Customer holds a billing account.")
 HAS_SUBSCRIPTION = RelType("HAS_SUBSCRIPTION", "Account", "Subscription")
 OF_PRODUCT = RelType("OF_PRODUCT", "Subscription", "Product")
@@ -296,7 +315,8 @@ HAS_IDENTITY = RelType("HAS_IDENTITY", "Customer", "Identity", description="A so
 HAS_ATTRIBUTE = RelType("HAS_ATTRIBUTE", "Customer", "AttributeValue", description="A profile attribute value.")
 
 MODEL = GraphModel(
-    nodes=(CUSTOMER, ACCOUNT, PRODUCT, SUBSCRIPTION, CHANNEL, CONTACT, MONETARY_EVENT, IDENTITY, ATTRIBUTE_VALUE),
+    nodes=(CUSTOMER, ACCOUNT, PRODUCT, SUBSCRIPTION, CHANNEL, CONTACT, MONETARY_EVENT, IDENTITY, ATTRIBUTE_VALUE,
+           IMPORT_RUN),
     relationships=(HOLDS, HAS_SUBSCRIPTION, OF_PRODUCT, INCLUDES, HAD_CONTACT, VIA, ABOUT, HAS_EVENT, PREFERS,
                    HAS_IDENTITY, HAS_ATTRIBUTE),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import strawberry
+from anyio import to_thread
 from strawberry.extensions import ValidationCache
 from strawberry.types import Info
 
@@ -18,8 +19,10 @@ from schema.enums import ProductCategory, SortDirection
 from schema.document_cache import DocumentCache
 from schema.errors import ErrorCodes
 from schema.mutations import Mutation
+from schema.quality import DataQualityReport
 from schema.inputs import CustomerOrder, CustomerWhere
 from schema.types import Channel, Customer, CustomerConnection, Product, customer_connection
+from cdp import quality
 from cdp.customers import CustomerCriteria
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -81,6 +84,13 @@ class Query:
     @strawberry.field(description="Every channel, with its contact volume.")
     async def channels(self, info: Info[Context, None]) -> list[Channel]:
         return [Channel.from_row(r) for r in await catalog.channels(info.context)]
+
+
+    @strawberry.field(description="Data-quality report over the whole store (computed on request).")
+    async def data_quality(self, info: Info[Context, None]) -> DataQualityReport:
+        ctx = info.context
+        report = await to_thread.run_sync(quality.report, ctx.store, ctx.policy, ctx.now)
+        return DataQualityReport.from_report(report)
 
 
 class CdpSchema(strawberry.Schema):
