@@ -1619,7 +1619,7 @@ def _customer_table(rng: np.random.Generator, people: _People, churn: _Churn, cl
     day = np.where(churn.churned, churn.day, _day_between(rng, lo, np.full(n, clock.as_of - 1)))
     updated = day * DAY_US + rng.integers(0, DAY_US, n)
     columns = dict(people.columns, status=_pick(CUSTOMER_STATUS_VALUES, status),
-                   updated_at=_timestamps(updated))
+                   updated_at=_timestamps(updated), merged_into=pa.nulls(n, pa.string()))
     return _table(MODEL.node("Customer").arrow_schema(), columns)
 
 

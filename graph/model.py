@@ -116,7 +116,7 @@ def _p(name: str, type_: PropertyType, indexed: bool = False, description: str =
 
 # Enumerations, stored as strings. The GraphQL enums mirror these tuples.
 TIER_VALUES = ("KEY_ACCOUNT", "BUSINESS", "CONSUMER")
-CUSTOMER_STATUS_VALUES = ("ACTIVE", "CHURNED", "PROSPECT")
+CUSTOMER_STATUS_VALUES = ("ACTIVE", "CHURNED", "PROSPECT", "MERGED")
 GENDER_VALUES = ("FEMALE", "MALE", "OTHER", "UNKNOWN")
 ACCOUNT_TYPE_VALUES = ("POSTPAID", "PREPAID", "BUSINESS")
 ACCOUNT_STATUS_VALUES = ("ACTIVE", "SUSPENDED", "CLOSED")
@@ -155,6 +155,8 @@ CUSTOMER = NodeType(
         _p("joined_on", "DATE", indexed=True),
         _p("account_manager", "STRING", description="Name of the account manager (key accounts)."),
         _p("updated_at", "TIMESTAMP"),
+        _p("merged_into", "STRING", description="Set (with status MERGED) when identity resolution merged "
+                                                 "this customer into another."),
     ),
     "A person or organisation the operator serves.",
 )

@@ -377,6 +377,7 @@ class Customer:
     joined_on: date | None
     account_manager: str | None = _field("Account manager, for key accounts.")
     updated_at: datetime | None
+    merged_into: ID | None = _field("The customer this one was merged into (status MERGED), if any.")
 
     @strawberry.field
     async def accounts(self, info: Ctx) -> list[Account]:
@@ -462,6 +463,7 @@ class Customer:
             language=r.get("language"), tier=E.to_enum(E.Tier, r.get("tier")),
             status=E.to_enum(E.CustomerStatus, r.get("status")), joined_on=r.get("joined_on"),
             account_manager=r.get("account_manager"), updated_at=utc(r.get("updated_at")),
+            merged_into=ID(r["merged_into"]) if r.get("merged_into") else None,
         )
 
 
