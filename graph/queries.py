@@ -301,9 +301,12 @@ def upsert_relationships(rel: RelType, properties: tuple[str, ...]) -> Query:
         neo += f" SET {set_neo}"
     cols = _ladybug_columns(("from", "to", *properties))
     set_lb = ", ".join(f"x.{p} = {cols[p]}" for p in properties)
+    # Two MATCH clauses, not one with a comma: LadybugDB 0.22 plans the comma form as a
+    # cross product of both node sets and runs out of buffer pool at ~1,000 rows, while
+    # this form looks each endpoint up by key (20,000 rows over 100,000 nodes: 0.26 s).
     lb = (
-        f"LOAD FROM $rows MATCH (a:{rel.source} {{id: {cols['from']}}}), "
-        f"(b:{rel.target} {{id: {cols['to']}}}) MERGE (a)-[x:{rel.type}]->(b)"
+        f"LOAD FROM $rows MATCH (a:{rel.source} {{id: {cols['from']}}}) "
+        f"MATCH (b:{rel.target} {{id: {cols['to']}}}) MERGE (a)-[x:{rel.type}]->(b)"
     )
     if properties:
         lb += f" ON CREATE SET {set_lb} ON MATCH SET {set_lb}"

@@ -352,3 +352,15 @@ def test_a_failed_write_keeps_unlinked_relationships(store: GraphStore) -> None:
         store.write([unlink_op("HOLDS", [{"from": "C1", "to": "A1"}]),
                      relationship_op("HOLDS", [{"from": "C1", "to": "NO-SUCH-ACCOUNT"}])])
     assert store.accounts_of_customers(["C1"]) == before
+
+
+def test_a_large_relationship_batch_is_written(store: GraphStore) -> None:
+    # Regression: LadybugDB planned `MATCH (a {id: x}), (b {id: y})` as a cross product
+    # and ran out of buffer pool at ~1,000 rows.
+    n = 5000
+    store.write([node_op("Customer", [{"id": f"C{i}"} for i in range(n)]),
+                 node_op("AttributeValue", [{"id": f"V{i}", "key": "k"} for i in range(n)])])
+    result = store.write([relationship_op("HAS_ATTRIBUTE", [{"from": f"C{i}", "to": f"V{i}"} for i in range(n)])])
+    assert result.created == {"HAS_ATTRIBUTE": n}
+    assert store.counts()["HAS_ATTRIBUTE"] == n
+    assert [v["id"] for v in store.attribute_values_of_customers(["C4321"])["C4321"]] == ["V4321"]
