@@ -138,6 +138,9 @@ def _plausible_number(number: str) -> bool:
     return True
 
 
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+", re.ASCII)
+
+
 def normalise_email(raw: object) -> str | None:
     """An e-mail address trimmed and lower-cased; None unless it is ``local@domain``.
 
@@ -148,10 +151,7 @@ def normalise_email(raw: object) -> str | None:
     if text is None:
         return None
     text = text.strip().lower()
-    local, at, domain = text.partition("@")
-    if not at or not local or not domain or "@" in domain or any(c.isspace() for c in text):
-        return None
-    return text
+    return text if _EMAIL.fullmatch(text) else None
 
 
 _DROPPED_IN_NAMES = re.compile(r"['\u2019`\u00b4.]")
@@ -199,7 +199,7 @@ def normalise_house_number(raw: object) -> str | None:
     if text is None:
         return None
     text = text.strip()
-    match = re.match(r"([0-9]+)(.*)", text)
+    match = re.fullmatch(r"([0-9]+)(.*)", text, re.DOTALL)
     if match is None:
         return re.sub(r"[^0-9A-Za-z]", "", text).upper() or None
     number = match.group(1).lstrip("0") or "0"
@@ -226,9 +226,9 @@ def normalise_national_id(raw: object) -> str | None:
 
 
 _DATE_FORMATS = (
-    (re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"), (0, 1, 2)),
-    (re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})"), (2, 1, 0)),
-    (re.compile(r"(\d{4})(\d{2})(\d{2})"), (0, 1, 2)),
+    (re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"), (0, 1, 2)),
+    (re.compile(r"([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})"), (2, 1, 0)),
+    (re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})"), (0, 1, 2)),
 )
 
 
@@ -291,9 +291,9 @@ def _on_distinct(values: pd.Series, normalise_texts: Any) -> pd.Series:
     if len(uniques) == 0:
         return _missing(values)
     done = normalise_texts(pd.Series(uniques, dtype="str"))
-    out = done.to_numpy(dtype=object, na_value=None)[np.where(codes < 0, 0, codes)]
-    out[codes < 0] = None
-    return pd.Series(pd.array(out, dtype="str"), index=values.index)
+    out = done.iloc[np.where(codes < 0, 0, codes)].where(codes >= 0, None)
+    out.index = values.index
+    return out
 
 
 def normalise_phones(values: pd.Series, default_country_code: str = "31") -> pd.Series:
@@ -357,7 +357,7 @@ def normalise_postal_codes(values: pd.Series) -> pd.Series:
 
 def _house_numbers(text: pd.Series) -> pd.Series:
     text = text.str.strip()
-    parts = text.str.extract(r"^([0-9]+)(.*)$")
+    parts = text.str.extract(r"(?s)^([0-9]+)(.*)$")
     number = parts[0].str.replace(r"^0+", "", regex=True)
     number = number.where(number.str.len() > 0, "0")
     addition = parts[1].str.replace(r"[^0-9A-Za-z]", "", regex=True).str.upper()
@@ -783,10 +783,10 @@ def resolve(records: pd.DataFrame, rules: MatchRules | None = None) -> Resolutio
     """
     rules = rules if rules is not None else MatchRules.default()
     source, key = _checked_keys(records)
-    order = np.lexsort((key.to_numpy(dtype=object), source.to_numpy(dtype=object)))
+    order = pd.DataFrame({"s": source.to_numpy(), "k": key.to_numpy()}).sort_values(["s", "k"]).index.to_numpy()
     ordered = records.iloc[order]
     profile = _Profile(normalise_records(ordered.reset_index(drop=True), rules.default_country_code),
-                       source.to_numpy(dtype=object)[order], key.to_numpy(dtype=object)[order])
+                       source.iloc[order], key.iloc[order])
     clusters = _Clusters(len(ordered))
     merges: dict[str, int] = {}
     refused: dict[str, int] = {}
@@ -795,25 +795,20 @@ def resolve(records: pd.DataFrame, rules: MatchRules | None = None) -> Resolutio
         merges[rule.name] = clusters.link(u, v, conf, rank, [profile.codes(f) for f in rule.vetoes],
                                           refused, rule.name)
     ranked = rules.in_order()
-    seed_label = np.arange(len(ordered))
     root = clusters.labels
-    is_seed = root == seed_label
-    names = np.array([r.name for r in ranked] + ["seed"], dtype=object)
+    is_seed = root == np.arange(len(ordered))
+    rule_names = pd.Series([r.name for r in ranked] + ["seed"], dtype="str")
     matched = np.where(is_seed, len(ranked), clusters.rule)
     confidence = np.where(is_seed, 1.0, clusters.confidence)
-    cluster_id = (pd.Series(profile.sources, dtype="str") + ":" + pd.Series(profile.keys, dtype="str")
-                  ).to_numpy(dtype=object)[root]
     back = np.empty_like(order)
     back[order] = np.arange(len(order))
     out = pd.DataFrame({
-        "source": source.to_numpy(dtype=object),
-        "source_key": key.to_numpy(dtype=object),
-        "cluster_id": pd.array(cluster_id[back], dtype="str"),
-        "matched_by": pd.array(names[matched[back]], dtype="str"),
+        "source": source.to_numpy(),
+        "source_key": key.to_numpy(),
+        "cluster_id": (profile.sources + ":" + profile.keys).iloc[root[back]].to_numpy(),
+        "matched_by": rule_names.iloc[matched[back]].to_numpy(),
         "confidence": np.round(confidence[back], 4),
     }, index=records.index)
-    out["source"] = out["source"].astype("str")
-    out["source_key"] = out["source_key"].astype("str")
     return Resolution(records=out, merges=merges, refused=refused)
 
 
@@ -842,10 +837,10 @@ def _checked_keys(records: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 class _Profile:
     """Normalised fields of the records (sorted by source, key) with cached integer codes."""
 
-    def __init__(self, normalised: pd.DataFrame, sources: np.ndarray, keys: np.ndarray) -> None:
+    def __init__(self, normalised: pd.DataFrame, sources: pd.Series, keys: pd.Series) -> None:
         self.fields = normalised
-        self.sources = sources
-        self.keys = keys
+        self.sources = sources.reset_index(drop=True)
+        self.keys = keys.reset_index(drop=True)
         self.n = len(normalised)
         self._codes: dict[str, np.ndarray] = {}
         self._distinct: dict[str, np.ndarray] = {}
@@ -864,6 +859,31 @@ class _Profile:
         return self._distinct[name]
 
     def similarity(self, name: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Similarity of field ``name`` between records u[i] and v[i], 0 to 1 (0 when either is missing).
+
+        Jaro-Winkler of the values, except for ``name`` (see :meth:`name_similarity`).
+        """
+        if name == "name":
+            return self.name_similarity(u, v)
+        return self.jaro_winkler(name, u, v)
+
+    def name_similarity(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """How alike the names of records u[i] and v[i] are.
+
+        When both records have a first and a last name: the mean of the two
+        names' Jaro-Winkler similarities (so a shared first name cannot make
+        "mehmet bos" look like "mehmet blom", nor a shared last name twins look
+        alike). Otherwise (businesses, half-known names) that of the whole names.
+        """
+        first, last = self.codes("first_name"), self.codes("last_name")
+        split = (first[u] >= 0) & (first[v] >= 0) & (last[u] >= 0) & (last[v] >= 0)
+        sim = self.jaro_winkler("name", u, v)
+        if split.any():
+            us, vs = u[split], v[split]
+            sim[split] = (self.jaro_winkler("first_name", us, vs) + self.jaro_winkler("last_name", us, vs)) / 2
+        return sim
+
+    def jaro_winkler(self, name: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Jaro-Winkler of field ``name`` between records u[i] and v[i] (0 when either is missing).
 
         Each distinct pair of values is compared once.
@@ -916,18 +936,18 @@ def _candidate_links(rule: MatchRule, profile: _Profile, clusters: _Clusters,
     else:
         u, v = _pairs_in_groups(members, groups, rule, refused, star=not rule.pairwise)
     u, v = clusters.apart(u, v)
-    for veto in rule.vetoes:
-        cu, cv = profile.codes(veto)[u], profile.codes(veto)[v]
-        ok = (cu < 0) | (cv < 0) | (cu == cv)
-        _count(refused, f"{rule.name}: different {veto}", int((~ok).sum()))
-        u, v = u[ok], v[ok]
     conf = np.full(len(u), rule.confidence)
     if rule.kind == "fuzzy":
         sim = profile.similarity(rule.similar or "name", u, v)
         ok = sim >= (rule.threshold or 1.0)
         u, v, conf = u[ok], v[ok], rule.confidence * sim[ok]
-    elif rule.name_similarity is not None:
-        ok = profile.similarity("name", u, v) >= rule.name_similarity
+    for veto in rule.vetoes:
+        cu, cv = profile.codes(veto)[u], profile.codes(veto)[v]
+        ok = (cu < 0) | (cv < 0) | (cu == cv)
+        _count(refused, f"{rule.name}: different {veto}", int((~ok).sum()))
+        u, v, conf = u[ok], v[ok], conf[ok]
+    if rule.name_similarity is not None:
+        ok = profile.name_similarity(u, v) >= rule.name_similarity
         _count(refused, f"{rule.name}: names differ", int((~ok).sum()))
         u, v, conf = u[ok], v[ok], conf[ok]
     return u, v, conf
@@ -949,30 +969,36 @@ def _reference_groups(profile: _Profile) -> tuple[np.ndarray, np.ndarray]:
     someone refers to it.
     """
     refs = profile.fields["customer_ref"]
-    has_ref = refs.notna().to_numpy()
-    if not has_ref.any():
+    referring = np.flatnonzero(refs.notna().to_numpy())
+    if not len(referring):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    sources = pd.Series(profile.sources, dtype="str").str.upper()
-    keys = _references(pd.Series(profile.keys, dtype="str"))
-    own = (sources + ":" + keys).to_numpy(dtype=object)
-    ref = refs[has_ref]
-    prefix = ref.str.extract(r"^([^:]+):(.+)$")
-    qualified = prefix[0].isin(set(sources.unique())).to_numpy()
+    sources = profile.sources.str.upper()
+    keys = _references(profile.keys)
+    ref = refs.iloc[referring].reset_index(drop=True)
+    parts = ref.str.extract(r"^([^:]+):(.+)$")
+    qualified = parts[0].isin(sources.unique()).to_numpy()
     bare = ref.where(~qualified, None)
-    owners = pd.DataFrame({"key": keys, "source": sources}).drop_duplicates()
-    owners_per_key = owners.groupby("key")["source"].agg(["first", "size"])
-    found = owners_per_key.reindex(bare.to_numpy())
-    resolved = np.where(found["size"].to_numpy() == 1,
-                        (found["first"].astype("str") + ":" + bare.to_numpy()).to_numpy(dtype=object),
-                        np.where(found["size"].isna().to_numpy(), ("?:" + bare).to_numpy(dtype=object), None))
-    token = np.where(qualified, (prefix[0] + ":" + prefix[1]).to_numpy(dtype=object), resolved)
-    referring = np.flatnonzero(has_ref)
-    usable = pd.notna(token)
-    referring, token = referring[usable], token[usable]
-    cited = np.flatnonzero(pd.Series(own).isin(set(token)).to_numpy())
-    members = np.concatenate([referring, cited])
-    codes, _ = pd.factorize(np.concatenate([token, own[cited]]))
-    return members.astype(np.int64), codes.astype(np.int64)
+    cited_keys = _among(keys, bare.dropna())
+    owners = pd.DataFrame({"key": keys[cited_keys], "source": sources[cited_keys]}).drop_duplicates()
+    per_key = owners.groupby("key")["source"].agg(["first", "size"]).reindex(bare)
+    one_owner = (per_key["size"] == 1).to_numpy()
+    nobody = per_key["size"].isna().to_numpy()
+    token = (parts[0] + ":" + parts[1]).where(qualified, None)
+    owner = per_key["first"].astype("str").reset_index(drop=True)
+    token = token.mask(~qualified & one_owner, owner + ":" + bare)
+    token = token.mask(~qualified & nobody, "?:" + bare)
+    usable = token.notna().to_numpy()
+    referring, token = referring[usable], token[usable].reset_index(drop=True)
+    own = sources + ":" + keys
+    cited = np.flatnonzero(_among(own, token))
+    codes, _ = pd.factorize(pd.concat([token, own.iloc[cited]], ignore_index=True))
+    return np.concatenate([referring, cited]).astype(np.int64), codes.astype(np.int64)
+
+
+def _among(values: pd.Series, candidates: pd.Series) -> np.ndarray:
+    """For each of ``values``, whether it occurs among ``candidates`` (a fast ``isin`` for strings)."""
+    codes, _ = pd.factorize(pd.concat([values, candidates], ignore_index=True))
+    return np.isin(codes[: len(values)], codes[len(values):])
 
 
 def _group_sizes(groups: np.ndarray) -> np.ndarray:
@@ -1021,18 +1047,17 @@ def _fuzzy_blocks(rule: MatchRule, profile: _Profile, members: np.ndarray, group
     rarely hides a pair from both passes). Pairs found twice count once.
     """
     similar = rule.similar or "name"
-    values = profile.fields[similar].to_numpy(dtype=object)[members]
-    known = pd.notna(values)
-    members, groups, values = members[known], groups[known], values[known]
+    codes = profile.codes(similar)[members]
+    known = codes >= 0
+    members, groups, codes = members[known], groups[known], codes[known]
     if rule.block_prefix == 0:
         passes = [groups]
     else:
         k = rule.block_prefix
-        text = pd.Series(values, dtype="str")
-        heads = text.str.slice(0, k).to_numpy(dtype=object)
-        tails = text.str.split(" ").str[-1].str.slice(0, k).to_numpy(dtype=object)
-        passes = [_combine([groups, pd.factorize(heads)[0].astype(np.int64)]),
-                  _combine([groups, pd.factorize(tails)[0].astype(np.int64)])]
+        text = pd.Series(profile.distinct(similar), dtype="str")
+        heads = pd.factorize(text.str.slice(0, k))[0].astype(np.int64)
+        tails = pd.factorize(text.str.replace(r"^.* ", "", regex=True).str.slice(0, k))[0].astype(np.int64)
+        passes = [_combine([groups, heads[codes]]), _combine([groups, tails[codes]])]
     us, vs = [], []
     for block in passes:
         u, v = _pairs_in_groups(members, block, rule, refused, star=False)

@@ -199,7 +199,9 @@ def _people(n: int, rng: np.random.Generator) -> pd.DataFrame:
     born = start + head_days[head]
     born = np.where(rank == 1, born + rng.normal(0, 4 * 365, n).astype(int), born)
     born = np.where(rank >= 2, born + rng.integers(22 * 365, 38 * 365, n), born)
-    born = np.minimum(born, np.datetime64("2007-12-31")).astype("datetime64[D]")
+    youngest = np.datetime64("2007-12-31")  # customers are adults
+    too_young = born > youngest
+    born = np.where(too_young, youngest - rng.integers(0, 12 * 365, n), born).astype("datetime64[D]")
     trap = np.full(n, "", dtype=object)
     twin = (rank == 3) & (rng.random(n) < 0.12)  # ~6% of households of three or more
     born[twin] = born[np.flatnonzero(twin) - 1]
@@ -332,7 +334,9 @@ def _add_emails(people: pd.DataFrame, rng: np.random.Generator) -> None:
     address = address.where(clash == 0, _text(local) + (clash + 1).astype(str) + "@" + _text(domain))
     business = people["business"].to_numpy()
     company = normalise_names(people["company_name"]).str.replace(" ", "", regex=False)
-    office = ("info@" + company + (people["person_id"] % 97).astype(str) + ".example")
+    office = "info@" + company + ".example"
+    again = office.groupby(office).cumcount()
+    office = office.where(again == 0, "info@" + company + (again + 1).astype(str) + ".example")
     address = address.where(~business, office)
     people["email"] = address.where(business | (rng.random(n) < 0.9), None).astype("str")
 
