@@ -192,6 +192,39 @@ def _cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import datetime, timezone
+
+    from cdp import customer_merge, identity
+    from cdp.profile import load_policy
+    from cdp.store import open_store
+
+    rules = identity.load_rules(args.rules)
+    policy = load_policy(settings.profile_policy_path)
+    store = open_store(settings)
+    try:
+        started = time.perf_counter()
+        records = customer_merge.source_records(store)
+        resolution = identity.resolve(records, rules)
+        merges = customer_merge.plan(records, resolution)
+        print(f"cdp: {len(records):,} source records, {resolution.clusters:,} customers found, "
+              f"{len(merges):,} merges to make ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+        for rule, n in sorted(resolution.merges.items()):
+            print(f"  linked by {rule}: {n:,}", file=sys.stderr)
+        for reason, n in sorted(resolution.refused.items()):
+            print(f"  refused, {reason}: {n:,}", file=sys.stderr)
+        if args.dry_run or not merges:
+            return 0
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        with _progress_bar(len(merges), "merge", unit="merges") as bar:
+            outcome = customer_merge.apply(store, policy, merges, now, progress=bar.update)
+        print(f"cdp: merged {outcome.customers_merged:,} customers into {outcome.merges:,}, moved "
+              f"{outcome.relationships_moved:,} relationships in {outcome.batches:,} transactions", file=sys.stderr)
+    finally:
+        store.close()
+    return 0
+
+
 def _cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
     import json
     from dataclasses import asdict
@@ -260,6 +293,10 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     export.add_argument("--check", action="store_true", help="exit 1 if --out (or schema/schema.graphql) differs")
     export.set_defaults(run=_cmd_schema_export)
 
+    res = sub.add_parser("resolve", help="identity resolution: merge customers whose source records are one person")
+    res.add_argument("--rules", type=Path, default=None, help="match-rule file (default: cdp/identity_rules.toml)")
+    res.add_argument("--dry-run", action="store_true", help="report what would be merged, change nothing")
+    res.set_defaults(run=_cmd_resolve)
     q = sub.add_parser("quality", help="data-quality report: completeness, staleness, conflicts, duplicates, rejects")
     q.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     q.set_defaults(run=_cmd_quality)

@@ -59,6 +59,7 @@ class LadybugStore(GraphStore):
         self._local = threading.local()
         self._write_lock = threading.RLock()
         self._writer = ladybug.Connection(self._db)
+        self._readers: list[Any] = []  # every thread's read connection, closed with the store
         self._closed = False
         # A read-write open locks the file, so no other process can change it under our caches.
         self.exclusive_writer = not read_only
@@ -74,6 +75,8 @@ class LadybugStore(GraphStore):
         if conn is None:
             conn = self._ladybug.Connection(self._db)
             self._local.conn = conn
+            with self._write_lock:
+                self._readers.append(conn)
         return conn
 
     def _execute(self, conn: Any, text: str, params: Mapping[str, Any] | None) -> Any:
@@ -152,6 +155,9 @@ class LadybugStore(GraphStore):
             if self._closed:
                 return
             self._closed = True
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
             self._writer.close()
             self._db.close()
 
