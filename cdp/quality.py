@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from cdp import identity
 from cdp.profile import ProfilePolicy
 from graph.store import GraphStore
 
@@ -78,16 +79,10 @@ class QualityReport:
 
 
 def normalised(rule: str, values: pd.Series) -> pd.Series:
-    """Values of ``rule``'s key in comparable form; empty strings become NA."""
-    text = values.astype("string").str.strip()
-    if rule == "email":
-        text = text.str.lower()
-    elif rule == "phone":
-        digits = text.str.replace(r"\D", "", regex=True)
-        text = digits.str.replace(r"^00", "", regex=True).str.replace(r"^0", "31", regex=True)
-    elif rule == "national_id":
-        text = text.str.replace(r"[\s.-]", "", regex=True).str.upper()
-    return text.mask(text == "")
+    """Values of ``rule``'s key in comparable form (the identity resolver's normalisers); NA when unusable."""
+    normalise = {"email": identity.normalise_emails, "phone": identity.normalise_phones,
+                 "national_id": identity.normalise_national_ids}[rule]
+    return normalise(values.astype("string"))
 
 
 def report(store: GraphStore, policy: ProfilePolicy, now: datetime, sample: int = 20) -> QualityReport:
