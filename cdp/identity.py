@@ -912,7 +912,7 @@ def _combine(codes: list[np.ndarray]) -> np.ndarray:
     out = codes[0].copy()
     for more in codes[1:]:
         valid = (out >= 0) & (more >= 0)
-        joined = out[valid] * (int(more.max()) + 1) + more[valid]
+        joined = out[valid] * (int(more.max(initial=0)) + 1) + more[valid]
         out = np.full(len(out), -1, dtype=np.int64)
         out[valid] = np.unique(joined, return_inverse=True)[1]
     return out

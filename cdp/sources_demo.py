@@ -317,11 +317,19 @@ def _add_phones(people: pd.DataFrame, rng: np.random.Generator) -> None:
         people[column] = people[column].astype("str")
 
 
+_ASCII_LETTERS = str.maketrans({"ø": "o", "ß": "ss", "ł": "l", "ı": "i", "æ": "ae", "đ": "d"})
+
+
+def _mailbox(names: pd.Series) -> pd.Series:
+    """Names as they appear in e-mail addresses: ASCII lower case without spaces."""
+    return normalise_names(names).str.translate(_ASCII_LETTERS).str.replace(" ", "", regex=False)
+
+
 def _add_emails(people: pd.DataFrame, rng: np.random.Generator) -> None:
     """Personal e-mail addresses (90% of people), family addresses, business addresses."""
     n = len(people)
-    first = normalise_names(people["first_name"]).str.replace(" ", "", regex=False)
-    last = normalise_names(people["last_name"]).str.replace(" ", "", regex=False)
+    first = _mailbox(people["first_name"])
+    last = _mailbox(people["last_name"])
     style = rng.integers(0, 4, n)
     local = np.select(
         [style == 0, style == 1, style == 2],
@@ -333,7 +341,7 @@ def _add_emails(people: pd.DataFrame, rng: np.random.Generator) -> None:
     clash = address.groupby(address).cumcount().to_numpy()
     address = address.where(clash == 0, _text(local) + (clash + 1).astype(str) + "@" + _text(domain))
     business = people["business"].to_numpy()
-    company = normalise_names(people["company_name"]).str.replace(" ", "", regex=False)
+    company = _mailbox(people["company_name"])
     office = "info@" + company + ".example"
     again = office.groupby(office).cumcount()
     office = office.where(again == 0, "info@" + company + (again + 1).astype(str) + ".example")
