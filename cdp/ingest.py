@@ -27,6 +27,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,8 @@ class ImportReport:
     total: int | None = None
     rejects_path: str | None = None
     warnings: list[str] = field(default_factory=list)
+    started_at: datetime = field(default_factory=lambda: _utcnow())
+    run_id: str | None = None
 
     @property
     def imported(self) -> int:
@@ -143,6 +146,7 @@ class ImportReport:
             "unchanged": self.unchanged, "batches": self.batches, "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second), "rejects_path": self.rejects_path,
             "items": {name: vars(c).copy() for name, c in self.items.items()}, "warnings": list(self.warnings),
+            "run_id": self.run_id,
         }
 
 
@@ -197,7 +201,8 @@ def import_file(
 ) -> ImportReport:
     """Import ``path`` into ``store`` as ``mapping`` says; return the report.
 
-    Every batch of ``batch_size`` rows is one ``store.write`` (one transaction).
+    Every batch of ``batch_size`` rows is one ``store.write`` (one transaction);
+    a finished run is recorded as an ``ImportRun`` node (``record_run``).
     Problems are appended to ``rejects_path`` (a CSV file with ``REJECTS_HEADER``,
     created on the first reject, replacing an older file). ``progress`` is
     called with the running report once the file is open and after each batch.
@@ -220,7 +225,7 @@ def import_file(
             outcome = write_batch(store, mapping, converted)
             _add(report, batch, converted, outcome)
             if sink:
-                sink.write(batch.rejects + converted.rejects + outcome.rejects)
+                sink.write(sorted(batch.rejects + converted.rejects + outcome.rejects, key=lambda r: r.row))
             report.seconds = time.perf_counter() - started
             if progress:
                 progress(report)
@@ -229,7 +234,26 @@ def import_file(
             sink.close()
             report.rejects_path = str(sink.path) if sink.count else None
         report.seconds = time.perf_counter() - started
+    record_run(store, mapping, report)
     return report
+
+
+def record_run(store: GraphStore, mapping: SourceMapping, report: ImportReport) -> str:
+    """Write ``report`` as an ``ImportRun`` node (read by the data-quality report); return its id."""
+    finished = _utcnow()
+    run_id = f"{report.source}:{report.started_at:%Y%m%dT%H%M%S%f}"
+    store.write([node_op("ImportRun", [{
+        "id": run_id, "source": report.source, "file": report.file, "mapping": mapping.path,
+        "started_at": report.started_at, "finished_at": finished, "read": report.read,
+        "created": report.created, "updated": report.updated, "unchanged": report.unchanged,
+        "rejected": report.rejected, "rejects_file": report.rejects_path,
+    }])])
+    report.run_id = run_id
+    return run_id
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def import_rows(
@@ -249,7 +273,7 @@ def import_rows(
     report = ImportReport(file, mapping.source.name, {name: Counts() for name in mapping.names()})
     _add(report, batch, converted, outcome)
     report.seconds = time.perf_counter() - started
-    return report, converted.rejects + outcome.rejects
+    return report, sorted(converted.rejects + outcome.rejects, key=lambda r: r.row)
 
 
 def _add(report: ImportReport, batch: SourceBatch, converted: ConvertedBatch, outcome: BatchOutcome) -> None:
@@ -557,7 +581,7 @@ class Converters:
     """Column-wise conversion, with the parsed distinct values of each conversion cached between batches."""
 
     def __init__(self) -> None:
-        self._cache: dict[int, dict[str, tuple[Any, str | None]]] = {}
+        self._cache: dict[tuple, dict[str, tuple[Any, str | None]]] = {}
 
     def convert(self, conversion: Conversion, arrow_type: pa.DataType,
                 values: pa.Array) -> tuple[pa.Array, np.ndarray, list[str]]:
@@ -579,8 +603,11 @@ class Converters:
             elif kind == "lower":
                 text = pc.utf8_lower(text)
             return text, none, []
+        fast = _vectorized(conversion, arrow_type, text)
+        if fast is not None:
+            return fast, none, []
         # Everything else is parsed in Python, once per distinct value.
-        cache = self._cache.setdefault(id(conversion), {})
+        cache = self._cache.setdefault(conversion.key, {})
         if len(cache) > _CACHE_LIMIT:
             cache.clear()
         distinct = pc.unique(text)
@@ -608,6 +635,35 @@ class Converters:
         positions = np.flatnonzero(pc.fill_null(bad, False).to_numpy(zero_copy_only=False))
         codes = index.to_numpy(zero_copy_only=False)
         return result, positions, [failed[int(codes[i])] for i in positions]
+
+
+def _vectorized(conversion: Conversion, arrow_type: pa.DataType, text: pa.Array) -> pa.Array | None:
+    """The whole column converted by Arrow when every value is plain (ISO dates and times,
+    plain numbers); None when any value needs the per-value path (or is bad).
+
+    Arrow's parsers are strict (no 31 February, no hour 25), so a value they
+    accept is one ``Conversion.parse`` accepts with the same result.
+    """
+    kind = conversion.kind
+    try:
+        if kind == "int" and not conversion.thousands:
+            return text.cast(pa.int64())
+        if kind == "float" and not conversion.thousands:
+            values = text.cast(pa.float64())
+            return values if pc.all(pc.is_finite(values)).as_py() is not False else None
+        if kind == "date" and conversion.format is None:
+            return text.cast(pa.date32())
+        if kind == "timestamp" and conversion.format is None:
+            try:  # every value has an offset (or Z)
+                return text.cast(pa.timestamp("us", tz="UTC")).cast(arrow_type)
+            except pa.ArrowInvalid:
+                values = text.cast(pa.timestamp("us"))  # no value has one
+                if conversion.timezone:
+                    values = pc.assume_timezone(values, conversion.timezone).cast(arrow_type)
+                return values
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return None
 
 
 def _empty_to_null(text: pa.Array) -> pa.Array:
@@ -686,6 +742,13 @@ def convert_batch(mapping: SourceMapping, batch: SourceBatch, file: str,
         return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
     keys: dict[KeySpec, pa.Array] = {}
+    converted: dict[tuple, tuple[pa.Array, np.ndarray, list[str]]] = {}
+
+    def convert(name: str, conversion: Conversion, arrow_type: pa.DataType) -> tuple[pa.Array, np.ndarray, list[str]]:
+        memo = (name, conversion.key, arrow_type)  # a column read twice the same way is converted once
+        if memo not in converted:
+            converted[memo] = converters.convert(conversion, arrow_type, column(name))
+        return converted[memo]
 
     def key(spec: KeySpec, item: str) -> pa.Array:
         if spec not in keys:
@@ -711,7 +774,7 @@ def convert_batch(mapping: SourceMapping, batch: SourceBatch, file: str,
             if p.column is None:
                 values = pa.nulls(n, arrow_type)
             else:
-                values, bad, reasons = converters.convert(p.conversion, arrow_type, column(p.column))
+                values, bad, reasons = convert(p.column, p.conversion, arrow_type)
                 problems.add(bad, p.column, [f"{item}.{p.name}: {r}" for r in reasons], item)
             if p.default is not None:
                 values = pc.fill_null(values, pa.scalar(p.default, arrow_type))
@@ -724,8 +787,7 @@ def convert_batch(mapping: SourceMapping, batch: SourceBatch, file: str,
     observed = mapping.source.observed_at
     observed_at = None
     if observed is not None and observed.column:
-        observed_at, bad, reasons = converters.convert(observed.conversion, pa.timestamp("us"),
-                                                       column(observed.column))
+        observed_at, bad, reasons = convert(observed.column, observed.conversion, pa.timestamp("us"))
         problems.add(bad, observed.column, [f"observed_at: {r}" for r in reasons], "")
     elif observed is not None:
         observed_at = pa.array([observed.fixed] * n, pa.timestamp("us"))

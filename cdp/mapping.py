@@ -96,6 +96,12 @@ class Conversion:
     true_values: tuple[str, ...] = TRUE_VALUES
     false_values: tuple[str, ...] = FALSE_VALUES
 
+    @property
+    def key(self) -> tuple:
+        """A hashable identity: conversions with equal keys give equal results."""
+        return (self.kind, self.format, self.timezone, tuple(sorted(self.values.items())), self.vocabulary,
+                self.thousands, self.true_values, self.false_values)
+
     def parse(self, text: str) -> Any:
         """The model value of ``text``; None when ``text`` is empty after stripping whitespace.
 
