@@ -13,7 +13,7 @@ GRAPHIQL_MODULES := tools/graphiql/node_modules/.package-lock.json
 CYPHERLINT_MODULES := tools/cypher-lint/node_modules/.package-lock.json
 GRAPHIQL_ASSETS := cdp/static/graphiql/vendor/graphiql.min.js
 
-.PHONY: install serve test bench bench-small wrk-tool clean help
+.PHONY: install serve test bench bench-small bench-import wrk-tool clean help
 
 help:
 	@echo "make serve   - install, load demo data on first run, serve http://127.0.0.1:8000/graphql"
@@ -57,6 +57,10 @@ bench: install wrk-tool
 
 bench-small: install wrk-tool
 	$(BIN)/python bench/run.py --customers 20000 --duration 10
+
+# cdp import of a generated 1,000,000-row customer CSV into a fresh store (docs/import.md).
+bench-import: install
+	$(BIN)/python bench/import_csv.py --rows 1000000
 
 clean:
 	rm -rf $(VENV) tools/graphiql/node_modules tools/cypher-lint/node_modules cdp/static/graphiql/vendor
