@@ -204,7 +204,8 @@ def import_file(
     Every batch of ``batch_size`` rows is one ``store.write`` (one transaction);
     a finished run is recorded as an ``ImportRun`` node (``record_run``).
     Problems are appended to ``rejects_path`` (a CSV file with ``REJECTS_HEADER``,
-    created on the first reject, replacing an older file). ``progress`` is
+    created on the first reject, replacing an older file; None: rejected rows
+    are only counted). ``progress`` is
     called with the running report once the file is open and after each batch.
 
     Raises ``InvalidInput`` before any write when the file cannot be opened or
@@ -705,19 +706,18 @@ class _Problems:
         self.list: list[Reject] = []
         self._seen: set[tuple[int, str, str]] = set()
 
-    def add(self, positions: Sequence[int] | np.ndarray, column: str, reasons: Sequence[str] | str, item: str,
-            values: Sequence[str] | None = None) -> None:
+    def add(self, positions: Sequence[int] | np.ndarray, column: str, reasons: Sequence[str] | str,
+            item: str) -> None:
+        """Reject the rows at ``positions`` (indexes in the batch) for ``reasons`` (one, or one per row);
+        the rejects quote the source ``column``'s value. A repeated (row, column, reason) is kept once."""
         source = self.table.column(column) if column in self.table.column_names else None
         for k, i in enumerate(positions):
             reason = reasons if isinstance(reasons, str) else reasons[k]
             if (int(i), column, reason) in self._seen:
                 continue
             self._seen.add((int(i), column, reason))
-            if values is not None:
-                value = values[k]
-            else:
-                raw = source[int(i)].as_py() if source is not None else None
-                value = "" if raw is None else str(raw)
+            raw = source[int(i)].as_py() if source is not None else None
+            value = "" if raw is None else str(raw)
             self.rejected[i] = True
             self.list.append(Reject(self.file, int(self.rows[i]), column, value, reason, item))
 

@@ -412,7 +412,7 @@ to = "Account"
 
 
 def test_a_killed_import_leaves_whole_batches_and_a_rerun_converges(tmp_path: Path) -> None:
-    rows, batch = 60_000, 4_000
+    rows, batch = 30_000, 2_500
     data = tmp_path / "big.csv"
     with data.open("w") as f:
         f.write("customer,account,city,joined,status\n")
