@@ -784,10 +784,10 @@ def resolve(records: pd.DataFrame, rules: MatchRules | None = None) -> Resolutio
     rules = rules if rules is not None else MatchRules.default()
     source, key = _checked_keys(records)
     order = pd.DataFrame({"s": source.to_numpy(), "k": key.to_numpy()}).sort_values(["s", "k"]).index.to_numpy()
-    ordered = records.iloc[order]
-    profile = _Profile(normalise_records(ordered.reset_index(drop=True), rules.default_country_code),
-                       source.iloc[order], key.iloc[order])
-    clusters = _Clusters(len(ordered))
+    normalised = normalise_records(records, rules.default_country_code).iloc[order].reset_index(drop=True)
+    profile = _Profile(normalised, source.iloc[order], key.iloc[order])
+    del normalised
+    clusters = _Clusters(len(records))
     merges: dict[str, int] = {}
     refused: dict[str, int] = {}
     for rank, rule in enumerate(rules.in_order()):
@@ -796,7 +796,7 @@ def resolve(records: pd.DataFrame, rules: MatchRules | None = None) -> Resolutio
                                           refused, rule.name)
     ranked = rules.in_order()
     root = clusters.labels
-    is_seed = root == np.arange(len(ordered))
+    is_seed = root == np.arange(len(records))
     rule_names = pd.Series([r.name for r in ranked] + ["seed"], dtype="str")
     matched = np.where(is_seed, len(ranked), clusters.rule)
     confidence = np.where(is_seed, 1.0, clusters.confidence)
