@@ -82,11 +82,14 @@ NATIONAL_NUMBER_DIGITS = {"31": 9}
 
 
 def _text(raw: object) -> str | None:
-    """``raw`` as text, or None for None, NaN and pandas' missing markers."""
+    """``raw`` as text (whole floats without ``.0``), or None for None, NaN and pandas' missing markers."""
     if raw is None or raw is pd.NA or raw is pd.NaT:
         return None
-    if isinstance(raw, float) and math.isnan(raw):
-        return None
+    if isinstance(raw, float):
+        if math.isnan(raw):
+            return None
+        if raw.is_integer():  # a number column read as floats: 612345678.0
+            return str(int(raw))
     return str(raw)
 
 
@@ -266,19 +269,21 @@ def normalise_birth_date(raw: object) -> str | None:
 
 
 def _as_text(values: pd.Series) -> pd.Series:
-    """``values`` as a pandas string Series (missing stays missing, numbers become text)."""
+    """``values`` as a pandas string Series: missing stays missing, whole numbers lose any ``.0``."""
     if isinstance(values.dtype, pd.StringDtype):
         return values
-    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-        return values.astype("str")
+    if pd.api.types.is_float_dtype(values.dtype):
+        known = values.dropna()
+        if (known == np.floor(known)).all():
+            return values.astype("Int64").astype("str")
     if pd.api.types.is_integer_dtype(values.dtype):
         return values.astype("Int64").astype("str")
     return values.astype("str")
 
 
-def _missing(values: pd.Series) -> pd.Series:
-    """An all-missing string Series with ``values``' index."""
-    return pd.Series(pd.array([None] * len(values), dtype="str"), index=values.index)
+def _missing(index: pd.Index) -> pd.Series:
+    """An all-missing string Series with this index."""
+    return pd.Series(pd.array([None] * len(index), dtype="str"), index=index)
 
 
 def _on_distinct(values: pd.Series, normalise_texts: Any) -> pd.Series:
@@ -289,7 +294,7 @@ def _on_distinct(values: pd.Series, normalise_texts: Any) -> pd.Series:
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if len(uniques) == 0:
-        return _missing(values)
+        return _missing(values.index)
     done = normalise_texts(pd.Series(uniques, dtype="str"))
     out = done.iloc[np.where(codes < 0, 0, codes)].where(codes >= 0, None)
     out.index = values.index
@@ -421,9 +426,7 @@ def normalise_records(records: pd.DataFrame, default_country_code: str = "31") -
     count as missing everywhere. Missing values are missing (never ``""``).
     """
     def column(name: str) -> pd.Series:
-        if name in records.columns:
-            return records[name]
-        return _missing(records.iloc[:, 0] if len(records.columns) else pd.Series(index=records.index))
+        return records[name] if name in records.columns else _missing(records.index)
 
     out = pd.DataFrame(index=records.index)
     out["national_id"] = normalise_national_ids(column("national_id"))

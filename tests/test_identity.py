@@ -74,6 +74,13 @@ def test_phone_that_cannot_be_a_number_is_none(raw: object) -> None:
     assert normalise_phone(raw) is None
 
 
+def test_numbers_read_as_floats_are_read_as_whole_numbers() -> None:
+    phones = pd.Series([612345678.0, np.nan, 6.5])
+    assert normalise_phones(phones).tolist()[0] == "+31612345678" and normalise_phones(phones)[1:].isna().all()
+    assert normalise_phone(612345678.0) == "+31612345678" and normalise_phone(6.5) is None
+    assert normalise_national_ids(pd.Series([12345678.0])).tolist() == ["012345678"]
+
+
 def test_phone_default_country_code() -> None:
     assert normalise_phone("030 1234567", default_country_code="49") == "+49301234567"
     assert normalise_phones(pd.Series(["030 1234567"]), default_country_code="49").tolist() == ["+49301234567"]
