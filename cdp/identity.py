@@ -273,9 +273,9 @@ def _as_text(values: pd.Series) -> pd.Series:
     if isinstance(values.dtype, pd.StringDtype):
         return values
     if pd.api.types.is_float_dtype(values.dtype):
-        known = values.dropna()
-        if (known == np.floor(known)).all():
-            return values.astype("Int64").astype("str")
+        whole = (values == np.floor(values)).to_numpy()
+        wholes = values.where(whole).astype("Int64").astype("str")
+        return values.astype("str").mask(whole, wholes)
     if pd.api.types.is_integer_dtype(values.dtype):
         return values.astype("Int64").astype("str")
     return values.astype("str")
