@@ -791,28 +791,38 @@ def resolve(records: pd.DataFrame, rules: MatchRules | None = None) -> Resolutio
     profile = _Profile(normalised, source.iloc[order], key.iloc[order])
     del normalised
     clusters = _Clusters(len(records))
+    ranked = rules.in_order()
     merges: dict[str, int] = {}
     refused: dict[str, int] = {}
-    for rank, rule in enumerate(rules.in_order()):
+    for rank, rule in enumerate(ranked):
         u, v, conf = _candidate_links(rule, profile, clusters, refused)
         merges[rule.name] = clusters.link(u, v, conf, rank, [profile.codes(f) for f in rule.vetoes],
                                           refused, rule.name)
-    ranked = rules.in_order()
+    out = _assignments(clusters, profile, ranked, order)
+    out.insert(0, "source", source.to_numpy())
+    out.insert(1, "source_key", key.to_numpy())
+    out.index = records.index
+    return Resolution(records=out, merges=merges, refused=refused)
+
+
+def _assignments(clusters: _Clusters, profile: _Profile, ranked: tuple[MatchRule, ...],
+                 order: np.ndarray) -> pd.DataFrame:
+    """``cluster_id``, ``matched_by`` and ``confidence`` per record, back in input order.
+
+    ``order[i]`` is the input position of the i-th record in (source, key) order.
+    """
     root = clusters.labels
-    is_seed = root == np.arange(len(records))
+    is_seed = root == np.arange(len(root))
     rule_names = pd.Series([r.name for r in ranked] + ["seed"], dtype="str")
     matched = np.where(is_seed, len(ranked), clusters.rule)
     confidence = np.where(is_seed, 1.0, clusters.confidence)
     back = np.empty_like(order)
     back[order] = np.arange(len(order))
-    out = pd.DataFrame({
-        "source": source.to_numpy(),
-        "source_key": key.to_numpy(),
+    return pd.DataFrame({
         "cluster_id": (profile.sources + ":" + profile.keys).iloc[root[back]].to_numpy(),
         "matched_by": rule_names.iloc[matched[back]].to_numpy(),
         "confidence": np.round(confidence[back], 4),
-    }, index=records.index)
-    return Resolution(records=out, merges=merges, refused=refused)
+    })
 
 
 def _checked_keys(records: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
