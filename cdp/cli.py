@@ -127,7 +127,7 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     mapping = load_mapping(args.mapping)
     data = Path(args.file)
-    ingest.open_source(mapping, data, args.batch_size)  # fail on a bad file before opening the store
+    ingest.open_source(mapping, data, args.batch_size).close()  # fail on a bad file before opening the store
     rejects = Path(args.rejects) if args.rejects else Path(f"{data.stem}.rejects.csv")
     bar = _progress_bar(None, f"importing {data.name}")
 

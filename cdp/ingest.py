@@ -231,6 +231,7 @@ def import_file(
             if progress:
                 progress(report)
     finally:
+        source.close()
         if sink:
             sink.close()
             report.rejects_path = str(sink.path) if sink.count else None
@@ -331,14 +332,20 @@ class SourceFile:
     """
 
     def __init__(self, batches: Iterator[SourceBatch], columns: list[str], total: int | None = None,
-                 warnings: list[str] | None = None) -> None:
+                 warnings: list[str] | None = None, close: Callable[[], None] | None = None) -> None:
         self._batches = batches
+        self._close = close
         self.columns = columns
         self.total = total
         self.warnings = warnings or []
 
     def __iter__(self) -> Iterator[SourceBatch]:
         return self._batches
+
+    def close(self) -> None:
+        """Release the file (also when it was not read to the end)."""
+        if self._close:
+            self._close()
 
 
 def data_format(mapping: SourceMapping, path: str | Path) -> str:
@@ -404,7 +411,7 @@ def _open_csv(mapping: SourceMapping, path: Path, batch_size: int) -> SourceFile
                             convert_options=pacsv.ConvertOptions(
                                 include_columns=columns, column_types={c: pa.string() for c in columns},
                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
-    return SourceFile(_csv_batches(reader, invalid, str(path), batch_size), available)
+    return SourceFile(_csv_batches(reader, invalid, str(path), batch_size), available, close=reader.close)
 
 
 def _csv_batches(reader: Any, invalid: list[tuple[int, str]], file: str, batch_size: int) -> Iterator[SourceBatch]:
@@ -495,30 +502,31 @@ def _open_parquet(mapping: SourceMapping, path: Path, batch_size: int) -> Source
         except (pa.ArrowException, OSError) as exc:
             raise InvalidInput(f"{path}: cannot read past row {next_row}: {_arrow_message(exc)}") from None
 
-    return SourceFile(batches(), available, parquet.metadata.num_rows)
+    return SourceFile(batches(), available, parquet.metadata.num_rows, close=parquet.close)
 
 
 def _open_jsonl(mapping: SourceMapping, path: Path, batch_size: int) -> SourceFile:
     columns = mapping.columns()
     handle = path.open("r", encoding="utf-8")
     lines = enumerate(handle, 1)
-    first = _jsonl_batch(lines, columns, str(path), batch_size)
+    try:
+        first = _jsonl_batch(lines, columns, str(path), batch_size)
+    except BaseException:
+        handle.close()
+        raise
     warnings = []
     if first is not None and len(first.rows):
         for ref in mapping.missing_columns([c for c in columns if first.table.column(c).null_count < len(first.rows)]):
-            warnings.append(f"{mapping.path}, line {ref.line}: {ref.what} reads {ref.column!r}, which no record "
-                            f"of the first {len(first.rows):,} in {path} has")
+            warnings.append(f"{mapping.path}, line {ref.line}: {ref.what} reads {ref.column!r}, which none of "
+                            f"the first {len(first.rows):,} records of {path} has")
 
     def batches() -> Iterator[SourceBatch]:
-        try:
-            if first is not None:
-                yield first
-            while (batch := _jsonl_batch(lines, columns, str(path), batch_size)) is not None:
-                yield batch
-        finally:
-            handle.close()
+        if first is not None:
+            yield first
+        while (batch := _jsonl_batch(lines, columns, str(path), batch_size)) is not None:
+            yield batch
 
-    return SourceFile(batches(), columns, warnings=warnings)
+    return SourceFile(batches(), columns, warnings=warnings, close=handle.close)
 
 
 def _jsonl_batch(lines: Iterator[tuple[int, str]], columns: list[str], file: str,
