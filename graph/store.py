@@ -25,6 +25,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from graph import queries as Q
 from graph.cypher import Backend, Query
@@ -347,9 +348,18 @@ class GraphStore(ABC):
             keys = table.column(node.key).to_pylist()
             found = {r["id"] for r in tx.read(Q.EXISTING_IDS[op.name], {"ids": keys})}
             props = tuple(n for n in table.column_names if n != node.key)
-            query = Q.upsert_nodes(node, props)
             table = table.select([node.key, *props])
             existing = len(found)
+            # Rows known to be new are created, not merged (about twice as fast on LadybugDB).
+            is_old = pc.is_in(table.column(node.key), value_set=pa.array(sorted(found), pa.string()))
+            new_rows, old_rows = table.filter(pc.invert(is_old)), table.filter(is_old)
+            if new_rows.num_rows:
+                tx.run(Q.create_nodes(node, props), {"rows": self._rows_param(new_rows)})
+            if old_rows.num_rows:
+                tx.run(Q.upsert_nodes(node, props), {"rows": self._rows_param(old_rows)})
+            result.created[op.name] = result.created.get(op.name, 0) + len(keys) - existing
+            result.updated[op.name] = result.updated.get(op.name, 0) + existing
+            return
         else:
             rel = MODEL.relationship(op.name)
             table = _last_per_key(op.rows, ["from", "to"])
