@@ -136,11 +136,12 @@ def run_import(csv_path: Path, mapping_path: Path, db_path: Path, batch_size: in
     from bench.bulk import remove_store
     from cdp.ingest import import_file
     from cdp.mapping import load_mapping
+    from cdp.settings import Settings
     from graph.ladybug_store import LadybugStore
 
     remove_store(db_path)
     mapping = load_mapping(mapping_path)
-    store = LadybugStore(db_path, buffer_pool_mb=buffer_pool_mb)
+    store = LadybugStore(db_path, buffer_pool_mb=buffer_pool_mb, checkpoint_mb=Settings.from_env().checkpoint_mb)
     try:
         runs = []
         for name in ("first import", "re-import (unchanged)"):

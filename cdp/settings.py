@@ -4,6 +4,7 @@
 |---|---|---|
 | ``CDP_DB_PATH`` | ``data/cdp.lbdb`` | embedded store file |
 | ``CDP_BUFFER_POOL_MB`` | ``2048`` | embedded store page cache |
+| ``CDP_CHECKPOINT_MB`` | ``1024`` | embedded store WAL size that triggers a checkpoint |
 | ``NEO4J_URI`` | unset | when set, use Neo4j instead of the embedded store |
 | ``NEO4J_USER`` / ``NEO4J_PASSWORD`` / ``NEO4J_DATABASE`` | ``neo4j`` / ``""`` / ``neo4j`` | Neo4j credentials |
 | ``CDP_HOST`` / ``CDP_PORT`` | ``127.0.0.1`` / ``8000`` | where ``cdp serve`` listens |
@@ -28,6 +29,7 @@ class Settings:
 
     db_path: Path = Path("data/cdp.lbdb")
     buffer_pool_mb: int = 2048
+    checkpoint_mb: int = 1024
     neo4j_uri: str | None = None
     neo4j_user: str = "neo4j"
     neo4j_password: str = ""
@@ -74,6 +76,7 @@ class Settings:
             host=env.get("CDP_HOST", cls.host),
             port=number("CDP_PORT", cls.port),
             max_page_size=number("CDP_MAX_PAGE_SIZE", cls.max_page_size),
+            checkpoint_mb=number("CDP_CHECKPOINT_MB", cls.checkpoint_mb),
             demo_customers=number("CDP_DEMO_CUSTOMERS", cls.demo_customers),
             demo_seed=number("CDP_DEMO_SEED", cls.demo_seed),
             profile_policy_path=Path(env["CDP_PROFILE_POLICY"]) if env.get("CDP_PROFILE_POLICY") else None,

@@ -23,4 +23,5 @@ def open_store(settings: Settings, read_only: bool = False) -> GraphStore:
         )
     from graph.ladybug_store import LadybugStore
 
-    return LadybugStore(settings.db_path, settings.buffer_pool_mb, read_only=read_only)
+    return LadybugStore(settings.db_path, settings.buffer_pool_mb, read_only=read_only,
+                        checkpoint_mb=settings.checkpoint_mb)
