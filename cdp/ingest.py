@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 
 from cdp.errors import InvalidInput
 from cdp.mapping import Conversion, KeySpec, PropertyMapping, SourceMapping
+from cdp.provenance import observation_ops
 from graph.model import ARROW_TYPES, MODEL
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
 
@@ -828,6 +829,7 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     relationship with the stored one and writes only the new and changed ones.
     """
     valid = ~batch.rejected
+    batch_time = _file_time(batch.file)
     stored = {label: store.nodes(label, _distinct(table.column("id"), valid)) for label, table in batch.nodes.items()}
     rejects, rejected_rows = _check_endpoints(store, mapping, batch, valid, stored)
     items: dict[str, Counts] = {}
@@ -838,6 +840,11 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
         items[entity.label] = counts
         if changed.num_rows:
             ops.append(node_op(entity.label, changed))
+            if entity.label == "Customer" and mapping.source.provenance:
+                seen = _observed_by_id(batch, valid)
+                ops += observation_ops(
+                    store, mapping.source.name, mapping.source.trust, changed, stored["Customer"],
+                    [seen.get(i) or batch_time for i in changed.column("id").to_pylist()], mapping.source.provenance)
     for rel in mapping.relationships:
         table = _last_per_key(batch.relationships[rel.type].filter(pa.array(valid)), ["from", "to"])
         existing = store.relationships(rel.type, _distinct(table.column("from")))
@@ -856,6 +863,23 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     for name, rows in per_item.items():
         items[name].rejected += len(rows)
     return BatchOutcome(items, rejects, rejected_rows)
+
+
+def _file_time(path: str) -> datetime:
+    """When a file's records were observed, lacking an ``observed_at`` column: its
+    modification time (naive UTC), so re-importing the file records the same times."""
+    try:
+        return datetime.fromtimestamp(Path(path).stat().st_mtime, timezone.utc).replace(tzinfo=None)
+    except OSError:
+        return _utcnow()
+
+
+def _observed_by_id(batch: ConvertedBatch, valid: np.ndarray) -> dict[str, datetime]:
+    """Each valid Customer row's observation time by id (a later row wins); empty when not mapped."""
+    if batch.observed_at is None:
+        return {}
+    ids = batch.nodes["Customer"].column("id").to_pylist()
+    return {i: t for i, t, ok in zip(ids, batch.observed_at.to_pylist(), valid) if ok and t is not None}
 
 
 def _distinct(values: pa.ChunkedArray | pa.Array, mask: np.ndarray | None = None) -> list[str]:

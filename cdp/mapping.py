@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cdp.errors import InvalidInput
+from cdp.provenance import PROFILE_KEYS
 from graph import model as m
 from graph.model import MODEL, Property
 
@@ -280,13 +281,16 @@ class ObservedAt:
 
 @dataclass(frozen=True, eq=False)
 class SourceSpec:
-    """The source system: ``name``, ``trust`` (0..1), file ``format`` (None: from the extension)."""
+    """The source system: ``name``, ``trust`` (0..1), file ``format`` (None: from the extension),
+    and the Customer properties whose values are recorded with provenance."""
 
     name: str
     trust: float = 1.0
     format: str | None = None
     observed_at: ObservedAt | None = None
     csv: CsvOptions = CsvOptions()
+    #: Customer properties recorded as observations with provenance (``cdp.provenance``).
+    provenance: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -500,7 +504,8 @@ class _Parser:
 
     def source(self, raw: Any) -> SourceSpec:
         where = ("source",)
-        t = self.table(raw, where, "[source]", ("name", "trust", "observed_at", "format", "csv"), ("name",))
+        t = self.table(raw, where, "[source]", ("name", "trust", "observed_at", "format", "csv", "provenance"),
+                       ("name",))
         name = self.text(t["name"], (*where, "name"), "source.name")
         trust = t.get("trust", 1.0)
         if isinstance(trust, bool) or not isinstance(trust, int | float) or not 0 <= trust <= 1:
@@ -510,7 +515,17 @@ class _Parser:
             self.fail((*where, "format"), f"source.format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         observed = self.observed_at(t["observed_at"], (*where, "observed_at")) if "observed_at" in t else None
         csv = self.csv(t["csv"], (*where, "csv")) if "csv" in t else CsvOptions()
-        return SourceSpec(name, float(trust), fmt, observed, csv)
+        provenance = t.get("provenance", True)
+        if provenance is True:
+            keys: tuple[str, ...] = PROFILE_KEYS
+        elif provenance is False:
+            keys = ()
+        elif isinstance(provenance, list) and all(k in PROFILE_KEYS for k in provenance):
+            keys = tuple(provenance)
+        else:
+            self.fail((*where, "provenance"), "source.provenance must be true, false or a list of "
+                                              f"Customer properties from {', '.join(PROFILE_KEYS)}")
+        return SourceSpec(name, float(trust), fmt, observed, csv, keys)
 
     def observed_at(self, raw: Any, where: tuple) -> ObservedAt:
         line = self.line(where)

@@ -10,7 +10,6 @@ keys a customer may maintain. The policy is a TOML file
 
 from __future__ import annotations
 
-import hashlib
 import tomllib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cdp.errors import InvalidInput, NotFound
+from cdp.provenance import value_id
 from graph.store import GraphStore, node_op, relationship_op
 
 Row = dict[str, Any]
@@ -189,12 +189,6 @@ def _normal(value: Any) -> str:
     return str(value or "").strip().lower()
 
 
-def attribute_value_id(identity_id: str, key: str, value: str, observed_at: datetime) -> str:
-    """A deterministic id for one observation, so re-importing it changes nothing."""
-    digest = hashlib.sha1(f"{identity_id}|{key}|{value}|{observed_at.isoformat()}".encode()).hexdigest()[:16]
-    return f"AV-{digest}"
-
-
 def check_key(key: str) -> str:
     """An attribute key: 1-64 characters of letters, digits and ``_``; ``InvalidInput`` otherwise."""
     if not key or len(key) > 64 or not all(ch.isalnum() or ch == "_" for ch in key):
@@ -273,7 +267,7 @@ def self_service_update(
             errors.append(ItemError(key, problem))
             continue
         written.append({
-            "id": attribute_value_id(identity, key, value or "", now), "key": key, "value": value,
+            "id": value_id(identity, key, now), "key": key, "value": value,
             "source": SELF_SERVICE_SOURCE, "identity_id": identity, "observed_at": now,
             "accuracy": policy.self_service_accuracy, "customer_maintained": True, "verified": False,
         })

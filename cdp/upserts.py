@@ -6,7 +6,8 @@ monetary events. Each item is checked on its own: a bad item is reported
 in one transaction. Links to other entities (an account's customer, a
 subscription's product, ...) must name existing nodes. Customer upserts also
 record provenance: an ``Identity`` ``<source>:<id>`` and one ``AttributeValue``
-per profile field sent, with the source's trust as accuracy.
+per profile field sent that is new or changed, with the source's trust as
+accuracy (see ``cdp.provenance``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from datetime import date, datetime
 from typing import Any
 
 from cdp.errors import InvalidInput
-from cdp.profile import ProfilePolicy, attribute_value_id
+from cdp.profile import ProfilePolicy
+from cdp.provenance import observation_ops
 from graph.model import MODEL
 from graph.store import GraphStore, WriteOp, node_op, relationship_op
 
@@ -53,10 +55,6 @@ RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("Subscription", "monthly_fee"): (0, 1e7),
     ("MonetaryEvent", "amount"): (-1e9, 1e9),
 }
-
-#: Customer properties recorded as attribute values with provenance.
-PROFILE_KEYS = ("first_name", "last_name", "company_name", "birth_date", "gender", "national_id", "email",
-                "phone", "street", "city", "postal_code", "country", "language")
 
 MAX_BATCH = 1000
 
@@ -169,33 +167,9 @@ def _ops(store: GraphStore, label: str, properties: tuple[str, ...], links: tupl
         if pairs:
             ops.append(relationship_op(link.rel_type, [{"from": a, "to": b} for a, b in pairs]))
     if label == "Customer":
-        ops += _provenance(store, items, source, policy, now)
-    return ops
-
-
-def _provenance(store: GraphStore, items: list[dict[str, Any]], source: str, policy: ProfilePolicy,
-                now: datetime) -> list[WriteOp]:
-    # A new source record becomes an identity of its customer; a known one keeps
-    # its link (it may have been merged elsewhere or split out since).
-    known = store.existing_ids("Identity", [f"{source}:{item['id']}" for item in items])
-    identities, values, has_identity, has_value = [], [], [], []
-    for item in items:
-        identity = f"{source}:{item['id']}"
-        if identity not in known:
-            identities.append({"id": identity, "source": source, "source_key": item["id"], "matched_by": "SEED",
-                               "confidence": 1.0, "linked_at": now})
-            has_identity.append({"from": item["id"], "to": identity})
-        for key in PROFILE_KEYS:
-            if key in item and item[key] is not None:
-                text = item[key].isoformat() if isinstance(item[key], (date, datetime)) else str(item[key])
-                vid = attribute_value_id(identity, key, text, now)
-                values.append({"id": vid, "key": key, "value": text, "source": source, "identity_id": identity,
-                               "observed_at": now, "accuracy": policy.trust(source),
-                               "customer_maintained": False, "verified": False})
-                has_value.append({"from": item["id"], "to": vid})
-    ops = [node_op("Identity", identities), relationship_op("HAS_IDENTITY", has_identity)] if identities else []
-    if values:
-        ops += [node_op("AttributeValue", values), relationship_op("HAS_ATTRIBUTE", has_value)]
+        table = node_op("Customer", [{k: v for k, v in item.items() if k in properties} for item in items]).rows
+        stored = store.nodes("Customer", [item["id"] for item in items])
+        ops += observation_ops(store, source, policy.trust(source), table, stored, [now] * table.num_rows)
     return ops
 
 

@@ -329,6 +329,20 @@ def upsert_relationships(rel: RelType, properties: tuple[str, ...]) -> Query:
     return Query(name, "", ("rows",), neo4j=neo, ladybug=lb)
 
 
+def create_relationships(rel: RelType, properties: tuple[str, ...]) -> Query:
+    """Create ``rel`` relationships the caller checked do not exist yet (same ``$rows`` as
+    ``upsert_relationships``): ``CREATE`` on LadybugDB, ``MERGE`` kept on Neo4j."""
+    cols = _ladybug_columns(("from", "to", *properties))
+    assign = ", ".join(f"{p}: {cols[p]}" for p in properties)
+    lb = (
+        f"LOAD FROM $rows MATCH (a:{rel.source} {{id: {cols['from']}}}) "
+        f"MATCH (b:{rel.target} {{id: {cols['to']}}}) CREATE (a)-[x:{rel.type}{' {' + assign + '}' if assign else ''}]->(b)"
+    )
+    upsert = upsert_relationships(rel, properties)
+    name = f"create_{rel.type.lower()}_" + "_".join(sorted(properties))
+    return Query(name, "", ("rows",), neo4j=upsert.text("neo4j"), ladybug=lb)
+
+
 def existing_relationships(rel: RelType) -> Query:
     """Pairs (``from``, ``to``) of ``rel`` whose source id is in ``$sources``."""
     return Query(
@@ -571,7 +585,8 @@ def statements(backend: Backend) -> list[Query]:
         out += [upsert_nodes(node, node.property_names), create_nodes(node, node.property_names),
                 bulk_create_nodes(node), export_nodes(node)]
     for rel in MODEL.relationships:
-        out += [upsert_relationships(rel, rel.property_names), bulk_create_relationships(rel),
+        out += [upsert_relationships(rel, rel.property_names), create_relationships(rel, rel.property_names),
+                bulk_create_relationships(rel),
                 export_relationships(rel), existing_relationships(rel), relationships_from(rel)]
     everything = CustomerFilter(
         ids=("x",), tiers=("CONSUMER",), statuses=("ACTIVE",), cities=("x",), countries=("x",),

@@ -326,16 +326,17 @@ class GraphStore(ABC):
         ordered = sorted(ops, key=lambda op: rank[op.kind])
         result = WriteResult()
         self._called()
+        created: dict[str, set[str]] = defaultdict(set)  # node ids this write creates, by label
         try:
             with self._transaction() as tx:
                 for op in ordered:
                     if op.rows.num_rows:
-                        self._apply(tx, op, result)
+                        self._apply(tx, op, result, created)
         finally:
             self._wrote()
         return result
 
-    def _apply(self, tx: Transaction, op: WriteOp, result: WriteResult) -> None:
+    def _apply(self, tx: Transaction, op: WriteOp, result: WriteResult, created: dict[str, set[str]]) -> None:
         if op.kind == "unlink":
             query = Q.UNLINK[op.name]
             for pair in op.rows.to_pylist():
@@ -355,6 +356,7 @@ class GraphStore(ABC):
             new_rows, old_rows = table.filter(pc.invert(is_old)), table.filter(is_old)
             if new_rows.num_rows:
                 tx.run(Q.create_nodes(node, props), {"rows": self._rows_param(new_rows)})
+                created[op.name].update(new_rows.column(node.key).to_pylist())
             if old_rows.num_rows:
                 tx.run(Q.upsert_nodes(node, props), {"rows": self._rows_param(old_rows)})
             result.created[op.name] = result.created.get(op.name, 0) + len(keys) - existing
@@ -366,22 +368,31 @@ class GraphStore(ABC):
             sources = table.column("from").to_pylist()
             targets = table.column("to").to_pylist()
             for label, column, ids in ((rel.source, "from", sources), (rel.target, "to", targets)):
-                unique = list(dict.fromkeys(ids))
-                missing = set(unique) - {r["id"] for r in tx.read(Q.EXISTING_IDS[label], {"ids": unique})}
+                # Nodes this write just created exist; only the others are looked up.
+                unique = [i for i in dict.fromkeys(ids) if i not in created[label]]
+                missing = set(unique) - {r["id"] for r in tx.read(Q.EXISTING_IDS[label], {"ids": unique})} \
+                    if unique else set()
                 if missing:
                     sample = ", ".join(sorted(missing)[:5])
                     raise InvalidInput(
                         f"{op.name}: {column} refers to unknown {label} id(s): {sample}", field=column)
+            # A node created by this write has no relationships yet.
+            older = [i for i in dict.fromkeys(sources) if i not in created[rel.source]]
+            older_targets = [i for i in dict.fromkeys(targets) if i not in created[rel.target]]
             pairs = {(r["from"], r["to"]) for r in tx.read(
-                Q.existing_relationships(rel), {"sources": list(dict.fromkeys(sources))})}
-            existing = sum(1 for p in zip(sources, targets) if p in pairs)
-            keys = sources
+                Q.existing_relationships(rel), {"sources": older})} if older and older_targets else set()
+            known = [p in pairs for p in zip(sources, targets)]
+            existing = sum(known)
             props = tuple(n for n in table.column_names if n not in ("from", "to"))
-            query = Q.upsert_relationships(rel, props)
             table = table.select(["from", "to", *props])
-        tx.run(query, {"rows": self._rows_param(table)})
-        result.created[op.name] = result.created.get(op.name, 0) + len(keys) - existing
-        result.updated[op.name] = result.updated.get(op.name, 0) + existing
+            is_old = pa.array(known, pa.bool_())
+            new_rows, old_rows = table.filter(pc.invert(is_old)), table.filter(is_old)
+            if new_rows.num_rows:
+                tx.run(Q.create_relationships(rel, props), {"rows": self._rows_param(new_rows)})
+            if old_rows.num_rows:
+                tx.run(Q.upsert_relationships(rel, props), {"rows": self._rows_param(old_rows)})
+            result.created[op.name] = result.created.get(op.name, 0) + len(sources) - existing
+            result.updated[op.name] = result.updated.get(op.name, 0) + existing
 
     def upsert_nodes(self, label: str, rows: Rows) -> WriteResult:
         """Create or update ``label`` nodes by ``id`` in one transaction."""

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cdp.identity import INPUT_COLUMNS, normalise_birth_date, pair_quality
-from cdp.profile import attribute_value_id
+from cdp.provenance import value_id
 from cdp.sources_demo import generate_sources
 from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, node_op, relationship_op
@@ -37,7 +37,7 @@ def _load_sources(store: GraphStore, records: pd.DataFrame) -> None:
         has_identity.append({"from": cid, "to": iid})
         for key in INPUT_COLUMNS[2:]:
             if row[key] is not None:
-                vid = attribute_value_id(iid, key, row[key], SEEN)
+                vid = value_id(iid, key, SEEN)
                 values.append({"id": vid, "key": key, "value": row[key], "source": r.source, "identity_id": iid,
                                "observed_at": SEEN, "accuracy": 0.8})
                 has_value.append({"from": cid, "to": vid})

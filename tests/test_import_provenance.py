@@ -1,0 +1,67 @@
+"""Imported customer values carry provenance: source, trust, observation time, identity.
+Unchanged values add nothing on a re-import; a changed value adds one observation."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from cdp.ingest import import_file
+from cdp.mapping import load_mapping
+from graph.ladybug_store import LadybugStore
+
+ROOT = Path(__file__).resolve().parents[1]
+CRM = ROOT / "examples" / "mappings" / "crm.toml"
+DATA = ROOT / "examples" / "data" / "crm_customers.jsonl"
+
+
+def test_crm_import_records_observations_once(tmp_path: Path) -> None:
+    store = LadybugStore(tmp_path / "p.lbdb", buffer_pool_mb=128)
+    try:
+        mapping = load_mapping(CRM)
+        import_file(store, mapping, DATA, rejects_path=tmp_path / "r.csv")
+        first = store.counts()
+        identities = store.identities_of_customers(["C1001"])["C1001"]
+        assert [(i["id"], i["source"], i["matched_by"]) for i in identities] == [("CRM:C1001", "CRM", "SEED")]
+        values = {v["key"]: v for v in store.attribute_values_of_customers(["C1001"])["C1001"]}
+        email = values["email"]
+        assert email["value"] == "anna.devries@example.nl" and email["source"] == "CRM"
+        assert email["accuracy"] == 0.8 and email["identity_id"] == "CRM:C1001"
+        assert email["observed_at"] == datetime(2026, 1, 15, 8, 30)  # the row's `modified`, in UTC
+        assert {"first_name", "last_name", "phone", "city", "postal_code"} <= set(values)
+
+        import_file(store, mapping, DATA, rejects_path=tmp_path / "r.csv")
+        again = store.counts()
+        assert again["ImportRun"] == first["ImportRun"] + 1
+        assert {**again, "ImportRun": 0} == {**first, "ImportRun": 0}  # nothing else new
+
+        rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+        rows[0]["email"] = "anna@new.example"
+        rows[0]["modified"] = "2026-06-01T12:00:00Z"
+        changed = tmp_path / "crm_changed.jsonl"
+        changed.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+        import_file(store, mapping, changed, rejects_path=tmp_path / "r.csv")
+        history = sorted((v["observed_at"], v["value"]) for v in store.attribute_values_of_customers(["C1001"])["C1001"]
+                         if v["key"] == "email")
+        assert history == [(datetime(2026, 1, 15, 8, 30), "anna.devries@example.nl"),
+                           (datetime(2026, 6, 1, 12, 0), "anna@new.example")]
+        assert store.counts()["AttributeValue"] == first["AttributeValue"] + 1
+    finally:
+        store.close()
+
+
+def test_provenance_can_be_limited_or_switched_off(tmp_path: Path) -> None:
+    text = CRM.read_text().replace('trust = 0.8', 'trust = 0.8\nprovenance = ["email"]')
+    limited = tmp_path / "limited.toml"
+    limited.write_text(text)
+    off = tmp_path / "off.toml"
+    off.write_text(CRM.read_text().replace('trust = 0.8', 'trust = 0.8\nprovenance = false'))
+    for mapping_path, keys in ((limited, {"email"}), (off, set())):
+        store = LadybugStore(tmp_path / f"{mapping_path.stem}.lbdb", buffer_pool_mb=128)
+        try:
+            import_file(store, load_mapping(mapping_path), DATA, rejects_path=tmp_path / "r.csv")
+            values = store.attribute_values_of_customers(["C1001"]).get("C1001", [])
+            assert {v["key"] for v in values} == keys
+        finally:
+            store.close()
