@@ -192,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=50_000)
     p.add_argument("--buffer-pool-mb", type=int, default=2048)
     p.add_argument("--out", type=Path, default=HERE / "out")
+    p.add_argument("--provenance", default="contact", choices=["contact", "all", "off"],
+                   help="observations recorded per customer: contact data (the default of a mapping), "
+                        "all profile keys, or none")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -208,13 +211,16 @@ def main(argv: list[str] | None = None) -> int:
     if not csv_path.exists():
         _say(f"generating {args.rows:,} customer rows (seed {args.seed}) into {csv_path}")
         generate_seconds = round(generate_csv(csv_path, args.rows, args.seed), 1)
-    mapping_path.write_text(MAPPING)
+    setting = {"contact": "", "all": "provenance = true\n", "off": "provenance = false\n"}[args.provenance]
+    mapping_path.write_text(MAPPING.replace("[source]\n", "[source]\n" + setting, 1))
     child = subprocess.run([sys.executable, __file__, "--child", "--rows", str(args.rows), "--seed", str(args.seed),
                             "--batch-size", str(args.batch_size), "--buffer-pool-mb", str(args.buffer_pool_mb),
                             "--out", str(args.out)], stdout=subprocess.PIPE, text=True, check=True)
     results = {
         "command": f".venv/bin/python bench/import_csv.py --rows {args.rows}"
-                   + (f" --batch-size {args.batch_size}" if args.batch_size != 50_000 else ""),
+                   + (f" --batch-size {args.batch_size}" if args.batch_size != 50_000 else "")
+                   + (f" --provenance {args.provenance}" if args.provenance != "contact" else ""),
+        "provenance": args.provenance,
         "rows": args.rows, "seed": args.seed, "batch_size": args.batch_size,
         "csv_mib": round(csv_path.stat().st_size / 2**20), "generate_seconds": generate_seconds,
         **json.loads(child.stdout), "machine": machine.facts(),

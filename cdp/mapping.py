@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cdp.errors import InvalidInput
-from cdp.provenance import PROFILE_KEYS
+from cdp.provenance import CONTACT_KEYS, PROFILE_KEYS
 from graph import model as m
 from graph.model import MODEL, Property
 
@@ -515,7 +515,7 @@ class _Parser:
             self.fail((*where, "format"), f"source.format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         observed = self.observed_at(t["observed_at"], (*where, "observed_at")) if "observed_at" in t else None
         csv = self.csv(t["csv"], (*where, "csv")) if "csv" in t else CsvOptions()
-        provenance = t.get("provenance", True)
+        provenance = t.get("provenance", list(CONTACT_KEYS))
         if provenance is True:
             keys: tuple[str, ...] = PROFILE_KEYS
         elif provenance is False:
@@ -523,7 +523,7 @@ class _Parser:
         elif isinstance(provenance, list) and all(k in PROFILE_KEYS for k in provenance):
             keys = tuple(provenance)
         else:
-            self.fail((*where, "provenance"), "source.provenance must be true, false or a list of "
+            self.fail((*where, "provenance"), "source.provenance must be true (all), false (none) or a list of "
                                               f"Customer properties from {', '.join(PROFILE_KEYS)}")
         return SourceSpec(name, float(trust), fmt, observed, csv, keys)
 

@@ -19,9 +19,15 @@ import pyarrow.compute as pc
 
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
 
-#: Customer properties recorded as observations (contact data and identity data).
+#: Customer properties that can be recorded as observations.
 PROFILE_KEYS = ("first_name", "last_name", "company_name", "birth_date", "gender", "national_id", "email",
                 "phone", "street", "city", "postal_code", "country", "language")
+
+#: What an import records by default: contact data, the part of a profile that goes
+#: stale (about a fifth a year) and that customers maintain. Each observation is two
+#: more rows to write, so recording all of ``PROFILE_KEYS`` costs import speed
+#: (docs/import.md); a mapping can ask for it with ``provenance = true``.
+CONTACT_KEYS = ("email", "phone", "street", "postal_code", "city", "country", "language")
 
 
 def value_id(identity_id: str, key: str, observed_at: datetime) -> str:

@@ -29,7 +29,7 @@ def test_crm_import_records_observations_once(tmp_path: Path) -> None:
         assert email["value"] == "anna.devries@example.nl" and email["source"] == "CRM"
         assert email["accuracy"] == 0.8 and email["identity_id"] == "CRM:C1001"
         assert email["observed_at"] == datetime(2026, 1, 15, 8, 30)  # the row's `modified`, in UTC
-        assert {"first_name", "last_name", "phone", "city", "postal_code"} <= set(values)
+        assert set(values) == {"email", "phone", "street", "postal_code", "city", "country", "language"}
 
         import_file(store, mapping, DATA, rejects_path=tmp_path / "r.csv")
         again = store.counts()
@@ -57,7 +57,11 @@ def test_provenance_can_be_limited_or_switched_off(tmp_path: Path) -> None:
     limited.write_text(text)
     off = tmp_path / "off.toml"
     off.write_text(CRM.read_text().replace('trust = 0.8', 'trust = 0.8\nprovenance = false'))
-    for mapping_path, keys in ((limited, {"email"}), (off, set())):
+    every = tmp_path / "all.toml"
+    every.write_text(CRM.read_text().replace('trust = 0.8', 'trust = 0.8\nprovenance = true'))
+    for mapping_path, keys in ((limited, {"email"}), (off, set()),
+                               (every, {"first_name", "last_name", "birth_date", "gender", "email", "phone",
+                                        "street", "postal_code", "city", "country", "language"})):
         store = LadybugStore(tmp_path / f"{mapping_path.stem}.lbdb", buffer_pool_mb=128)
         try:
             import_file(store, load_mapping(mapping_path), DATA, rejects_path=tmp_path / "r.csv")
