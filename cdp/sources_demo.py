@@ -46,7 +46,6 @@ from cdp.demo import (
     CITIES,
     COMPANY_SECTORS,
     COMPANY_WORDS,
-    EMAIL_DOMAINS,
     FEMALE_NAMES,
     LAST_NAMES,
     MALE_NAMES,

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from graph import queries as Q
 from graph.cypher import Backend, Query
 from graph.errors import InvalidInput
-from graph.model import MODEL, NodeType, RelType
+from graph.model import MODEL
 
 Row = dict[str, Any]
 Rows = pa.Table | Sequence[Mapping[str, Any]]
