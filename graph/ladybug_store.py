@@ -114,6 +114,17 @@ class LadybugStore(GraphStore):
         result = self._execute(self._connection(), query.text("ladybug"), params)
         return result.get_as_arrow()
 
+    def _fetch_table(self, query: Query, params: Mapping[str, Any], schema: pa.Schema) -> pa.Table:
+        table = self._execute(self._connection(), query.text("ladybug"), params).get_as_arrow()
+        if table.num_rows == 0:
+            return schema.empty_table()
+        return table.select(schema.names).cast(schema)
+
+    def _fetch_table_keyed(self, query: Query, ids: list[str], schema: pa.Schema) -> pa.Table:
+        if query.ladybug_per_key is None or len(ids) > PER_KEY_LIMIT:
+            return self._fetch_table(query, {"ids": ids}, schema)
+        return super()._fetch_table_keyed(query, ids, schema)
+
     def _write_statement(self, query: Query, params: Mapping[str, Any]) -> None:
         with self._write_lock:
             self._execute(self._writer, query.text("ladybug"), params)

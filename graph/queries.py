@@ -559,6 +559,116 @@ def customer_count(flt: CustomerFilter) -> tuple[Query, dict]:
     return Query("customer_count", f"{match} RETURN count(c) AS n", tuple(sorted(params))), params
 
 
+# --------------------------------------------------------------------------- analytic projection
+
+#: The fact tables of the analytic projection (``cdp.projection``): for each, the
+#: MATCH pattern binding the owning customer ``c``, and the columns returned.
+#: Every row carries ``customer`` (the customer id) so rows group without joins.
+PROJECTION_FACTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "accounts": (
+        "(c:Customer)-[:HOLDS]->(a:Account)",
+        (("account", "a.id"), ("type", "a.type"), ("status", "a.status"), ("opened_on", "a.opened_on"),
+         ("closed_on", "a.closed_on"), ("payment_method", "a.payment_method"),
+         ("contract_type", "a.contract_type"), ("contract_end", "a.contract_end")),
+    ),
+    "subscriptions": (
+        "(c:Customer)-[:HOLDS]->(a:Account)-[:HAS_SUBSCRIPTION]->(s:Subscription)-[:OF_PRODUCT]->(p:Product)",
+        (("product", "p.id"), ("status", "s.status"),
+         ("since", "s.since"), ("until", "s.until"), ("monthly_fee", "s.monthly_fee"),
+         ("discount", "s.discount")),
+    ),
+    "contacts": (
+        "(c:Customer)-[:HAD_CONTACT]->(k:Contact)-[:VIA]->(ch:Channel)",
+        (("at", "k.at"), ("kind", "k.kind"), ("direction", "k.direction"),
+         ("outcome", "k.outcome"), ("satisfaction", "k.satisfaction"), ("campaign", "k.campaign"),
+         ("channel", "ch.id")),
+    ),
+    "events": (
+        "(c:Customer)-[:HOLDS]->(a:Account)-[:HAS_EVENT]->(m:MonetaryEvent)",
+        (("kind", "m.kind"), ("amount", "m.amount"), ("at", "m.at")),
+    ),
+    "preferences": (
+        "(c:Customer)-[r:PREFERS]->(ch:Channel)",
+        (("channel", "ch.id"), ("rank", "r.rank")),
+    ),
+    "attributes": (
+        "(c:Customer)-[:HAS_ATTRIBUTE]->(v:AttributeValue)",
+        (("key", "v.key"), ("value", "v.value"), ("source", "v.source"),
+         ("observed_at", "v.observed_at"), ("accuracy", "v.accuracy"),
+         ("customer_maintained", "v.customer_maintained"), ("verified", "v.verified")),
+    ),
+}
+
+
+#: How a node of each label hangs off its customer, for finding the customers a
+#: write touched (``GraphStore.owners``). Products and channels are catalogue.
+_OWNER_PATTERNS = {
+    "Account": "(c:Customer)-[:HOLDS]->(n:Account)",
+    "Subscription": "(c:Customer)-[:HOLDS]->(:Account)-[:HAS_SUBSCRIPTION]->(n:Subscription)",
+    "Contact": "(c:Customer)-[:HAD_CONTACT]->(n:Contact)",
+    "MonetaryEvent": "(c:Customer)-[:HOLDS]->(:Account)-[:HAS_EVENT]->(n:MonetaryEvent)",
+    "Identity": "(c:Customer)-[:HAS_IDENTITY]->(n:Identity)",
+    "AttributeValue": "(c:Customer)-[:HAS_ATTRIBUTE]->(n:AttributeValue)",
+}
+
+OWNERS = {
+    label: Query(
+        f"owners_of_{label.lower()}",
+        f"MATCH {pattern} WHERE n.id IN $ids RETURN DISTINCT c.id AS customer",
+        ("ids",),
+        ladybug_per_key=f"MATCH {pattern.replace(f'(n:{label})', f'(n:{label} {{id: $id}})')} "
+                        "RETURN DISTINCT c.id AS customer",
+    )
+    for label, pattern in _OWNER_PATTERNS.items()
+}
+
+
+#: Extra conditions per fact: profile values of Customer properties are already
+#: projected as customer columns, so only custom attributes are read.
+PROJECTION_FILTERS: dict[str, str] = {
+    "attributes": "NOT v.key IN [" + ", ".join(f"'{p}'" for p in MODEL.node("Customer").property_names) + "]",
+}
+
+
+def projection_customers(keyed: bool) -> Query:
+    """Every customer (or those in ``$ids``) with all properties as columns."""
+    node = MODEL.node("Customer")
+    cols = ", ".join(f"c.{p} AS {p}" for p in node.property_names)
+    where = " WHERE c.id IN $ids" if keyed else ""
+    return Query(
+        f"projection_customers{'_keyed' if keyed else ''}", f"MATCH (c:Customer){where} RETURN {cols}",
+        ("ids",) if keyed else (),
+        ladybug_per_key=f"MATCH (c:Customer {{id: $id}}) RETURN {cols}" if keyed else None,
+    )
+
+
+def projection_fact(fact: str, keyed: bool) -> Query:
+    """The rows of one projection fact table (``PROJECTION_FACTS``) for the
+    customers with ids from ``$lo`` to ``$hi`` or (``keyed``) for those in
+    ``$ids``. Raises KeyError for an unknown fact."""
+    pattern, columns = PROJECTION_FACTS[fact]
+    cols = ", ".join(["c.id AS customer"] + [f"{expr} AS {name}" for name, expr in columns])
+    extra = f" AND {PROJECTION_FILTERS[fact]}" if fact in PROJECTION_FILTERS else ""
+    if not keyed:
+        # Read in slices of customers ($lo..$hi inclusive): one pass over 5M contacts
+        # with their channels fills a 2 GiB LadybugDB buffer pool; slices do not.
+        return Query(f"projection_{fact}",
+                     f"MATCH {pattern} WHERE c.id >= $lo AND c.id <= $hi{extra} RETURN {cols}", ("lo", "hi"))
+    where = f" WHERE {PROJECTION_FILTERS[fact]}" if fact in PROJECTION_FILTERS else ""
+    return Query(
+        f"projection_{fact}_keyed", f"MATCH {pattern} WHERE c.id IN $ids{extra} RETURN {cols}", ("ids",),
+        ladybug_per_key=f"MATCH {pattern.replace('(c:Customer)', '(c:Customer {id: $id})', 1)}{where} RETURN {cols}",
+    )
+
+
+def projection_queries() -> list[Query]:
+    """Every projection query, for the linter."""
+    out = [projection_customers(False), projection_customers(True), *OWNERS.values()]
+    for fact in PROJECTION_FACTS:
+        out += [projection_fact(fact, False), projection_fact(fact, True)]
+    return out
+
+
 # --------------------------------------------------------------------------- inventory
 
 def fixed_queries() -> list[Query]:
@@ -579,7 +689,7 @@ def statements(backend: Backend) -> list[Query]:
     """Every statement cdp can send to ``backend``, including one variant of
     each generated family (all properties for upserts; every customer filter
     condition at once, for each sort key) so the linter sees each clause."""
-    out = fixed_queries()
+    out = fixed_queries() + projection_queries()
     out += neo4j_schema_statements() if backend == "neo4j" else ladybug_schema_statements()
     for node in MODEL.nodes:
         out += [upsert_nodes(node, node.property_names), create_nodes(node, node.property_names),

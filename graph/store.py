@@ -14,6 +14,7 @@ anything the store itself rejects.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -30,7 +31,7 @@ import pyarrow.compute as pc
 from graph import queries as Q
 from graph.cypher import Backend, Query
 from graph.errors import InvalidInput
-from graph.model import MODEL
+from graph.model import ARROW_TYPES, MODEL
 
 Row = dict[str, Any]
 Rows = pa.Table | Sequence[Mapping[str, Any]]
@@ -59,6 +60,38 @@ class WriteOp:
     kind: str
     name: str
     rows: pa.Table
+
+
+@dataclass
+class Changes:
+    """What one committed write touched, for listeners that keep derived data fresh.
+
+    ``nodes``: ids written (created or updated) per label; ``relationships``:
+    ``(from, to)`` pairs written or unlinked per type; ``deleted``: ids of nodes
+    deleted per label (their relationships went with them); ``everything``: the
+    store was wiped or bulk-loaded, so anything derived must be rebuilt.
+    """
+
+    nodes: dict[str, set[str]] = field(default_factory=dict)
+    relationships: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    deleted: dict[str, set[str]] = field(default_factory=dict)
+    everything: bool = False
+
+    def merge(self, other: Changes) -> None:
+        """Add ``other`` to these changes (in place)."""
+        for mine, theirs in ((self.nodes, other.nodes), (self.relationships, other.relationships),
+                             (self.deleted, other.deleted)):
+            for name, items in theirs.items():
+                mine.setdefault(name, set()).update(items)
+        self.everything = self.everything or other.everything
+
+    def __bool__(self) -> bool:
+        return self.everything or any(self.nodes.values()) or any(self.relationships.values()) \
+            or any(self.deleted.values())
+
+
+#: A function told about every committed write (``GraphStore.subscribe``).
+ChangeListener = Callable[[Changes], None]
 
 
 @dataclass
@@ -220,6 +253,7 @@ class GraphStore(ABC):
         self.call_count = 0
         self._generation = 0  # bumped by every write; invalidates the catalogue cache
         self._catalogue_cache: dict[str, tuple[int, float, dict[str, Row]]] = {}
+        self._listeners: list[ChangeListener] = []
 
     # ------------------------------------------------------------ primitives
 
@@ -273,6 +307,28 @@ class GraphStore(ABC):
         with self._count_lock:
             self._generation += 1
             self._catalogue_cache.clear()
+
+    def subscribe(self, listener: ChangeListener) -> None:
+        """Call ``listener(changes)`` after every write this store object commits.
+
+        Listeners run on the writing thread, after the commit: they must be quick
+        (record the changes, do the work later) and must not raise. Writes by
+        other processes (possible on Neo4j) are not seen.
+        """
+        with self._count_lock:
+            self._listeners.append(listener)
+
+    def unsubscribe(self, listener: ChangeListener) -> None:
+        """Stop calling ``listener``; unknown listeners are ignored."""
+        with self._count_lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _publish(self, changes: Changes) -> None:
+        with self._count_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(changes)
 
     def _catalogue(self, name: str, load: Callable[[], dict[str, Row]]) -> dict[str, Row]:
         """``load()`` cached until the next write (and at most ``CATALOGUE_TTL_SECONDS``
@@ -334,6 +390,8 @@ class GraphStore(ABC):
                         self._apply(tx, op, result, created)
         finally:
             self._wrote()
+        if self._listeners:
+            self._publish(_changes_of(ordered))
         return result
 
     def _apply(self, tx: Transaction, op: WriteOp, result: WriteResult, created: dict[str, set[str]]) -> None:
@@ -409,6 +467,7 @@ class GraphStore(ABC):
             self._write_statement(Q.DELETE_NODES[label], {"ids": list(ids)})
         finally:
             self._wrote()
+        self._publish(Changes(deleted={label: set(ids)}))
 
     @abstractmethod
     def _write_statement(self, query: Query, params: Mapping[str, Any]) -> None:
@@ -422,6 +481,7 @@ class GraphStore(ABC):
                 self._write_statement(query, {})
         finally:
             self._wrote()
+        self._publish(Changes(everything=True))
 
     def existing_ids(self, label: str, ids: Sequence[str]) -> set[str]:
         """The subset of ``ids`` that exist as ``label`` nodes."""
@@ -474,6 +534,7 @@ class GraphStore(ABC):
                     progress(name, table.num_rows)
         finally:
             self._wrote()
+            self._publish(Changes(everything=True))
         return total
 
     def export_nodes(self, label: str) -> pa.Table:
@@ -485,6 +546,48 @@ class GraphStore(ABC):
         """Every ``rel_type`` relationship as an Arrow table (``from``, ``to``, properties)."""
         rel = MODEL.relationship(rel_type)
         return _rows_to_table(self._read(Q.export_relationships(rel)), rel.arrow_schema())
+
+    # ------------------------------------------------------------ analytic projection
+
+    def projection_table(self, name: str, ids: Sequence[str] | None = None,
+                         between: tuple[str, str] | None = None) -> pa.Table:
+        """One table of the analytic projection as Arrow, typed by the model.
+
+        ``name`` is ``"customers"`` or a key of ``graph.queries.PROJECTION_FACTS``.
+        Customers: every one, or those in ``ids``. Facts (rows carry the owning
+        customer's id in ``customer``): those of the customers in ``ids``, or of
+        the customers whose ids lie in ``between`` (inclusive bounds; read a big
+        store slice by slice). Raises KeyError for an unknown name, ValueError
+        for a fact without ``ids`` or ``between``.
+        """
+        schema = projection_schema(name)
+        if ids is not None:
+            if not ids:
+                return schema.empty_table()
+            query = Q.projection_customers(True) if name == "customers" else Q.projection_fact(name, True)
+            self._called()
+            return self._fetch_table_keyed(query, list(dict.fromkeys(ids)), schema)
+        self._called()
+        if name == "customers":
+            return self._fetch_table(Q.projection_customers(False), {}, schema)
+        if between is None:
+            raise ValueError(f"projection_table({name!r}) needs ids or between")
+        return self._fetch_table(Q.projection_fact(name, False), {"lo": between[0], "hi": between[1]}, schema)
+
+    def owners(self, label: str, ids: Sequence[str]) -> set[str]:
+        """Ids of the customers the ``label`` nodes ``ids`` belong to (through
+        accounts for subscriptions and monetary events). Raises KeyError for a
+        label that has no owner (Customer, Product, Channel, ImportRun)."""
+        if not ids:
+            return set()
+        return {r["customer"] for r in self._read_keyed(Q.OWNERS[label], ids)}
+
+    def _fetch_table(self, query: Query, params: Mapping[str, Any], schema: pa.Schema) -> pa.Table:
+        """Run a read and return its rows as an Arrow table of ``schema`` (backends may stream)."""
+        return _rows_to_table(self._fetch(query, params), schema)
+
+    def _fetch_table_keyed(self, query: Query, ids: list[str], schema: pa.Schema) -> pa.Table:
+        return _rows_to_table(self._fetch_keyed(query, ids, {}), schema)
 
     # ------------------------------------------------------------ reads for the API
 
@@ -595,6 +698,21 @@ class GraphStore(ABC):
         return self._read(query, params)[0]["n"]
 
 
+def _changes_of(ops: Sequence[WriteOp]) -> Changes:
+    """The ``Changes`` a committed list of write ops made."""
+    changes = Changes()
+    for op in ops:
+        if not op.rows.num_rows:
+            continue
+        if op.kind == "node":
+            key = MODEL.node(op.name).key
+            changes.nodes.setdefault(op.name, set()).update(op.rows.column(key).to_pylist())
+        else:
+            pairs = zip(op.rows.column("from").to_pylist(), op.rows.column("to").to_pylist())
+            changes.relationships.setdefault(op.name, set()).update(pairs)
+    return changes
+
+
 def _conform(table: pa.Table, schema: pa.Schema, what: str) -> pa.Table:
     """Reorder and cast ``table`` to ``schema``; raise InvalidInput if it cannot fit."""
     missing = [n for n in schema.names if n not in table.column_names]
@@ -606,3 +724,24 @@ def _conform(table: pa.Table, schema: pa.Schema, what: str) -> pa.Table:
 def _rows_to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
+
+_PATTERN_NODE = re.compile(r"\((\w+):(\w+)")
+_PATTERN_REL = re.compile(r"\[(\w+):(\w+)\]")
+
+
+def projection_schema(name: str) -> pa.Schema:
+    """The Arrow schema of projection table ``name`` (``"customers"`` or a fact), from the model."""
+    if name == "customers":
+        return MODEL.node("Customer").arrow_schema()
+    pattern, columns = Q.PROJECTION_FACTS[name]
+    kinds: dict[str, Any] = {var: MODEL.node(label) for var, label in _PATTERN_NODE.findall(pattern)}
+    kinds.update({var: MODEL.relationship(t) for var, t in _PATTERN_REL.findall(pattern)})
+    fields = [("customer", pa.string())]
+    for column, expr in columns:
+        var, prop = expr.split(".")
+        owner = kinds[var]
+        if prop == "id":
+            fields.append((column, pa.string()))
+        else:
+            fields.append((column, ARROW_TYPES[next(p.type for p in owner.properties if p.name == prop)]))
+    return pa.schema(fields)

@@ -1,0 +1,489 @@
+"""The analytic projection: the customer graph as columnar tables in memory.
+
+Segments, value analysis, predictive models and recommendations look at the
+whole customer base at once. Running that as Cypher per request is too slow
+(docs/architecture.md), so the store is projected into pandas frames, one per
+fact, each row carrying the integer *row* of its customer:
+
+* ``customers``: one row per customer (row ``i`` is customer ``ids[i]``), the
+  Customer properties, enumerations as categoricals, dates as ``datetime64``;
+* ``accounts``, ``subscriptions`` (with ``product``), ``contacts`` (with
+  ``channel``), ``events`` (monetary events), ``preferences`` (channel
+  preferences), ``attributes`` (profile values with provenance);
+* ``products`` and ``channels``: the catalogue, indexed by id.
+
+``Projection.build(store)`` reads everything (slice by slice) into a
+``ProjectionData`` snapshot. The projection subscribes to the store's writes
+(``GraphStore.subscribe``); ``Projection.data()`` first applies pending
+changes: it finds the customers a write touched, re-reads just those customers'
+rows and swaps in a new snapshot, so answers reflect the latest data without a
+full rebuild. Snapshots are immutable: a reader keeps a consistent view while a
+refresh builds the next one.
+
+Writes made by another process (possible on Neo4j) are not seen by the
+listener; ``Projection.data(max_age=...)`` rebuilds a snapshot older than that.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from graph import queries as Q
+from graph.model import (
+    ACCOUNT_STATUS_VALUES,
+    ACCOUNT_TYPE_VALUES,
+    CONTACT_DIRECTION_VALUES,
+    CONTACT_KIND_VALUES,
+    CONTACT_OUTCOME_VALUES,
+    CONTRACT_TYPE_VALUES,
+    CUSTOMER_STATUS_VALUES,
+    GENDER_VALUES,
+    MONETARY_KIND_VALUES,
+    PAYMENT_METHOD_VALUES,
+    SUBSCRIPTION_STATUS_VALUES,
+    TIER_VALUES,
+)
+from graph.store import Changes, GraphStore
+
+log = logging.getLogger(__name__)
+
+#: Customers per slice when reading facts (bounds LadybugDB's memory per query).
+SLICE_CUSTOMERS = 200_000
+
+#: The fact tables, in build order.
+FACTS = tuple(Q.PROJECTION_FACTS)
+
+#: Columns stored as categoricals with a fixed set of categories (the model's
+#: enumerations): unknown values become missing, and frames concatenate cheaply.
+ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "customers": {"tier": TIER_VALUES, "status": CUSTOMER_STATUS_VALUES, "gender": GENDER_VALUES},
+    "accounts": {"type": ACCOUNT_TYPE_VALUES, "status": ACCOUNT_STATUS_VALUES,
+                 "payment_method": PAYMENT_METHOD_VALUES, "contract_type": CONTRACT_TYPE_VALUES},
+    "subscriptions": {"status": SUBSCRIPTION_STATUS_VALUES},
+    "contacts": {"kind": CONTACT_KIND_VALUES, "direction": CONTACT_DIRECTION_VALUES,
+                 "outcome": CONTACT_OUTCOME_VALUES},
+    "events": {"kind": MONETARY_KIND_VALUES},
+}
+
+#: Columns stored as open categoricals (their values are not a fixed enumeration).
+OPEN_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "customers": ("city", "country", "language", "postal_code"),
+    "accounts": ("account",),
+    "subscriptions": ("product",),
+    "contacts": ("channel", "campaign"),
+    "preferences": ("channel",),
+    "attributes": ("key", "source"),
+}
+
+#: Columns dropped when projecting (not needed for analytics, costly to keep).
+DROPPED: dict[str, tuple[str, ...]] = {}
+
+
+def utc_now() -> datetime:
+    """The current time as the store keeps it (naive UTC)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class ProjectionData:
+    """One immutable snapshot of the projection.
+
+    ``ids`` maps customer rows to ids (``ids[row]``; ``ids.get_indexer`` goes
+    back). ``present`` is False for rows of customers deleted since the build
+    (rows are never renumbered). ``version`` grows with every applied change;
+    caches key on it. ``built_at`` is when the snapshot's data was read.
+    """
+
+    version: int
+    built_at: datetime
+    ids: pd.Index
+    present: np.ndarray
+    customers: pd.DataFrame
+    facts: dict[str, pd.DataFrame]
+    products: pd.DataFrame
+    channels: pd.DataFrame
+    bundles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        """Number of customer rows (including rows of deleted customers)."""
+        return len(self.ids)
+
+    def fact(self, name: str) -> pd.DataFrame:
+        """One fact frame (``accounts``, ``subscriptions``, ``contacts``, ...); KeyError if unknown."""
+        return self.facts[name]
+
+    def rows_of(self, ids: Iterable[str]) -> np.ndarray:
+        """Customer rows of ``ids`` (-1 for ids not in the projection)."""
+        return self.ids.get_indexer(list(ids))
+
+    def row_of(self, customer_id: str) -> int | None:
+        """The row of one customer id, or None when it is not projected (or deleted)."""
+        row = int(self.ids.get_indexer([customer_id])[0])
+        return row if row >= 0 and self.present[row] else None
+
+    def base(self) -> np.ndarray:
+        """Boolean mask of the customer base: present and not merged into another customer."""
+        status = self.customers["status"]
+        return self.present & (status != "MERGED").to_numpy()
+
+
+@dataclass
+class RefreshStats:
+    """What one ``Projection.refresh`` did."""
+
+    customers: int = 0
+    rebuilt: bool = False
+    seconds: float = 0.0
+
+
+class Projection:
+    """The live analytic projection of one store.
+
+    ``Projection(store)`` subscribes to the store's writes; the first
+    ``data()`` builds the snapshot. Thread-safe: one refresh runs at a time,
+    readers get the latest complete snapshot. ``listeners`` are called with
+    ``(snapshot, changed_rows)`` after each refresh (``changed_rows`` is None
+    after a full build), so caches and scores can follow.
+    """
+
+    def __init__(self, store: GraphStore, slice_customers: int = SLICE_CUSTOMERS) -> None:
+        self.store = store
+        self.slice_customers = slice_customers
+        self._snapshot: ProjectionData | None = None
+        self._pending = Changes()
+        self._pending_lock = threading.Lock()
+        self._refresh_lock = threading.RLock()
+        self._version = 0
+        self.listeners: list[Callable[[ProjectionData, np.ndarray | None], None]] = []
+        self.last_refresh = RefreshStats()
+        store.subscribe(self._on_change)
+
+    # ------------------------------------------------------------ public
+
+    def data(self, max_age: float | None = None) -> ProjectionData:
+        """The current snapshot, with every committed write of this process applied.
+
+        Builds the projection on first use. ``max_age`` (seconds): rebuild a
+        snapshot read longer ago than that (for stores other processes write).
+        Raises ``StoreError``/``StoreUnavailable`` when the store cannot be read.
+        """
+        snapshot = self._snapshot
+        if snapshot is not None and not self._pending and (
+                max_age is None or (utc_now() - snapshot.built_at).total_seconds() <= max_age):
+            return snapshot
+        with self._refresh_lock:
+            if self._snapshot is None or (max_age is not None and (
+                    utc_now() - self._snapshot.built_at).total_seconds() > max_age):
+                self.rebuild()
+            elif self._pending:
+                self.refresh()
+            assert self._snapshot is not None
+            return self._snapshot
+
+    @property
+    def built(self) -> bool:
+        """True once a snapshot exists."""
+        return self._snapshot is not None
+
+    def rebuild(self) -> ProjectionData:
+        """Read the whole store into a new snapshot (pending changes are included)."""
+        with self._refresh_lock:
+            started = time.perf_counter()
+            with self._pending_lock:
+                self._pending = Changes()
+            self._version += 1
+            snapshot = build(self.store, self._version, self.slice_customers)
+            self._snapshot = snapshot
+            self.last_refresh = RefreshStats(customers=snapshot.size, rebuilt=True,
+                                             seconds=time.perf_counter() - started)
+            log.info("projection built: %d customers in %.1f s", snapshot.size, self.last_refresh.seconds)
+            self._tell(snapshot, None)
+            return snapshot
+
+    def refresh(self) -> RefreshStats:
+        """Apply the pending changes: re-read the customers they touched.
+
+        Rebuilds instead when the changes cannot be traced to customers
+        (a wipe, a bulk load, deleted accounts or contacts).
+        """
+        with self._refresh_lock:
+            with self._pending_lock:
+                changes, self._pending = self._pending, Changes()
+            if self._snapshot is None:
+                self.rebuild()
+                return self.last_refresh
+            if not changes:
+                return RefreshStats()
+            started = time.perf_counter()
+            if changes.everything or any(ids for label, ids in changes.deleted.items() if label != "Customer"):
+                self.rebuild()
+                return self.last_refresh
+            snapshot = self._snapshot
+            catalogue = any(changes.nodes.get(label) for label in ("Product", "Channel")) or bool(
+                changes.relationships.get("INCLUDES"))
+            touched = touched_customers(self.store, changes)
+            deleted = changes.deleted.get("Customer", set())
+            self._version += 1
+            snapshot, rows = apply(self.store, snapshot, touched, deleted, self._version, catalogue)
+            self._snapshot = snapshot
+            self.last_refresh = RefreshStats(customers=len(rows), seconds=time.perf_counter() - started)
+            self._tell(snapshot, rows)
+            return self.last_refresh
+
+    def close(self) -> None:
+        """Stop following the store's writes."""
+        self.store.unsubscribe(self._on_change)
+
+    # ------------------------------------------------------------ internals
+
+    def _on_change(self, changes: Changes) -> None:
+        with self._pending_lock:
+            self._pending.merge(changes)
+
+    def _tell(self, snapshot: ProjectionData, rows: np.ndarray | None) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(snapshot, rows)
+            except Exception:  # a follower's bug must not break the projection
+                log.exception("projection listener failed")
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build(store: GraphStore, version: int = 1, slice_customers: int = SLICE_CUSTOMERS) -> ProjectionData:
+    """Read the whole store into a ``ProjectionData`` (customers sorted by id)."""
+    built_at = utc_now()
+    customers_table = store.projection_table("customers")
+    customers_table = customers_table.sort_by("id")
+    ids_array = customers_table.column("id").combine_chunks()
+    ids = pd.Index(ids_array.to_numpy(zero_copy_only=False), dtype=object)
+    customers = _frame("customers", customers_table)
+    bounds = _slices(ids, slice_customers)
+    facts: dict[str, pd.DataFrame] = {}
+    for fact in FACTS:
+        tables = [store.projection_table(fact, between=b) for b in bounds]
+        table = pa.concat_tables(tables) if tables else _empty(fact)
+        facts[fact] = _fact_frame(fact, table, ids_array)
+    products, channels, bundles = _catalogue(store)
+    return ProjectionData(
+        version=version, built_at=built_at, ids=ids, present=np.ones(len(ids), dtype=bool),
+        customers=customers, facts=facts, products=products, channels=channels, bundles=bundles,
+    )
+
+
+def _empty(fact: str) -> pa.Table:
+    from graph.store import projection_schema
+
+    return projection_schema(fact).empty_table()
+
+
+def _slices(ids: pd.Index, size: int) -> list[tuple[str, str]]:
+    """Inclusive (first id, last id) bounds of consecutive slices of sorted ``ids``."""
+    n = len(ids)
+    return [(ids[start], ids[min(start + size, n) - 1]) for start in range(0, n, size)]
+
+
+def _frame(name: str, table: pa.Table) -> pd.DataFrame:
+    """An Arrow table of projection table ``name`` as a pandas frame with the
+    projection's dtypes (categoricals, datetime64, float)."""
+    columns: dict[str, Any] = {}
+    enums = ENUMS.get(name, {})
+    open_cats = OPEN_CATEGORIES.get(name, ())
+    for column_name in table.column_names:
+        if column_name in DROPPED.get(name, ()) or column_name == "customer":
+            continue
+        column = table.column(column_name)
+        if column_name in enums:
+            columns[column_name] = pd.Categorical(_strings(column), categories=list(enums[column_name]))
+        elif column_name in open_cats:
+            columns[column_name] = _categorical(column)
+        elif pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+            columns[column_name] = column.cast(pa.timestamp("us")).to_numpy().astype("datetime64[us]")
+        elif pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+            columns[column_name] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        elif pa.types.is_boolean(column.type):
+            columns[column_name] = column.fill_null(False).to_numpy(zero_copy_only=False)
+        else:
+            columns[column_name] = column.to_numpy(zero_copy_only=False)
+    return pd.DataFrame(columns, copy=False)
+
+
+def _strings(column: pa.ChunkedArray) -> np.ndarray:
+    return column.to_numpy(zero_copy_only=False)
+
+
+def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
+    encoded = column.combine_chunks().dictionary_encode()
+    categories = encoded.dictionary.to_pylist()
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return pd.Categorical.from_codes(codes, categories=categories)
+
+
+def _fact_frame(fact: str, table: pa.Table, ids_array: pa.Array) -> pd.DataFrame:
+    """A fact frame: the typed columns plus ``row``, the customer row of each fact."""
+    rows = pc.index_in(table.column("customer"), value_set=ids_array).fill_null(-1)
+    frame = _frame(fact, table)
+    frame.insert(0, "row", rows.to_numpy(zero_copy_only=False).astype(np.int32))
+    return frame[frame["row"] >= 0].reset_index(drop=True) if (frame["row"] < 0).any() else frame
+
+
+def _catalogue(store: GraphStore) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, tuple[str, ...]]]:
+    products = pd.DataFrame(list(store.products().values()))
+    if products.empty:
+        products = pd.DataFrame(columns=["id", "name", "category", "monthly_price", "monthly_cost", "lifecycle"])
+    products = products.set_index("id", drop=False).sort_index()
+    channels = pd.DataFrame(list(store.channels().values()))
+    if channels.empty:
+        channels = pd.DataFrame(columns=["id", "name", "kind", "cost_per_contact"])
+    channels = channels.set_index("id", drop=False).sort_index()
+    bundle_ids = [p for p, c in zip(products.index, products["category"]) if c == "BUNDLE"]
+    components = store.bundle_components(bundle_ids) if bundle_ids else {}
+    bundles = {b: tuple(r["product_id"] for r in components.get(b, [])) for b in bundle_ids}
+    return products, channels, bundles
+
+
+# --------------------------------------------------------------------------- incremental refresh
+
+#: Relationship types whose ``from`` end is a customer.
+_FROM_CUSTOMER = ("HOLDS", "HAD_CONTACT", "PREFERS", "HAS_IDENTITY", "HAS_ATTRIBUTE")
+#: Relationship types whose ``from`` end hangs off a customer through this label.
+_FROM_OWNED = {"HAS_SUBSCRIPTION": "Account", "HAS_EVENT": "Account", "OF_PRODUCT": "Subscription",
+               "VIA": "Contact", "ABOUT": "Contact"}
+
+
+def touched_customers(store: GraphStore, changes: Changes) -> set[str]:
+    """Ids of the customers whose projected rows ``changes`` may have altered."""
+    touched: set[str] = set(changes.nodes.get("Customer", set()))
+    owned: dict[str, set[str]] = {}
+    for label, ids in changes.nodes.items():
+        if label in Q.OWNERS:
+            owned.setdefault(label, set()).update(ids)
+    for rel_type, pairs in changes.relationships.items():
+        if rel_type in _FROM_CUSTOMER:
+            touched.update(f for f, _ in pairs)
+        elif rel_type in _FROM_OWNED:
+            owned.setdefault(_FROM_OWNED[rel_type], set()).update(f for f, _ in pairs)
+    for label, ids in owned.items():
+        touched |= store.owners(label, sorted(ids))
+    return touched
+
+
+def apply(store: GraphStore, snapshot: ProjectionData, touched: set[str], deleted: set[str],
+          version: int, catalogue: bool = False) -> tuple[ProjectionData, np.ndarray]:
+    """A new snapshot with the rows of ``touched`` customers re-read and
+    ``deleted`` customers marked absent; returns it and the changed rows."""
+    ids_list = sorted(touched - deleted)
+    table = store.projection_table("customers", ids_list)
+    found = table.column("id").to_pylist()
+    # Customers that vanished without a delete (e.g. merged away and removed) count as deleted.
+    gone = set(deleted) | (set(ids_list) - set(found))
+    ids, present, customers = snapshot.ids, snapshot.present.copy(), snapshot.customers
+    new_ids = [i for i in found if ids.get_indexer([i])[0] < 0]
+    if new_ids:
+        ids = ids.append(pd.Index(new_ids, dtype=object))
+        present = np.concatenate([present, np.ones(len(new_ids), dtype=bool)])
+    frame = _frame("customers", table)
+    rows_found = ids.get_indexer(found).astype(np.int64)
+    customers = _upsert_rows(customers, rows_found, frame, len(ids))
+    gone_rows = ids.get_indexer(sorted(gone))
+    gone_rows = gone_rows[gone_rows >= 0]
+    present[gone_rows] = False
+    changed = np.unique(np.concatenate([rows_found, gone_rows])).astype(np.int64)
+    dirty = np.zeros(len(ids), dtype=bool)
+    dirty[changed] = True
+    ids_array = pa.array(ids.to_numpy(), pa.string())
+    facts = {}
+    for fact, old in snapshot.facts.items():
+        fresh = _fact_frame(fact, store.projection_table(fact, found), ids_array) if found else None
+        keep = old[~dirty[old["row"].to_numpy()]]
+        facts[fact] = _concat([keep, fresh]) if fresh is not None and len(fresh) else keep.reset_index(drop=True)
+    products, channels, bundles = (_catalogue(store) if catalogue
+                                   else (snapshot.products, snapshot.channels, snapshot.bundles))
+    return replace(snapshot, version=version, built_at=snapshot.built_at,
+                   ids=ids, present=present, customers=customers, facts=facts, products=products,
+                   channels=channels, bundles=bundles), changed
+
+
+def _upsert_rows(frame: pd.DataFrame, rows: np.ndarray, new: pd.DataFrame, size: int) -> pd.DataFrame:
+    """A copy of ``frame`` grown to ``size`` rows (missing values) with the rows
+    ``rows`` replaced by the rows of ``new`` (same columns, same order as ``rows``)."""
+    new = new.reset_index(drop=True)
+    columns: dict[str, Any] = {}
+    for name in frame.columns:
+        old = frame[name]
+        if isinstance(old.dtype, pd.CategoricalDtype):
+            incoming = new[name].astype(object) if name in new else pd.Series([None] * len(new), dtype=object)
+            categories = old.cat.categories
+            extra = pd.Index(incoming.dropna().unique()).difference(categories)
+            if len(extra) and not _fixed(name, frame):
+                categories = categories.append(extra)
+            codes = np.full(size, -1, dtype=np.int32)
+            codes[: len(old)] = old.cat.codes.to_numpy()
+            if len(rows):
+                codes[rows] = categories.get_indexer(incoming.to_numpy())
+            columns[name] = pd.Categorical.from_codes(codes, categories=categories)
+            continue
+        values = old.to_numpy()
+        if len(old) < size:
+            filler = np.full(size - len(old), np.datetime64("NaT") if values.dtype.kind == "M"
+                             else (np.nan if values.dtype.kind == "f" else None), dtype=values.dtype
+                             if values.dtype.kind in "Mf" else object)
+            values = np.concatenate([values, filler])
+        else:
+            values = values.copy()
+        if len(rows) and name in new:
+            values[rows] = new[name].to_numpy()
+        columns[name] = values
+    return pd.DataFrame(columns, copy=False)
+
+
+def _fixed(name: str, frame: pd.DataFrame) -> bool:
+    """True when column ``name`` has the fixed categories of a model enumeration."""
+    return any(name in enums and list(frame[name].cat.categories) == list(enums[name])
+               for enums in ENUMS.values())
+
+
+def _union(column: pd.Series, values: pd.Series) -> pd.Series:
+    """``column`` with the categories of ``values`` added."""
+    mine = column.cat.categories
+    theirs = pd.Index(values.astype("category").cat.categories) if len(values) else pd.Index([])
+    extra = theirs.difference(mine)
+    return column.cat.add_categories(extra) if len(extra) else column
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate frames of the same columns, keeping categoricals categorical."""
+    frames = [f for f in frames if f is not None]
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    first = frames[0]
+    out = []
+    for frame in frames:
+        frame = frame.copy(deep=False)
+        for column in first.columns:
+            if isinstance(first[column].dtype, pd.CategoricalDtype):
+                categories = pd.Index([])
+                for f in frames:
+                    if column in f and isinstance(f[column].dtype, pd.CategoricalDtype):
+                        categories = categories.append(f[column].cat.categories)
+                    elif column in f:
+                        categories = categories.append(pd.Index(f[column].dropna().unique()))
+                categories = categories.drop_duplicates()
+                frame[column] = pd.Categorical(frame[column], categories=categories) \
+                    if not isinstance(frame[column].dtype, pd.CategoricalDtype) \
+                    else frame[column].cat.set_categories(categories)
+        out.append(frame)
+    return pd.concat(out, ignore_index=True)
