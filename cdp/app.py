@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
+from cdp.analytics import Analytics
 from cdp.errors import CdpError
 from cdp.playground import asset_routes, playground_html
 from cdp.settings import Settings
@@ -43,10 +44,11 @@ class CdpGraphQL(GraphQL):
         self.store = store
         self.settings = settings
         self.policy = load_policy(settings.profile_policy_path)  # fails at start-up, not per request
+        self.analytics = Analytics(store, settings)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         return Context(store=self.store, settings=self.settings, request=request, response=response,
-                       policy=self.policy)
+                       policy=self.policy, analytics=self.analytics)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(playground_html(graphql_path=request.url.path))
@@ -78,6 +80,7 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
+        graphql.analytics.close()
         if owns_store:
             store.close()
 
@@ -91,4 +94,5 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.store = store
     app.state.settings = settings
+    app.state.analytics = graphql.analytics
     return app

@@ -249,8 +249,17 @@ class Projection:
     # ------------------------------------------------------------ internals
 
     def _on_change(self, changes: Changes) -> None:
+        if self._snapshot is None and not self._refresh_lock_held():
+            return  # nothing built yet: the first build reads everything anyway
         with self._pending_lock:
             self._pending.merge(changes)
+
+    def _refresh_lock_held(self) -> bool:
+        """True while a build or refresh runs (a write during a build must be kept)."""
+        if self._refresh_lock.acquire(blocking=False):
+            self._refresh_lock.release()
+            return False
+        return True
 
     def _tell(self, snapshot: ProjectionData, rows: np.ndarray | None) -> None:
         for listener in list(self.listeners):

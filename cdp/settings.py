@@ -11,6 +11,8 @@
 | ``CDP_MAX_PAGE_SIZE`` | ``100`` | largest ``first`` a connection accepts |
 | ``CDP_DEMO_CUSTOMERS`` / ``CDP_DEMO_SEED`` | ``2000`` / ``42`` | demo data loaded on first run |
 | ``CDP_PROFILE_POLICY`` | packaged ``cdp/profile_policy.toml`` | survivorship, staleness, self-service rules |
+| ``CDP_PROJECTION_MAX_AGE`` | ``300`` | seconds before the analytic projection of a Neo4j store is re-read (writes by other processes) |
+| ``CDP_MODEL_DIR`` | ``<CDP_DB_PATH>.models`` | where trained models and their cards are kept |
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class Settings:
     demo_customers: int = 2000
     demo_seed: int = 42
     profile_policy_path: Path | None = None
+    projection_max_age: int = 300
+    model_dir: Path | None = None
 
     @property
     def backend(self) -> str:
@@ -80,7 +84,16 @@ class Settings:
             demo_customers=number("CDP_DEMO_CUSTOMERS", cls.demo_customers),
             demo_seed=number("CDP_DEMO_SEED", cls.demo_seed),
             profile_policy_path=Path(env["CDP_PROFILE_POLICY"]) if env.get("CDP_PROFILE_POLICY") else None,
+            projection_max_age=number("CDP_PROJECTION_MAX_AGE", cls.projection_max_age),
+            model_dir=Path(env["CDP_MODEL_DIR"]) if env.get("CDP_MODEL_DIR") else None,
         )
+
+    @property
+    def models_path(self) -> Path:
+        """Folder of trained models: ``model_dir``, or next to the embedded store file."""
+        if self.model_dir is not None:
+            return self.model_dir
+        return self.db_path.with_name(self.db_path.name + ".models")
 
     def with_(self, **changes: object) -> Settings:
         """A copy with ``changes`` applied (used by the CLI's flags)."""

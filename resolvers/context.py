@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
+from cdp.analytics import Analytics
 from cdp.profile import ProfilePolicy, load_policy
 from cdp.settings import Settings
 from graph.store import GraphStore
@@ -27,6 +28,8 @@ class Context:
     loaders: Loaders = field(init=False)
     today: date = field(default_factory=lambda: datetime.now(timezone.utc).date())
     policy: ProfilePolicy = field(default_factory=load_policy)
+    #: The app's whole-population analytics (projection, segments, models); shared by requests.
+    analytics: Analytics | None = None
 
     def forget_reads(self) -> None:
         """Drop what this request's DataLoaders cached (call after a write)."""

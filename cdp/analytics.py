@@ -1,0 +1,56 @@
+"""Whole-population analytics of one running app, in one object.
+
+``Analytics(store, settings)`` owns the live analytic projection
+(``cdp.projection``) and the services computed on it on demand: segments
+(``cdp.segments``), value analysis (``cdp.value``) and predictive models
+(``cdp.scoring``). The app builds one and hands it to every request through the
+GraphQL context (``resolvers.context.Context.analytics``); the CLI and the
+benchmarks build their own.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from cdp.projection import Projection, ProjectionData
+from cdp.settings import Settings
+from graph.store import GraphStore
+
+if TYPE_CHECKING:  # the services import pandas/scikit-learn: load them on first use
+    from cdp.features import FeatureFrame
+
+
+class Analytics:
+    """The projection of ``store`` and the analytics built on it.
+
+    Nothing is read until first use: the projection builds on the first
+    ``data()`` call (seconds at a million customers; docs/benchmarks.md).
+    """
+
+    def __init__(self, store: GraphStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.projection = Projection(store)
+        self._lock = threading.Lock()
+
+    def data(self) -> ProjectionData:
+        """The current projection snapshot, fresh with this process's writes.
+
+        On a store other processes may write (Neo4j) a snapshot older than
+        ``settings.projection_max_age`` seconds is rebuilt.
+        """
+        max_age = None if self.store.exclusive_writer else float(self.settings.projection_max_age)
+        return self.projection.data(max_age=max_age)
+
+    @cached_property
+    def features(self) -> FeatureFrame:
+        """The per-customer feature frame, kept current with the projection."""
+        from cdp.features import FeatureFrame
+
+        return FeatureFrame(self.projection)
+
+    def close(self) -> None:
+        """Stop following the store."""
+        self.projection.close()
