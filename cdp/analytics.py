@@ -20,6 +20,7 @@ from graph.store import GraphStore
 
 if TYPE_CHECKING:  # the services import pandas/scikit-learn: load them on first use
     from cdp.features import FeatureFrame
+    from cdp.value import ValueAnalysis
 
 
 class Analytics:
@@ -50,6 +51,13 @@ class Analytics:
         from cdp.features import FeatureFrame
 
         return FeatureFrame(self.projection)
+
+    @cached_property
+    def value(self) -> ValueAnalysis:
+        """Value segmentation (concentration, tiers, RFM, clusters), cached per data version."""
+        from cdp.value import ValueAnalysis
+
+        return ValueAnalysis(self.projection, self.features)
 
     def close(self) -> None:
         """Stop following the store."""

@@ -21,6 +21,7 @@ from schema.errors import ErrorCodes
 from schema.mutations import Mutation
 from schema.quality import DataQualityReport
 from schema.inputs import CustomerOrder, CustomerWhere
+from schema.value import ValueQuery
 from schema.types import Channel, Customer, CustomerConnection, Product, customer_connection
 from cdp import quality
 from cdp.customers import CustomerCriteria
@@ -49,7 +50,7 @@ def _criteria(where: CustomerWhere | None) -> CustomerCriteria:
 
 
 @strawberry.type
-class Query:
+class Query(ValueQuery):
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
         row = await customers.customer(info.context, id)

@@ -22,6 +22,7 @@ from cdp.pagination import encode_cursor, page_window
 from resolvers import catalog, customers
 from resolvers.context import Context
 from schema import enums as E
+from schema.value import CustomerValue, customer_value
 
 Row = dict[str, Any]
 Ctx = Info[Context, None]
@@ -382,6 +383,10 @@ class Customer:
     @strawberry.field
     async def accounts(self, info: Ctx) -> list[Account]:
         return [Account.from_row(r) for r in await customers.accounts(info.context, self.id)]
+
+    @strawberry.field(description="Value tier, RFM scores and behavioural cluster; null outside the base.")
+    async def value(self, info: Ctx) -> CustomerValue | None:
+        return await customer_value(info, self.id)
 
     @strawberry.field(description="Contacts with the customer, newest first.")
     async def contacts(
