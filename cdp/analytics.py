@@ -14,13 +14,17 @@ import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from cdp.errors import InvalidInput
 from cdp.projection import Projection, ProjectionData
 from cdp.settings import Settings
 from graph.store import GraphStore
 
 if TYPE_CHECKING:  # the services import pandas/scikit-learn: load them on first use
+    import numpy as np
+
     from cdp.features import FeatureFrame
     from cdp.value import ValueAnalysis
+    from cdp.segments import SegmentEngine
 
 
 class Analytics:
@@ -51,6 +55,24 @@ class Analytics:
         from cdp.features import FeatureFrame
 
         return FeatureFrame(self.projection)
+
+    def score_column(self, name: str, data: ProjectionData) -> np.ndarray:
+        """Per-row scores ``name`` (``churn_risk``, ``lifetime_value``, ``propensity:<product>``)
+        of ``data``'s customers, NaN where unscored: the seam segments use for score conditions.
+
+        Raises ``InvalidInput`` when the score is unknown or its model is not trained.
+        """
+        models = getattr(self, "models", None)
+        if models is None:
+            raise InvalidInput(f"score {name!r} is not available: its model is not trained", field="score")
+        return models.score_column(name, data)
+
+    @cached_property
+    def segments(self) -> SegmentEngine:
+        """Rule segments: evaluation on the projection (cached per data version) and saved segments."""
+        from cdp.segments import SegmentEngine
+
+        return SegmentEngine(self.store, self.data, self.score_column)
 
     @cached_property
     def value(self) -> ValueAnalysis:

@@ -1844,6 +1844,7 @@ def generate(customers: int, *, seed: int = 42, as_of: datetime.date = datetime.
     nodes["Identity"], nodes["AttributeValue"], rels["HAS_IDENTITY"], rels["HAS_ATTRIBUTE"] = \
         _provenance(nodes["Customer"])
     nodes["ImportRun"] = MODEL.node("ImportRun").arrow_schema().empty_table()
+    nodes["Segment"] = MODEL.node("Segment").arrow_schema().empty_table()
     done("identities and attribute provenance")
 
     truth = _truth(people, churn, accounts, customer_ids)

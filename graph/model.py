@@ -295,6 +295,20 @@ IMPORT_RUN = NodeType(
     "One run of `cdp import`: what it read, wrote and refused (feeds the data-quality report).",
 )
 
+SEGMENT = NodeType(
+    "Segment",
+    (
+        _p("id", "STRING"),
+        _p("name", "STRING", indexed=True, description="Unique display name."),
+        _p("description", "STRING"),
+        _p("definition", "STRING", description="The condition tree as JSON (docs/segments.md)."),
+        _p("created_at", "TIMESTAMP"),
+        _p("updated_at", "TIMESTAMP"),
+        _p("version", "INT64", description="1 when created, +1 per update."),
+    ),
+    "A saved rule segment: a named condition tree evaluated on the analytic projection.",
+)
+
 HOLDS = RelType("HOLDS", "Customer", "Account", description="Customer holds a billing account.")
 HAS_SUBSCRIPTION = RelType("HAS_SUBSCRIPTION", "Account", "Subscription")
 OF_PRODUCT = RelType("OF_PRODUCT", "Subscription", "Product")
@@ -318,7 +332,7 @@ HAS_ATTRIBUTE = RelType("HAS_ATTRIBUTE", "Customer", "AttributeValue", descripti
 
 MODEL = GraphModel(
     nodes=(CUSTOMER, ACCOUNT, PRODUCT, SUBSCRIPTION, CHANNEL, CONTACT, MONETARY_EVENT, IDENTITY, ATTRIBUTE_VALUE,
-           IMPORT_RUN),
+           IMPORT_RUN, SEGMENT),
     relationships=(HOLDS, HAS_SUBSCRIPTION, OF_PRODUCT, INCLUDES, HAD_CONTACT, VIA, ABOUT, HAS_EVENT, PREFERS,
                    HAS_IDENTITY, HAS_ATTRIBUTE),
 )

@@ -22,6 +22,7 @@ from schema.mutations import Mutation
 from schema.quality import DataQualityReport
 from schema.inputs import CustomerOrder, CustomerWhere
 from schema.value import ValueQuery
+from schema.segments import SegmentQuery
 from schema.types import Channel, Customer, CustomerConnection, Product, customer_connection
 from cdp import quality
 from cdp.customers import CustomerCriteria
@@ -50,7 +51,7 @@ def _criteria(where: CustomerWhere | None) -> CustomerCriteria:
 
 
 @strawberry.type
-class Query(ValueQuery):
+class Query(ValueQuery, SegmentQuery):
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
         row = await customers.customer(info.context, id)

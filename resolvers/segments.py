@@ -1,0 +1,98 @@
+"""Resolvers for rule segments: thin glue to ``cdp.segments`` on the app's analytics.
+
+Whole-base work (evaluation, profiles) and store calls run in a worker thread;
+member rows come through the request's customer DataLoader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from anyio import to_thread
+
+from cdp.errors import ConfigurationError
+from cdp.pagination import page_window
+from cdp.segments import Evaluation, ProfileItem, SavedSegment, SegmentEngine
+from graph.store import Row
+from resolvers.context import Context
+
+
+def engine(ctx: Context) -> SegmentEngine:
+    """The segment engine of the app's analytics; ``ConfigurationError`` when the app has none."""
+    if ctx.analytics is None:
+        raise ConfigurationError("segments need the app's analytics (none on this context)")
+    return ctx.analytics.segments
+
+
+@dataclass
+class MemberPage:
+    """One page of members with the evaluation it came from."""
+
+    evaluation: Evaluation
+    rows: list[Row]
+    skip: int
+    has_next: bool
+
+    @property
+    def size(self) -> int:
+        return self.evaluation.size
+
+
+async def evaluate(ctx: Context, definition: Any, as_of: datetime | None) -> Evaluation:
+    """The members of ``definition`` now or as of ``as_of``; ``InvalidInput`` for a bad definition."""
+    return await to_thread.run_sync(engine(ctx).evaluate, definition, as_of)
+
+
+async def members(ctx: Context, definition: Any, first: int, after: str | None,
+                  as_of: datetime | None) -> MemberPage:
+    """One page of members in id order; ``InvalidInput`` for a bad definition, page size or cursor."""
+    skip, limit = page_window(first, after, ctx.settings.max_page_size)
+    evaluation = await evaluate(ctx, definition, as_of)
+    return await _page(ctx, evaluation, skip, limit)
+
+
+async def preview(ctx: Context, definition: Any, first: int, after: str | None,
+                  as_of: datetime | None) -> tuple[MemberPage, list[ProfileItem]]:
+    """Size, one page of members and the profile of an unsaved definition."""
+    skip, limit = page_window(first, after, ctx.settings.max_page_size)
+    seg = engine(ctx)
+    result = await to_thread.run_sync(seg.preview, definition, skip, limit, as_of)
+    return await _page(ctx, result.evaluation, skip, limit, result.ids, result.has_next), result.profile
+
+
+async def profile(ctx: Context, definition: Any, as_of: datetime | None) -> list[ProfileItem]:
+    """The profile of ``definition``'s members against the base."""
+    seg = engine(ctx)
+    evaluation = await evaluate(ctx, definition, as_of)
+    return await to_thread.run_sync(seg.profile, evaluation)
+
+
+async def _page(ctx: Context, evaluation: Evaluation, skip: int, limit: int,
+                ids: list[str] | None = None, has_next: bool | None = None) -> MemberPage:
+    if ids is None:
+        ids, has_next = evaluation.page(skip, limit)
+    rows = await ctx.loaders.customer.load_many(ids)
+    return MemberPage(evaluation, [r for r in rows if r is not None], skip, bool(has_next))
+
+
+async def saved_segments(ctx: Context) -> list[SavedSegment]:
+    return await to_thread.run_sync(engine(ctx).list)
+
+
+async def saved_segment(ctx: Context, segment_id: str) -> SavedSegment | None:
+    return await to_thread.run_sync(engine(ctx).get, segment_id)
+
+
+async def create(ctx: Context, name: str, description: str | None, definition: Any) -> SavedSegment:
+    return await to_thread.run_sync(engine(ctx).create, name, description, definition)
+
+
+async def update(ctx: Context, segment_id: str, name: str | None, description: str | None,
+                 definition: Any) -> SavedSegment:
+    return await to_thread.run_sync(engine(ctx).update, segment_id, name, description, definition)
+
+
+async def delete(ctx: Context, segment_id: str) -> bool:
+    return await to_thread.run_sync(engine(ctx).delete, segment_id)
