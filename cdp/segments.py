@@ -74,7 +74,7 @@ MAX_DAYS = 3660
 #: Evaluations kept (masks of one bit... one byte per customer each).
 CACHE_SIZE = 32
 #: Whole-base figures (profile measures, monthly spend) kept per data version and time.
-MEASURE_CACHE_SIZE = 8
+MEASURE_CACHE_SIZE = 24
 
 # --------------------------------------------------------------------------- the definition model
 
@@ -637,6 +637,7 @@ class SegmentEngine:
         self._cache: OrderedDict[tuple, tuple[float, Evaluation]] = OrderedDict()
         self._measures: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
         self._order: tuple[pd.Index, np.ndarray] | None = None
+        self._memo_version: tuple = ()
 
     # ------------------------------------------------------------ evaluation
 
@@ -703,12 +704,18 @@ class SegmentEngine:
         return order
 
     def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        """``compute()`` cached under ``key`` (whole-base arrays reused across evaluations)."""
+        """``compute()`` cached under ``key`` = (name, data version, id(data), ...): whole-base
+        arrays reused across evaluations. Entries of other data versions are dropped when a
+        new version is seen, so memory holds one version's arrays."""
         with self._lock:
             if key in self._measures:
+                self._measures.move_to_end(key)
                 return self._measures[key]
         value = compute()
         with self._lock:
+            if self._memo_version != key[1:3]:
+                self._memo_version = key[1:3]
+                self._measures.clear()
             self._measures[key] = value
             while len(self._measures) > MEASURE_CACHE_SIZE:
                 self._measures.popitem(last=False)
@@ -717,32 +724,36 @@ class SegmentEngine:
     # ------------------------------------------------------------ profile
 
     def profile(self, evaluation: Evaluation) -> list[ProfileItem]:
-        """The members against the base on a handful of measures, most distinctive first."""
+        """The members against the base on a handful of measures, most distinctive first.
+
+        Whole-base figures (per-row measures, base means, deviations and shares)
+        are computed once per data version and minute; per segment only the
+        members' rows are gathered.
+        """
         measures = self.measures(evaluation.data, evaluation.at, evaluation.as_of is not None)
-        members, base = evaluation.mask, evaluation.base
+        members = evaluation.mask
+        n_members = int(members.sum())
         items: list[ProfileItem] = []
-        for name, values in measures["numeric"].items():
-            in_base = values[base]
-            in_base = in_base[~np.isnan(in_base)]
+        for name, (values, base_mean, std) in measures["numeric"].items():
             in_segment = values[members]
             in_segment = in_segment[~np.isnan(in_segment)]
-            base_mean = float(in_base.mean()) if len(in_base) else None
             segment_mean = float(in_segment.mean()) if len(in_segment) else None
-            std = float(in_base.std()) if len(in_base) else 0.0
             difference = (segment_mean - base_mean) / std if (
                 segment_mean is not None and base_mean is not None and std > 0) else 0.0
             lift = segment_mean / base_mean if segment_mean is not None and base_mean else None
             items.append(ProfileItem(name, "NUMERIC", None, _round(segment_mean), _round(base_mean), _round(lift),
                                      round(difference, 4)))
-        n_members, n_base = int(members.sum()), int(base.sum())
-        for name, (labels, indicator) in measures["categorical"].items():
-            for label, flags in zip(labels, indicator):
-                base_share = float(flags[base].sum()) / n_base if n_base else None
-                segment_share = float(flags[members].sum()) / n_members if n_members else None
+        for name, (labels, codes, flags, base_shares) in measures["categorical"].items():
+            if codes is not None:
+                counts = np.bincount(codes[members] + 1, minlength=len(labels) + 1)[1:]
+            else:
+                counts = np.array([int(f[members].sum()) for f in flags])
+            for label, count, base_share in zip(labels, counts, base_shares):
+                segment_share = float(count) / n_members if n_members else None
                 if not base_share and not segment_share:
                     continue
                 difference = 0.0
-                if segment_share is not None and base_share is not None and 0 < base_share < 1:
+                if segment_share is not None and 0 < base_share < 1:
                     difference = (segment_share - base_share) / float(np.sqrt(base_share * (1 - base_share)))
                 lift = segment_share / base_share if segment_share is not None and base_share else None
                 items.append(ProfileItem(name, "CATEGORY", label, _round(segment_share), _round(base_share),
@@ -751,63 +762,11 @@ class SegmentEngine:
         return items
 
     def measures(self, data: ProjectionData, at: datetime, past: bool) -> dict[str, Any]:
-        """Per-row profile measures at ``at`` (cached per data version and minute)."""
-        key = (data.version, id(data), at.replace(second=0, microsecond=0), past)
-        with self._lock:
-            hit = self._measures.get(key)
-            if hit is not None:
-                return hit
+        """Per-row profile measures at ``at`` with their base statistics (cached per data version
+        and minute): ``numeric`` name -> (values, base mean, base deviation); ``categorical``
+        name -> (labels, codes or None, flags or None, base shares)."""
         ctx = _Context(data, at, past, self._scores, self)
-        n = data.size
-        customers = data.customers
-        contacts_365 = ctx.contact_counts(365, None, None, None, None)
-        complaints_365 = ctx.contact_counts(365, ("COMPLAINT",), None, None, None)
-        revenue_90 = ctx.revenue(at - timedelta(days=90), at)
-        held = ctx.held_subscriptions()
-        subs = data.fact("subscriptions")
-        pairs = np.unique(np.stack([subs["row"].to_numpy()[held].astype(np.int64),
-                                    subs["product"].cat.codes.to_numpy()[held].astype(np.int64)]), axis=1) \
-            if held.any() else np.zeros((2, 0), dtype=np.int64)
-        products_held = np.bincount(pairs[0], minlength=n).astype(float)
-        numeric = {
-            "tenure_months": ctx.months_since("joined_on"),
-            "age": np.floor(ctx.months_since("birth_date") / 12.0),
-            "monthly_spend": ctx.monthly_spend(),
-            "contacts_365d": contacts_365.astype(float),
-            "complaints_365d": complaints_365.astype(float),
-            "revenue_90d": revenue_90,
-            "products_held": products_held,
-        }
-        categorical: dict[str, tuple[list[str], list[np.ndarray]]] = {}
-        tier = customers["tier"]
-        codes = tier.cat.codes.to_numpy()
-        categorical["tier"] = (list(tier.cat.categories), [codes == i for i in range(len(tier.cat.categories))])
-        city = customers["city"]
-        if isinstance(city.dtype, pd.CategoricalDtype) and len(city.cat.categories):
-            codes = city.cat.codes.to_numpy()
-            counts = np.bincount(codes[(codes >= 0) & ctx.base()], minlength=len(city.cat.categories))
-            top = [i for i in np.argsort(-counts, kind="stable")[:8] if counts[i] > 0]
-            categorical["city"] = ([str(city.cat.categories[i]) for i in top], [codes == i for i in top])
-        accounts = data.fact("accounts")
-        open_accounts = ctx.open_accounts()
-        acc_rows = accounts["row"].to_numpy()
-        type_codes = accounts["type"].cat.codes.to_numpy()
-        types = list(accounts["type"].cat.categories)
-        categorical["account_type"] = (types, [np.bincount(acc_rows[open_accounts & (type_codes == i)],
-                                                           minlength=n) > 0 for i in range(len(types))])
-        prefs = data.fact("preferences")
-        if len(prefs):
-            first = prefs[prefs["rank"].to_numpy() == 1]
-            channel = np.full(n, -1, dtype=np.int64)
-            channel[first["row"].to_numpy()] = first["channel"].cat.codes.to_numpy()
-            names = list(prefs["channel"].cat.categories)
-            categorical["preferred_channel"] = (names, [channel == i for i in range(len(names))])
-        result = {"numeric": numeric, "categorical": categorical}
-        with self._lock:
-            self._measures[key] = result
-            while len(self._measures) > MEASURE_CACHE_SIZE:
-                self._measures.popitem(last=False)
-        return result
+        return ctx.memo("profile", lambda: _measures(ctx))
 
     # ------------------------------------------------------------ saved segments
 
@@ -921,6 +880,68 @@ def _round(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), 6)
 
 
+def _measures(ctx: _Context) -> dict[str, Any]:
+    """The profile measures of ``SegmentEngine.measures``, computed for one context."""
+    data, n, base = ctx.data, ctx.n, ctx.base()
+    n_base = int(base.sum())
+    held = ctx.held_subscriptions()
+    subs = data.fact("subscriptions")
+    pairs = np.unique(np.stack([subs["row"].to_numpy()[held].astype(np.int64),
+                                subs["product"].cat.codes.to_numpy()[held].astype(np.int64)]), axis=1) \
+        if held.any() else np.zeros((2, 0), dtype=np.int64)
+    per_row = {
+        "tenure_months": ctx.months_since("joined_on"),
+        "age": np.floor(ctx.months_since("birth_date") / 12.0),
+        "monthly_spend": ctx.monthly_spend(),
+        "contacts_365d": ctx.contact_counts(365, None, None, None, None).astype(float),
+        "complaints_365d": ctx.contact_counts(365, ("COMPLAINT",), None, None, None).astype(float),
+        "revenue_90d": ctx.revenue(ctx.at - timedelta(days=90), ctx.at if ctx.past else None),
+        "products_held": np.bincount(pairs[0], minlength=n).astype(float),
+    }
+    numeric = {}
+    for name, values in per_row.items():
+        in_base = values[base]
+        in_base = in_base[~np.isnan(in_base)]
+        numeric[name] = (values, float(in_base.mean()) if len(in_base) else None,
+                         float(in_base.std()) if len(in_base) else 0.0)
+
+    def shares(codes: np.ndarray, count: int) -> np.ndarray:
+        tally = np.bincount(codes[base] + 1, minlength=count + 1)[1:]
+        return tally / n_base if n_base else np.zeros(count)
+
+    categorical: dict[str, Any] = {}
+    tier = data.customers["tier"]
+    codes = tier.cat.codes.to_numpy().astype(np.int64)
+    labels = [str(c) for c in tier.cat.categories]
+    categorical["tier"] = (labels, codes, None, shares(codes, len(labels)))
+    city = data.customers["city"]
+    if isinstance(city.dtype, pd.CategoricalDtype) and len(city.cat.categories):
+        all_codes = city.cat.codes.to_numpy().astype(np.int64)
+        counts = np.bincount(all_codes[base] + 1, minlength=len(city.cat.categories) + 1)[1:]
+        top = [int(i) for i in np.argsort(-counts, kind="stable")[:8] if counts[i] > 0]
+        remap = np.full(len(city.cat.categories) + 1, -1, dtype=np.int64)
+        remap[np.array(top, dtype=np.int64) + 1] = np.arange(len(top))
+        codes = remap[all_codes + 1]
+        labels = [str(city.cat.categories[i]) for i in top]
+        categorical["city"] = (labels, codes, None, shares(codes, len(labels)))
+    accounts = data.fact("accounts")
+    open_accounts = ctx.open_accounts()
+    rows = accounts["row"].to_numpy()
+    types = [str(t) for t in accounts["type"].cat.categories]
+    type_codes = accounts["type"].cat.codes.to_numpy()
+    flags = [np.bincount(rows[open_accounts & (type_codes == i)], minlength=n) > 0 for i in range(len(types))]
+    categorical["account_type"] = (types, None, flags,
+                                   np.array([f[base].sum() / n_base if n_base else 0.0 for f in flags]))
+    prefs = data.fact("preferences")
+    if len(prefs):
+        first = prefs[prefs["rank"].to_numpy() == 1]
+        channel = np.full(n, -1, dtype=np.int64)
+        channel[first["row"].to_numpy()] = first["channel"].cat.codes.to_numpy()
+        names = [str(c) for c in prefs["channel"].cat.categories]
+        categorical["preferred_channel"] = (names, channel, None, shares(channel, len(names)))
+    return {"numeric": numeric, "categorical": categorical}
+
+
 # --------------------------------------------------------------------------- vectorised evaluation
 
 
@@ -944,8 +965,18 @@ class _Context:
         self._held: np.ndarray | None = None
         self._open: np.ndarray | None = None
 
+    def memo(self, name: str, compute: Callable[[], Any], *key: Any) -> Any:
+        """``compute()`` cached by the engine per data version, reference minute and ``key``."""
+        if self.engine is None:
+            return compute()
+        return self.engine.memo((name, self.data.version, id(self.data), self.at.replace(second=0, microsecond=0),
+                                 self.past, *key), compute)
+
     def base(self) -> np.ndarray:
         """The base at the reference time: present, not merged, joined by then (when asked as of a time)."""
+        return self.memo("base", self._base)
+
+    def _base(self) -> np.ndarray:
         base = self.data.base()
         if self.past:
             joined = self.data.customers["joined_on"].to_numpy()
@@ -1022,6 +1053,9 @@ class _Context:
 
     def months_since(self, column: str) -> np.ndarray:
         """Whole months from a date column to the reference day (NaN when unknown; at least 0)."""
+        return self.memo("months", lambda: self._months_since(column), column)
+
+    def _months_since(self, column: str) -> np.ndarray:
         values = self.data.customers[column].to_numpy().astype("datetime64[D]")
         known = ~np.isnat(values)
         safe = np.where(known, values, np.datetime64("1970-01-01", "D"))
@@ -1064,32 +1098,27 @@ class _Context:
         """Per subscription row: held at the reference time (ACTIVE or SUSPENDED, or CANCELLED
         with an end after it; started by then; not ended by then)."""
         if self._held is None:
-            subs = self.data.fact("subscriptions")
-            since = subs["since"].to_numpy()
-            until = subs["until"].to_numpy()
-            running = _in_categorical(subs["status"], ("ACTIVE", "SUSPENDED")) | (
-                _in_categorical(subs["status"], ("CANCELLED",)) & (until > self.t))
-            self._held = running & ~(since > self.t) & ~(until <= self.t)
+            self._held = self.memo("held", self._held_subscriptions)
         return self._held
+
+    def _held_subscriptions(self) -> np.ndarray:
+        subs = self.data.fact("subscriptions")
+        since = subs["since"].to_numpy()
+        until = subs["until"].to_numpy()
+        running = _in_categorical(subs["status"], ("ACTIVE", "SUSPENDED")) | (
+            _in_categorical(subs["status"], ("CANCELLED",)) & (until > self.t))
+        return running & ~(since > self.t) & ~(until <= self.t)
 
     def holds(self, node: HoldsCondition) -> np.ndarray:
         subs = self.data.fact("subscriptions")
-        product = subs["product"]
-        per_category = np.asarray(product.cat.categories.isin(list(node.products)), dtype=bool)
-        codes = product.cat.codes.to_numpy()
-        if not len(per_category):
-            return np.zeros(self.n, dtype=bool)
-        match = (codes >= 0) & per_category[np.maximum(codes, 0)] & self.held_subscriptions()
+        match = _in_categorical(subs["product"], list(node.products)) & self.held_subscriptions()
         return np.bincount(subs["row"].to_numpy()[match], minlength=self.n) >= node.min_count
 
     def monthly_spend(self) -> np.ndarray:
         """Monthly recurring spend per row: net fees of the subscriptions held at the reference
         time that are not suspended (``monthlyRevenue`` of the customer view, for now).
         Cached per data version and minute."""
-        if self.engine is not None:
-            return self.engine.memo(("spend", self.data.version, id(self.data), self.at.replace(
-                second=0, microsecond=0), self.past), self._monthly_spend)
-        return self._monthly_spend()
+        return self.memo("spend", self._monthly_spend)
 
     def _monthly_spend(self) -> np.ndarray:
         subs = self.data.fact("subscriptions")
@@ -1160,18 +1189,26 @@ class _Context:
                 keep &= _in_categorical(contacts[column], wanted)
         return np.bincount(contacts["row"].to_numpy()[keep], minlength=self.n)
 
+    def _signed_events(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per event row: time (int64 microseconds), customer row and revenue amount
+        (invoices, purchases, top-ups positive; refunds negative; payments 0). Per data version."""
+        def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            events = self.data.fact("events")
+            amount = np.abs(np.nan_to_num(events["amount"].to_numpy(dtype=float)))
+            sign = np.where(_in_categorical(events["kind"], ("INVOICE", "PURCHASE", "TOP_UP")), 1.0,
+                            np.where(_in_categorical(events["kind"], ("REFUND",)), -1.0, 0.0))
+            at = events["at"].to_numpy().astype("datetime64[us]", copy=False).view(np.int64)  # NaT: smallest
+            return at, events["row"].to_numpy(), amount * sign
+        return self.engine.memo(("events", self.data.version, id(self.data)), compute) if self.engine \
+            else compute()
+
     def revenue(self, start: datetime, end: datetime | None) -> np.ndarray:
         """Revenue per row in [start, end): invoices, purchases and top-ups minus refunds."""
-        events = self.data.fact("events")
-        at = events["at"].to_numpy()
-        keep = at >= _us(start)
+        at, rows, signed = self._signed_events()
+        keep = at >= int(_us(start).astype(np.int64))
         if end is not None:
-            keep &= at < _us(end)
-        amount = np.abs(np.nan_to_num(events["amount"].to_numpy(dtype=float)))
-        sign = np.where(_in_categorical(events["kind"], ("INVOICE", "PURCHASE", "TOP_UP")), 1.0,
-                        np.where(_in_categorical(events["kind"], ("REFUND",)), -1.0, 0.0))
-        weights = (amount * sign)[keep]
-        return np.bincount(events["row"].to_numpy()[keep], weights=weights, minlength=self.n)
+            keep &= at < int(_us(end).astype(np.int64))
+        return np.bincount(rows[keep], weights=signed[keep], minlength=self.n)
 
     def spend_change(self, days: int) -> np.ndarray:
         """Change in percent of revenue in the last ``days`` against the ``days`` before.
@@ -1179,9 +1216,17 @@ class _Context:
         With no previous revenue (zero or less) the change is +inf when revenue
         grew, -inf when it fell and 0 when both are equal (e.g. both zero).
         """
+        at, rows, signed = self._signed_events()
         window = timedelta(days=days)
-        current = self.revenue(self.at - window, self.at if self.past else None)
-        previous = self.revenue(self.at - 2 * window, self.at - window)
+        start = int(_us(self.at - 2 * window).astype(np.int64))
+        middle = int(_us(self.at - window).astype(np.int64))
+        keep = at >= start
+        if self.past:
+            keep &= at < int(self.t.astype(np.int64))
+        picked = np.flatnonzero(keep)
+        current_window = at[picked] >= middle
+        sums = np.bincount(rows[picked] * 2 + current_window, weights=signed[picked], minlength=2 * self.n)
+        previous, current = sums[0::2], sums[1::2]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = (current - previous) / previous * 100.0
         fallback = np.where(current > previous, np.inf, np.where(current < previous, -np.inf, 0.0))
@@ -1200,12 +1245,13 @@ class _Context:
 
 
 def _in_categorical(column: pd.Series, wanted: Sequence[str]) -> np.ndarray:
-    categories = column.cat.categories
-    per_category = np.asarray(categories.isin(list(wanted)), dtype=bool)
-    codes = column.cat.codes.to_numpy()
-    if not len(per_category):
-        return np.zeros(len(column), dtype=bool)
-    return (codes >= 0) & per_category[np.maximum(codes, 0)]
+    """Rows of a categorical column whose value is one of ``wanted`` (missing: False).
+
+    A lookup table over the categories with one extra False slot, indexed by
+    the codes (code -1, missing, reads the extra slot): one gather per row.
+    """
+    lut = np.append(np.asarray(column.cat.categories.isin(list(wanted)), dtype=bool), False)
+    return lut[column.cat.codes.to_numpy()]
 
 
 def _compare(values: np.ndarray, op: str, value: float, to: float | None) -> np.ndarray:

@@ -54,25 +54,24 @@ async def members(ctx: Context, definition: Any, first: int, after: str | None,
 
 
 async def preview(ctx: Context, definition: Any, first: int, after: str | None,
-                  as_of: datetime | None) -> tuple[MemberPage, list[ProfileItem]]:
-    """Size, one page of members and the profile of an unsaved definition."""
-    skip, limit = page_window(first, after, ctx.settings.max_page_size)
-    seg = engine(ctx)
-    result = await to_thread.run_sync(seg.preview, definition, skip, limit, as_of)
-    return await _page(ctx, result.evaluation, skip, limit, result.ids, result.has_next), result.profile
+                  as_of: datetime | None) -> MemberPage:
+    """Size and one page of members of an unsaved definition (the profile is computed only
+    when asked for: ``profile_of``)."""
+    return await members(ctx, definition, first, after, as_of)
 
 
 async def profile(ctx: Context, definition: Any, as_of: datetime | None) -> list[ProfileItem]:
     """The profile of ``definition``'s members against the base."""
-    seg = engine(ctx)
-    evaluation = await evaluate(ctx, definition, as_of)
-    return await to_thread.run_sync(seg.profile, evaluation)
+    return await profile_of(ctx, await evaluate(ctx, definition, as_of))
 
 
-async def _page(ctx: Context, evaluation: Evaluation, skip: int, limit: int,
-                ids: list[str] | None = None, has_next: bool | None = None) -> MemberPage:
-    if ids is None:
-        ids, has_next = evaluation.page(skip, limit)
+async def profile_of(ctx: Context, evaluation: Evaluation) -> list[ProfileItem]:
+    """The profile of an evaluation's members against the base."""
+    return await to_thread.run_sync(engine(ctx).profile, evaluation)
+
+
+async def _page(ctx: Context, evaluation: Evaluation, skip: int, limit: int) -> MemberPage:
+    ids, has_next = evaluation.page(skip, limit)
     rows = await ctx.loaders.customer.load_many(ids)
     return MemberPage(evaluation, [r for r in rows if r is not None], skip, bool(has_next))
 

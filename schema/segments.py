@@ -223,8 +223,12 @@ class SegmentPreview:
     as_of: datetime = strawberry.field(description="The reference time the definition was evaluated at.")
     definition: JSON = strawberry.field(description="The definition as stored (no null fields).")
     members: SegmentMembers
-    profile: list[SegmentProfileItem] = strawberry.field(
-        description="Members against the base, most distinctive first.")
+    evaluation: strawberry.Private[rules.Evaluation]
+
+    @strawberry.field(description="Members against the base, most distinctive first (computed when asked for).")
+    async def profile(self, info: Ctx) -> list[SegmentProfileItem]:
+        items = await resolve.profile_of(info.context, self.evaluation)
+        return [SegmentProfileItem.from_item(i) for i in items]
 
 
 @strawberry.type(description="A saved rule segment; figures are evaluated on request on the current data.")
@@ -276,11 +280,11 @@ class SegmentQuery:
     async def preview_segment(self, info: Ctx, definition: SegmentDefinitionInput, first: int = 50,
                               after: str | None = None, as_of: datetime | None = None) -> SegmentPreview:
         raw = definition_dict(definition)
-        page, profile = await resolve.preview(info.context, raw, first, after, naive_utc(as_of))
+        page = await resolve.preview(info.context, raw, first, after, naive_utc(as_of))
         evaluation = page.evaluation
         return SegmentPreview(size=page.size, base_size=evaluation.base_size, share=evaluation.share,
                               as_of=utc(evaluation.at), definition=rules.canonical(raw),  # type: ignore[arg-type]
-                              members=_members(page), profile=[SegmentProfileItem.from_item(i) for i in profile])
+                              members=_members(page), evaluation=evaluation)
 
     @strawberry.field(description="Every saved segment, by name.")
     async def segments(self, info: Ctx) -> list[Segment]:
