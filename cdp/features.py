@@ -414,12 +414,15 @@ class FeatureFrame:
 
 
 def _replace_rows(frame: pd.DataFrame, fresh: pd.DataFrame, size: int) -> pd.DataFrame:
-    """``frame`` grown to ``size`` rows with the rows of ``fresh`` replaced (by index)."""
-    keep = frame.drop(index=fresh.index.intersection(frame.index))
-    merged = pd.concat([keep, fresh])
-    for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.CategoricalDtype) and column in fresh:
-            categories = frame[column].cat.categories.union(fresh[column].cat.categories, sort=False) \
-                if isinstance(fresh[column].dtype, pd.CategoricalDtype) else frame[column].cat.categories
-            merged[column] = pd.Categorical(merged[column].astype(object), categories=categories)
-    return merged.sort_index().reindex(pd.RangeIndex(size, name="row"))
+    """``frame`` grown to ``size`` rows with the rows of ``fresh`` replaced (by
+    row index); columns only ``fresh`` has (a new custom attribute) are added."""
+    from cdp.projection import _upsert_rows
+
+    for column in fresh.columns.difference(frame.columns):
+        frame = frame.assign(**{column: pd.Series(np.nan, index=frame.index, dtype=fresh[column].dtype)
+                                if not isinstance(fresh[column].dtype, pd.CategoricalDtype)
+                                else pd.Categorical([None] * len(frame), categories=fresh[column].cat.categories)})
+    out = _upsert_rows(frame.reset_index(drop=True), fresh.index.to_numpy(dtype=np.int64),
+                       fresh.reindex(columns=frame.columns), size)
+    out.index = pd.RangeIndex(size, name="row")
+    return out

@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 #: Customers per slice when reading facts (bounds LadybugDB's memory per query).
 SLICE_CUSTOMERS = 200_000
 
+#: A refresh touching more customers than this rebuilds instead.
+REBUILD_ABOVE = 50_000
+
 #: The fact tables, in build order.
 FACTS = tuple(Q.PROJECTION_FACTS)
 
@@ -235,6 +238,9 @@ class Projection:
                 changes.relationships.get("INCLUDES"))
             touched = touched_customers(self.store, changes)
             deleted = changes.deleted.get("Customer", set())
+            if len(set().union(*touched.values()) if touched else ()) > REBUILD_ABOVE:
+                self.rebuild()  # re-reading most of the base key by key is slower than one pass
+                return self.last_refresh
             self._version += 1
             snapshot, rows = apply(self.store, snapshot, touched, deleted, self._version, catalogue)
             self._snapshot = snapshot
@@ -371,54 +377,92 @@ _FROM_CUSTOMER = ("HOLDS", "HAD_CONTACT", "PREFERS", "HAS_IDENTITY", "HAS_ATTRIB
 #: Relationship types whose ``from`` end hangs off a customer through this label.
 _FROM_OWNED = {"HAS_SUBSCRIPTION": "Account", "HAS_EVENT": "Account", "OF_PRODUCT": "Subscription",
                "VIA": "Contact", "ABOUT": "Contact"}
+#: The projection tables a write of each label or relationship type can change,
+#: so a refresh re-reads only those (a new contact re-reads contacts, not events).
+TABLES_OF: dict[str, tuple[str, ...]] = {
+    "Customer": ("customers",),
+    "Account": ("accounts",), "HOLDS": ("accounts", "subscriptions", "events"),
+    "Subscription": ("subscriptions",), "HAS_SUBSCRIPTION": ("subscriptions",), "OF_PRODUCT": ("subscriptions",),
+    "Contact": ("contacts",), "HAD_CONTACT": ("contacts",), "VIA": ("contacts",),
+    "MonetaryEvent": ("events",), "HAS_EVENT": ("events",),
+    "PREFERS": ("preferences",),
+    "AttributeValue": ("attributes",), "HAS_ATTRIBUTE": ("attributes",),
+}
 
 
-def touched_customers(store: GraphStore, changes: Changes) -> set[str]:
-    """Ids of the customers whose projected rows ``changes`` may have altered."""
-    touched: set[str] = set(changes.nodes.get("Customer", set()))
-    owned: dict[str, set[str]] = {}
-    for label, ids in changes.nodes.items():
-        if label in Q.OWNERS:
-            owned.setdefault(label, set()).update(ids)
+def touched_customers(store: GraphStore, changes: Changes) -> dict[str, set[str]]:
+    """Per projection table, the ids of the customers whose rows ``changes`` may have altered."""
+    touched: dict[str, set[str]] = {}
+
+    def mark(name: str, customers: set[str] | list[str]) -> None:
+        for table in TABLES_OF.get(name, ()):
+            touched.setdefault(table, set()).update(customers)
+
+    mark("Customer", changes.nodes.get("Customer", set()))
+    # Nodes linked to a customer by this same write need no lookup of their owner.
+    owner_of: dict[str, str] = {}
     for rel_type, pairs in changes.relationships.items():
         if rel_type in _FROM_CUSTOMER:
-            touched.update(f for f, _ in pairs)
-        elif rel_type in _FROM_OWNED:
-            owned.setdefault(_FROM_OWNED[rel_type], set()).update(f for f, _ in pairs)
-    for label, ids in owned.items():
-        touched |= store.owners(label, sorted(ids))
+            mark(rel_type, {f for f, _ in pairs})
+            owner_of.update((t, f) for f, t in pairs)
+    pending: dict[tuple[str, str], set[str]] = {}  # (label, what changed) -> node ids
+    for label, ids in changes.nodes.items():
+        if label in Q.OWNERS:
+            pending.setdefault((label, label), set()).update(ids)
+    for rel_type, pairs in changes.relationships.items():
+        if rel_type in _FROM_OWNED:
+            pending.setdefault((_FROM_OWNED[rel_type], rel_type), set()).update(f for f, _ in pairs)
+    for (label, name), ids in pending.items():
+        known = {owner_of[i] for i in ids if i in owner_of}
+        unknown = sorted(i for i in ids if i not in owner_of)
+        if unknown:
+            known |= store.owners(label, unknown)
+        mark(name, known)
     return touched
 
 
-def apply(store: GraphStore, snapshot: ProjectionData, touched: set[str], deleted: set[str],
+def apply(store: GraphStore, snapshot: ProjectionData, touched: dict[str, set[str]], deleted: set[str],
           version: int, catalogue: bool = False) -> tuple[ProjectionData, np.ndarray]:
-    """A new snapshot with the rows of ``touched`` customers re-read and
-    ``deleted`` customers marked absent; returns it and the changed rows."""
-    ids_list = sorted(touched - deleted)
+    """A new snapshot with, per table, the rows of the ``touched`` customers
+    re-read, and ``deleted`` customers marked absent; returns it and the
+    changed customer rows."""
+    ids, present, customers = snapshot.ids, snapshot.present.copy(), snapshot.customers
+    everyone = set().union(*touched.values()) - deleted if touched else set()
+    # Customers new to the projection are read whole.
+    unseen = {i for i in everyone if ids.get_indexer([i])[0] < 0}
+    reread = (touched.get("customers", set()) | unseen) - deleted
+    ids_list = sorted(reread)
     table = store.projection_table("customers", ids_list)
     found = table.column("id").to_pylist()
-    # Customers that vanished without a delete (e.g. merged away and removed) count as deleted.
+    # Customers that vanished without a delete (e.g. removed elsewhere) count as deleted.
     gone = set(deleted) | (set(ids_list) - set(found))
-    ids, present, customers = snapshot.ids, snapshot.present.copy(), snapshot.customers
-    new_ids = [i for i in found if ids.get_indexer([i])[0] < 0]
+    new_ids = [i for i in found if i in unseen]
     if new_ids:
         ids = ids.append(pd.Index(new_ids, dtype=object))
         present = np.concatenate([present, np.ones(len(new_ids), dtype=bool)])
-    frame = _frame("customers", table)
     rows_found = ids.get_indexer(found).astype(np.int64)
-    customers = _upsert_rows(customers, rows_found, frame, len(ids))
+    if len(rows_found) or len(ids) > len(customers):
+        customers = _upsert_rows(customers, rows_found, _frame("customers", table), len(ids))
     gone_rows = ids.get_indexer(sorted(gone))
     gone_rows = gone_rows[gone_rows >= 0]
     present[gone_rows] = False
-    changed = np.unique(np.concatenate([rows_found, gone_rows])).astype(np.int64)
-    dirty = np.zeros(len(ids), dtype=bool)
-    dirty[changed] = True
     ids_array = pa.array(ids.to_numpy(), pa.string())
-    facts = {}
+    facts = dict(snapshot.facts)
+    changed_rows = [rows_found, gone_rows]
     for fact, old in snapshot.facts.items():
-        fresh = _fact_frame(fact, store.projection_table(fact, found), ids_array) if found else None
+        wanted = sorted((touched.get(fact, set()) | (set(new_ids) if new_ids else set())) - gone)
+        if not wanted and not len(gone_rows):
+            continue
+        rows = ids.get_indexer(wanted).astype(np.int64)
+        rows = rows[rows >= 0]
+        changed_rows.append(rows)
+        dirty = np.zeros(len(ids), dtype=bool)
+        dirty[rows] = True
+        dirty[gone_rows] = True
         keep = old[~dirty[old["row"].to_numpy()]]
+        fresh = _fact_frame(fact, store.projection_table(fact, wanted), ids_array) if wanted else None
         facts[fact] = _concat([keep, fresh]) if fresh is not None and len(fresh) else keep.reset_index(drop=True)
+    changed = np.unique(np.concatenate(changed_rows)).astype(np.int64)
     products, channels, bundles = (_catalogue(store) if catalogue
                                    else (snapshot.products, snapshot.channels, snapshot.bundles))
     return replace(snapshot, version=version, built_at=snapshot.built_at,
