@@ -1131,16 +1131,18 @@ class _Context:
     def open_accounts(self) -> np.ndarray:
         """Per account row: opened by the reference time and not closed by then."""
         if self._open is None:
-            self._open = self._opened() & ~self._closed()
+            self._open = self.memo("open_accounts", lambda: self._opened() & ~self._closed())
         return self._open
 
     def _opened(self) -> np.ndarray:
-        opened = self.data.fact("accounts")["opened_on"].to_numpy()
-        return ~(opened > self.t)
+        return self.memo("opened", lambda: ~(self.data.fact("accounts")["opened_on"].to_numpy() > self.t))
 
     def _closed(self) -> np.ndarray:
         """Per account row: closed by the reference time (closed_on by then, or status
         CLOSED without a closing date)."""
+        return self.memo("closed", self._closed_now)
+
+    def _closed_now(self) -> np.ndarray:
         accounts = self.data.fact("accounts")
         closed_on = accounts["closed_on"].to_numpy()
         return (closed_on <= self.t) | (_in_categorical(accounts["status"], ("CLOSED",)) & np.isnat(closed_on))
@@ -1150,7 +1152,7 @@ class _Context:
         closed later was ACTIVE before; otherwise its current status."""
         accounts = self.data.fact("accounts")
         closed = self._closed()
-        match = self._opened()
+        match = self._opened().copy()
         if node.statuses:
             status = accounts["status"]
             later_closed = _in_categorical(status, ("CLOSED",))
@@ -1180,14 +1182,18 @@ class _Context:
         """Contacts per row in the ``days`` before the reference time, filtered."""
         contacts = self.data.fact("contacts")
         at = contacts["at"].to_numpy()
-        keep = at >= self.t - np.timedelta64(days, "D")
+        in_window = at >= self.t - np.timedelta64(days, "D")
         if self.past:
-            keep &= at < self.t
+            in_window &= at < self.t
+        # The window is usually a small part of the history: filter the rest on its rows only.
+        picked = np.flatnonzero(in_window)
         for column, wanted in (("kind", kinds), ("channel", channels), ("outcome", outcomes),
                                ("direction", (direction,) if direction else None)):
             if wanted:
-                keep &= _in_categorical(contacts[column], wanted)
-        return np.bincount(contacts["row"].to_numpy()[keep], minlength=self.n)
+                codes = contacts[column].cat.codes.to_numpy()[picked]
+                lut = np.append(np.asarray(contacts[column].cat.categories.isin(list(wanted)), dtype=bool), False)
+                picked = picked[lut[codes]]
+        return np.bincount(contacts["row"].to_numpy()[picked], minlength=self.n)
 
     def _signed_events(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per event row: time (int64 microseconds), customer row and revenue amount
