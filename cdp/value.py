@@ -142,6 +142,7 @@ class ValueSegmentation:
     k: int
     silhouette: float
     by_customer: pd.DataFrame = field(repr=False)
+    clustering: Pipeline | None = field(default=None, repr=False)
 
 
 def revenue_and_frequency(data: ProjectionData, rows: np.ndarray, at: datetime) -> tuple[np.ndarray, np.ndarray]:
@@ -163,8 +164,13 @@ def revenue_and_frequency(data: ProjectionData, rows: np.ndarray, at: datetime) 
     return revenue, frequency
 
 
-def analyse(data: ProjectionData, features: pd.DataFrame, at: datetime | None = None) -> ValueSegmentation:
-    """The value segmentation of the base of ``data``; ``features`` as from ``FeatureFrame.current``."""
+def analyse(data: ProjectionData, features: pd.DataFrame, at: datetime | None = None,
+            clustering: Pipeline | None = None) -> ValueSegmentation:
+    """The value segmentation of the base of ``data``; ``features`` as from ``FeatureFrame.current``.
+
+    ``clustering``: a fitted ``cluster_pipeline`` to assign customers with
+    (the k search and fit are skipped); the result's ``clustering`` holds the one used.
+    """
     import time
 
     started = time.perf_counter()
@@ -214,7 +220,7 @@ def analyse(data: ProjectionData, features: pd.DataFrame, at: datetime | None = 
         rfm.append(RfmSegment(name=name, rule=rule, customers=int(hit.sum()), share=_ratio(hit.sum(), n),
                               revenue_share=_ratio(revenue[hit].sum(), total)))
 
-    labels, k, silhouette, clusters = _clusters(f, revenue, total)
+    labels, k, silhouette, clusters, clustering = _clusters(f, revenue, total, clustering)
     by_customer = pd.DataFrame({
         "revenue": revenue, "tier": tier, "recency": r, "frequency": fq, "monetary": mq,
         "rfm_segment": segment, "cluster": labels,
@@ -222,7 +228,7 @@ def analyse(data: ProjectionData, features: pd.DataFrame, at: datetime | None = 
     return ValueSegmentation(
         data_version=data.version, computed_at=at, seconds=time.perf_counter() - started, customers=n,
         total_revenue=total, top_share=top_share, lorenz=lorenz, gini=gini, tiers=tiers, rfm=tuple(rfm),
-        clusters=clusters, k=k, silhouette=silhouette, by_customer=by_customer,
+        clusters=clusters, k=k, silhouette=silhouette, by_customer=by_customer, clustering=clustering,
     )
 
 
@@ -274,27 +280,32 @@ def cluster_pipeline(k: int, rows: int) -> Pipeline:
     return Pipeline([("log", FunctionTransformer(log1p)), ("scale", StandardScaler()), ("kmeans", estimator)])
 
 
-def _clusters(f: pd.DataFrame, revenue: np.ndarray, total: float) -> tuple[np.ndarray, int, float, tuple[Cluster, ...]]:
+def _clusters(f: pd.DataFrame, revenue: np.ndarray, total: float, fitted: Pipeline | None = None,
+              ) -> tuple[np.ndarray, int, float, tuple[Cluster, ...], Pipeline | None]:
     n = len(f)
     if n < max(K_RANGE) * 5:
-        return np.zeros(n, dtype=np.int64), 1, 0.0, ()
+        return np.zeros(n, dtype=np.int64), 1, 0.0, (), None
     x = f[list(CLUSTER_FEATURES)].astype(float).fillna(0.0).to_numpy()
-    rng = np.random.default_rng(SEED)
-    fit_rows = rng.choice(n, min(n, FIT_SAMPLE), replace=False)
-    score_rows = fit_rows[: min(len(fit_rows), SILHOUETTE_SAMPLE)]
-    best: tuple[float, int, Pipeline] | None = None
-    for k in K_RANGE:
-        pipeline = cluster_pipeline(k, len(fit_rows)).fit(x[fit_rows])
-        transformed = pipeline[:-1].transform(x[score_rows])
-        labels = pipeline[-1].predict(transformed)
-        if len(set(labels)) < 2:
-            continue
-        score = float(silhouette_score(transformed, labels, random_state=SEED))
-        if best is None or score > best[0]:
-            best = (score, k, pipeline)
-    if best is None:
-        return np.zeros(n, dtype=np.int64), 1, 0.0, ()
-    silhouette, k, pipeline = best
+    if fitted is not None:
+        pipeline, k, silhouette = fitted, fitted[-1].n_clusters, float(getattr(fitted, "silhouette_", 0.0))
+    else:
+        rng = np.random.default_rng(SEED)
+        fit_rows = rng.choice(n, min(n, FIT_SAMPLE), replace=False)
+        score_rows = fit_rows[: min(len(fit_rows), SILHOUETTE_SAMPLE)]
+        best: tuple[float, int, Pipeline] | None = None
+        for k in K_RANGE:
+            pipeline = cluster_pipeline(k, len(fit_rows)).fit(x[fit_rows])
+            transformed = pipeline[:-1].transform(x[score_rows])
+            labels = pipeline[-1].predict(transformed)
+            if len(set(labels)) < 2:
+                continue
+            score = float(silhouette_score(transformed, labels, random_state=SEED))
+            if best is None or score > best[0]:
+                best = (score, k, pipeline)
+        if best is None:
+            return np.zeros(n, dtype=np.int64), 1, 0.0, (), None
+        silhouette, k, pipeline = best
+        pipeline.silhouette_ = silhouette  # type: ignore[attr-defined]
     labels = pipeline.predict(x)
     # Number clusters by size, largest first, so ids are stable for the same data.
     sizes = np.bincount(labels, minlength=k)
@@ -318,7 +329,7 @@ def _clusters(f: pd.DataFrame, revenue: np.ndarray, total: float) -> tuple[np.nd
             id=cid, name=name, customers=int(member.sum()), share=_ratio(member.sum(), n),
             revenue_share=_ratio(revenue[member].sum(), total), description="; ".join(words), traits=traits,
         ))
-    return labels, k, silhouette, tuple(clusters)
+    return labels, k, silhouette, tuple(clusters), pipeline
 
 
 #: Features that are 0/1 flags, described as shares of customers.
@@ -334,18 +345,40 @@ def _trait_text(trait: Trait) -> str:
 
 
 class ValueAnalysis:
-    """``analyse`` cached per projection version (one computation at a time)."""
+    """``analyse`` cached per projection version (one computation at a time).
 
-    def __init__(self, projection: Projection, features: FeatureFrame) -> None:
+    Finding and fitting the clusters is the slow part, so a fitted clustering
+    is reused across data versions (customers are re-assigned, descriptions
+    recomputed) until it is ``refit_seconds`` old or the base has grown or
+    shrunk by more than ``refit_change``; ``current(refit=True)`` forces it.
+    """
+
+    def __init__(self, projection: Projection, features: FeatureFrame, refit_seconds: float = 24 * 3600.0,
+                 refit_change: float = 0.05) -> None:
         self.projection = projection
         self.features = features
+        self.refit_seconds = refit_seconds
+        self.refit_change = refit_change
         self._lock = threading.Lock()
         self._cached: ValueSegmentation | None = None
+        self._fit: tuple[Pipeline, float, int] | None = None  # clustering, fitted at (monotonic), base size
 
-    def current(self, data: ProjectionData | None = None) -> ValueSegmentation:
+    def current(self, data: ProjectionData | None = None, refit: bool = False) -> ValueSegmentation:
         """The segmentation of the latest data (recomputed only when the data changed)."""
+        import time
+
         data = data or self.projection.data()
         with self._lock:
-            if self._cached is None or self._cached.data_version != data.version:
-                self._cached = analyse(data, self.features.current(data))
-            return self._cached
+            if self._cached is not None and self._cached.data_version == data.version and not refit:
+                return self._cached
+            fitted = None
+            if self._fit is not None and not refit:
+                pipeline, fitted_at, size = self._fit
+                base = int(data.base().sum())
+                if time.monotonic() - fitted_at < self.refit_seconds and abs(base - size) <= self.refit_change * size:
+                    fitted = pipeline
+            result = analyse(data, self.features.current(data), clustering=fitted)
+            if fitted is None and result.clustering is not None:
+                self._fit = (result.clustering, time.monotonic(), result.customers)
+            self._cached = result
+            return result

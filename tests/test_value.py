@@ -93,6 +93,9 @@ def test_cached_per_data_version(demo_store: GraphStore, tmp_path) -> None:  # t
         store.write([node_op("Customer", [{"id": projection.data().ids[customer], "city": "Elders"}])])
         second = analysis.current()
         assert second is not first and second.data_version > first.data_version
+        # The clustering is reused across data versions (re-assigned, not refitted) until forced.
+        assert first.clustering is not None and second.clustering is first.clustering
+        assert analysis.current(refit=True).clustering is not first.clustering
     finally:
         store.close()
 
