@@ -421,7 +421,10 @@ def _custom_keys(data: ProjectionData) -> set[str]:
     frame = data.facts.get("attributes")
     if frame is None or not len(frame):
         return set()
-    return set(pd.unique(frame["key"].astype(object).dropna()))
+    key = frame["key"]
+    if isinstance(key.dtype, pd.CategoricalDtype):  # the categories: no pass over the rows
+        return {str(k) for k in key.cat.categories}
+    return set(pd.unique(key.astype(object).dropna()))
 
 
 def _fields(body: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
