@@ -889,9 +889,10 @@ def _measures(ctx: _Context) -> dict[str, Any]:
     n_base = int(base.sum())
     held = ctx.held_subscriptions()
     subs = data.fact("subscriptions")
-    pairs = np.unique(np.stack([subs["row"].to_numpy()[held].astype(np.int64),
-                                subs["product"].cat.codes.to_numpy()[held].astype(np.int64)]), axis=1) \
-        if held.any() else np.zeros((2, 0), dtype=np.int64)
+    # Distinct (row, product) pairs as one integer key each: row * products + product code.
+    width = len(subs["product"].cat.categories) + 1
+    keys = np.unique(subs["row"].to_numpy()[held].astype(np.int64) * width
+                     + subs["product"].cat.codes.to_numpy()[held].astype(np.int64) + 1)
     per_row = {
         "tenure_months": ctx.months_since("joined_on"),
         "age": np.floor(ctx.months_since("birth_date") / 12.0),
@@ -899,7 +900,7 @@ def _measures(ctx: _Context) -> dict[str, Any]:
         "contacts_365d": ctx.contact_counts(365, None, None, None, None).astype(float),
         "complaints_365d": ctx.contact_counts(365, ("COMPLAINT",), None, None, None).astype(float),
         "revenue_90d": ctx.revenue(ctx.at - timedelta(days=90), ctx.at if ctx.past else None),
-        "products_held": np.bincount(pairs[0], minlength=n).astype(float),
+        "products_held": np.bincount(keys // width, minlength=n).astype(float),
     }
     numeric = {}
     for name, values in per_row.items():
