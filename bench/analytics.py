@@ -116,7 +116,7 @@ def _definitions(rng: random.Random, products: list[str], count: int) -> list[di
             {"holds": {"product": rng.choice(products)}},
             {"contacts": {"atLeast": 1, "days": rng.randint(60, 400), "kinds": ["INQUIRY", "COMPLAINT"]}},
             {"attribute": {"key": "tenure_months", "op": "GTE", "value": str(rng.randint(1, 24))}},
-            {"not": {"account": {"type": "PREPAID"}}},
+            {"not": {"account": {"types": ["PREPAID"]}}},
         ]})
     return out
 
@@ -201,9 +201,9 @@ def _segments(analytics: Any, data: Any, rng: random.Random, previews: int) -> d
     size = None
     for definition in _definitions(rng, products, previews):
         started = time.perf_counter()
-        preview = engine.preview(definition, first=50)
+        preview = engine.preview(definition, limit=50)
         times.append((time.perf_counter() - started) * 1000)
-        size = getattr(preview, "size", None)
+        size = preview.evaluation.size
     times.sort()
     return {"segment_preview_p50_ms": round(statistics.median(times), 1),
             "segment_preview_p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
