@@ -352,13 +352,14 @@ class _Parser:
 
     def _account(self, body: Mapping[str, Any], path: str) -> AccountCondition:
         _fields(body, path, ("types", "statuses", "contractTypes", "paymentMethods", "contract",
-                             "contractEndsWithinDays", "minCount"))
+                             "contractEndsWithinDays", "minCount", "type", "status", "contractType",
+                             "paymentMethod"))
         within = _int(body, "contractEndsWithinDays", path, default=None, minimum=0, maximum=MAX_DAYS)
         return AccountCondition(
-            types=_choices(body, "types", ACCOUNT_TYPE_VALUES, path),
-            statuses=_choices(body, "statuses", ACCOUNT_STATUS_VALUES, path),
-            contract_types=_choices(body, "contractTypes", CONTRACT_TYPE_VALUES, path),
-            payment_methods=_choices(body, "paymentMethods", PAYMENT_METHOD_VALUES, path),
+            types=_choices(body, "types", ACCOUNT_TYPE_VALUES, path, "type"),
+            statuses=_choices(body, "statuses", ACCOUNT_STATUS_VALUES, path, "status"),
+            contract_types=_choices(body, "contractTypes", CONTRACT_TYPE_VALUES, path, "contractType"),
+            payment_methods=_choices(body, "paymentMethods", PAYMENT_METHOD_VALUES, path, "paymentMethod"),
             contract=_choice(body.get("contract"), CONTRACT_STATES, f"{path}.contract"),
             contract_ends_within_days=within,
             min_count=_int(body, "minCount", path, default=1, minimum=1),
@@ -366,20 +367,22 @@ class _Parser:
         )
 
     def _contacts(self, body: Mapping[str, Any], path: str) -> ContactsCondition:
-        _fields(body, path, ("days", "atLeast", "atMost", "kinds", "channels", "direction", "outcomes"))
+        _fields(body, path, ("days", "atLeast", "atMost", "kinds", "channels", "direction", "outcomes", "kind",
+                             "channel", "outcome"))
         days = _days(body, path)
         at_least = _int(body, "atLeast", path, default=1, minimum=0)
         at_most = _int(body, "atMost", path, default=None, minimum=0)
         if at_most is not None and at_most < at_least:
             raise _bad(f"{path}.atMost", f"must not be below atLeast ({at_least})")
-        return ContactsCondition(days, at_least, at_most, _choices(body, "kinds", CONTACT_KIND_VALUES, path),
+        return ContactsCondition(days, at_least, at_most,
+                                 _choices(body, "kinds", CONTACT_KIND_VALUES, path, "kind"),
                                  self._channels(body, path),
                                  _choice(body.get("direction"), CONTACT_DIRECTION_VALUES, f"{path}.direction"),
-                                 _choices(body, "outcomes", CONTACT_OUTCOME_VALUES, path), path)
+                                 _choices(body, "outcomes", CONTACT_OUTCOME_VALUES, path, "outcome"), path)
 
     def _noContactSince(self, body: Mapping[str, Any], path: str) -> ContactsCondition:  # noqa: N802
-        _fields(body, path, ("days", "kinds", "channels", "direction"))
-        return ContactsCondition(_days(body, path), 0, 0, _choices(body, "kinds", CONTACT_KIND_VALUES, path),
+        _fields(body, path, ("days", "kinds", "channels", "direction", "kind", "channel"))
+        return ContactsCondition(_days(body, path), 0, 0, _choices(body, "kinds", CONTACT_KIND_VALUES, path, "kind"),
                                  self._channels(body, path),
                                  _choice(body.get("direction"), CONTACT_DIRECTION_VALUES, f"{path}.direction"),
                                  None, path)
@@ -407,6 +410,12 @@ class _Parser:
 
     def _channels(self, body: Mapping[str, Any], path: str) -> tuple[str, ...] | None:
         raw = body.get("channels")
+        if body.get("channel") is not None:
+            if raw is not None:
+                raise _bad(f"{path}.channel", "give channels or channel, not both")
+            if body["channel"] not in self.data.channels.index:
+                raise _bad(f"{path}.channel", f"unknown channel {body['channel']!r}")
+            return (body["channel"],)
         if raw is None:
             return None
         if not isinstance(raw, (list, tuple)) or not raw:
@@ -474,8 +483,15 @@ def _choice(value: Any, allowed: Sequence[str], path: str, required: bool = Fals
     return value.upper()
 
 
-def _choices(body: Mapping[str, Any], name: str, allowed: Sequence[str], path: str) -> tuple[str, ...] | None:
+def _choices(body: Mapping[str, Any], name: str, allowed: Sequence[str], path: str,
+             single: str | None = None) -> tuple[str, ...] | None:
+    """A list of enumeration values ``name``; ``single`` names a one-value alias
+    (``type: POSTPAID`` for ``types: [POSTPAID]``) the JSON form accepts."""
     raw = body.get(name)
+    if single is not None and body.get(single) is not None:
+        if raw is not None:
+            raise _bad(f"{path}.{single}", f"give {name} or {single}, not both")
+        return (_choice(body[single], allowed, f"{path}.{single}", required=True),)  # type: ignore[return-value]
     if raw is None:
         return None
     if not isinstance(raw, (list, tuple)) or not raw:
@@ -612,15 +628,36 @@ class ProfileItem:
     difference: float
 
 
-@dataclass(frozen=True)
+@dataclass
 class Preview:
-    """What ``previewSegment`` answers."""
+    """What ``previewSegment`` answers: the evaluation, one page of member ids and,
+    computed on first access, the profile."""
 
     evaluation: Evaluation
     ids: list[str]
     skip: int
     has_next: bool
-    profile: list[ProfileItem]
+    engine: SegmentEngine = field(repr=False)
+    _profile: list[ProfileItem] | None = field(default=None, repr=False)
+
+    @property
+    def size(self) -> int:
+        return self.evaluation.size
+
+    @property
+    def base_size(self) -> int:
+        return self.evaluation.base_size
+
+    @property
+    def share(self) -> float:
+        return self.evaluation.share
+
+    @property
+    def profile(self) -> list[ProfileItem]:
+        """The members against the base (computed once, on first access)."""
+        if self._profile is None:
+            self._profile = self.engine.profile(self.evaluation)
+        return self._profile
 
 
 class SegmentEngine:
@@ -677,10 +714,11 @@ class SegmentEngine:
 
     def preview(self, definition: Any, skip: int = 0, limit: int = 50, as_of: datetime | None = None,
                 now: datetime | None = None) -> Preview:
-        """Size, one page of members (id order) and the profile of ``definition``'s members."""
+        """Size and the page of ``limit`` members after the ``skip`` first (id order) of
+        ``definition``; the profile is computed when ``Preview.profile`` is first read."""
         evaluation = self.evaluate(definition, as_of, now)
         ids, has_next = evaluation.page(skip, limit)
-        return Preview(evaluation, ids, skip, has_next, self.profile(evaluation))
+        return Preview(evaluation, ids, skip, has_next, self)
 
     def order(self, data: ProjectionData) -> np.ndarray:
         """Customer rows sorted by id. Rows are never renumbered and new customers are

@@ -168,6 +168,8 @@ CASES: list[tuple[str, dict, list[str], list[str]]] = [
     ("in contract", {"account": {"contract": "IN_CONTRACT"}}, ["C1"], ["C1"]),
     ("contract ends soon", {"account": {"contractEndsWithinDays": 120}}, ["C1"], []),
     ("prepaid", {"account": {"types": ["PREPAID"]}}, [], ["C3"]),
+    ("one type (JSON alias)", {"account": {"type": "PREPAID"}}, [], ["C3"]),
+    ("one kind (JSON alias)", {"contacts": {"days": 30, "kind": "COMPLAINT", "channel": "APP"}}, ["C1"], []),
     ("closed accounts", {"account": {"statuses": ["CLOSED"]}}, ["C3"], []),
     ("complaints", {"contacts": {"days": 30, "atLeast": 2, "kinds": ["COMPLAINT"]}}, ["C1"], []),
     ("complaints then", {"contacts": {"days": 90, "kinds": ["COMPLAINT"]}}, ["C1"], ["C3"]),
@@ -239,6 +241,8 @@ ERRORS: list[tuple[Any, str, str]] = [
     ({"spend": {"op": "BETWEEN", "value": 10}}, "definition.spend.to", "upper bound"),
     ({"spend": {"op": "GT", "value": 10, "to": 20}}, "definition.spend.to", "only BETWEEN"),
     ({"account": {"minCount": 0}}, "definition.account.minCount", "positive integer"),
+    ({"account": {"type": "PREPAID", "types": ["BUSINESS"]}}, "definition.account.type", "not both"),
+    ({"contacts": {"days": 3, "channel": "FAX"}}, "definition.contacts.channel", "unknown channel"),
     ({"score": {"name": "iq", "op": "GT", "value": 1}}, "definition.score.name", "unknown score"),
     ({"score": {"name": "propensity:P-NONE", "op": "GT", "value": 1}}, "definition.score.name", "unknown product"),
     ({"score": {"name": "lifetime_value", "op": "GT", "value": 1}}, "definition.score.name", "not trained"),
@@ -302,7 +306,7 @@ def test_new_customers_are_paged_in_id_order(tiny) -> None:
 def test_profile_says_what_distinguishes_the_members(tiny) -> None:
     _, engine = tiny
     preview = engine.preview({"attribute": {"key": "tier", "op": "EQ", "value": "BUSINESS"}})
-    assert preview.ids == ["C2"] and preview.evaluation.size == 1 and preview.evaluation.share == 0.25
+    assert preview.ids == ["C2"] and preview.size == 1 and preview.share == 0.25 and preview.base_size == 4
     items = {(i.measure, i.value): i for i in preview.profile}
     tier = items[("tier", "BUSINESS")]
     assert tier.segment == 1.0 and tier.base == 0.25 and tier.lift == 4.0
