@@ -61,6 +61,11 @@ log = logging.getLogger(__name__)
 #: Customers per slice when reading facts (bounds LadybugDB's memory per query).
 SLICE_CUSTOMERS = 200_000
 
+#: Deleting nodes of these labels removes projected rows we cannot trace to a
+#: customer any more (their links went with them): the projection is rebuilt.
+#: Deleting other labels (Segment, ImportRun, Identity) changes nothing projected.
+_REBUILD_ON_DELETE = ("Account", "Subscription", "Contact", "MonetaryEvent", "AttributeValue", "Product", "Channel")
+
 #: A refresh touching more customers than this rebuilds instead.
 REBUILD_ABOVE = 50_000
 
@@ -230,7 +235,7 @@ class Projection:
             if not changes:
                 return RefreshStats()
             started = time.perf_counter()
-            if changes.everything or any(ids for label, ids in changes.deleted.items() if label != "Customer"):
+            if changes.everything or any(ids for label, ids in changes.deleted.items() if label in _REBUILD_ON_DELETE):
                 self.rebuild()
                 return self.last_refresh
             snapshot = self._snapshot
@@ -238,6 +243,8 @@ class Projection:
                 changes.relationships.get("INCLUDES"))
             touched = touched_customers(self.store, changes)
             deleted = changes.deleted.get("Customer", set())
+            if not catalogue and not deleted and not any(touched.values()):
+                return RefreshStats()  # e.g. a saved segment or an import run: nothing projected changed
             if len(set().union(*touched.values()) if touched else ()) > REBUILD_ABOVE:
                 self.rebuild()  # re-reading most of the base key by key is slower than one pass
                 return self.last_refresh

@@ -155,3 +155,12 @@ def test_a_bad_listener_does_not_break_refresh(tmp_path: Path) -> None:
         assert np.all(projection.data().present)
     finally:
         store.close()
+
+
+def test_writes_outside_the_projection_change_nothing(small_store: GraphStore) -> None:
+    projection = Projection(small_store)
+    before = projection.data()
+    small_store.write([node_op("ImportRun", [{"id": "RUN-1", "source": "CRM"}])])
+    small_store.delete_nodes("ImportRun", ["RUN-1"])
+    after = projection.data()
+    assert after is before and after.version == before.version
