@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the services import pandas/scikit-learn: load them on first
     import numpy as np
 
     from cdp.features import FeatureFrame
+    from cdp.scoring import ModelRegistry
     from cdp.value import ValueAnalysis
     from cdp.segments import SegmentEngine
 
@@ -55,6 +56,13 @@ class Analytics:
         from cdp.features import FeatureFrame
 
         return FeatureFrame(self.projection)
+
+    @cached_property
+    def models(self) -> ModelRegistry:
+        """Predictive models (churn, lifetime value, propensity): training, cards, scores of everyone."""
+        from cdp.scoring import ModelRegistry
+
+        return ModelRegistry(self, self.settings)
 
     def score_column(self, name: str, data: ProjectionData) -> np.ndarray:
         """Per-row scores ``name`` (``churn_risk``, ``lifetime_value``, ``propensity:<product>``)

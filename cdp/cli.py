@@ -7,6 +7,7 @@
     cdp stats                                      count nodes and relationships in the store
     cdp import --mapping M.toml FILE [--batch-size N] [--rejects PATH]
                                                    import a source system's file (docs/import.md)
+    cdp train [churn|lifetime_value|propensity|all]  train predictive models, print their cards
 
 Every failure the user can fix is printed as ``cdp: error: <message>`` with
 exit status 2; no traceback. ``cdp import`` exits 3 when it rejected some rows.
@@ -244,6 +245,22 @@ def _cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from cdp.analytics import Analytics
+    from cdp.store import open_store
+
+    store = open_store(settings)
+    analytics = Analytics(store, settings)
+    try:
+        for card in analytics.models.train(args.model):
+            print(card.summary())
+        print(f"cdp: models saved in {settings.models_path}", file=sys.stderr)
+    finally:
+        analytics.close()
+        store.close()
+    return 0
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -300,6 +317,9 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     q = sub.add_parser("quality", help="data-quality report: completeness, staleness, conflicts, duplicates, rejects")
     q.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     q.set_defaults(run=_cmd_quality)
+    train = sub.add_parser("train", help="train predictive models on the store's history and print their cards")
+    train.add_argument("model", nargs="?", default="all", choices=["churn", "lifetime_value", "propensity", "all"])
+    train.set_defaults(run=_cmd_train)
     stats = sub.add_parser("stats", help="count nodes and relationships")
     stats.set_defaults(run=_cmd_stats)
     return p

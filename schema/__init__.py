@@ -23,6 +23,7 @@ from schema.quality import DataQualityReport
 from schema.inputs import CustomerOrder, CustomerWhere
 from schema.value import ValueQuery
 from schema.segments import SegmentQuery
+from schema.scoring import ScoringQuery
 from schema.types import Channel, Customer, CustomerConnection, Product, customer_connection
 from cdp import quality
 from cdp.customers import CustomerCriteria
@@ -51,7 +52,7 @@ def _criteria(where: CustomerWhere | None) -> CustomerCriteria:
 
 
 @strawberry.type
-class Query(ValueQuery, SegmentQuery):
+class Query(ValueQuery, SegmentQuery, ScoringQuery):
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
         row = await customers.customer(info.context, id)

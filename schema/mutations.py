@@ -9,6 +9,7 @@ from resolvers import customers, profile
 from resolvers.context import Context
 from schema.partner import PartnerMutation
 from schema.segments import SegmentMutation
+from schema.scoring import ScoringMutation
 from schema.types import AttributeValue, Customer
 
 Ctx = Info[Context, None]
@@ -49,7 +50,7 @@ async def _customer(ctx: Context, customer_id: str) -> Customer | None:
 
 
 @strawberry.type
-class Mutation(PartnerMutation, SegmentMutation):
+class Mutation(PartnerMutation, SegmentMutation, ScoringMutation):
     @strawberry.mutation(description="A customer updates attributes the profile policy lets them maintain. "
                                      "Values are recorded as customer-maintained and unverified, with lower "
                                      "accuracy; refused keys come back in `errors`.")

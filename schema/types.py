@@ -23,6 +23,7 @@ from resolvers import catalog, customers
 from resolvers.context import Context
 from schema import enums as E
 from schema.value import CustomerValue, customer_value
+from schema import scoring as S
 
 Row = dict[str, Any]
 Ctx = Info[Context, None]
@@ -387,6 +388,18 @@ class Customer:
     @strawberry.field(description="Value tier, RFM scores and behavioural cluster; null outside the base.")
     async def value(self, info: Ctx) -> CustomerValue | None:
         return await customer_value(info, self.id)
+
+    @strawberry.field(description="Churn probability with reasons; null when not scored (no open account).")
+    async def churn_risk(self, info: Ctx) -> S.ChurnRisk | None:
+        return await S.churn_risk(info, self.id)
+
+    @strawberry.field(description="Expected discounted margin over the horizon; null when not scored.")
+    async def lifetime_value(self, info: Ctx) -> S.LifetimeValue | None:
+        return await S.lifetime_value(info, self.id)
+
+    @strawberry.field(description="Products the customer does not hold, likeliest to be taken first.")
+    async def propensities(self, info: Ctx, first: int = 5) -> list[S.Propensity]:
+        return await S.propensities(info, self.id, first)
 
     @strawberry.field(description="Contacts with the customer, newest first.")
     async def contacts(

@@ -1,0 +1,364 @@
+"""The model registry: trains, keeps, persists and applies the predictive models.
+
+``ModelRegistry(analytics, settings)`` knows three models (docs/models.md):
+
+* ``churn``: calibrated churn probability with per-customer reasons (``cdp.churn``);
+* ``lifetime_value``: expected discounted margin over a horizon (``cdp.lifetime_value``);
+* ``propensity``: per-product probability of taking it (``cdp.propensity``).
+
+``train(name)`` trains one (or ``"all"``) on the current projection and saves
+the model (joblib) and its card (JSON) under ``settings.models_path``; a new
+registry loads them, so a restart keeps the models. Scores of every customer
+are computed once after training (or loading) and kept current: the registry
+follows the projection (``Projection.listeners``) and rescores only the rows a
+write changed or added, so a customer imported after training is scored on
+their first read. ``customer_scores(id)`` is then a lookup.
+
+A customer is scored when they are in the base (not merged away) and hold an
+open account; others get no score (nan / None). Asking for the scores or card
+of a model not trained yet raises ``ModelNotTrained`` (``MODEL_NOT_TRAINED``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from cdp.errors import InvalidInput
+from cdp.model_card import ModelCard, ModelNotTrained, Reason
+from cdp.projection import ProjectionData, utc_now
+from cdp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Models the registry trains, in training order (lifetime value needs churn).
+NAMES = ("churn", "lifetime_value", "propensity")
+
+
+class AnalyticsLike(Protocol):
+    """What the registry needs of ``cdp.analytics.Analytics``."""
+
+    projection: Any
+    features: Any
+
+    def data(self) -> ProjectionData: ...
+
+
+@dataclass
+class CustomerScores:
+    """The scores of one customer (None: not scored, or that model is not trained)."""
+
+    churn_probability: float | None
+    lifetime_value: float | None
+    monthly_margin: float | None
+    monthly_retention: float | None
+    horizon_months: int | None
+    propensities: list[tuple[str, float, bool]] = field(default_factory=list)  # (product, p, model-based)
+
+
+@dataclass
+class _Scores:
+    """Scores of every projected row, and what they were computed from."""
+
+    version: int
+    size: int
+    as_of: Any
+    churn: np.ndarray | None = None
+    margin: np.ndarray | None = None
+    value: np.ndarray | None = None
+    propensity: np.ndarray | None = None
+
+
+class ModelRegistry:
+    """Trained models of one store, their cards and the scores of every customer."""
+
+    def __init__(self, analytics: AnalyticsLike, settings: Settings) -> None:
+        self.analytics = analytics
+        self.path = Path(settings.models_path)
+        self._models: dict[str, Any] = {}
+        self._cards: dict[str, ModelCard] = {}
+        self._lock = threading.RLock()
+        self._train_lock = threading.Lock()
+        self._data_lock = threading.Lock()
+        self._scores: _Scores | None = None
+        self._dirty: set[int] = set()
+        self._rebuilt = False
+        self._load()
+        analytics.projection.listeners.append(self._on_refresh)
+
+    # ------------------------------------------------------------ training and cards
+
+    def train(self, name: str) -> list[ModelCard]:
+        """Train model ``name`` (one of ``NAMES``, or ``"all"``) and save it; returns the new card(s).
+
+        ``lifetime_value`` trains churn first when churn is not trained.
+        Raises ``InvalidInput`` for an unknown name or data that cannot train the model.
+        """
+        names = list(NAMES) if name == "all" else [name]
+        if any(n not in NAMES for n in names):
+            raise InvalidInput(f"unknown model {name!r}; expected one of {', '.join(NAMES)} or all", field="name")
+        with self._train_lock:
+            data = self._data()
+            now = utc_now()
+            cards = []
+            for n in names:
+                if n == "lifetime_value" and "churn" not in self._models and "churn" not in names:
+                    cards.append(self._train_one("churn", data, now))
+                cards.append(self._train_one(n, data, now))
+            return cards
+
+    def _train_one(self, name: str, data: ProjectionData, now: Any) -> ModelCard:
+        from cdp import churn, propensity
+        from cdp.lifetime_value import LifetimeValueModel
+
+        if name == "churn":
+            model, card = churn.train(data, now)
+        elif name == "propensity":
+            model, card = propensity.train(data, now)
+        else:
+            card_churn = self._cards.get("churn")
+            if card_churn is None:
+                raise ModelNotTrained("lifetime_value needs the churn model: train churn first", field="name")
+            window = float(card_churn.parameters.get("label_window_months", 12.0))
+            model = LifetimeValueModel(window_months=window).fit()
+            card = ModelCard(name="lifetime_value", kind="expected discounted margin over a horizon "
+                                                         "(churn probability as a monthly retention rate)",
+                             trained_at=now, rows=0,
+                             parameters={"horizon_months": model.horizon_months,
+                                         "annual_discount_rate": model.annual_discount_rate,
+                                         "churn_window_months": window,
+                                         "churn_model_trained_at": card_churn.trained_at.isoformat()})
+        self._save(name, model, card)
+        with self._lock:
+            self._models[name] = model
+            self._cards[name] = card
+            self._scores = None  # rescore everyone with the new model
+        if name == "lifetime_value":
+            card = self._describe_values(card)
+        log.info("trained %s: %s", name, card.summary().splitlines()[0])
+        return card
+
+    def _describe_values(self, card: ModelCard) -> ModelCard:
+        """Add the distribution of lifetime values to the card (scores everyone once)."""
+        scores = self._current()
+        values = scores.value[~np.isnan(scores.value)] if scores.value is not None else np.zeros(0)
+        card.rows = int(len(values))
+        if len(values):
+            card.parameters.update(mean_value=round(float(values.mean()), 2),
+                                   median_value=round(float(np.median(values)), 2),
+                                   total_value=round(float(values.sum()), 2))
+        self._save_card(card)
+        return card
+
+    def cards(self) -> list[ModelCard]:
+        """Cards of the trained models, in ``NAMES`` order."""
+        with self._lock:
+            return [self._cards[n] for n in NAMES if n in self._cards]
+
+    def card(self, name: str) -> ModelCard:
+        """The card of model ``name``; ``ModelNotTrained`` when it is not trained."""
+        with self._lock:
+            if name not in self._cards:
+                if name not in NAMES:
+                    raise InvalidInput(f"unknown model {name!r}", field="name")
+                raise ModelNotTrained(f"model {name} is not trained; run `cdp train {name}` or trainModel")
+            return self._cards[name]
+
+    # ------------------------------------------------------------ persistence
+
+    def _save(self, name: str, model: Any, card: ModelCard) -> None:
+        import joblib
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        target = self.path / f"{name}.joblib"
+        tmp = target.with_suffix(".joblib.tmp")
+        joblib.dump(model, tmp)
+        os.replace(tmp, target)
+        self._save_card(card)
+
+    def _save_card(self, card: ModelCard) -> None:
+        target = self.path / f"{card.name}.json"
+        tmp = target.with_suffix(".json.tmp")
+        tmp.write_text(card.to_json())
+        os.replace(tmp, target)
+
+    def _load(self) -> None:
+        import joblib
+
+        for name in NAMES:
+            model_file, card_file = self.path / f"{name}.joblib", self.path / f"{name}.json"
+            if not (model_file.exists() and card_file.exists()):
+                continue
+            try:
+                self._models[name] = joblib.load(model_file)
+                self._cards[name] = ModelCard.from_json(card_file.read_text())
+            except Exception:  # a model saved by another version: retrain it
+                log.exception("cannot load model %s from %s; retrain it", name, model_file)
+                self._models.pop(name, None)
+                self._cards.pop(name, None)
+
+    # ------------------------------------------------------------ scores
+
+    def _data(self) -> ProjectionData:
+        """The current snapshot. Serialised: while one thread applies a write, another
+        calling ``Projection.data()`` may get the snapshot before that write (its fast
+        path sees no pending changes once the refresh took them)."""
+        with self._data_lock:
+            return self.analytics.data()
+
+    def _on_refresh(self, snapshot: ProjectionData, rows: np.ndarray | None) -> None:
+        with self._lock:
+            if rows is None:
+                self._rebuilt = True
+            else:
+                self._dirty.update(int(r) for r in rows)
+
+    def _current(self) -> _Scores:
+        """Scores of every row of the current snapshot, rescoring only what changed."""
+        data = self._data()
+        frame = self.analytics.features.current(data)
+        as_of = self.analytics.features.as_of
+        with self._lock:
+            scores = self._scores
+            if scores is not None and scores.version == data.version and scores.as_of == as_of:
+                return scores
+            if scores is None or self._rebuilt or scores.as_of != as_of or scores.size > data.size:
+                rows = np.arange(data.size, dtype=np.int64)
+                scores = _Scores(data.version, data.size, as_of)
+                full = True
+            else:
+                grown = range(scores.size, data.size)
+                rows = np.array(sorted(self._dirty.union(grown)), dtype=np.int64)
+                rows = rows[rows < data.size]
+                full = False
+            self._dirty.clear()
+            self._rebuilt = False
+            fresh = self._score(data, frame, rows)
+            if full:
+                scores.churn, scores.margin, scores.value, scores.propensity = fresh
+            else:
+                scores = _grow(scores, data.size)
+                for target, values in zip(("churn", "margin", "value", "propensity"), fresh):
+                    if values is not None and getattr(scores, target) is not None:
+                        getattr(scores, target)[rows] = values
+                scores.version = data.version
+            self._scores = scores
+            return scores
+
+    def _score(self, data: ProjectionData, frame: pd.DataFrame, rows: np.ndarray) -> tuple:
+        """(churn, margin, value, propensity) of ``rows``; None for untrained models."""
+        from cdp.propensity import holdings
+
+        x = frame.iloc[rows] if len(rows) != len(frame) else frame
+        scorable = data.base()[rows] & (x["accounts_open"].to_numpy() > 0)
+        churn = margin = value = propensity = None
+        margin = np.where(scorable, x["monthly_margin"].to_numpy(dtype=float), np.nan)
+        if "churn" in self._models:
+            churn = np.full(len(rows), np.nan)
+            if scorable.any():
+                churn[scorable] = self._models["churn"].predict(x[scorable])
+            if "lifetime_value" in self._models:
+                value = self._models["lifetime_value"].predict(
+                    pd.DataFrame({"churn_probability": churn, "monthly_margin": margin}))
+                value[np.isnan(churn)] = np.nan
+        if "propensity" in self._models:
+            model = self._models["propensity"]
+            propensity = np.full((len(rows), len(model.products)), np.nan, dtype=np.float32)
+            if scorable.any():
+                held = holdings(data, rows[scorable], utc_now(), model.products)
+                propensity[scorable] = model.predict(x[scorable], held)
+        return churn, margin, value, propensity
+
+    def score_column(self, name: str, data: ProjectionData | None = None) -> np.ndarray:
+        """Scores of every row of ``data`` (default: the current snapshot) for ``name``:
+        ``churn_risk``, ``lifetime_value`` or ``propensity:<product id>``; nan = not scored.
+
+        Raises ``InvalidInput`` for an unknown name, ``ModelNotTrained`` for an untrained model.
+        """
+        model = {"churn_risk": "churn", "lifetime_value": "lifetime_value"}.get(name)
+        product = name.split(":", 1)[1] if name.startswith("propensity:") else None
+        if model is None and product is None:
+            raise InvalidInput(f"unknown score {name!r}; expected churn_risk, lifetime_value or "
+                               "propensity:<product id>", field="score")
+        model = model or "propensity"
+        self.card(model)  # raises when not trained
+        scores = self._current()
+        if model == "churn":
+            column = scores.churn
+        elif model == "lifetime_value":
+            column = scores.value
+        else:
+            products = self._models["propensity"].products
+            if product not in products:
+                raise InvalidInput(f"no propensity model for product {product!r}", field="score")
+            column = scores.propensity[:, products.index(product)].astype(float)
+        out = np.full(data.size if data is not None else scores.size, np.nan)
+        n = min(len(out), len(column))
+        out[:n] = column[:n]
+        return out
+
+    def customer_scores(self, customer_id: str) -> CustomerScores | None:
+        """The scores of one customer (None when the customer is not projected)."""
+        data = self._data()
+        row = data.row_of(customer_id)
+        if row is None:
+            return None
+        with self._lock:
+            trained = set(self._models)
+            ltv = self._models.get("lifetime_value")
+            products = self._models["propensity"].products if "propensity" in trained else []
+            rates = self._models["propensity"].estimators if "propensity" in trained else {}
+        if not trained:
+            return CustomerScores(None, None, None, None, None)
+        scores = self._current()
+
+        def at(column: np.ndarray | None) -> float | None:
+            if column is None or row >= len(column) or np.isnan(column[row]):
+                return None
+            return float(column[row])
+
+        churn = at(scores.churn)
+        props: list[tuple[str, float, bool]] = []
+        if scores.propensity is not None and row < len(scores.propensity):
+            values = scores.propensity[row]
+            props = sorted(((p, float(v), p in rates) for p, v in zip(products, values) if not np.isnan(v)),
+                           key=lambda item: -item[1])
+        return CustomerScores(
+            churn_probability=churn, lifetime_value=at(scores.value) if ltv is not None else None,
+            monthly_margin=at(scores.margin),
+            monthly_retention=float(ltv.monthly_retention(np.array([churn]))[0]) if ltv is not None
+            and churn is not None else None,
+            horizon_months=ltv.horizon_months if ltv is not None else None, propensities=props)
+
+    def churn_reasons(self, customer_id: str, top: int = 5) -> list[Reason]:
+        """Why one customer's churn probability is what it is (computed on demand)."""
+        self.card("churn")
+        data = self._data()
+        row = data.row_of(customer_id)
+        if row is None:
+            return []
+        frame = self.analytics.features.current(data)
+        with self._lock:
+            model = self._models["churn"]
+        return model.reasons(frame.iloc[[row]], top)
+
+
+def _grow(scores: _Scores, size: int) -> _Scores:
+    """``scores`` with its arrays grown to ``size`` rows (new rows nan)."""
+    if scores.size >= size:
+        return scores
+    for name in ("churn", "margin", "value", "propensity"):
+        column = getattr(scores, name)
+        if column is None:
+            continue
+        extra = np.full((size - len(column),) + column.shape[1:], np.nan, dtype=column.dtype)
+        setattr(scores, name, np.concatenate([column, extra]))
+    scores.size = size
+    return scores

@@ -1,0 +1,44 @@
+"""Glue for predictive scores: the app's model registry, called off the event loop."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+
+from cdp.errors import CdpError
+from cdp.model_card import ModelCard, Reason
+from cdp.scoring import CustomerScores, ModelRegistry
+from resolvers.context import Context
+
+
+def _registry(ctx: Context) -> ModelRegistry:
+    if ctx.analytics is None:
+        raise CdpError("analytics are not available in this context")
+    return ctx.analytics.models
+
+
+async def customer_scores(ctx: Context, customer_id: str) -> CustomerScores | None:
+    """One customer's scores (a lookup once everyone is scored); None when not projected."""
+    registry = _registry(ctx)
+    return await to_thread.run_sync(registry.customer_scores, customer_id)
+
+
+async def churn_reasons(ctx: Context, customer_id: str, top: int) -> list[Reason]:
+    """Reasons of one customer's churn probability (computed on demand)."""
+    registry = _registry(ctx)
+    return await to_thread.run_sync(lambda: registry.churn_reasons(customer_id, top))
+
+
+def require(ctx: Context, name: str) -> None:
+    """Raise ``ModelNotTrained`` when model ``name`` is not trained."""
+    _registry(ctx).card(name)
+
+
+async def cards(ctx: Context) -> list[ModelCard]:
+    """Cards of the trained models."""
+    return _registry(ctx).cards()
+
+
+async def train(ctx: Context, name: str) -> list[ModelCard]:
+    """Train model ``name`` (or ``all``) in a worker thread; returns the new cards."""
+    registry = _registry(ctx)
+    return await to_thread.run_sync(registry.train, name)
