@@ -1,0 +1,219 @@
+"""Predictive scores through the real embedded store and the HTTP endpoint:
+training on demo data (churn is planted), cards, reasons, lifetime value,
+propensities, a customer written after training, persistence across a restart,
+untrained and unknown models, the segments seam and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cdp.settings import Settings
+from graph.store import GraphStore, node_op, relationship_op
+from tests.conftest import gql
+
+CUSTOMERS = 3000
+
+CARD = """{ models { name kind trainedAt rows positives heldOutRows trainingSeconds rocAuc prAuc brier
+  baseline { rocAuc prAuc brier } topDrivers { feature description importance } features excludedFeatures
+  products { productId rows positives baseRate trained rocAuc } parameters { name value } notes } }"""
+
+SCORES = """query($id: ID!) { customer(id: $id) {
+  churnRisk { probability reasons { feature description value effect } }
+  lifetimeValue { value horizonMonths monthlyMargin monthlyRetention churnProbability }
+  propensities(first: 3) { productId probability modelBased product { name } } } }"""
+
+
+@pytest.fixture(scope="module")
+def scoring_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
+    """A store of a few thousand demo customers (enough churners to learn from)."""
+    from cdp import demo
+    from graph.ladybug_store import LadybugStore
+
+    data = demo.generate(CUSTOMERS, seed=11)
+    store = LadybugStore(tmp_path_factory.mktemp("scoring") / "store.lbdb", buffer_pool_mb=256)
+    store.bulk_load(data.nodes, data.relationships)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(model_dir=tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def app_client(scoring_store: GraphStore, settings: Settings):  # type: ignore[no-untyped-def]
+    from starlette.testclient import TestClient
+
+    from cdp.app import build_app
+
+    with TestClient(build_app(settings, scoring_store)) as c:
+        yield c
+
+
+def _active_customer(client) -> str:  # type: ignore[no-untyped-def]
+    analytics = client.app.state.analytics
+    data = analytics.data()
+    frame = analytics.features.current(data)
+    rows = np.flatnonzero((frame["accounts_open"].to_numpy() > 0) & data.base())
+    return str(data.ids[rows[0]])
+
+
+def test_untrained_models_answer_a_clear_error(app_client) -> None:  # type: ignore[no-untyped-def]
+    assert gql(app_client, "{ models { name } }") == {"data": {"models": []}}
+    body = gql(app_client, SCORES, {"id": _active_customer(app_client)})
+    codes = {e["extensions"]["code"] for e in body["errors"]}
+    assert codes == {"MODEL_NOT_TRAINED"}
+    body = gql(app_client, 'mutation { trainModel(name: "nonsense") { name } }')
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    with pytest.raises(Exception) as err:
+        app_client.app.state.analytics.score_column("churn_risk", app_client.app.state.analytics.data())
+    assert getattr(err.value, "code", None) == "MODEL_NOT_TRAINED"
+
+
+def test_train_churn_over_http_gives_a_sane_card(app_client) -> None:  # type: ignore[no-untyped-def]
+    body = gql(app_client, 'mutation { trainModel(name: "churn") { name rows positives rocAuc prAuc brier '
+                           'baseline { rocAuc brier } topDrivers { feature description importance } } }')
+    assert "errors" not in body, body
+    card = body["data"]["trainModel"][0]
+    assert card["name"] == "churn"
+    rate = card["positives"] / card["rows"]
+    assert 0.02 < rate < 0.5
+    assert card["rocAuc"] > 0.8, card                      # churn is planted in the demo data
+    assert card["rocAuc"] < 0.99, card                     # ... not trivially separable (no leakage)
+    assert card["brier"] < rate * (1 - rate)               # calibrated: beats the base rate
+    assert card["prAuc"] > rate
+    assert card["baseline"]["rocAuc"] is not None and card["baseline"]["brier"] is not None
+    assert card["topDrivers"] and all(d["description"] and d["importance"] > 0 for d in card["topDrivers"])
+
+
+def test_churn_risk_with_reasons(app_client) -> None:  # type: ignore[no-untyped-def]
+    body = gql(app_client, "query($id: ID!) { customer(id: $id) { churnRisk { probability "
+                           "reasons(top: 4) { feature description value effect } } } }",
+               {"id": _active_customer(app_client)})
+    risk = body["data"]["customer"]["churnRisk"]
+    assert 0 <= risk["probability"] <= 1
+    assert 1 <= len(risk["reasons"]) <= 4
+    effects = [abs(r["effect"]) for r in risk["reasons"]]
+    assert effects == sorted(effects, reverse=True)
+    assert all(r["feature"] and r["description"] and r["value"] for r in risk["reasons"])
+
+
+def test_train_all_gives_value_and_propensities(app_client) -> None:  # type: ignore[no-untyped-def]
+    body = gql(app_client, 'mutation { trainModel(name: "all") { name } }')
+    assert "errors" not in body, body
+    assert [c["name"] for c in body["data"]["trainModel"]] == ["churn", "lifetime_value", "propensity"]
+    cards = {c["name"]: c for c in gql(app_client, CARD)["data"]["models"]}
+    assert set(cards) == {"churn", "lifetime_value", "propensity"}
+    products = cards["propensity"]["products"]
+    assert any(p["trained"] and p["rocAuc"] > 0.6 for p in products)
+    assert any(not p["trained"] for p in products)           # rare products: base rate only
+    params = {p["name"]: p["value"] for p in cards["lifetime_value"]["parameters"]}
+    assert params["horizon_months"] == "24" and float(params["mean_value"]) > 0
+    customer = gql(app_client, SCORES, {"id": _active_customer(app_client)})["data"]["customer"]
+    ltv = customer["lifetimeValue"]
+    assert ltv["horizonMonths"] == 24 and 0 < ltv["monthlyRetention"] <= 1
+    assert ltv["value"] == pytest.approx(ltv["monthlyMargin"] * _months(ltv["monthlyRetention"]), rel=0.01)
+    props = customer["propensities"]
+    assert 1 <= len(props) <= 3
+    assert [p["probability"] for p in props] == sorted((p["probability"] for p in props), reverse=True)
+    assert all(p["product"]["name"] for p in props)
+
+
+def _months(retention: float, horizon: int = 24, annual: float = 0.08) -> float:
+    q = retention / (1 + annual) ** (1 / 12)
+    return sum(q ** m for m in range(1, horizon + 1))
+
+
+def test_customer_written_after_training_is_scored(app_client, scoring_store: GraphStore) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now().replace(microsecond=0)
+    scoring_store.write([
+        node_op("Customer", [{"id": "C-LATE-1", "first_name": "Late", "last_name": "Comer", "tier": "CONSUMER",
+                              "status": "ACTIVE", "joined_on": (now - timedelta(days=40)).date()}]),
+        node_op("Account", [{"id": "A-LATE-1", "type": "PREPAID", "status": "ACTIVE",
+                             "opened_on": (now - timedelta(days=40)).date(), "contract_type": "NO_CONTRACT",
+                             "payment_method": "CARD"}]),
+        node_op("Subscription", [{"id": "S-LATE-1", "status": "ACTIVE", "since": now - timedelta(days=40),
+                                  "monthly_fee": 15.0, "discount": 0.0}]),
+        relationship_op("HOLDS", [{"from": "C-LATE-1", "to": "A-LATE-1"}]),
+        relationship_op("HAS_SUBSCRIPTION", [{"from": "A-LATE-1", "to": "S-LATE-1"}]),
+        relationship_op("OF_PRODUCT", [{"from": "S-LATE-1", "to": "P-MOB-5GB"}]),
+    ])
+    body = gql(app_client, SCORES, {"id": "C-LATE-1"})
+    assert "errors" not in body, body
+    customer = body["data"]["customer"]
+    assert 0 <= customer["churnRisk"]["probability"] <= 1
+    assert customer["churnRisk"]["reasons"]
+    assert customer["lifetimeValue"]["value"] is not None
+    assert "P-MOB-5GB" not in {p["productId"] for p in customer["propensities"]}  # held: not offered
+    analytics = app_client.app.state.analytics
+    column = analytics.score_column("churn_risk", analytics.data())
+    assert len(column) == analytics.data().size
+    assert not np.isnan(column[analytics.data().row_of("C-LATE-1")])
+
+
+def test_score_column_names(app_client) -> None:  # type: ignore[no-untyped-def]
+    analytics = app_client.app.state.analytics
+    data = analytics.data()
+    churn = analytics.score_column("churn_risk", data)
+    value = analytics.score_column("lifetime_value", data)
+    assert np.isnan(churn).sum() == np.isnan(value).sum()
+    assert 0.0 <= np.nanmin(churn) and np.nanmax(churn) <= 1.0
+    products = analytics.models._models["propensity"].products
+    assert len(analytics.score_column(f"propensity:{products[0]}", data)) == data.size
+    for bad in ("nonsense", "propensity:NO-SUCH-PRODUCT"):
+        with pytest.raises(Exception) as err:
+            analytics.score_column(bad, data)
+        assert getattr(err.value, "code", None) == "BAD_USER_INPUT"
+
+
+def test_models_survive_a_restart(app_client, scoring_store: GraphStore, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    from starlette.testclient import TestClient
+
+    from cdp.app import build_app
+
+    customer_id = _active_customer(app_client)
+    before = gql(app_client, SCORES, {"id": customer_id})["data"]["customer"]
+    with TestClient(build_app(settings, scoring_store)) as restarted:
+        cards = gql(restarted, "{ models { name rocAuc } }")["data"]["models"]
+        assert [c["name"] for c in cards] == ["churn", "lifetime_value", "propensity"]
+        after = gql(restarted, SCORES, {"id": customer_id})["data"]["customer"]
+    assert after["churnRisk"]["probability"] == pytest.approx(before["churnRisk"]["probability"])
+    assert after["lifetimeValue"]["value"] == pytest.approx(before["lifetimeValue"]["value"], rel=1e-3)
+
+
+def test_one_customers_scores_are_a_lookup(app_client) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    registry = app_client.app.state.analytics.models
+    customer_id = _active_customer(app_client)
+    registry.customer_scores(customer_id)  # everyone scored once
+    started = time.perf_counter()
+    for _ in range(50):
+        registry.customer_scores(customer_id)
+    assert (time.perf_counter() - started) / 50 < 0.005
+
+
+def test_cli_train_prints_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture) -> None:
+    from cdp import cli, demo
+    from graph.ladybug_store import LadybugStore
+
+    path = tmp_path / "cli.lbdb"
+    data = demo.generate(1500, seed=5)
+    store = LadybugStore(path, buffer_pool_mb=128)
+    store.bulk_load(data.nodes, data.relationships)
+    store.close()
+    monkeypatch.setenv("CDP_DB_PATH", str(path))
+    monkeypatch.setenv("CDP_BUFFER_POOL_MB", "128")
+    assert cli.main(["train", "churn"]) == 0
+    out = capsys.readouterr().out
+    assert "model churn" in out and "ROC AUC" in out and "logistic baseline" in out
+    assert (tmp_path / "cli.lbdb.models" / "churn.json").exists()
+    with pytest.raises(SystemExit):  # argparse rejects an unknown model name
+        cli.main(["train", "bogus"])
