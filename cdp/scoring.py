@@ -276,6 +276,13 @@ class ModelRegistry:
                 propensity[scorable] = model.predict(x[scorable], held)
         return churn, margin, value, propensity
 
+    def score_everyone(self) -> int:
+        """Score every customer from scratch with the trained models; returns how many were scored."""
+        with self._lock:
+            self._scores = None
+        scores = self._current()
+        return 0 if scores.churn is None else int((~np.isnan(scores.churn)).sum())
+
     def score_column(self, name: str, data: ProjectionData | None = None) -> np.ndarray:
         """Scores of every row of ``data`` (default: the current snapshot) for ``name``:
         ``churn_risk``, ``lifetime_value`` or ``propensity:<product id>``; nan = not scored.
