@@ -122,7 +122,7 @@ def _definitions(rng: random.Random, products: list[str], count: int) -> list[di
 
 
 def run(customers: int, seed: int, writes: int, previews: int, lookups: int, out: Path,
-        buffer_pool_mb: int) -> dict:
+        buffer_pool_mb: int, scores: bool = True) -> dict:
     from cdp.analytics import Analytics
     from cdp.settings import Settings
     from cdp.store import open_store
@@ -183,7 +183,8 @@ def run(customers: int, seed: int, writes: int, previews: int, lookups: int, out
         _say(f"value segmentation: {results['value_segmentation_seconds']} s")
 
         results.update(_segments(analytics, data, rng, previews))
-        results.update(_scores(analytics, data, rng, lookups))
+        if scores:
+            results.update(_scores(analytics, data, rng, lookups))
         results["peak_rss_mib"] = _peak_mib()
     finally:
         store.close()
@@ -196,18 +197,18 @@ def _segments(analytics: Any, data: Any, rng: random.Random, previews: int) -> d
     except (ImportError, AttributeError) as exc:
         _say(f"segments not available: {exc}")
         return {}
-    products = [p for p in data.products.index if data.products.loc[p, "lifecycle"] != "RETIRED"]
-    times = []
-    size = None
+    products = [p for p in data.products.index if data.products.loc[p, "lifecycle"] == "ACTIVE"]
+    times, sizes = [], []
     for definition in _definitions(rng, products, previews):
         started = time.perf_counter()
         preview = engine.preview(definition, limit=50)
         times.append((time.perf_counter() - started) * 1000)
-        size = preview.evaluation.size
+        sizes.append(preview.evaluation.size)
     times.sort()
     return {"segment_preview_p50_ms": round(statistics.median(times), 1),
             "segment_preview_p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
-            "segment_preview_runs": len(times), "segment_last_size": size}
+            "segment_preview_runs": len(times), "segment_sizes_median": int(statistics.median(sizes)),
+            "segment_sizes_min_max": [min(sizes), max(sizes)]}
 
 
 def _scores(analytics: Any, data: Any, rng: random.Random, lookups: int) -> dict:
@@ -217,7 +218,8 @@ def _scores(analytics: Any, data: Any, rng: random.Random, lookups: int) -> dict
         return {}
     out: dict[str, Any] = {}
     started = time.perf_counter()
-    card = models.train("churn")
+    cards = models.train("churn")
+    card = cards[0] if isinstance(cards, list) else cards
     out["churn_training_seconds"] = round(time.perf_counter() - started, 2)
     out["churn_card"] = {k: getattr(card, k, None) for k in ("rows", "positives", "roc_auc", "pr_auc", "brier")}
     _say(f"churn training: {out['churn_training_seconds']} s {out['churn_card']}")
@@ -258,10 +260,11 @@ def main() -> None:
     parser.add_argument("--buffer-pool-mb", type=int, default=2048)
     parser.add_argument("--out", type=Path, default=HERE / "out")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--no-scores", action="store_true", help="skip model training and scoring")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results = run(args.customers, args.seed, args.writes, args.previews, args.lookups, args.out,
-                  args.buffer_pool_mb)
+                  args.buffer_pool_mb, scores=not args.no_scores)
     line = json.dumps(results, default=str)
     print(line)
     if args.json_out:
