@@ -217,3 +217,29 @@ def test_cli_train_prints_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert (tmp_path / "cli.lbdb.models" / "churn.json").exists()
     with pytest.raises(SystemExit):  # argparse rejects an unknown model name
         cli.main(["train", "bogus"])
+
+
+def test_leakage_check_flags_a_feature_that_alone_gives_the_label() -> None:
+    import pandas as pd
+
+    from cdp.churn import leaky_features
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    x = pd.DataFrame({"honest": rng.normal(size=2000) + 0.5 * y, "leak": y + rng.normal(scale=0.01, size=2000),
+                      "tier": pd.Categorical(rng.choice(["A", "B"], 2000))})
+    assert set(leaky_features(x, y)) == {"leak"}
+
+
+def test_lifetime_value_formula() -> None:
+    import pandas as pd
+
+    from cdp.lifetime_value import LifetimeValueModel
+
+    model = LifetimeValueModel(horizon_months=12, annual_discount_rate=0.0, window_months=12).fit()
+    x = pd.DataFrame({"churn_probability": [0.0, 0.5, np.nan], "monthly_margin": [10.0, 10.0, 10.0]})
+    values = model.predict(x)
+    assert values[0] == pytest.approx(120.0)                       # never leaves: 12 full months
+    r = 0.5 ** (1 / 12)
+    assert values[1] == pytest.approx(10 * sum(r ** m for m in range(1, 13)))
+    assert model.monthly_retention(np.array([0.5]))[0] ** 12 == pytest.approx(0.5)
