@@ -63,17 +63,20 @@ class CustomerScores:
     propensities: list[tuple[str, float, bool]] = field(default_factory=list)  # (product, p, model-based)
 
 
+#: Score groups, each kept current on its own: churn risk, margin and lifetime value
+#: (cheap, computed for everyone first) and the product propensities (a matrix of
+#: customers x products, computed on first use).
+GROUPS = ("risk", "propensity")
+
+
 @dataclass
 class _Scores:
-    """Scores of every projected row, and what they were computed from."""
+    """Scores of one group for every projected row, and what they were computed from."""
 
     version: int
     size: int
     as_of: Any
-    churn: np.ndarray | None = None
-    margin: np.ndarray | None = None
-    value: np.ndarray | None = None
-    propensity: np.ndarray | None = None
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class ModelRegistry:
@@ -87,9 +90,9 @@ class ModelRegistry:
         self._lock = threading.RLock()
         self._train_lock = threading.Lock()
         self._data_lock = threading.Lock()
-        self._scores: _Scores | None = None
-        self._dirty: set[int] = set()
-        self._rebuilt = False
+        self._scores: dict[str, _Scores | None] = {g: None for g in GROUPS}
+        self._dirty: dict[str, set[int]] = {g: set() for g in GROUPS}
+        self._rebuilt: dict[str, bool] = {g: False for g in GROUPS}
         self._load()
         analytics.projection.listeners.append(self._on_refresh)
 
@@ -139,7 +142,7 @@ class ModelRegistry:
         with self._lock:
             self._models[name] = model
             self._cards[name] = card
-            self._scores = None  # rescore everyone with the new model
+            self._scores["propensity" if name == "propensity" else "risk"] = None  # rescore with the new model
         if name == "lifetime_value":
             card = self._describe_values(card)
         log.info("trained %s: %s", name, card.summary().splitlines()[0])
@@ -147,8 +150,8 @@ class ModelRegistry:
 
     def _describe_values(self, card: ModelCard) -> ModelCard:
         """Add the distribution of lifetime values to the card (scores everyone once)."""
-        scores = self._current()
-        values = scores.value[~np.isnan(scores.value)] if scores.value is not None else np.zeros(0)
+        value = self._current("risk").arrays.get("value")
+        values = value[~np.isnan(value)] if value is not None else np.zeros(0)
         card.rows = int(len(values))
         if len(values):
             card.parameters.update(mean_value=round(float(values.mean()), 2),
@@ -215,73 +218,80 @@ class ModelRegistry:
 
     def _on_refresh(self, snapshot: ProjectionData, rows: np.ndarray | None) -> None:
         with self._lock:
-            if rows is None:
-                self._rebuilt = True
-            else:
-                self._dirty.update(int(r) for r in rows)
+            for group in GROUPS:
+                if rows is None:
+                    self._rebuilt[group] = True
+                else:
+                    self._dirty[group].update(int(r) for r in rows)
 
-    def _current(self) -> _Scores:
-        """Scores of every row of the current snapshot, rescoring only what changed."""
+    def _current(self, group: str) -> _Scores:
+        """Scores of ``group`` for every row of the current snapshot, rescoring only what changed."""
         data = self._data()
         frame = self.analytics.features.current(data)
         as_of = self.analytics.features.as_of
         with self._lock:
-            scores = self._scores
+            scores = self._scores[group]
             if scores is not None and scores.version == data.version and scores.as_of == as_of:
                 return scores
-            if scores is None or self._rebuilt or scores.as_of != as_of or scores.size > data.size:
+            if scores is None or self._rebuilt[group] or scores.as_of != as_of or scores.size > data.size:
                 rows = np.arange(data.size, dtype=np.int64)
-                scores = _Scores(data.version, data.size, as_of)
-                full = True
+                scores = _Scores(data.version, data.size, as_of, self._score(group, data, frame, rows))
             else:
                 grown = range(scores.size, data.size)
-                rows = np.array(sorted(self._dirty.union(grown)), dtype=np.int64)
+                rows = np.array(sorted(self._dirty[group].union(grown)), dtype=np.int64)
                 rows = rows[rows < data.size]
-                full = False
-            self._dirty.clear()
-            self._rebuilt = False
-            fresh = self._score(data, frame, rows)
-            if full:
-                scores.churn, scores.margin, scores.value, scores.propensity = fresh
-            else:
-                scores = _grow(scores, data.size)
-                for target, values in zip(("churn", "margin", "value", "propensity"), fresh):
-                    if values is not None and getattr(scores, target) is not None:
-                        getattr(scores, target)[rows] = values
-                scores.version = data.version
-            self._scores = scores
+                fresh = self._score(group, data, frame, rows)
+                arrays = {k: _grown(v, data.size) for k, v in scores.arrays.items()}
+                for k, v in fresh.items():
+                    if k in arrays:
+                        arrays[k][rows] = v
+                scores = _Scores(data.version, data.size, as_of, arrays)
+            self._dirty[group].clear()
+            self._rebuilt[group] = False
+            self._scores[group] = scores
             return scores
 
-    def _score(self, data: ProjectionData, frame: pd.DataFrame, rows: np.ndarray) -> tuple:
-        """(churn, margin, value, propensity) of ``rows``; None for untrained models."""
+    def _score(self, group: str, data: ProjectionData, frame: pd.DataFrame, rows: np.ndarray) -> dict:
+        """Arrays of ``group`` for ``rows``: ``churn``, ``margin``, ``value`` (risk) or ``propensity``
+        (rows x products); models not trained are left out."""
         from cdp.propensity import holdings
 
         x = frame.iloc[rows] if len(rows) != len(frame) else frame
         scorable = data.base()[rows] & (x["accounts_open"].to_numpy() > 0)
-        churn = margin = value = propensity = None
-        margin = np.where(scorable, x["monthly_margin"].to_numpy(dtype=float), np.nan)
-        if "churn" in self._models:
-            churn = np.full(len(rows), np.nan)
-            if scorable.any():
-                churn[scorable] = self._models["churn"].predict(x[scorable])
-            if "lifetime_value" in self._models:
-                value = self._models["lifetime_value"].predict(
-                    pd.DataFrame({"churn_probability": churn, "monthly_margin": margin}))
-                value[np.isnan(churn)] = np.nan
-        if "propensity" in self._models:
+        out: dict[str, np.ndarray] = {}
+        if group == "risk":
+            margin = np.where(scorable, x["monthly_margin"].to_numpy(dtype=float), np.nan)
+            out["margin"] = margin
+            if "churn" in self._models:
+                churn = np.full(len(rows), np.nan)
+                if scorable.any():
+                    churn[scorable] = self._models["churn"].predict(x[scorable])
+                out["churn"] = churn
+                if "lifetime_value" in self._models:
+                    value = self._models["lifetime_value"].predict(
+                        pd.DataFrame({"churn_probability": churn, "monthly_margin": margin}))
+                    value[np.isnan(churn)] = np.nan
+                    out["value"] = value
+        elif "propensity" in self._models:
             model = self._models["propensity"]
             propensity = np.full((len(rows), len(model.products)), np.nan, dtype=np.float32)
             if scorable.any():
                 held = holdings(data, rows[scorable], utc_now(), model.products)
                 propensity[scorable] = model.predict(x[scorable], held)
-        return churn, margin, value, propensity
+            out["propensity"] = propensity
+        return out
 
-    def score_everyone(self) -> int:
-        """Score every customer from scratch with the trained models; returns how many were scored."""
+    def score_everyone(self, propensity: bool = False) -> int:
+        """Score every customer from scratch: churn risk and lifetime value, and with
+        ``propensity`` also every product's propensity. Returns how many customers were scored."""
         with self._lock:
-            self._scores = None
-        scores = self._current()
-        return 0 if scores.churn is None else int((~np.isnan(scores.churn)).sum())
+            self._scores["risk"] = None
+            if propensity:
+                self._scores["propensity"] = None
+        churn = self._current("risk").arrays.get("churn")
+        if propensity:
+            self._current("propensity")
+        return 0 if churn is None else int((~np.isnan(churn)).sum())
 
     def score_column(self, name: str, data: ProjectionData | None = None) -> np.ndarray:
         """Scores of every row of ``data`` (default: the current snapshot) for ``name``:
@@ -296,50 +306,48 @@ class ModelRegistry:
                                "propensity:<product id>", field="score")
         model = model or "propensity"
         self.card(model)  # raises when not trained
-        scores = self._current()
-        if model == "churn":
-            column = scores.churn
-        elif model == "lifetime_value":
-            column = scores.value
-        else:
+        if model == "propensity":
             products = self._models["propensity"].products
             if product not in products:
                 raise InvalidInput(f"no propensity model for product {product!r}", field="score")
-            column = scores.propensity[:, products.index(product)].astype(float)
+            scores = self._current("propensity")
+            column = scores.arrays["propensity"][:, products.index(product)].astype(float)
+        else:
+            scores = self._current("risk")
+            column = scores.arrays["churn" if model == "churn" else "value"]
         out = np.full(data.size if data is not None else scores.size, np.nan)
         n = min(len(out), len(column))
         out[:n] = column[:n]
         return out
 
-    def customer_scores(self, customer_id: str) -> CustomerScores | None:
-        """The scores of one customer (None when the customer is not projected)."""
+    def customer_scores(self, customer_id: str, propensity: bool = True) -> CustomerScores | None:
+        """The scores of one customer (None when the customer is not projected); product
+        propensities only with ``propensity``. A lookup once everyone is scored."""
         data = self._data()
         row = data.row_of(customer_id)
         if row is None:
             return None
         with self._lock:
-            trained = set(self._models)
             ltv = self._models.get("lifetime_value")
-            products = self._models["propensity"].products if "propensity" in trained else []
-            rates = self._models["propensity"].estimators if "propensity" in trained else {}
-        if not trained:
-            return CustomerScores(None, None, None, None, None)
-        scores = self._current()
+            model = self._models.get("propensity")
+        risk = self._current("risk").arrays
 
-        def at(column: np.ndarray | None) -> float | None:
+        def at(name: str) -> float | None:
+            column = risk.get(name)
             if column is None or row >= len(column) or np.isnan(column[row]):
                 return None
             return float(column[row])
 
-        churn = at(scores.churn)
+        churn = at("churn")
         props: list[tuple[str, float, bool]] = []
-        if scores.propensity is not None and row < len(scores.propensity):
-            values = scores.propensity[row]
-            props = sorted(((p, float(v), p in rates) for p, v in zip(products, values) if not np.isnan(v)),
-                           key=lambda item: -item[1])
+        if propensity and model is not None:
+            matrix = self._current("propensity").arrays.get("propensity")
+            if matrix is not None and row < len(matrix):
+                props = sorted(((p, float(v), p in model.estimators) for p, v in zip(model.products, matrix[row])
+                                if not np.isnan(v)), key=lambda item: -item[1])
         return CustomerScores(
-            churn_probability=churn, lifetime_value=at(scores.value) if ltv is not None else None,
-            monthly_margin=at(scores.margin),
+            churn_probability=churn, lifetime_value=at("value") if ltv is not None else None,
+            monthly_margin=at("margin"),
             monthly_retention=float(ltv.monthly_retention(np.array([churn]))[0]) if ltv is not None
             and churn is not None else None,
             horizon_months=ltv.horizon_months if ltv is not None else None, propensities=props)
@@ -357,15 +365,9 @@ class ModelRegistry:
         return model.reasons(frame.iloc[[row]], top)
 
 
-def _grow(scores: _Scores, size: int) -> _Scores:
-    """``scores`` with its arrays grown to ``size`` rows (new rows nan)."""
-    if scores.size >= size:
-        return scores
-    for name in ("churn", "margin", "value", "propensity"):
-        column = getattr(scores, name)
-        if column is None:
-            continue
-        extra = np.full((size - len(column),) + column.shape[1:], np.nan, dtype=column.dtype)
-        setattr(scores, name, np.concatenate([column, extra]))
-    scores.size = size
-    return scores
+def _grown(column: np.ndarray, size: int) -> np.ndarray:
+    """A copy of ``column`` grown to ``size`` rows (new rows nan)."""
+    if len(column) >= size:
+        return column.copy()
+    extra = np.full((size - len(column),) + column.shape[1:], np.nan, dtype=column.dtype)
+    return np.concatenate([column, extra])

@@ -16,10 +16,11 @@ def _registry(ctx: Context) -> ModelRegistry:
     return ctx.analytics.models
 
 
-async def customer_scores(ctx: Context, customer_id: str) -> CustomerScores | None:
-    """One customer's scores (a lookup once everyone is scored); None when not projected."""
+async def customer_scores(ctx: Context, customer_id: str, propensity: bool = False) -> CustomerScores | None:
+    """One customer's scores (a lookup once everyone is scored); None when not projected.
+    Product propensities only with ``propensity``."""
     registry = _registry(ctx)
-    return await to_thread.run_sync(registry.customer_scores, customer_id)
+    return await to_thread.run_sync(lambda: registry.customer_scores(customer_id, propensity))
 
 
 async def churn_reasons(ctx: Context, customer_id: str, top: int) -> list[Reason]:

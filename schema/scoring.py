@@ -173,7 +173,7 @@ async def lifetime_value(info: Ctx, customer_id: str) -> LifetimeValue | None:
 async def propensities(info: Ctx, customer_id: str, first: int) -> list[Propensity]:
     """``Customer.propensities``: products not held, likeliest first; MODEL_NOT_TRAINED when untrained."""
     scoring.require(info.context, "propensity")
-    s = await scoring.customer_scores(info.context, customer_id)
+    s = await scoring.customer_scores(info.context, customer_id, propensity=True)
     if s is None:
         return []
     return [Propensity(product_id=strawberry.ID(p), probability=prob, model_based=model)
