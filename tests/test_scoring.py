@@ -172,6 +172,14 @@ def test_score_column_names(app_client) -> None:  # type: ignore[no-untyped-def]
         assert getattr(err.value, "code", None) == "BAD_USER_INPUT"
 
 
+def test_segments_use_the_scores(app_client) -> None:  # type: ignore[no-untyped-def]
+    analytics = app_client.app.state.analytics
+    data = analytics.data()
+    churn = analytics.score_column("churn_risk", data)
+    evaluation = analytics.segments.evaluate({"score": {"name": "churn_risk", "op": "GTE", "value": 0.2}})
+    assert evaluation.mask.sum() == int(np.sum(churn >= 0.2)) > 0
+
+
 def test_models_survive_a_restart(app_client, scoring_store: GraphStore, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     from starlette.testclient import TestClient
 
