@@ -22,8 +22,8 @@ ensemble up to ``ENSEMBLE_ROWS`` training rows, above that one model calibrated
 on a held-out fifth through ``FrozenEstimator``). The card's figures are on a
 stratified held-out 20% the model never saw, next to a logistic-regression
 baseline trained on the same rows in the same run. At most ``MAX_ROWS`` rows
-(stratified sample) are used, so a million customers train in about two minutes
-on two cores.
+(stratified sample) are used, so a million customers train in about half a
+minute on two cores (docs/models.md).
 """
 
 from __future__ import annotations
