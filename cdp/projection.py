@@ -172,6 +172,11 @@ class Projection:
         self._snapshot: ProjectionData | None = None
         self._pending = Changes()
         self._pending_lock = threading.Lock()
+        # Writes heard and writes whose changes a finished snapshot includes: a reader
+        # may use the snapshot as is only when they are equal (a refresh in flight
+        # has emptied _pending but not yet published its snapshot).
+        self._heard = 0
+        self._applied = 0
         self._refresh_lock = threading.RLock()
         self._version = 0
         self.listeners: list[Callable[[ProjectionData, np.ndarray | None], None]] = []
@@ -188,14 +193,14 @@ class Projection:
         Raises ``StoreError``/``StoreUnavailable`` when the store cannot be read.
         """
         snapshot = self._snapshot
-        if snapshot is not None and not self._pending and (
+        if snapshot is not None and self._applied == self._heard and (
                 max_age is None or (utc_now() - snapshot.built_at).total_seconds() <= max_age):
             return snapshot
         with self._refresh_lock:
             if self._snapshot is None or (max_age is not None and (
                     utc_now() - self._snapshot.built_at).total_seconds() > max_age):
                 self.rebuild()
-            elif self._pending:
+            elif self._pending or self._applied != self._heard:
                 self.refresh()
             assert self._snapshot is not None
             return self._snapshot
@@ -211,9 +216,11 @@ class Projection:
             started = time.perf_counter()
             with self._pending_lock:
                 self._pending = Changes()
+                heard = self._heard
             self._version += 1
             snapshot = build(self.store, self._version, self.slice_customers)
             self._snapshot = snapshot
+            self._applied = heard
             self.last_refresh = RefreshStats(customers=snapshot.size, rebuilt=True,
                                              seconds=time.perf_counter() - started)
             log.info("projection built: %d customers in %.1f s", snapshot.size, self.last_refresh.seconds)
@@ -229,10 +236,12 @@ class Projection:
         with self._refresh_lock:
             with self._pending_lock:
                 changes, self._pending = self._pending, Changes()
+                heard = self._heard
             if self._snapshot is None:
                 self.rebuild()
                 return self.last_refresh
             if not changes:
+                self._applied = heard
                 return RefreshStats()
             started = time.perf_counter()
             if changes.everything or any(ids for label, ids in changes.deleted.items() if label in _REBUILD_ON_DELETE):
@@ -244,6 +253,7 @@ class Projection:
             touched = touched_customers(self.store, changes)
             deleted = changes.deleted.get("Customer", set())
             if not catalogue and not deleted and not any(touched.values()):
+                self._applied = heard
                 return RefreshStats()  # e.g. a saved segment or an import run: nothing projected changed
             if len(set().union(*touched.values()) if touched else ()) > REBUILD_ABOVE:
                 self.rebuild()  # re-reading most of the base key by key is slower than one pass
@@ -251,6 +261,7 @@ class Projection:
             self._version += 1
             snapshot, rows = apply(self.store, snapshot, touched, deleted, self._version, catalogue)
             self._snapshot = snapshot
+            self._applied = heard
             self.last_refresh = RefreshStats(customers=len(rows), seconds=time.perf_counter() - started)
             self._tell(snapshot, rows)
             return self.last_refresh
@@ -266,6 +277,7 @@ class Projection:
             return  # nothing built yet: the first build reads everything anyway
         with self._pending_lock:
             self._pending.merge(changes)
+            self._heard += 1
 
     def _refresh_lock_held(self) -> bool:
         """True while a build or refresh runs (a write during a build must be kept)."""
