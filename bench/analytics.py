@@ -221,7 +221,10 @@ def _scores(analytics: Any, data: Any, rng: random.Random, lookups: int) -> dict
     cards = models.train("churn")
     card = cards[0] if isinstance(cards, list) else cards
     out["churn_training_seconds"] = round(time.perf_counter() - started, 2)
-    out["churn_card"] = {k: getattr(card, k, None) for k in ("rows", "positives", "roc_auc", "pr_auc", "brier")}
+    metrics, baseline = getattr(card, "metrics", None), getattr(card, "baseline", None)
+    out["churn_card"] = {"rows": card.rows, "positives": card.positives,
+                         **{k: getattr(metrics, k, None) for k in ("roc_auc", "pr_auc", "brier")},
+                         **{f"baseline_{k}": getattr(baseline, k, None) for k in ("roc_auc", "pr_auc", "brier")}}
     _say(f"churn training: {out['churn_training_seconds']} s {out['churn_card']}")
     if hasattr(models, "score_everyone"):
         started = time.perf_counter()
