@@ -30,6 +30,19 @@ from graph.store import GraphStore, Row
 #: 256, 70,959 at 1024; docs/import.md). Closing the store checkpoints anyway.
 DEFAULT_CHECKPOINT_MB = 1024
 
+#: New rows a write creates with ``COPY`` rather than ``LOAD FROM ... CREATE`` from
+#: this many on (an import batch: 250,000 observations in ~0.4 s against ~1.3 s).
+COPY_MIN_ROWS = 1_000
+
+#: Buffer pool (MiB) charged per column of a node table for each ``COPY`` into it in a
+#: transaction. LadybugDB 0.22 keeps a node group in the pool for every such COPY until
+#: the database is closed (measured ~0.6 MiB per column, whatever the row count: a
+#: 256 MiB pool was full after ~20 COPYs of ``Customer``); relationship COPYs keep
+#: nothing. Node COPYs stop, and nodes are created with ``LOAD FROM ... CREATE``, once
+#: ``COPY_POOL_SHARE`` of the pool has been charged.
+COPY_MIB_PER_COLUMN = 1.0
+COPY_POOL_SHARE = 0.5
+
 #: Keyed reads of at most this many keys run one primary-key lookup per key
 #: (``Query.ladybug_per_key``): ~0.3 ms per key against ~25-30 ms for one
 #: ``IN $ids`` scan at 1M customers, so the lookups win below ~100 keys.
@@ -67,6 +80,7 @@ class LadybugStore(GraphStore):
         self._writer = ladybug.Connection(self._db)
         self._readers: list[Any] = []  # every thread's read connection, closed with the store
         self._closed = False
+        self._copy_budget_mib = buffer_pool_mb * COPY_POOL_SHARE  # see COPY_MIB_PER_COLUMN
         # A read-write open locks the file, so no other process can change it under our caches.
         self.exclusive_writer = not read_only
         if not read_only:
@@ -160,6 +174,23 @@ class LadybugStore(GraphStore):
     def _rows_param(self, table: pa.Table) -> pa.Table:
         # LOAD FROM binds columns as variables: give them neutral names.
         return table.rename_columns(Q.ladybug_load_columns(table.column_names))
+
+    def _keys_param(self, keys: pa.Array) -> pa.Table:
+        return pa.table({"key": keys})  # read with LOAD FROM (``Query.ladybug_tables``)
+
+    def _create(self, tx: Any, name: str, is_node: bool, props: tuple[str, ...], rows: pa.Table,
+                touched: bool) -> None:
+        # COPY inside a transaction is only safe on a table the transaction has not
+        # written yet: after a CREATE or MERGE into the same table, LadybugDB 0.22 mixes
+        # up row offsets (a later MERGE updated the wrong node) or crashes.
+        cost = len(MODEL.node(name).properties) * COPY_MIB_PER_COLUMN if is_node else 0.0
+        if touched or rows.num_rows < COPY_MIN_ROWS or cost > self._copy_budget_mib:
+            super()._create(tx, name, is_node, props, rows, touched)
+            return
+        query = Q.copy_nodes(MODEL.node(name), props) if is_node else \
+            Q.copy_relationships(MODEL.relationship(name), props)
+        self._copy_budget_mib -= cost  # charged even if the write rolls back: the pool may keep it
+        tx.run(query, {"rows": self._rows_param(rows)})
 
     def _bulk_create(self, name: str, is_node: bool, table: pa.Table) -> None:
         if table.num_rows == 0:

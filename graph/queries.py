@@ -344,6 +344,26 @@ def create_relationships(rel: RelType, properties: tuple[str, ...]) -> Query:
     return Query(name, "", ("rows",), neo4j=upsert.text("neo4j"), ladybug=lb)
 
 
+def copy_nodes(node: NodeType, properties: tuple[str, ...]) -> Query:
+    """LadybugDB only: ``COPY`` new ``node`` rows (same ``$rows`` as ``create_nodes``) inside a write.
+
+    About 3x faster than ``LOAD FROM ... CREATE`` for large batches. The caller
+    must know every row is new and that the transaction has not written this
+    table before (see ``LadybugStore._create``). Neo4j has no such statement.
+    """
+    props = tuple(p for p in properties if p != node.key)
+    columns = ", ".join(f"`{p}`" for p in (node.key, *props))
+    return Query(f"copy_{node.label.lower()}_" + "_".join(sorted(props)), "", ("rows",),
+                 ladybug=f"COPY {node.label}({columns}) FROM $rows")
+
+
+def copy_relationships(rel: RelType, properties: tuple[str, ...]) -> Query:
+    """LadybugDB only: ``COPY`` new ``rel`` rows (``from``, ``to``, ``properties``; as ``copy_nodes``)."""
+    columns = f"({', '.join(f'`{p}`' for p in properties)})" if properties else ""
+    return Query(f"copy_{rel.type.lower()}_" + "_".join(sorted(properties)), "", ("rows",),
+                 ladybug=f"COPY {rel.type}{columns} FROM $rows")
+
+
 def existing_relationships(rel: RelType) -> Query:
     """Pairs (``from``, ``to``) of ``rel`` whose source id is in ``$sources``."""
     return Query(

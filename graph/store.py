@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -207,11 +208,23 @@ class Transaction(Protocol):
 
 def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
     """Keep the last row for each key (a later row in a batch wins)."""
+    key = table.column(keys[0]) if len(keys) == 1 else pc.binary_join_element_wise(
+        *(table.column(k) for k in keys), "\x00")
+    if pc.count_distinct(key).as_py() == table.num_rows:  # the usual case, without a Python loop
+        return table
     columns = [table.column(k).to_pylist() for k in keys]
     last = {key: i for i, key in enumerate(zip(*columns))}
     if len(last) == table.num_rows:
         return table
     return table.take(sorted(last.values()))
+
+
+def _not_in(values: pa.Array, exclude: list[pa.Array]) -> pa.Array:
+    """``values`` without those in any of the ``exclude`` arrays."""
+    for other in exclude:
+        if len(values):
+            values = values.filter(pc.invert(pc.is_in(values, value_set=other)))
+    return values
 
 
 def _newest_first(rows: list[Row]) -> list[Row]:
@@ -382,19 +395,22 @@ class GraphStore(ABC):
         ordered = sorted(ops, key=lambda op: rank[op.kind])
         result = WriteResult()
         self._called()
-        created: dict[str, set[str]] = defaultdict(set)  # node ids this write creates, by label
+        created: dict[str, list[pa.Array]] = defaultdict(list)  # node ids this write creates, by label
+        touched: set[str] = set()  # labels and types this write has already written
         try:
             with self._transaction() as tx:
                 for op in ordered:
                     if op.rows.num_rows:
-                        self._apply(tx, op, result, created)
+                        self._apply(tx, op, result, created, touched)
+                        touched.add(op.name)
         finally:
             self._wrote()
         if self._listeners:
             self._publish(_changes_of(ordered))
         return result
 
-    def _apply(self, tx: Transaction, op: WriteOp, result: WriteResult, created: dict[str, set[str]]) -> None:
+    def _apply(self, tx: Transaction, op: WriteOp, result: WriteResult, created: dict[str, list[pa.Array]],
+               touched: set[str]) -> None:
         if op.kind == "unlink":
             query = Q.UNLINK[op.name]
             for pair in op.rows.to_pylist():
@@ -404,53 +420,70 @@ class GraphStore(ABC):
         if op.kind == "node":
             node = MODEL.node(op.name)
             table = _last_per_key(op.rows, [node.key])
-            keys = table.column(node.key).to_pylist()
-            found = {r["id"] for r in tx.read(Q.EXISTING_IDS[op.name], {"ids": keys})}
+            keys = table.column(node.key).combine_chunks()
+            found = pa.array([r["id"] for r in tx.read(Q.EXISTING_IDS[op.name], {"ids": self._keys_param(keys)})],
+                             pa.string())
             props = tuple(n for n in table.column_names if n != node.key)
             table = table.select([node.key, *props])
-            existing = len(found)
             # Rows known to be new are created, not merged (about twice as fast on LadybugDB).
-            is_old = pc.is_in(table.column(node.key), value_set=pa.array(sorted(found), pa.string()))
+            is_old = pc.is_in(keys, value_set=found)
             new_rows, old_rows = table.filter(pc.invert(is_old)), table.filter(is_old)
             if new_rows.num_rows:
-                tx.run(Q.create_nodes(node, props), {"rows": self._rows_param(new_rows)})
-                created[op.name].update(new_rows.column(node.key).to_pylist())
+                self._create(tx, op.name, True, props, new_rows, op.name in touched)
+                created[op.name].append(new_rows.column(node.key).combine_chunks())
             if old_rows.num_rows:
                 tx.run(Q.upsert_nodes(node, props), {"rows": self._rows_param(old_rows)})
-            result.created[op.name] = result.created.get(op.name, 0) + len(keys) - existing
-            result.updated[op.name] = result.updated.get(op.name, 0) + existing
+            result.created[op.name] = result.created.get(op.name, 0) + new_rows.num_rows
+            result.updated[op.name] = result.updated.get(op.name, 0) + old_rows.num_rows
             return
-        else:
-            rel = MODEL.relationship(op.name)
-            table = _last_per_key(op.rows, ["from", "to"])
-            sources = table.column("from").to_pylist()
-            targets = table.column("to").to_pylist()
-            for label, column, ids in ((rel.source, "from", sources), (rel.target, "to", targets)):
-                # Nodes this write just created exist; only the others are looked up.
-                unique = [i for i in dict.fromkeys(ids) if i not in created[label]]
-                missing = set(unique) - {r["id"] for r in tx.read(Q.EXISTING_IDS[label], {"ids": unique})} \
-                    if unique else set()
-                if missing:
-                    sample = ", ".join(sorted(missing)[:5])
+        rel = MODEL.relationship(op.name)
+        table = _last_per_key(op.rows, ["from", "to"])
+        sources = table.column("from").combine_chunks()
+        targets = table.column("to").combine_chunks()
+        for label, column, ids in ((rel.source, "from", sources), (rel.target, "to", targets)):
+            # Nodes this write just created exist; only the others are looked up.
+            unique = _not_in(pc.unique(ids), created[label])
+            if len(unique):
+                found = pa.array([r["id"] for r in tx.read(Q.EXISTING_IDS[label],
+                                                             {"ids": self._keys_param(unique)})], pa.string())
+                missing = unique.filter(pc.invert(pc.is_in(unique, value_set=found)))
+                if len(missing):
+                    sample = ", ".join(sorted(missing.to_pylist())[:5])
                     raise InvalidInput(
                         f"{op.name}: {column} refers to unknown {label} id(s): {sample}", field=column)
-            # A node created by this write has no relationships yet.
-            older = [i for i in dict.fromkeys(sources) if i not in created[rel.source]]
-            older_targets = [i for i in dict.fromkeys(targets) if i not in created[rel.target]]
-            pairs = {(r["from"], r["to"]) for r in tx.read(
-                Q.existing_relationships(rel), {"sources": older})} if older and older_targets else set()
-            known = [p in pairs for p in zip(sources, targets)]
-            existing = sum(known)
-            props = tuple(n for n in table.column_names if n not in ("from", "to"))
-            table = table.select(["from", "to", *props])
-            is_old = pa.array(known, pa.bool_())
-            new_rows, old_rows = table.filter(pc.invert(is_old)), table.filter(is_old)
-            if new_rows.num_rows:
-                tx.run(Q.create_relationships(rel, props), {"rows": self._rows_param(new_rows)})
-            if old_rows.num_rows:
-                tx.run(Q.upsert_relationships(rel, props), {"rows": self._rows_param(old_rows)})
-            result.created[op.name] = result.created.get(op.name, 0) + len(sources) - existing
-            result.updated[op.name] = result.updated.get(op.name, 0) + existing
+        # A node created by this write has no relationships yet.
+        older = _not_in(pc.unique(sources), created[rel.source])
+        older_targets = _not_in(pc.unique(targets), created[rel.target])
+        if len(older) and len(older_targets):
+            pairs = {(r["from"], r["to"]) for r in tx.read(Q.existing_relationships(rel),
+                                                           {"sources": older.to_pylist()})}
+            is_old = pa.array([p in pairs for p in zip(sources.to_pylist(), targets.to_pylist())], pa.bool_())
+        else:
+            is_old = pa.array(np.zeros(table.num_rows, dtype=bool))
+        props = tuple(n for n in table.column_names if n not in ("from", "to"))
+        table = table.select(["from", "to", *props])
+        new_rows, old_rows = table.filter(pc.invert(is_old)), table.filter(is_old)
+        if new_rows.num_rows:
+            self._create(tx, op.name, False, props, new_rows, op.name in touched)
+        if old_rows.num_rows:
+            tx.run(Q.upsert_relationships(rel, props), {"rows": self._rows_param(old_rows)})
+        result.created[op.name] = result.created.get(op.name, 0) + new_rows.num_rows
+        result.updated[op.name] = result.updated.get(op.name, 0) + old_rows.num_rows
+
+    def _create(self, tx: Transaction, name: str, is_node: bool, props: tuple[str, ...], rows: pa.Table,
+                touched: bool) -> None:
+        """Create ``rows`` (key column(s) then ``props``), which the write checked are new.
+
+        ``touched``: this transaction already wrote ``name``. Backends may use a
+        faster bulk path (LadybugDB: ``COPY``); the default runs ``create_*``.
+        """
+        query = Q.create_nodes(MODEL.node(name), props) if is_node else \
+            Q.create_relationships(MODEL.relationship(name), props)
+        tx.run(query, {"rows": self._rows_param(rows)})
+
+    def _keys_param(self, keys: pa.Array) -> Any:
+        """The value to pass as ``$ids`` for a keyed read inside a write (default: a list)."""
+        return keys.to_pylist()
 
     def upsert_nodes(self, label: str, rows: Rows) -> WriteResult:
         """Create or update ``label`` nodes by ``id`` in one transaction."""
