@@ -26,7 +26,7 @@ from cdp.ingest import import_file, import_rows
 from cdp.mapping import Conversion, load_mapping, parse_mapping
 from graph.ladybug_store import LadybugStore
 from graph.model import MODEL
-from graph.store import GraphStore, node_op
+from graph.store import GraphStore, node_op, relationship_op
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -455,3 +455,27 @@ def test_a_killed_import_leaves_whole_batches_and_a_rerun_converges(tmp_path: Pa
         converged, reference = snapshot(a), snapshot(b)
     assert len(reference["Customer"]) == rows and len(reference["HOLDS"]) == rows
     assert converged == reference
+
+
+def test_a_big_write_mixing_new_and_existing_rows_writes_each_row_to_its_own_node(store: GraphStore) -> None:
+    """New rows of a big batch take the store's bulk path (COPY on LadybugDB), which must not
+    mix with the CREATE/MERGE of the same table in the same transaction."""
+    n = 3_000
+    store.write([node_op("Customer", [{"id": f"C{i:05d}", "city": "old"} for i in range(0, n, 2)])])
+    customers = [{"id": f"C{i:05d}", "city": f"city {i}"} for i in range(n)]  # half new, half existing
+    identities = [{"id": f"X:C{i:05d}", "source": "X"} for i in range(n)]
+    result = store.write([
+        node_op("Customer", customers),
+        node_op("Identity", identities[: n // 2]),
+        node_op("Identity", identities[n // 2:] + [{"id": "X:C00000", "source": "Y"}]),  # same table again
+        relationship_op("HAS_IDENTITY", [{"from": f"C{i:05d}", "to": f"X:C{i:05d}"} for i in range(n)]),
+    ])
+    assert result.created == {"Customer": n // 2, "Identity": n, "HAS_IDENTITY": n}
+    assert result.updated == {"Customer": n // 2, "Identity": 1, "HAS_IDENTITY": 0}
+    stored = store.nodes("Customer", [c["id"] for c in customers])
+    assert {i: r["city"] for i, r in stored.items()} == {c["id"]: c["city"] for c in customers}
+    sources = store.nodes("Identity", [i["id"] for i in identities])
+    assert len(sources) == n and sources["X:C00000"]["source"] == "Y"
+    assert all(r["source"] == "X" for i, r in sources.items() if i != "X:C00000")
+    links = store.relationships("HAS_IDENTITY", [c["id"] for c in customers])
+    assert set(links) == {(f"C{i:05d}", f"X:C{i:05d}") for i in range(n)}
