@@ -151,9 +151,20 @@ class LadybugStore(GraphStore):
             self._execute(self._writer, query.text("ladybug"), params)
 
     def ensure_schema(self) -> None:
+        """Create missing tables, and add properties the model declares but a
+        store made by an older cdp lacks (``ALTER TABLE ... ADD``; existing rows get null)."""
         with self._write_lock:
             for stmt in Q.ladybug_schema_statements():
                 self._execute(self._writer, stmt.text("ladybug"), None)
+            tables = [(n.label, n.properties) for n in MODEL.nodes]
+            tables += [(r.type, r.properties) for r in MODEL.relationships]
+            for table, properties in tables:
+                info = self._execute(self._writer, Q.ladybug_table_info(table).text("ladybug"), None)
+                have = {row[0] for row in info.get_all()}
+                for prop in properties:
+                    if prop.name not in have:
+                        self._execute(self._writer,
+                                      Q.ladybug_add_property(table, prop.name, prop.type).text("ladybug"), None)
 
     @contextmanager
     def _transaction(self) -> Iterator[_LadybugTransaction]:

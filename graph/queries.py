@@ -215,6 +215,16 @@ PING = Query("ping", "RETURN 1 AS ok")
 
 # --------------------------------------------------------------------------- schema
 
+def ladybug_table_info(table: str) -> Query:
+    """The declared properties (``name``, ``type``) of one LadybugDB table."""
+    return Query(f"ladybug_table_info_{table}", "", ladybug=f"CALL table_info('{table}') RETURN name, type")
+
+
+def ladybug_add_property(table: str, name: str, type_: str) -> Query:
+    """Add a property to an existing LadybugDB table (a store made by an older cdp)."""
+    return Query(f"ladybug_add_{table}_{name}", "", ladybug=f"ALTER TABLE {table} ADD {name} {type_}")
+
+
 def ladybug_schema_statements() -> list[Query]:
     """``CREATE NODE/REL TABLE IF NOT EXISTS`` statements for every model type."""
     out = []

@@ -70,3 +70,30 @@ def test_the_api_reads_have_per_key_texts() -> None:
     assert {"customers_by_ids", "accounts_by_customers", "subscriptions_by_accounts", "products_by_ids",
             "contacts_by_customers", "preferred_channels",
             "monetary_events_by_accounts"} <= names
+
+
+def test_an_older_store_gets_the_properties_added_since(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A store file made before a property existed is upgraded on open: the
+    property is added (null for existing rows) and reads and writes work."""
+    import ladybug
+
+    from graph.ladybug_store import LadybugStore
+    from graph.store import node_op
+
+    path = tmp_path / "old.lbdb"
+    db = ladybug.Database(str(path), buffer_pool_size=64 * 1024 * 1024)
+    conn = ladybug.Connection(db)
+    conn.execute("CREATE NODE TABLE Customer(id STRING, first_name STRING, status STRING, PRIMARY KEY(id))")
+    conn.execute("CREATE (:Customer {id: 'OLD-1', first_name: 'Ada', status: 'ACTIVE'})")
+    conn.close()
+    db.close()
+    store = LadybugStore(path, buffer_pool_mb=64)
+    try:
+        row = store.customers(["OLD-1"])["OLD-1"]
+        assert row["first_name"] == "Ada" and row["merged_into"] is None and row["tier"] is None
+        store.write([node_op("Customer", [{"id": "OLD-1", "merged_into": "C-2", "tier": "CONSUMER"}])])
+        again = store.customers(["OLD-1"])["OLD-1"]
+        assert again["merged_into"] == "C-2" and again["first_name"] == "Ada"
+        assert store.projection_table("customers").num_rows == 1
+    finally:
+        store.close()
