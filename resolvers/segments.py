@@ -10,13 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import logging
+
 from anyio import to_thread
 
-from cdp.errors import ConfigurationError
+from cdp.errors import CdpError, ConfigurationError
 from cdp.pagination import page_window
 from cdp.segments import Evaluation, ProfileItem, SavedSegment, SegmentEngine
 from graph.store import Row
 from resolvers.context import Context
+
+log = logging.getLogger(__name__)
 
 
 def engine(ctx: Context) -> SegmentEngine:
@@ -95,3 +99,21 @@ async def update(ctx: Context, segment_id: str, name: str | None, description: s
 
 async def delete(ctx: Context, segment_id: str) -> bool:
     return await to_thread.run_sync(engine(ctx).delete, segment_id)
+
+
+async def segments_of(ctx: Context, customer_id: str) -> list[SavedSegment]:
+    """The saved segments ``customer_id`` belongs to now, by name. A saved
+    definition that no longer evaluates (a product removed, a model not trained)
+    is skipped and logged, so one stale segment cannot break a customer view."""
+    def run() -> list[SavedSegment]:
+        found = []
+        segments = engine(ctx)
+        for segment in segments.list():
+            try:
+                if segments.evaluate(segment.definition).contains(customer_id):
+                    found.append(segment)
+            except CdpError as exc:
+                log.warning("segment %s skipped for customer %s: %s", segment.id, customer_id, exc)
+        return found
+
+    return await to_thread.run_sync(run)

@@ -10,7 +10,7 @@ objects, filters, figures over related rows) are resolvers; they call
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -23,6 +23,9 @@ from resolvers import catalog, customers
 from resolvers.context import Context
 from schema import enums as E
 from schema.value import CustomerValue, customer_value
+
+if TYPE_CHECKING:
+    from schema.segments import Segment
 from schema import scoring as S
 
 Row = dict[str, Any]
@@ -384,6 +387,13 @@ class Customer:
     @strawberry.field
     async def accounts(self, info: Ctx) -> list[Account]:
         return [Account.from_row(r) for r in await customers.accounts(info.context, self.id)]
+
+    @strawberry.field(description="Saved segments the customer belongs to now, by name.")
+    async def segments(self, info: Ctx) -> list[Annotated[Segment, strawberry.lazy("schema.segments")]]:
+        from resolvers import segments as segment_resolvers
+        from schema.segments import Segment
+
+        return [Segment.from_saved(s) for s in await segment_resolvers.segments_of(info.context, self.id)]
 
     @strawberry.field(description="Value tier, RFM scores and behavioural cluster; null outside the base.")
     async def value(self, info: Ctx) -> CustomerValue | None:
