@@ -22,6 +22,7 @@ from graph.store import GraphStore
 if TYPE_CHECKING:  # the services import pandas/scikit-learn: load them on first use
     import numpy as np
 
+    from cdp.channel_choice import ChannelChoices
     from cdp.features import FeatureFrame
     from cdp.scoring import ModelRegistry
     from cdp.value import ValueAnalysis
@@ -88,6 +89,13 @@ class Analytics:
         from cdp.value import ValueAnalysis
 
         return ValueAnalysis(self.projection, self.features)
+
+    @cached_property
+    def channels(self) -> ChannelChoices:
+        """Next-best channel and time per customer, rebuilt once per data version."""
+        from cdp.channel_choice import ChannelChoices
+
+        return ChannelChoices(self.projection)
 
     def close(self) -> None:
         """Stop following the store."""

@@ -22,6 +22,7 @@ from cdp.pagination import encode_cursor, page_window
 from resolvers import catalog, customers
 from resolvers.context import Context
 from schema import enums as E
+from schema.channel_choice import ChannelChoice, next_best_channels
 from schema.value import CustomerValue, customer_value
 
 if TYPE_CHECKING:
@@ -387,6 +388,11 @@ class Customer:
     @strawberry.field
     async def accounts(self, info: Ctx) -> list[Account]:
         return [Account.from_row(r) for r in await customers.accounts(info.context, self.id)]
+
+    @strawberry.field(description="Channels to reach the customer through, best first, with the best time. "
+                                  "With `value` (what a response is worth) ranked by expected net value.")
+    async def next_best_channels(self, info: Ctx, first: int = 3, value: float | None = None) -> list[ChannelChoice]:
+        return await next_best_channels(info, self.id, first, value)
 
     @strawberry.field(description="Saved segments the customer belongs to now, by name.")
     async def segments(self, info: Ctx) -> list[Annotated[Segment, strawberry.lazy("schema.segments")]]:
