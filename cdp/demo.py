@@ -69,6 +69,7 @@ from cdp.errors import InvalidInput
 from graph.model import (
     ACCOUNT_STATUS_VALUES,
     ACCOUNT_TYPE_VALUES,
+    ARROW_TYPES,
     CHANNELS,
     CONTACT_DIRECTION_VALUES,
     CONTACT_KIND_VALUES,
@@ -277,6 +278,38 @@ BUNDLE_COMPONENTS: dict[str, tuple[tuple[str, int], ...]] = {
 }
 """Bundle id -> (component id, quantity); the bundle discount is in BUNDLE_DISCOUNTS."""
 BUNDLE_DISCOUNTS = {"P-BND-DUO": 0.15, "P-BND-MOBILE": 0.20, "P-BND-FAMILY": 0.25, "P-BND-BUSINESS": 0.30}
+
+_BROADBAND = ("P-BB-100", "P-BB-500", "P-BB-1000", "P-BB-4000")
+_VOICE = ("P-VOI-BASIC", "P-VOI-UNL", "P-VOI-INTL")
+_DATA = ("P-MOB-1GB", "P-MOB-5GB", "P-MOB-10GB", "P-MOB-30GB", "P-MOB-UNL")
+CATALOG_REQUIRES: dict[str, tuple[str, ...]] = {
+    "P-TV-START": _BROADBAND, "P-TV-PLUS": _BROADBAND, "P-TV-SPORT": _BROADBAND,
+    "P-DEV-ROUTER": _BROADBAND, "P-DEV-TVBOX": ("P-TV-START", "P-TV-PLUS"),
+    "P-VAS-ROAM": _VOICE, "P-VAS-INSURE": ("P-DEV-PHONE-BASIC", "P-DEV-PHONE-MID", "P-DEV-PHONE-TOP"),
+}
+"""Catalog rule REQUIRES: product -> products of which the customer must hold one."""
+CATALOG_EXCLUDES: tuple[tuple[str, str], ...] = tuple(
+    (group[i], group[j]) for group in (_BROADBAND, _VOICE, _DATA, ("P-TV-START", "P-TV-PLUS"))
+    for i in range(len(group)) for j in range(i + 1, len(group)))
+"""Catalog rule EXCLUDES: competing plans cannot be held together."""
+CATALOG_UPGRADES: tuple[tuple[str, str, float | None], ...] = (
+    ("P-VOI-BASIC", "P-VOI-UNL", None), ("P-VOI-UNL", "P-VOI-INTL", None),
+    ("P-VOI-CLASSIC", "P-VOI-UNL", 0.2), ("P-MOB-3GB", "P-MOB-5GB", 0.2),
+    ("P-MOB-1GB", "P-MOB-5GB", None), ("P-MOB-5GB", "P-MOB-10GB", None),
+    ("P-MOB-10GB", "P-MOB-30GB", 0.1), ("P-MOB-30GB", "P-MOB-UNL", 0.1),
+    ("P-BB-100", "P-BB-500", 0.1), ("P-BB-500", "P-BB-1000", 0.1), ("P-BB-1000", "P-BB-4000", None),
+    ("P-TV-START", "P-TV-PLUS", None),
+)
+"""Catalog rule UPGRADES_TO: (from, to, discount on the target)."""
+CATALOG_ELIGIBILITY: dict[str, dict[str, object]] = {
+    "P-DEV-PHONE-BASIC": {"eligible_account_types": "POSTPAID,BUSINESS"},
+    "P-DEV-PHONE-MID": {"eligible_account_types": "POSTPAID,BUSINESS"},
+    "P-DEV-PHONE-TOP": {"eligible_account_types": "POSTPAID,BUSINESS", "min_tenure_months": 12},
+    "P-BND-BUSINESS": {"eligible_account_types": "BUSINESS", "eligible_tiers": "BUSINESS,KEY_ACCOUNT"},
+    "P-BND-FAMILY": {"eligible_tiers": "CONSUMER"},
+    "P-MOB-UNL": {"eligible_contract": "OUT_OF_CONTRACT"},
+}
+"""Catalog eligibility rules per product (properties of Product)."""
 
 _BASE_CATALOG: tuple[CatalogItem, ...] = (
     CatalogItem("P-VOI-BASIC", "Voice Basic 150 min", "VOICE", 6.00, 0, 1.80, "ACTIVE", 14,
@@ -1644,9 +1677,17 @@ def _account_table(rng: np.random.Generator, accounts: _Accounts, clock: _Clock)
     })
 
 
-def _product_tables(cat: _Catalog) -> tuple[pa.Table, pa.Table]:
-    """Product nodes and INCLUDES relationships (bundle -> component, quantity, bundle discount)."""
+def _product_tables(cat: _Catalog) -> tuple[pa.Table, dict[str, pa.Table]]:
+    """Product nodes (with catalog eligibility and validity) and the product-to-product
+    relationships: INCLUDES (bundle -> component, quantity, bundle discount) and the
+    catalog rules REQUIRES, EXCLUDES and UPGRADES_TO."""
     items = cat.items
+
+    def rule(name: str) -> pa.Array:
+        type_ = ARROW_TYPES[MODEL.node("Product").prop(name).type]
+        return pa.array([CATALOG_ELIGIBILITY.get(it.id, {}).get(name) for it in items], type_)
+
+    planned = np.array([it.lifecycle == "PLANNED" for it in items])  # offered from its launch day
     products = _table(MODEL.node("Product").arrow_schema(), {
         "id": pa.array([it.id for it in items], pa.string()),
         "name": pa.array([it.name for it in items], pa.string()),
@@ -1657,13 +1698,29 @@ def _product_tables(cat: _Catalog) -> tuple[pa.Table, pa.Table]:
         "lifecycle": pa.array([it.lifecycle for it in items], pa.string()),
         "launched_on": _dates(cat.launched),
         "description": pa.array([it.description for it in items], pa.string()),
+        "eligible_account_types": rule("eligible_account_types"),
+        "eligible_tiers": rule("eligible_tiers"),
+        "eligible_contract": rule("eligible_contract"),
+        "min_tenure_months": rule("min_tenure_months"),
+        "offer_from": _dates(cat.launched, planned),
+        "offer_until": pa.nulls(len(items), pa.date32()),
+        "offerable": pa.array([it.lifecycle != "RETIRED" for it in items], pa.bool_()),
     })
     rows = [(b, c, q, BUNDLE_DISCOUNTS[b]) for b, parts in BUNDLE_COMPONENTS.items() for c, q in parts]
-    includes = _relationship(
+    rels = {"INCLUDES": _relationship(
         "INCLUDES", pa.array([r[0] for r in rows], pa.string()), pa.array([r[1] for r in rows], pa.string()),
         quantity=pa.array([r[2] for r in rows], pa.int64()),
-        discount=pa.array([float(r[3]) for r in rows], pa.float64()))
-    return products, includes
+        discount=pa.array([float(r[3]) for r in rows], pa.float64()))}
+    requires = [(p, t) for p, targets in CATALOG_REQUIRES.items() for t in targets]
+    rels["REQUIRES"] = _relationship("REQUIRES", pa.array([r[0] for r in requires], pa.string()),
+                                     pa.array([r[1] for r in requires], pa.string()))
+    rels["EXCLUDES"] = _relationship("EXCLUDES", pa.array([r[0] for r in CATALOG_EXCLUDES], pa.string()),
+                                     pa.array([r[1] for r in CATALOG_EXCLUDES], pa.string()))
+    rels["UPGRADES_TO"] = _relationship(
+        "UPGRADES_TO", pa.array([r[0] for r in CATALOG_UPGRADES], pa.string()),
+        pa.array([r[1] for r in CATALOG_UPGRADES], pa.string()),
+        discount=pa.array([r[2] for r in CATALOG_UPGRADES], pa.float64()))
+    return products, rels
 
 
 def _subscription_table(rng: np.random.Generator, subs: _Subscriptions, clock: _Clock) -> pa.Table:
@@ -1787,7 +1844,8 @@ def generate(customers: int, *, seed: int = 42, as_of: datetime.date = datetime.
             progress(stage, sum(t.num_rows for t in nodes.values()) + sum(t.num_rows for t in rels.values()))
 
     cat = _catalog(clock.as_of)
-    nodes["Product"], rels["INCLUDES"] = _product_tables(cat)
+    nodes["Product"], catalog_rels = _product_tables(cat)
+    rels.update(catalog_rels)
     nodes["Channel"] = _channel_table()
     done("catalog")
 

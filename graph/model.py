@@ -124,6 +124,7 @@ PAYMENT_METHOD_VALUES = ("DIRECT_DEBIT", "CARD", "INVOICE", "CASH", "VOUCHER")
 CONTRACT_TYPE_VALUES = ("NO_CONTRACT", "MONTHS_12", "MONTHS_24")
 PRODUCT_CATEGORY_VALUES = ("VOICE", "MOBILE_DATA", "BROADBAND", "TV", "VALUE_ADDED", "DEVICE", "BUNDLE")
 PRODUCT_LIFECYCLE_VALUES = ("PLANNED", "ACTIVE", "RETIRED")
+ELIGIBLE_CONTRACT_VALUES = ("ANY", "IN_CONTRACT", "OUT_OF_CONTRACT", "NO_CONTRACT")
 SUBSCRIPTION_STATUS_VALUES = ("ACTIVE", "SUSPENDED", "CANCELLED")
 CHANNEL_KIND_VALUES = ("ASSISTED", "DIGITAL", "MESSAGING", "OUTBOUND")
 CONTACT_DIRECTION_VALUES = ("INBOUND", "OUTBOUND")
@@ -189,6 +190,15 @@ PRODUCT = NodeType(
         _p("lifecycle", "STRING"),
         _p("launched_on", "DATE"),
         _p("description", "STRING"),
+        _p("eligible_account_types", "STRING", description="Catalog rule: comma-separated account types "
+                                                            "(an open one is needed); empty means any."),
+        _p("eligible_tiers", "STRING", description="Catalog rule: comma-separated customer tiers; empty means any."),
+        _p("eligible_contract", "STRING", description="Catalog rule: ANY, IN_CONTRACT, OUT_OF_CONTRACT or "
+                                                      "NO_CONTRACT (empty means ANY)."),
+        _p("min_tenure_months", "INT64", description="Catalog rule: months since joining needed."),
+        _p("offer_from", "DATE", description="Catalog rule: first day the product may be offered."),
+        _p("offer_until", "DATE", description="Catalog rule: last day the product may be offered."),
+        _p("offerable", "BOOL", description="Catalog rule: false keeps the product out of offers (null: true)."),
     ),
     "A catalog item: a plan, a service, a device or a bundle of products.",
 )
@@ -317,6 +327,14 @@ INCLUDES = RelType(
     (_p("quantity", "INT64"), _p("discount", "DOUBLE")),
     "A bundle includes a component product.",
 )
+REQUIRES = RelType("REQUIRES", "Product", "Product",
+                   description="Catalog rule: the product is only offered to holders of the target.")
+EXCLUDES = RelType("EXCLUDES", "Product", "Product",
+                   description="Catalog rule: the two products cannot be held together.")
+UPGRADES_TO = RelType(
+    "UPGRADES_TO", "Product", "Product", (_p("discount", "DOUBLE"),),
+    "Catalog rule: the target is an up-sell of the source (optional discount, 0..1).",
+)
 HAD_CONTACT = RelType("HAD_CONTACT", "Customer", "Contact")
 VIA = RelType("VIA", "Contact", "Channel")
 ABOUT = RelType("ABOUT", "Contact", "Product", description="What a contact was about, if known.")
@@ -334,7 +352,7 @@ MODEL = GraphModel(
     nodes=(CUSTOMER, ACCOUNT, PRODUCT, SUBSCRIPTION, CHANNEL, CONTACT, MONETARY_EVENT, IDENTITY, ATTRIBUTE_VALUE,
            IMPORT_RUN, SEGMENT),
     relationships=(HOLDS, HAS_SUBSCRIPTION, OF_PRODUCT, INCLUDES, HAD_CONTACT, VIA, ABOUT, HAS_EVENT, PREFERS,
-                   HAS_IDENTITY, HAS_ATTRIBUTE),
+                   HAS_IDENTITY, HAS_ATTRIBUTE, REQUIRES, EXCLUDES, UPGRADES_TO),
 )
 
 CHANNELS: tuple[tuple[str, str, str, float], ...] = (
