@@ -81,6 +81,7 @@ ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
     "subscriptions": {"status": SUBSCRIPTION_STATUS_VALUES},
     "contacts": {"kind": CONTACT_KIND_VALUES, "direction": CONTACT_DIRECTION_VALUES,
                  "outcome": CONTACT_OUTCOME_VALUES},
+    "offers": {"kind": CONTACT_KIND_VALUES, "outcome": CONTACT_OUTCOME_VALUES},
     "events": {"kind": MONETARY_KIND_VALUES},
 }
 
@@ -90,6 +91,7 @@ OPEN_CATEGORIES: dict[str, tuple[str, ...]] = {
     "accounts": ("account",),
     "subscriptions": ("product",),
     "contacts": ("channel", "campaign"),
+    "offers": ("product",),
     "preferences": ("channel",),
     "attributes": ("key", "source"),
 }
@@ -402,7 +404,8 @@ TABLES_OF: dict[str, tuple[str, ...]] = {
     "Customer": ("customers",),
     "Account": ("accounts",), "HOLDS": ("accounts", "subscriptions", "events"),
     "Subscription": ("subscriptions",), "HAS_SUBSCRIPTION": ("subscriptions",), "OF_PRODUCT": ("subscriptions",),
-    "Contact": ("contacts",), "HAD_CONTACT": ("contacts",), "VIA": ("contacts",),
+    "Contact": ("contacts", "offers"), "HAD_CONTACT": ("contacts", "offers"), "VIA": ("contacts",),
+    "ABOUT": ("offers",),
     "MonetaryEvent": ("events",), "HAS_EVENT": ("events",),
     "PREFERS": ("preferences",),
     "AttributeValue": ("attributes",), "HAS_ATTRIBUTE": ("attributes",),

@@ -618,6 +618,10 @@ PROJECTION_FACTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
         "(c:Customer)-[:HOLDS]->(a:Account)-[:HAS_EVENT]->(m:MonetaryEvent)",
         (("kind", "m.kind"), ("amount", "m.amount"), ("at", "m.at")),
     ),
+    "offers": (
+        "(c:Customer)-[:HAD_CONTACT]->(k:Contact)-[:ABOUT]->(p:Product)",
+        (("product", "p.id"), ("at", "k.at"), ("kind", "k.kind"), ("outcome", "k.outcome")),
+    ),
     "preferences": (
         "(c:Customer)-[r:PREFERS]->(ch:Channel)",
         (("channel", "ch.id"), ("rank", "r.rank")),
