@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the services import pandas/scikit-learn: load them on first
 
     from cdp.channel_choice import ChannelChoices
     from cdp.features import FeatureFrame
+    from cdp.recommendations import RecommendationEngine
     from cdp.scoring import ModelRegistry
     from cdp.value import ValueAnalysis
     from cdp.segments import SegmentEngine
@@ -96,6 +97,13 @@ class Analytics:
         from cdp.channel_choice import ChannelChoices
 
         return ChannelChoices(self.projection)
+
+    @cached_property
+    def recommendations(self) -> RecommendationEngine:
+        """Next-best offers with their channel and time, on the live projection."""
+        from cdp.recommendations import RecommendationEngine
+
+        return RecommendationEngine(self)
 
     def close(self) -> None:
         """Stop following the store."""

@@ -66,6 +66,9 @@ SLICE_CUSTOMERS = 200_000
 #: Deleting other labels (Segment, ImportRun, Identity) changes nothing projected.
 _REBUILD_ON_DELETE = ("Account", "Subscription", "Contact", "MonetaryEvent", "AttributeValue", "Product", "Channel")
 
+#: Relationship types of the catalogue: writing them reloads it (a new data version).
+_CATALOGUE_RELATIONSHIPS = ("INCLUDES", "REQUIRES", "EXCLUDES", "UPGRADES_TO")
+
 #: A refresh touching more customers than this rebuilds instead.
 REBUILD_ABOVE = 50_000
 
@@ -124,6 +127,8 @@ class ProjectionData:
     products: pd.DataFrame
     channels: pd.DataFrame
     bundles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Per fact, rows sorted by customer and where each customer's rows start (built on first ``subset``).
+    row_index: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -142,6 +147,30 @@ class ProjectionData:
         """The row of one customer id, or None when it is not projected (or deleted)."""
         row = int(self.ids.get_indexer([customer_id])[0])
         return row if row >= 0 and self.present[row] else None
+
+    def subset(self, rows: np.ndarray) -> ProjectionData:
+        """A snapshot of just the customer ``rows`` (distinct), renumbered 0..k-1 in that order.
+
+        For work on a few customers at a time (one customer's offers): whole-base
+        code then runs on a handful of fact rows. The first call per snapshot
+        sorts each fact by customer (about a second at 1M customers).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        facts = {}
+        for name, frame in self.facts.items():
+            if name not in self.row_index:
+                order = np.argsort(frame["row"].to_numpy(), kind="stable")
+                starts = np.searchsorted(frame["row"].to_numpy()[order], np.arange(self.size + 1))
+                self.row_index[name] = (order, starts)
+            order, starts = self.row_index[name]
+            lengths = starts[rows + 1] - starts[rows]
+            take = np.concatenate([order[starts[r]:starts[r + 1]] for r in rows]) if len(rows) else \
+                np.zeros(0, dtype=np.int64)
+            sub = frame.iloc[take].reset_index(drop=True)
+            sub["row"] = np.repeat(np.arange(len(rows), dtype=np.int32), lengths)
+            facts[name] = sub
+        return replace(self, ids=self.ids[rows], present=self.present[rows],
+                       customers=self.customers.iloc[rows].reset_index(drop=True), facts=facts, row_index={})
 
     def base(self) -> np.ndarray:
         """Boolean mask of the customer base: present and not merged into another customer."""
@@ -250,8 +279,8 @@ class Projection:
                 self.rebuild()
                 return self.last_refresh
             snapshot = self._snapshot
-            catalogue = any(changes.nodes.get(label) for label in ("Product", "Channel")) or bool(
-                changes.relationships.get("INCLUDES"))
+            catalogue = any(changes.nodes.get(label) for label in ("Product", "Channel")) or any(
+                changes.relationships.get(t) for t in _CATALOGUE_RELATIONSHIPS)
             touched = touched_customers(self.store, changes)
             deleted = changes.deleted.get("Customer", set())
             if not catalogue and not deleted and not any(touched.values()):
@@ -489,7 +518,7 @@ def apply(store: GraphStore, snapshot: ProjectionData, touched: dict[str, set[st
                                    else (snapshot.products, snapshot.channels, snapshot.bundles))
     return replace(snapshot, version=version, built_at=snapshot.built_at,
                    ids=ids, present=present, customers=customers, facts=facts, products=products,
-                   channels=channels, bundles=bundles), changed
+                   channels=channels, bundles=bundles, row_index={}), changed
 
 
 def _upsert_rows(frame: pd.DataFrame, rows: np.ndarray, new: pd.DataFrame, size: int) -> pd.DataFrame:
