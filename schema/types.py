@@ -26,6 +26,7 @@ from schema.channel_choice import ChannelChoice, next_best_channels
 from schema.value import CustomerValue, customer_value
 
 if TYPE_CHECKING:
+    from schema.catalog_rules import ProductEligibility, ProductUpgrade
     from schema.segments import Segment
 from schema import scoring as S
 
@@ -126,6 +127,29 @@ class Product:
     launched_on: date | None
     description: str | None
     is_bundle: bool
+    offer_from: date | None = _field("Catalog rule: first day the product may be offered.")
+    offer_until: date | None = _field("Catalog rule: last day the product may be offered.")
+    row: strawberry.Private[Row | None] = None
+
+    @strawberry.field(description="Catalog rule: products one of which the customer must hold.")
+    async def requires(self, info: Ctx) -> list[Product]:
+        from schema import catalog_rules as R
+        return await R.requires(info, self.id)
+
+    @strawberry.field(description="Catalog rule: products that cannot be held together with this one.")
+    async def excludes(self, info: Ctx) -> list[Product]:
+        from schema import catalog_rules as R
+        return await R.excludes(info, self.id)
+
+    @strawberry.field(description="Catalog rule: the up-sells of this product.")
+    async def upgrades_to(self, info: Ctx) -> list[Annotated[ProductUpgrade, strawberry.lazy("schema.catalog_rules")]]:
+        from schema import catalog_rules as R
+        return await R.upgrades_to(info, self.id)
+
+    @strawberry.field(description="Catalog rule: who may be offered this product.")
+    def eligibility(self) -> Annotated[ProductEligibility, strawberry.lazy("schema.catalog_rules")]:
+        from schema import catalog_rules as R
+        return R.eligibility(self.row or {})
 
     @strawberry.field(description="Products this bundle includes (empty for non-bundles).")
     async def components(self, info: Ctx) -> list[BundleComponent]:
@@ -144,6 +168,7 @@ class Product:
             monthly_margin=round(price - cost, 2) if price is not None and cost is not None else None,
             lifecycle=E.to_enum(E.ProductLifecycle, r.get("lifecycle")), launched_on=r.get("launched_on"),
             description=r.get("description"), is_bundle=r.get("category") == "BUNDLE",
+            offer_from=r.get("offer_from"), offer_until=r.get("offer_until"), row=r,
         )
 
 
