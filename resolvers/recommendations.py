@@ -1,0 +1,59 @@
+"""Glue for next-best offers: whole-base or per-customer work off the event loop."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from anyio import to_thread
+
+from cdp import offer_responses
+from cdp.errors import ConfigurationError, InvalidInput
+from cdp.recommendations import Recommendation
+from resolvers.context import Context
+
+#: Most offers one customer's list holds.
+MAX_OFFERS = 20
+
+
+def _analytics(ctx: Context):  # type: ignore[no-untyped-def]
+    if ctx.analytics is None:
+        raise ConfigurationError("analytics are not available in this context")
+    return ctx.analytics
+
+
+def _check_first(first: int) -> None:
+    if not 1 <= first <= MAX_OFFERS:
+        raise InvalidInput(f"first must be between 1 and {MAX_OFFERS}", field="first")
+
+
+async def for_customer(ctx: Context, customer_id: str, first: int) -> list[Recommendation]:
+    """The ``first`` best offers for one customer (empty outside the base)."""
+    _check_first(first)
+    analytics = _analytics(ctx)
+    return await to_thread.run_sync(analytics.recommendations.for_customer, customer_id, first)
+
+
+async def for_segment(ctx: Context, definition: object, first: int, skip: int, limit: int,
+                      ) -> tuple[list[tuple[str, list[Recommendation]]], int, bool]:
+    """Offers for one page of a segment's members (customer-id order): ``(pairs, size, has_next)``."""
+    _check_first(first)
+    analytics = _analytics(ctx)
+
+    def run() -> tuple[list[tuple[str, list[Recommendation]]], int, bool]:
+        evaluation = analytics.segments.evaluate(definition)
+        ids, has_next = evaluation.page(skip, limit)
+        data = evaluation.data
+        rows = data.rows_of(ids)
+        recs = analytics.recommendations.for_rows(rows, first, data=data) if len(rows) else []
+        return list(zip(ids, recs)), evaluation.size, has_next
+
+    return await to_thread.run_sync(run)
+
+
+async def record_response(ctx: Context, customer_id: str, product_id: str, response: str, channel: str,
+                          at: datetime, campaign: str | None) -> offer_responses.OfferResponse:
+    """Write a customer's answer to an offer; the next recommendations take it into account."""
+    result = await to_thread.run_sync(
+        lambda: offer_responses.record(ctx.store, customer_id, product_id, response, channel, at, campaign))
+    ctx.forget_reads()
+    return result
