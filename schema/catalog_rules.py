@@ -40,8 +40,11 @@ class ProductEligibility:
 
     @classmethod
     def of(cls, e: cr.Eligibility) -> ProductEligibility:
-        return cls(account_types=[E.AccountType(t) for t in e.account_types], tiers=[E.Tier(t) for t in e.tiers],
-                   contract=EligibleContract(e.contract), min_tenure_months=e.min_tenure_months,
+        # Imported rules are not validated: values outside the vocabularies are left out.
+        return cls(account_types=[m for m in (E.to_enum(E.AccountType, t) for t in e.account_types) if m],
+                   tiers=[m for m in (E.to_enum(E.Tier, t) for t in e.tiers) if m],
+                   contract=E.to_enum(EligibleContract, e.contract) or EligibleContract("ANY"),
+                   min_tenure_months=e.min_tenure_months,
                    offerable=e.offerable)
 
 
