@@ -7,6 +7,7 @@ from strawberry.types import Info
 
 from resolvers import customers, profile
 from resolvers.context import Context
+from schema.recommendations import RecommendationMutation
 from schema.catalog_rules import CatalogRulesMutation
 from schema.partner import PartnerMutation
 from schema.segments import SegmentMutation
@@ -51,7 +52,7 @@ async def _customer(ctx: Context, customer_id: str) -> Customer | None:
 
 
 @strawberry.type
-class Mutation(PartnerMutation, SegmentMutation, ScoringMutation, CatalogRulesMutation):
+class Mutation(PartnerMutation, SegmentMutation, ScoringMutation, CatalogRulesMutation, RecommendationMutation):
     @strawberry.mutation(description="A customer updates attributes the profile policy lets them maintain. "
                                      "Values are recorded as customer-maintained and unverified, with lower "
                                      "accuracy; refused keys come back in `errors`.")

@@ -419,6 +419,15 @@ class Customer:
     async def next_best_channels(self, info: Ctx, first: int = 3, value: float | None = None) -> list[ChannelChoice]:
         return await next_best_channels(info, self.id, first, value)
 
+    @strawberry.field(description="Next-best offers: eligible products ranked by expected value (probability x "
+                                  "margin), each with reasons, the channel and the time to make it.")
+    async def recommendations(
+        self, info: Ctx, first: int = 5,
+    ) -> list[Annotated[Recommendation, strawberry.lazy("schema.recommendations")]]:
+        from schema.recommendations import customer_recommendations
+
+        return await customer_recommendations(info, self.id, first)
+
     @strawberry.field(description="Saved segments the customer belongs to now, by name.")
     async def segments(self, info: Ctx) -> list[Annotated[Segment, strawberry.lazy("schema.segments")]]:
         from resolvers import segments as segment_resolvers

@@ -1,0 +1,116 @@
+"""Next-best offers through the real store and HTTP endpoint: only eligible
+candidates, ranked by expected value with reasons, channel and time; a
+recorded response changes the next answer; segment batches page."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from cdp.analytics import Analytics
+from cdp.app import build_app
+from cdp.recommendations import DECLINED_FACTOR, MARGIN_MONTHS
+from cdp.settings import Settings
+from graph.ladybug_store import LadybugStore
+from graph.model import CHANNELS
+from graph.store import GraphStore, node_op, relationship_op
+from tests.conftest import gql
+
+PRODUCTS = [
+    # id, category, price, cost
+    ("P-MOB-S", "MOBILE_DATA", 10.0, 4.0),
+    ("P-MOB-L", "MOBILE_DATA", 25.0, 8.0),
+    ("P-BB", "BROADBAND", 40.0, 15.0),
+    ("P-TV", "TV", 15.0, 5.0),
+    ("P-OLD", "VOICE", 5.0, 1.0),
+]
+
+
+@pytest.fixture()
+def rec_store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    store = LadybugStore(tmp_path / "r.lbdb", buffer_pool_mb=128)
+    customers = [f"C{i:02d}" for i in range(40)]
+    ops = [
+        node_op("Channel", [{"id": c, "name": n, "kind": k, "cost_per_contact": cost} for c, n, k, cost in CHANNELS]),
+        node_op("Product", [{"id": p, "name": p, "category": c, "monthly_price": price, "monthly_cost": cost,
+                             "lifecycle": "RETIRED" if p == "P-OLD" else "ACTIVE"} for p, c, price, cost in PRODUCTS]),
+        relationship_op("REQUIRES", [{"from": "P-TV", "to": "P-BB"}]),
+        relationship_op("UPGRADES_TO", [{"from": "P-MOB-S", "to": "P-MOB-L"}]),
+        node_op("Customer", [{"id": c, "status": "ACTIVE", "tier": "CONSUMER", "joined_on": date(2020, 1, 1)}
+                             for c in customers]),
+        node_op("Account", [{"id": f"A-{c}", "type": "POSTPAID", "status": "ACTIVE", "opened_on": date(2020, 1, 1)}
+                            for c in customers]),
+        relationship_op("HOLDS", [{"from": c, "to": f"A-{c}"} for c in customers]),
+    ]
+    subs = []
+    for i, c in enumerate(customers):
+        held = ["P-MOB-S"] + (["P-BB"] if i % 2 == 0 else []) + (["P-TV"] if i % 4 == 0 else [])
+        subs += [(f"S-{c}-{p}", c, p) for p in held]
+    ops += [
+        node_op("Subscription", [{"id": s, "status": "ACTIVE", "since": date(2024, 1, 1), "monthly_fee": 10.0,
+                                  "discount": 0.0} for s, _, _ in subs]),
+        relationship_op("HAS_SUBSCRIPTION", [{"from": f"A-{c}", "to": s} for s, c, _ in subs]),
+        relationship_op("OF_PRODUCT", [{"from": s, "to": p} for s, _, p in subs]),
+    ]
+    store.write(ops)
+    yield store
+    store.close()
+
+
+def test_offers_are_eligible_and_ranked_by_expected_value(rec_store: GraphStore) -> None:
+    analytics = Analytics(rec_store, Settings())
+    try:
+        odd = analytics.recommendations.for_customer("C01", first=5)  # holds P-MOB-S only
+        products = [r.product for r in odd]
+        assert "P-MOB-S" not in products          # held
+        assert "P-OLD" not in products            # retired
+        assert "P-TV" not in products             # requires broadband, not held
+        assert set(products) == {"P-BB", "P-MOB-L"}
+        values = [r.expected_value for r in odd]
+        assert values == sorted(values, reverse=True)
+        bb = next(r for r in odd if r.product == "P-BB")
+        # Half the holders of P-MOB-S hold P-BB: the co-occurrence probability is 0.5.
+        assert bb.probability == pytest.approx(20 / (40 + 10), rel=1e-3)
+        assert bb.margin == pytest.approx((40 - 15) * MARGIN_MONTHS)
+        assert bb.expected_value == pytest.approx(bb.probability * bb.margin, rel=1e-4)
+        assert bb.kind == "CROSS_SELL" and any("customers who hold P-MOB-S" in r for r in bb.reasons)
+        upgrade = next(r for r in odd if r.product == "P-MOB-L")
+        assert upgrade.kind == "UP_SELL"
+        assert upgrade.margin == pytest.approx(((25 - 8) - (10 - 4)) * MARGIN_MONTHS)  # the gain over P-MOB-S
+        assert bb.channel is not None and bb.best_time is not None
+        even = [r.product for r in analytics.recommendations.for_customer("C02", first=5)]  # holds MOB-S + BB
+        assert "P-TV" in even and "P-BB" not in even
+    finally:
+        analytics.close()
+
+
+def test_graphql_recommendations_responses_and_segments(rec_store: GraphStore, tmp_path: Path) -> None:
+    with TestClient(build_app(Settings(db_path=tmp_path / "unused.lbdb"), rec_store)) as http:
+        query = '{ customer(id: "C01") { recommendations(first: 3) { offer kind score expectedValue reasons ' \
+                'channel bestTime } } }'
+        before = gql(http, query)
+        assert "errors" not in before, before
+        recs = {r["offer"]: r for r in before["data"]["customer"]["recommendations"]}
+        assert set(recs) == {"P-BB", "P-MOB-L"}
+        answer = gql(http, """mutation { recordOfferResponse(customerId: "C01", offer: "P-BB", response: DECLINED,
+            channel: "SMS") { contactId response } }""")
+        assert answer["data"]["recordOfferResponse"]["response"] == "DECLINED", answer
+        after = {r["offer"]: r for r in gql(http, query)["data"]["customer"]["recommendations"]}
+        assert after["P-BB"]["score"] == pytest.approx(recs["P-BB"]["score"] * DECLINED_FACTOR, rel=1e-3)
+        assert any("declined this offer" in r for r in after["P-BB"]["reasons"])
+        bad = gql(http, """mutation { recordOfferResponse(customerId: "C01", offer: "P-NOPE", response: ACCEPTED,
+            channel: "SMS") { contactId } }""")
+        assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        page = gql(http, """{ segmentRecommendations(definition: {holds: {product: "P-BB"}}, first: 2, members: 5) {
+            size hasNextPage endCursor members { customerId recommendations { offer } } } }""")
+        assert "errors" not in page, page
+        seg = page["data"]["segmentRecommendations"]
+        assert seg["size"] == 20 and seg["hasNextPage"] and len(seg["members"]) == 5
+        assert all("P-BB" not in [r["offer"] for r in m["recommendations"]] for m in seg["members"])
+        nxt = gql(http, """query($after: String) { segmentRecommendations(definition: {holds: {product: "P-BB"}},
+            members: 5, after: $after) { members { customerId } } }""", {"after": seg["endCursor"]})
+        ids = [m["customerId"] for m in nxt["data"]["segmentRecommendations"]["members"]]
+        assert ids and not set(ids) & {m["customerId"] for m in seg["members"]}
