@@ -16,7 +16,9 @@ and times, in this process, through the same objects the server uses
 4. value segmentation (concentration, tiers, RFM, clusters);
 5. previewing a five-condition segment (size plus the first page of 50),
    ``--previews`` times on fresh definitions (no cache hits): p50 and p95;
-6. churn training, scoring everyone, and one customer's scores (p50 over
+6. next-best offers: one customer's top 5 (p50/p95 over ``--lookups``
+   customers, after a warm-up that fits the model) and the top 5 of everyone;
+7. churn training, scoring everyone, and one customer's scores (p50 over
    ``--lookups`` customers), when the scoring module is present.
 
 Prints one JSON line (stdout) and a Markdown table. Reports, does not assert:
@@ -52,6 +54,8 @@ TARGETS = {
     "churn_training_seconds": ("<=", 120.0),
     "score_everyone_seconds": ("<=", 15.0),
     "one_customer_scores_p50_ms": ("<=", 5.0),
+    "recommend_one_p95_ms": ("<=", 20.0),
+    "recommend_everyone_seconds": ("<=", 120.0),
 }
 
 
@@ -183,6 +187,7 @@ def run(customers: int, seed: int, writes: int, previews: int, lookups: int, out
         _say(f"value segmentation: {results['value_segmentation_seconds']} s")
 
         results.update(_segments(analytics, data, rng, previews))
+        results.update(_recommendations(analytics, data, rng, lookups))
         if scores:
             results.update(_scores(analytics, data, rng, lookups))
         results["peak_rss_mib"] = _peak_mib()
@@ -209,6 +214,30 @@ def _segments(analytics: Any, data: Any, rng: random.Random, previews: int) -> d
             "segment_preview_p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
             "segment_preview_runs": len(times), "segment_sizes_median": int(statistics.median(sizes)),
             "segment_sizes_min_max": [min(sizes), max(sizes)]}
+
+
+def _recommendations(analytics: Any, data: Any, rng: random.Random, lookups: int) -> dict:
+    """One customer's top 5 (p50/p95 after a warm-up) and the top 5 of every customer."""
+    import numpy as np
+
+    engine = analytics.recommendations
+    started = time.perf_counter()
+    engine.for_customer(data.ids[0], 5)
+    out: dict[str, Any] = {"recommend_warmup_seconds": round(time.perf_counter() - started, 2)}
+    times = []
+    for customer_id in rng.sample(list(data.ids), lookups):
+        started = time.perf_counter()
+        engine.for_customer(customer_id, 5)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    out["recommend_one_p50_ms"] = round(statistics.median(times), 2)
+    out["recommend_one_p95_ms"] = round(times[int(0.95 * (len(times) - 1))], 2)
+    started = time.perf_counter()
+    items, _ = engine.top_products(np.flatnonzero(data.base()), 5, data=data)
+    out["recommend_everyone_seconds"] = round(time.perf_counter() - started, 2)
+    out["recommend_everyone_with_offer_share"] = round(float((items[:, 0] >= 0).mean()), 4)
+    _say(f"recommendations: one p95 {out['recommend_one_p95_ms']} ms, everyone {out['recommend_everyone_seconds']} s")
+    return out
 
 
 def _scores(analytics: Any, data: Any, rng: random.Random, lookups: int) -> dict:
