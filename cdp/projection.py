@@ -441,11 +441,21 @@ TABLES_OF: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The "label" whose tables a newly created node re-reads (its own label's tables
+#: when absent): a new contact is in ``contacts`` (an ``offers`` row needs ``ABOUT``).
+_CREATED_TABLES = {"Contact": "VIA"}
+#: The target label of each customer relationship.
+MODEL_TARGETS = {"HOLDS": "Account", "HAD_CONTACT": "Contact", "PREFERS": "Channel", "HAS_IDENTITY": "Identity",
+                 "HAS_ATTRIBUTE": "AttributeValue"}
+
+
 def touched_customers(store: GraphStore, changes: Changes) -> dict[str, set[str]]:
     """Per projection table, the ids of the customers whose rows ``changes`` may have altered."""
     touched: dict[str, set[str]] = {}
 
     def mark(name: str, customers: set[str] | list[str]) -> None:
+        if not customers:
+            return
         for table in TABLES_OF.get(name, ()):
             touched.setdefault(table, set()).update(customers)
 
@@ -454,12 +464,22 @@ def touched_customers(store: GraphStore, changes: Changes) -> dict[str, set[str]
     owner_of: dict[str, str] = {}
     for rel_type, pairs in changes.relationships.items():
         if rel_type in _FROM_CUSTOMER:
-            mark(rel_type, {f for f, _ in pairs})
+            target = MODEL_TARGETS.get(rel_type)
+            new = changes.created.get(target, set()) if target in _CREATED_TABLES else set()
+            mark(rel_type, {f for f, t in pairs if t not in new})
+            mark(_CREATED_TABLES.get(target, rel_type), {f for f, t in pairs if t in new})
             owner_of.update((t, f) for f, t in pairs)
     pending: dict[tuple[str, str], set[str]] = {}  # (label, what changed) -> node ids
     for label, ids in changes.nodes.items():
         if label in Q.OWNERS:
-            pending.setdefault((label, label), set()).update(ids)
+            new = changes.created.get(label, set())
+            # A node this write created reaches the projection only through the
+            # relationships written with it: they say which tables to re-read.
+            old = ids - new if new else ids
+            if old:
+                pending.setdefault((label, label), set()).update(old)
+            if new:
+                pending.setdefault((label, _CREATED_TABLES.get(label, label)), set()).update(new)
     for rel_type, pairs in changes.relationships.items():
         if rel_type in _FROM_OWNED:
             pending.setdefault((_FROM_OWNED[rel_type], rel_type), set()).update(f for f, _ in pairs)

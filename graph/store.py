@@ -77,11 +77,13 @@ class Changes:
     relationships: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     deleted: dict[str, set[str]] = field(default_factory=dict)
     everything: bool = False
+    #: The subset of ``nodes`` the write created (a new node has no relationships yet).
+    created: dict[str, set[str]] = field(default_factory=dict)
 
     def merge(self, other: Changes) -> None:
         """Add ``other`` to these changes (in place)."""
         for mine, theirs in ((self.nodes, other.nodes), (self.relationships, other.relationships),
-                             (self.deleted, other.deleted)):
+                             (self.deleted, other.deleted), (self.created, other.created)):
             for name, items in theirs.items():
                 mine.setdefault(name, set()).update(items)
         self.everything = self.everything or other.everything
@@ -406,7 +408,7 @@ class GraphStore(ABC):
         finally:
             self._wrote()
         if self._listeners:
-            self._publish(_changes_of(ordered))
+            self._publish(_changes_of(ordered, created))
         return result
 
     def _apply(self, tx: Transaction, op: WriteOp, result: WriteResult, created: dict[str, list[pa.Array]],
@@ -731,9 +733,12 @@ class GraphStore(ABC):
         return self._read(query, params)[0]["n"]
 
 
-def _changes_of(ops: Sequence[WriteOp]) -> Changes:
-    """The ``Changes`` a committed list of write ops made."""
+def _changes_of(ops: Sequence[WriteOp], created: Mapping[str, list[pa.Array]] | None = None) -> Changes:
+    """The ``Changes`` a committed list of write ops made (``created``: node ids it created, by label)."""
     changes = Changes()
+    for label, arrays in (created or {}).items():
+        for array in arrays:
+            changes.created.setdefault(label, set()).update(array.to_pylist())
     for op in ops:
         if not op.rows.num_rows:
             continue

@@ -164,3 +164,26 @@ def test_writes_outside_the_projection_change_nothing(small_store: GraphStore) -
     small_store.delete_nodes("ImportRun", ["RUN-1"])
     after = projection.data()
     assert after is before and after.version == before.version
+
+
+def test_new_contacts_reread_contacts_only(small_store: GraphStore) -> None:
+    """A new contact re-reads the customer's contacts, not their offers (an offer needs ABOUT)."""
+    from cdp.projection import touched_customers
+    from graph.store import Changes
+
+    customer = build(small_store).ids[0]
+    changes = Changes()
+    small_store.subscribe(changes.merge)
+    small_store.write([
+        node_op("Contact", [{"id": "K-NEW-9", "at": datetime(2026, 11, 1), "kind": "INQUIRY",
+                             "direction": "INBOUND", "outcome": "OPEN"}]),
+        relationship_op("HAD_CONTACT", [{"from": customer, "to": "K-NEW-9"}]),
+        relationship_op("VIA", [{"from": "K-NEW-9", "to": "WEB"}]),
+    ])
+    assert changes.created == {"Contact": {"K-NEW-9"}}
+    assert touched_customers(small_store, changes) == {"contacts": {customer}}
+    about = Changes()
+    small_store.subscribe(about.merge)
+    small_store.write([node_op("Contact", [{"id": "K-NEW-9", "outcome": "RESOLVED"}]),
+                       relationship_op("ABOUT", [{"from": "K-NEW-9", "to": "P-TV-PLUS"}])])
+    assert touched_customers(small_store, about) == {"contacts": {customer}, "offers": {customer}}
