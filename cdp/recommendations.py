@@ -132,7 +132,7 @@ class RecommendationEngine:
             return self._state[1]
 
     def _scores(self, data: ProjectionData, state: _State, rows: np.ndarray, at: datetime,
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.DataFrame | None, np.ndarray]:
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Offers | None, np.ndarray]:
         """Expected value, probability, margin and up-sell flag (each rows x products), and the
         offers frame with the rows of ``rows`` in it (for reasons)."""
         from cdp import catalog_rules
@@ -213,9 +213,11 @@ class RecommendationEngine:
         held = state.holdings[row].indices
         reasons: list[str] = []
         if len(held):
-            why = state.model.explain(None, [j], holdings=held)[0]
-            if why is not None:
-                reasons.append(f"held by {why.share:.0%} of customers who hold {state.products[why.because_of]}")
+            # The held product whose holders most often hold the candidate too.
+            shares = state.together[held, j] / np.maximum(state.holders[held], 1)
+            best = int(np.argmax(shares))
+            if shares[best] > 0:
+                reasons.append(f"held by {shares[best]:.0%} of customers who hold {state.products[held[best]]}")
         if propensity is not None and not np.isnan(propensity):
             reasons.append(f"propensity {propensity:.2f}")
         reasons.append(f"probability {probability:.2f}, margin {margin / MARGIN_MONTHS:.2f} a month")
@@ -227,56 +229,68 @@ class RecommendationEngine:
         return tuple(reasons)
 
 
-def _offers_frame(data: ProjectionData, products: list[str]) -> pd.DataFrame | None:
-    """Campaign offers of ``data`` as ``row``, ``code`` (product position), ``at``, ``outcome``."""
+@dataclass(frozen=True)
+class _Offers:
+    """Campaign offers as arrays: customer ``row``, product ``code``, ``at`` (datetime64[us]), ``outcome``."""
+
+    row: np.ndarray
+    code: np.ndarray
+    at: np.ndarray
+    outcome: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+
+def _offers_frame(data: ProjectionData, products: list[str]) -> _Offers | None:
+    """The campaign offers of ``data`` about products of ``products``."""
     if "offers" not in data.facts:
         return None
     f = data.fact("offers")
-    f = f[(f["kind"] == "CAMPAIGN_OFFER").to_numpy()]
-    code = pd.Index(products).get_indexer(f["product"].astype(object).to_numpy())
-    frame = pd.DataFrame({"row": f["row"].to_numpy(), "code": code, "at": f["at"].to_numpy(),
-                          "outcome": f["outcome"].astype(object).to_numpy()})
-    return frame[frame["code"].to_numpy() >= 0]
+    kind = f["kind"].to_numpy(dtype=object)
+    code = pd.Index(products).get_indexer(f["product"].to_numpy(dtype=object))
+    keep = (kind == "CAMPAIGN_OFFER") & (code >= 0)
+    return _Offers(row=f["row"].to_numpy()[keep], code=code[keep],
+                   at=f["at"].to_numpy(dtype="datetime64[us]")[keep], outcome=f["outcome"].to_numpy(dtype=object)[keep])
 
 
-def _response_factor(offers: pd.DataFrame | None, rows: np.ndarray, products: int, at: datetime,
+def _response_factor(offers: _Offers | None, rows: np.ndarray, products: int, at: datetime,
                      size: int) -> np.ndarray:
     """Per row of ``rows`` (rows of ``offers``) and product: DECLINED_FACTOR / IGNORED_FACTOR
-    for a recent answer, else 1."""
+    for the latest answer in the last ``RESPONSE_DAYS``, else 1."""
     factor = np.ones((len(rows), products))
-    if offers is None or offers.empty:
+    if offers is None or not len(offers):
         return factor
     pos = np.full(size, -1, dtype=np.int64)
     pos[rows] = np.arange(len(rows))
-    where = pos[offers["row"].to_numpy()]
-    since = np.datetime64(at - timedelta(days=RESPONSE_DAYS), "us")
-    keep = (where >= 0) & (offers["at"].to_numpy(dtype="datetime64[us]") >= since)
+    where = pos[offers.row]
+    keep = (where >= 0) & (offers.at >= np.datetime64(at - timedelta(days=RESPONSE_DAYS), "us"))
     if not keep.any():
         return factor
-    recent = offers[keep].assign(pos=where[keep])
-    latest = recent.sort_values("at").drop_duplicates(["pos", "code"], keep="last")
-    values = np.where(latest["outcome"].to_numpy() == "DECLINED", DECLINED_FACTOR,
-                      np.where(latest["outcome"].to_numpy() == "NO_RESPONSE", IGNORED_FACTOR, 1.0))
-    factor[latest["pos"].to_numpy(), latest["code"].to_numpy()] = values
+    idx = np.flatnonzero(keep)
+    idx = idx[np.argsort(offers.at[idx], kind="stable")]  # oldest first: the latest answer is written last
+    outcome = offers.outcome[idx]
+    values = np.where(outcome == "DECLINED", DECLINED_FACTOR, np.where(outcome == "NO_RESPONSE", IGNORED_FACTOR, 1.0))
+    factor[where[idx], offers.code[idx]] = values
     return factor
 
 
-def _last_response(offers: pd.DataFrame | None, row: int, j: int) -> tuple[str, datetime] | None:
+def _last_response(offers: _Offers | None, row: int, j: int) -> tuple[str, datetime] | None:
     """The latest answer of ``row`` (a row of ``offers``) to an offer of product ``j``, if any."""
-    if offers is None or offers.empty:
+    if offers is None or not len(offers):
         return None
-    mine = offers[(offers["row"].to_numpy() == row) & (offers["code"].to_numpy() == j)]
-    if mine.empty:
+    mine = np.flatnonzero((offers.row == row) & (offers.code == j))
+    if not len(mine):
         return None
-    last = mine.sort_values("at").iloc[-1]
-    return str(last["outcome"]), pd.Timestamp(last["at"]).to_pydatetime()
+    last = mine[np.argmax(offers.at[mine])]
+    return str(offers.outcome[last]), pd.Timestamp(offers.at[last]).to_pydatetime()
 
 
 class _State:
     """What one projection version gives the engine: holdings, the fitted model, margins."""
 
     def __init__(self, products: list[str], names: list[str], holdings: sp.csr_matrix, model: ItemCooccurrence,
-                 margin: np.ndarray, offers: pd.DataFrame | None, rules: Any, upgrades: np.ndarray) -> None:
+                 margin: np.ndarray, offers: _Offers | None, rules: Any, upgrades: np.ndarray) -> None:
         self.rules = rules
         self.upgrades = upgrades
         self.products = products
@@ -295,6 +309,8 @@ class _State:
         names = list(data.products["name"]) if "name" in data.products else products
         holdings = holdings_matrix(data, at)
         model = ItemCooccurrence(alpha=1.0, shrink=10.0, neighbours=0).fit(holdings)
+        together = np.asarray((holdings.T @ holdings).toarray(), dtype=np.float64)  # customers holding both
+        holders = np.diag(together).copy()
         price = data.products.get("monthly_price", pd.Series(0.0, index=data.products.index)).fillna(0)
         cost = data.products.get("monthly_cost", pd.Series(0.0, index=data.products.index)).fillna(0)
         margin = (price - cost).to_numpy(dtype=float)
@@ -302,7 +318,9 @@ class _State:
         ids = pd.Index(products, dtype=object)
         upgrades = catalog_rules._closure(catalog_rules._matrix(
             ids, {k: tuple(u.target for u in v) for k, v in rules.upgrades.items()}))
-        return cls(products, names, holdings, model, margin, offers, rules, upgrades)
+        state = cls(products, names, holdings, model, margin, offers, rules, upgrades)
+        state.together, state.holders = together, holders
+        return state
 
 
 def holdings_matrix(data: ProjectionData, at: datetime) -> sp.csr_matrix:
