@@ -32,7 +32,10 @@ DEFAULT_CHECKPOINT_MB = 1024
 
 #: New rows a write creates with ``COPY`` rather than ``LOAD FROM ... CREATE`` from
 #: this many on (an import batch: 250,000 observations in ~0.4 s against ~1.3 s).
-COPY_MIN_ROWS = 1_000
+#: A transaction that COPYs checkpoints on commit (~1 s at 1M customers), so small
+#: interactive batches stay on CREATE: 1,000 new contacts with their links took
+#: 1.2 s through COPY and 0.26 s through CREATE at 1M customers (docs/benchmarks.md).
+COPY_MIN_ROWS = 5_000
 
 #: Buffer pool (MiB) charged per column of a node table for each ``COPY`` into it in a
 #: transaction. LadybugDB 0.22 keeps a node group in the pool for every such COPY until

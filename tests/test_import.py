@@ -460,7 +460,9 @@ def test_a_killed_import_leaves_whole_batches_and_a_rerun_converges(tmp_path: Pa
 def test_a_big_write_mixing_new_and_existing_rows_writes_each_row_to_its_own_node(store: GraphStore) -> None:
     """New rows of a big batch take the store's bulk path (COPY on LadybugDB), which must not
     mix with the CREATE/MERGE of the same table in the same transaction."""
-    n = 3_000
+    from graph.ladybug_store import COPY_MIN_ROWS
+
+    n = 2 * COPY_MIN_ROWS + 1_000  # half new: above the COPY threshold
     store.write([node_op("Customer", [{"id": f"C{i:05d}", "city": "old"} for i in range(0, n, 2)])])
     customers = [{"id": f"C{i:05d}", "city": f"city {i}"} for i in range(n)]  # half new, half existing
     identities = [{"id": f"X:C{i:05d}", "source": "X"} for i in range(n)]
