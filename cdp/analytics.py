@@ -10,7 +10,6 @@ benchmarks build their own.
 
 from __future__ import annotations
 
-import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -41,7 +40,6 @@ class Analytics:
         self.store = store
         self.settings = settings
         self.projection = Projection(store)
-        self._lock = threading.Lock()
 
     def data(self) -> ProjectionData:
         """The current projection snapshot, fresh with this process's writes.

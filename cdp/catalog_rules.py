@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from cdp.errors import InvalidInput, NotFound
-from cdp.projection import ProjectionData, utc_now
+from cdp.projection import ProjectionData, subscriptions_held, utc_now
 from graph.model import ACCOUNT_TYPE_VALUES, ELIGIBLE_CONTRACT_VALUES, TIER_VALUES
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op, unlink_op
 
@@ -420,10 +420,7 @@ def _held(data: ProjectionData, position: np.ndarray, t: int, ids: pd.Index, n: 
     if not len(s) or not len(ids):
         return out
     pos = position[s["row"].to_numpy()]
-    since, until = _us(s["since"]), _us(s["until"])
-    cancelled = (s["status"] == "CANCELLED").to_numpy()
-    active = (pos >= 0) & ((since == _NAT) | (since <= t)) & (
-        ((until == _NAT) & ~cancelled) | ((until != _NAT) & (until > t)))
+    active = (pos >= 0) & subscriptions_held(s, t)
     column = ids.get_indexer(s["product"].astype(object).to_numpy())
     keep = active & (column >= 0)
     out[pos[keep], column[keep]] = True

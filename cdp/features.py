@@ -28,7 +28,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from cdp.projection import Projection, ProjectionData, utc_now
+from cdp.projection import Projection, ProjectionData, subscriptions_held, utc_now
 from graph.model import PRODUCT_CATEGORY_VALUES
 
 DAY_US = 86_400_000_000
@@ -230,10 +230,7 @@ def _accounts(data: ProjectionData, pos: np.ndarray, t: np.ndarray, n: int, out:
 
 def _holdings(data: ProjectionData, pos: np.ndarray, t: np.ndarray, n: int, out: dict) -> None:
     s, where = _select(data.fact("subscriptions"), pos)
-    tt = t[where]
-    since, until = _us(s["since"]), _us(s["until"])
-    cancelled = (s["status"] == "CANCELLED").to_numpy()
-    active = ((since == _NAT) | (since <= tt)) & (((until == _NAT) & ~cancelled) | ((until != _NAT) & (until > tt)))
+    active = subscriptions_held(s, t[where])
     products = data.products
     product = s["product"].astype(object).to_numpy()
     category = products["category"].reindex(product).to_numpy() if len(products) else np.array([None] * len(s))

@@ -103,6 +103,17 @@ OPEN_CATEGORIES: dict[str, tuple[str, ...]] = {
 DROPPED: dict[str, tuple[str, ...]] = {}
 
 
+def subscriptions_held(subscriptions: pd.DataFrame, t: np.ndarray | np.int64 | int) -> np.ndarray:
+    """Per row of a ``subscriptions`` fact frame: held at ``t`` (int64 microseconds, one
+    value or one per row): started by then (or no start) and not ended by then; a
+    CANCELLED subscription without an end date is not held."""
+    since = subscriptions["since"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+    until = subscriptions["until"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+    cancelled = (subscriptions["status"] == "CANCELLED").to_numpy()
+    nat = np.iinfo(np.int64).min
+    return ((since == nat) | (since <= t)) & (((until == nat) & ~cancelled) | ((until != nat) & (until > t)))
+
+
 def utc_now() -> datetime:
     """The current time as the store keeps it (naive UTC)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)

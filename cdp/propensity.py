@@ -26,7 +26,7 @@ import pandas as pd
 from cdp import features as F
 from cdp.errors import InvalidInput
 from cdp.model_card import ModelCard, ProductModel, align, gradient_boosting, metrics, model_frame
-from cdp.projection import ProjectionData
+from cdp.projection import ProjectionData, subscriptions_held
 
 #: The period whose new subscriptions are the label.
 HORIZON_DAYS = 180
@@ -45,11 +45,7 @@ def holdings(data: ProjectionData, rows: np.ndarray, at: datetime, products: lis
     pos[rows] = np.arange(len(rows))
     where = pos[s["row"].to_numpy()]
     keep = where >= 0
-    t = np.datetime64(at, "us")
-    since = np.asarray(s["since"], dtype="datetime64[us]")
-    until = np.asarray(s["until"], dtype="datetime64[us]")
-    cancelled = (s["status"] == "CANCELLED").to_numpy()
-    active = (np.isnat(since) | (since <= t)) & ((np.isnat(until) & ~cancelled) | (~np.isnat(until) & (until > t)))
+    active = subscriptions_held(s, np.datetime64(at, "us").astype(np.int64))
     column = pd.Index(products).get_indexer(s["product"].astype(object).to_numpy())
     hit = keep & active & (column >= 0)
     out = np.zeros((len(rows), len(products)), dtype=bool)

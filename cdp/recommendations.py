@@ -37,7 +37,7 @@ import scipy.sparse as sp
 
 from cdp.collaborative import ItemCooccurrence
 from cdp.errors import InvalidInput
-from cdp.projection import ProjectionData, utc_now
+from cdp.projection import ProjectionData, subscriptions_held, utc_now
 
 #: Months of margin an accepted offer is worth.
 MARGIN_MONTHS = 12
@@ -328,11 +328,7 @@ def holdings_matrix(data: ProjectionData, at: datetime) -> sp.csr_matrix:
     ``at``; a held bundle also counts its components as held."""
     products = pd.Index(data.products.index)
     s = data.fact("subscriptions")
-    t = np.datetime64(at, "us")
-    since = s["since"].to_numpy(dtype="datetime64[us]")
-    until = s["until"].to_numpy(dtype="datetime64[us]")
-    cancelled = (s["status"] == "CANCELLED").to_numpy()
-    active = (np.isnat(since) | (since <= t)) & ((np.isnat(until) & ~cancelled) | (~np.isnat(until) & (until > t)))
+    active = subscriptions_held(s, np.datetime64(at, "us").astype(np.int64))
     code = products.get_indexer(s["product"].astype(object).to_numpy())
     ok = active & (code >= 0)
     rows, cols = s["row"].to_numpy()[ok].astype(np.int64), code[ok]
