@@ -302,7 +302,7 @@ def _events(data: ProjectionData, pos: np.ndarray, t: np.ndarray, n: int, out: d
     before = (at != _NAT) & (age > 0)
     kind = e["kind"].astype(object).to_numpy()
     amount = e["amount"].fillna(0).to_numpy()
-    signed = np.where(np.isin(kind, REVENUE_KINDS), amount, np.where(kind == "REFUND", -amount, 0.0))
+    signed = signed_revenue(kind, amount)
     r90 = _count(where, before & (age <= 90), n, signed)
     prev = _count(where, before & (age > 90) & (age <= 180), n, signed)
     out["revenue_90d"] = r90
@@ -316,6 +316,12 @@ def _events(data: ProjectionData, pos: np.ndarray, t: np.ndarray, n: int, out: d
     if paid.any():
         np.maximum.at(last, where[paid], at[paid])
     out["days_since_payment"] = np.where(last == _NAT, NEVER_DAYS, (t - last) / DAY_US)
+
+
+def signed_revenue(kind: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """Each monetary event's contribution to revenue: ``amount`` for REVENUE_KINDS,
+    minus ``amount`` for a REFUND, 0 for payments and anything else."""
+    return np.where(np.isin(kind, REVENUE_KINDS), amount, np.where(kind == "REFUND", -amount, 0.0))
 
 
 def _preferences(data: ProjectionData, pos: np.ndarray, n: int, out: dict) -> None:

@@ -37,7 +37,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from cdp.features import DAY_US, REVENUE_KINDS, FeatureFrame, describe
+from cdp.features import DAY_US, REVENUE_KINDS, FeatureFrame, describe, signed_revenue
 from cdp.projection import Projection, ProjectionData, utc_now
 
 #: Share of customers (by revenue) called the top in the concentration figure.
@@ -157,7 +157,7 @@ def revenue_and_frequency(data: ProjectionData, rows: np.ndarray, at: datetime) 
     amount = events["amount"].fillna(0).to_numpy()
     year = (where >= 0) & (age > 0) & (age <= 365)
     revenue_kind = np.isin(kind, REVENUE_KINDS)
-    signed = np.where(revenue_kind, amount, np.where(kind == "REFUND", -amount, 0.0))
+    signed = signed_revenue(kind, amount)
     n = len(rows)
     revenue = np.bincount(where[year], weights=signed[year], minlength=n)
     frequency = np.bincount(where[year & revenue_kind], minlength=n).astype(float)
