@@ -13,6 +13,7 @@
 | ``CDP_PROFILE_POLICY`` | packaged ``cdp/profile_policy.toml`` | survivorship, staleness, self-service rules |
 | ``CDP_PROJECTION_MAX_AGE`` | ``300`` | seconds before the analytic projection of a Neo4j store is re-read (writes by other processes) |
 | ``CDP_MODEL_DIR`` | ``<CDP_DB_PATH>.models`` | where trained models and their cards are kept |
+| ``CDP_COMPLAINT_SLA_HOURS`` | ``48`` | hours within which a complaint should be resolved (docs/relationship.md) |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Settings:
     profile_policy_path: Path | None = None
     projection_max_age: int = 300
     model_dir: Path | None = None
+    complaint_sla_hours: int = 48
 
     @property
     def backend(self) -> str:
@@ -86,6 +88,7 @@ class Settings:
             profile_policy_path=Path(env["CDP_PROFILE_POLICY"]) if env.get("CDP_PROFILE_POLICY") else None,
             projection_max_age=number("CDP_PROJECTION_MAX_AGE", cls.projection_max_age),
             model_dir=Path(env["CDP_MODEL_DIR"]) if env.get("CDP_MODEL_DIR") else None,
+            complaint_sla_hours=number("CDP_COMPLAINT_SLA_HOURS", cls.complaint_sla_hours),
         )
 
     @property
