@@ -1749,8 +1749,13 @@ def _channel_table() -> pa.Table:
     })
 
 
-def _contact_table(contacts: _ContactRows, subjects: list[str], codes: list[str]) -> pa.Table:
-    """Contact nodes; direction is OUTBOUND for campaign offers and outbound calls."""
+def _contact_table(contacts: _ContactRows, subjects: list[str], codes: list[str],
+                   cat: _Catalog) -> pa.Table:
+    """Contact nodes; direction is OUTBOUND for campaign offers and outbound calls.
+
+    Campaign contacts carry their wave (1 for the SMS, 2 for the outbound
+    call), what they cost (the channel's cost per contact) and the offer.
+    """
     n = len(contacts.customer)
     campaign = contacts.kind == _code(CONTACT_KIND_VALUES, "CAMPAIGN_OFFER")
     outbound = campaign | (contacts.channel == OUTBOUND_CALL)
@@ -1767,7 +1772,90 @@ def _contact_table(contacts: _ContactRows, subjects: list[str], codes: list[str]
         "subject": _pick(subjects, contacts.subject),
         "campaign": _pick(codes, np.maximum(contacts.campaign, 0), contacts.campaign >= 0),
         "resolved_at": _timestamps(contacts.resolved, contacts.resolved >= 0),
+        "wave": pa.array(np.where(contacts.channel == SMS, 1, 2), pa.int64(), mask=~campaign),
+        "cost": pa.array(np.array([c[3] for c in CHANNELS])[contacts.channel], pa.float64(), mask=~campaign),
+        "offer": _pick([item.id for item in cat.items], np.maximum(contacts.about, 0),
+                       campaign & (contacts.about >= 0)),
     })
+
+
+#: The waves every demo campaign ran: an SMS, then an outbound call a week later to those who did not answer.
+DEMO_WAVES = ('[{"channel": "SMS", "delay_days": 0, "only_non_responders": true}, '
+              '{"channel": "OUTBOUND_CALL", "delay_days": 7, "only_non_responders": true}]')
+
+
+def _campaign_tables(contacts: _ContactRows, codes: list[str], cat: _Catalog, customer_ids: pa.Array,
+                     contact_ids: pa.Array, as_of: datetime.date) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+    """The demo's past campaigns as ``Campaign`` nodes with ``OFFERS``, ``TARGETED`` and ``SENT``.
+
+    They ran before cdp managed campaigns: no control group was held out, so
+    their reports have no lift. Each contacted customer is TREATMENT; an
+    ACCEPTED contact is the conversion (revenue: a year of the offer's price,
+    plus its one-off price), a DECLINED one the decline.
+    """
+    rows = np.flatnonzero(contacts.campaign >= 0)
+    number = contacts.campaign[rows]
+    customer = contacts.customer[rows]
+    at = contacts.at[rows]
+    wave = np.where(contacts.channel[rows] == SMS, 1, 2)
+    outcome = contacts.outcome[rows]
+    product = contacts.about[rows]
+    # Campaign nodes, one per code (in CAMPAIGNS order).
+    count = len(codes)
+    start_us = np.array([(_campaign_code(c, as_of)[1] - datetime.date(1970, 1, 1)).days * DAY_US
+                         for c in CAMPAIGNS[:count]], dtype=np.int64)
+    product_of = np.array([cat.index[c.product] for c in CAMPAIGNS[:count]])
+    names = [f"{code.split('-')[2].title()} {code.split('-')[1]}: {cat.items[i].name}"
+             for code, i in zip(codes, product_of)]
+    campaign_ids = pa.array(codes, pa.string())
+    campaigns = _table(MODEL.node("Campaign").arrow_schema(), {
+        "id": campaign_ids,
+        "name": pa.array(names, pa.string()),
+        "description": pa.array([f"{c.theme.title()} campaign (generated history, no control group)"
+                                 for c in CAMPAIGNS[:count]], pa.string()),
+        "purpose": pa.array(["MARKETING"] * count, pa.string()),
+        "status": pa.array(["COMPLETED"] * count, pa.string()),
+        "target_segment": pa.nulls(count, pa.string()),
+        "target_definition": pa.nulls(count, pa.string()),
+        "waves": pa.array([DEMO_WAVES] * count, pa.string()),
+        "control_share": pa.array(np.zeros(count), pa.float64()),
+        "budget": pa.nulls(count, pa.float64()),
+        "starts_at": _timestamps(start_us),
+        "ends_at": _timestamps(start_us + 60 * DAY_US),
+        "response_window_days": pa.array(np.full(count, 30), pa.int64()),
+        "created_at": _timestamps(start_us - 14 * DAY_US),
+        "updated_at": _timestamps(start_us + 60 * DAY_US),
+        "launched_at": _timestamps(start_us),
+    })
+    offers = _relationship("OFFERS", campaign_ids, pc.take(pa.array([it.id for it in cat.items], pa.string()),
+                                                           pa.array(product_of)),
+                           rank=pa.array(np.ones(count, dtype=np.int64)))
+    sent = _relationship("SENT", pc.take(campaign_ids, pa.array(number)), pc.take(contact_ids, pa.array(rows)))
+    # One TARGETED row per (campaign, customer): the last contact says where they got to.
+    order = np.lexsort((at, customer, number))
+    number, customer, at, wave, outcome, product = (a[order] for a in (number, customer, at, wave, outcome, product))
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = (number[1:] != number[:-1]) | (customer[1:] != customer[:-1])
+    accepted = outcome == _code(CONTACT_OUTCOME_VALUES, "ACCEPTED")
+    declined = outcome == _code(CONTACT_OUTCOME_VALUES, "DECLINED")
+    responded = accepted | declined
+    pick = np.flatnonzero(last)
+    converted, refused, answered = accepted[pick], declined[pick], responded[pick]
+    price = cat.price[product[pick]] * 12 + cat.one_off[product[pick]]
+    targeted = _relationship(
+        "TARGETED", pc.take(campaign_ids, pa.array(number[pick])), pc.take(customer_ids, pa.array(customer[pick])),
+        cohort=pa.array(["TREATMENT"] * len(pick), pa.string()),
+        assigned_at=_timestamps(start_us[number[pick]]),
+        offer=pc.take(pa.array([it.id for it in cat.items], pa.string()), pa.array(product[pick])),
+        last_wave=pa.array(wave[pick], pa.int64()),
+        opened_at=_timestamps(at[pick], answered),
+        responded_at=_timestamps(at[pick], answered),
+        converted_at=_timestamps(at[pick], converted),
+        declined_at=_timestamps(at[pick], refused),
+        revenue=pa.array(np.round(price, 2), pa.float64(), mask=~converted),
+        response_wave=pa.array(wave[pick], pa.int64(), mask=~answered),
+    )
+    return campaigns, offers, targeted, sent
 
 
 def _event_table(events: _EventRows, descriptions: list[str]) -> pa.Table:
@@ -1882,13 +1970,15 @@ def generate(customers: int, *, seed: int = 42, as_of: datetime.date = datetime.
     holdings = _holdings(subs, accounts, cat, people.count)
     contacts, subjects, codes = _contacts(streams[7], people, churn, holdings, prefs, cat, clock, as_of)
     del holdings
-    nodes["Contact"] = _contact_table(contacts, subjects, codes)
+    nodes["Contact"] = _contact_table(contacts, subjects, codes, cat)
     contact_ids = nodes["Contact"].column("id").combine_chunks()
     rels["HAD_CONTACT"] = _relationship("HAD_CONTACT", pc.take(customer_ids, contacts.customer), contact_ids)
     rels["VIA"] = _relationship("VIA", contact_ids, pc.take(channel_ids, contacts.channel))
     about = np.flatnonzero(contacts.about >= 0)
     rels["ABOUT"] = _relationship("ABOUT", pc.take(contact_ids, about),
                                   pc.take(product_ids, contacts.about[about]))
+    nodes["Campaign"], rels["OFFERS"], rels["TARGETED"], rels["SENT"] = \
+        _campaign_tables(contacts, codes, cat, customer_ids, contact_ids, as_of)
     del contact_ids, about
     done("contacts")
 
@@ -1902,7 +1992,8 @@ def generate(customers: int, *, seed: int = 42, as_of: datetime.date = datetime.
     nodes["Identity"], nodes["AttributeValue"], rels["HAS_IDENTITY"], rels["HAS_ATTRIBUTE"] = \
         _provenance(nodes["Customer"])
     nodes["ImportRun"] = MODEL.node("ImportRun").arrow_schema().empty_table()
-    nodes["Segment"] = MODEL.node("Segment").arrow_schema().empty_table()
+    for label in ("Segment", "ContactPolicy"):
+        nodes[label] = MODEL.node(label).arrow_schema().empty_table()
     done("identities and attribute provenance")
 
     truth = _truth(people, churn, accounts, customer_ids)

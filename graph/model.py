@@ -240,6 +240,9 @@ CONTACT = NodeType(
         _p("subject", "STRING"),
         _p("campaign", "STRING", description="Campaign code for campaign contacts."),
         _p("resolved_at", "TIMESTAMP"),
+        _p("wave", "INT64", description="Wave number (1, 2, ...) for contacts a campaign launched."),
+        _p("cost", "DOUBLE", description="What the contact cost (the channel's cost per contact at launch)."),
+        _p("offer", "STRING", description="Product id offered, for campaign contacts."),
     ),
     "One interaction between the operator and a customer.",
 )
@@ -319,6 +322,44 @@ SEGMENT = NodeType(
     "A saved rule segment: a named condition tree evaluated on the analytic projection.",
 )
 
+CAMPAIGN_STATUS_VALUES = ("DRAFT", "RUNNING", "COMPLETED", "CANCELLED")
+CAMPAIGN_PURPOSE_VALUES = ("MARKETING", "RETENTION", "SERVICE")
+CAMPAIGN_COHORT_VALUES = ("TREATMENT", "CONTROL")
+
+CAMPAIGN = NodeType(
+    "Campaign",
+    (
+        _p("id", "STRING"),
+        _p("name", "STRING", indexed=True, description="Unique display name."),
+        _p("description", "STRING"),
+        _p("purpose", "STRING", description="MARKETING, RETENTION or SERVICE: the consent purpose contacts need."),
+        _p("status", "STRING", indexed=True, description="DRAFT, RUNNING, COMPLETED or CANCELLED."),
+        _p("target_segment", "STRING", description="Id of the saved Segment targeted (or empty)."),
+        _p("target_definition", "STRING", description="Inline segment definition as JSON (or empty)."),
+        _p("waves", "STRING", description="Ordered waves as JSON: channel, delay_days, only_non_responders."),
+        _p("control_share", "DOUBLE", description="Share of the audience held out as control group, 0..0.5."),
+        _p("budget", "DOUBLE", description="Spending limit for contacts, currency units (null: none)."),
+        _p("starts_at", "TIMESTAMP", description="Planned start (first wave)."),
+        _p("ends_at", "TIMESTAMP", description="End of the response window."),
+        _p("response_window_days", "INT64", description="Days after a contact a response or sale counts."),
+        _p("created_at", "TIMESTAMP"),
+        _p("updated_at", "TIMESTAMP"),
+        _p("launched_at", "TIMESTAMP"),
+    ),
+    "A campaign: offers to a target audience in ordered waves, measured against a control group.",
+)
+
+CONTACT_POLICY = NodeType(
+    "ContactPolicy",
+    (
+        _p("id", "STRING"),
+        _p("definition", "STRING", description="The policy as JSON (docs/campaigns.md)."),
+        _p("updated_at", "TIMESTAMP"),
+        _p("version", "INT64"),
+    ),
+    "The contact policy campaigns obey (one node, id 'default').",
+)
+
 HOLDS = RelType("HOLDS", "Customer", "Account", description="Customer holds a billing account.")
 HAS_SUBSCRIPTION = RelType("HAS_SUBSCRIPTION", "Account", "Subscription")
 OF_PRODUCT = RelType("OF_PRODUCT", "Subscription", "Product")
@@ -345,14 +386,30 @@ PREFERS = RelType(
     "Channel preference: rank 1 is the favourite.",
 )
 
+OFFERS = RelType("OFFERS", "Campaign", "Product", (_p("rank", "INT64"),),
+                 "A product a campaign offers (rank 1 first).")
+TARGETED = RelType(
+    "TARGETED", "Campaign", "Customer",
+    (_p("cohort", "STRING", description="TREATMENT or CONTROL (held out, never contacted)."),
+     _p("assigned_at", "TIMESTAMP"),
+     _p("offer", "STRING", description="Product offered to this customer."),
+     _p("last_wave", "INT64", description="Last wave that contacted the customer (null: none)."),
+     _p("opened_at", "TIMESTAMP"), _p("responded_at", "TIMESTAMP"), _p("converted_at", "TIMESTAMP"),
+     _p("declined_at", "TIMESTAMP"),
+     _p("revenue", "DOUBLE", description="Revenue attributed to the conversion."),
+     _p("response_wave", "INT64", description="Wave the response is attributed to.")),
+    "A customer in a launched campaign's audience, with its cohort and response.",
+)
+SENT = RelType("SENT", "Campaign", "Contact", description="A contact a campaign wave made.")
+
 HAS_IDENTITY = RelType("HAS_IDENTITY", "Customer", "Identity", description="A source record merged into the customer.")
 HAS_ATTRIBUTE = RelType("HAS_ATTRIBUTE", "Customer", "AttributeValue", description="A profile attribute value.")
 
 MODEL = GraphModel(
     nodes=(CUSTOMER, ACCOUNT, PRODUCT, SUBSCRIPTION, CHANNEL, CONTACT, MONETARY_EVENT, IDENTITY, ATTRIBUTE_VALUE,
-           IMPORT_RUN, SEGMENT),
+           IMPORT_RUN, SEGMENT, CAMPAIGN, CONTACT_POLICY),
     relationships=(HOLDS, HAS_SUBSCRIPTION, OF_PRODUCT, INCLUDES, HAD_CONTACT, VIA, ABOUT, HAS_EVENT, PREFERS,
-                   HAS_IDENTITY, HAS_ATTRIBUTE, REQUIRES, EXCLUDES, UPGRADES_TO),
+                   HAS_IDENTITY, HAS_ATTRIBUTE, REQUIRES, EXCLUDES, UPGRADES_TO, OFFERS, TARGETED, SENT),
 )
 
 CHANNELS: tuple[tuple[str, str, str, float], ...] = (

@@ -612,7 +612,7 @@ PROJECTION_FACTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
         "(c:Customer)-[:HAD_CONTACT]->(k:Contact)-[:VIA]->(ch:Channel)",
         (("at", "k.at"), ("kind", "k.kind"), ("direction", "k.direction"),
          ("outcome", "k.outcome"), ("satisfaction", "k.satisfaction"), ("campaign", "k.campaign"),
-         ("channel", "ch.id")),
+         ("resolved_at", "k.resolved_at"), ("wave", "k.wave"), ("channel", "ch.id")),
     ),
     "events": (
         "(c:Customer)-[:HOLDS]->(a:Account)-[:HAS_EVENT]->(m:MonetaryEvent)",
@@ -704,6 +704,23 @@ def projection_queries() -> list[Query]:
     return out
 
 
+# --------------------------------------------------------------------------- campaigns
+
+#: The contacts a campaign made (optionally of one wave), with their customer and
+#: channel: one traversal from the campaign node (wave contact lists, reports).
+CAMPAIGN_CONTACT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("contact", "k.id"), ("customer", "cu.id"), ("channel", "ch.id"), ("at", "k.at"), ("wave", "k.wave"),
+    ("cost", "k.cost"), ("offer", "k.offer"), ("outcome", "k.outcome"),
+)
+_CAMPAIGN_CONTACT_RETURN = ", ".join(f"{expr} AS {name}" for name, expr in CAMPAIGN_CONTACT_COLUMNS)
+CAMPAIGN_CONTACTS = Query(
+    "campaign_contacts",
+    "MATCH (g:Campaign {id: $id})-[:SENT]->(k:Contact)-[:VIA]->(ch:Channel) "
+    "MATCH (cu:Customer)-[:HAD_CONTACT]->(k) "
+    f"WHERE $wave IS NULL OR k.wave = $wave RETURN {_CAMPAIGN_CONTACT_RETURN}",
+    ("id", "wave"),
+)
+
 # --------------------------------------------------------------------------- inventory
 
 def fixed_queries() -> list[Query]:
@@ -712,7 +729,7 @@ def fixed_queries() -> list[Query]:
         CUSTOMERS_BY_IDS, ACCOUNTS_BY_CUSTOMERS, SUBSCRIPTIONS_BY_ACCOUNTS, PRODUCTS_BY_IDS,
         ALL_PRODUCTS, BUNDLE_COMPONENTS, SUBSCRIBER_COUNTS, ALL_CHANNELS, CHANNEL_CONTACT_VOLUMES,
         CONTACTS_BY_CUSTOMERS, PREFERRED_CHANNELS, MONETARY_EVENTS_BY_ACCOUNTS, PING,
-        IDENTITIES_OF_CUSTOMERS, ATTRIBUTES_OF_CUSTOMERS, CUSTOMER_OF_IDENTITY,
+        IDENTITIES_OF_CUSTOMERS, ATTRIBUTES_OF_CUSTOMERS, CUSTOMER_OF_IDENTITY, CAMPAIGN_CONTACTS,
     ]
     fixed += list(UNLINK.values())
     fixed += list(EXISTING_IDS.values()) + list(NODES_BY_IDS.values()) + list(COUNT_NODES.values())

@@ -624,6 +624,15 @@ class GraphStore(ABC):
     def _fetch_table_keyed(self, query: Query, ids: list[str], schema: pa.Schema) -> pa.Table:
         return _rows_to_table(self._fetch_keyed(query, ids, {}), schema)
 
+    def campaign_contacts(self, campaign_id: str, wave: int | None = None) -> pa.Table:
+        """The contacts campaign ``campaign_id`` made (of wave ``wave``, or all), as Arrow:
+        contact, customer, channel, at, wave, cost, offer, outcome. Empty for an unknown campaign."""
+        self._called()
+        schema = pa.schema([("contact", pa.string()), ("customer", pa.string()), ("channel", pa.string()),
+                            ("at", pa.timestamp("us")), ("wave", pa.int64()), ("cost", pa.float64()),
+                            ("offer", pa.string()), ("outcome", pa.string())])
+        return self._fetch_table(Q.CAMPAIGN_CONTACTS, {"id": campaign_id, "wave": wave}, schema)
+
     # ------------------------------------------------------------ reads for the API
 
     def customers(self, ids: Sequence[str]) -> dict[str, Row]:
