@@ -54,6 +54,7 @@ by :func:`read_parquet`.
 from __future__ import annotations
 
 import datetime
+import json
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -1780,8 +1781,19 @@ def _contact_table(contacts: _ContactRows, subjects: list[str], codes: list[str]
 
 
 #: The waves every demo campaign ran: an SMS, then an outbound call a week later to those who did not answer.
-DEMO_WAVES = ('[{"channel": "SMS", "delay_days": 0, "only_non_responders": true}, '
-              '{"channel": "OUTBOUND_CALL", "delay_days": 7, "only_non_responders": true}]')
+DEMO_WAVES = (("SMS", 0), ("OUTBOUND_CALL", 7))
+
+
+def _demo_waves(start_us: int, contacted: list[int]) -> str:
+    """The ``waves`` JSON of one demo campaign: both waves launched, with their contact counts and cost."""
+    cost = {c[0]: c[3] for c in CHANNELS}
+    waves = []
+    for number, ((channel, delay), count) in enumerate(zip(DEMO_WAVES, contacted), start=1):
+        launched = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=int(start_us) + delay * DAY_US)
+        waves.append({"number": number, "channel": channel, "delay_days": delay, "only_non_responders": True,
+                      "launched_at": launched.isoformat(), "contacted": int(count),
+                      "cost": round(count * cost[channel], 2), "excluded": {}})
+    return json.dumps(waves)
 
 
 def _campaign_tables(contacts: _ContactRows, codes: list[str], cat: _Catalog, customer_ids: pa.Array,
@@ -1817,7 +1829,8 @@ def _campaign_tables(contacts: _ContactRows, codes: list[str], cat: _Catalog, cu
         "status": pa.array(["COMPLETED"] * count, pa.string()),
         "target_segment": pa.nulls(count, pa.string()),
         "target_definition": pa.nulls(count, pa.string()),
-        "waves": pa.array([DEMO_WAVES] * count, pa.string()),
+        "waves": pa.array([_demo_waves(start_us[i], [int(((number == i) & (wave == w)).sum()) for w in (1, 2)])
+                           for i in range(count)], pa.string()),
         "control_share": pa.array(np.zeros(count), pa.float64()),
         "budget": pa.nulls(count, pa.float64()),
         "starts_at": _timestamps(start_us),
