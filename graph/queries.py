@@ -707,7 +707,8 @@ def projection_queries() -> list[Query]:
 # --------------------------------------------------------------------------- campaigns
 
 #: The contacts a campaign made (optionally of one wave), with their customer and
-#: channel: one traversal from the campaign node (wave contact lists, reports).
+#: channel: one traversal from the campaign node (wave contact lists, reports). ``$wave``
+#: is -1 for every wave: LadybugDB types a null parameter as BOOL, so ``$wave IS NULL`` fails.
 CAMPAIGN_CONTACT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("contact", "k.id"), ("customer", "cu.id"), ("channel", "ch.id"), ("at", "k.at"), ("wave", "k.wave"),
     ("cost", "k.cost"), ("offer", "k.offer"), ("outcome", "k.outcome"),
@@ -717,7 +718,7 @@ CAMPAIGN_CONTACTS = Query(
     "campaign_contacts",
     "MATCH (g:Campaign {id: $id})-[:SENT]->(k:Contact)-[:VIA]->(ch:Channel) "
     "MATCH (cu:Customer)-[:HAD_CONTACT]->(k) "
-    f"WHERE $wave IS NULL OR k.wave = $wave RETURN {_CAMPAIGN_CONTACT_RETURN}",
+    f"WHERE $wave < 0 OR k.wave = $wave RETURN {_CAMPAIGN_CONTACT_RETURN}",
     ("id", "wave"),
 )
 

@@ -631,7 +631,8 @@ class GraphStore(ABC):
         schema = pa.schema([("contact", pa.string()), ("customer", pa.string()), ("channel", pa.string()),
                             ("at", pa.timestamp("us")), ("wave", pa.int64()), ("cost", pa.float64()),
                             ("offer", pa.string()), ("outcome", pa.string())])
-        return self._fetch_table(Q.CAMPAIGN_CONTACTS, {"id": campaign_id, "wave": wave}, schema)
+        return self._fetch_table(Q.CAMPAIGN_CONTACTS, {"id": campaign_id, "wave": -1 if wave is None else int(wave)},
+                                 schema)
 
     # ------------------------------------------------------------ reads for the API
 
