@@ -15,6 +15,15 @@ Protocol (docs/recommendations.md, "Quality"), the same as on MovieLens:
 Also timed: fit, top-5 for every customer (batch), one customer's top 5 (p50 / p95).
 
     .venv/bin/python bench/recommend_demo.py [--customers 20000] [--seed 42] [--holdout 1] [--json]
+
+``--engine`` measures the serving engine instead (``cdp.recommendations.holdout_quality``):
+the demo data is loaded into a fresh embedded store, and the engine ranks, as of
+``--days`` (180) days ago, the products the catalog rules allowed then, with each
+collaborative model (calibrated on the 180 days before that) and with popularity
+over the same candidates; the held-out items are the products each customer started
+since. Then one customer's top 5 through ``Analytics.recommendations`` (p50 / p95).
+
+    .venv/bin/python bench/recommend_demo.py --engine [--customers 20000] [--days 180] [--json]
 """
 
 from __future__ import annotations
@@ -129,13 +138,97 @@ def run(customers: int = 20_000, seed: int = 42, holdout: int = 1, k: int = K) -
     return out
 
 
+def engine_run(customers: int = 20_000, seed: int = 42, days: int = 180, k: int = K,
+               lookups: int = 300) -> dict[str, Any]:
+    """The engine's holdout quality per collaborative model and popularity, and one customer's
+    top-5 latency, on a fresh store of the demo data (``customers``, ``seed``)."""
+    import tempfile
+    from datetime import timedelta
+
+    from bench.bulk import bulk_load
+    from cdp.analytics import Analytics
+    from cdp.projection import utc_now
+    from cdp.recommendations import holdout_quality
+    from cdp.settings import Settings
+    from cdp.store import open_store
+
+    data = demo.generate(customers, seed=seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "engine.lbdb"
+        bulk_load(data, path, 512)
+        settings = Settings(db_path=path, buffer_pool_mb=512)
+        store = open_store(settings)
+        try:
+            analytics = Analytics(store, settings)
+            now = utc_now()
+            t0 = time.perf_counter()
+            q = holdout_quality(analytics, now - timedelta(days=days), now, k)
+            out: dict[str, Any] = {"customers": customers, "seed": seed, "days": days, "k": k,
+                                   "evaluated": q["customers"], "held_out": q["held_out"],
+                                   "at": q["at"].isoformat(timespec="seconds"),
+                                   "seconds": time.perf_counter() - t0, "rankings": {}, "calibration": {}}
+            for name, r in q["rankings"].items():
+                out["rankings"][name] = {by: {"recall": v.recall, "ndcg": v.ndcg} for by, v in r.items()}
+            for name, c in q["calibration"].items():
+                out["calibration"][name] = {"method": c.method, "customers": c.customers, "pairs": c.pairs,
+                                            "takers": c.takers, "observed": c.observed, "predicted": c.predicted,
+                                            "brier": c.brier, "per_product": c.per_product}
+            engine = analytics.recommendations
+            ids = list(analytics.data().ids)
+            t0 = time.perf_counter()
+            engine.for_customer(ids[0], 5)
+            out["warmup_seconds"] = time.perf_counter() - t0
+            times = []
+            for i in np.random.default_rng(0).integers(0, len(ids), lookups):
+                t1 = time.perf_counter()
+                engine.for_customer(ids[i], 5)
+                times.append(time.perf_counter() - t1)
+            out["one_p50_ms"] = float(np.percentile(times, 50) * 1e3)
+            out["one_p95_ms"] = float(np.percentile(times, 95) * 1e3)
+            recs = engine.for_customer(ids[0], 3)
+            out["example"] = {"customer": str(ids[0]), "offers": [
+                {"offer": r.product, "probability": round(r.probability, 4), "expected_value": round(r.expected_value, 2),
+                 "reasons": list(r.reasons)} for r in recs]}
+        finally:
+            store.close()
+    return out
+
+
+def _print_engine(r: dict[str, Any]) -> None:
+    print(f"engine on demo data: {r['customers']:,} customers; as of {r['at']} ({r['days']} days ago), "
+          f"{r['evaluated']:,} customers started {r['held_out']:,} products since")
+    print(f"{'ranking':<14} {'recall@10 p':>11} {'NDCG@10 p':>9} {'recall@10 EV':>12} {'NDCG@10 EV':>10}")
+    for name, m in r["rankings"].items():
+        p, e = m["probability"], m["expected_value"]
+        print(f"{name:<14} {p['recall']:>11.4f} {p['ndcg']:>9.4f} {e['recall']:>12.4f} {e['ndcg']:>10.4f}")
+    for name, c in r["calibration"].items():
+        brier = "" if c["brier"] is None else f", Brier {c['brier']:.4f}"
+        print(f"calibration {name}: {c['method']}, {c['customers']:,} customers, {c['pairs']:,} pairs, "
+              f"{c['takers']:,} takers (rate {c['observed']:.4f}, predicted {c['predicted']:.4f}{brier}), "
+              f"{c['per_product']} product curves")
+    print(f"one customer's top 5: warm-up {r['warmup_seconds']:.2f} s, p50 {r['one_p50_ms']:.2f} ms, "
+          f"p95 {r['one_p95_ms']:.2f} ms")
+    for o in r["example"]["offers"]:
+        print(f"  {r['example']['customer']}: {o['offer']} p={o['probability']} EV={o['expected_value']}: "
+              f"{'; '.join(o['reasons'])}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--customers", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--holdout", type=int, default=1, help="latest products held out per customer (default 1)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--engine", action="store_true", help="measure the serving engine (see above)")
+    ap.add_argument("--days", type=int, default=180, help="--engine: rank as of this many days ago")
     a = ap.parse_args(argv)
+    if a.engine:
+        e = engine_run(a.customers, a.seed, a.days)
+        if a.json:
+            print(json.dumps(e, indent=2, default=str))
+        else:
+            _print_engine(e)
+        return 0
     r = run(a.customers, a.seed, a.holdout)
     if a.json:
         print(json.dumps(r, indent=2))

@@ -327,16 +327,12 @@ def evaluate(data: ProjectionData, rows: Sequence[int] | np.ndarray, at: datetim
     position[rows] = np.arange(n)
 
     held = _held(data, position, t, ids, n)
-    bundles = _matrix(ids, {b: c for b, c in data.bundles.items()})
+    c = _catalogue(products, data.bundles, rules, ids)
+    bundles, requires, excludes, upgrades, rules_of = c.bundles, c.requires, c.excludes, c.upgrades, c.rules_of
     held = held | (held.astype(np.int32) @ bundles.astype(np.int32) > 0)
-    requires = _matrix(ids, rules.requires)
-    excludes = _matrix(ids, rules.excludes)
-    excludes = excludes | excludes.T
-    upgrades = _closure(_matrix(ids, {k: tuple(u.target for u in v) for k, v in rules.upgrades.items()}))
     held_i = held.astype(np.int32)
 
     failing: dict[str, np.ndarray] = {"held": held}
-    rules_of = [Eligibility.from_row(r) for r in products.to_dict("records")] if p else []
     lifecycle = products["lifecycle"].to_numpy(dtype=object) if p else np.array([], dtype=object)
     failing["lifecycle"] = np.broadcast_to(lifecycle != "ACTIVE", (n, p))
     failing["not_offerable"] = np.broadcast_to(np.array([not e.offerable for e in rules_of], dtype=bool), (n, p))
@@ -451,6 +447,44 @@ def _customer_state(data: ProjectionData, rows: np.ndarray, position: np.ndarray
     joined = _us(data.customers["joined_on"])[rows]
     tenure = np.where(joined == _NAT, np.nan, np.maximum((t - joined) / _DAY_US / 30.44, 0))
     return types, tiers, (in_c, ended & ~in_c, ~in_c & ~ended), tenure
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    """The catalogue-level matrices ``evaluate`` needs (products x products), and each
+    product's eligibility."""
+
+    bundles: np.ndarray
+    requires: np.ndarray
+    excludes: np.ndarray  # symmetric
+    upgrades: np.ndarray  # transitive
+    rules_of: list[Eligibility]
+
+
+#: The last catalogue's matrices, with the objects they were built from (kept alive, so
+#: their ids stay theirs): one customer's offers do not rebuild them on every call.
+_last_catalogue: tuple[tuple[Any, ...], _Catalogue] | None = None
+
+
+def _catalogue(products: pd.DataFrame, bundles: Mapping[str, Sequence[str]], rules: CatalogRules,
+               ids: pd.Index) -> _Catalogue:
+    """``_Catalogue`` of ``products`` / ``bundles`` / ``rules`` (cached while the same objects
+    come back: a projection snapshot and its subsets share them)."""
+    global _last_catalogue
+    key = (products, bundles, rules)
+    last = _last_catalogue
+    if last is not None and all(a is b for a, b in zip(last[0], key)):
+        return last[1]
+    excludes = _matrix(ids, rules.excludes)
+    out = _Catalogue(
+        bundles=_matrix(ids, {b: c for b, c in bundles.items()}),
+        requires=_matrix(ids, rules.requires),
+        excludes=excludes | excludes.T,
+        upgrades=_closure(_matrix(ids, {k: tuple(u.target for u in v) for k, v in rules.upgrades.items()})),
+        rules_of=[Eligibility.from_row(r) for r in products.to_dict("records")] if len(ids) else [],
+    )
+    _last_catalogue = (key, out)
+    return out
 
 
 def _matrix(ids: pd.Index, edges: Mapping[str, Sequence[str]]) -> np.ndarray:
