@@ -21,6 +21,7 @@ from graph.store import GraphStore
 if TYPE_CHECKING:  # the services import pandas/scikit-learn: load them on first use
     import numpy as np
 
+    from cdp.campaigns import Campaigns
     from cdp.channel_choice import ChannelChoices
     from cdp.features import FeatureFrame
     from cdp.recommendations import RecommendationEngine
@@ -102,6 +103,13 @@ class Analytics:
         from cdp.recommendations import RecommendationEngine
 
         return RecommendationEngine(self)
+
+    @cached_property
+    def campaigns(self) -> Campaigns:
+        """Campaigns: audiences under the contact policy, wave launches, responses."""
+        from cdp.campaigns import Campaigns
+
+        return Campaigns(self.store, self)
 
     def close(self) -> None:
         """Stop following the store."""

@@ -25,6 +25,7 @@ from strawberry.asgi import GraphQL
 
 from cdp.analytics import Analytics
 from cdp.errors import CdpError
+from cdp.contact_lists import contact_list_response
 from cdp.playground import asset_routes, playground_html
 from cdp.settings import Settings
 from cdp.store import open_store
@@ -84,8 +85,12 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
         if owns_store:
             store.close()
 
+    async def wave_contacts(request: Request) -> Response:
+        return await contact_list_response(graphql.analytics.campaigns, request)
+
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/campaigns/{campaign_id}/waves/{wave:int}/contacts.{format}", wave_contacts),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/", home),

@@ -189,7 +189,7 @@ def save(store: GraphStore, raw: Mapping[str, Any], now: datetime) -> ContactPol
     for caps naming unknown channels."""
     policy = ContactPolicy.from_mapping(raw)
     known = set(store.channels())
-    for cap in policy.frequency_caps:
+    for cap in policy.frequency_caps if "frequency_caps" in raw else ():  # the defaults name the standard channels
         if cap.channel is not None and cap.channel not in known:
             raise InvalidInput(f"frequency cap names unknown channel {cap.channel!r}", field="frequency_caps")
     for channel in policy.explicit_consent_channels:
