@@ -21,7 +21,6 @@ from schema.errors import ErrorCodes
 from schema.mutations import Mutation
 from schema.quality import DataQualityReport
 from schema.inputs import CustomerOrder, CustomerWhere
-from schema.campaigns import CampaignQuery
 from schema.recommendations import RecommendationQuery
 from schema.relationship import RelationshipQuery
 from schema.value import ValueQuery
@@ -55,7 +54,7 @@ def _criteria(where: CustomerWhere | None) -> CustomerCriteria:
 
 
 @strawberry.type
-class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, RelationshipQuery, CampaignQuery):
+class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, RelationshipQuery):
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
         row = await customers.customer(info.context, id)

@@ -28,6 +28,7 @@ from schema.value import CustomerValue, customer_value
 if TYPE_CHECKING:
     from schema.catalog_rules import ProductEligibility, ProductUpgrade
     from schema.segments import Segment
+    from schema.relationship import SatisfactionMonth
 from schema import scoring as S
 
 Row = dict[str, Any]
@@ -434,6 +435,16 @@ class Customer:
         from schema.segments import Segment
 
         return [Segment.from_saved(s) for s in await segment_resolvers.segments_of(info.context, self.id)]
+
+    @strawberry.field(description="Monthly satisfaction scores over [from, to) (default: the last year), oldest "
+                                  "month first (docs/relationship.md).")
+    async def satisfaction(
+        self, info: Ctx, from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> list[Annotated[SatisfactionMonth, strawberry.lazy("schema.relationship")]]:
+        from schema.relationship import customer_satisfaction
+
+        return await customer_satisfaction(info, self.id, from_, to)
 
     @strawberry.field(description="Value tier, RFM scores and behavioural cluster; null outside the base.")
     async def value(self, info: Ctx) -> CustomerValue | None:

@@ -1,0 +1,192 @@
+"""Resolvers for relationship management: thin glue to ``cdp.complaints``,
+``cdp.portfolio`` and ``cdp.satisfaction``.
+
+Store writes and whole-base computations on the projection run in a worker
+thread; customer rows come through the request's DataLoader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+from anyio import to_thread
+
+from cdp import complaints as C
+from cdp import portfolio as P
+from cdp import satisfaction as S
+from cdp.analytics import Analytics
+from cdp.errors import ConfigurationError
+from cdp.pagination import page_window
+from cdp.projection import ProjectionData
+from graph.store import Row
+from resolvers.context import Context
+
+
+def analytics(ctx: Context) -> Analytics:
+    """The app's analytics; ``ConfigurationError`` when the context has none."""
+    if ctx.analytics is None:
+        raise ConfigurationError("relationship management needs the app's analytics (none on this context)")
+    return ctx.analytics
+
+
+# --------------------------------------------------------------------------- complaints
+
+
+async def open_complaint(ctx: Context, customer_id: str, subject: str, channel_id: str, at: datetime | None,
+                         product_id: str | None) -> C.Complaint:
+    """Record a complaint (``cdp.complaints.open_complaint``)."""
+    ctx.forget_reads()
+    return await to_thread.run_sync(lambda: C.open_complaint(ctx.store, customer_id, subject, channel_id,
+                                                             ctx.now, at, product_id))
+
+
+async def escalate(ctx: Context, complaint_id: str) -> C.Complaint:
+    """Escalate a complaint (``cdp.complaints.escalate``)."""
+    ctx.forget_reads()
+    return await to_thread.run_sync(C.escalate, ctx.store, complaint_id)
+
+
+async def resolve(ctx: Context, complaint_id: str, at: datetime | None, satisfaction: int | None) -> C.Complaint:
+    """Resolve a complaint (``cdp.complaints.resolve``)."""
+    ctx.forget_reads()
+    return await to_thread.run_sync(lambda: C.resolve(ctx.store, complaint_id, ctx.now, at, satisfaction))
+
+
+async def complaint(ctx: Context, complaint_id: str) -> C.Complaint | None:
+    """One complaint from the store; None when unknown or not a complaint."""
+    return await to_thread.run_sync(C.get, ctx.store, complaint_id)
+
+
+@dataclass
+class ComplaintPage:
+    """One page of complaints, newest first, with the size of the whole selection."""
+
+    items: list[C.Complaint]
+    skip: int
+    total: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.skip + len(self.items) < self.total
+
+
+def _selection(ctx: Context, flt: C.ComplaintFilter, data: ProjectionData | None = None,
+               complaints: pd.DataFrame | None = None) -> tuple[ProjectionData, pd.DataFrame]:
+    data = data if data is not None else analytics(ctx).data()
+    complaints = complaints if complaints is not None else C.frame(data)
+    return data, C.select(data, complaints, flt)
+
+
+async def complaints(ctx: Context, flt: C.ComplaintFilter, first: int, after: str | None,
+                     data: ProjectionData | None = None, frame: pd.DataFrame | None = None) -> ComplaintPage:
+    """A page of the complaints ``flt`` selects; ``InvalidInput`` for a bad page size or cursor.
+    ``data`` / ``frame``: a snapshot and its complaint frame already at hand."""
+    skip, limit = page_window(first, after, ctx.settings.max_page_size)
+
+    def run() -> ComplaintPage:
+        snapshot, selected = _selection(ctx, flt, data, frame)
+        return ComplaintPage(C.page(ctx.store, snapshot, selected, skip, limit), skip, len(selected))
+
+    return await to_thread.run_sync(run)
+
+
+async def complaint_stats(ctx: Context, flt: C.ComplaintFilter, sla_hours: float | None,
+                          data: ProjectionData | None = None, frame: pd.DataFrame | None = None) -> C.ComplaintStats:
+    """Figures of the complaints ``flt`` selects; the SLA defaults to ``CDP_COMPLAINT_SLA_HOURS``."""
+    sla = float(sla_hours if sla_hours is not None else ctx.settings.complaint_sla_hours)
+    now = ctx.now
+
+    def run() -> C.ComplaintStats:
+        return C.stats(_selection(ctx, flt, data, frame)[1], sla, now)
+
+    return await to_thread.run_sync(run)
+
+
+# --------------------------------------------------------------------------- account managers
+
+
+async def managers(ctx: Context) -> list[P.ManagerSummary]:
+    """Every account manager with their portfolio's size and open complaints."""
+    def run() -> list[P.ManagerSummary]:
+        data = analytics(ctx).data()
+        return P.managers(data, C.frame(data))
+
+    return await to_thread.run_sync(run)
+
+
+@dataclass
+class PortfolioView:
+    """A portfolio with the snapshot and complaint frame it was computed on (for nested fields)."""
+
+    portfolio: P.Portfolio
+    data: ProjectionData
+    complaints: pd.DataFrame
+
+
+async def portfolio(ctx: Context, name: str) -> PortfolioView | None:
+    """The portfolio of account manager ``name`` now; None when no customer has that manager."""
+    a = analytics(ctx)
+    now = ctx.now
+
+    def run() -> PortfolioView | None:
+        data = a.data()
+        frame = C.frame(data)
+        found = P.portfolio(data, name, now, frame, a.score_column)
+        return PortfolioView(found, data, frame) if found is not None else None
+
+    return await to_thread.run_sync(run)
+
+
+async def customer_rows(ctx: Context, ids: list[str]) -> list[Row | None]:
+    """Customer rows of ``ids`` through the request's DataLoader (None for a vanished id)."""
+    return await ctx.loaders.customer.load_many(ids)
+
+
+async def assign(ctx: Context, customer_id: str, name: str) -> Row:
+    """Make ``name`` the account manager of a customer (``cdp.portfolio.assign``)."""
+    ctx.forget_reads()
+    return await to_thread.run_sync(lambda: P.assign(ctx.store, customer_id, name, ctx.now))
+
+
+async def unassign(ctx: Context, customer_id: str) -> Row:
+    """Remove a customer's account manager (``cdp.portfolio.unassign``)."""
+    ctx.forget_reads()
+    return await to_thread.run_sync(lambda: P.unassign(ctx.store, customer_id, ctx.now))
+
+
+# --------------------------------------------------------------------------- satisfaction
+
+
+async def by_channel(ctx: Context, start: datetime | None, end: datetime | None,
+                     manager: str | None = None) -> list[S.ChannelSatisfaction]:
+    """Satisfaction per channel over a window (default: the last year), of one manager's
+    customers when ``manager`` is given."""
+    begin, stop = S.window(start, end, ctx.now)
+
+    def run() -> list[S.ChannelSatisfaction]:
+        data = analytics(ctx).data()
+        rows = C.manager_rows(data, manager) if manager is not None else None
+        return S.by_channel(data, begin, stop, rows)
+
+    return await to_thread.run_sync(run)
+
+
+async def of_customer(ctx: Context, customer_id: str, start: datetime | None,
+                      end: datetime | None) -> tuple[S.MonthlySatisfaction, ...]:
+    """One customer's monthly satisfaction over a window (default: the last year); empty
+    when the customer is not projected."""
+    begin, stop = S.window(start, end, ctx.now)
+
+    def run() -> tuple[S.MonthlySatisfaction, ...]:
+        return S.of_customer(analytics(ctx).data(), customer_id, begin, stop) or ()
+
+    return await to_thread.run_sync(run)
+
+
+async def of_rows(ctx: Context, data: ProjectionData, rows, start: datetime | None,  # type: ignore[no-untyped-def]
+                  end: datetime | None) -> tuple[S.MonthlySatisfaction, ...]:
+    """Monthly satisfaction of customer ``rows`` of ``data`` over a window (default: the last year)."""
+    begin, stop = S.window(start, end, ctx.now)
+    return await to_thread.run_sync(lambda: S.monthly(data, begin, stop, rows))

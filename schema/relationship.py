@@ -1,0 +1,419 @@
+"""GraphQL types of relationship management: complaints, account managers and their
+portfolios, satisfaction over time (docs/relationship.md).
+
+``RelationshipQuery`` and ``RelationshipMutation`` are mixed into the root
+``Query`` and ``Mutation``; ``customer_satisfaction`` serves ``Customer.satisfaction``.
+User mistakes raise ``CdpError``s, which reach clients with ``extensions.code``
+(NOT_FOUND, BAD_USER_INPUT, CONFLICT) and ``extensions.field``.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Annotated
+
+import numpy as np
+import strawberry
+from strawberry.types import Info
+
+from cdp import complaints as rules
+from cdp import portfolio as P
+from cdp import satisfaction as S
+from cdp.pagination import encode_cursor, page_window
+from resolvers import relationship as resolve
+from resolvers.context import Context
+from schema import enums as E
+from schema.types import Channel, Customer, PageInfo, Product, _channel, _product, naive_utc, page_info, utc
+
+Ctx = Info[Context, None]
+
+
+@strawberry.enum(description="Where a complaint stands: OPEN, ESCALATED (still open) or RESOLVED (a resolution "
+                             "time is set, or the outcome is neither OPEN nor ESCALATED).")
+class ComplaintStatus(enum.Enum):
+    OPEN = "OPEN"
+    ESCALATED = "ESCALATED"
+    RESOLVED = "RESOLVED"
+
+
+@strawberry.enum(description="How a portfolio's customers are ordered: ID ascending, the others highest first "
+                             "(unscored customers last); ties by id.")
+class PortfolioOrder(enum.Enum):
+    ID = "ID"
+    REVENUE = "REVENUE"
+    CHURN_RISK = "CHURN_RISK"
+    OPEN_COMPLAINTS = "OPEN_COMPLAINTS"
+    MONTHLY_RECURRING = "MONTHLY_RECURRING"
+
+
+# --------------------------------------------------------------------------- complaints
+
+
+@strawberry.type(description="A complaint (a contact of kind COMPLAINT) from opening to resolution.")
+class Complaint:
+    id: strawberry.ID
+    customer_id: strawberry.ID
+    subject: str | None
+    status: ComplaintStatus
+    outcome: E.ContactOutcome | None = strawberry.field(description="The stored outcome of the contact.")
+    opened_at: datetime | None
+    resolved_at: datetime | None
+    resolution_hours: float | None = strawberry.field(description="Hours from opening to resolution; null while "
+                                                                  "unresolved.")
+    open_hours: float | None = strawberry.field(description="Hours the complaint has been open; null once resolved.")
+    satisfaction: int | None = strawberry.field(description="Score the customer gave, 1..5, when asked.")
+    channel_id: strawberry.Private[str | None]
+    product_id: strawberry.Private[str | None]
+
+    @strawberry.field(description="The customer who complained.")
+    async def customer(self, info: Ctx) -> Customer | None:
+        row = await info.context.loaders.customer.load(str(self.customer_id))
+        return Customer.from_row(row) if row else None
+
+    @strawberry.field(description="The channel the complaint came through.")
+    async def channel(self, info: Ctx) -> Channel | None:
+        return await _channel(info, self.channel_id)
+
+    @strawberry.field(description="The product the complaint is about, when known.")
+    async def product(self, info: Ctx) -> Product | None:
+        return await _product(info, self.product_id)
+
+    @classmethod
+    def from_complaint(cls, c: rules.Complaint, now: datetime) -> Complaint:
+        hours = c.resolution_hours
+        age = c.open_hours(now)
+        return cls(id=strawberry.ID(c.id), customer_id=strawberry.ID(c.customer_id), subject=c.subject,
+                   status=ComplaintStatus(c.status), outcome=E.to_enum(E.ContactOutcome, c.outcome),
+                   opened_at=utc(c.opened_at), resolved_at=utc(c.resolved_at),
+                   resolution_hours=round(hours, 3) if hours is not None else None,
+                   open_hours=round(age, 3) if age is not None else None, satisfaction=c.satisfaction,
+                   channel_id=c.channel_id, product_id=c.product_id)
+
+
+@strawberry.type
+class ComplaintEdge:
+    cursor: str
+    node: Complaint
+
+
+@strawberry.type(description="A page of complaints, newest first.")
+class ComplaintConnection:
+    edges: list[ComplaintEdge]
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="Complaints selected (all pages).")
+
+
+def _connection(page: resolve.ComplaintPage, now: datetime) -> ComplaintConnection:
+    edges = [ComplaintEdge(cursor=encode_cursor(page.skip + i), node=Complaint.from_complaint(c, now))
+             for i, c in enumerate(page.items)]
+    return ComplaintConnection(edges=edges, page_info=page_info(page.skip, len(edges), page.has_next),
+                               total_count=page.total)
+
+
+@strawberry.type(description="Counts, resolution times and SLA figures over a set of complaints "
+                             "(docs/relationship.md).")
+class ComplaintStats:
+    total: int
+    open: int = strawberry.field(description="Status OPEN.")
+    escalated: int = strawberry.field(description="Status ESCALATED (also unresolved).")
+    resolved: int
+    median_resolution_hours: float | None = strawberry.field(description="Over complaints with a resolution time.")
+    p90_resolution_hours: float | None = strawberry.field(description="90th percentile of resolution hours.")
+    mean_resolution_hours: float | None
+    sla_hours: float = strawberry.field(description="The target resolution time used.")
+    within_sla_share: float | None = strawberry.field(description="Share of complaints with a resolution time "
+                                                                  "resolved within `slaHours`.")
+    overdue: int = strawberry.field(description="Unresolved complaints open longer than `slaHours`.")
+    mean_open_hours: float | None = strawberry.field(description="Mean age of the unresolved complaints.")
+    oldest_open_hours: float | None
+    mean_satisfaction: float | None = strawberry.field(description="Mean score given on resolved complaints.")
+    satisfaction_count: int
+    as_of: datetime
+
+    @classmethod
+    def from_stats(cls, s: rules.ComplaintStats) -> ComplaintStats:
+        return cls(total=s.total, open=s.open, escalated=s.escalated, resolved=s.resolved,
+                   median_resolution_hours=s.median_resolution_hours, p90_resolution_hours=s.p90_resolution_hours,
+                   mean_resolution_hours=s.mean_resolution_hours, sla_hours=s.sla_hours,
+                   within_sla_share=s.within_sla_share, overdue=s.overdue, mean_open_hours=s.mean_open_hours,
+                   oldest_open_hours=s.oldest_open_hours, mean_satisfaction=s.mean_satisfaction,
+                   satisfaction_count=s.satisfaction_count, as_of=utc(s.as_of))  # type: ignore[arg-type]
+
+
+def _filter(status: list[ComplaintStatus] | None = None, customer_id: strawberry.ID | None = None,
+            manager: str | None = None, opened_from: datetime | None = None,
+            opened_to: datetime | None = None) -> rules.ComplaintFilter:
+    return rules.ComplaintFilter(
+        statuses=tuple(s.value for s in status) if status is not None else None,
+        customer_ids=(str(customer_id),) if customer_id is not None else None, manager=manager,
+        opened_from=naive_utc(opened_from), opened_to=naive_utc(opened_to))
+
+
+# --------------------------------------------------------------------------- satisfaction
+
+
+@strawberry.type(description="Satisfaction scores of one calendar month (UTC).")
+class SatisfactionMonth:
+    month: date = strawberry.field(description="First day of the month.")
+    mean: float = strawberry.field(description="Mean score, 1..5.")
+    count: int = strawberry.field(description="Scores given.")
+    low_share: float = strawberry.field(description="Share of scores of 2 or less.")
+
+    @classmethod
+    def from_month(cls, m: S.MonthlySatisfaction) -> SatisfactionMonth:
+        return cls(month=m.month, mean=m.mean, count=m.count, low_share=m.low_share)
+
+
+@strawberry.type(description="Satisfaction with one channel over a window, in total and per month.")
+class ChannelSatisfaction:
+    channel_id: strawberry.ID
+    mean: float
+    count: int
+    low_share: float = strawberry.field(description="Share of scores of 2 or less.")
+    months: list[SatisfactionMonth] = strawberry.field(description="Months with scores, oldest first.")
+
+    @strawberry.field
+    async def channel(self, info: Ctx) -> Channel | None:
+        return await _channel(info, str(self.channel_id))
+
+    @classmethod
+    def from_channel(cls, c: S.ChannelSatisfaction) -> ChannelSatisfaction:
+        return cls(channel_id=strawberry.ID(c.channel), mean=c.mean, count=c.count, low_share=c.low_share,
+                   months=[SatisfactionMonth.from_month(m) for m in c.months])
+
+
+async def customer_satisfaction(info: Ctx, customer_id: str, from_: datetime | None,
+                                to: datetime | None) -> list[SatisfactionMonth]:
+    """``Customer.satisfaction``: monthly scores, oldest first."""
+    months = await resolve.of_customer(info.context, customer_id, naive_utc(from_), naive_utc(to))
+    return [SatisfactionMonth.from_month(m) for m in months]
+
+
+# --------------------------------------------------------------------------- account managers
+
+
+@strawberry.type(description="An account manager (a name on customers) and the size of their portfolio.")
+class AccountManager:
+    name: str
+    customers: int = strawberry.field(description="Customers in the base with this manager.")
+    key_accounts: int
+    business: int
+    open_complaints: int = strawberry.field(description="Unresolved complaints of those customers.")
+
+
+@strawberry.type(description="One customer of a portfolio with its figures.")
+class PortfolioCustomer:
+    customer: Customer
+    open_complaints: int
+    complaints_last_year: int = strawberry.field(description="Complaints opened in the last 365 days.")
+    churn_risk: float | None = strawberry.field(description="Churn probability; null when the model is not "
+                                                            "trained (see `Portfolio.churn.reason`) or the "
+                                                            "customer is not scored.")
+    revenue_last_12_months: float = strawberry.field(
+        name="revenueLast12Months", description="Invoices, purchases and top-ups minus refunds, last 365 days.")
+    monthly_recurring: float = strawberry.field(description="Active subscriptions' fees net of discount.")
+
+
+@strawberry.type
+class PortfolioCustomerEdge:
+    cursor: str
+    node: PortfolioCustomer
+
+
+@strawberry.type(description="A page of a portfolio's customers.")
+class PortfolioCustomerConnection:
+    edges: list[PortfolioCustomerEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(description="Churn risk of a portfolio. When the churn model is not trained, `available` is "
+                             "false, `reason` says why and the figures are null.")
+class PortfolioChurn:
+    available: bool
+    reason: str | None
+    threshold: float = strawberry.field(description="Probability from which a customer counts as high risk.")
+    mean: float | None = strawberry.field(description="Mean probability of the scored customers.")
+    high_risk: int | None = strawberry.field(description="Customers at or above `threshold`.")
+    scored: int | None = strawberry.field(description="Customers the model scores.")
+
+
+@strawberry.type(description="Revenue of one calendar month (UTC).")
+class MonthlyRevenue:
+    month: date = strawberry.field(description="First day of the month.")
+    revenue: float
+
+
+@strawberry.type(description="Revenue of a portfolio.")
+class PortfolioRevenue:
+    last_12_months: float = strawberry.field(name="last12Months", description="Invoices, purchases and top-ups "
+                                                                                "minus refunds, last 365 days.")
+    monthly_recurring: float = strawberry.field(description="Active subscriptions' fees net of discount, summed.")
+    months: list[MonthlyRevenue] = strawberry.field(description="The last 12 calendar months, oldest first; the "
+                                                                "current month to date.")
+
+
+@strawberry.type(description="An account manager's customers with their complaints, churn risk, revenue and "
+                             "satisfaction, computed now on the current data.")
+class Portfolio:
+    manager: str
+    as_of: datetime
+    customer_count: int
+    open_complaints: int = strawberry.field(description="Unresolved complaints of the portfolio's customers.")
+    revenue: PortfolioRevenue
+    satisfaction_mean: float | None = strawberry.field(description="Mean satisfaction score, last 365 days.")
+    satisfaction_count: int = strawberry.field(description="Scores given in the last 365 days.")
+    view: strawberry.Private[resolve.PortfolioView]
+
+    @strawberry.field(description="Churn risk figures (`threshold` defaults to 0.5).")
+    def churn(self, threshold: float = P.HIGH_RISK) -> PortfolioChurn:
+        p = self.view.portfolio
+        scored = int((~np.isnan(p.churn)).sum()) if p.churn is not None else None
+        return PortfolioChurn(available=p.churn is not None, reason=p.churn_unavailable, threshold=threshold,
+                              mean=p.churn_mean(), high_risk=p.high_risk(threshold), scored=scored)
+
+    @strawberry.field(description="The portfolio's customers with their figures.")
+    async def customers(self, info: Ctx, first: int = 20, after: str | None = None,
+                        order_by: PortfolioOrder = PortfolioOrder.ID) -> PortfolioCustomerConnection:
+        skip, limit = page_window(first, after, info.context.settings.max_page_size)
+        p = self.view.portfolio
+        positions = p.order(order_by.value)[skip:skip + limit]
+        rows = await resolve.customer_rows(info.context, [str(i) for i in p.ids[positions]])
+        edges = []
+        for n, (i, row) in enumerate(zip(positions, rows)):
+            if row is None:
+                continue
+            risk = float(p.churn[i]) if p.churn is not None and not np.isnan(p.churn[i]) else None
+            edges.append(PortfolioCustomerEdge(cursor=encode_cursor(skip + n), node=PortfolioCustomer(
+                customer=Customer.from_row(row), open_complaints=int(p.open_complaints[i]),
+                complaints_last_year=int(p.complaints_365d[i]), churn_risk=risk,
+                revenue_last_12_months=round(float(p.revenue_12m[i]), 2),
+                monthly_recurring=round(float(p.monthly_recurring[i]), 2))))
+        has_next = skip + len(positions) < p.size
+        return PortfolioCustomerConnection(edges=edges, page_info=page_info(skip, len(edges), has_next),
+                                           total_count=p.size)
+
+    @strawberry.field(description="The portfolio's complaints, newest first.")
+    async def complaints(self, info: Ctx, status: list[ComplaintStatus] | None = None, first: int = 20,
+                         after: str | None = None) -> ComplaintConnection:
+        flt = _filter(status=status, manager=self.manager)
+        page = await resolve.complaints(info.context, flt, first, after, self.view.data, self.view.complaints)
+        return _connection(page, info.context.now)
+
+    @strawberry.field(description="Complaint figures of the portfolio (`slaHours` defaults to "
+                                  "CDP_COMPLAINT_SLA_HOURS).")
+    async def complaint_stats(self, info: Ctx, sla_hours: float | None = None,
+                              opened_from: datetime | None = None,
+                              opened_to: datetime | None = None) -> ComplaintStats:
+        flt = _filter(manager=self.manager, opened_from=opened_from, opened_to=opened_to)
+        stats = await resolve.complaint_stats(info.context, flt, sla_hours, self.view.data, self.view.complaints)
+        return ComplaintStats.from_stats(stats)
+
+    @strawberry.field(description="Monthly satisfaction of the portfolio's customers (default: the last year).")
+    async def satisfaction(self, info: Ctx, from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+                           to: datetime | None = None) -> list[SatisfactionMonth]:
+        months = await resolve.of_rows(info.context, self.view.data, self.view.portfolio.rows,
+                                       naive_utc(from_), naive_utc(to))
+        return [SatisfactionMonth.from_month(m) for m in months]
+
+    @classmethod
+    def from_view(cls, view: resolve.PortfolioView) -> Portfolio:
+        p = view.portfolio
+        return cls(manager=p.manager, as_of=utc(p.as_of), customer_count=p.size,  # type: ignore[arg-type]
+                   open_complaints=int(p.open_complaints.sum()),
+                   revenue=PortfolioRevenue(last_12_months=round(float(p.revenue_12m.sum()), 2),
+                                            monthly_recurring=round(float(p.monthly_recurring.sum()), 2),
+                                            months=[MonthlyRevenue(month=m.month, revenue=round(m.revenue, 2))
+                                                    for m in p.months]),
+                   satisfaction_mean=p.satisfaction_mean, satisfaction_count=p.satisfaction_count, view=view)
+
+
+# --------------------------------------------------------------------------- root fields
+
+
+@strawberry.input(description="A new complaint.")
+class OpenComplaintInput:
+    customer_id: strawberry.ID
+    subject: str
+    channel_id: strawberry.ID = strawberry.field(description="The channel it came through (e.g. CALL_CENTRE).")
+    product_id: strawberry.ID | None = strawberry.field(default=None, description="The product it is about.")
+    at: datetime | None = strawberry.field(default=None, description="When it was received (default: now).")
+
+
+@strawberry.type
+class RelationshipQuery:
+    @strawberry.field(description="Every account manager named on a customer, by name.")
+    async def account_managers(self, info: Ctx) -> list[AccountManager]:
+        return [AccountManager(name=m.name, customers=m.customers, key_accounts=m.key_accounts,
+                               business=m.business, open_complaints=m.open_complaints)
+                for m in await resolve.managers(info.context)]
+
+    @strawberry.field(description="One account manager's portfolio; null when no customer has that manager.")
+    async def account_manager(self, info: Ctx, name: str) -> Portfolio | None:
+        view = await resolve.portfolio(info.context, name)
+        return Portfolio.from_view(view) if view is not None else None
+
+    @strawberry.field(description="One complaint; null when the id is unknown or not a complaint.")
+    async def complaint(self, info: Ctx, id: strawberry.ID) -> Complaint | None:
+        found = await resolve.complaint(info.context, str(id))
+        return Complaint.from_complaint(found, info.context.now) if found else None
+
+    @strawberry.field(description="Complaints matching every filter given, newest first.")
+    async def complaints(self, info: Ctx, status: list[ComplaintStatus] | None = None,
+                         customer_id: strawberry.ID | None = None, manager: str | None = None,
+                         opened_from: datetime | None = None, opened_to: datetime | None = None,
+                         first: int = 20, after: str | None = None) -> ComplaintConnection:
+        flt = _filter(status, customer_id, manager, opened_from, opened_to)
+        return _connection(await resolve.complaints(info.context, flt, first, after), info.context.now)
+
+    @strawberry.field(description="Counts, resolution times and SLA figures of the complaints matching every "
+                                  "filter given (`slaHours` defaults to CDP_COMPLAINT_SLA_HOURS).")
+    async def complaint_stats(self, info: Ctx, customer_id: strawberry.ID | None = None, manager: str | None = None,
+                              opened_from: datetime | None = None, opened_to: datetime | None = None,
+                              sla_hours: float | None = None) -> ComplaintStats:
+        flt = _filter(None, customer_id, manager, opened_from, opened_to)
+        return ComplaintStats.from_stats(await resolve.complaint_stats(info.context, flt, sla_hours))
+
+    @strawberry.field(description="Satisfaction per channel, in total and per month, over [from, to) (default: "
+                                  "the last year); of one account manager's customers when `manager` is given.")
+    async def satisfaction_by_channel(
+        self, info: Ctx, from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None, manager: str | None = None,
+    ) -> list[ChannelSatisfaction]:
+        found = await resolve.by_channel(info.context, naive_utc(from_), naive_utc(to), manager)
+        return [ChannelSatisfaction.from_channel(c) for c in found]
+
+
+@strawberry.type
+class RelationshipMutation:
+    @strawberry.mutation(description="Record a complaint (status OPEN). NOT_FOUND for an unknown customer, channel "
+                                     "or product; BAD_USER_INPUT for an empty subject or a time in the future.")
+    async def open_complaint(self, info: Ctx, input: OpenComplaintInput) -> Complaint:
+        ctx = info.context
+        found = await resolve.open_complaint(ctx, str(input.customer_id), input.subject, str(input.channel_id),
+                                             naive_utc(input.at),
+                                             str(input.product_id) if input.product_id is not None else None)
+        return Complaint.from_complaint(found, ctx.now)
+
+    @strawberry.mutation(description="Escalate an unresolved complaint (it stays open). CONFLICT when it is "
+                                     "already resolved or escalated.")
+    async def escalate_complaint(self, info: Ctx, id: strawberry.ID) -> Complaint:
+        return Complaint.from_complaint(await resolve.escalate(info.context, str(id)), info.context.now)
+
+    @strawberry.mutation(description="Resolve a complaint at `at` (default now), optionally with the customer's "
+                                     "satisfaction score (1..5). CONFLICT when already resolved; BAD_USER_INPUT "
+                                     "when `at` is before it was opened or in the future.")
+    async def resolve_complaint(self, info: Ctx, id: strawberry.ID, at: datetime | None = None,
+                                satisfaction: int | None = None) -> Complaint:
+        found = await resolve.resolve(info.context, str(id), naive_utc(at), satisfaction)
+        return Complaint.from_complaint(found, info.context.now)
+
+    @strawberry.mutation(description="Make `name` the account manager of a KEY_ACCOUNT or BUSINESS customer "
+                                     "(replacing any other). BAD_USER_INPUT for a consumer or an empty name.")
+    async def assign_account_manager(self, info: Ctx, customer_id: strawberry.ID, name: str) -> Customer:
+        return Customer.from_row(await resolve.assign(info.context, str(customer_id), name))
+
+    @strawberry.mutation(description="Remove a customer's account manager (no change when it has none).")
+    async def unassign_account_manager(self, info: Ctx, customer_id: strawberry.ID) -> Customer:
+        return Customer.from_row(await resolve.unassign(info.context, str(customer_id)))
