@@ -601,12 +601,12 @@ class Campaigns:
     # ------------------------------------------------------------ responses
 
     def record_responses(self, campaign_id: str, responses: Sequence[ResponseInput],
-                         what: str = "responses") -> ResponseResult:
+                         file: str | None = None) -> ResponseResult:
         """Record responses of audience members, atomically: every item is checked first and
         one bad item (unknown kind, customer not in the audience, a wave that did not contact
         the customer, revenue on a non-conversion, negative revenue, a time before the
-        campaign started) rejects the batch with ``InvalidInput`` naming ``what`` and the
-        item. Raises ``NotFound`` for an unknown campaign, ``Conflict`` for a DRAFT one."""
+        campaign started) rejects the batch with ``InvalidInput`` naming the item
+        (``responses[i]``, or ``<file>: row <i+1>`` when the items came from ``file``). Raises ``NotFound`` for an unknown campaign, ``Conflict`` for a DRAFT one."""
         with self._lock:
             campaign = self.require(campaign_id)
             if campaign.status == "DRAFT":
@@ -615,7 +615,7 @@ class Campaigns:
             updates: dict[str, dict[str, Any]] = {}
             outcomes: dict[str, str] = {}
             for i, item in enumerate(responses):
-                where = f"{what}[{i}]"
+                where = f"{file}: row {i + 1}" if file else f"responses[{i}]"
                 if item.kind not in RESPONSE_KINDS:
                     raise InvalidInput(f"{where}: response must be one of {', '.join(RESPONSE_KINDS)}",
                                        field="response")

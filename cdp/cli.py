@@ -261,6 +261,52 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_campaigns(args: argparse.Namespace, settings: Settings) -> int:
+    """``cdp campaigns list | audience | launch | export | responses`` (docs/campaigns.md)."""
+    import json
+    from datetime import datetime, timezone
+
+    from cdp import campaign_responses, contact_lists
+    from cdp.analytics import Analytics
+    from cdp.store import open_store
+
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    store = open_store(settings)
+    analytics = Analytics(store, settings)
+    try:
+        service = analytics.campaigns
+        if args.action == "list":
+            for c in service.list():
+                waves = " then ".join(f"{w.channel}{'*' if w.launched_at else ''}" for w in c.waves)
+                print(f"{c.id}\t{c.status}\t{c.name}\t{waves}\tspent {c.spent:.2f}")
+        elif args.action == "audience":
+            a = service.audience(args.campaign, args.wave, now)
+            print(json.dumps({"campaign": args.campaign, "wave": args.wave, "channel": a.wave.channel,
+                              "target": a.target, "eligible": a.eligible, "treatment": a.treatment,
+                              "control": a.control_size, "cost": round(a.cost, 2), "excluded": a.excluded},
+                             indent=2))
+        elif args.action == "launch":
+            campaign, audience = service.launch(args.campaign, now, args.wave, args.force)
+            print(f"cdp: wave {args.wave} of {campaign.id} launched: {audience.treatment} contacts, "
+                  f"{audience.control_size} held out, excluded {audience.excluded}", file=sys.stderr)
+        elif args.action == "export":
+            table = service.wave_contacts(args.campaign, args.wave)
+            if args.out:
+                with open(args.out, "w", encoding="utf-8", newline="") as out:
+                    count = contact_lists.write(table, args.format, out)
+            else:
+                count = contact_lists.write(table, args.format, sys.stdout)
+            print(f"cdp: {count} contacts of wave {args.wave}", file=sys.stderr)
+        elif args.action == "responses":
+            items = campaign_responses.read(Path(args.file), now)
+            result = service.record_responses(args.campaign, items, file=args.file)
+            print(f"cdp: {result.recorded} responses recorded for {args.campaign}", file=sys.stderr)
+    finally:
+        analytics.close()
+        store.close()
+    return 0
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -320,6 +366,24 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train predictive models on the store's history and print their cards")
     train.add_argument("model", nargs="?", default="all", choices=["churn", "lifetime_value", "propensity", "all"])
     train.set_defaults(run=_cmd_train)
+    camp = sub.add_parser("campaigns", help="campaigns: list, audience, launch waves, export contact lists, "
+                                            "import responses").add_subparsers(dest="action", required=True)
+    camp.add_parser("list", help="every campaign, newest first").set_defaults(run=_cmd_campaigns)
+    for name, text in (("audience", "a wave's audience and exclusions (dry run)"),
+                       ("launch", "launch a wave now"), ("export", "a launched wave's contact list")):
+        cmd = camp.add_parser(name, help=text)
+        cmd.add_argument("campaign", help="campaign id")
+        cmd.add_argument("--wave", type=_positive, default=1)
+        if name == "launch":
+            cmd.add_argument("--force", action="store_true", help="launch a later wave before it is due")
+        if name == "export":
+            cmd.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+            cmd.add_argument("--out", help="file to write (default: print)")
+        cmd.set_defaults(run=_cmd_campaigns)
+    resp = camp.add_parser("responses", help="record responses from a CSV or JSON Lines file (all or none)")
+    resp.add_argument("campaign", help="campaign id")
+    resp.add_argument("file", help="columns customer_id, response, at, revenue, wave")
+    resp.set_defaults(run=_cmd_campaigns)
     stats = sub.add_parser("stats", help="count nodes and relationships")
     stats.set_defaults(run=_cmd_stats)
     return p
