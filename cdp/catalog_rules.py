@@ -376,15 +376,47 @@ def offer_kinds(data: ProjectionData, rows: Sequence[int] | np.ndarray, at: date
     return evaluate(data, rows, at, rules).kinds()
 
 
+@dataclass(frozen=True)
+class OfferCheck:
+    """Whether one customer may be offered one product, and why not.
+
+    ``failing``: the failing rules (``REASONS`` codes, in that order); ``reasons``:
+    one sentence per failing rule; ``kind``: ``UP_SELL`` / ``CROSS_SELL`` when
+    eligible, else None.
+    """
+
+    product: str
+    eligible: bool
+    kind: str | None
+    failing: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+def explain(data: ProjectionData, row: int, product_id: str, at: datetime | None,
+            rules: CatalogRules) -> OfferCheck:
+    """Every rule applied to customer ``row`` of ``data`` and ``product_id`` at ``at``
+    (None: now). Raises NotFound for a product not in the catalogue."""
+    if product_id not in data.products.index:
+        raise NotFound(f"no product {product_id!r}", field="productId")
+    ev = evaluate(data, [row], at, rules)
+    column = int(ev.products.get_indexer([product_id])[0])
+    failing = tuple(reason for reason in REASONS if ev.failing[reason][0, column])
+    texts = _sentences(ev, product_id, rules, data)
+    eligible = not failing
+    kind = (UP_SELL if ev.upsell[0, column] else CROSS_SELL) if eligible else None
+    return OfferCheck(product_id, eligible, kind, failing, tuple(texts[r] for r in failing))
+
+
 def why_not(data: ProjectionData, row: int, product_id: str, at: datetime | None,
             rules: CatalogRules) -> list[str]:
     """Why customer ``row`` may not be offered ``product_id`` at ``at``: one sentence per
     failing rule, in ``REASONS`` order; empty when eligible. Raises NotFound for an
     unknown product."""
-    ev = evaluate(data, [row], at, rules)
-    column = ev.products.get_indexer([product_id])[0]
-    if column < 0:
-        raise NotFound(f"no product {product_id!r}")
+    return list(explain(data, row, product_id, at, rules).reasons)
+
+
+def _sentences(ev: Evaluation, product_id: str, rules: CatalogRules, data: ProjectionData) -> dict[str, str]:
+    """One sentence per rule for ``product_id`` and the (one) customer of ``ev``."""
     e = Eligibility.from_row(data.products.loc[product_id])
     lifecycle = data.products.loc[product_id].get("lifecycle")
     held = set(ev.products[ev.failing["held"][0]])
@@ -403,7 +435,7 @@ def why_not(data: ProjectionData, row: int, product_id: str, at: datetime | None
                      "NO_CONTRACT": "only for customers without a contract"}.get(e.contract, ""),
         "tenure": f"needs {e.min_tenure_months} months of tenure",
     }
-    return [texts[reason] for reason in REASONS if ev.failing[reason][0, column]]
+    return texts
 
 
 # --------------------------------------------------------------------------- helpers

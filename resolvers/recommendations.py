@@ -6,9 +6,10 @@ from datetime import datetime
 
 from anyio import to_thread
 
-from cdp import offer_responses
-from cdp.errors import ConfigurationError, InvalidInput
+from cdp import catalog_rules, offer_responses
+from cdp.errors import ConfigurationError, InvalidInput, NotFound
 from cdp.recommendations import Recommendation
+from resolvers import catalog_rules as catalog_rules_resolvers
 from resolvers.context import Context
 
 #: Most offers one customer's list holds.
@@ -31,6 +32,23 @@ async def for_customer(ctx: Context, customer_id: str, first: int) -> list[Recom
     _check_first(first)
     analytics = _analytics(ctx)
     return await to_thread.run_sync(analytics.recommendations.for_customer, customer_id, first)
+
+
+async def offer_eligibility(ctx: Context, customer_id: str, product_id: str,
+                            at: datetime | None) -> catalog_rules.OfferCheck:
+    """Every catalog rule applied to one customer and one product at ``at`` (None: now).
+    Raises NotFound (a customer outside the analytic projection, or an unknown product)."""
+    analytics = _analytics(ctx)
+    rules = await catalog_rules_resolvers.rules(ctx)
+
+    def run() -> catalog_rules.OfferCheck:
+        data = analytics.data()
+        row = data.row_of(customer_id)
+        if row is None:
+            raise NotFound(f"no customer {customer_id!r} in the analytic projection", field="id")
+        return catalog_rules.explain(data, row, product_id, at, rules)
+
+    return await to_thread.run_sync(run)
 
 
 async def for_segment(ctx: Context, definition: object, first: int, skip: int, limit: int,

@@ -51,6 +51,42 @@ class Recommendation:
                    best_time=r.best_time.replace(tzinfo=timezone.utc) if r.best_time else None)
 
 
+@strawberry.enum(description="A catalog rule that keeps a product from being offered to a customer.")
+class EligibilityRule(enum.Enum):
+    HELD = "held"
+    LIFECYCLE = "lifecycle"
+    NOT_OFFERABLE = "not_offerable"
+    NOT_YET = "not_yet"
+    EXPIRED = "expired"
+    REQUIRES = "requires"
+    EXCLUDES = "excludes"
+    ACCOUNT_TYPE = "account_type"
+    TIER = "tier"
+    CONTRACT = "contract"
+    TENURE = "tenure"
+
+
+@strawberry.type(description="Whether a product may be offered to a customer, and every rule that says no "
+                             "(already held, requires, excludes, account type, tier, contract, tenure, "
+                             "validity dates, lifecycle, offerable).")
+class OfferEligibility:
+    product_id: strawberry.ID
+    eligible: bool
+    kind: OfferKind | None = strawberry.field(description="CROSS_SELL or UP_SELL when eligible.")
+    failing: list[EligibilityRule] = strawberry.field(description="The rules that fail, in a fixed order.")
+    reasons: list[str] = strawberry.field(description="One sentence per failing rule, e.g. 'requires one of "
+                                                      "P-BB-100, P-BB-500'; empty when eligible.")
+
+
+async def customer_offer_eligibility(info: Info[Context, None], customer_id: str, product_id: str,
+                                     at: datetime | None) -> OfferEligibility:
+    """Resolver of ``Customer.offerEligibility``: NOT_FOUND for an unknown product."""
+    c = await resolve.offer_eligibility(info.context, customer_id, product_id, naive_utc(at) if at else None)
+    return OfferEligibility(product_id=strawberry.ID(c.product), eligible=c.eligible,
+                            kind=OfferKind(c.kind) if c.kind else None,
+                            failing=[EligibilityRule(f) for f in c.failing], reasons=list(c.reasons))
+
+
 @strawberry.type(description="One member of a segment with their offers.")
 class MemberRecommendations:
     customer_id: strawberry.ID

@@ -429,6 +429,15 @@ class Customer:
 
         return await customer_recommendations(info, self.id, first)
 
+    @strawberry.field(description="Whether the catalog rules let a product be offered to the customer at `at` "
+                                  "(default now), and why not. NOT_FOUND for an unknown product.")
+    async def offer_eligibility(
+        self, info: Ctx, product_id: ID, at: datetime | None = None,
+    ) -> Annotated[OfferEligibility, strawberry.lazy("schema.recommendations")]:
+        from schema.recommendations import customer_offer_eligibility
+
+        return await customer_offer_eligibility(info, self.id, str(product_id), at)
+
     @strawberry.field(description="Saved segments the customer belongs to now, by name.")
     async def segments(self, info: Ctx) -> list[Annotated[Segment, strawberry.lazy("schema.segments")]]:
         from resolvers import segments as segment_resolvers

@@ -180,3 +180,33 @@ def test_holdout_quality_ease_beats_popularity_and_share(engine_store: GraphStor
         assert q["calibration"]["ease"].method == "isotonic" and q["calibration"]["share"].method == "none"
     finally:
         analytics.close()
+
+
+def test_graphql_offer_eligibility_explains(rec_store: GraphStore, tmp_path: Path) -> None:
+    query = """query($p: ID!) { customer(id: "C01") { offerEligibility(productId: $p) {
+        productId eligible kind failing reasons } } }"""
+    with TestClient(build_app(Settings(db_path=tmp_path / "unused.lbdb"), rec_store)) as http:
+        def check(product: str) -> dict:
+            body = gql(http, query, {"p": product})
+            assert "errors" not in body, body
+            return body["data"]["customer"]["offerEligibility"]
+
+        # C01 holds P-MOB-S on a POSTPAID account; P-TV requires P-BB.
+        assert check("P-TV") == {"productId": "P-TV", "eligible": False, "kind": None,
+                                 "failing": ["REQUIRES"], "reasons": ["requires one of P-BB"]}
+        held = check("P-MOB-S")
+        assert held["failing"] == ["HELD"] and held["reasons"] == ["already held (directly or through a bundle)"]
+        assert check("P-OLD")["failing"] == ["LIFECYCLE"]
+        assert check("P-MOB-L") == {"productId": "P-MOB-L", "eligible": True, "kind": "UP_SELL",
+                                    "failing": [], "reasons": []}
+        assert check("P-BB")["kind"] == "CROSS_SELL"
+        # A rule set over GraphQL shows up at once: P-BB for business accounts only.
+        changed = gql(http, """mutation { setProductRules(productId: "P-BB", input: {
+            eligibility: {accountTypes: [BUSINESS], minTenureMonths: 600}}) { id } }""")
+        assert "errors" not in changed, changed
+        bb = check("P-BB")
+        assert bb["failing"] == ["ACCOUNT_TYPE", "TENURE"]
+        assert bb["reasons"] == ["needs an open BUSINESS account", "needs 600 months of tenure"]
+        bad = gql(http, query, {"p": "P-NOPE"})
+        assert bad["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        assert "P-NOPE" in bad["errors"][0]["message"]
