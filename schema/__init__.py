@@ -21,6 +21,7 @@ from schema.errors import ErrorCodes
 from schema.mutations import Mutation
 from schema.quality import DataQualityReport
 from schema.inputs import CustomerOrder, CustomerWhere
+from schema.campaigns import CampaignQuery
 from schema.recommendations import RecommendationQuery
 from schema.relationship import RelationshipQuery
 from schema.value import ValueQuery
@@ -54,7 +55,7 @@ def _criteria(where: CustomerWhere | None) -> CustomerCriteria:
 
 
 @strawberry.type
-class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, RelationshipQuery):
+class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, RelationshipQuery, CampaignQuery):
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
         row = await customers.customer(info.context, id)

@@ -7,6 +7,7 @@ from strawberry.types import Info
 
 from resolvers import customers, profile
 from resolvers.context import Context
+from schema.campaigns import CampaignMutation
 from schema.recommendations import RecommendationMutation
 from schema.relationship import RelationshipMutation
 from schema.catalog_rules import CatalogRulesMutation
@@ -54,7 +55,7 @@ async def _customer(ctx: Context, customer_id: str) -> Customer | None:
 
 @strawberry.type
 class Mutation(PartnerMutation, SegmentMutation, ScoringMutation, CatalogRulesMutation, RecommendationMutation,
-               RelationshipMutation):
+               RelationshipMutation, CampaignMutation):
     @strawberry.mutation(description="A customer updates attributes the profile policy lets them maintain. "
                                      "Values are recorded as customer-maintained and unverified, with lower "
                                      "accuracy; refused keys come back in `errors`.")
