@@ -184,6 +184,8 @@ class CampaignReport:
     lift_note: str | None
     budget: float | None
     spent: float
+    late_conversions: int = strawberry.field(description="Conversions recorded after the response window "
+                                                         "(not counted above).")
 
 
 def _performance(p: Any) -> CampaignPerformance:
@@ -199,7 +201,7 @@ def _report(r: Any) -> CampaignReport:
         lift = CampaignLift(**values)
     return CampaignReport(at=utc(r.at), total=_performance(r.total), waves=[_performance(w) for w in r.waves],
                           channels=[_performance(c) for c in r.channels], lift=lift, lift_note=r.lift_note,
-                          budget=r.budget, spent=r.spent)
+                          budget=r.budget, spent=r.spent, late_conversions=r.late_conversions)
 
 
 @strawberry.type(description="A campaign: offers to a target audience in ordered waves, measured against a "

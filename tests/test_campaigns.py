@@ -299,3 +299,42 @@ def test_contact_policy_over_graphql(http: TestClient) -> None:
                {"p": {"complaint_suppression_days": 14}})
     assert good["data"]["setContactPolicy"]["definition"]["complaint_suppression_days"] == 14
     assert good["data"]["setContactPolicy"]["version"] == policy["version"] + 1
+
+
+REPORT = """query($id: ID!) { campaign(id: $id) { report {
+  total { contacted contacts cost converted revenue conversionRate costPerSale roi }
+  waves { key wave channel contacted } channels { key channel contacted }
+  lift { treatment control absolute interval { low high } significant } liftNote spent lateConversions } } }"""
+
+
+def test_report_over_graphql(http: TestClient, store: GraphStore) -> None:
+    found = gql(http, "{ campaigns(status: COMPLETED) { id controlShare } }")["data"]["campaigns"]
+    history = next(c["id"] for c in found if c["controlShare"] == 0.0)  # the demo's past campaigns
+    past = gql(http, REPORT, {"id": history})
+    assert "errors" not in past, past
+    report = past["data"]["campaign"]["report"]
+    assert report["lift"] is None and "control" in report["liftNote"]
+    assert [w["channel"] for w in report["waves"]] == ["SMS", "OUTBOUND_CALL"]
+    contacts = store.campaign_contacts(history)
+    assert report["total"]["contacts"] == contacts.num_rows
+    assert report["total"]["cost"] == pytest.approx(sum(contacts.column("cost").to_pylist()), abs=0.01)
+
+    created = _create(http, "Reported")
+    assert "errors" not in gql(http, LAUNCH, {"id": created["id"]})
+    members = Campaigns(store, None).members(created["id"])
+    treated = sorted(members.loc[members["cohort"] == "TREATMENT", "customer"])
+    control = sorted(members.loc[members["cohort"] == "CONTROL", "customer"])
+    responses = [{"customerId": c, "response": "CONVERTED", "revenue": 120.0} for c in treated[:30]]
+    responses += [{"customerId": c, "response": "CONVERTED", "revenue": 120.0} for c in control[:2]]
+    assert "errors" not in gql(http, RESPOND, {"id": created["id"], "r": responses})
+    body = gql(http, REPORT, {"id": created["id"]})
+    assert "errors" not in body, body
+    report = body["data"]["campaign"]["report"]
+    total, lift = report["total"], report["lift"]
+    assert total["contacted"] == len(treated) and total["converted"] == 30
+    assert total["revenue"] == pytest.approx(3600.0)
+    assert total["conversionRate"] == pytest.approx(30 / len(treated))
+    assert total["costPerSale"] == pytest.approx(total["cost"] / 30)
+    assert lift["treatment"] == len(treated) and lift["control"] == len(control)
+    assert lift["absolute"] == pytest.approx(30 / len(treated) - 2 / len(control))
+    assert lift["interval"]["low"] < lift["absolute"] < lift["interval"]["high"]
