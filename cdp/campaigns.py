@@ -68,6 +68,8 @@ REASON_TEXT: dict[str, str] = {
     "NO_ELIGIBLE_OFFER": "none of the campaign's offers is open to the customer (catalog rules)",
     "BUDGET": "beyond what the remaining budget pays for",
 }
+#: How each customer's offer is chosen among the campaign's eligible offers.
+OFFER_CHOICES = ("RANK", "EXPECTED_VALUE")
 #: Response kinds, and the contact outcome each sets (None: outcome unchanged).
 RESPONSE_KINDS: dict[str, str | None] = {"OPENED": None, "RESPONDED": None, "CONVERTED": "ACCEPTED",
                                          "DECLINED": "DECLINED"}
@@ -124,6 +126,7 @@ class CampaignSpec:
     target_definition: Any = None
     description: str | None = None
     purpose: str = "MARKETING"
+    offer_choice: str = "RANK"
     control_share: float = 0.1
     budget: float | None = None
     starts_at: datetime | None = None
@@ -146,6 +149,7 @@ class Campaign:
     waves: tuple[Wave, ...]
     control_share: float
     budget: float | None
+    offer_choice: str
     starts_at: datetime | None
     ends_at: datetime | None
     response_window_days: int
@@ -163,6 +167,7 @@ class Campaign:
             target_definition=json.loads(definition) if definition else None,
             offers=tuple(offers), waves=tuple(Wave.from_json(w) for w in json.loads(row.get("waves") or "[]")),
             control_share=float(row.get("control_share") or 0.0), budget=row.get("budget"),
+            offer_choice=row.get("offer_choice") or "RANK",
             starts_at=row.get("starts_at"), ends_at=row.get("ends_at"),
             response_window_days=int(row.get("response_window_days") or DEFAULT_RESPONSE_WINDOW_DAYS),
             created_at=row.get("created_at"), updated_at=row.get("updated_at"), launched_at=row.get("launched_at"),
@@ -188,6 +193,7 @@ class Campaign:
             "target_definition": json.dumps(self.target_definition, sort_keys=True)
             if self.target_definition is not None else None,
             "waves": json.dumps([w.to_json() for w in self.waves]), "control_share": self.control_share,
+            "offer_choice": self.offer_choice,
             "budget": self.budget, "starts_at": self.starts_at, "ends_at": self.ends_at,
             "response_window_days": self.response_window_days, "created_at": self.created_at,
             "updated_at": now, "launched_at": self.launched_at,
@@ -319,7 +325,8 @@ class Campaigns:
             target_definition=spec.target_definition, offers=tuple(spec.offers),
             waves=tuple(Wave(i + 1, w.channel, w.delay_days, w.only_non_responders)
                         for i, w in enumerate(spec.waves)),
-            control_share=float(spec.control_share), budget=spec.budget, starts_at=spec.starts_at,
+            control_share=float(spec.control_share), budget=spec.budget, offer_choice=spec.offer_choice,
+            starts_at=spec.starts_at,
             ends_at=spec.ends_at, response_window_days=spec.response_window_days, created_at=now,
             updated_at=now, launched_at=None)
         self.store.write([
@@ -343,6 +350,8 @@ class Campaigns:
                 raise InvalidInput(f"no saved segment {spec.target_segment!r}", field="targetSegment")
         else:
             parse_definition(spec.target_definition, self.analytics.data(), "targetDefinition")
+        if spec.offer_choice not in OFFER_CHOICES:
+            raise InvalidInput(f"offerChoice must be one of {', '.join(OFFER_CHOICES)}", field="offerChoice")
         if not spec.offers:
             raise InvalidInput("a campaign needs at least one offer", field="offers")
         if len(set(spec.offers)) != len(spec.offers):
@@ -491,9 +500,17 @@ class Campaigns:
 
     def _choose_offers(self, data: ProjectionData, rows: np.ndarray, campaign: Campaign,
                        at: datetime) -> np.ndarray:
-        """Per row, the first of the campaign's offers (by rank) the catalog rules allow, or None."""
+        """Per row, the campaign offer the catalog rules allow that ranks first (RANK) or that the
+        recommendation engine values most (EXPECTED_VALUE; rank breaks ties), or None."""
         out = np.full(len(rows), None, dtype=object)
         if not len(rows):
+            return out
+        if campaign.offer_choice == "EXPECTED_VALUE" and len(campaign.offers) > 1:
+            values = self.analytics.recommendations.expected_values(rows, list(campaign.offers), at, data)
+            # argmax takes the first of equal values: the better-ranked offer wins ties.
+            best = np.argmax(values, axis=1)
+            ok = np.isfinite(values[np.arange(len(rows)), best])
+            out[ok] = np.asarray(campaign.offers, dtype=object)[best[ok]]
             return out
         rules = catalog_rules.read_rules(self.store)
         evaluation = catalog_rules.evaluate(data, rows, at, rules)

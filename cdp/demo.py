@@ -1831,6 +1831,7 @@ def _campaign_tables(contacts: _ContactRows, codes: list[str], cat: _Catalog, cu
         "target_definition": pa.nulls(count, pa.string()),
         "waves": pa.array([_demo_waves(start_us[i], [int(((number == i) & (wave == w)).sum()) for w in (1, 2)])
                            for i in range(count)], pa.string()),
+        "offer_choice": pa.array(["RANK"] * count, pa.string()),
         "control_share": pa.array(np.zeros(count), pa.float64()),
         "budget": pa.nulls(count, pa.float64()),
         "starts_at": _timestamps(start_us),

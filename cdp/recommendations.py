@@ -141,6 +141,23 @@ class RecommendationEngine:
             values[lo:lo + len(chunk), :k] = tv
         return items, values
 
+    def expected_values(self, rows: np.ndarray, products: list[str], at: datetime | None = None,
+                        data: ProjectionData | None = None) -> np.ndarray:
+        """Expected value of offering each of ``products`` to each customer row
+        (``len(rows) x len(products)``; -inf where the catalog rules rule it out or the
+        product is unknown). Used by campaigns to pick each customer's best offer."""
+        data = data or self.analytics.data()
+        at = at or utc_now()
+        state = self._current(data)
+        columns = pd.Index(state.products).get_indexer(products)
+        out = np.full((len(rows), len(products)), -np.inf, dtype=np.float32)
+        known = columns >= 0
+        for lo in range(0, len(rows), CHUNK):
+            chunk = np.asarray(rows[lo:lo + CHUNK], dtype=np.int64)
+            ev, *_ = self._scores(data, state, chunk, at)
+            out[lo:lo + len(chunk)][:, known] = ev[:, columns[known]]
+        return out
+
     def calibration(self, data: ProjectionData | None = None) -> Calibration | None:
         """How the current collaborative probability was calibrated (fits the state if needed)."""
         return self._current(data or self.analytics.data()).model.calibration_

@@ -337,6 +337,8 @@ CAMPAIGN = NodeType(
         _p("target_segment", "STRING", description="Id of the saved Segment targeted (or empty)."),
         _p("target_definition", "STRING", description="Inline segment definition as JSON (or empty)."),
         _p("waves", "STRING", description="Ordered waves as JSON: channel, delay_days, only_non_responders."),
+        _p("offer_choice", "STRING", description="RANK (first eligible offer) or EXPECTED_VALUE (the eligible "
+                                                 "offer the recommendation engine values most)."),
         _p("control_share", "DOUBLE", description="Share of the audience held out as control group, 0..0.5."),
         _p("budget", "DOUBLE", description="Spending limit for contacts, currency units (null: none)."),
         _p("starts_at", "TIMESTAMP", description="Planned start (first wave)."),

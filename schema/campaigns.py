@@ -41,6 +41,12 @@ class CampaignPurpose(enum.Enum):
     SERVICE = "SERVICE"
 
 
+@strawberry.enum(description="How each customer's offer is chosen among the campaign's offers.")
+class OfferChoice(enum.Enum):
+    RANK = "RANK"
+    EXPECTED_VALUE = "EXPECTED_VALUE"
+
+
 @strawberry.enum(description="A customer's answer to a campaign.")
 class CampaignResponseKind(enum.Enum):
     OPENED = "OPENED"
@@ -67,6 +73,11 @@ class CampaignInput:
     target_definition: SegmentDefinitionInput | None = None
     description: str | None = None
     purpose: CampaignPurpose = CampaignPurpose.MARKETING
+    offer_choice: OfferChoice = strawberry.field(
+        default_factory=lambda: OfferChoice.RANK,
+        description="RANK: each customer gets the first offer the catalog rules allow; EXPECTED_VALUE: the "
+                    "allowed offer with the highest expected value (probability x margin) from the recommendation "
+                    "engine (slower on big audiences).")
     control_share: float = strawberry.field(default=0.1, description="Share held out as control group, 0..0.5.")
     budget: float | None = strawberry.field(default=None, description="Limit on contact costs (null: none).")
     starts_at: datetime | None = None
@@ -216,6 +227,7 @@ class Campaign:
     target_definition: JSON | None
     offer_ids: list[strawberry.ID]
     waves: list[CampaignWave]
+    offer_choice: OfferChoice
     control_share: float
     budget: float | None
     spent: float
@@ -267,7 +279,8 @@ class Campaign:
                    purpose=CampaignPurpose(c.purpose), status=CampaignStatus(c.status),
                    target_segment=strawberry.ID(c.target_segment) if c.target_segment else None,
                    target_definition=c.target_definition, offer_ids=[strawberry.ID(p) for p in c.offers],
-                   waves=waves, control_share=c.control_share, budget=c.budget, spent=round(c.spent, 2),
+                   waves=waves, offer_choice=OfferChoice(c.offer_choice), control_share=c.control_share,
+                   budget=c.budget, spent=round(c.spent, 2),
                    starts_at=utc(c.starts_at), ends_at=utc(c.ends_at), response_window_days=c.response_window_days,
                    created_at=utc(c.created_at), updated_at=utc(c.updated_at), launched_at=utc(c.launched_at))
 
@@ -328,7 +341,8 @@ class CampaignMutation:
             target_segment=str(input.target_segment) if input.target_segment is not None else None,
             target_definition=definition_dict(input.target_definition)
             if input.target_definition is not None else None,
-            description=input.description, purpose=input.purpose.value, control_share=input.control_share,
+            description=input.description, purpose=input.purpose.value, offer_choice=input.offer_choice.value,
+            control_share=input.control_share,
             budget=input.budget, starts_at=naive_utc(input.starts_at), ends_at=naive_utc(input.ends_at),
             response_window_days=input.response_window_days)
         return Campaign.from_domain(await resolve.create(info.context, spec))

@@ -338,3 +338,27 @@ def test_report_over_graphql(http: TestClient, store: GraphStore) -> None:
     assert lift["treatment"] == len(treated) and lift["control"] == len(control)
     assert lift["absolute"] == pytest.approx(30 / len(treated) - 2 / len(control))
     assert lift["interval"]["low"] < lift["absolute"] < lift["interval"]["high"]
+
+
+def test_expected_value_offer_choice_follows_the_recommendation_engine(store: GraphStore) -> None:
+    analytics = Analytics(store, Settings())
+    try:
+        service = Campaigns(store, analytics)
+        offers = ("P-VAS-CLOUD", "P-VAS-SEC", "P-VAS-MUSIC")
+        campaign = service.create(CampaignSpec(name="Best add-on", offers=offers, waves=(WavePlan("EMAIL"),),
+                                               target_definition=MOBILE, offer_choice="EXPECTED_VALUE",
+                                               control_share=0.0))
+        audience = service.audience(campaign.id)
+        values = analytics.recommendations.expected_values(audience.rows, list(offers), audience.at, audience.data)
+        expected = np.asarray(offers, dtype=object)[values.argmax(axis=1)]
+        assert audience.eligible > 0 and np.array_equal(audience.offer, expected)
+        assert len(set(audience.offer)) > 1  # not everyone gets the same add-on
+        ranked = service.create(CampaignSpec(name="First add-on", offers=offers, waves=(WavePlan("EMAIL"),),
+                                             target_definition=MOBILE, control_share=0.0))
+        by_rank = service.audience(ranked.id)
+        assert set(by_rank.offer) <= set(offers) and (by_rank.offer == offers[0]).mean() > 0.5
+        with pytest.raises(Exception, match="offerChoice"):
+            service.create(CampaignSpec(name="Bad", offers=offers, waves=(WavePlan("EMAIL"),),
+                                        target_definition=MOBILE, offer_choice="RANDOM"))
+    finally:
+        analytics.close()
