@@ -278,9 +278,3 @@ def _satisfaction(data: ProjectionData, pos: np.ndarray, start: np.datetime64,
     count = int(keep.sum())
     return (float(score[keep].mean()) if count else None), count
 
-
-def require(found: Portfolio | None, manager: str) -> Portfolio:
-    """``found``, or ``NotFound`` (``name``) when the manager has no customers."""
-    if found is None:
-        raise NotFound(f"no customer has account manager {manager!r}", field="name")
-    return found

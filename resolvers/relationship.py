@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from anyio import to_thread
 
@@ -185,7 +186,7 @@ async def of_customer(ctx: Context, customer_id: str, start: datetime | None,
     return await to_thread.run_sync(run)
 
 
-async def of_rows(ctx: Context, data: ProjectionData, rows, start: datetime | None,  # type: ignore[no-untyped-def]
+async def of_rows(ctx: Context, data: ProjectionData, rows: np.ndarray, start: datetime | None,
                   end: datetime | None) -> tuple[S.MonthlySatisfaction, ...]:
     """Monthly satisfaction of customer ``rows`` of ``data`` over a window (default: the last year)."""
     begin, stop = S.window(start, end, ctx.now)
