@@ -11,6 +11,7 @@ import base64
 import binascii
 
 from cdp.errors import InvalidInput
+from cdp.limits import PageTooLarge
 
 _PREFIX = "cdp:o:"
 
@@ -34,9 +35,12 @@ def decode_cursor(cursor: str, field: str = "after") -> int:
 def page_window(first: int, after: str | None, max_page_size: int) -> tuple[int, int]:
     """``(skip, limit)`` for a page of ``first`` items after cursor ``after``.
 
-    Raises ``InvalidInput`` when ``first`` is below 0 or above ``max_page_size``.
+    Raises ``InvalidInput`` when ``first`` is below 0, ``PageTooLarge`` (a kind of
+    ``InvalidInput``, code ``PAGE_TOO_LARGE``) when it is above ``max_page_size``.
     """
-    if first < 0 or first > max_page_size:
+    if first < 0:
         raise InvalidInput(f"first must be between 0 and {max_page_size}, got {first}", field="first")
+    if first > max_page_size:
+        raise PageTooLarge(f"first must be between 0 and {max_page_size}, got {first}", field="first")
     skip = decode_cursor(after) + 1 if after else 0
     return skip, first

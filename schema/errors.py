@@ -4,6 +4,7 @@
 |---|---|
 | ``GRAPHQL_PARSE_FAILED`` | the document is not valid GraphQL syntax |
 | ``GRAPHQL_VALIDATION_FAILED`` | unknown field, wrong argument type, bad variable |
+| ``TOO_MANY_TOKENS`` / ``QUERY_TOO_DEEP`` | the parser gave up on a too long or too nested document (docs/limits.md) |
 | ``BAD_USER_INPUT`` | also: a variable value its type rejects (e.g. an unknown enum value) |
 | a ``CdpError`` code | e.g. ``BAD_USER_INPUT``, ``NOT_FOUND``, ``STORE_UNAVAILABLE`` |
 | ``INTERNAL_SERVER_ERROR`` | anything else: a bug, logged server-side with its traceback |
@@ -29,6 +30,10 @@ def error_code(error: GraphQLError) -> str:
     if isinstance(original, GraphQLError):  # a variable value that does not fit its type
         return "BAD_USER_INPUT"
     if original is None:
+        if error.message.startswith("Syntax Error: Document contains more than"):
+            return "TOO_MANY_TOKENS"  # the parser's max_tokens (docs/limits.md)
+        if error.message.startswith("Syntax Error: Document is nested too deeply"):
+            return "QUERY_TOO_DEEP"
         if error.message.startswith("Syntax Error"):
             return "GRAPHQL_PARSE_FAILED"
         return "GRAPHQL_VALIDATION_FAILED"

@@ -208,14 +208,14 @@ def test_products_and_channels(client, frames) -> None:  # type: ignore[no-untyp
 @pytest.mark.parametrize(
     ("query", "code", "field"),
     [
-        ("{ customers(first: 1000) { totalCount } }", "BAD_USER_INPUT", "first"),
+        ("{ customers(first: 1000) { totalCount } }", "PAGE_TOO_LARGE", "first"),
         ("{ customers(first: -1) { totalCount } }", "BAD_USER_INPUT", "first"),
         ('{ customers(after: "bogus") { totalCount } }', "BAD_USER_INPUT", "after"),
         ("{ customers(where: {monthlySpend: {min: 9, max: 1}}) { totalCount } }", "BAD_USER_INPUT", "monthlySpend"),
         ("{ customers(where: {tenureMonths: {min: -3}}) { totalCount } }", "BAD_USER_INPUT", "tenureMonths"),
         ('{ customers(where: {joinedOn: {from: "2024-01-01", to: "2020-01-01"}}) { totalCount } }',
          "BAD_USER_INPUT", "joinedOn"),
-        ('{ customer(id: "C0000001") { contacts(first: 999) { totalCount } } }', "BAD_USER_INPUT", "first"),
+        ('{ customer(id: "C0000001") { contacts(first: 999) { totalCount } } }', "PAGE_TOO_LARGE", "first"),
         ("{ customers(where: {tier: [GOLD]}) { totalCount } }", "GRAPHQL_VALIDATION_FAILED", None),
         ("{ customer { id } }", "GRAPHQL_VALIDATION_FAILED", None),
         ("{ nonsense }", "GRAPHQL_VALIDATION_FAILED", None),
