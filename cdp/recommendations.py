@@ -174,9 +174,10 @@ class RecommendationEngine:
 
     def _scores(self, data: ProjectionData, state: _State, rows: np.ndarray, at: datetime,
                 propensity: bool = True,
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Offers | None, np.ndarray]:
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Offers | None, np.ndarray, np.ndarray]:
         """Expected value (-inf where not eligible), probability, margin and up-sell flag (each
-        rows x products), and the offers frame with the rows of ``rows`` in it (for reasons).
+        rows x products), the offers frame with the rows of ``rows`` in it and their rows there
+        (for reasons), and the propensities (rows x products, nan where none).
         ``propensity=False`` leaves the propensity models out (the holdout evaluation: they are
         trained on what came after a past ``at``)."""
         from cdp import catalog_rules
@@ -192,11 +193,10 @@ class RecommendationEngine:
         eligible, upsell = rules.eligible, rules.upsell
         held = state.holdings[rows]
         probability = state.model.probability(held)
-        if propensity:
-            p = self._propensities(data, rows, state)
-            has = ~np.isnan(p)
-            probability = np.where(has, (1 - PROPENSITY_WEIGHT) * probability + PROPENSITY_WEIGHT *
-                                   np.nan_to_num(p), probability)
+        p = self._propensities(data, rows, state) if propensity else np.full(probability.shape, np.nan)
+        has = ~np.isnan(p)
+        probability = np.where(has, (1 - PROPENSITY_WEIGHT) * probability + PROPENSITY_WEIGHT *
+                               np.nan_to_num(p), probability)
         probability = probability * _response_factor(offers, local, len(state.products), at,
                                                      data.size if offers is state.offers else len(rows))
         margin = np.broadcast_to(state.margin, probability.shape).copy()
@@ -211,25 +211,26 @@ class RecommendationEngine:
                                             margin[:, j])
         margin = np.maximum(margin, 0.0) * MARGIN_MONTHS
         ev = np.where(eligible, probability * margin, -np.inf)
-        return ev.astype(np.float32), probability, margin, upsell, offers, local
+        return ev.astype(np.float32), probability, margin, upsell, offers, local, p
 
     def _propensities(self, data: ProjectionData, rows: np.ndarray, state: _State) -> np.ndarray:
+        """Trained propensities of ``rows`` (rows of ``data``) x ``state.products``; nan where none."""
         out = np.full((len(rows), len(state.products)), np.nan)
         models = getattr(self.analytics, "models", None)
         if models is None:
             return out
-        for j, product in enumerate(state.products):
-            try:
-                column = models.score_column(f"propensity:{product}", data)
-            except InvalidInput:
-                continue
-            out[:, j] = column[rows]
+        try:
+            products, matrix = models.propensity_rows(rows, data)
+        except InvalidInput:  # not trained
+            return out
+        column = pd.Index(state.products).get_indexer(products)
+        ok = column >= 0
+        out[:, column[ok]] = matrix[:, ok]
         return out
 
     def _rank(self, data: ProjectionData, state: _State, rows: np.ndarray, first: int, at: datetime,
               explain: bool) -> list[list[Recommendation]]:
-        ev, probability, margin, upsell, offers, local = self._scores(data, state, rows, at)
-        propensity = self._propensities(data, rows, state) if explain else None
+        ev, probability, margin, upsell, offers, local, propensity = self._scores(data, state, rows, at)
         channels = self.analytics.channels.current(data)
         out = []
         for i, row in enumerate(rows):

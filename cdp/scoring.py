@@ -320,6 +320,22 @@ class ModelRegistry:
         out[:n] = column[:n]
         return out
 
+    def propensity_rows(self, rows: np.ndarray, data: ProjectionData | None = None) -> tuple[list[str], np.ndarray]:
+        """Propensities of customer ``rows`` of ``data`` (default: the current snapshot):
+        ``(product ids, len(rows) x products float64)``, nan = not scored. Reads just those
+        rows (``score_column`` copies a whole column per product).
+
+        Raises ``ModelNotTrained`` when the propensity models are not trained.
+        """
+        self.card("propensity")  # raises when not trained
+        products = list(self._models["propensity"].products)
+        matrix = self._current("propensity").arrays["propensity"]
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.full((len(rows), len(products)), np.nan)
+        inside = rows < len(matrix)
+        out[inside] = matrix[rows[inside]]
+        return products, out
+
     def customer_scores(self, customer_id: str, propensity: bool = True) -> CustomerScores | None:
         """The scores of one customer (None when the customer is not projected); product
         propensities only with ``propensity``. A lookup once everyone is scored."""
