@@ -6,6 +6,7 @@
   the GraphiQL playground served from cdp's own assets (no internet needed);
 - ``/static/graphiql``: the playground's JavaScript and CSS;
 - ``/healthz`` (process alive) and ``/readyz`` (store answers);
+- ``/metrics``: Prometheus metrics (``cdp.metrics``; docs/operations.md);
 - ``/``: a redirect to the playground.
 """
 
@@ -22,11 +23,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult as _ExecutionResult
 
 from cdp.analytics import Analytics
 from cdp.errors import CdpError
 from cdp.contact_lists import contact_list_response
+from cdp.metrics import Metrics
 from cdp.playground import asset_routes, playground_html
+from cdp.request_context import CURRENT
+from cdp.request_middleware import RequestObserver
 from cdp.settings import Settings
 from cdp.store import open_store
 from graph.store import GraphStore
@@ -54,6 +60,15 @@ class CdpGraphQL(GraphQL):
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(playground_html(graphql_path=request.url.path))
 
+    async def process_result(self, request: Request, result: _ExecutionResult) -> GraphQLHTTPResponse:
+        """Strawberry's response body, after noting each error's ``extensions.code`` on the
+        request being served (``cdp.request_context``) for the metrics and the access log."""
+        info = CURRENT.get()
+        if info is not None and result.errors:
+            info.error_codes.extend(str((error.extensions or {}).get("code", "INTERNAL_SERVER_ERROR"))
+                                    for error in result.errors)
+        return await super().process_result(request, result)
+
 
 def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
     """The cdp ASGI app. Opens the configured store unless ``store`` is given.
@@ -62,7 +77,7 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
     Raises ``StoreUnavailable`` when the store cannot be opened.
     """
     owns_store = store is None
-    store = store or open_store(settings)
+    store = store or open_store(settings, lazy=True)  # a Neo4j server may come up after the API
     graphql = CdpGraphQL(store, settings)
 
     async def healthz(_: Request) -> Response:
@@ -78,12 +93,21 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
     async def home(_: Request) -> Response:
         return RedirectResponse("/graphql")
 
+    metrics = Metrics()
+    store.call_observer = metrics.observe_store_call  # the latest app over a store records its calls
+    metrics.watch_projection(lambda: graphql.analytics.projection.last_refresh)
+
+    async def metrics_endpoint(_: Request) -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
         graphql.analytics.close()
         if owns_store:
             store.close()
+            log.info("store closed")
 
     async def wave_contacts(request: Request) -> Response:
         return await contact_list_response(graphql.analytics.campaigns, request)
@@ -93,10 +117,13 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
         Route("/campaigns/{campaign_id}/waves/{wave:int}/contacts.{format}", wave_contacts),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
         Route("/", home),
         *asset_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(RequestObserver, metrics=metrics)  # outermost: every request gets an id and is counted
+    app.state.metrics = metrics
     app.state.store = store
     app.state.settings = settings
     app.state.analytics = graphql.analytics

@@ -16,6 +16,7 @@ exit status 2; no traceback. ``cdp import`` exits 3 when it rejected some rows.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -94,10 +95,25 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             print(f"cdp: first run: loading {settings.demo_customers:,} demo customers", file=sys.stderr)
             summary = load_demo(settings, settings.demo_customers, settings.demo_seed)
             print(f"cdp: loaded {summary['rows']:,} rows in {summary['seconds']} s", file=sys.stderr)
+    from cdp.request_log import configure_logging
+
+    configure_logging(settings.log_format, args.log_level)  # type: ignore[arg-type]
     app = build_app(settings)
     print(f"cdp: serving http://{settings.host}:{settings.port}/graphql ({settings.backend} store)",
           file=sys.stderr)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level=args.log_level, log_config=None,
+        access_log=False,  # cdp.access writes one line per request, with its id
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds))
+    # SIGTERM / SIGINT: uvicorn stops accepting, lets in-flight requests finish (at most
+    # CDP_SHUTDOWN_GRACE_SECONDS), then the app closes the store. uvicorn raises the signal
+    # again once done; these handlers take it, so a graceful stop exits 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, server.handle_exit)
+    server.run()
+    if not server.started:
+        print("cdp: error: the server did not start (see the log above)", file=sys.stderr)
+        return 3
     return 0
 
 

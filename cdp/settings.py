@@ -14,6 +14,9 @@
 | ``CDP_PROJECTION_MAX_AGE`` | ``300`` | seconds before the analytic projection of a Neo4j store is re-read (writes by other processes) |
 | ``CDP_MODEL_DIR`` | ``<CDP_DB_PATH>.models`` | where trained models and their cards are kept |
 | ``CDP_COMPLAINT_SLA_HOURS`` | ``48`` | hours within which a complaint should be resolved (docs/relationship.md) |
+| ``CDP_LOG_FORMAT`` | ``json`` | ``json`` (one object per line) or ``plain`` (for reading in a terminal); docs/operations.md |
+| ``CDP_SHUTDOWN_GRACE_SECONDS`` | ``20`` | on SIGTERM, seconds in-flight requests may take to finish before the store is closed |
+| ``NEO4J_CONNECT_TIMEOUT`` / ``NEO4J_MAX_RETRY_SECONDS`` | ``5`` / ``5`` | seconds to open a Neo4j connection / to retry a failed call before ``STORE_UNAVAILABLE`` |
 """
 
 from __future__ import annotations
@@ -46,6 +49,10 @@ class Settings:
     projection_max_age: int = 300
     model_dir: Path | None = None
     complaint_sla_hours: int = 48
+    log_format: str = "json"
+    shutdown_grace_seconds: int = 20
+    neo4j_connect_timeout: int = 5
+    neo4j_max_retry_seconds: int = 5
 
     @property
     def backend(self) -> str:
@@ -89,6 +96,10 @@ class Settings:
             projection_max_age=number("CDP_PROJECTION_MAX_AGE", cls.projection_max_age),
             model_dir=Path(env["CDP_MODEL_DIR"]) if env.get("CDP_MODEL_DIR") else None,
             complaint_sla_hours=number("CDP_COMPLAINT_SLA_HOURS", cls.complaint_sla_hours),
+            log_format=_log_format(env.get("CDP_LOG_FORMAT") or cls.log_format),
+            shutdown_grace_seconds=number("CDP_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
+            neo4j_connect_timeout=number("NEO4J_CONNECT_TIMEOUT", cls.neo4j_connect_timeout),
+            neo4j_max_retry_seconds=number("NEO4J_MAX_RETRY_SECONDS", cls.neo4j_max_retry_seconds),
         )
 
     @property
@@ -101,3 +112,11 @@ class Settings:
     def with_(self, **changes: object) -> Settings:
         """A copy with ``changes`` applied (used by the CLI's flags)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _log_format(raw: str) -> str:
+    """``CDP_LOG_FORMAT`` checked: ``json`` or ``plain``; raises ``ConfigurationError`` otherwise."""
+    value = raw.strip().lower()
+    if value not in ("json", "plain"):
+        raise ConfigurationError(f"CDP_LOG_FORMAT must be json or plain, got {raw!r}")
+    return value

@@ -10,16 +10,20 @@ from cdp.settings import Settings
 from graph.store import GraphStore
 
 
-def open_store(settings: Settings, read_only: bool = False) -> GraphStore:
+def open_store(settings: Settings, read_only: bool = False, lazy: bool = False) -> GraphStore:
     """Open (and create the schema of) the store ``settings`` selects.
 
-    Raises ``StoreUnavailable`` when the store cannot be opened or reached.
+    Raises ``StoreUnavailable`` when the store cannot be opened or reached, except
+    for a Neo4j server with ``lazy`` (the API server): then calls raise it until
+    the server answers (the embedded file is always opened at once).
     """
     if settings.neo4j_uri:
         from graph.neo4j_store import Neo4jStore
 
         return Neo4jStore(
-            settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database
+            settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database,
+            connect_timeout=settings.neo4j_connect_timeout, max_retry_seconds=settings.neo4j_max_retry_seconds,
+            lazy=lazy,
         )
     from graph.ladybug_store import LadybugStore
 

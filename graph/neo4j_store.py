@@ -29,24 +29,46 @@ BULK_BATCH = 10_000
 class Neo4jStore(GraphStore):
     """A ``GraphStore`` on a Neo4j 5 server or cluster.
 
+    ``connect_timeout`` bounds opening one connection and ``max_retry_seconds``
+    the driver's retries of a call that failed for a transient reason (the
+    server down, a leader election): past them a call raises ``StoreUnavailable``.
+    Nothing here holds a session or a connection between calls: every call
+    borrows one from the driver's pool, which drops broken connections and
+    opens new ones, so the store works again as soon as the server is back.
+
     Raises ``StoreUnavailable`` if the server cannot be reached or refuses the
-    credentials at start-up.
+    credentials at start-up, unless ``lazy``: then the first call that reaches
+    the server creates the constraints and indexes (a server may be down while
+    the API starts; it answers ``STORE_UNAVAILABLE`` until the server is up).
     """
 
     backend = "neo4j"
 
-    def __init__(self, uri: str, user: str, password: str, database: str = "neo4j") -> None:
+    def __init__(self, uri: str, user: str, password: str, database: str = "neo4j", *,
+                 connect_timeout: float = 5.0, max_retry_seconds: float = 5.0, lazy: bool = False) -> None:
         super().__init__()
         import neo4j
 
         self._neo4j = neo4j
+        self.uri = uri
         self.database = database
+        self._schema_ready = False
         try:
-            self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
-            self._driver.verify_connectivity()
+            self._driver = neo4j.GraphDatabase.driver(
+                uri, auth=(user, password), connection_timeout=connect_timeout,
+                connection_acquisition_timeout=connect_timeout + max_retry_seconds,
+                max_transaction_retry_time=max_retry_seconds)
+            if not lazy:
+                self._driver.verify_connectivity()
         except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.AuthError, ValueError, OSError) as exc:
             raise StoreUnavailable(f"cannot reach Neo4j at {uri}: {exc}") from exc
-        self.ensure_schema()
+        if not lazy:
+            self.ensure_schema()
+
+    def _ready(self) -> None:
+        """Create the schema on the first call of a lazily started store (StoreUnavailable while down)."""
+        if not self._schema_ready:
+            self.ensure_schema()
 
     def _errors(self) -> tuple[type[Exception], ...]:
         return (self._neo4j.exceptions.Neo4jError, self._neo4j.exceptions.DriverError)
@@ -57,6 +79,7 @@ class Neo4jStore(GraphStore):
         raise StoreError(f"Neo4j rejected a statement: {exc}") from exc
 
     def _fetch(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:
+        self._ready()
         self._counted()
         try:
             records, _, _ = self._driver.execute_query(
@@ -77,9 +100,11 @@ class Neo4jStore(GraphStore):
     def ensure_schema(self) -> None:
         for stmt in Q.neo4j_schema_statements():
             self._write_statement(stmt, {})
+        self._schema_ready = True
 
     @contextmanager
     def _transaction(self) -> Iterator[_Neo4jTransaction]:
+        self._ready()
         try:
             with self._driver.session(database=self.database) as session:
                 with session.begin_transaction() as tx:
@@ -92,6 +117,7 @@ class Neo4jStore(GraphStore):
         return table.to_pylist()
 
     def _bulk_create(self, name: str, is_node: bool, table: pa.Table) -> None:
+        self._ready()
         query = Q.bulk_create_nodes(MODEL.node(name)) if is_node else Q.bulk_create_relationships(
             MODEL.relationship(name))
         for batch in table.to_batches(BULK_BATCH):

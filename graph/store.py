@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +35,9 @@ from graph.errors import InvalidInput
 from graph.model import ARROW_TYPES, MODEL
 
 Row = dict[str, Any]
+_T = TypeVar("_T")
+#: ``GraphStore.call_observer``: ``(query name, seconds, error or None)``.
+CallObserver = Callable[[str, float, "BaseException | None"], None]
 Rows = pa.Table | Sequence[Mapping[str, Any]]
 Progress = Callable[[str, int], None]
 
@@ -269,18 +272,39 @@ class GraphStore(ABC):
         self._generation = 0  # bumped by every write; invalidates the catalogue cache
         self._catalogue_cache: dict[str, tuple[int, float, dict[str, Row]]] = {}
         self._listeners: list[ChangeListener] = []
+        #: Told of every store call: ``(query name, seconds, error or None)``; set by the
+        #: app to record metrics (``cdp.metrics``). Must be quick and must not raise.
+        self.call_observer: CallObserver | None = None
 
     # ------------------------------------------------------------ primitives
 
     def _read(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:
         """One store call running one read statement; rows as dicts of plain Python values."""
         self._called()
-        return self._fetch(query, params)
+        if self.call_observer is None:
+            return self._fetch(query, params)
+        return self._observed(query.name, self._fetch, query, params)
 
     def _read_keyed(self, query: Query, ids: Sequence[str], params: Mapping[str, Any] | None = None) -> list[Row]:
         """One store call reading ``query`` for the keys ``ids`` (bound as ``$ids``)."""
         self._called()
-        return self._fetch_keyed(query, list(dict.fromkeys(ids)), params or {})
+        if self.call_observer is None:
+            return self._fetch_keyed(query, list(dict.fromkeys(ids)), params or {})
+        return self._observed(query.name, self._fetch_keyed, query, list(dict.fromkeys(ids)), params or {})
+
+    def _observed(self, name: str, run: Callable[..., _T], *args: Any) -> _T:
+        """``run(*args)``, timed and reported to ``call_observer`` as the call ``name`` (failures too)."""
+        observer = self.call_observer
+        started = time.perf_counter()
+        try:
+            out = run(*args)
+        except BaseException as exc:
+            if observer is not None:
+                observer(name, time.perf_counter() - started, exc)
+            raise
+        if observer is not None:
+            observer(name, time.perf_counter() - started, None)
+        return out
 
     @abstractmethod
     def _fetch(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:
@@ -399,12 +423,19 @@ class GraphStore(ABC):
         self._called()
         created: dict[str, list[pa.Array]] = defaultdict(list)  # node ids this write creates, by label
         touched: set[str] = set()  # labels and types this write has already written
-        try:
+
+        def apply_all() -> None:
             with self._transaction() as tx:
                 for op in ordered:
                     if op.rows.num_rows:
                         self._apply(tx, op, result, created, touched)
                         touched.add(op.name)
+
+        try:
+            if self.call_observer is None:
+                apply_all()
+            else:
+                self._observed("write", apply_all)
         finally:
             self._wrote()
         if self._listeners:
@@ -601,13 +632,15 @@ class GraphStore(ABC):
                 return schema.empty_table()
             query = Q.projection_customers(True) if name == "customers" else Q.projection_fact(name, True)
             self._called()
-            return self._fetch_table_keyed(query, list(dict.fromkeys(ids)), schema)
+            return self._observed(query.name, self._fetch_table_keyed, query, list(dict.fromkeys(ids)), schema)
         self._called()
         if name == "customers":
-            return self._fetch_table(Q.projection_customers(False), {}, schema)
-        if between is None:
+            query, params = Q.projection_customers(False), {}
+        elif between is None:
             raise ValueError(f"projection_table({name!r}) needs ids or between")
-        return self._fetch_table(Q.projection_fact(name, False), {"lo": between[0], "hi": between[1]}, schema)
+        else:
+            query, params = Q.projection_fact(name, False), {"lo": between[0], "hi": between[1]}
+        return self._observed(query.name, self._fetch_table, query, params, schema)
 
     def owners(self, label: str, ids: Sequence[str]) -> set[str]:
         """Ids of the customers the ``label`` nodes ``ids`` belong to (through

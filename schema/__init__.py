@@ -18,6 +18,7 @@ from resolvers.context import Context
 from schema.enums import ProductCategory, SortDirection
 from schema.document_cache import DocumentCache
 from schema.errors import ErrorCodes
+from schema.operation_observer import OperationObserver
 from schema.mutations import Mutation
 from schema.quality import DataQualityReport
 from schema.inputs import CustomerOrder, CustomerWhere
@@ -117,6 +118,7 @@ schema = CdpSchema(
     query=Query,
     mutation=Mutation,
     extensions=[
+        OperationObserver,  # notes the operation name for metrics and the access log
         ErrorCodes,
         lambda: DocumentCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
