@@ -211,9 +211,17 @@ def import_file(
 
     Raises ``InvalidInput`` before any write when the file cannot be opened or
     lacks a column the mapping reads, and mid-way when it cannot be read past
-    some row (earlier batches stay written); store errors propagate.
+    some row (earlier batches stay written); store errors propagate. A mapping
+    that writes catalog rules (``cdp.catalog_import``) is read as one batch and
+    checked whole: any problem raises ``InvalidInput`` (file, row, column of the
+    first) and nothing is written.
     """
+    from cdp import catalog_import
+
     started = time.perf_counter()
+    rules = catalog_import.writes_rules(mapping)
+    if rules:  # catalog rules depend on each other: the whole file is checked, then written in one batch
+        batch_size = catalog_import.MAX_ROWS + 1
     source = open_source(mapping, path, batch_size)
     report = ImportReport(str(path), mapping.source.name, {name: Counts() for name in mapping.names()},
                           total=source.total, warnings=list(source.warnings))
@@ -224,6 +232,17 @@ def import_file(
     try:
         for batch in source:
             converted = convert_batch(mapping, batch, str(path), converters)
+            if rules:
+                if len(batch.rows) > catalog_import.MAX_ROWS:
+                    raise InvalidInput(f"{path}: a catalog rules file holds at most {catalog_import.MAX_ROWS:,} "
+                                       "rows; nothing was imported")
+                problems = sorted(batch.rejects + converted.rejects + catalog_import.check(store, mapping, converted),
+                                  key=lambda r: r.row)
+                if problems:
+                    if sink:
+                        sink.write(problems)
+                        sink.close()
+                    raise catalog_import.refusal(problems, str(sink.path) if sink else None)
             outcome = write_batch(store, mapping, converted)
             _add(report, batch, converted, outcome)
             if sink:

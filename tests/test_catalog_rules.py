@@ -268,3 +268,65 @@ def test_import_catalog_rules_through_cli(tmp_path: Path) -> None:
         assert cr.Eligibility.from_row(products["P-MOB-UNL"]).contract == "OUT_OF_CONTRACT"
     finally:
         store.close()
+
+
+RULES_HEADER = "product,account_types,tiers,contract,min_tenure_months,offer_from,offer_until,offerable"
+
+
+@pytest.mark.parametrize(("name", "before", "text", "row", "column", "reason"), [
+    ("catalog_requires", None, "product,requires\nP-TV-SPORT,P-BB-100\nP-TV-SPORT,P-NOPE\n", 3, "requires",
+     "REQUIRES to: unknown product 'P-NOPE'"),
+    ("catalog_requires", None, "product,requires\nP-TV-SPORT,P-TV-SPORT\n", 2, "requires",
+     "REQUIRES: product P-TV-SPORT names itself"),
+    ("catalog_requires", None, "product,requires\nP-TV-SPORT,P-BB-100\nP-BB-100,P-TV-SPORT\n", 3, "requires",
+     "REQUIRES cycle"),
+    ("catalog_excludes", ("catalog_requires", "product,requires\nP-TV-SPORT,P-BB-100\n"),
+     "product,excludes\nP-VOI-BASIC,P-VOI-UNL\nP-BB-100,P-TV-SPORT\n", 3, "excludes",
+     "product P-TV-SPORT both requires and excludes P-BB-100"),
+    ("catalog_upgrades", None, "product,upgrades_to,discount\nP-BB-100,P-BB-500,1.5\n", 2, "discount",
+     "discount must be within 0..1"),
+    ("catalog_rules", None, f"{RULES_HEADER}\nP-DEV-PHONE-TOP,POSTPAID,,,12,,,yes\nP-DEV-PHONE-MID,GOLD,,,,,,yes\n",
+     3, "account_types", "eligibility.accountTypes: unknown value(s) GOLD"),
+    ("catalog_rules", None, f"{RULES_HEADER}\nP-VAS-MUSIC,,,,,2026-12-31,2026-01-01,yes\n", 2, "offer_until",
+     "offerFrom 2026-12-31 is after offerUntil 2026-01-01"),
+])
+def test_import_refuses_bad_rules_whole(tmp_path: Path, name: str, before: tuple[str, str] | None, text: str,
+                                        row: int, column: str, reason: str) -> None:
+    """A bad rule in an import file: exit 2, the message names file, row and column, the
+    rejects file lists it, and nothing of the file is written (not even its good rows)."""
+    from cdp import demo
+
+    db = tmp_path / "import.lbdb"
+    store = LadybugStore(db, buffer_pool_mb=256)
+    products = demo.generate(20, seed=1).nodes["Product"].select(["id", "name", "category", "lifecycle"])
+    store.write([node_op("Product", products)])
+    store.close()
+    env = {**os.environ, "CDP_DB_PATH": str(db), "CDP_BUFFER_POOL_MB": "256"}
+    cdp = [str(Path(sys.executable).with_name("cdp"))]
+
+    def run(mapping: str, body: str, file: Path) -> subprocess.CompletedProcess[str]:
+        file.write_text(body)
+        return subprocess.run([*cdp, "import", "--mapping", f"examples/mappings/{mapping}.toml", str(file),
+                               "--rejects", str(tmp_path / "rejects.csv")], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    if before:
+        done = run(before[0], before[1], tmp_path / "before.csv")
+        assert done.returncode == 0, done.stdout + done.stderr
+    store = LadybugStore(db, buffer_pool_mb=256)
+    rules_before, products_before = cr.read_rules(store), store.products()
+    store.close()
+    bad = tmp_path / "bad.csv"
+    done = run(name, text, bad)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert f"{bad}, row {row}, column {column}: " in output and reason in output, output
+    assert "nothing was imported" in output
+    rejects = (tmp_path / "rejects.csv").read_text()
+    assert f"{bad},{row},{column}," in rejects and reason.split(":")[0] in rejects
+    store = LadybugStore(db, buffer_pool_mb=256)
+    try:
+        assert cr.read_rules(store) == rules_before
+        assert store.products() == products_before
+    finally:
+        store.close()
