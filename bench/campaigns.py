@@ -24,8 +24,8 @@ Timed, through the objects the server uses (``cdp.analytics.Analytics``,
    SMS contacts (``Campaigns.launch``: audience plus the one-transaction write of the
    contacts, their links and the audience's TARGETED relationships), then the
    projection refresh that follows it;
-4. recording ``--responses`` responses (a tenth as many conversions in the control
-   group), the projection refresh they cause, the wave's contact list export, and the
+4. recording ``--responses`` responses (conversions in the control group at half the
+   treated rate), the projection refresh they cause, the wave's contact list export, and the
    performance report of the launched campaign.
 
 Prints one JSON line (stdout) and a Markdown table; reports, does not assert.
