@@ -117,8 +117,9 @@ def simulate(campaigns: Campaigns, seed: int, t0: datetime, design: SimulationDe
     that sends are not deferred); wave 2 launches ``wave_delay_days`` later and the report
     is made one day after the response window closes. ``complete``: mark the campaign
     COMPLETED at the end, so that a later campaign does not exclude its audience as in a
-    running campaign. The draws depend on ``seed`` only: the same store, seed, ``t0`` and
-    design give the same report. Writes the campaign, its contacts and responses. Raises
+    running campaign. The draws depend on ``seed`` only. The control split is the engine's
+    hash of the campaign id, which ``Campaigns.create`` draws at random: the same store,
+    seed, ``t0``, design and campaign id give the same report (the tests fix the ids). Writes the campaign, its contacts and responses. Raises
     what ``Campaigns`` raises (for example ``Conflict`` when ``name`` is taken), and
     ``RuntimeError`` when the launched wave 2 differs from its dry run.
     """
