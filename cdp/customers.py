@@ -61,7 +61,7 @@ def contact_summary(contacts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
     Returns ``contacts`` (how many), ``last_contact_at`` (latest ``at``, None
     when there are none) and ``open_complaints`` (complaints whose outcome is
-    open or escalated).
+    open or escalated and that have no resolution time; as in ``cdp.complaints``).
     """
     count, last, open_complaints = 0, None, 0
     for c in contacts:
@@ -69,7 +69,7 @@ def contact_summary(contacts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         at = c.get("at")
         if at is not None and (last is None or at > last):
             last = at
-        if c.get("kind") == "COMPLAINT" and c.get("outcome") in OPEN_OUTCOMES:
+        if c.get("kind") == "COMPLAINT" and c.get("outcome") in OPEN_OUTCOMES and c.get("resolved_at") is None:
             open_complaints += 1
     return {"contacts": count, "last_contact_at": last, "open_complaints": open_complaints}
 

@@ -269,7 +269,11 @@ def _contacts(data: ProjectionData, pos: np.ndarray, t: np.ndarray, n: int, out:
     out["complaints_90d"] = _count(where, within[90] & complaint, n)
     out["complaints_365d"] = _count(where, year & complaint, n)
     outcome = k["outcome"].astype(object).to_numpy()
-    out["open_complaints"] = _count(where, year & complaint & ((outcome == "OPEN") | (outcome == "ESCALATED")), n)
+    # Open at t: resolved later than t, or not resolved at all and still OPEN / ESCALATED
+    # (the final outcome alone would leak a later resolution into a past t).
+    resolved = _us(k["resolved_at"]) if "resolved_at" in k else np.full(len(k), _NAT)
+    unresolved = (resolved == _NAT) & ((outcome == "OPEN") | (outcome == "ESCALATED"))
+    out["open_complaints"] = _count(where, before & complaint & ((resolved > t[where]) | unresolved), n)
     for name, value in (("inquiries_365d", "INQUIRY"), ("service_requests_365d", "SERVICE_REQUEST"),
                         ("retention_contacts_365d", "RETENTION"), ("purchases_365d", "PURCHASE"),
                         ("offers_365d", "CAMPAIGN_OFFER")):
