@@ -76,6 +76,9 @@ class Server:
         env = dict(os.environ)
         env["CDP_DB_PATH"] = str(self.db_path)
         env.pop("NEO4J_URI", None)
+        # one load client from one address: a rate limit that never refuses, still on the request path
+        env.setdefault("CDP_RATE_LIMIT", "1000000")
+        env.setdefault("CDP_RATE_BURST", "1000000")
         if self.buffer_pool_mb:
             env["CDP_BUFFER_POOL_MB"] = str(self.buffer_pool_mb)
         self.command = [cdp_executable(), "serve", "--no-demo", "--port", str(self.port),

@@ -8,6 +8,11 @@
 - ``/healthz`` (process alive) and ``/readyz`` (store answers);
 - ``/metrics``: Prometheus metrics (``cdp.metrics``; docs/operations.md);
 - ``/``: a redirect to the playground.
+
+Request limits (docs/limits.md) wrap it: a rate limit per client (429), the body
+size (413, before anything is parsed), and the execution timeout of each operation
+(``CdpGraphQL.execute_single``); depth, aliases, tokens and cost are checked per
+document in ``schema.limits``.
 """
 
 from __future__ import annotations
@@ -22,12 +27,16 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from graphql import GraphQLError
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult as _ExecutionResult
+from strawberry.types import ExecutionResult
 
 from cdp.analytics import Analytics
 from cdp.errors import CdpError
+from cdp.limits import BodySizeLimit, RequestTimeout, run_with_timeout
+from cdp.rate_limit import RateLimit, RateLimiter
 from cdp.contact_lists import contact_list_response
 from cdp.metrics import Metrics
 from cdp.playground import asset_routes, playground_html
@@ -41,6 +50,9 @@ from resolvers.context import Context
 from schema import schema
 
 log = logging.getLogger("cdp.app")
+
+#: Paths no rate limit applies to: health checks, metrics scrapes, the playground's assets.
+RATE_LIMIT_EXEMPT = ("/healthz", "/readyz", "/metrics", "/static/")
 
 
 class CdpGraphQL(GraphQL):
@@ -68,6 +80,18 @@ class CdpGraphQL(GraphQL):
             info.error_codes.extend(str((error.extensions or {}).get("code", "INTERNAL_SERVER_ERROR"))
                                     for error in result.errors)
         return await super().process_result(request, result)
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """Execute one operation within ``settings.request_timeout`` seconds.
+
+        Out: its result, or one ``TIMEOUT`` error when it ran out of time; work
+        left in a worker thread goes on to its end (``cdp.limits.run_with_timeout``).
+        """
+        try:
+            return await run_with_timeout(super().execute_single(*args, **kwargs), self.settings.request_timeout)
+        except RequestTimeout as exc:
+            return ExecutionResult(data=None, errors=[GraphQLError(
+                exc.message, extensions={"code": exc.code, "limit": self.settings.request_timeout})])
 
 
 def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
@@ -122,6 +146,10 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
         *asset_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit > 0:  # outermost: the cheapest refusal comes first
+        app.add_middleware(RateLimit, limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
+                           exempt=RATE_LIMIT_EXEMPT)
     app.add_middleware(RequestObserver, metrics=metrics)  # outermost: every request gets an id and is counted
     app.state.metrics = metrics
     app.state.store = store

@@ -17,6 +17,11 @@
 | ``CDP_LOG_FORMAT`` | ``json`` | ``json`` (one object per line) or ``plain`` (for reading in a terminal); docs/operations.md |
 | ``CDP_SHUTDOWN_GRACE_SECONDS`` | ``20`` | on SIGTERM, seconds in-flight requests may take to finish before the store is closed |
 | ``NEO4J_CONNECT_TIMEOUT`` / ``NEO4J_MAX_RETRY_SECONDS`` | ``5`` / ``5`` | seconds to open a Neo4j connection / to retry a failed call before ``STORE_UNAVAILABLE`` |
+| ``CDP_MAX_QUERY_DEPTH`` / ``CDP_MAX_ALIASES`` | ``15`` / ``30`` | deepest field nesting / aliases in one document (docs/limits.md) |
+| ``CDP_MAX_QUERY_TOKENS`` / ``CDP_MAX_QUERY_COST`` | ``20000`` / ``100000`` | lexical tokens in one document / estimated cost of one operation |
+| ``CDP_MAX_BODY_BYTES`` | ``2097152`` | largest HTTP request body (2 MiB) |
+| ``CDP_REQUEST_TIMEOUT`` | ``300`` | seconds an operation may run before the client gets ``TIMEOUT`` |
+| ``CDP_RATE_LIMIT`` / ``CDP_RATE_BURST`` | ``100`` / ``200`` | requests per second per client and burst size; ``CDP_RATE_LIMIT=0`` turns rate limiting off |
 """
 
 from __future__ import annotations
@@ -53,6 +58,14 @@ class Settings:
     shutdown_grace_seconds: int = 20
     neo4j_connect_timeout: int = 5
     neo4j_max_retry_seconds: int = 5
+    max_query_depth: int = 15
+    max_aliases: int = 30
+    max_query_tokens: int = 20000
+    max_query_cost: int = 100000
+    max_body_bytes: int = 2 * 1024 * 1024
+    request_timeout: float = 300.0
+    rate_limit: float = 100.0
+    rate_burst: int = 200
 
     @property
     def backend(self) -> str:
@@ -79,6 +92,18 @@ class Settings:
                 raise ConfigurationError(f"{name} must be positive, got {value}")
             return value
 
+        def seconds(name: str, default: float, *, zero_ok: bool = False) -> float:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+            if not value >= 0 or (value == 0 and not zero_ok) or value == float("inf"):
+                raise ConfigurationError(f"{name} must be {'' if zero_ok else 'positive and '}finite, got {raw}")
+            return value
+
         return cls(
             db_path=Path(env.get("CDP_DB_PATH") or cls.db_path),
             buffer_pool_mb=number("CDP_BUFFER_POOL_MB", cls.buffer_pool_mb),
@@ -100,6 +125,14 @@ class Settings:
             shutdown_grace_seconds=number("CDP_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
             neo4j_connect_timeout=number("NEO4J_CONNECT_TIMEOUT", cls.neo4j_connect_timeout),
             neo4j_max_retry_seconds=number("NEO4J_MAX_RETRY_SECONDS", cls.neo4j_max_retry_seconds),
+            max_query_depth=number("CDP_MAX_QUERY_DEPTH", cls.max_query_depth),
+            max_aliases=number("CDP_MAX_ALIASES", cls.max_aliases),
+            max_query_tokens=number("CDP_MAX_QUERY_TOKENS", cls.max_query_tokens),
+            max_query_cost=number("CDP_MAX_QUERY_COST", cls.max_query_cost),
+            max_body_bytes=number("CDP_MAX_BODY_BYTES", cls.max_body_bytes),
+            request_timeout=seconds("CDP_REQUEST_TIMEOUT", cls.request_timeout),
+            rate_limit=seconds("CDP_RATE_LIMIT", cls.rate_limit, zero_ok=True),
+            rate_burst=number("CDP_RATE_BURST", cls.rate_burst),
         )
 
     @property

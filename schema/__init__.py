@@ -18,6 +18,7 @@ from resolvers.context import Context
 from schema.enums import ProductCategory, SortDirection
 from schema.document_cache import DocumentCache
 from schema.errors import ErrorCodes
+from schema.limits import QueryLimitsExtension
 from schema.operation_observer import OperationObserver
 from schema.mutations import Mutation
 from schema.quality import DataQualityReport
@@ -120,6 +121,7 @@ schema = CdpSchema(
     extensions=[
         OperationObserver,  # notes the operation name for metrics and the access log
         ErrorCodes,
+        QueryLimitsExtension,  # depth, aliases, tokens, cost: checked once per document text
         lambda: DocumentCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
     ],
