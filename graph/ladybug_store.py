@@ -62,6 +62,12 @@ class LadybugStore(GraphStore):
     """
 
     backend = "ladybug"
+    #: Statements reading an Arrow table parameter (``LOAD FROM $rows``, ``COPY``) after
+    #: which a connection is replaced. LadybugDB 0.22 keeps ~0.4 MiB of buffer pool per
+    #: such statement until its connection closes (not freed by COMMIT or CHECKPOINT): a
+    #: 256 MiB pool was full after ~650 one-row updates, then every statement failed
+    #: with "buffer pool is full". A fresh connection costs well under a millisecond.
+    arrow_statements_per_connection = 100
     inline_read_limit = PER_KEY_LIMIT
 
     def __init__(self, path: str | Path, buffer_pool_mb: int = 1024, read_only: bool = False,
@@ -82,6 +88,7 @@ class LadybugStore(GraphStore):
         self._write_lock = threading.RLock()
         self._writer = ladybug.Connection(self._db)
         self._readers: list[Any] = []  # every thread's read connection, closed with the store
+        self._writer_arrow = 0  # Arrow-parameter statements run on the writer connection
         self._closed = False
         self._copy_budget_mib = buffer_pool_mb * COPY_POOL_SHARE  # see COPY_MIB_PER_COLUMN
         # A read-write open locks the file, so no other process can change it under our caches.
@@ -98,15 +105,34 @@ class LadybugStore(GraphStore):
         if self._closed:
             raise StoreUnavailable("the embedded store is closed")
         conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "arrow", 0) >= self.arrow_statements_per_connection:
+            with self._write_lock:  # give back what its Arrow statements hold (see the class attribute)
+                self._readers.remove(conn)
+                conn.close()
+            conn = None
         if conn is None:
             conn = self._ladybug.Connection(self._db)
             self._local.conn = conn
+            self._local.arrow = 0
             with self._write_lock:
                 self._readers.append(conn)
         return conn
 
+    def _recycle_writer(self) -> None:
+        """Replace the writer connection once it ran enough Arrow statements (outside a
+        transaction, under the write lock)."""
+        if self._writer_arrow >= self.arrow_statements_per_connection and not self._closed:
+            self._writer.close()
+            self._writer = self._ladybug.Connection(self._db)
+            self._writer_arrow = 0
+
     def _execute(self, conn: Any, text: str, params: Mapping[str, Any] | None) -> Any:
         self._counted()
+        if params and any(isinstance(v, pa.Table) for v in params.values()):
+            if conn is self._writer:
+                self._writer_arrow += 1
+            else:
+                self._local.arrow = getattr(self._local, "arrow", 0) + 1
         try:
             return conn.execute(text, dict(params) if params else {})
         except RuntimeError as exc:
@@ -152,6 +178,7 @@ class LadybugStore(GraphStore):
     def _write_statement(self, query: Query, params: Mapping[str, Any]) -> None:
         with self._write_lock:
             self._execute(self._writer, query.text("ladybug"), params)
+            self._recycle_writer()
 
     def ensure_schema(self) -> None:
         """Create missing tables, and add properties the model declares but a
@@ -182,8 +209,10 @@ class LadybugStore(GraphStore):
                     self._writer.execute("ROLLBACK")
                 except RuntimeError:
                     pass  # the failed statement already ended the transaction
+                self._recycle_writer()
                 raise
             self._execute(self._writer, "COMMIT", None)
+            self._recycle_writer()
 
     def _rows_param(self, table: pa.Table) -> pa.Table:
         # LOAD FROM binds columns as variables: give them neutral names.

@@ -279,10 +279,12 @@ def _ladybug_columns(names: tuple[str, ...]) -> dict[str, str]:
 
 
 def upsert_nodes(node: NodeType, properties: tuple[str, ...]) -> Query:
-    """MERGE nodes of ``node`` by key and set ``properties`` (key excluded).
+    """Set ``properties`` (key excluded) on nodes of ``node`` by key.
 
-    Neo4j reads ``$rows`` (a list of maps); LadybugDB reads ``$rows`` as an Arrow
-    table whose columns are renamed with ``ladybug_load_columns``.
+    Neo4j MERGEs (another client may have deleted or created the node since the
+    store's check) and reads ``$rows`` as a list of maps; LadybugDB (one writer)
+    updates rows the store checked exist, reading ``$rows`` as an Arrow table
+    whose columns are renamed with ``ladybug_load_columns``.
     """
     props = tuple(p for p in properties if p != node.key)
     set_neo = ", ".join(f"n.{p} = r.{p}" for p in props)
@@ -291,9 +293,12 @@ def upsert_nodes(node: NodeType, properties: tuple[str, ...]) -> Query:
         neo += f" SET {set_neo}"
     cols = _ladybug_columns((node.key, *props))
     set_lb = ", ".join(f"n.{p} = {cols[p]}" for p in props)
-    lb = f"LOAD FROM $rows MERGE (n:{node.label} {{{node.key}: {cols[node.key]}}})"
-    if props:
-        lb += f" ON CREATE SET {set_lb} ON MATCH SET {set_lb}"
+    # LadybugDB gets only rows the store checked exist (new ones go to ``create_nodes``),
+    # so MATCH ... SET: ``LOAD FROM ... MERGE`` leaks buffer-pool pages in LadybugDB 0.22
+    # (~1 MiB per statement, never freed, not even by a checkpoint: a 256 MiB pool was full
+    # after ~220 one-row updates), while ``LOAD FROM ... MATCH ... SET`` does not.
+    lb = f"LOAD FROM $rows MATCH (n:{node.label} {{{node.key}: {cols[node.key]}}})"
+    lb += f" SET {set_lb}" if props else " RETURN count(n) AS matched"
     name = f"upsert_{node.label.lower()}_" + "_".join(sorted(props))
     return Query(name, "", ("rows",), neo4j=neo, ladybug=lb)
 
@@ -330,12 +335,12 @@ def upsert_relationships(rel: RelType, properties: tuple[str, ...]) -> Query:
     # Two MATCH clauses, not one with a comma: LadybugDB 0.22 plans the comma form as a
     # cross product of both node sets and runs out of buffer pool at ~1,000 rows, while
     # this form looks each endpoint up by key (20,000 rows over 100,000 nodes: 0.26 s).
+    # LadybugDB gets only pairs the store checked exist: MATCH ... SET (see upsert_nodes).
     lb = (
         f"LOAD FROM $rows MATCH (a:{rel.source} {{id: {cols['from']}}}) "
-        f"MATCH (b:{rel.target} {{id: {cols['to']}}}) MERGE (a)-[x:{rel.type}]->(b)"
+        f"MATCH (b:{rel.target} {{id: {cols['to']}}}) MATCH (a)-[x:{rel.type}]->(b)"
     )
-    if properties:
-        lb += f" ON CREATE SET {set_lb} ON MATCH SET {set_lb}"
+    lb += f" SET {set_lb}" if properties else " RETURN count(x) AS matched"
     name = f"upsert_{rel.type.lower()}_" + "_".join(sorted(properties))
     return Query(name, "", ("rows",), neo4j=neo, ladybug=lb)
 
