@@ -185,6 +185,16 @@ class Campaign:
                 return w
         raise InvalidInput(f"campaign {self.id} has waves 1..{len(self.waves)}, not {number}", field="wave")
 
+    def due_at(self, number: int) -> datetime | None:
+        """When wave ``number`` may be launched: the planned start for wave 1, the previous
+        wave's launch plus the delay for later ones (None while that one is not launched)."""
+        if number == 1:
+            return self.starts_at
+        previous = self.wave(number - 1)
+        if previous.launched_at is None:
+            return None
+        return previous.launched_at + timedelta(days=self.wave(number).delay_days)
+
     def row(self, now: datetime) -> dict[str, Any]:
         """The ``Campaign`` node properties."""
         return {
@@ -552,8 +562,8 @@ class Campaigns:
                 previous = campaign.wave(wave - 1)
                 if previous.launched_at is None:
                     raise Conflict(f"wave {wave - 1} has not been launched yet", field="wave")
-                due = previous.launched_at + timedelta(days=plan.delay_days)
-                if at < due and not force:
+                due = campaign.due_at(wave)
+                if due is not None and at < due and not force:
                     raise Conflict(f"wave {wave} is due on {due:%Y-%m-%d %H:%M} ({plan.delay_days} days after "
                                    f"wave {wave - 1}); pass force to launch it early", field="wave")
             audience = self._audience(campaign, plan, at)

@@ -325,16 +325,13 @@ def evaluate(policy: ContactPolicy, data: ProjectionData, rows: np.ndarray, chan
                 near &= via == cap.channel
             over |= np.bincount(c_rows[near], minlength=n)[:n] + 1 > cap.max_contacts
         exclude("FREQUENCY_CAP", over)
-    send = np.full(n, t, dtype=np.int64)
     start, end = CONTACT_WINDOWS.get(channel, (0, 24))
     window = np.zeros(24, dtype=bool)
     window[start:end] = True
     if policy.quiet_hours and channel in ("SMS", "OUTBOUND_CALL", "AGENT", "EMAIL"):
         window[_quiet_hours(policy.quiet_hours) or []] = False
-    no_time = np.zeros(n, dtype=bool)
-    send[:] = _next_allowed(t, window)
-    if not window.any():
-        no_time[:] = True
+    no_time = np.full(n, not window.any())
+    send = np.full(n, _next_allowed(t, window), dtype=np.int64)
     per_customer = attrs.text("quiet_hours")
     if len(per_customer):
         # One computation per distinct quiet-hours text, not per customer.

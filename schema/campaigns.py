@@ -8,6 +8,7 @@ responses and the performance report (docs/campaigns.md).
 from __future__ import annotations
 
 import enum
+import json
 from datetime import datetime
 from typing import Any
 
@@ -263,18 +264,14 @@ class Campaign:
     @classmethod
     def from_domain(cls, c: C.Campaign) -> Campaign:
         waves = []
-        previous = None
         for w in c.waves:
-            due = None if w.number > 1 and (previous is None or previous.launched_at is None) else \
-                (c.starts_at if w.number == 1 else previous.launched_at + _days(w.delay_days))  # type: ignore[union-attr]
             links = ContactListLinks(csv=f"/campaigns/{c.id}/waves/{w.number}/contacts.csv",
                                      jsonl=f"/campaigns/{c.id}/waves/{w.number}/contacts.jsonl") \
                 if w.launched_at else None
             waves.append(CampaignWave(number=w.number, channel=w.channel, delay_days=w.delay_days,
                                       only_non_responders=w.only_non_responders, launched_at=utc(w.launched_at),
-                                      due_at=utc(due), contacted=w.contacted, cost=w.cost,
+                                      due_at=utc(c.due_at(w.number)), contacted=w.contacted, cost=w.cost,
                                       excluded=_exclusions(w.excluded), contact_list=links))
-            previous = w
         return cls(id=strawberry.ID(c.id), name=c.name, description=c.description,
                    purpose=CampaignPurpose(c.purpose), status=CampaignStatus(c.status),
                    target_segment=strawberry.ID(c.target_segment) if c.target_segment else None,
@@ -283,12 +280,6 @@ class Campaign:
                    budget=c.budget, spent=round(c.spent, 2),
                    starts_at=utc(c.starts_at), ends_at=utc(c.ends_at), response_window_days=c.response_window_days,
                    created_at=utc(c.created_at), updated_at=utc(c.updated_at), launched_at=utc(c.launched_at))
-
-
-def _days(n: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(days=n)
 
 
 @strawberry.type(description="The contact policy every campaign audience obeys.")
@@ -300,8 +291,6 @@ class ContactPolicy:
 
     @classmethod
     def from_domain(cls, p: P.ContactPolicy) -> ContactPolicy:
-        import json
-
         return cls(version=p.version, definition=json.loads(p.to_json()),
                    reasons=[ExclusionCount(reason=r, description=C.REASON_TEXT.get(r, r), count=0)
                             for r in C.REASONS])
