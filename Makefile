@@ -42,7 +42,7 @@ $(CYPHERLINT_MODULES): tools/cypher-lint/package-lock.json
 install: $(STAMP) $(GRAPHIQL_ASSETS) $(CYPHERLINT_MODULES)
 
 serve: install
-	$(BIN)/cdp serve
+	$(BIN)/cdp serve --dev-key
 
 test: install
 	$(BIN)/python -m pytest -q

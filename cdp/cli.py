@@ -8,6 +8,11 @@
     cdp import --mapping M.toml FILE [--batch-size N] [--rejects PATH]
                                                    import a source system's file (docs/import.md)
     cdp train [churn|lifetime_value|propensity|all]  train predictive models, print their cards
+    cdp keys create --role R --name N [--scope S ...] [--operations OP ...] [--customer ID] [--expires DATE]
+                                                   create an API key; prints the key (shown once)
+    cdp keys list | cdp keys revoke KEY_ID         list keys (never their secrets) / revoke one
+    cdp audit [--customer ID] [--principal P] [--action A] [--since T] [--limit N]
+                                                   print audit records, newest first (docs/security.md)
 
 Every failure the user can fix is printed as ``cdp: error: <message>`` with
 exit status 2; no traceback. ``cdp import`` exits 3 when it rejected some rows.
@@ -95,6 +100,10 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             print(f"cdp: first run: loading {settings.demo_customers:,} demo customers", file=sys.stderr)
             summary = load_demo(settings, settings.demo_customers, settings.demo_seed)
             print(f"cdp: loaded {summary['rows']:,} rows in {summary['seconds']} s", file=sys.stderr)
+    if args.dev_key:
+        key = _development_key(settings)
+        print(f"cdp: development key (admin; send as 'Authorization: Bearer <key>' or in the playground's "
+              f"Headers tab as {{\"Authorization\": \"Bearer <key>\"}}):\n\n    {key}\n", file=sys.stderr)
     from cdp.request_log import configure_logging
 
     configure_logging(settings.log_format, args.log_level)  # type: ignore[arg-type]
@@ -114,6 +123,101 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if not server.started:
         print("cdp: error: the server did not start (see the log above)", file=sys.stderr)
         return 3
+    return 0
+
+
+def _development_key(settings: Settings) -> str:
+    """The development key ``cdp serve --dev-key`` prints: the one kept in ``settings.dev_key_path``
+    while it still works, else a new admin key (written there, readable by the owner only)."""
+    from cdp.api_keys import KeyVerifier, create_key
+    from cdp.errors import Unauthenticated
+    from cdp.store import open_store
+
+    path = settings.dev_key_path
+    store = open_store(settings)
+    try:
+        if path.exists():
+            text = path.read_text().strip()
+            try:
+                KeyVerifier(store).verify(text)
+                return text
+            except Unauthenticated:
+                pass  # revoked, or the store was replaced: make a new one
+        _, text = create_key(store, "development (cdp serve --dev-key)", "admin")
+    finally:
+        store.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(text + "\n")
+    return text
+
+
+def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import datetime
+
+    from cdp import api_keys
+    from cdp.audit import AuditLog
+    from cdp.principal import cli_principal
+    from cdp.store import open_store
+
+    store = open_store(settings)
+    audit = AuditLog(settings.audit_log_path)
+    try:
+        if args.action == "create":
+            expires = None
+            if args.expires:
+                try:
+                    expires = datetime.fromisoformat(args.expires)
+                except ValueError:
+                    raise CdpError(f"--expires: expected an ISO date or time, got {args.expires!r}") from None
+                expires = expires.replace(tzinfo=None)
+            key, text = api_keys.create_key(store, args.name, args.role, scopes=args.scope or (),
+                                            operations=args.operations or (), customer_id=args.customer,
+                                            expires_at=expires)
+            audit.record(cli_principal(), "key_created", "keys create",
+                         customers=[key.customer_id] if key.customer_id else [])
+            print(text)
+            print(f"cdp: created {key.role.value} key {key.id} for {key.name!r}; the key is shown only now",
+                  file=sys.stderr)
+        elif args.action == "list":
+            for key in api_keys.list_keys(store):
+                state = "revoked" if key.revoked_at else "expired" if not key.usable_at(datetime.utcnow()) \
+                    else "active"
+                extra = " ".join(filter(None, [
+                    f"scopes={','.join(key.scopes)}" if key.scopes else "",
+                    f"operations={','.join(key.operations)}" if key.operations else "",
+                    f"customer={key.customer_id}" if key.customer_id else "",
+                    f"expires={key.expires_at:%Y-%m-%dT%H:%M}" if key.expires_at else ""]))
+                print(f"{key.id}\t{key.role.value}\t{state}\t{key.created_at:%Y-%m-%dT%H:%M}\t{key.name}"
+                      + (f"\t{extra}" if extra else ""))
+        else:
+            key = api_keys.revoke_key(store, args.key)
+            audit.record(cli_principal(), "key_revoked", "keys revoke")
+            print(f"cdp: revoked key {key.id} ({key.name!r}) at {key.revoked_at:%Y-%m-%dT%H:%M:%S}Z",
+                  file=sys.stderr)
+    finally:
+        store.close()
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+    from dataclasses import asdict
+    from datetime import datetime, timezone
+
+    from cdp.audit import AuditLog
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise CdpError(f"--since: expected an ISO date or time, got {args.since!r}") from None
+        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    records = AuditLog(settings.audit_log_path).read(customer_id=args.customer, principal=args.principal,
+                                                      action=args.action, since=since, limit=args.limit)
+    for record in records:
+        print(json.dumps(asdict(record)))
     return 0
 
 
@@ -342,6 +446,8 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     serve.add_argument("--host", help=f"address to listen on (default {settings.host})")
     serve.add_argument("--port", type=_positive, help=f"port (default {settings.port})")
     serve.add_argument("--no-demo", action="store_true", help="do not load demo data into an empty store")
+    serve.add_argument("--dev-key", action="store_true",
+                       help="print an admin key for development (kept in <CDP_DB_PATH>.dev-key; made on first use)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(run=_cmd_serve)
 
@@ -400,6 +506,28 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     resp.add_argument("campaign", help="campaign id")
     resp.add_argument("file", help="columns customer_id, response, at, revenue, wave")
     resp.set_defaults(run=_cmd_campaigns)
+    keys = sub.add_parser("keys", help="API keys: create, list, revoke (docs/security.md)").add_subparsers(
+        dest="action", required=True)
+    create = keys.add_parser("create", help="create a key and print it (only now: its secret is stored hashed)")
+    create.add_argument("--role", required=True, choices=["admin", "analyst", "app", "partner", "customer"])
+    create.add_argument("--name", required=True, help="who holds the key, e.g. 'service desk'")
+    create.add_argument("--scope", action="append", help="personal_data, personal:<field> or metrics (repeatable)")
+    create.add_argument("--operations", nargs="+", help="partner keys: the GraphQL operations they may use")
+    create.add_argument("--customer", help="customer keys: the customer's id")
+    create.add_argument("--expires", help="ISO date or time (UTC) after which the key is refused")
+    create.set_defaults(run=_cmd_keys)
+    keys.add_parser("list", help="every key: id, role, state, created, name (never the secret)").set_defaults(
+        run=_cmd_keys)
+    revoke = keys.add_parser("revoke", help="revoke a key (by id or the whole key)")
+    revoke.add_argument("key")
+    revoke.set_defaults(run=_cmd_keys)
+    aud = sub.add_parser("audit", help="print audit records (JSON lines), newest first")
+    aud.add_argument("--customer", help="records about this customer id")
+    aud.add_argument("--principal", help="records of this principal, e.g. key:0a1b2c3d4e5f")
+    aud.add_argument("--action", help="write, read_personal, export, erase, key_created, key_revoked, denied")
+    aud.add_argument("--since", help="ISO date or time (UTC)")
+    aud.add_argument("--limit", type=_positive, default=100)
+    aud.set_defaults(run=_cmd_audit)
     stats = sub.add_parser("stats", help="count nodes and relationships")
     stats.set_defaults(run=_cmd_stats)
     return p

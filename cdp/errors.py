@@ -12,7 +12,7 @@ from graph.errors import CdpError, Conflict, InvalidInput, StoreError, StoreUnav
 
 __all__ = [
     "CdpError", "Conflict", "ConfigurationError", "InvalidInput", "NotFound",
-    "StoreError", "StoreUnavailable",
+    "StoreError", "StoreUnavailable", "Unauthenticated", "Forbidden",
 ]
 
 
@@ -26,3 +26,15 @@ class ConfigurationError(CdpError):
     """A setting is missing or contradictory."""
 
     code = "CONFIGURATION_ERROR"
+
+
+class Unauthenticated(CdpError):
+    """No credentials, or credentials that are unknown, expired, revoked or malformed (HTTP 401)."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(CdpError):
+    """Valid credentials that do not allow this operation, field or customer."""
+
+    code = "FORBIDDEN"

@@ -21,7 +21,12 @@
 | ``CDP_MAX_QUERY_TOKENS`` / ``CDP_MAX_QUERY_COST`` | ``20000`` / ``100000`` | lexical tokens in one document / estimated cost of one operation |
 | ``CDP_MAX_BODY_BYTES`` | ``2097152`` | largest HTTP request body (2 MiB) |
 | ``CDP_REQUEST_TIMEOUT`` | ``300`` | seconds an operation may run before the client gets ``TIMEOUT`` |
-| ``CDP_RATE_LIMIT`` / ``CDP_RATE_BURST`` | ``100`` / ``200`` | requests per second per client and burst size; ``CDP_RATE_LIMIT=0`` turns rate limiting off |
+| ``CDP_RATE_LIMIT`` / ``CDP_RATE_BURST`` | ``100`` / ``200`` | requests per second per credential (per address before authentication) and burst size; ``CDP_RATE_LIMIT=0`` turns rate limiting off |
+| ``CDP_AUDIT_LOG`` | ``<CDP_DB_PATH>.audit.jsonl`` | the audit log of writes and personal-data reads (docs/security.md) |
+| ``CDP_API_KEY_CACHE_SECONDS`` | ``10`` | how long a server trusts a key it verified; a revocation by another process is seen within this time |
+| ``CDP_JWT_ISSUER`` / ``CDP_JWT_AUDIENCE`` | unset / ``cdp`` | accept JWT bearer tokens from this issuer (``iss``) for this audience (``aud``) |
+| ``CDP_JWT_KEY`` / ``CDP_JWT_KEY_FILE`` | unset | the issuer's verification key: an HMAC secret (HS256) or a PEM public key (RS256, ES256), inline or in a file |
+| ``CDP_JWT_ALGORITHM`` | ``RS256`` | the one signature algorithm accepted (``HS256``, ``RS256``, ``ES256``, ...) |
 """
 
 from __future__ import annotations
@@ -66,6 +71,12 @@ class Settings:
     request_timeout: float = 300.0
     rate_limit: float = 100.0
     rate_burst: int = 200
+    audit_log: Path | None = None
+    api_key_cache_seconds: float = 10.0
+    jwt_issuer: str | None = None
+    jwt_audience: str = "cdp"
+    jwt_key: str | None = None
+    jwt_algorithm: str = "RS256"
 
     @property
     def backend(self) -> str:
@@ -133,7 +144,34 @@ class Settings:
             request_timeout=seconds("CDP_REQUEST_TIMEOUT", cls.request_timeout),
             rate_limit=seconds("CDP_RATE_LIMIT", cls.rate_limit, zero_ok=True),
             rate_burst=number("CDP_RATE_BURST", cls.rate_burst),
-        )
+            audit_log=Path(env["CDP_AUDIT_LOG"]) if env.get("CDP_AUDIT_LOG") else None,
+            api_key_cache_seconds=seconds("CDP_API_KEY_CACHE_SECONDS", cls.api_key_cache_seconds, zero_ok=True),
+            jwt_issuer=env.get("CDP_JWT_ISSUER") or None,
+            jwt_audience=env.get("CDP_JWT_AUDIENCE") or cls.jwt_audience,
+            jwt_key=_jwt_key(env),
+            jwt_algorithm=(env.get("CDP_JWT_ALGORITHM") or cls.jwt_algorithm).strip(),
+        ).checked()
+
+    def checked(self) -> Settings:
+        """These settings, after checks that span several variables. Raises ``ConfigurationError``."""
+        if (self.jwt_issuer is None) != (self.jwt_key is None):
+            raise ConfigurationError("JWT bearer tokens need both CDP_JWT_ISSUER and CDP_JWT_KEY (or "
+                                     "CDP_JWT_KEY_FILE); set both or neither")
+        if self.jwt_algorithm.lower() == "none":
+            raise ConfigurationError("CDP_JWT_ALGORITHM must name a signature algorithm, not 'none'")
+        return self
+
+    @property
+    def audit_log_path(self) -> Path:
+        """The audit log file: ``audit_log``, or next to the embedded store file."""
+        if self.audit_log is not None:
+            return self.audit_log
+        return self.db_path.with_name(self.db_path.name + ".audit.jsonl")
+
+    @property
+    def dev_key_path(self) -> Path:
+        """Where ``cdp serve --dev-key`` keeps the development key it prints."""
+        return self.db_path.with_name(self.db_path.name + ".dev-key")
 
     @property
     def models_path(self) -> Path:
@@ -145,6 +183,19 @@ class Settings:
     def with_(self, **changes: object) -> Settings:
         """A copy with ``changes`` applied (used by the CLI's flags)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _jwt_key(env: Mapping[str, str]) -> str | None:
+    """``CDP_JWT_KEY``, or the text of ``CDP_JWT_KEY_FILE``; raises ``ConfigurationError`` for an unreadable file."""
+    if env.get("CDP_JWT_KEY"):
+        return env["CDP_JWT_KEY"]
+    path = env.get("CDP_JWT_KEY_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigurationError(f"CDP_JWT_KEY_FILE {path}: {exc.strerror}") from None
 
 
 def _log_format(raw: str) -> str:

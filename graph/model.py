@@ -285,6 +285,8 @@ ATTRIBUTE_VALUE = NodeType(
         _p("accuracy", "DOUBLE", description="Confidence in the value, 0..1."),
         _p("customer_maintained", "BOOL", description="Entered by the customer."),
         _p("verified", "BOOL", description="Confirmed (e.g. a code sent to the phone or e-mail was used)."),
+        _p("expires_at", "TIMESTAMP", description="When the value stops holding (consents with an expiry; "
+                                                   "null: no expiry)."),
     ),
     "One value of one profile attribute, with its provenance.",
 )
@@ -362,6 +364,24 @@ CONTACT_POLICY = NodeType(
     "The contact policy campaigns obey (one node, id 'default').",
 )
 
+API_KEY = NodeType(
+    "ApiKey",
+    (
+        _p("id", "STRING", description="Public key id (the part of the key before its secret)."),
+        _p("name", "STRING", description="Who or what holds the key, e.g. 'service desk' or 'billing partner'."),
+        _p("role", "STRING", description="admin, analyst, app, partner or customer."),
+        _p("scopes", "STRING", description="Granted scopes, space-separated (e.g. 'personal_data')."),
+        _p("operations", "STRING", description="Partner keys: GraphQL operations (root fields) allowed, "
+                                               "space-separated; empty for other roles."),
+        _p("customer_id", "STRING", description="Customer keys: the only customer the key reaches."),
+        _p("secret_hash", "STRING", description="SHA-256 of the key's secret (the secret is never stored)."),
+        _p("created_at", "TIMESTAMP"),
+        _p("expires_at", "TIMESTAMP", description="Null: never expires."),
+        _p("revoked_at", "TIMESTAMP", description="Set by `cdp keys revoke`; a revoked key is refused."),
+    ),
+    "An API credential (docs/security.md): its role and scopes, and the hash of its secret.",
+)
+
 HOLDS = RelType("HOLDS", "Customer", "Account", description="Customer holds a billing account.")
 HAS_SUBSCRIPTION = RelType("HAS_SUBSCRIPTION", "Account", "Subscription")
 OF_PRODUCT = RelType("OF_PRODUCT", "Subscription", "Product")
@@ -409,7 +429,7 @@ HAS_ATTRIBUTE = RelType("HAS_ATTRIBUTE", "Customer", "AttributeValue", descripti
 
 MODEL = GraphModel(
     nodes=(CUSTOMER, ACCOUNT, PRODUCT, SUBSCRIPTION, CHANNEL, CONTACT, MONETARY_EVENT, IDENTITY, ATTRIBUTE_VALUE,
-           IMPORT_RUN, SEGMENT, CAMPAIGN, CONTACT_POLICY),
+           IMPORT_RUN, SEGMENT, CAMPAIGN, CONTACT_POLICY, API_KEY),
     relationships=(HOLDS, HAS_SUBSCRIPTION, OF_PRODUCT, INCLUDES, HAD_CONTACT, VIA, ABOUT, HAS_EVENT, PREFERS,
                    HAS_IDENTITY, HAS_ATTRIBUTE, REQUIRES, EXCLUDES, UPGRADES_TO, OFFERS, TARGETED, SENT),
 )
