@@ -7,10 +7,16 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from cdp.analytics import Analytics
+from cdp.audit import AuditLog
+from cdp.principal import Principal, Role
 from cdp.profile import ProfilePolicy, load_policy
 from cdp.settings import Settings
 from graph.store import GraphStore
 from resolvers.loaders import Loaders
+
+
+#: The principal of code running inside the server without a request (never from the network).
+SYSTEM = Principal(id="system", role=Role.ADMIN, name="cdp itself")
 
 
 @dataclass
@@ -30,6 +36,12 @@ class Context:
     policy: ProfilePolicy = field(default_factory=load_policy)
     #: The app's whole-population analytics (projection, segments, models); shared by requests.
     analytics: Analytics | None = None
+    #: Who is calling (set from the request's credentials by ``cdp.authentication``).
+    principal: Principal = field(default_factory=lambda: SYSTEM)
+    #: Where audit records go (``cdp.audit``); None only in contexts built by tests without one.
+    audit: AuditLog | None = None
+    #: Personal fields this request returned unmasked, per customer id (audited once per request).
+    personal_reads: dict[str, set[str]] = field(default_factory=dict)
 
     def forget_reads(self) -> None:
         """Drop what this request's DataLoaders cached (call after a write)."""
