@@ -2043,7 +2043,8 @@ def _provenance(customers: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table, pa.T
             "key": pa.array([key] * m), "value": pc.filter(values, keep), "source": pa.array(["CRM"] * m),
             "identity_id": ids, "observed_at": pc.filter(customers.column("updated_at").combine_chunks(), keep),
             "accuracy": pa.array(np.full(m, 0.8)), "customer_maintained": pa.array(np.zeros(m, bool)),
-            "verified": pa.array(np.zeros(m, bool)), "owner": pc.filter(cid, keep),
+            "verified": pa.array(np.zeros(m, bool)), "expires_at": pa.nulls(m, pa.timestamp("us")),
+            "owner": pc.filter(cid, keep),
         }))
     values = pa.concat_tables(parts)
     owners = values.column("owner")
