@@ -2006,7 +2006,7 @@ def generate(customers: int, *, seed: int = 42, as_of: datetime.date = datetime.
     nodes["Identity"], nodes["AttributeValue"], rels["HAS_IDENTITY"], rels["HAS_ATTRIBUTE"] = \
         _provenance(nodes["Customer"])
     nodes["ImportRun"] = MODEL.node("ImportRun").arrow_schema().empty_table()
-    for label in ("Segment", "ContactPolicy"):
+    for label in ("Segment", "ContactPolicy", "ApiKey"):
         nodes[label] = MODEL.node(label).arrow_schema().empty_table()
     done("identities and attribute provenance")
 
