@@ -184,9 +184,14 @@ class KeyVerifier:
         key = ApiKey.from_row(row)
         if key.revoked_at is not None:
             raise Unauthenticated(f"API key {key_id} was revoked")
-        if not key.usable_at(now or _now()):
+        if not key.usable_at(now or datetime.now(timezone.utc).replace(tzinfo=None)):
             raise Unauthenticated(f"API key {key_id} has expired")
         return key.principal()
+
+    def is_fresh(self, key_id: str) -> bool:
+        """True when ``key_id`` is cached and young enough to verify without reading the store."""
+        cached = self._cache.get(key_id)
+        return cached is not None and time.monotonic() - cached[0] < self.cache_seconds
 
     def forget(self, key_id: str | None = None) -> None:
         """Drop one cached key (or all) so the next use reads the store again."""

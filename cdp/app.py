@@ -9,7 +9,10 @@
 - ``/metrics``: Prometheus metrics (``cdp.metrics``; docs/operations.md);
 - ``/``: a redirect to the playground.
 
-Request limits (docs/limits.md) wrap it: a rate limit per client (429), the body
+Authentication (``cdp.authentication``; docs/security.md) admits only requests with
+an API key or JWT, except health checks and the playground's page and assets; the
+GraphQL layer then authorises each operation and field (``schema.authorization``).
+Request limits (docs/limits.md) wrap it: a rate limit per credential (429), the body
 size (413, before anything is parsed), and the execution timeout of each operation
 (``CdpGraphQL.execute_single``); depth, aliases, tokens and cost are checked per
 document in ``schema.limits``.
@@ -34,7 +37,10 @@ from strawberry.types import ExecutionResult as _ExecutionResult
 from strawberry.types import ExecutionResult
 
 from cdp.analytics import Analytics
+from cdp.audit import AuditLog
+from cdp.authentication import Authentication, Authenticator
 from cdp.errors import CdpError
+from cdp.principal import Principal, Role
 from cdp.limits import BodySizeLimit, RequestTimeout, run_with_timeout
 from cdp.rate_limit import RateLimit, RateLimiter
 from cdp.contact_lists import contact_list_response
@@ -52,6 +58,9 @@ from schema import schema
 log = logging.getLogger("cdp.app")
 
 #: Paths no rate limit applies to: health checks, metrics scrapes, the playground's assets.
+#: The principal of an open request (the playground page): a customer bound to no customer, so nothing.
+ANONYMOUS = Principal(id="anonymous", role=Role.CUSTOMER, name="no credentials")
+
 RATE_LIMIT_EXEMPT = ("/healthz", "/readyz", "/metrics", "/static/")
 
 
@@ -64,10 +73,14 @@ class CdpGraphQL(GraphQL):
         self.settings = settings
         self.policy = load_policy(settings.profile_policy_path)  # fails at start-up, not per request
         self.analytics = Analytics(store, settings)
+        self.audit = AuditLog(settings.audit_log_path)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
+        # Only the playground page (an open path: strawberry builds a context before rendering
+        # it) arrives here without a principal; it runs no operation.
+        principal = request.scope.get("state", {}).get("principal") or ANONYMOUS
         return Context(store=self.store, settings=self.settings, request=request, response=response,
-                       policy=self.policy, analytics=self.analytics)
+                       policy=self.policy, analytics=self.analytics, principal=principal, audit=self.audit)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(playground_html(graphql_path=request.url.path))
@@ -134,7 +147,7 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
             log.info("store closed")
 
     async def wave_contacts(request: Request) -> Response:
-        return await contact_list_response(graphql.analytics.campaigns, request)
+        return await contact_list_response(graphql.analytics.campaigns, request, graphql.audit)
 
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -147,12 +160,15 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    if settings.rate_limit > 0:  # outermost: the cheapest refusal comes first
-        app.add_middleware(RateLimit, limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
-                           exempt=RATE_LIMIT_EXEMPT)
+    limiter = RateLimiter(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
+    if limiter is not None:  # per principal, so inside authentication
+        app.add_middleware(RateLimit, limiter=limiter, exempt=RATE_LIMIT_EXEMPT)
+    authenticator = Authenticator(store, settings)
+    app.add_middleware(Authentication, authenticator=authenticator, limiter=limiter)
     app.add_middleware(RequestObserver, metrics=metrics)  # outermost: every request gets an id and is counted
     app.state.metrics = metrics
     app.state.store = store
     app.state.settings = settings
     app.state.analytics = graphql.analytics
+    app.state.authenticator = authenticator
     return app

@@ -21,7 +21,8 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from cdp.errors import CdpError, Conflict, InvalidInput, NotFound
+from cdp.errors import CdpError, Conflict, Forbidden, InvalidInput, NotFound
+from cdp.permissions import PERSONAL_ATTRIBUTE_KEYS, Access, check_operation, mask, personal_access
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 _BATCH = 5_000
@@ -57,19 +58,45 @@ def write(table: pa.Table, fmt: str, out: TextIO) -> int:
     return table.num_rows
 
 
-async def contact_list_response(campaigns: Any, request: Request) -> Response:
-    """The HTTP download of one wave's contact list (see the module docstring)."""
+def masked_for(table: pa.Table, principal: Any) -> tuple[pa.Table, list[str]]:
+    """``table`` with the personal columns ``principal`` may not read masked (``cdp.permissions``).
+
+    Out: the table and the personal columns left readable. A partner sees personal
+    columns only with the scope; the customers in a launched wave consented to the
+    campaign's purpose and channel, which is the sharing the list is made for.
+    """
+    readable = []
+    for name in table.column_names:
+        if name not in PERSONAL_ATTRIBUTE_KEYS:
+            continue
+        if personal_access(principal, name) is not Access.MASKED:
+            readable.append(name)
+            continue
+        column = pa.array([mask(name, v) for v in table.column(name).to_pylist()], pa.string())
+        table = table.set_column(table.column_names.index(name), name, column)
+    return table, readable
+
+
+async def contact_list_response(campaigns: Any, request: Request, audit: Any = None) -> Response:
+    """The HTTP download of one wave's contact list (see the module docstring), for the
+    principal ``cdp.authentication`` put on the request; unmasked downloads are audited."""
     campaign_id = request.path_params["campaign_id"]
     wave = int(request.path_params["wave"])
     fmt = request.path_params["format"]
+    principal = request.state.principal
     try:
+        check_operation(principal, "campaignContactList")
         if fmt not in FORMATS:
             raise InvalidInput(f"format must be one of {', '.join(FORMATS)}", field="format")
         table = await to_thread.run_sync(campaigns.wave_contacts, campaign_id, wave)
     except CdpError as exc:
-        status = 404 if isinstance(exc, NotFound) or (isinstance(exc, InvalidInput) and exc.field == "wave") \
-            else 409 if isinstance(exc, Conflict) else 400
+        status = 403 if isinstance(exc, Forbidden) else 404 if isinstance(exc, NotFound) or (
+            isinstance(exc, InvalidInput) and exc.field == "wave") else 409 if isinstance(exc, Conflict) else 400
         return JSONResponse({"code": exc.code, "detail": exc.message}, status)
+    table, readable = masked_for(table, principal)
+    if readable and audit is not None:
+        audit.record(principal, "read_personal", "campaignContactList",
+                     customers=table.column("customer_id").to_pylist(), fields=readable)
     filename = f"{campaign_id}-wave{wave}.{fmt}"
     return StreamingResponse(lines(table, fmt), media_type=FORMATS[fmt],
                              headers={"Content-Disposition": f'attachment; filename="{filename}"',

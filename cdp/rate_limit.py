@@ -1,10 +1,10 @@
-"""Rate limits per client: one token bucket per key, refused with HTTP 429.
+"""Rate limits per credential: one token bucket per principal, refused with HTTP 429.
 
-``RateLimiter.key(request)`` is the seam that names the client. Until
-authentication exists it is the ``X-API-Key`` header when one is sent (the key
-is not verified yet, so a client can change it to get a fresh bucket) and the
-client's address otherwise; once credentials are checked, ``key`` returns the
-verified credential id and the limit becomes one per credential (docs/limits.md).
+``RateLimiter.key(request)`` names the client: the verified principal's id
+(``cdp.authentication`` puts it in ``request.state``; so the limit is one per API key
+or token subject), and the client's address for requests that need no credential
+(docs/limits.md). Requests refused authentication are charged to their address by
+``cdp.authentication``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from starlette.requests import Request
 
 from cdp.limits import ASGIApp, RateLimited, send_error
-
-API_KEY_HEADER = "x-api-key"
 
 
 class RateLimiter:
@@ -41,9 +39,9 @@ class RateLimiter:
 
     def key(self, request: Request) -> str:
         """The client a request counts against (see the module docstring)."""
-        api_key = request.headers.get(API_KEY_HEADER)
-        if api_key:
-            return "key:" + api_key
+        principal = request.scope.get("state", {}).get("principal")
+        if principal is not None:
+            return principal.id
         client = request.client
         return "addr:" + (client.host if client else "unknown")
 

@@ -35,6 +35,8 @@ class RequestInfo:
     operation_type: str | None = None
     #: ``extensions.code`` of every error the response carries, in order, with repeats.
     error_codes: list[str] = field(default_factory=list)
+    #: The authenticated principal's id (``cdp.authentication``), or None.
+    principal: str | None = None
 
 
 #: The request being served in this context, or None outside a request.

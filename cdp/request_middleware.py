@@ -90,5 +90,6 @@ class RequestObserver:
                 access_log.log(level, "%s %s %s", scope.get("method", ""), scope.get("path", ""), status, extra={
                     "method": scope.get("method", ""), "path": scope.get("path", ""), "status": status,
                     "duration_ms": round(seconds * 1000, 2), "route": route, "operation": info.operation,
+                    "principal": info.principal,
                     "error_codes": info.error_codes})
             CURRENT.reset(token)

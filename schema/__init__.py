@@ -18,6 +18,7 @@ from resolvers.context import Context
 from schema.enums import ProductCategory, SortDirection
 from schema.document_cache import DocumentCache
 from schema.errors import ErrorCodes
+from schema.authorization import Authorization
 from schema.limits import QueryLimitsExtension
 from schema.operation_observer import OperationObserver
 from schema.mutations import Mutation
@@ -26,6 +27,7 @@ from schema.inputs import CustomerOrder, CustomerWhere
 from schema.campaigns import CampaignQuery
 from schema.recommendations import RecommendationQuery
 from schema.relationship import RelationshipQuery
+from schema.security import SecurityQuery
 from schema.value import ValueQuery
 from schema.segments import SegmentQuery
 from schema.scoring import ScoringQuery
@@ -57,7 +59,8 @@ def _criteria(where: CustomerWhere | None) -> CustomerCriteria:
 
 
 @strawberry.type
-class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, RelationshipQuery, CampaignQuery):
+class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, RelationshipQuery, CampaignQuery,
+            SecurityQuery):
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
         row = await customers.customer(info.context, id)
@@ -122,6 +125,7 @@ schema = CdpSchema(
         OperationObserver,  # notes the operation name for metrics and the access log
         ErrorCodes,
         QueryLimitsExtension,  # depth, aliases, tokens, cost: checked once per document text
+        Authorization,  # operations per role, own-data-only customers; audits writes and personal reads
         lambda: DocumentCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
     ],

@@ -67,7 +67,7 @@ class Mutation(PartnerMutation, SegmentMutation, ScoringMutation, CatalogRulesMu
         now = ctx.now
         return ProfileUpdatePayload(
             customer=await _customer(ctx, customer_id),
-            values=[AttributeValue.from_row(v, ctx.policy, now) for v in written],
+            values=[AttributeValue.from_row(v, ctx.policy, now, str(customer_id)) for v in written],
             errors=[ItemError(field=e.field, message=e.message, code=e.code) for e in errors],
         )
 
@@ -77,7 +77,7 @@ class Mutation(PartnerMutation, SegmentMutation, ScoringMutation, CatalogRulesMu
     ) -> AttributeValue:
         ctx = info.context
         row = await profile.verify_value(ctx, customer_id, value_id)
-        return AttributeValue.from_row(row, ctx.policy, ctx.now)
+        return AttributeValue.from_row(row, ctx.policy, ctx.now, str(customer_id))
 
     @strawberry.mutation(description="Undo a wrong merge: move one source identity, with the attribute values "
                                      "its record contributed, to a new customer. Nothing is deleted.")

@@ -22,6 +22,7 @@ from cdp.pagination import encode_cursor, page_window
 from resolvers import catalog, customers
 from resolvers.context import Context
 from schema import enums as E
+from schema.authorization import PersonalData, PersonalValue
 from schema.channel_choice import ChannelChoice, next_best_channels
 from schema.value import CustomerValue, customer_value
 
@@ -50,6 +51,11 @@ def naive_utc(value: datetime | None) -> datetime | None:
 
 def _field(description: str) -> Any:
     return strawberry.field(description=description)
+
+
+def _personal(field: str, description: str | None = None) -> Any:
+    """A personal field: masked for principals without access (``schema.authorization``)."""
+    return strawberry.field(description=description, extensions=[PersonalData(field)])
 
 
 @strawberry.type(description="Paging state of a connection.")
@@ -320,10 +326,11 @@ class ChannelPreference:
 
 @strawberry.type(description="A postal address.")
 class Address:
-    street: str | None
+    street: str | None = _personal("street")
     city: str | None
-    postal_code: str | None
+    postal_code: str | None = _personal("postalCode")
     country: str | None
+    customer_id: strawberry.Private[str | None] = None
 
 
 # --------------------------------------------------------------------------- identities and profile
@@ -348,7 +355,8 @@ class SourceIdentity:
 class AttributeValue:
     id: ID
     key: str
-    value: str | None
+    value: str | None = strawberry.field(extensions=[PersonalValue()],
+                                         description="The value; masked for personal keys without access.")
     source: str | None = _field("Source system, or CUSTOMER for self-service.")
     identity_id: ID | None = _field("The source record that said it.")
     observed_at: datetime | None
@@ -356,34 +364,38 @@ class AttributeValue:
     customer_maintained: bool
     verified: bool
     stale: bool = _field("Observed longer ago than the profile policy's stale_after_days.")
+    customer_id: strawberry.Private[str | None] = None
 
     @classmethod
-    def from_row(cls, r: Row, policy: Any, now: datetime) -> AttributeValue:
+    def from_row(cls, r: Row, policy: Any, now: datetime, customer_id: str | None = None) -> AttributeValue:
         iid = r.get("identity_id")
         return cls(id=ID(r["id"]), key=r["key"], value=r.get("value"), source=r.get("source"),
                    identity_id=ID(iid) if iid else None, observed_at=utc(r.get("observed_at")),
                    accuracy=r.get("accuracy"), customer_maintained=bool(r.get("customer_maintained")),
-                   verified=bool(r.get("verified")), stale=policy.is_stale(r, now))
+                   verified=bool(r.get("verified")), stale=policy.is_stale(r, now), customer_id=customer_id)
 
 
 @strawberry.type(description="The shown value of a profile attribute, chosen by the survivorship rules.")
 class ProfileAttribute:
     key: str
-    value: str | None
+    value: str | None = strawberry.field(extensions=[PersonalValue()],
+                                         description="The shown value; masked for personal keys without access.")
     provenance: AttributeValue
     stale: bool
     conflicting: bool = _field("The latest values of two sources disagree.")
     candidates: int = _field("How many values were considered.")
+    customer_id: strawberry.Private[str | None] = None
 
 
-def _profile(values: list[Row], ctx: Context, keys: list[str] | None) -> list[ProfileAttribute]:
+def _profile(values: list[Row], ctx: Context, keys: list[str] | None, customer_id: str) -> list[ProfileAttribute]:
     now = ctx.now
     out = []
     for a in rules_profile.profile(values, ctx.policy, now):
         if keys is None or a.key in keys:
             out.append(ProfileAttribute(key=a.key, value=a.value.get("value"),
-                                        provenance=AttributeValue.from_row(a.value, ctx.policy, now),
-                                        stale=a.stale, conflicting=a.conflicting, candidates=a.candidates))
+                                        provenance=AttributeValue.from_row(a.value, ctx.policy, now, customer_id),
+                                        stale=a.stale, conflicting=a.conflicting, candidates=a.candidates,
+                                        customer_id=customer_id))
     return out
 
 
@@ -393,15 +405,15 @@ def _profile(values: list[Row], ctx: Context, keys: list[str] | None) -> list[Pr
 @strawberry.type(description="The unified view of one customer, merged from every source system.")
 class Customer:
     id: ID
-    name: str = _field("Company name for organisations, else first and last name.")
-    first_name: str | None
-    last_name: str | None
+    name: str = _personal("name", "Company name for organisations, else first and last name.")
+    first_name: str | None = _personal("firstName")
+    last_name: str | None = _personal("lastName")
     company_name: str | None
-    birth_date: date | None
+    birth_date: date | None = _personal("birthDate")
     gender: E.Gender | None
-    national_id: str | None
-    email: str | None
-    phone: str | None
+    national_id: str | None = _personal("nationalId")
+    email: str | None = _personal("email")
+    phone: str | None = _personal("phone")
     address: Address
     language: str | None
     tier: E.Tier | None
@@ -508,14 +520,14 @@ class Customer:
     @strawberry.field(description="Profile attributes with the value the survivorship rules chose (all keys, "
                                    "or only `keys`).")
     async def profile(self, info: Ctx, keys: list[str] | None = None) -> list[ProfileAttribute]:
-        return _profile(await customers.attribute_values(info.context, self.id), info.context, keys)
+        return _profile(await customers.attribute_values(info.context, self.id), info.context, keys, self.id)
 
     @strawberry.field(description="Every value ever recorded for one attribute, newest first, with provenance.")
     async def attribute_history(self, info: Ctx, key: str) -> list[AttributeValue]:
         ctx = info.context
         values = await customers.attribute_values(ctx, self.id)
         now = ctx.now
-        return [AttributeValue.from_row(r, ctx.policy, now) for r in rules_profile.history(values, key)]
+        return [AttributeValue.from_row(r, ctx.policy, now, self.id) for r in rules_profile.history(values, key)]
 
     @strawberry.field(description="Whole months since the customer joined.")
     def tenure_months(self, info: Ctx) -> int | None:
@@ -547,7 +559,7 @@ class Customer:
             gender=E.to_enum(E.Gender, r.get("gender")), national_id=r.get("national_id"), email=r.get("email"),
             phone=r.get("phone"),
             address=Address(street=r.get("street"), city=r.get("city"), postal_code=r.get("postal_code"),
-                            country=r.get("country")),
+                            country=r.get("country"), customer_id=r["id"]),
             language=r.get("language"), tier=E.to_enum(E.Tier, r.get("tier")),
             status=E.to_enum(E.CustomerStatus, r.get("status")), joined_on=r.get("joined_on"),
             account_manager=r.get("account_manager"), updated_at=utc(r.get("updated_at")),

@@ -62,14 +62,39 @@ def demo_store(demo_data, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     s.close()
 
 
-@pytest.fixture(scope="session")
-def client(demo_store: GraphStore):  # type: ignore[no-untyped-def]
-    """An HTTP client on the real app over ``demo_store``."""
+def api_client(settings: Settings, store: GraphStore | None = None, role: str = "admin", **key_options):  # type: ignore[no-untyped-def]
+    """A ``TestClient`` on the real app (``cdp.app.build_app(settings, store)``) that sends a
+    real API key of ``role``, created in the app's store (``key_options``: scopes, operations,
+    customer_id). Use it as a context manager, like ``TestClient``."""
     from starlette.testclient import TestClient
 
+    from cdp.api_keys import create_key
     from cdp.app import build_app
 
-    with TestClient(build_app(Settings(), demo_store)) as c:
+    if settings.audit_log is None:  # never the default next to data/cdp.lbdb
+        import tempfile
+
+        settings = settings.with_(audit_log=Path(tempfile.mkdtemp(prefix="cdp-audit-")) / "audit.jsonl")
+    app = build_app(settings, store)
+    client = TestClient(app)
+    _, key = create_key(app.state.store, f"test {role}", role, **key_options)
+    client.headers["Authorization"] = f"Bearer {key}"
+    return client
+
+
+def with_key(client, store: GraphStore, role: str, **key_options):  # type: ignore[no-untyped-def]
+    """A copy of ``client``'s headers with a new key of ``role`` (for role tests on one app)."""
+    from cdp.api_keys import create_key
+
+    _, key = create_key(store, f"test {role}", role, **key_options)
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="session")
+def client(demo_store: GraphStore, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """An HTTP client on the real app over ``demo_store``, authenticated as an admin."""
+    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    with api_client(Settings(audit_log=audit), demo_store) as c:
         yield c
 
 

@@ -22,7 +22,7 @@ from cdp.campaigns import Campaigns, CampaignSpec, WavePlan, stable_uniform
 from cdp.settings import Settings
 from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import gql
+from tests.conftest import api_client, gql
 
 CUSTOMERS = 1500
 MOBILE = {"holds": {"category": "MOBILE_DATA"}}
@@ -50,7 +50,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
 
 @pytest.fixture(scope="module")
 def http(store: GraphStore) -> Iterator[TestClient]:
-    with TestClient(build_app(Settings(), store)) as client:
+    with api_client(Settings(), store) as client:
         yield client
 
 

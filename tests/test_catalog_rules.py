@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import api_client
+
 from cdp import catalog_rules as cr
 from cdp.errors import InvalidInput
 from cdp.projection import build
@@ -210,7 +212,7 @@ def test_graphql_set_and_read_rules(rules_store: GraphStore) -> None:
     mutation = """mutation($id: ID!, $input: ProductRulesInput!) { setProductRules(productId: $id, input: $input) {
         id offerFrom offerUntil requires { id } excludes { id } upgradesTo { discount product { id } }
         eligibility { accountTypes tiers contract minTenureMonths offerable } } }"""
-    with TestClient(build_app(Settings(), rules_store)) as client:
+    with api_client(Settings(), rules_store) as client:
         body = client.post("/graphql", json={"query": mutation, "variables": {"id": "PHONE", "input": {
             "requires": ["VOI-A", "VOI-C"], "excludes": ["OLD"], "upgradesTo": [{"productId": "BIZ", "discount": 0.25}],
             "eligibility": {"accountTypes": ["POSTPAID", "BUSINESS"], "contract": "IN_CONTRACT",

@@ -16,7 +16,7 @@ from cdp.settings import Settings
 from graph.ladybug_store import LadybugStore
 from graph.model import CHANNELS
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import gql
+from tests.conftest import api_client, gql
 
 AT = datetime(2026, 11, 2, 9, 30)
 
@@ -103,7 +103,7 @@ def test_quiet_hours_parsing() -> None:
 
 
 def test_graphql_next_best_channels(channel_store: GraphStore, tmp_path: Path) -> None:
-    with TestClient(build_app(Settings(db_path=tmp_path / "unused.lbdb"), channel_store)) as http:
+    with api_client(Settings(db_path=tmp_path / "unused.lbdb"), channel_store) as http:
         body = gql(http, """{ customer(id: "A") { nextBestChannels(first: 2) { channel score responseRate
             offers accepted bestTime reasons } } }""")
         assert "errors" not in body, body

@@ -13,7 +13,7 @@ from cdp.app import build_app
 from cdp.settings import Settings
 from graph.ladybug_store import LadybugStore
 from graph.store import node_op
-from tests.conftest import gql
+from tests.conftest import api_client, gql
 
 CREATE = """mutation($name: String!, $d: SegmentDefinitionInput!) {
   createSegment(name: $name, definition: $d) { id } }"""
@@ -28,7 +28,7 @@ def test_customer_segments_follow_the_data(tmp_path: Path) -> None:
         {"id": "C2", "tier": "CONSUMER", "status": "ACTIVE", "city": "Ede", "joined_on": date(2021, 1, 1)},
     ])])
     try:
-        with TestClient(build_app(Settings(db_path=path), store)) as http:
+        with api_client(Settings(db_path=path), store) as http:
             for name, definition in (
                 ("Business", {"attribute": {"key": "tier", "op": "EQ", "value": "BUSINESS"}}),
                 ("Delft", {"attribute": {"key": "city", "op": "EQ", "value": "Delft"}}),

@@ -18,6 +18,8 @@ from typing import Any
 
 import hypothesis_graphql as hg
 import pytest
+
+from tests.conftest import api_client
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
@@ -87,7 +89,7 @@ def internal_errors(response) -> list[dict]:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def fuzz_client(demo_store: GraphStore) -> Iterator[TestClient]:
     """An app over the shared demo store, for queries only."""
-    with TestClient(build_app(Settings(**FUZZ_SETTINGS), demo_store)) as c:
+    with api_client(Settings(**FUZZ_SETTINGS), demo_store) as c:
         yield c
 
 
@@ -110,7 +112,7 @@ def throwaway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestCl
     folder = tmp_path_factory.mktemp("fuzz")
     store = _throwaway_store(folder)
     app_settings = Settings(db_path=folder / "throwaway.lbdb", model_dir=folder / "models", **FUZZ_SETTINGS)
-    with TestClient(build_app(app_settings, store)) as c:
+    with api_client(app_settings, store) as c:
         yield c, store
     store.close()
 
@@ -237,8 +239,8 @@ def test_injection_strings_in_query_arguments_change_nothing(
     store = _throwaway_store(folder)
     try:
         before = store.counts()
-        with TestClient(build_app(Settings(db_path=folder / "throwaway.lbdb", model_dir=folder / "models",
-                                           **FUZZ_SETTINGS), store)) as client:
+        with api_client(Settings(db_path=folder / "throwaway.lbdb", model_dir=folder / "models",
+                                           **FUZZ_SETTINGS), store) as client:
             assert _send_all(client, GRAPHQL.query_type, "query") > 50
         assert store.counts() == before
     finally:
@@ -252,8 +254,8 @@ def test_injection_strings_in_mutation_arguments_are_data(tmp_path_factory: pyte
     store = _throwaway_store(folder, buffer_pool_mb=1536)
     try:
         before = store.counts()
-        with TestClient(build_app(Settings(db_path=folder / "throwaway.lbdb", model_dir=folder / "models",
-                                           **FUZZ_SETTINGS), store)) as client:
+        with api_client(Settings(db_path=folder / "throwaway.lbdb", model_dir=folder / "models",
+                                           **FUZZ_SETTINGS), store) as client:
             assert _send_all(client, GRAPHQL.mutation_type, "mutation") > 50
             after = store.counts()
             shrunk = {k: (before[k], after.get(k, 0)) for k in before if after.get(k, 0) < before[k]}

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
+from tests.conftest import api_client
 from graphql import get_introspection_query
 from starlette.testclient import TestClient
 
@@ -25,7 +27,7 @@ def limited(demo_store: GraphStore) -> Iterator[TestClient]:
     """A client on an app with small limits (no rate limit: tested on its own app)."""
     settings = Settings(max_query_depth=8, max_aliases=10, max_query_tokens=2000, max_query_cost=5000,
                         max_body_bytes=20_000, rate_limit=0)
-    with TestClient(build_app(settings, demo_store)) as c:
+    with api_client(settings, demo_store) as c:
         yield c
 
 
@@ -144,7 +146,7 @@ def test_oversized_bodies_are_refused_before_parsing(limited: TestClient) -> Non
 def test_slow_operations_time_out(demo_store: GraphStore) -> None:
     """Whole-base analytics run in a worker thread: the client is answered anyway."""
     settings = Settings(request_timeout=0.001, rate_limit=0)
-    with TestClient(build_app(settings, demo_store)) as c:
+    with api_client(settings, demo_store) as c:
         r = post(c, "{ valueSegmentation { concentration { topShare gini } tiers { name customers } } }")
         assert r.status_code == 200
         assert codes(r) == ["TIMEOUT"]
@@ -154,7 +156,7 @@ def test_slow_operations_time_out(demo_store: GraphStore) -> None:
 
 def test_rate_limit_per_client(demo_store: GraphStore) -> None:
     settings = Settings(rate_limit=0.01, rate_burst=3)
-    with TestClient(build_app(settings, demo_store)) as c:
+    with api_client(settings, demo_store) as c:
         for _ in range(3):
             assert post(c, "{ __typename }").status_code == 200
         r = post(c, "{ __typename }")

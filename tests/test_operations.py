@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import api_client
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
@@ -37,7 +39,7 @@ VIEW = """query CustomerView($id: ID!) { customer(id: $id) { name accounts { id 
 @pytest.fixture(scope="module")
 def ops_client(demo_store: GraphStore) -> Iterator[TestClient]:
     """An app of its own over the shared demo store (its metrics start at zero)."""
-    with TestClient(build_app(Settings(), demo_store)) as c:
+    with api_client(Settings(), demo_store) as c:
         yield c
 
 
@@ -124,7 +126,7 @@ def test_operation_names_a_client_makes_up_never_become_labels(ops_client: TestC
 def test_request_id_round_trip_and_every_log_line_of_the_request_carries_it(
         demo_store: GraphStore, log_lines: io.StringIO) -> None:
     # A fresh app: its analytic projection is built by this request, in a worker thread, and logged.
-    with TestClient(build_app(Settings(), demo_store)) as client:
+    with api_client(Settings(), demo_store) as client:
         response = client.post("/graphql", headers={"X-Request-ID": "trace-42.a:b"}, json={
             "query": "query Value { valueSegmentation { concentration { gini } } }"})
         assert response.status_code == 200 and "errors" not in response.json()
@@ -189,7 +191,7 @@ def test_neo4j_down_answers_store_unavailable_and_readyz_503() -> None:
     with pytest.raises(StoreUnavailable):
         Neo4jStore(uri, "neo4j", "x", connect_timeout=1, max_retry_seconds=1)
     settings = Settings(neo4j_uri=uri, neo4j_connect_timeout=1, neo4j_max_retry_seconds=1)
-    with TestClient(build_app(settings)) as client:  # the API starts while Neo4j is down
+    with api_client(settings) as client:  # the API starts while Neo4j is down
         for _ in range(2):  # the second call tries the server again: nothing broken is kept
             body = client.post("/graphql", json={"query": VIEW, "variables": {"id": "C0000001"}}).json()
             assert body["data"] is None or body["data"]["customer"] is None
@@ -232,7 +234,7 @@ def test_api_recovers_by_itself_when_the_store_comes_back(demo_data, tmp_path: P
                               { updated errors { code } } }"""},
     }
     try:
-        with TestClient(build_app(Settings(), store)) as client:
+        with api_client(Settings(), store) as client:
             outage["on"] = True
             for name, body in queries.items():
                 answer = client.post("/graphql", json=body).json()

@@ -12,7 +12,7 @@ from cdp.settings import Settings
 from graph.ladybug_store import LadybugStore
 from graph.model import CHANNELS
 from graph.store import GraphStore, node_op
-from tests.conftest import gql
+from tests.conftest import api_client, gql
 
 CUSTOMERS = """mutation($items: [CustomerInput!]!) { upsertCustomers(source: "billing", items: $items) {
   created updated ids errors { index field message code } } }"""
@@ -31,7 +31,7 @@ def api(tmp_path: Path) -> Iterator[tuple[GraphStore, object]]:
     store = LadybugStore(tmp_path / "partner.lbdb", buffer_pool_mb=128)
     store.write([node_op("Channel", [{"id": c[0], "name": c[1], "kind": c[2]} for c in CHANNELS]),
                  node_op("Product", [{"id": "P-MOB", "name": "Mobile", "category": "MOBILE_DATA"}])])
-    with TestClient(build_app(Settings(), store)) as client:
+    with api_client(Settings(), store) as client:
         yield store, client
     store.close()
 

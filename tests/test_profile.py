@@ -15,7 +15,7 @@ from cdp.profile import ProfilePolicy
 from cdp.settings import Settings
 from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import gql
+from tests.conftest import api_client, gql
 
 PROFILE = """query($id: ID!, $key: String!) { customer(id: $id) {
   id email phone
@@ -43,7 +43,7 @@ def writable(tmp_path: Path) -> Iterator[tuple[GraphStore, object]]:
     store = LadybugStore(tmp_path / "p.lbdb", buffer_pool_mb=128)
     data = demo.generate(40, seed=11)
     store.bulk_load(data.nodes, data.relationships)
-    with TestClient(build_app(Settings(), store)) as client:
+    with api_client(Settings(), store) as client:
         yield store, client
     store.close()
 

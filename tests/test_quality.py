@@ -14,7 +14,7 @@ from cdp.profile import load_policy
 from cdp.settings import Settings
 from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import gql
+from tests.conftest import api_client, gql
 from tests.test_cli import cdp
 
 NOW = datetime(2026, 11, 1)
@@ -81,7 +81,7 @@ def test_graphql_and_cli_report(planted: Path) -> None:
 
     store = LadybugStore(planted, buffer_pool_mb=128)
     try:
-        with TestClient(build_app(Settings(), store)) as client:
+        with api_client(Settings(), store) as client:
             body = gql(client, """{ dataQuality { customers duplicateGroups
                 duplicateSample { rule customerIds } conflicts { attribute customers }
                 completeness { attribute filled ratio } rejects { source rows runs } } }""")

@@ -17,7 +17,7 @@ from cdp.settings import Settings
 from graph.ladybug_store import LadybugStore
 from graph.model import CHANNELS
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import gql
+from tests.conftest import api_client, gql
 
 PRODUCTS = [
     # id, category, price, cost
@@ -88,7 +88,7 @@ def test_offers_are_eligible_and_ranked_by_expected_value(rec_store: GraphStore)
 
 
 def test_graphql_recommendations_responses_and_segments(rec_store: GraphStore, tmp_path: Path) -> None:
-    with TestClient(build_app(Settings(db_path=tmp_path / "unused.lbdb"), rec_store)) as http:
+    with api_client(Settings(db_path=tmp_path / "unused.lbdb"), rec_store) as http:
         query = '{ customer(id: "C01") { recommendations(first: 3) { offer kind score expectedValue reasons ' \
                 'channel bestTime } } }'
         before = gql(http, query)
@@ -185,7 +185,7 @@ def test_holdout_quality_ease_beats_popularity_and_share(engine_store: GraphStor
 def test_graphql_offer_eligibility_explains(rec_store: GraphStore, tmp_path: Path) -> None:
     query = """query($p: ID!) { customer(id: "C01") { offerEligibility(productId: $p) {
         productId eligible kind failing reasons } } }"""
-    with TestClient(build_app(Settings(db_path=tmp_path / "unused.lbdb"), rec_store)) as http:
+    with api_client(Settings(db_path=tmp_path / "unused.lbdb"), rec_store) as http:
         def check(product: str) -> dict:
             body = gql(http, query, {"p": product})
             assert "errors" not in body, body

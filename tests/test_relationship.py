@@ -20,7 +20,7 @@ from cdp.app import build_app
 from cdp.settings import Settings
 from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import gql
+from tests.conftest import api_client, gql
 
 OPEN = """mutation($input: OpenComplaintInput!) { openComplaint(input: $input) {
   id customerId subject status outcome openedAt resolvedAt resolutionHours openHours satisfaction
@@ -88,8 +88,8 @@ def crm(tmp_path: Path) -> Iterator[TestClient]:
         node_op("Product", [{"id": "P1", "name": "Fibre 1000", "category": "BROADBAND", "monthly_price": 60.0}]),
     ])
     try:
-        with TestClient(build_app(Settings(db_path=tmp_path / "crm.lbdb", model_dir=tmp_path / "models"),
-                                  store)) as http:
+        with api_client(Settings(db_path=tmp_path / "crm.lbdb", model_dir=tmp_path / "models"),
+                                  store) as http:
             yield http
     finally:
         store.close()
@@ -233,8 +233,8 @@ def demo3k(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     store = LadybugStore(folder / "store.lbdb", buffer_pool_mb=256)
     store.bulk_load(data.nodes, data.relationships)
     try:
-        with TestClient(build_app(Settings(db_path=folder / "store.lbdb", model_dir=folder / "models"),
-                                  store)) as http:
+        with api_client(Settings(db_path=folder / "store.lbdb", model_dir=folder / "models"),
+                                  store) as http:
             yield data, store, http
     finally:
         store.close()

@@ -14,7 +14,7 @@ import pytest
 
 from cdp.settings import Settings
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import gql
+from tests.conftest import api_client, gql
 
 CUSTOMERS = 3000
 
@@ -52,7 +52,7 @@ def app_client(scoring_store: GraphStore, settings: Settings):  # type: ignore[n
 
     from cdp.app import build_app
 
-    with TestClient(build_app(settings, scoring_store)) as c:
+    with api_client(settings, scoring_store) as c:
         yield c
 
 
@@ -187,7 +187,7 @@ def test_models_survive_a_restart(app_client, scoring_store: GraphStore, setting
 
     customer_id = _active_customer(app_client)
     before = gql(app_client, SCORES, {"id": customer_id})["data"]["customer"]
-    with TestClient(build_app(settings, scoring_store)) as restarted:
+    with api_client(settings, scoring_store) as restarted:
         cards = gql(restarted, "{ models { name rocAuc } }")["data"]["models"]
         assert [c["name"] for c in cards] == ["churn", "lifetime_value", "propensity"]
         after = gql(restarted, SCORES, {"id": customer_id})["data"]["customer"]

@@ -22,7 +22,7 @@ from cdp.settings import Settings
 from graph.ladybug_store import LadybugStore
 from graph.model import CHANNELS
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import gql
+from tests.conftest import api_client, gql
 
 TODAY = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
 PAST = TODAY - timedelta(days=100)
@@ -462,7 +462,7 @@ def test_saved_segments_survive_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "app.lbdb"
     store = LadybugStore(path, buffer_pool_mb=128)
     write_tiny(store)
-    with TestClient(build_app(Settings(db_path=path), store)) as http:
+    with api_client(Settings(db_path=path), store) as http:
         created = gql(http, CREATE, {"name": "Complainers", "description": "recent complaints",
                                      "d": {"contacts": {"days": 30, "kinds": ["COMPLAINT"]}}})
         segment = created["data"]["createSegment"]
@@ -491,7 +491,7 @@ def test_saved_segments_survive_a_restart(tmp_path: Path) -> None:
     store.close()
 
     store = LadybugStore(path, buffer_pool_mb=128)
-    with TestClient(build_app(Settings(db_path=path), store)) as http:
+    with api_client(Settings(db_path=path), store) as http:
         listed = gql(http, LIST)["data"]["segments"]
         assert [s["name"] for s in listed] == ["Complainers, 90 days", "Everyone"]
         complainers = listed[0]
@@ -527,7 +527,7 @@ def test_a_write_shows_in_the_next_preview(tmp_path: Path) -> None:
     store = LadybugStore(path, buffer_pool_mb=128)
     write_tiny(store)
     definition = {"contacts": {"days": 30, "kinds": ["COMPLAINT"], "channels": ["SMS"]}}
-    with TestClient(build_app(Settings(db_path=path), store)) as http:
+    with api_client(Settings(db_path=path), store) as http:
         before = gql(http, PREVIEW, {"d": definition, "first": 5})["data"]["previewSegment"]
         assert before["size"] == 0
         store.write([node_op("Contact", [{"id": "K-NEW", "at": days_ago(2), "kind": "COMPLAINT"}]),
