@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import math
 import random
 import resource
@@ -66,6 +67,12 @@ def _summary(generator: str, requests: int, seconds: float, latencies_ms: dict[s
         "client_cpu_seconds": round(client_cpu, 2),
         **extra,
     }
+
+
+def auth_headers() -> dict[str, str]:
+    """The credential of the benchmark's requests: ``CDP_API_KEY`` (set by ``bench.server.Server``)."""
+    key = os.environ.get("CDP_API_KEY")
+    return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 def wrk_available() -> bool:
@@ -134,7 +141,7 @@ async def _drive(url: str, template: str, ids: list[str], concurrency: int, dura
     samples: list[str] = []
     has_id = ID_PLACEHOLDER in template
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **auth_headers()}
     rng = random.Random()
     pending: set[asyncio.Task] = set()  # open loop: requests sent and not answered yet
     started = time.perf_counter()

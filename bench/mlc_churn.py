@@ -107,7 +107,11 @@ def train_through_api(db: Path, models: Path) -> dict:
     from cdp.settings import Settings
 
     settings = Settings(db_path=db, buffer_pool_mb=256, model_dir=models)
-    with TestClient(build_app(settings)) as client:
+    from cdp.api_keys import create_key
+
+    app = build_app(settings)
+    _, key = create_key(app.state.store, "mlc churn benchmark", "analyst")
+    with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as client:
         body = client.post("/graphql", json={"query": CHURN_CARD}).json()
     if "errors" in body:
         raise RuntimeError(f"trainModel failed: {body['errors']}")

@@ -80,6 +80,11 @@ def measure(variant: str, db: Path, template: Path, ids: Path, args: argparse.Na
     port = free_port()
     env = {**os.environ, "CDP_DB_PATH": str(db), "CDP_RATE_LIMIT": "0", "CDP_BUFFER_POOL_MB": "1024"}
     env.pop("NEO4J_URI", None)
+    # every request needs a credential (bench/wrk_view.lua sends CDP_API_KEY); made before the
+    # server opens the embedded store
+    made = subprocess.run([str(ROOT / ".venv/bin/cdp"), "keys", "create", "--role", "admin", "--name",
+                           "ops overhead"], env=env, capture_output=True, text=True, check=True)
+    os.environ["CDP_API_KEY"] = made.stdout.strip()
     with open(log, "a") as out:
         proc = subprocess.Popen([sys.executable, __file__, "--serve", variant, "--port", str(port)],
                                 env=env, stdout=out, stderr=out, cwd=ROOT)

@@ -58,6 +58,7 @@ class Server:
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         self.command: list[str] = []
+        self.api_key = ""
 
     @property
     def url(self) -> str:
@@ -81,6 +82,14 @@ class Server:
         env.setdefault("CDP_RATE_BURST", "1000000")
         if self.buffer_pool_mb:
             env["CDP_BUFFER_POOL_MB"] = str(self.buffer_pool_mb)
+        # every request needs a credential: an admin key made in the store, shared with the load
+        # generators (bench/http_load.py, bench/wrk_view.lua) through CDP_API_KEY
+        made = subprocess.run([cdp_executable(), "keys", "create", "--role", "admin", "--name", "benchmark"],
+                              env=env, capture_output=True, text=True)
+        if made.returncode != 0:
+            raise RuntimeError(f"cdp keys create failed: {made.stderr.strip()}")
+        self.api_key = made.stdout.strip()
+        os.environ["CDP_API_KEY"] = self.api_key
         self.command = [cdp_executable(), "serve", "--no-demo", "--port", str(self.port),
                         "--log-level", "warning"]
         log = open(self.log_path, "w")
@@ -105,7 +114,8 @@ class Server:
     def post(self, body: str, timeout: float = 30.0) -> tuple[int, dict]:
         """POST ``body`` to ``/graphql``; return the status and the decoded JSON."""
         req = urllib.request.Request(self.url + "/graphql", data=body.encode(),
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {self.api_key}"})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return resp.status, json.loads(resp.read())

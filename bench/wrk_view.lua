@@ -25,6 +25,8 @@ end
 
 local prefix, suffix, ids, n_ids
 local headers = { ["Content-Type"] = "application/json" }
+local api_key = os.getenv("CDP_API_KEY")  -- set by bench/server.py: every request needs a credential
+if api_key then headers["Authorization"] = "Bearer " .. api_key end
 
 function init(args)
   non200 = 0

@@ -54,6 +54,9 @@ OPERATION_ROLES: dict[str, frozenset[Role]] = {
     "contactPolicy": STAFF,
     # --- queries: privacy and security
     "auditLog": frozenset({ADMIN}),
+    "apiKeys": frozenset({ADMIN}),
+    "createApiKey": frozenset({ADMIN}),
+    "revokeApiKey": frozenset({ADMIN}),
     "exportCustomerData": frozenset({ADMIN, APP, CUSTOMER}),  # customers: their own
     # --- mutations: partner upserts
     "upsertCustomers": frozenset({ADMIN, APP, PARTNER}),

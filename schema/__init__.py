@@ -25,9 +25,10 @@ from schema.mutations import Mutation
 from schema.quality import DataQualityReport
 from schema.inputs import CustomerOrder, CustomerWhere
 from schema.campaigns import CampaignQuery
+from schema.privacy import PrivacyQuery
 from schema.recommendations import RecommendationQuery
 from schema.relationship import RelationshipQuery
-from schema.security import SecurityQuery
+from schema.security import SecurityKeysQuery, SecurityQuery
 from schema.value import ValueQuery
 from schema.segments import SegmentQuery
 from schema.scoring import ScoringQuery
@@ -60,7 +61,7 @@ def _criteria(where: CustomerWhere | None) -> CustomerCriteria:
 
 @strawberry.type
 class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, RelationshipQuery, CampaignQuery,
-            SecurityQuery):
+            SecurityQuery, PrivacyQuery, SecurityKeysQuery):
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
         row = await customers.customer(info.context, id)

@@ -22,6 +22,7 @@ with the scope the customer's ``DATA_SHARING`` consent decides.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,6 +55,8 @@ from cdp.permissions import (
 )
 from cdp.principal import Principal, Role
 from schema.errors import error_code
+
+log = logging.getLogger("cdp.audit")
 
 #: Argument names that carry the customer an operation is about.
 CUSTOMER_ARGUMENTS = ("customerId",)
@@ -121,17 +124,26 @@ class Authorization(SchemaExtension):
         except CdpError as exc:
             self._audit(ctx, "denied", operation_names or ["?"], customers, exc.code)
             ec.result = ExecutionResult(data=None, errors=[GraphQLError(exc.message, original_error=exc)])
+        is_write = ec.result is None and bool(operation_names) and ec.operation_type.value == "mutation"
+        if is_write:
+            try:  # no write without its audit record: when the log cannot be written, nothing runs
+                self._audit(ctx, "write", operation_names, customers, "started")
+            except CdpError as exc:
+                ec.result = ExecutionResult(data=None, errors=[GraphQLError(exc.message, original_error=exc)])
+                is_write = False
         yield
         if ec.result is None or not operation_names:
             return
-        errors = ec.result.errors or []
-        if ec.operation_type.value == "mutation":
-            outcome = error_code(errors[0]) if errors else "ok"
-            self._audit(ctx, "write", operation_names, customers, outcome)
-        if ctx.personal_reads:
-            fields = set().union(*ctx.personal_reads.values())
-            self._audit(ctx, "read_personal", operation_names, set(ctx.personal_reads), "ok", fields)
-            ctx.personal_reads.clear()
+        try:
+            if is_write:
+                errors = ec.result.errors or []
+                self._audit(ctx, "write", operation_names, customers, error_code(errors[0]) if errors else "ok")
+            if ctx.personal_reads:
+                fields = set().union(*ctx.personal_reads.values())
+                self._audit(ctx, "read_personal", operation_names, set(ctx.personal_reads), "ok", fields)
+        except CdpError:
+            log.exception("audit record lost after %s", " ".join(operation_names))
+        ctx.personal_reads.clear()
 
     @staticmethod
     def _audit(ctx: Any, action: str, operations: list[str], customers: set[str], outcome: str,
@@ -214,7 +226,7 @@ async def _data_sharing_granted(ctx: Any, customer_id: str) -> bool:
     from cdp.consent import granted
 
     values = await ctx.loaders.attribute_values.load(customer_id)
-    return granted(values, DATA_SHARING, None, ctx.now)
+    return granted(values, DATA_SHARING, ctx.now)
 
 
 async def _after_consent(ctx: Any, field: str, value: Any, customer_id: str) -> Any:

@@ -12,6 +12,8 @@ from schema.recommendations import RecommendationMutation
 from schema.relationship import RelationshipMutation
 from schema.catalog_rules import CatalogRulesMutation
 from schema.partner import PartnerMutation
+from schema.privacy import PrivacyMutation
+from schema.security import SecurityMutation
 from schema.segments import SegmentMutation
 from schema.scoring import ScoringMutation
 from schema.types import AttributeValue, Customer
@@ -55,7 +57,7 @@ async def _customer(ctx: Context, customer_id: str) -> Customer | None:
 
 @strawberry.type
 class Mutation(PartnerMutation, SegmentMutation, ScoringMutation, CatalogRulesMutation, RecommendationMutation,
-               RelationshipMutation, CampaignMutation):
+               RelationshipMutation, CampaignMutation, PrivacyMutation, SecurityMutation):
     @strawberry.mutation(description="A customer updates attributes the profile policy lets them maintain. "
                                      "Values are recorded as customer-maintained and unverified, with lower "
                                      "accuracy; refused keys come back in `errors`.")

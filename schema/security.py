@@ -1,14 +1,18 @@
-"""GraphQL types of security: the audit log (``auditLog``, admins only; docs/security.md)."""
+"""GraphQL types of security, admins only (docs/security.md): the audit log (``auditLog``) and API keys
+(``apiKeys``, ``createApiKey``, ``revokeApiKey``: key management while a server holds the embedded store)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import strawberry
 from anyio import to_thread
 from strawberry.types import Info
 
+from cdp import api_keys
+from cdp.api_keys import ApiKey
 from cdp.audit import AuditRecord
+from cdp.principal import Role
 from cdp.errors import InvalidInput
 from resolvers.context import Context
 
@@ -52,3 +56,66 @@ class SecurityQuery:
             customer_id=str(customer_id) if customer_id else None, principal=principal, action=action,
             since=since, limit=first))
         return [AuditEntry.from_record(r) for r in records]
+
+
+@strawberry.type(description="An API key (never its secret).")
+class ApiKeyInfo:
+    id: strawberry.ID
+    name: str
+    role: str
+    scopes: list[str]
+    operations: list[str] = strawberry.field(description="Partner keys: the operations they may use.")
+    customer_id: strawberry.ID | None
+    created_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_key(cls, k: ApiKey) -> ApiKeyInfo:
+        return cls(id=strawberry.ID(k.id), name=k.name, role=k.role.value, scopes=list(k.scopes),
+                   operations=list(k.operations), customer_id=strawberry.ID(k.customer_id) if k.customer_id else None,
+                   created_at=k.created_at, expires_at=k.expires_at, revoked_at=k.revoked_at)
+
+
+@strawberry.type(description="A new API key: `key` is shown only in this answer (its secret is stored hashed).")
+class CreatedApiKey:
+    key: str
+    api_key: ApiKeyInfo
+
+
+@strawberry.type
+class SecurityKeysQuery:
+    @strawberry.field(description="Every API key, revoked ones too, oldest first. Admins only.")
+    async def api_keys(self, info: Info[Context, None]) -> list[ApiKeyInfo]:
+        keys = await to_thread.run_sync(api_keys.list_keys, info.context.store)
+        return [ApiKeyInfo.from_key(k) for k in keys]
+
+
+@strawberry.type
+class SecurityMutation:
+    @strawberry.mutation(description="Create an API key (the same rules as `cdp keys create`; usable while the "
+                                     "server holds the embedded store). Admins only.")
+    async def create_api_key(self, info: Info[Context, None], name: str, role: str,
+                             scopes: list[str] | None = None, operations: list[str] | None = None,
+                             customer_id: strawberry.ID | None = None,
+                             expires_at: datetime | None = None) -> CreatedApiKey:
+        try:
+            parsed = Role.parse(role)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="role") from None
+        expires = expires_at.astimezone(timezone.utc).replace(tzinfo=None) if expires_at and expires_at.tzinfo \
+            else expires_at
+        key, text = await to_thread.run_sync(lambda: api_keys.create_key(
+            info.context.store, name, parsed, scopes=scopes or (), operations=operations or (),
+            customer_id=str(customer_id) if customer_id else None, expires_at=expires))
+        return CreatedApiKey(key=text, api_key=ApiKeyInfo.from_key(key))
+
+    @strawberry.mutation(description="Revoke an API key: refused from now on by this server, and by other "
+                                     "server processes within CDP_API_KEY_CACHE_SECONDS. Admins only.")
+    async def revoke_api_key(self, info: Info[Context, None], id: strawberry.ID) -> ApiKeyInfo:
+        ctx = info.context
+        key = await to_thread.run_sync(api_keys.revoke_key, ctx.store, str(id))
+        authenticator = getattr(getattr(getattr(ctx.request, "app", None), "state", None), "authenticator", None)
+        if authenticator is not None:
+            authenticator.keys.forget(key.id)
+        return ApiKeyInfo.from_key(key)

@@ -189,8 +189,6 @@ def test_every_operation_has_a_permission_row() -> None:
 def _document(kind: str, name: str, field) -> str:  # type: ignore[no-untyped-def]
     """A valid document calling ``name`` with every required argument as a variable (sent empty,
     so an allowed call fails variable coercion and nothing runs)."""
-    required = [(arg, a.type) for arg, a in field.args.items() if isinstance(a.type, GraphQLNonNull)
-                and a.default_value is None or False]
     required = [(arg, a.type) for arg, a in field.args.items() if isinstance(a.type, GraphQLNonNull)]
     definitions = ", ".join(f"${arg}: {type_}" for arg, type_ in required)
     call = ", ".join(f"{arg}: ${arg}" for arg, _ in required)
@@ -425,3 +423,36 @@ def test_contact_lists_mask_personal_columns(demo_store) -> None:  # type: ignor
     unmasked, readable = masked_for(contacts, app)
     assert unmasked.column("email").to_pylist() == ["jane@example.com"] and set(readable) == {"email", "phone"}
     assert list_keys(demo_store)  # keys made by the tests above are listed
+
+
+def test_keys_are_managed_through_the_api_while_the_server_runs(demo_store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(db_path=tmp_path / "unused.lbdb", audit_log=tmp_path / "audit.jsonl", rate_limit=0)
+    with TestClient(build_app(settings, demo_store)) as client:  # default key cache: 10 s
+        admin = _key(demo_store, "admin")
+        create = """mutation { createApiKey(name: "service desk", role: "app") { key apiKey { id role } } }"""
+        made = _post(client, admin, create).json()["data"]["createApiKey"]
+        headers = {"Authorization": f"Bearer {made['key']}"}
+        assert made["apiKey"]["role"] == "app"
+        assert _post(client, headers, "{ products { id } }").status_code == 200
+        revoke = """mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }"""
+        assert _post(client, admin, revoke, {"id": made["apiKey"]["id"]}).json()["data"]["revokeApiKey"]["revokedAt"]
+        assert _post(client, headers, "{ products { id } }").status_code == 401  # at once, despite the cache
+        assert _codes(_post(client, _key(demo_store, "app"), "{ apiKeys { id } }").json()) == ["FORBIDDEN"]
+        bad = _post(client, admin, """mutation { createApiKey(name: "x", role: "partner") { key } }""").json()
+        assert _codes(bad) == ["BAD_USER_INPUT"] and bad["errors"][0]["extensions"]["field"] == "operations"
+    records = AuditLog(settings.audit_log_path).read(action="write")
+    assert {r.operation for r in records} >= {"createApiKey", "revokeApiKey"}
+
+
+def test_no_write_runs_when_the_audit_log_cannot_be_written(demo_store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    settings = Settings(db_path=tmp_path / "unused.lbdb", audit_log=blocker / "audit.jsonl", rate_limit=0)
+    row = _a_customer(demo_store)
+    before = demo_store.customers([row["id"]])[row["id"]]["language"]
+    with TestClient(build_app(settings, demo_store)) as client:
+        update = """mutation($c: ID!) { updateProfile(customerId: $c, changes: [{key: "language", value: "xx"}])
+                    { errors { code } } }"""
+        body = _post(client, _key(demo_store, "app"), update, {"c": row["id"]}).json()
+        assert _codes(body) == ["AUDIT_UNAVAILABLE"] and body["data"] is None
+    assert demo_store.customers([row["id"]])[row["id"]]["language"] == before
