@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import logging
 import os
 import socket
@@ -264,8 +265,9 @@ def test_sigterm_lets_the_in_flight_request_finish_then_closes_the_store(tmp_pat
     db = tmp_path / "shutdown.lbdb"
     env = {**os.environ, "CDP_DB_PATH": str(db), "CDP_BUFFER_POOL_MB": "256", "CDP_DEMO_CUSTOMERS": "40",
            "CDP_LOG_FORMAT": "json", "CDP_SHUTDOWN_GRACE_SECONDS": "60"}
-    proc = subprocess.Popen([sys.executable, "-m", "cdp.cli", "serve", "--port", str(port), "--log-level", "info"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "cdp.cli", "serve", "--port", str(port), "--log-level", "info",
+                             "--dev-key"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
     log: list[str] = []
     reader = threading.Thread(target=lambda: log.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()
@@ -286,9 +288,13 @@ def test_sigterm_lets_the_in_flight_request_finish_then_closes_the_store(tmp_pat
         except httpx.HTTPError:
             return False
 
+    def dev_key() -> str:  # printed by --dev-key before the server starts
+        return next(m.group(0) for line in log if (m := re.search(r"cdp_[0-9a-f]{12}_\S{43}", line)))
+
     def in_flight() -> float:
         return value([(s.name, s.labels, s.value) for f in text_string_to_metric_families(
-            httpx.get(f"{base}/metrics", timeout=5).text) for s in f.samples], "cdp_http_requests_in_flight")
+            httpx.get(f"{base}/metrics", timeout=5, headers={"Authorization": f"Bearer {dev_key()}"}).text)
+            for s in f.samples], "cdp_http_requests_in_flight")
 
     body = json.dumps({"query": 'mutation { upsertCustomers(source: "crm", items: [{id: "C0000007", '
                                 'city: "Leuven"}]) { updated errors { code } } }'}).encode()
@@ -297,6 +303,7 @@ def test_sigterm_lets_the_in_flight_request_finish_then_closes_the_store(tmp_pat
         wait_for("readiness", ready)
         slow = socket.create_connection(("127.0.0.1", port), timeout=60)
         slow.sendall(b"POST /graphql HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                     b"Authorization: Bearer " + dev_key().encode() + b"\r\n"
                      b"X-Request-ID: slow-upload\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
                      + body[:20])
         wait_for("the half-sent request to be in flight", lambda: in_flight() >= 2)  # it and this scrape
