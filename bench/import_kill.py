@@ -12,10 +12,11 @@ Two scenarios, each ending in a comparison of two stores' content:
    fresh store B.
 2. **Server.** A partner client sends the same customers as batched ``upsertCustomers``,
    ``upsertAccounts`` and ``upsertMonetaryEvents`` mutations to ``cdp serve``; the
-   server is SIGKILLed while a batch is in flight, restarted on the same store, every
-   batch acknowledged before the kill is read back through the API, and the client
-   re-sends every batch from the first (upserts are idempotent). A second server on a
-   fresh store gets every batch once.
+   server is SIGKILLed while a batch is being sent (``--kills`` times, each further on),
+   restarted on the same store, every batch acknowledged before the kill is read back
+   through the API, the first unacknowledged batch must be in the store whole or not at
+   all, and the client re-sends every batch from the first (upserts are idempotent). A
+   second server on a fresh store gets every batch once.
 
 "Same content" means equal node and relationship counts per label and type and an
 equal canonical dump of every node and relationship (``canonical_dump``), leaving out
@@ -476,7 +477,8 @@ def in_flight_outcome(url: str, key: str, label: str, part: list[Customer]) -> s
     with httpx.Client(timeout=60, headers={"Authorization": f"Bearer {key}"}) as client:
         body = client.post(url + "/graphql", json={"query": READ_BACK, "variables": {
             "ids": [c.row["id"] for c in part], "n": len(part)}}).json()
-    nodes = {e["node"]["id"]: e["node"] for e in (body.get("data") or {"customers": {"edges": []}})["customers"]["edges"]}
+    edges = (body.get("data") or {"customers": {"edges": []}})["customers"]["edges"]
+    nodes = {e["node"]["id"]: e["node"] for e in edges}
     if label == "Customer":
         wanted, found = {c.row["id"] for c in part}, set(nodes)
     elif label == "Account":
@@ -500,8 +502,9 @@ def _acknowledged_customers(customers: list[Customer], acked: list[int], size: i
     return out
 
 
-def server_scenario(work: Path, customers: int, batch_size: int, seed: int) -> dict[str, Any]:
-    """Scenario 2: partner batches to a server SIGKILLed mid-way, restarted, everything re-sent; vs a clean run."""
+def server_scenario(work: Path, customers: int, batch_size: int, kills: int, seed: int) -> dict[str, Any]:
+    """Scenario 2: partner batches to a server SIGKILLed mid-way ``kills`` times (each time restarted and
+    every batch re-sent from the first), then sent to completion; against a clean run."""
     rng = random.Random(seed + 1)
     people = generate_customers(customers, seed)
     batches = partner_batches(people, batch_size)
@@ -509,29 +512,36 @@ def server_scenario(work: Path, customers: int, batch_size: int, seed: int) -> d
     key_a = create_key(a, "import-kill partner")
     key_b = create_key(b, "import-kill partner")
     result: dict[str, Any] = {"scenario": "partner upserts to cdp serve, server killed mid-way, restarted, re-sent",
-                              "customers": customers, "batch_size": batch_size, "requests": len(batches)}
-
-    server = Server(a, work / "server-a.log")
-    server.start()
-    kill_at = rng.randrange(len(batches) // 3, 2 * len(batches) // 3)
+                              "customers": customers, "batch_size": batch_size, "requests": len(batches),
+                              "rounds": []}
     started = time.perf_counter()
-    acked, failure = asyncio.run(send_batches(server.url, key_a, batches, (kill_at, rng.uniform(0.2, 0.8), server)))
-    server.process.wait()  # type: ignore[union-attr]
-    result["killed"] = {"at_request": kill_at, "acknowledged_before": len(acked), "client_saw": failure,
-                        "server": server.exit_description()}
-    _say(f"server killed while request {kill_at} of {len(batches)} was in flight; the client saw {failure}")
-
-    server = Server(a, work / "server-a2.log")
-    result["restart_seconds"] = round(server.start(), 2)
-    in_flight = batches[kill_at][0]
-    part = people[kill_at // 3 * batch_size:(kill_at // 3 + 1) * batch_size]
-    result["in_flight_batch"] = {"kind": in_flight, "outcome": in_flight_outcome(server.url, key_a, in_flight, part)}
-    _say(f"the {in_flight} batch in flight was {result['in_flight_batch']['outcome']}")
-    durable = _acknowledged_customers(people, acked, batch_size)
-    result["acknowledged_before_kill_missing"] = read_back(server.url, key_a, durable)
-    result["acknowledged_customers_checked"] = len(durable)
-    acked2, failure2 = asyncio.run(send_batches(server.url, key_a, batches))
-    result["resend"] = {"acknowledged": len(acked2), "failure": failure2}
+    # Each killed round gets further than the one before; the batches before are re-sent (unchanged) first.
+    points = sorted(rng.sample(range(len(batches) // 4, 3 * len(batches) // 4), kills))
+    server = Server(a, work / "server-a-0.log")
+    server.start()
+    for n, kill_at in enumerate(points):
+        acked, failure = asyncio.run(send_batches(server.url, key_a, batches,
+                                                  (kill_at, rng.uniform(0.1, 0.6), server)))
+        server.process.wait()  # type: ignore[union-attr]
+        first_unacked = len(acked)
+        round_ = {"kill_while_sending": kill_at, "answered_before_kill": kill_at in acked,
+                  "acknowledged": first_unacked, "client_saw": failure, "server": server.exit_description()}
+        server = Server(a, work / f"server-a-{n + 1}.log")
+        round_["restart_seconds"] = round(server.start(), 2)
+        label = batches[first_unacked][0]
+        part = people[first_unacked // 3 * batch_size:(first_unacked // 3 + 1) * batch_size]
+        round_["first_unacknowledged"] = {"request": first_unacked, "kind": label,
+                                          "outcome": in_flight_outcome(server.url, key_a, label, part)}
+        durable = _acknowledged_customers(people, acked, batch_size)
+        round_["acknowledged_customers_checked"] = len(durable)
+        round_["acknowledged_missing"] = read_back(server.url, key_a, durable)
+        _say(f"round {n + 1}: SIGKILL while sending request {kill_at} of {len(batches)} "
+             f"({'answered just before' if round_['answered_before_kill'] else 'in flight'}); the client saw "
+             f"{failure}; first unacknowledged request ({label}) {round_['first_unacknowledged']['outcome']}; "
+             f"{len(round_['acknowledged_missing'])} of {len(durable)} acknowledged customers missing")
+        result["rounds"].append(round_)
+    acked_final, failure_final = asyncio.run(send_batches(server.url, key_a, batches))
+    result["resend"] = {"acknowledged": len(acked_final), "failure": failure_final}
     result["read_back_after_resend"] = read_back(server.url, key_a, people)
     server.stop()
     result["seconds_a"] = round(time.perf_counter() - started, 1)
@@ -545,10 +555,10 @@ def server_scenario(work: Path, customers: int, batch_size: int, seed: int) -> d
     dump_a, dump_b = canonical_dump(a, received_times=True), canonical_dump(b, received_times=True)
     diff = differences(dump_a, dump_b)
     result.update(counts=counts(dump_a), digest_a=digest(dump_a), digest_b=digest(dump_b), differences=diff)
-    result["converged"] = (not diff and not result["acknowledged_before_kill_missing"]
-                           and not result["read_back_after_resend"] and failure2 is None and failure_b is None
-                           and result["killed"]["server"] == "killed by SIGKILL" and failure is not None
-                           and not result["in_flight_batch"]["outcome"].startswith("PARTLY"))
+    rounds_ok = all(r["server"] == "killed by SIGKILL" and r["client_saw"] is not None and not r["acknowledged_missing"]
+                    and not r["first_unacknowledged"]["outcome"].startswith("PARTLY") for r in result["rounds"])
+    result["converged"] = (not diff and rounds_ok and not result["read_back_after_resend"]
+                           and failure_final is None and failure_b is None)
     _say(f"server scenario: {'converged' if result['converged'] else 'DID NOT CONVERGE'}")
     return result
 
@@ -577,15 +587,19 @@ def markdown(results: dict[str, Any]) -> str:
             f"(content digest {cli['digest_a'][:12]} vs {cli['digest_b'][:12]}; "
             f"{sum(cli['counts'].values()):,} nodes and relationships compared).", ""]
     if srv:
+        kills = "; ".join(
+            f"request {r['kill_while_sending']} ({'answered just before' if r['answered_before_kill'] else 'in flight'}"
+            f"; first unacknowledged, a {r['first_unacknowledged']['kind']} batch, "
+            f"{r['first_unacknowledged']['outcome']}; {r['acknowledged_customers_checked']:,} acknowledged customers "
+            f"read back after a {r['restart_seconds']} s restart, {len(r['acknowledged_missing'])} missing)"
+            for r in srv["rounds"])
         lines += [
-            f"**Server**: {srv['customers']:,} customers as {srv['requests']} partner batches of "
-            f"{srv['batch_size']} customers; SIGKILL while request {srv['killed']['at_request']} was in flight "
-            f"({srv['killed']['acknowledged_before']} acknowledged before; that {srv['in_flight_batch']['kind']} "
-            f"batch was {srv['in_flight_batch']['outcome']}), restart in {srv['restart_seconds']} s; "
-            f"{srv['acknowledged_customers_checked']:,} acknowledged customers read back, "
-            f"{len(srv['acknowledged_before_kill_missing'])} missing; all batches re-sent. "
-            f"Converged with a clean run: **{'yes' if srv['converged'] else 'no'}** "
-            f"(digest {srv['digest_a'][:12]} vs {srv['digest_b'][:12]}).", ""]
+            f"**Server**: {srv['customers']:,} customers as {srv['requests']} partner requests (customers, accounts, "
+            f"monetary events; {srv['batch_size']} customers each). SIGKILL while sending {kills}. "
+            f"After each restart every batch was re-sent from the first; then all {srv['resend']['acknowledged']} "
+            f"acknowledged. Converged with a clean run: **{'yes' if srv['converged'] else 'no'}** "
+            f"(digest {srv['digest_a'][:12]} vs {srv['digest_b'][:12]}; {srv['seconds_a']} s for the killed runs).",
+            ""]
     return "\n".join(lines)
 
 
@@ -593,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--customers", type=int, default=30_000, help="customers in the CSV (CLI scenario)")
     p.add_argument("--batch-size", type=int, default=500, help="rows per cdp import batch")
-    p.add_argument("--kills", type=int, default=2, help="killed runs before the run to completion")
+    p.add_argument("--kills", type=int, default=2, help="killed runs before the run to completion (both scenarios)")
     p.add_argument("--server-customers", type=int, default=5_000, help="customers sent to the server (0: skip)")
     p.add_argument("--server-batch", type=int, default=100, help="customers per partner batch")
     p.add_argument("--seed", type=int, default=7)
@@ -609,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.customers:
             results["cli"] = cli_scenario(work, args.customers, args.batch_size, args.kills, args.seed)
         if args.server_customers:
-            results["server"] = server_scenario(work, args.server_customers, args.server_batch, args.seed)
+            results["server"] = server_scenario(work, args.server_customers, args.server_batch, args.kills, args.seed)
     (args.out / "import-kill.json").write_text(json.dumps(results, indent=2, default=str))
     print(markdown(results))
     failed = [name for name in ("cli", "server") if results[name] and not results[name]["converged"]]
