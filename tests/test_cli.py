@@ -78,7 +78,7 @@ def test_serve_loads_demo_data_on_first_run_and_answers_over_http(tmp_path: Path
     env = {**os.environ, "CDP_DB_PATH": str(tmp_path / "serve.lbdb"), "CDP_BUFFER_POOL_MB": "256",
            "CDP_DEMO_CUSTOMERS": "80"}
     proc = subprocess.Popen([sys.executable, "-m", "cdp.cli", "serve", "--port", str(port),
-                             "--log-level", "warning"], cwd=ROOT, env=env,
+                             "--log-level", "warning", "--dev-key"], cwd=ROOT, env=env,  # as `make serve` runs it
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -94,8 +94,11 @@ def test_serve_loads_demo_data_on_first_run_and_answers_over_http(tmp_path: Path
             if time.monotonic() > deadline:
                 pytest.fail("cdp serve did not become ready within 120 s")
             time.sleep(0.3)
-        body = httpx.post(f"{base}/graphql", json={"query": "{ customers(first: 3) { totalCount "
-                                                             "edges { node { id accounts { id } } } } }"}).json()
+        query = {"query": "{ customers(first: 3) { totalCount edges { node { id accounts { id } } } } }"}
+        assert httpx.post(f"{base}/graphql", json=query).status_code == 401  # credentials required
+        key = (tmp_path / "serve.lbdb.dev-key").read_text().strip()  # the key --dev-key printed
+        assert oct((tmp_path / "serve.lbdb.dev-key").stat().st_mode & 0o777) == "0o600"
+        body = httpx.post(f"{base}/graphql", json=query, headers={"Authorization": f"Bearer {key}"}).json()
         assert body["data"]["customers"]["totalCount"] == 80
         assert len(body["data"]["customers"]["edges"]) == 3
         page = httpx.get(f"{base}/graphql", headers={"accept": "text/html"})

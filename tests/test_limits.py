@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import api_client
+from tests.conftest import api_client, with_key
 from graphql import get_introspection_query
 from starlette.testclient import TestClient
 
@@ -164,8 +164,8 @@ def test_rate_limit_per_client(demo_store: GraphStore) -> None:
         assert codes(r) == ["RATE_LIMITED"]
         assert int(r.headers["retry-after"]) >= 1
         assert r.json()["errors"][0]["extensions"]["retryAfter"] == int(r.headers["retry-after"])
-        # another client (an API key, until authentication names the credential) has its own bucket
-        other = c.post("/graphql", json={"query": "{ __typename }"}, headers={"x-api-key": "partner-1"})
+        # another credential has its own bucket (tests/test_security.py covers refused credentials)
+        other = c.post("/graphql", json={"query": "{ __typename }"}, headers=with_key(c, demo_store, "app"))
         assert other.status_code == 200
         # health checks are never limited
         assert c.get("/healthz").status_code == 200

@@ -191,8 +191,21 @@ def test_neo4j_down_answers_store_unavailable_and_readyz_503() -> None:
     uri = f"bolt://127.0.0.1:{_closed_port()}"
     with pytest.raises(StoreUnavailable):
         Neo4jStore(uri, "neo4j", "x", connect_timeout=1, max_retry_seconds=1)
-    settings = Settings(neo4j_uri=uri, neo4j_connect_timeout=1, neo4j_max_retry_seconds=1)
-    with api_client(settings) as client:  # the API starts while Neo4j is down
+    import jwt as pyjwt
+    from starlette.testclient import TestClient
+
+    from cdp.app import build_app
+
+    secret = "a-shared-secret-of-at-least-32-bytes!!"
+    settings = Settings(neo4j_uri=uri, neo4j_connect_timeout=1, neo4j_max_retry_seconds=1, jwt_issuer="idp",
+                        jwt_key=secret, jwt_algorithm="HS256", audit_log=Path(os.devnull))
+    token = pyjwt.encode({"iss": "idp", "aud": "cdp", "sub": "ops", "cdp_role": "admin", "exp": time.time() + 600},
+                         secret, algorithm="HS256")
+    # the API starts while Neo4j is down; a JWT needs no store to be verified (an API key does: 503)
+    with TestClient(build_app(settings), headers={"Authorization": f"Bearer {token}"}) as client:
+        by_key = client.post("/graphql", json={"query": "{ products { id } }"},
+                             headers={"Authorization": "Bearer cdp_0123456789ab_" + "a" * 43})
+        assert by_key.status_code == 503 and by_key.json()["errors"][0]["extensions"]["code"] == "STORE_UNAVAILABLE"
         for _ in range(2):  # the second call tries the server again: nothing broken is kept
             body = client.post("/graphql", json={"query": VIEW, "variables": {"id": "C0000001"}}).json()
             assert body["data"] is None or body["data"]["customer"] is None
