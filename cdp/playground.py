@@ -53,13 +53,17 @@ INSTALL_COMMAND = (
     "(or: npm ci --prefix tools/graphiql --no-audit --no-fund && python tools/graphiql/vendor.py)"
 )
 
+#: What the Headers tab shows at first: where the key goes.
+DEFAULT_HEADERS = '{\n  "Authorization": "Bearer <your key>"\n}'
+
 DEFAULT_QUERY = """\
 # Welcome to the cdp GraphQL playground.
 #
 # Run: Ctrl-Enter or the play button.
 # Autocomplete: Ctrl-Space. Schema: the Docs button.
-# Auth: add e.g. {"Authorization": "Bearer <token>"}
-# in the Headers tab below.
+# Every query needs a credential: put the key `make serve`
+# printed (or `cdp keys create`) into the Headers tab below,
+# replacing <your key>. Keys are not stored by the browser.
 
 {
   customers(first: 5) {
@@ -143,6 +147,7 @@ def playground_html(graphql_path: str = "/graphql", asset_prefix: str = "/static
         graphiql=asset(GRAPHIQL_JS),
         graphql_path=_js_string(graphql_path),
         default_query=_js_string(DEFAULT_QUERY),
+        default_headers=_js_string(DEFAULT_HEADERS),
         missing_message=_js_string(
             "The GraphiQL assets could not be loaded from "
             f"{prefix}/. If they are not installed, run: {INSTALL_COMMAND}"
@@ -235,6 +240,7 @@ _PAGE_TEMPLATE = (
           React.createElement(GraphiQL, {{
             fetcher: fetcher,
             defaultQuery: {default_query},
+            defaultHeaders: {default_headers},
             isHeadersEditorEnabled: true,
             shouldPersistHeaders: false,
             defaultEditorToolsVisibility: "headers",
