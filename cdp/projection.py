@@ -62,7 +62,8 @@ log = logging.getLogger(__name__)
 SLICE_CUSTOMERS = 200_000
 
 #: Deleting nodes of these labels removes projected rows we cannot trace to a
-#: customer any more (their links went with them): the projection is rebuilt.
+#: customer any more (their links went with them): the projection is rebuilt,
+#: unless the same write unlinked them from their customers (``_untraced_deletes``).
 #: Deleting other labels (Segment, ImportRun, Identity) changes nothing projected.
 _REBUILD_ON_DELETE = ("Account", "Subscription", "Contact", "MonetaryEvent", "AttributeValue", "Product", "Channel")
 
@@ -286,7 +287,7 @@ class Projection:
                 self._applied = heard
                 return RefreshStats()
             started = time.perf_counter()
-            if changes.everything or any(ids for label, ids in changes.deleted.items() if label in _REBUILD_ON_DELETE):
+            if changes.everything or _untraced_deletes(changes):
                 self.rebuild()
                 return self.last_refresh
             snapshot = self._snapshot
@@ -458,6 +459,24 @@ _CREATED_TABLES = {"Contact": "VIA"}
 #: The target label of each customer relationship.
 MODEL_TARGETS = {"HOLDS": "Account", "HAD_CONTACT": "Contact", "PREFERS": "Channel", "HAS_IDENTITY": "Identity",
                  "HAS_ATTRIBUTE": "AttributeValue"}
+
+
+def _untraced_deletes(changes: Changes) -> bool:
+    """True when ``changes`` deleted projected nodes whose customers it cannot name.
+
+    A deleted node's own relationships are gone, so its customer cannot be looked
+    up; a write that also unlinks it from its customer (``cdp.erasure`` unlinks each
+    ``HAS_ATTRIBUTE`` before deleting the value) names the customer in
+    ``changes.relationships``, and only that customer's rows are re-read.
+    """
+    for label, ids in changes.deleted.items():
+        if label not in _REBUILD_ON_DELETE or not ids:
+            continue
+        traced = {t for rel_type, target in MODEL_TARGETS.items() if target == label
+                  for _, t in changes.relationships.get(rel_type, ())}
+        if ids - traced:
+            return True
+    return False
 
 
 def touched_customers(store: GraphStore, changes: Changes) -> dict[str, set[str]]:

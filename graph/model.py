@@ -116,7 +116,7 @@ def _p(name: str, type_: PropertyType, indexed: bool = False, description: str =
 
 # Enumerations, stored as strings. The GraphQL enums mirror these tuples.
 TIER_VALUES = ("KEY_ACCOUNT", "BUSINESS", "CONSUMER")
-CUSTOMER_STATUS_VALUES = ("ACTIVE", "CHURNED", "PROSPECT", "MERGED")
+CUSTOMER_STATUS_VALUES = ("ACTIVE", "CHURNED", "PROSPECT", "MERGED", "ERASED")
 GENDER_VALUES = ("FEMALE", "MALE", "OTHER", "UNKNOWN")
 ACCOUNT_TYPE_VALUES = ("POSTPAID", "PREPAID", "BUSINESS")
 ACCOUNT_STATUS_VALUES = ("ACTIVE", "SUSPENDED", "CLOSED")

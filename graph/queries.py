@@ -148,6 +148,29 @@ CUSTOMER_OF_IDENTITY = Query(
     ladybug_per_key="MATCH (c:Customer)-[:HAS_IDENTITY]->(i:Identity {id: $id}) RETURN c.id AS customer_id",
 )
 
+# --------------------------------------------------------------------------- privacy (cdp.erasure, cdp.customer_export)
+
+#: Customers merged into any of ``$ids`` (status MERGED, ``merged_into`` set): an erasure
+#: follows them, as they hold the same person's source records. A scan (``merged_into``
+#: is not indexed); only erasures run it.
+CUSTOMERS_MERGED_INTO = Query(
+    "customers_merged_into",
+    "MATCH (c:Customer) WHERE c.merged_into IN $ids RETURN c.id AS id, c.merged_into AS merged_into",
+    ("ids",),
+)
+
+_MEMBERSHIP = ("RETURN c.id AS owner, g.id AS campaign_id, g.name AS campaign_name, g.purpose AS purpose, "
+               "g.status AS campaign_status, "
+               + ", ".join(f"t.{p} AS {p}" for p in MODEL.relationship("TARGETED").property_names))
+#: The campaign audiences a customer is in (``TARGETED``), with the campaign's name and
+#: purpose and every property of the membership (cohort, offer, responses).
+CAMPAIGNS_OF_CUSTOMERS = Query(
+    "campaigns_of_customers",
+    f"MATCH (g:Campaign)-[t:TARGETED]->(c:Customer) WHERE c.id IN $ids {_MEMBERSHIP}",
+    ("ids",),
+    ladybug_per_key=f"MATCH (g:Campaign)-[t:TARGETED]->(c:Customer {{id: $id}}) {_MEMBERSHIP}",
+)
+
 EXISTING_IDS = {
     node.label: Query(
         f"existing_{node.label.lower()}_ids",
@@ -635,7 +658,8 @@ PROJECTION_FACTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
         "(c:Customer)-[:HAS_ATTRIBUTE]->(v:AttributeValue)",
         (("key", "v.key"), ("value", "v.value"), ("source", "v.source"),
          ("observed_at", "v.observed_at"), ("accuracy", "v.accuracy"),
-         ("customer_maintained", "v.customer_maintained"), ("verified", "v.verified")),
+         ("customer_maintained", "v.customer_maintained"), ("verified", "v.verified"),
+         ("expires_at", "v.expires_at")),
     ),
 }
 
@@ -736,6 +760,7 @@ def fixed_queries() -> list[Query]:
         ALL_PRODUCTS, BUNDLE_COMPONENTS, SUBSCRIBER_COUNTS, ALL_CHANNELS, CHANNEL_CONTACT_VOLUMES,
         CONTACTS_BY_CUSTOMERS, PREFERRED_CHANNELS, MONETARY_EVENTS_BY_ACCOUNTS, PING,
         IDENTITIES_OF_CUSTOMERS, ATTRIBUTES_OF_CUSTOMERS, CUSTOMER_OF_IDENTITY, CAMPAIGN_CONTACTS,
+        CUSTOMERS_MERGED_INTO, CAMPAIGNS_OF_CUSTOMERS,
     ]
     fixed += list(UNLINK.values())
     fixed += list(EXISTING_IDS.values()) + list(NODES_BY_IDS.values()) + list(COUNT_NODES.values())

@@ -54,8 +54,10 @@ CATALOGUE_TTL_SECONDS = 30.0
 class WriteOp:
     """One batch of upserts of a node label or relationship type.
 
-    ``kind`` is ``"node"``, ``"relationship"`` or ``"unlink"`` (delete the
-    relationships ``from``/``to``; missing ones are ignored); ``name`` the label
+    ``kind`` is ``"node"``, ``"relationship"``, ``"unlink"`` (delete the
+    relationships ``from``/``to``; missing ones are ignored) or ``"delete"``
+    (delete the ``name`` nodes whose ids are in column ``id``, with their
+    relationships; missing ones are ignored); ``name`` the label
     or type; ``rows`` a table (or list of dicts) whose columns are the key
     (``id``, or ``from``/``to``) plus the properties to set. Columns absent from
     ``rows`` are left untouched on existing items; a null value clears a property.
@@ -106,7 +108,7 @@ class WriteResult:
 
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
-    deleted: dict[str, int] = field(default_factory=dict)  # unlink requests, per relationship type
+    deleted: dict[str, int] = field(default_factory=dict)  # unlink and delete requests, per type or label
 
     @property
     def total_created(self) -> int:
@@ -192,6 +194,17 @@ def unlink_op(rel_type: str, rows: Rows) -> WriteOp:
     _check_key(table, "from", rel_type)
     _check_key(table, "to", rel_type)
     return WriteOp("unlink", rel.type, table)
+
+
+def delete_op(label: str, ids: Sequence[str]) -> WriteOp:
+    """Build a deletion of the ``label`` nodes ``ids`` and their relationships (unknown ids are ignored).
+
+    Listeners hear of them in ``Changes.deleted``; unlinking a deleted node's customer
+    relationship in the same write tells them whose it was (``cdp.projection``)."""
+    MODEL.node(label)  # KeyError for an undeclared label
+    table = pa.table({"id": pa.array(list(ids), pa.string())})
+    _check_key(table, "id", label)
+    return WriteOp("delete", label, table)
 
 
 def _check_key(table: pa.Table, key: str, what: str) -> None:
@@ -416,8 +429,9 @@ class GraphStore(ABC):
         ``InvalidInput`` when a relationship names an endpoint that exists
         neither in the store nor earlier in the same write; nothing is written then.
         """
-        # Unlinks first, so a write can move a relationship (unlink A->x, link B->x).
-        rank = {"unlink": 0, "node": 1, "relationship": 2}
+        # Unlinks first, so a write can move a relationship (unlink A->x, link B->x); deletes
+        # before upserts, so a write may delete a node and create one with its id.
+        rank = {"unlink": 0, "delete": 1, "node": 2, "relationship": 3}
         ordered = sorted(ops, key=lambda op: rank[op.kind])
         result = WriteResult()
         self._called()
@@ -448,6 +462,10 @@ class GraphStore(ABC):
             query = Q.UNLINK[op.name]
             for pair in op.rows.to_pylist():
                 tx.run(query, {"from": pair["from"], "to": pair["to"]})
+            result.deleted[op.name] = result.deleted.get(op.name, 0) + op.rows.num_rows
+            return
+        if op.kind == "delete":
+            tx.run(Q.DELETE_NODES[op.name], {"ids": op.rows.column("id").to_pylist()})
             result.deleted[op.name] = result.deleted.get(op.name, 0) + op.rows.num_rows
             return
         if op.kind == "node":
@@ -749,6 +767,17 @@ class GraphStore(ABC):
         rows = self._read_keyed(Q.CUSTOMER_OF_IDENTITY, [identity_id])
         return rows[0]["customer_id"] if rows else None
 
+    def customers_merged_into(self, ids: Sequence[str]) -> dict[str, str]:
+        """Customers merged into any of ``ids`` (directly), mapped to the one they were merged into."""
+        if not ids:
+            return {}
+        return {r["id"]: r["merged_into"] for r in self._read(Q.CUSTOMERS_MERGED_INTO, {"ids": list(ids)})}
+
+    def campaigns_of_customers(self, ids: Sequence[str]) -> dict[str, list[Row]]:
+        """Each customer's campaign memberships (``TARGETED``): ``campaign_id``, ``campaign_name``,
+        ``purpose``, ``campaign_status`` and the membership's properties (cohort, offer, responses)."""
+        return _group(self._read_keyed(Q.CAMPAIGNS_OF_CUSTOMERS, ids))
+
     def preferred_channels(self, ids: Sequence[str]) -> dict[str, list[Row]]:
         """Channel preferences of each customer, favourite (rank 1) first."""
         return _group(self._read_keyed(Q.PREFERRED_CHANNELS, ids))
@@ -788,6 +817,8 @@ def _changes_of(ops: Sequence[WriteOp], created: Mapping[str, list[pa.Array]] | 
         if op.kind == "node":
             key = MODEL.node(op.name).key
             changes.nodes.setdefault(op.name, set()).update(op.rows.column(key).to_pylist())
+        elif op.kind == "delete":
+            changes.deleted.setdefault(op.name, set()).update(op.rows.column("id").to_pylist())
         else:
             pairs = zip(op.rows.column("from").to_pylist(), op.rows.column("to").to_pylist())
             changes.relationships.setdefault(op.name, set()).update(pairs)
