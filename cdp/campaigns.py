@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from cdp import catalog_rules, contact_policy
+from cdp import catalog_rules, consent, contact_policy
 from cdp.contact_policy import ContactPolicy
 from cdp.errors import Conflict, InvalidInput, NotFound
 from cdp.projection import ProjectionData, utc_now
@@ -511,24 +511,30 @@ class Campaigns:
     def _choose_offers(self, data: ProjectionData, rows: np.ndarray, campaign: Campaign,
                        at: datetime) -> np.ndarray:
         """Per row, the campaign offer the catalog rules allow that ranks first (RANK) or that the
-        recommendation engine values most (EXPECTED_VALUE; rank breaks ties), or None."""
+        recommendation engine values most (EXPECTED_VALUE; rank breaks ties), or None. A customer
+        who refused PROFILING (``cdp.consent``) gets the first by rank either way."""
         out = np.full(len(rows), None, dtype=object)
         if not len(rows):
             return out
+        by_rank = np.ones(len(rows), dtype=bool)
         if campaign.offer_choice == "EXPECTED_VALUE" and len(campaign.offers) > 1:
             values = self.analytics.recommendations.expected_values(rows, list(campaign.offers), at, data)
             # argmax takes the first of equal values: the better-ranked offer wins ties.
             best = np.argmax(values, axis=1)
             ok = np.isfinite(values[np.arange(len(rows)), best])
             out[ok] = np.asarray(campaign.offers, dtype=object)[best[ok]]
-            return out
+            by_rank = consent.unprofiled(data, at)[rows]
+            if not by_rank.any():
+                return out
         rules = catalog_rules.read_rules(self.store)
-        evaluation = catalog_rules.evaluate(data, rows, at, rules)
+        evaluation = catalog_rules.evaluate(data, rows[by_rank], at, rules)
         eligible = evaluation.eligible
+        chosen = out[by_rank]
         for product in reversed(campaign.offers):  # the best-ranked eligible offer wins
             j = evaluation.products.get_indexer([product])[0]
             if j >= 0:
-                out[eligible[:, j]] = product
+                chosen[eligible[:, j]] = product
+        out[by_rank] = chosen
         return out
 
     def _cost(self, channel: str) -> float:

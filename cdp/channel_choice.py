@@ -7,10 +7,12 @@ For every customer and channel, from the projection's contacts (``ChannelStats``
   pseudo-offers), so one lucky SMS does not decide everything;
 * **use**: the share of the customer's contacts in the last year through it;
 * **preference**: the customer's ranked channel preferences (``PREFERS``);
-* **consent**: a custom profile attribute ``consent_<channel id>`` (``yes``/``no``,
-  ``true``/``false``, ``opt-in``/``opt-out``); without one, ``DEFAULT_CONSENT``
-  applies (soft opt-in of existing customers for every channel; documented in
-  docs/recommendations.md). A ``no`` removes the channel;
+* **consent** (``cdp.consent``, for a purpose, MARKETING by default): a channel
+  the customer refused (``consent_<channel>`` or ``consent_<channel>_<purpose>``
+  denied or revoked), or any channel when the purpose itself is refused, is
+  removed; without a statement the customer counts as soft opt-in
+  (``DEFAULT_CONSENT``), unless the contact policy asks for an explicit yes
+  (``explicit_consent_purposes`` / ``explicit_consent_channels``);
 * **quiet hours**: ``quiet_hours`` (e.g. ``21-08``) removes those hours.
 
 The chance of a response is the smoothed response rate times an affinity
@@ -32,6 +34,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from cdp.consent import ConsentTable
 from cdp.features import DAY_US
 from cdp.projection import Projection, ProjectionData, utc_now
 
@@ -41,15 +44,15 @@ USE_WEIGHT = 1.0
 PREFERENCE_WEIGHT = 0.5
 #: Share of the base's overall acceptance rate given to a channel no offer went through yet.
 UNPROVEN_SHARE = 0.5
-#: Consent assumed when a customer has no ``consent_<channel>`` attribute.
+#: Consent assumed when a customer said nothing about a channel (False: every channel needs a yes).
 DEFAULT_CONSENT = True
+#: The consent purpose channels are chosen for unless another is asked for: offers are marketing.
+DEFAULT_PURPOSE = "MARKETING"
 #: Hours [start, end) in which the operator contacts customers through each channel.
 CONTACT_WINDOWS: dict[str, tuple[int, int]] = {
     "SMS": (10, 19), "EMAIL": (8, 20), "OUTBOUND_CALL": (10, 20), "APP": (8, 21), "WEB": (0, 24),
     "CALL_CENTRE": (8, 21), "STORE": (9, 18), "AGENT": (9, 17),
 }
-_YES = {"yes", "true", "1", "opt-in", "optin", "y", "granted"}
-_NO = {"no", "false", "0", "opt-out", "optout", "n", "withdrawn", "refused"}
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,17 @@ class ChannelChoice:
 
 
 class ChannelStats:
-    """Per-customer, per-channel contact statistics of one projection snapshot."""
+    """Per-customer, per-channel contact statistics of one projection snapshot.
 
-    def __init__(self, data: ProjectionData, at: datetime | None = None) -> None:
+    ``purpose``: what contacts are for (consent is checked for it); ``explicit_purposes``
+    and ``explicit_channels``: what needs an explicit yes (the contact policy's lists).
+    """
+
+    def __init__(self, data: ProjectionData, at: datetime | None = None, purpose: str = DEFAULT_PURPOSE,
+                 explicit_purposes: tuple[str, ...] = (), explicit_channels: tuple[str, ...] = ()) -> None:
         self.data = data
         self.at = at or utc_now()
+        self.purpose = purpose
         self.channels = list(data.channels.index)
         self.names = dict(zip(data.channels.index, data.channels.get("name", data.channels.index)))
         n, c = data.size, len(self.channels)
@@ -111,7 +120,14 @@ class ChannelStats:
         pcode = pd.Index(self.channels).get_indexer(p["channel"].astype(object).to_numpy())
         ok = pcode >= 0
         self.rank[p["row"].to_numpy()[ok], pcode[ok]] = p["rank"].to_numpy()[ok]
-        self.consent, self.quiet = _consent(data, self.channels)
+        consents = ConsentTable(data, self.at)
+        if not DEFAULT_CONSENT:
+            explicit_channels = tuple(self.channels)
+        #: Rows x channels: may the customer be contacted through the channel for ``purpose``.
+        self.consent = consents.allowed_channels(self.channels, purpose, explicit_purposes, explicit_channels)
+        #: Until when the consent decisions hold (the next expiry after ``at``), or None.
+        self.valid_until = consents.valid_until
+        self.quiet = _quiet(data)
 
     def scores(self, rows: np.ndarray, value: np.ndarray | float | None = None) -> np.ndarray:
         """Channel scores of ``rows`` (len(rows) x channels); channels without consent are -inf.
@@ -183,27 +199,19 @@ class ChannelStats:
         return candidate if candidate > self.at else candidate + timedelta(days=1)
 
 
-def _consent(data: ProjectionData, channels: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Consent (rows x channels) and quiet hours (rows x 24) from custom attributes."""
-    n = data.size
-    consent = np.full((n, len(channels)), DEFAULT_CONSENT, dtype=bool)
-    quiet = np.zeros((n, 24), dtype=bool)
+def _quiet(data: ProjectionData) -> np.ndarray:
+    """Quiet hours (rows x 24) from the latest ``quiet_hours`` attribute of each customer."""
+    quiet = np.zeros((data.size, 24), dtype=bool)
     a = data.fact("attributes")
     if a.empty:
-        return consent, quiet
-    latest = a.sort_values("observed_at").drop_duplicates(["row", "key"], keep="last")
-    keys = latest["key"].astype(str).str.lower()
-    for i, channel in enumerate(channels):
-        mine = latest[keys == f"consent_{channel.lower()}"]
-        values = mine["value"].astype(str).str.strip().str.lower()
-        rows = mine["row"].to_numpy()
-        consent[rows[values.isin(_YES).to_numpy()], i] = True
-        consent[rows[values.isin(_NO).to_numpy()], i] = False
-    for row, value in latest.loc[keys == "quiet_hours", ["row", "value"]].itertuples(index=False):
+        return quiet
+    a = a[(a["key"].astype(str).str.lower() == "quiet_hours").to_numpy()]
+    latest = a.sort_values("observed_at").drop_duplicates(["row"], keep="last")
+    for row, value in latest[["row", "value"]].itertuples(index=False):
         hours = _quiet_hours(str(value))
         if hours is not None:
             quiet[row, hours] = True
-    return consent, quiet
+    return quiet
 
 
 def _quiet_hours(text: str) -> list[int] | None:
@@ -218,16 +226,27 @@ def _quiet_hours(text: str) -> list[int] | None:
 
 
 class ChannelChoices:
-    """``ChannelStats`` of the latest projection snapshot, rebuilt once per data version."""
+    """``ChannelStats`` of the latest projection snapshot per purpose, rebuilt when the data
+    or the contact policy's consent lists change, or a consent statement expires."""
 
     def __init__(self, projection: Projection) -> None:
         self.projection = projection
         self._lock = threading.Lock()
-        self._stats: ChannelStats | None = None
+        self._stats: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ChannelStats]] = {}
 
-    def current(self, data: ProjectionData | None = None) -> ChannelStats:
+    def current(self, data: ProjectionData | None = None, purpose: str = DEFAULT_PURPOSE) -> ChannelStats:
+        """The statistics of ``data`` (default: the latest snapshot) for contacts of ``purpose``.
+        Reads the contact policy (one small store read). Raises StoreError."""
+        from cdp import contact_policy  # the policy module builds on this one
+
         data = data or self.projection.data()
+        policy = contact_policy.load(self.projection.store)
+        lists = (policy.explicit_consent_purposes, policy.explicit_consent_channels)
         with self._lock:
-            if self._stats is None or self._stats.data is not data:
-                self._stats = ChannelStats(data)
-            return self._stats
+            hit = self._stats.get(purpose)
+            if hit is None or hit[0] != lists or hit[1].data is not data or (
+                    hit[1].valid_until is not None and utc_now() >= hit[1].valid_until):
+                hit = (lists, ChannelStats(data, purpose=purpose, explicit_purposes=lists[0],
+                                           explicit_channels=lists[1]))
+                self._stats[purpose] = hit
+            return hit[1]

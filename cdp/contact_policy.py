@@ -8,11 +8,12 @@ The rules, all evaluated vectorised on the analytic projection:
 
 * ``INACTIVE``: the customer is not ACTIVE (churned, merged, prospect);
 * ``DO_NOT_CONTACT``: a custom attribute ``do_not_contact`` that says yes;
-* ``NO_CONSENT_PURPOSE``: ``consent_<purpose>`` (e.g. ``consent_marketing``) says
-  no, or is missing while the policy requires explicit consent for the purpose;
+* ``NO_CONSENT_PURPOSE``: ``consent_<purpose>`` (e.g. ``consent_marketing``) is
+  denied or revoked, or no yes while the policy requires explicit consent for
+  the purpose (``explicit_consent_purposes``);
 * ``NO_CONSENT_CHANNEL``: ``consent_<channel>`` (e.g. ``consent_sms``) or
-  ``consent_<channel>_<purpose>`` says no, or is missing for a channel that
-  needs explicit opt-in (``explicit_consent_channels``);
+  ``consent_<channel>_<purpose>`` is denied or revoked, or no yes for a channel
+  that needs explicit opt-in (``explicit_consent_channels``);
 * ``NO_ADDRESS``: nothing to reach the customer with (no phone for SMS and
   calls, no e-mail for e-mail);
 * ``RECENT_COMPLAINT``: a complaint in the last ``complaint_suppression_days``
@@ -26,8 +27,9 @@ The rules, all evaluated vectorised on the analytic projection:
   the operator's (``quiet_hours``) leave no hour of the channel's contact
   window; otherwise the send time moves to the first allowed hour.
 
-Values of yes/no attributes are read as in ``cdp.channel_choice`` (yes, true,
-opt-in, ...). The policy is one JSON document kept in a ``ContactPolicy`` node
+Consent (statuses, expiry, which statement counts) is ``cdp.consent``'s one
+definition; ``do_not_contact`` is read with the same yes words (yes, true,
+...). The policy is one JSON document kept in a ``ContactPolicy`` node
 (id ``default``); without one, ``DEFAULT_POLICY`` applies.
 """
 
@@ -41,7 +43,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from cdp.channel_choice import CONTACT_WINDOWS, _NO, _YES, _quiet_hours
+from cdp import consent
+from cdp.channel_choice import CONTACT_WINDOWS, _quiet_hours
 from cdp.errors import InvalidInput
 from cdp.features import DAY_US
 from cdp.projection import ProjectionData
@@ -226,7 +229,8 @@ class PolicyResult:
 
 @dataclass
 class _Attributes:
-    """The latest value per (row, key) of yes/no custom attributes, as row -> bool arrays."""
+    """The latest value per (row, key) of ``do_not_contact`` and ``quiet_hours`` (consent is
+    ``cdp.consent.ConsentTable``)."""
 
     data: ProjectionData
     latest: pd.DataFrame = field(init=False)
@@ -237,7 +241,7 @@ class _Attributes:
             self.latest = a
             return
         keys = a["key"].astype(str).str.lower()
-        wanted = keys.str.startswith("consent_") | keys.isin(["do_not_contact", "quiet_hours"])
+        wanted = keys.isin(["do_not_contact", "quiet_hours"])
         a = a[wanted.to_numpy()]
         self.latest = a.assign(key=a["key"].astype(str).str.lower()).sort_values("observed_at") \
             .drop_duplicates(["row", "key"], keep="last")
@@ -249,7 +253,8 @@ class _Attributes:
         mine = self.latest[self.latest["key"] == key]
         values = mine["value"].astype(str).str.strip().str.lower()
         rows = mine["row"].to_numpy(dtype=np.int64)
-        return rows[values.isin(_YES).to_numpy()], rows[values.isin(_NO).to_numpy()]
+        no = consent.DENIED_WORDS | consent.REVOKED_WORDS
+        return rows[values.isin(consent.GRANTED_WORDS).to_numpy()], rows[values.isin(no).to_numpy()]
 
     def text(self, key: str) -> pd.DataFrame:
         return self.latest[self.latest["key"] == key] if not self.latest.empty else self.latest
@@ -280,21 +285,9 @@ def evaluate(policy: ContactPolicy, data: ProjectionData, rows: np.ndarray, chan
     attrs = _Attributes(data)
     yes, no = attrs.answer("do_not_contact")
     exclude("DO_NOT_CONTACT", _mask(n, yes))
-    purpose_key = f"consent_{purpose.lower()}"
-    yes, no = attrs.answer(purpose_key)
-    refused = _mask(n, no)
-    if purpose in policy.explicit_consent_purposes:
-        refused |= ~_mask(n, yes)
-    exclude("NO_CONSENT_PURPOSE", refused)
-    refused = np.zeros(n, dtype=bool)
-    explicit = np.zeros(n, dtype=bool)
-    for key in (f"consent_{channel.lower()}", f"consent_{channel.lower()}_{purpose.lower()}"):
-        yes, no = attrs.answer(key)
-        refused |= _mask(n, no)
-        explicit |= _mask(n, yes)
-    if channel in policy.explicit_consent_channels:
-        refused |= ~explicit
-    exclude("NO_CONSENT_CHANNEL", refused)
+    consents = consent.ConsentTable(data, at)
+    exclude("NO_CONSENT_PURPOSE", consents.purpose_refused(purpose, channel, policy.explicit_consent_purposes))
+    exclude("NO_CONSENT_CHANNEL", consents.channel_refused(channel, purpose, policy.explicit_consent_channels))
     address = ADDRESS_OF.get(channel)
     if address and address in customers:
         values = customers[address].astype(object).to_numpy()

@@ -53,14 +53,15 @@ class MergeOutcome:
 
 
 def source_records(store: GraphStore) -> pd.DataFrame:
-    """One resolver input record per identity of a customer not yet merged.
+    """One resolver input record per identity of a customer not merged nor erased.
 
     Columns: :data:`cdp.identity.INPUT_COLUMNS` plus ``identity_id``,
     ``customer_id`` and ``matched_by``. Values come from the identity's latest
     attribute values; missing ones from the customer's properties.
     """
     customers = store.export_nodes("Customer").to_pandas()
-    customers = customers[customers["status"].fillna("") != "MERGED"]
+    # Merged customers are part of their survivor; erased ones must not be re-identified (docs/privacy.md).
+    customers = customers[~customers["status"].fillna("").isin(["MERGED", "ERASED"])]
     identities = store.export_nodes("Identity").to_pandas()
     links = store.export_relationships("HAS_IDENTITY").to_pandas().rename(
         columns={"from": "customer_id", "to": "identity_id"})

@@ -842,15 +842,18 @@ def convert_batch(mapping: SourceMapping, batch: SourceBatch, file: str,
 def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch) -> BatchOutcome:
     """Write the valid rows of ``batch`` that differ from the store, in one ``store.write``.
 
-    First rejects the rows whose relationship endpoint exists neither in the
-    store nor among the batch's valid rows (repeatedly, as rejecting a row
-    removes the nodes it would have created); then compares each node and
+    First rejects the rows naming an erased customer (docs/privacy.md) and the rows
+    whose relationship endpoint exists neither in the store nor among the batch's
+    valid rows (repeatedly, as rejecting a row removes the nodes it would have
+    created); then compares each node and
     relationship with the stored one and writes only the new and changed ones.
     """
     valid = ~batch.rejected
     batch_time = _file_time(batch.file)
     stored = {label: store.nodes(label, _distinct(table.column("id"), valid)) for label, table in batch.nodes.items()}
+    erased, erased_rows = _erased(mapping, batch, valid, stored)
     rejects, rejected_rows = _check_endpoints(store, mapping, batch, valid, stored)
+    rejects, rejected_rows = erased + rejects, erased_rows + rejected_rows
     items: dict[str, Counts] = {}
     ops: list[WriteOp] = []
     for entity in mapping.entities:
@@ -882,6 +885,27 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     for name, rows in per_item.items():
         items[name].rejected += len(rows)
     return BatchOutcome(items, rejects, rejected_rows)
+
+
+def _erased(mapping: SourceMapping, batch: ConvertedBatch, valid: np.ndarray,
+            stored: dict[str, dict[str, Row]]) -> tuple[list[Reject], int]:
+    """Reject (in ``valid``, in place) rows naming a customer that was erased: an erased person's
+    records are not taken in again (docs/privacy.md). Returns the rejects and the rows rejected."""
+    from cdp.erasure import ERASED
+
+    known = stored.get("Customer", {})
+    gone = {i for i, row in known.items() if row.get("status") == ERASED}
+    if not gone:
+        return [], 0
+    entity = next(e for e in mapping.entities if e.label == "Customer")
+    column = "+".join(entity.key.columns)
+    rejects = []
+    for i, (key, ok) in enumerate(zip(batch.nodes["Customer"].column("id").to_pylist(), valid)):
+        if ok and key in gone:
+            valid[i] = False
+            rejects.append(Reject(batch.file, int(batch.rows[i]), column, key,
+                                  f"customer {key!r} was erased; its records are not imported again", "Customer"))
+    return rejects, len(rejects)
 
 
 def _file_time(path: str) -> datetime:

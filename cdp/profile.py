@@ -19,7 +19,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cdp.errors import InvalidInput, NotFound
+from cdp.erasure import ERASED
+from cdp.errors import Conflict, InvalidInput, NotFound
 from cdp.provenance import value_id
 from graph.store import GraphStore, node_op, relationship_op
 
@@ -246,10 +247,14 @@ def self_service_update(
     self-service accuracy; the customer's profile fields are recomputed. All
     accepted changes are written in one transaction. Returns the written values
     and one ``ItemError`` per refused change. Raises ``NotFound`` for an unknown
-    customer.
+    customer, ``Conflict`` for an erased one (docs/privacy.md).
     """
-    if not store.customers([customer_id]):
+    found = store.customers([customer_id]).get(customer_id)
+    if found is None:
         raise NotFound(f"no customer {customer_id!r}", field="customerId")
+    if found.get("status") == ERASED:
+        raise Conflict(f"customer {customer_id!r} was erased; nothing more is recorded about them",
+                       field="customerId")
     errors: list[ItemError] = []
     written: list[Row] = []
     identity = f"{SELF_SERVICE_SOURCE}:{customer_id}"

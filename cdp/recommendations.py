@@ -22,7 +22,14 @@ candidate gets:
 * **reasons** ("held by 41% of customers who hold P-BB-500", "propensity 0.31",
   "margin 12.40 a month", "declined on 2026-10-01");
 * the **channel and time** to make it (``cdp.channel_choice``: expected net
-  value of the offer through each channel the customer consents to).
+  value of the offer through each channel the customer consents to for MARKETING).
+
+Offers are marketing, and ranking them profiles the customer, so a customer gets
+none at all (``withheld``) when their MARKETING consent is refused (denied or revoked,
+or no yes while the contact policy asks for one), their PROFILING consent is refused,
+or they were erased (``cdp.consent``, docs/privacy.md). Campaigns choosing offers by
+expected value get no value for customers who refused PROFILING (the campaign falls
+back to its offers' rank for them).
 
 ``RecommendationEngine`` keeps the holdings matrix, the co-occurrence counts
 (for reasons) and the calibrated collaborative model per projection version
@@ -44,6 +51,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from cdp.collaborative import ItemCooccurrence, ItemRegression, Recommender, _minmax_rows, ranking_quality
+from cdp.consent import ConsentTable, unprofiled
 from cdp.errors import InvalidInput
 from cdp.projection import ProjectionData, subscriptions_held, utc_now
 
@@ -129,9 +137,11 @@ class RecommendationEngine:
         state = self._current(data)
         items = np.full((len(rows), first), -1, dtype=np.int64)
         values = np.full((len(rows), first), -np.inf, dtype=np.float32)
+        withheld = self.withheld(data, at)
         for lo in range(0, len(rows), CHUNK):
             chunk = np.asarray(rows[lo:lo + CHUNK], dtype=np.int64)
             ev, *_ = self._scores(data, state, chunk, at)
+            ev[withheld[chunk]] = -np.inf
             k = min(first, ev.shape[1])
             top = np.argpartition(-ev, k - 1, axis=1)[:, :k]
             tv = np.take_along_axis(ev, top, axis=1)
@@ -144,19 +154,33 @@ class RecommendationEngine:
     def expected_values(self, rows: np.ndarray, products: list[str], at: datetime | None = None,
                         data: ProjectionData | None = None) -> np.ndarray:
         """Expected value of offering each of ``products`` to each customer row
-        (``len(rows) x len(products)``; -inf where the catalog rules rule it out or the
-        product is unknown). Used by campaigns to pick each customer's best offer."""
+        (``len(rows) x len(products)``; -inf where the catalog rules rule it out, the
+        product is unknown, or the customer refused PROFILING (``cdp.consent.unprofiled``)). Used by
+        campaigns to pick each customer's best offer."""
         data = data or self.analytics.data()
         at = at or utc_now()
         state = self._current(data)
         columns = pd.Index(state.products).get_indexer(products)
         out = np.full((len(rows), len(products)), -np.inf, dtype=np.float32)
         known = columns >= 0
+        no_profile = unprofiled(data, at)
         for lo in range(0, len(rows), CHUNK):
             chunk = np.asarray(rows[lo:lo + CHUNK], dtype=np.int64)
             ev, *_ = self._scores(data, state, chunk, at)
+            ev[no_profile[chunk]] = -np.inf
             out[lo:lo + len(chunk)][:, known] = ev[:, columns[known]]
         return out
+
+    def withheld(self, data: ProjectionData, at: datetime) -> np.ndarray:
+        """Per customer row of ``data``: True when the customer gets no offers at all: MARKETING
+        refused (under the contact policy's explicit purposes), PROFILING refused, or erased.
+        Reads the contact policy (one small store read)."""
+        from cdp import contact_policy
+
+        policy = contact_policy.load(self.analytics.store)
+        consents = ConsentTable(data, at)
+        refused = consents.purpose_refused("MARKETING", None, policy.explicit_consent_purposes)
+        return refused | unprofiled(data, at, consents)
 
     def calibration(self, data: ProjectionData | None = None) -> Calibration | None:
         """How the current collaborative probability was calibrated (fits the state if needed)."""
@@ -231,6 +255,7 @@ class RecommendationEngine:
     def _rank(self, data: ProjectionData, state: _State, rows: np.ndarray, first: int, at: datetime,
               explain: bool) -> list[list[Recommendation]]:
         ev, probability, margin, upsell, offers, local, propensity = self._scores(data, state, rows, at)
+        ev[self.withheld(data, at)[rows]] = -np.inf
         channels = self.analytics.channels.current(data)
         out = []
         for i, row in enumerate(rows):

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from cdp.consent import unprofiled
 from cdp.errors import InvalidInput
 from cdp.model_card import ModelCard, ModelNotTrained, Reason
 from cdp.projection import ProjectionData, utc_now
@@ -257,7 +258,8 @@ class ModelRegistry:
         from cdp.propensity import holdings
 
         x = frame.iloc[rows] if len(rows) != len(frame) else frame
-        scorable = data.base()[rows] & (x["accounts_open"].to_numpy() > 0)
+        # A customer who refused PROFILING, or was erased, is not scored (cdp.consent, docs/privacy.md).
+        scorable = data.base()[rows] & (x["accounts_open"].to_numpy() > 0) & ~unprofiled(data, utc_now())[rows]
         out: dict[str, np.ndarray] = {}
         if group == "risk":
             margin = np.where(scorable, x["monthly_margin"].to_numpy(dtype=float), np.nan)

@@ -4,7 +4,8 @@ A partner sends a batch of customers, accounts, subscriptions, contacts or
 monetary events. Each item is checked on its own: a bad item is reported
 (index, field, message, code) and skipped, the good ones are written together
 in one transaction. Links to other entities (an account's customer, a
-subscription's product, ...) must name existing nodes. Customer upserts also
+subscription's product, ...) must name existing nodes; an item writing or linking
+to an erased customer is refused (``CONFLICT``, docs/privacy.md). Customer upserts also
 record provenance: an ``Identity`` ``<source>:<id>`` and one ``AttributeValue``
 per profile field sent that is new or changed, with the source's trust as
 accuracy (see ``cdp.provenance``).
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cdp.erasure import ERASED
 from cdp.errors import InvalidInput
 from cdp.profile import ProfilePolicy
 from cdp.provenance import observation_ops
@@ -113,13 +115,22 @@ def upsert(
             if item.get(link.field):
                 wanted[link.label].add(item[link.field])
     existing = {lbl: store.existing_ids(lbl, sorted(ids)) for lbl, ids in wanted.items()}
+    erased = _erased(store, label, [item for _, item in good])
     kept = []
     for index, item in good:
         missing = next((link for link in links if item.get(link.field)
                         and item[link.field] not in existing[link.label]), None)
+        gone = next((name for name in ("id", "customer_id") if item.get(name) in erased
+                     and (name == "customer_id" or label == "Customer")), None)
         if missing:
             outcome.errors.append(ItemError(index, _camel(missing.field),
                                             f"no {missing.label} {item[missing.field]!r}", "NOT_FOUND"))
+        elif gone:
+            outcome.errors.append(ItemError(index, _camel(gone), f"customer {item[gone]!r} was erased; nothing "
+                                                                 "more is recorded about them", "CONFLICT"))
+        elif label == "Customer" and item.get("status") == ERASED:
+            outcome.errors.append(ItemError(index, "status", "status ERASED is set by eraseCustomer, which also "
+                                                             "removes the personal data"))
         else:
             kept.append(item)
     if not kept:
@@ -130,6 +141,17 @@ def upsert(
     outcome.updated = result.updated.get(label, 0)
     outcome.written_ids = [item["id"] for item in kept]
     return outcome
+
+
+def _erased(store: GraphStore, label: str, items: list[dict[str, Any]]) -> set[str]:
+    """Ids of erased customers the items write (Customer items) or link to (``customer_id``)."""
+    if label != "Customer" and not any(link.field == "customer_id" for link in LINKS[label]):
+        return set()
+    ids = sorted({i for i in (item.get("id" if label == "Customer" else "customer_id") for item in items)
+                  if isinstance(i, str)})
+    if not ids:
+        return set()
+    return {i for i, row in store.nodes("Customer", ids).items() if row.get("status") == ERASED}
 
 
 def _check_item(label: str, properties: tuple[str, ...], links: tuple[Link, ...],
