@@ -13,6 +13,8 @@
     cdp keys list | cdp keys revoke KEY_ID         list keys (never their secrets) / revoke one
     cdp audit [--customer ID] [--principal P] [--action A] [--since T] [--limit N]
                                                    print audit records, newest first (docs/security.md)
+    cdp privacy export ID [--out FILE] | cdp privacy erase ID
+                                                   everything held about a person / erase them (docs/privacy.md)
 
 Every failure the user can fix is printed as ``cdp: error: <message>`` with
 exit status 2; no traceback. ``cdp import`` exits 3 when it rejected some rows.
@@ -427,6 +429,53 @@ def _cmd_campaigns(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_privacy(args: argparse.Namespace, settings: Settings) -> int:
+    """``cdp privacy export | erase`` (docs/privacy.md), audited as the CLI principal."""
+    import json
+    from datetime import datetime, timezone
+
+    from cdp import customer_export, erasure
+    from cdp.analytics import Analytics
+    from cdp.audit import AuditLog
+    from cdp.principal import cli_principal
+    from cdp.store import open_store
+
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    audit = AuditLog(settings.audit_log_path)
+    principal = cli_principal()
+    store = open_store(settings)
+    try:
+        if args.action == "export":
+            analytics = Analytics(store, settings)
+            try:
+                document = customer_export.export(store, args.customer, now, analytics)
+            finally:
+                analytics.close()
+            audit.record(principal, "export", "cdp privacy export", customers=[args.customer])
+            text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+            if args.out:
+                Path(args.out).write_text(text, encoding="utf-8")
+                print(f"cdp: wrote the data held about {args.customer} to {args.out}", file=sys.stderr)
+            else:
+                sys.stdout.write(text)
+        else:
+            try:
+                result = erasure.erase(store, args.customer, now)
+            except CdpError as exc:
+                audit.record(principal, "erase", "cdp privacy erase", customers=[args.customer], outcome=exc.code)
+                raise
+            audit.record(principal, "erase", "cdp privacy erase", customers=[args.customer, *result.customers])
+            what = (f"{result.attribute_values} attribute values deleted, {result.contact_subjects} contact "
+                    f"subjects and {result.event_descriptions} event descriptions cleared, {result.api_keys} "
+                    f"API keys revoked")
+            print(f"cdp: erased {', '.join(result.customers)}"
+                  f"{' (already erased before)' if result.already_erased else ''}: {what} "
+                  f"in {result.seconds:.2f} s", file=sys.stderr)
+    finally:
+        store.close()
+    return 0
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -528,6 +577,15 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     aud.add_argument("--since", help="ISO date or time (UTC)")
     aud.add_argument("--limit", type=_positive, default=100)
     aud.set_defaults(run=_cmd_audit)
+    privacy = sub.add_parser("privacy", help="privacy: export everything held about a person, or erase them "
+                                             "(docs/privacy.md)").add_subparsers(dest="action", required=True)
+    exp = privacy.add_parser("export", help="print (or write) everything held about one customer as JSON")
+    exp.add_argument("customer", help="customer id")
+    exp.add_argument("--out", help="write to this file instead of standard output")
+    exp.set_defaults(run=_cmd_privacy)
+    era = privacy.add_parser("erase", help="remove a customer's personal data, keep anonymised aggregates")
+    era.add_argument("customer", help="customer id")
+    era.set_defaults(run=_cmd_privacy)
     stats = sub.add_parser("stats", help="count nodes and relationships")
     stats.set_defaults(run=_cmd_stats)
     return p

@@ -27,6 +27,7 @@ from schema.channel_choice import ChannelChoice, next_best_channels
 from schema.value import CustomerValue, customer_value
 
 if TYPE_CHECKING:
+    from schema.privacy import Consent, ConsentPurpose
     from schema.catalog_rules import ProductEligibility, ProductUpgrade
     from schema.segments import Segment
     from schema.relationship import SatisfactionMonth
@@ -364,6 +365,7 @@ class AttributeValue:
     customer_maintained: bool
     verified: bool
     stale: bool = _field("Observed longer ago than the profile policy's stale_after_days.")
+    expires_at: datetime | None = _field("When the value stops holding (consents with an expiry); null: never.")
     customer_id: strawberry.Private[str | None] = None
 
     @classmethod
@@ -372,7 +374,8 @@ class AttributeValue:
         return cls(id=ID(r["id"]), key=r["key"], value=r.get("value"), source=r.get("source"),
                    identity_id=ID(iid) if iid else None, observed_at=utc(r.get("observed_at")),
                    accuracy=r.get("accuracy"), customer_maintained=bool(r.get("customer_maintained")),
-                   verified=bool(r.get("verified")), stale=policy.is_stale(r, now), customer_id=customer_id)
+                   verified=bool(r.get("verified")), stale=policy.is_stale(r, now),
+                   expires_at=utc(r.get("expires_at")), customer_id=customer_id)
 
 
 @strawberry.type(description="The shown value of a profile attribute, chosen by the survivorship rules.")
@@ -528,6 +531,23 @@ class Customer:
         values = await customers.attribute_values(ctx, self.id)
         now = ctx.now
         return [AttributeValue.from_row(r, ctx.policy, now, self.id) for r in rules_profile.history(values, key)]
+
+    @strawberry.field(description="The effective consents: per purpose and channel, the latest statement "
+                                  "unless it has expired (docs/privacy.md).")
+    async def consents(self, info: Ctx) -> list[Annotated[Consent, strawberry.lazy("schema.privacy")]]:
+        from schema.privacy import customer_consents
+
+        return await customer_consents(info, self.id)
+
+    @strawberry.field(description="Every consent statement, newest first (expired and superseded ones too), "
+                                  "optionally of one purpose and/or channel.")
+    async def consent_history(
+        self, info: Ctx, purpose: Annotated[ConsentPurpose, strawberry.lazy("schema.privacy")] | None = None,
+        channel: ID | None = None,
+    ) -> list[Annotated[Consent, strawberry.lazy("schema.privacy")]]:
+        from schema.privacy import customer_consent_history
+
+        return await customer_consent_history(info, self.id, purpose, channel)
 
     @strawberry.field(description="Whole months since the customer joined.")
     def tenure_months(self, info: Ctx) -> int | None:
