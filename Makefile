@@ -13,7 +13,7 @@ GRAPHIQL_MODULES := tools/graphiql/node_modules/.package-lock.json
 CYPHERLINT_MODULES := tools/cypher-lint/node_modules/.package-lock.json
 GRAPHIQL_ASSETS := cdp/static/graphiql/vendor/graphiql.min.js
 
-.PHONY: install serve test bench bench-small bench-import bench-identity bench-analytics bench-campaigns wrk-tool clean help
+.PHONY: install serve test bench bench-small bench-import bench-identity bench-analytics bench-campaigns loadtest wrk-tool clean help
 
 help:
 	@echo "make serve   - install, load demo data on first run, serve http://127.0.0.1:8000/graphql"
@@ -78,6 +78,12 @@ bench-analytics: install
 # (on a copy of the bench-analytics store; docs/benchmarks.md).
 bench-campaigns: install
 	$(BIN)/python bench/campaigns.py --customers 1000000
+
+# issue 7: 50 clients of mixed reads and writes for 2 minutes on loopback, every acknowledged write read
+# back; then cdp import and a partner's upserts to cdp serve killed mid-way and re-run (docs/benchmarks.md).
+loadtest: install
+	$(BIN)/python bench/loadtest.py --clients 50 --duration 120; status=$$?; \
+	$(BIN)/python bench/import_kill.py && exit $$status
 
 clean:
 	rm -rf $(VENV) tools/graphiql/node_modules tools/cypher-lint/node_modules cdp/static/graphiql/vendor
