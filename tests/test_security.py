@@ -456,3 +456,36 @@ def test_no_write_runs_when_the_audit_log_cannot_be_written(demo_store, tmp_path
         body = _post(client, _key(demo_store, "app"), update, {"c": row["id"]}).json()
         assert _codes(body) == ["AUDIT_UNAVAILABLE"] and body["data"] is None
     assert demo_store.customers([row["id"]])[row["id"]]["language"] == before
+
+
+def test_partners_see_personal_data_only_with_scope_and_consent(demo_data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cdp import consent
+    from graph.ladybug_store import LadybugStore
+
+    demo_store = LadybugStore(tmp_path / "consent.lbdb", buffer_pool_mb=256)  # consents written: not the shared store
+    demo_store.bulk_load(demo_data.nodes, demo_data.relationships)
+
+    settings = Settings(db_path=tmp_path / "unused.lbdb", audit_log=tmp_path / "audit.jsonl", rate_limit=0)
+    customers = [r for r in demo_store.export_nodes("Customer").to_pylist()
+                 if r.get("email") and r.get("phone") and r.get("status") != "ERASED"]
+    shared, revoked = customers[-1], customers[-2]
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    consent.record(demo_store, shared["id"], "DATA_SHARING", None, "GRANTED", None, "CRM", False, now)
+    consent.record(demo_store, revoked["id"], "DATA_SHARING", None, "GRANTED", None, "CRM", False,
+                   now - timedelta(days=2))
+    consent.record(demo_store, revoked["id"], "DATA_SHARING", None, "REVOKED", None, "CUSTOMER", True,
+                   now - timedelta(days=1))
+    query = """query($id: ID!) { customer(id: $id) { email phone profile(keys: ["email"]) { value } } }"""
+    with TestClient(build_app(settings, demo_store)) as client:
+        scoped = _key(demo_store, "partner", operations=["customer"], scopes=["personal_data"])
+        unscoped = _key(demo_store, "partner", operations=["customer"])
+        view = _post(client, scoped, query, {"id": shared["id"]}).json()["data"]["customer"]
+        assert view["email"] == shared["email"] and view["phone"] == shared["phone"]
+        assert _post(client, unscoped, query, {"id": shared["id"]}).json()["data"]["customer"]["email"] == \
+            mask("email", shared["email"])
+        after_revoke = _post(client, scoped, query, {"id": revoked["id"]}).json()["data"]["customer"]
+        assert after_revoke["email"] == mask("email", revoked["email"])
+        assert all("***" in p["value"] for p in after_revoke["profile"])
+    reads = AuditLog(settings.audit_log_path).read(action="read_personal")
+    assert [r.customers for r in reads] == [[shared["id"]]]  # the masked answers were not personal reads
+    demo_store.close()
