@@ -851,7 +851,7 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     valid = ~batch.rejected
     batch_time = _file_time(batch.file)
     stored = {label: store.nodes(label, _distinct(table.column("id"), valid)) for label, table in batch.nodes.items()}
-    erased, erased_rows = _erased(mapping, batch, valid, stored)
+    erased, erased_rows = _erased(store, mapping, batch, valid)
     rejects, rejected_rows = _check_endpoints(store, mapping, batch, valid, stored)
     rejects, rejected_rows = erased + rejects, erased_rows + rejected_rows
     items: dict[str, Counts] = {}
@@ -887,24 +887,35 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     return BatchOutcome(items, rejects, rejected_rows)
 
 
-def _erased(mapping: SourceMapping, batch: ConvertedBatch, valid: np.ndarray,
-            stored: dict[str, dict[str, Row]]) -> tuple[list[Reject], int]:
-    """Reject (in ``valid``, in place) rows naming a customer that was erased: an erased person's
-    records are not taken in again (docs/privacy.md). Returns the rejects and the rows rejected."""
+def _erased(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch,
+            valid: np.ndarray) -> tuple[list[Reject], int]:
+    """Reject (in ``valid``, in place) rows naming a customer that was erased, as a Customer
+    row or a relationship's end (a ticket of theirs): an erased person's records are not
+    taken in again (docs/privacy.md). Returns the rejects and the rows rejected."""
     from cdp.erasure import ERASED
 
-    known = stored.get("Customer", {})
-    gone = {i for i, row in known.items() if row.get("status") == ERASED}
+    named: list[tuple[str, list[str | None], str]] = []  # (item, customer id per row, source column)
+    for entity in mapping.entities:
+        if entity.label == "Customer":
+            named.append(("Customer", batch.nodes["Customer"].column("id").to_pylist(), "+".join(entity.key.columns)))
+    for rel in mapping.relationships:
+        for side, end in (("from", rel.source), ("to", rel.target)):
+            if end.label == "Customer":
+                named.append((rel.type, batch.relationships[rel.type].column(side).to_pylist(),
+                              batch.key_columns[rel.type][side]))
+    if not named:
+        return [], 0
+    ids = sorted({i for _, values, _ in named for i, ok in zip(values, valid) if ok and i is not None})
+    gone = store.customers_with_status(ids, ERASED)
     if not gone:
         return [], 0
-    entity = next(e for e in mapping.entities if e.label == "Customer")
-    column = "+".join(entity.key.columns)
     rejects = []
-    for i, (key, ok) in enumerate(zip(batch.nodes["Customer"].column("id").to_pylist(), valid)):
-        if ok and key in gone:
-            valid[i] = False
-            rejects.append(Reject(batch.file, int(batch.rows[i]), column, key,
-                                  f"customer {key!r} was erased; its records are not imported again", "Customer"))
+    for item, values, column in named:
+        for i, (key, ok) in enumerate(zip(values, valid)):
+            if ok and key in gone:
+                valid[i] = False
+                rejects.append(Reject(batch.file, int(batch.rows[i]), column, key,
+                                      f"customer {key!r} was erased; their records are not imported again", item))
     return rejects, len(rejects)
 
 

@@ -151,7 +151,7 @@ def _erased(store: GraphStore, label: str, items: list[dict[str, Any]]) -> set[s
                   if isinstance(i, str)})
     if not ids:
         return set()
-    return {i for i, row in store.nodes("Customer", ids).items() if row.get("status") == ERASED}
+    return store.customers_with_status(ids, ERASED)
 
 
 def _check_item(label: str, properties: tuple[str, ...], links: tuple[Link, ...],

@@ -159,6 +159,17 @@ CUSTOMERS_MERGED_INTO = Query(
     ("ids",),
 )
 
+#: The customers among ``$ids`` whose status is ``$status``: imports and partner upserts
+#: refuse rows naming an ERASED customer. A join like ``EXISTING_IDS`` on LadybugDB.
+CUSTOMERS_WITH_STATUS = Query(
+    "customers_with_status",
+    "MATCH (c:Customer) WHERE c.id IN $ids AND c.status = $status RETURN c.id AS id",
+    ("ids", "status"),
+    ladybug="LOAD FROM $ids MATCH (c:Customer) WHERE c.id = key AND c.status = $status RETURN c.id AS id",
+    ladybug_per_key="MATCH (c:Customer {id: $id}) WHERE c.status = $status RETURN c.id AS id",
+    ladybug_tables=("ids",),
+)
+
 _MEMBERSHIP = ("RETURN c.id AS owner, g.id AS campaign_id, g.name AS campaign_name, g.purpose AS purpose, "
                "g.status AS campaign_status, "
                + ", ".join(f"t.{p} AS {p}" for p in MODEL.relationship("TARGETED").property_names))
@@ -760,7 +771,7 @@ def fixed_queries() -> list[Query]:
         ALL_PRODUCTS, BUNDLE_COMPONENTS, SUBSCRIBER_COUNTS, ALL_CHANNELS, CHANNEL_CONTACT_VOLUMES,
         CONTACTS_BY_CUSTOMERS, PREFERRED_CHANNELS, MONETARY_EVENTS_BY_ACCOUNTS, PING,
         IDENTITIES_OF_CUSTOMERS, ATTRIBUTES_OF_CUSTOMERS, CUSTOMER_OF_IDENTITY, CAMPAIGN_CONTACTS,
-        CUSTOMERS_MERGED_INTO, CAMPAIGNS_OF_CUSTOMERS,
+        CUSTOMERS_MERGED_INTO, CAMPAIGNS_OF_CUSTOMERS, CUSTOMERS_WITH_STATUS,
     ]
     fixed += list(UNLINK.values())
     fixed += list(EXISTING_IDS.values()) + list(NODES_BY_IDS.values()) + list(COUNT_NODES.values())

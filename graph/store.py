@@ -773,6 +773,12 @@ class GraphStore(ABC):
             return {}
         return {r["id"]: r["merged_into"] for r in self._read(Q.CUSTOMERS_MERGED_INTO, {"ids": list(ids)})}
 
+    def customers_with_status(self, ids: Sequence[str], status: str) -> set[str]:
+        """The subset of ``ids`` that are customers with ``status`` (e.g. ERASED)."""
+        if not ids:
+            return set()
+        return {r["id"] for r in self._read_keyed(Q.CUSTOMERS_WITH_STATUS, ids, {"status": status})}
+
     def campaigns_of_customers(self, ids: Sequence[str]) -> dict[str, list[Row]]:
         """Each customer's campaign memberships (``TARGETED``): ``campaign_id``, ``campaign_name``,
         ``purpose``, ``campaign_status`` and the membership's properties (cohort, offer, responses)."""

@@ -486,8 +486,14 @@ def test_cli_export_erase_and_no_reimport(tmp_path: Path) -> None:
                  "--rejects", str(rejects), db=db, audit=audit)
     assert again.returncode == 3, again.stderr
     assert "C1001" in rejects.read_text() and "was erased" in rejects.read_text()
+    # Nor do their service-desk tickets bring the ticket subjects back.
+    desk = _cdp("import", "--mapping", "examples/mappings/service_desk.toml",
+                "examples/data/service_desk_tickets.parquet", "--rejects", str(rejects), db=db, audit=audit)
+    assert desk.returncode == 3, desk.stderr
+    assert rejects.read_text().count("'C1001' was erased") == 2
     doc = json.loads(_cdp("privacy", "export", "C1001", db=db, audit=audit).stdout)
     assert doc["customer"]["email"] is None and doc["attribute_values"] == []
+    assert len(doc["contacts"]) == 2 and all(k["subject"] is None for k in doc["contacts"])
     failed = _cdp("privacy", "erase", "C-NOBODY", db=db, audit=audit)
     assert failed.returncode == 2 and "cdp: error: no customer 'C-NOBODY'" in failed.stderr
     assert "Traceback" not in failed.stderr
