@@ -33,16 +33,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cdp.errors import NotFound
+from cdp.permissions import PERSONAL_ATTRIBUTE_KEYS
 from graph.store import GraphStore, WriteOp, delete_op, node_op, unlink_op
 
 #: The status of an erased customer (``graph.model.CUSTOMER_STATUS_VALUES``).
 ERASED = "ERASED"
 
-#: ``Customer`` properties holding personal data, set to null by an erasure.
-ERASED_PROPERTIES: tuple[str, ...] = (
-    "first_name", "last_name", "company_name", "birth_date", "gender", "national_id", "email", "phone",
-    "street", "postal_code",
-)
+#: ``Customer`` properties holding personal data, set to null by an erasure: the personal
+#: fields of ``cdp.permissions`` (``name`` is derived, not stored) plus the company name
+#: (a sole trader's is their name) and gender.
+ERASED_PROPERTIES: tuple[str, ...] = tuple(sorted(PERSONAL_ATTRIBUTE_KEYS - {"name"})) + ("company_name", "gender")
 
 
 @dataclass(frozen=True)
