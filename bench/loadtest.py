@@ -190,7 +190,7 @@ class Client:
     """One closed-loop client with its own API key and random stream."""
 
     def __init__(self, index: int, key: str, url: str, world: World, written: Written, stats: Stats,
-                 seed: int) -> None:
+                 seed: int, mix: dict[str, int] | None = None) -> None:
         self.index = index
         self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         self.url = url + "/graphql"
@@ -200,8 +200,8 @@ class Client:
         self.rng = random.Random(seed * 1000 + index)
         self.n = 0
         self.open_complaints: list[str] = []
-        self.kinds = list(MIX)
-        self.weights = [MIX[k] for k in self.kinds]
+        self.kinds = list(mix or MIX)
+        self.weights = [(mix or MIX)[k] for k in self.kinds]
 
     def _next(self) -> int:
         self.n += 1
@@ -217,6 +217,7 @@ class Client:
             resp = await http.post(self.url, content=body, headers=self.headers)
         except httpx.HTTPError as exc:
             self.stats.failed(kind, f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(0.5)  # the server may be gone: do not spin
             return None, sent
         self.stats.latencies[kind].append((time.perf_counter() - sent) * 1000)
         if resp.status_code != 200:
@@ -228,9 +229,9 @@ class Client:
             return None, sent
         return payload["data"], sent
 
-    async def run(self, http: Any, deadline: float) -> None:
-        """Send operations until ``deadline`` (the one in flight then is answered)."""
-        while time.perf_counter() < deadline:
+    async def run(self, http: Any, deadline: float, server: Server) -> None:
+        """Send operations until ``deadline`` (the one in flight then is answered) or the server is gone."""
+        while time.perf_counter() < deadline and server.alive():
             kind = self.rng.choices(self.kinds, self.weights)[0]
             await getattr(self, kind)(http)
 
@@ -538,7 +539,8 @@ def prepare_store(db: Path, customers: int, clients: int, demo_from: Path | None
 
 
 async def drive(server: Server, world: World, keys: list[str], duration: float, seed: int,
-                written: Written, stats: Stats, rss_timeline: list[tuple[int, int]]) -> float:
+                written: Written, stats: Stats, rss_timeline: list[tuple[int, int]],
+                mix: dict[str, int] | None = None) -> float:
     """Run one client per key for ``duration`` seconds; return the seconds the run took.
 
     Appends (second, server RSS MiB) to ``rss_timeline`` every 10 s.
@@ -547,7 +549,7 @@ async def drive(server: Server, world: World, keys: list[str], duration: float, 
 
     limits = httpx.Limits(max_connections=len(keys), max_keepalive_connections=len(keys))
     async with httpx.AsyncClient(timeout=120, limits=limits) as http:
-        clients = [Client(i, key, server.url, world, written, stats, seed) for i, key in enumerate(keys)]
+        clients = [Client(i, key, server.url, world, written, stats, seed, mix) for i, key in enumerate(keys)]
         warm = Stats()
         for kind in ("view", "search", "catalog", "complaints"):  # first requests build caches and the projection
             await getattr(Client(99, keys[0], server.url, world, Written(), warm, seed), kind)(http)
@@ -557,8 +559,9 @@ async def drive(server: Server, world: World, keys: list[str], duration: float, 
         started = time.perf_counter()
 
         def note_rss() -> None:
-            rss_timeline.append((round(time.perf_counter() - started),
-                                 round((server.memory_kib()["rss_kib"] or 0) / 1024)))
+            if server.alive():
+                rss_timeline.append((round(time.perf_counter() - started),
+                                     round((server.memory_kib()["rss_kib"] or 0) / 1024)))
 
         async def sample_rss() -> None:  # the server's resident memory every 10 s of the run
             while True:
@@ -566,7 +569,7 @@ async def drive(server: Server, world: World, keys: list[str], duration: float, 
                 await asyncio.sleep(10)
 
         sampler = asyncio.create_task(sample_rss())
-        await asyncio.gather(*(c.run(http, started + duration) for c in clients))
+        await asyncio.gather(*(c.run(http, started + duration, server) for c in clients))
         sampler.cancel()
         note_rss()
         return time.perf_counter() - started
@@ -625,7 +628,7 @@ def markdown(r: dict[str, Any]) -> str:
         f"{t['requests_per_second']} requests/s. Server peak RSS {r['server']['peak_rss_mib']} MiB, "
         f"CPU {r['server']['cpu_seconds']} s (load clients {r['server']['load_client_cpu_seconds']} s); "
         f"RSS MiB at (s): {', '.join(f'{m} ({t})' for t, m in r['server']['rss_mib_timeline'][::3])}; "
-        f"SIGTERM exit status {r['server']['exit_status']}; "
+        f"exit status {r['server']['exit_status']} ({r['server']['stopped_by']}); "
         f"{len(r['server']['log_errors'])} error lines in its log.",
         "",
         "| acknowledged writes | count | read back as written |", "|---|---:|---:|",
@@ -646,8 +649,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--customers", type=int, default=2000, help="demo customers loaded into the fresh store")
     p.add_argument("--demo-from", type=Path, help="load the demo data from a `cdp demo generate` folder instead")
     p.add_argument("--seed", type=int, default=11)
+    p.add_argument("--only", help="comma-separated operation kinds to send (default: the whole mix), "
+                                  f"among {', '.join(MIX)}")
+    p.add_argument("--stop", choices=["term", "kill"], default="term",
+                   help="stop the server with SIGTERM (exit 0 expected) or SIGKILL before the second read-back")
+    p.add_argument("--keep", type=Path, help="keep the store and the server logs in this folder (must not exist)")
     p.add_argument("--out", type=Path, default=HERE / "out")
     args = p.parse_args(argv)
+    mix = None
+    if args.only:
+        unknown = set(args.only.split(",")) - set(MIX)
+        if unknown:
+            p.error(f"--only: unknown kinds {sorted(unknown)}")
+        mix = {k: MIX[k] for k in args.only.split(",")}
     from bench import machine
     from cdp.settings import Settings
 
@@ -657,9 +671,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["CDP_RATE_LIMIT"], os.environ["CDP_RATE_BURST"] = f"{defaults.rate_limit:g}", str(defaults.rate_burst)
     result: dict[str, Any] = {
         "command": "python bench/loadtest.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "clients": args.clients, "seconds": args.duration, "customers": args.customers, "mix": MIX,
+        "clients": args.clients, "seconds": args.duration, "customers": args.customers, "mix": mix or MIX,
         "rate_limit": defaults.rate_limit, "machine": machine.facts()}
-    with tempfile.TemporaryDirectory(prefix="cdp-loadtest-") as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix="cdp-loadtest-") as scratch:
+        tmp = str(args.keep or scratch)
         db = Path(tmp) / "store.lbdb"
         _say(f"loading {args.customers:,} demo customers and creating {args.clients + 1} API keys")
         world, keys, load_seconds = prepare_store(db, args.customers, args.clients, args.demo_from)
@@ -674,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
             before = resource.getrusage(resource.RUSAGE_SELF)
             rss_timeline: list[tuple[int, int]] = []
             seconds = asyncio.run(drive(server, world, keys[1:], args.duration, args.seed, written, stats,
-                                        rss_timeline))
+                                        rss_timeline, mix))
             after = resource.getrusage(resource.RUSAGE_SELF)
             client_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
             result["seconds"] = round(seconds, 1)
@@ -688,21 +705,27 @@ def main(argv: list[str] | None = None) -> int:
             result["verify"] = asyncio.run(verify(server.url, keys[0], written, world)) if alive else {
                 "seconds": 0, "customers_read": 0, "verified": {}, "problems": ["the server died during the run"]}
         cpu = (server.cpu_seconds() or 0.0) - cpu_before
+        if args.stop == "kill" and server.alive():
+            server.process.kill()  # type: ignore[union-attr]
+            server.process.wait()  # type: ignore[union-attr]
         exit_status = server.stop()
         log_errors = server_log_errors(server.log_path)
-        # Durable too: the same read-back on a new server over the same store after a graceful stop.
+        # Durable too: the same read-back on a new server over the same store after the stop.
         again = Server(db, Path(tmp) / "server-restarted.log")
         again.start()
-        _say("read back again after a restart (SIGTERM, then cdp serve on the same store)")
+        _say(f"read back again after a restart ({'SIGKILL' if args.stop == 'kill' else 'SIGTERM'}, then cdp serve "
+             "on the same store)")
         result["verify_after_restart"] = asyncio.run(verify(again.url, keys[0], written, world))
         again.stop()
         log_errors += server_log_errors(again.log_path)
         result["server"] = {"peak_rss_mib": round(rss.hwm_kib / 1024), "rss_mib_timeline": rss_timeline,
                             "cpu_seconds": round(cpu, 1),
                             "load_client_cpu_seconds": round(client_cpu, 1), "exit_status": exit_status,
+                            "stopped_by": "SIGKILL" if args.stop == "kill" else "SIGTERM",
                             "alive_after_load": alive, "log_errors": log_errors[:20]}
+    expected_exit = 0 if args.stop == "term" else -9
     result["passed"] = (result["load"]["total"]["errors"] == 0 and not result["verify"]["problems"] and alive
-                        and not result["verify_after_restart"]["problems"] and exit_status == 0
+                        and not result["verify_after_restart"]["problems"] and exit_status == expected_exit
                         and not result["server"]["log_errors"])
     text = markdown(result)
     (args.out / "loadtest.json").write_text(json.dumps(result, indent=2, default=str))
