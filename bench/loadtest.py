@@ -611,7 +611,9 @@ def markdown(r: dict[str, Any]) -> str:
     lines = [
         f"`{r['command']}`: {r['clients']} clients (one admin key each, rate limit "
         f"{r['rate_limit']}/s per key), {r['seconds']:.0f} s, {r['customers']:,} demo customers; "
-        f"loopback, {m['usable_cores']} cores ({m['cpu_model']}) shared with the load clients and other work.",
+        f"loopback, {m['usable_cores']} cores ({m['cpu_model']}) shared with the load clients and other work "
+        f"(load average {r['load_average_before'][0]:.1f} before, {r['load_average_after'][1]:.1f} over the last "
+        "5 minutes after).",
         "",
         "| operation | requests | errors | p50 ms | p95 ms | p99 ms | max ms |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -672,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "command": "python bench/loadtest.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "clients": args.clients, "seconds": args.duration, "customers": args.customers, "mix": mix or MIX,
-        "rate_limit": defaults.rate_limit, "machine": machine.facts()}
+        "rate_limit": defaults.rate_limit, "machine": machine.facts(), "load_average_before": os.getloadavg()}
     if args.keep:
         args.keep.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="cdp-loadtest-") as scratch:
@@ -723,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
                             "load_client_cpu_seconds": round(client_cpu, 1), "exit_status": exit_status,
                             "stopped_by": "SIGKILL" if args.stop == "kill" else "SIGTERM",
                             "alive_after_load": alive, "log_errors": log_errors[:20]}
+    result["load_average_after"] = os.getloadavg()  # 1, 5, 15 min: other work on the same cores
     expected_exit = 0 if args.stop == "term" else -9
     result["passed"] = (result["load"]["total"]["errors"] == 0 and not result["verify"]["problems"] and alive
                         and not result["verify_after_restart"]["problems"] and exit_status == expected_exit
