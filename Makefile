@@ -19,6 +19,7 @@ help:
 	@echo "make serve   - install, load demo data on first run, serve http://127.0.0.1:8000/graphql"
 	@echo "make test    - install and run the whole test suite"
 	@echo "make bench   - run the benchmarks (1,000,000 customers; long) and print figures"
+	@echo "make loadtest - 50 clients of mixed reads and writes, then kill-and-re-run convergence (about 5 minutes)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
