@@ -69,6 +69,11 @@ class LadybugStore(GraphStore):
     #: with "buffer pool is full". A fresh connection costs well under a millisecond.
     arrow_statements_per_connection = 100
     inline_read_limit = PER_KEY_LIMIT
+    #: Reads running at once (the rest wait their turn). Every running query holds pages of
+    #: the one shared buffer pool: 40 concurrent customer searches with a spend range (the
+    #: server's worker-thread pool) filled a 256 MiB pool and failed with "buffer pool is
+    #: full" (bench/loadtest.py); on 2 cores more than a few concurrent reads gain nothing.
+    max_concurrent_reads = 4
 
     def __init__(self, path: str | Path, buffer_pool_mb: int = 1024, read_only: bool = False,
                  checkpoint_mb: int = DEFAULT_CHECKPOINT_MB) -> None:
@@ -84,10 +89,12 @@ class LadybugStore(GraphStore):
         except RuntimeError as exc:
             raise StoreUnavailable(f"cannot open the embedded store at {self.path}: {exc}") from exc
         self._ladybug = ladybug
-        self._local = threading.local()
+        self._read_gate = threading.BoundedSemaphore(self.max_concurrent_reads)
         self._write_lock = threading.RLock()
         self._writer = ladybug.Connection(self._db)
-        self._readers: list[Any] = []  # every thread's read connection, closed with the store
+        self._readers: list[Any] = []  # every read connection, closed with the store
+        self._idle: list[Any] = []  # read connections not in use
+        self._arrow_counts: dict[int, int] = {}  # Arrow-parameter statements per read connection
         self._writer_arrow = 0  # Arrow-parameter statements run on the writer connection
         self._closed = False
         self._copy_budget_mib = buffer_pool_mb * COPY_POOL_SHARE  # see COPY_MIB_PER_COLUMN
@@ -102,21 +109,52 @@ class LadybugStore(GraphStore):
     # ------------------------------------------------------------ connections
 
     def _connection(self) -> Any:
+        """A read connection for the caller's exclusive use (an idle one, or a new one);
+        give it back with ``_release``. Callers hold ``_read_gate``, so at most
+        ``max_concurrent_reads`` read connections ever exist."""
         if self._closed:
             raise StoreUnavailable("the embedded store is closed")
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and getattr(self._local, "arrow", 0) >= self.arrow_statements_per_connection:
-            with self._write_lock:  # give back what its Arrow statements hold (see the class attribute)
-                self._readers.remove(conn)
-                conn.close()
-            conn = None
-        if conn is None:
+        with self._write_lock:
+            if self._idle:
+                return self._idle.pop()
             conn = self._ladybug.Connection(self._db)
-            self._local.conn = conn
-            self._local.arrow = 0
-            with self._write_lock:
-                self._readers.append(conn)
-        return conn
+            self._readers.append(conn)
+            self._arrow_counts[id(conn)] = 0
+            return conn
+
+    def _release(self, conn: Any, pool_full: bool = False) -> None:
+        """Give back a read connection. It is closed instead after ``arrow_statements_per_connection``
+        Arrow statements, and, after the buffer pool ran full, so are the idle ones: LadybugDB
+        0.22 frees what a connection holds only when it closes (idle connections kept a 64 MiB
+        pool full for good after a burst of concurrent searches; tests/test_ladybug_memory.py)."""
+        with self._write_lock:
+            if self._closed:
+                return
+            retire = [conn] if pool_full or self._arrow_counts.get(id(conn), 0) >= \
+                self.arrow_statements_per_connection else []
+            if pool_full:
+                retire += self._idle
+                self._idle = []
+            if not retire:
+                self._idle.append(conn)
+            for old in retire:
+                self._readers.remove(old)
+                self._arrow_counts.pop(id(old), None)
+                old.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A read connection while a read slot is held (see ``max_concurrent_reads``)."""
+        with self._read_gate:
+            conn = self._connection()
+            pool_full = False
+            try:
+                yield conn
+            except StoreError as exc:
+                pool_full = "buffer pool is full" in str(exc)
+                raise
+            finally:
+                self._release(conn, pool_full)
 
     def _recycle_writer(self) -> None:
         """Replace the writer connection once it ran enough Arrow statements (outside a
@@ -132,7 +170,7 @@ class LadybugStore(GraphStore):
             if conn is self._writer:
                 self._writer_arrow += 1
             else:
-                self._local.arrow = getattr(self._local, "arrow", 0) + 1
+                self._arrow_counts[id(conn)] = self._arrow_counts.get(id(conn), 0) + 1
         try:
             return conn.execute(text, dict(params) if params else {})
         except RuntimeError as exc:
@@ -141,24 +179,26 @@ class LadybugStore(GraphStore):
     # ------------------------------------------------------------ primitives
 
     def _fetch(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:
-        return _rows(self._execute(self._connection(), query.text("ladybug"), _tables(query, params)))
+        with self._reading() as conn:
+            return _rows(self._execute(conn, query.text("ladybug"), _tables(query, params)))
 
     def _fetch_keyed(self, query: Query, ids: list[str], params: Mapping[str, Any]) -> list[Row]:
         # One primary-key lookup per key beats one IN-list scan up to ~100 keys (docs/benchmarks.md).
         if query.ladybug_per_key is None or len(ids) > PER_KEY_LIMIT:
             return self._fetch(query, {**params, "ids": ids})
-        conn = self._connection()
-        rows: list[Row] = []
-        for key in ids:
-            rows += _rows(self._execute(conn, query.ladybug_per_key, {**params, "id": key}))
-        return rows
+        with self._reading() as conn:
+            rows: list[Row] = []
+            for key in ids:
+                rows += _rows(self._execute(conn, query.ladybug_per_key, {**params, "id": key}))
+            return rows
 
     def _read_arrow(self, query: Query, params: Mapping[str, Any] | None = None) -> pa.Table:
-        result = self._execute(self._connection(), query.text("ladybug"), params)
-        return result.get_as_arrow()
+        with self._reading() as conn:
+            return _arrow(self._execute(conn, query.text("ladybug"), params))
 
     def _fetch_table(self, query: Query, params: Mapping[str, Any], schema: pa.Schema) -> pa.Table:
-        table = self._execute(self._connection(), query.text("ladybug"), params).get_as_arrow()
+        with self._reading() as conn:
+            table = _arrow(self._execute(conn, query.text("ladybug"), params))
         if table.num_rows == 0:
             return schema.empty_table()
         return table.select(schema.names).cast(schema)
@@ -169,10 +209,10 @@ class LadybugStore(GraphStore):
         # customers), a primary-key lookup per key costs ~0.3 ms: always look up.
         if query.ladybug_per_key is None:
             return self._fetch_table(query, {"ids": ids}, schema)
-        conn = self._connection()
-        rows: list[Row] = []
-        for key in ids:
-            rows += _rows(self._execute(conn, query.ladybug_per_key, {"id": key}))
+        with self._reading() as conn:
+            rows: list[Row] = []
+            for key in ids:
+                rows += _rows(self._execute(conn, query.ladybug_per_key, {"id": key}))
         return pa.Table.from_pylist(rows, schema=schema)
 
     def _write_statement(self, query: Query, params: Mapping[str, Any]) -> None:
@@ -259,6 +299,7 @@ class LadybugStore(GraphStore):
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
+            self._idle.clear()
             self._writer.close()
             self._db.close()
 
@@ -293,8 +334,22 @@ _INTERNAL_KEYS = ("_ID", "_LABEL", "_SRC", "_DST")
 
 
 def _rows(result: Any) -> list[Row]:
-    names = result.get_column_names()
-    return [{n: _plain(v) for n, v in zip(names, values)} for values in result.get_all()]
+    """The rows of ``result`` as dicts; the result is closed (see ``_arrow``)."""
+    try:
+        names = result.get_column_names()
+        return [{n: _plain(v) for n, v in zip(names, values)} for values in result.get_all()]
+    finally:
+        result.close()
+
+
+def _arrow(result: Any) -> pa.Table:
+    """``result`` as an Arrow table, closed at once: an open LadybugDB result keeps its
+    buffer-pool pages until it is closed or collected, and results kept by idle threads'
+    connections filled the pool under concurrent searches (bench/loadtest.py)."""
+    try:
+        return result.get_as_arrow()
+    finally:
+        result.close()
 
 
 def _plain(value: Any) -> Any:
