@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cdp.erased_customers import customer_to_record
 from cdp.errors import Conflict, InvalidInput, NotFound
 from cdp.projection import ProjectionData
 from graph.store import GraphStore, node_op, relationship_op
@@ -116,7 +117,7 @@ def open_complaint(store: GraphStore, customer_id: str, subject: str, channel_id
     at ``at`` (default ``now``), optionally about ``product_id``. Returns it as stored.
 
     Raises ``NotFound`` (field ``customerId``, ``channelId`` or ``productId``) for an
-    unknown customer, channel or product; ``InvalidInput`` for an empty or too long
+    unknown customer, channel or product; ``Conflict`` for an erased customer; ``InvalidInput`` for an empty or too long
     subject (``subject``), a time in the future (``at``) or a customer merged into another.
     """
     subject = (subject or "").strip()
@@ -127,9 +128,7 @@ def open_complaint(store: GraphStore, customer_id: str, subject: str, channel_id
     at = at or now
     if at > now + FUTURE_TOLERANCE:
         raise InvalidInput(f"at {at.isoformat()} is in the future", field="at")
-    customer = store.customers([customer_id]).get(customer_id)
-    if customer is None:
-        raise NotFound(f"customer {customer_id} not found", field="customerId")
+    customer = customer_to_record(store, customer_id)
     if customer.get("merged_into"):
         raise InvalidInput(f"customer {customer_id} was merged into {customer['merged_into']}; "
                            "record the complaint there", field="customerId")

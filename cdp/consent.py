@@ -51,7 +51,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cdp.errors import Conflict, InvalidInput, NotFound
+from cdp.erased_customers import customer_to_record
+from cdp.errors import InvalidInput
 from cdp.permissions import DATA_SHARING
 from cdp.projection import ProjectionData
 from cdp.provenance import value_id
@@ -357,14 +358,7 @@ def record(store: GraphStore, customer_id: str, purpose: str | None, channel: st
     if channel is not None and channel not in store.channels():
         raise InvalidInput(f"unknown channel {channel!r}", field="channel")
     key = key_of(purpose, channel)
-    found = store.customers([customer_id]).get(customer_id)
-    if found is None:
-        raise NotFound(f"no customer {customer_id!r}", field="customerId")
-    from cdp.erasure import ERASED  # erasure builds on this module
-
-    if found.get("status") == ERASED:
-        raise Conflict(f"customer {customer_id!r} was erased; nothing more is recorded about them",
-                       field="customerId")
+    customer_to_record(store, customer_id)
     source = source.upper()
     identity = f"{source}:{customer_id}"
     row = {"id": value_id(identity, key, now), "key": key, "value": status.lower(), "source": source,

@@ -32,12 +32,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from cdp.erased_customers import ERASED  # re-exported: the status an erasure sets
 from cdp.errors import NotFound
 from cdp.permissions import PERSONAL_ATTRIBUTE_KEYS
 from graph.store import GraphStore, WriteOp, delete_op, node_op, unlink_op
 
-#: The status of an erased customer (``graph.model.CUSTOMER_STATUS_VALUES``).
-ERASED = "ERASED"
 
 #: ``Customer`` properties holding personal data, set to null by an erasure: the personal
 #: fields of ``cdp.permissions`` (``name`` is derived, not stored) plus the company name

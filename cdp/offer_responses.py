@@ -14,7 +14,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from cdp.errors import InvalidInput, NotFound
+from cdp.erased_customers import customer_to_record
+from cdp.errors import InvalidInput
 from graph.store import GraphStore, node_op, relationship_op
 
 #: Response names the API accepts, and the contact outcome each is stored as.
@@ -37,14 +38,13 @@ def record(store: GraphStore, customer_id: str, product_id: str, response: str, 
            at: datetime, campaign: str | None = None) -> OfferResponse:
     """Write one response atomically; returns it.
 
-    Raises ``NotFound`` for an unknown customer, ``InvalidInput`` for an unknown
+    Raises ``NotFound`` for an unknown customer, ``Conflict`` for an erased one, ``InvalidInput`` for an unknown
     response, product or channel (nothing is written then).
     """
     outcome = OUTCOMES.get(response)
     if outcome is None:
         raise InvalidInput(f"response must be one of {', '.join(OUTCOMES)}", field="response")
-    if not store.existing_ids("Customer", [customer_id]):
-        raise NotFound(f"no customer {customer_id!r}", field="customerId")
+    customer_to_record(store, customer_id)
     if not store.existing_ids("Product", [product_id]):
         raise InvalidInput(f"no product {product_id!r}", field="productId")
     if not store.existing_ids("Channel", [channel_id]):

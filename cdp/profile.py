@@ -19,8 +19,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cdp.erasure import ERASED
-from cdp.errors import Conflict, InvalidInput, NotFound
+from cdp.erased_customers import customer_to_record
+from cdp.errors import InvalidInput, NotFound
 from cdp.provenance import value_id
 from graph.store import GraphStore, node_op, relationship_op
 
@@ -249,12 +249,7 @@ def self_service_update(
     and one ``ItemError`` per refused change. Raises ``NotFound`` for an unknown
     customer, ``Conflict`` for an erased one (docs/privacy.md).
     """
-    found = store.customers([customer_id]).get(customer_id)
-    if found is None:
-        raise NotFound(f"no customer {customer_id!r}", field="customerId")
-    if found.get("status") == ERASED:
-        raise Conflict(f"customer {customer_id!r} was erased; nothing more is recorded about them",
-                       field="customerId")
+    customer_to_record(store, customer_id)
     errors: list[ItemError] = []
     written: list[Row] = []
     identity = f"{SELF_SERVICE_SOURCE}:{customer_id}"

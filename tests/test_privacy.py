@@ -418,6 +418,13 @@ def test_erase_removes_personal_data_and_keeps_the_aggregates(env: dict) -> None
         errors { index field code } } }""", {"items": [{"id": customer, "email": "back@example.com"}]})
     assert upsert["data"]["upsertCustomers"]["errors"] == [{"index": 0, "field": "id", "code": "CONFLICT"}]
     assert store.customers([customer])[customer]["email"] is None
+    complaint = gql(http, """mutation($c: ID!) { openComplaint(input: {customerId: $c, subject: "x",
+        channelId: "CALL_CENTRE"}) { id } }""", {"c": customer})
+    assert _codes(complaint) == [("CONFLICT", "customerId")]
+    response = gql(http, """mutation($c: ID!, $p: ID!) { recordOfferResponse(customerId: $c, offer: $p,
+        response: ACCEPTED, channel: "SMS") { response } }""",
+                   {"c": customer, "p": store.export_nodes("Product").column("id")[0].as_py()})
+    assert _codes(response) == [("CONFLICT", "customerId")]
     assert gql(http, RECS, {"id": customer})["data"]["customer"]["recommendations"] == []
     assert _codes(gql(http, ERASE, {"c": "C-NOBODY"})) == [("NOT_FOUND", "customerId")]
 
