@@ -17,7 +17,9 @@ it answers. A record holds ids, never personal values, so erasing a customer
 | ``request_id`` | the HTTP request (joins the access log) |
 
 Every server process and CLI command appends to the same file with ``O_APPEND``
-(one ``write`` per record), so lines never interleave. ``read`` filters the file
+(one ``write`` per record), so lines never interleave. The file stays open between
+records and is reopened when it was moved or removed (log rotation by rename works, as
+does ``copytruncate``). ``read`` filters the file
 for ``auditLog`` and ``cdp audit``. Writing fails loudly: a write whose audit
 record cannot be kept raises ``AuditUnavailable`` rather than go unrecorded.
 """
@@ -69,6 +71,8 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._fd: int | None = None  # kept open between records (see ``_descriptor``)
+        self._inode = 0
 
     def record(self, principal: Principal, action: str, operation: str, *,
                customers: Iterable[str] = (), fields: Iterable[str] = (), outcome: str = "ok",
@@ -82,15 +86,37 @@ class AuditLog:
         line = (json.dumps(asdict(record), separators=(",", ":")) + "\n").encode()
         with self._lock:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                try:
-                    os.write(fd, line)
-                finally:
-                    os.close(fd)
+                os.write(self._descriptor(), line)
             except OSError as exc:
+                self._close()
                 raise AuditUnavailable(f"the audit log {self.path} cannot be written: {exc.strerror}") from None
         return record
+
+    def _descriptor(self) -> int:
+        """The open append-only descriptor of ``path``, reopened when the file was moved or
+        removed (rotation) since it was opened. Called under ``_lock``; raises ``OSError``."""
+        if self._fd is not None:
+            try:
+                same = os.stat(self.path).st_ino == self._inode
+            except FileNotFoundError:
+                same = False
+            if same:
+                return self._fd
+            self._close()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._fd, self._inode = fd, os.fstat(fd).st_ino
+        return fd
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            finally:
+                self._fd = None
+
+    def __del__(self) -> None:
+        self._close()
 
     def read(self, *, customer_id: str | None = None, principal: str | None = None, action: str | None = None,
              since: datetime | None = None, limit: int = 100) -> list[AuditRecord]:

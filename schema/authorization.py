@@ -62,6 +62,8 @@ log = logging.getLogger("cdp.audit")
 CUSTOMER_ARGUMENTS = ("customerId",)
 #: Fields that list customers other than the caller: closed to ``customer`` principals.
 OTHER_CUSTOMERS = frozenset({("Segment", "members"), ("Segment", "contains"), ("SegmentPreview", "members")})
+#: Root fields a customer principal may use without naming a customer (catalogue reads).
+CATALOGUE_READS = frozenset({"product", "products", "channels"})
 #: Filters of ``customers(where:)`` and sort fields that search personal data, by personal field.
 PERSONAL_FILTERS = {"email": "email", "phone": "phone", "nameContains": "name"}
 PERSONAL_SORTS = {"LAST_NAME": "lastName"}
@@ -185,10 +187,9 @@ class Authorization(SchemaExtension):
                 ids.add(str(arguments["id"]))
             if name == "upsertCustomers":
                 ids.update(str(item["id"]) for item in arguments.get("items", ()) if item.get("id"))
-            if principal.role is Role.CUSTOMER:
+            if principal.role is Role.CUSTOMER and name not in CATALOGUE_READS:
                 for customer_id in ids or {None}:  # type: ignore[arg-type]
-                    if OPERATION_NEEDS_CUSTOMER.get(name, True):
-                        check_customer(principal, customer_id)
+                    check_customer(principal, customer_id)
             if name == "customers":
                 self._check_search(principal, arguments)
             customers |= ids
@@ -209,9 +210,6 @@ class Authorization(SchemaExtension):
             fields.append(PERSONAL_SORTS[sort])
         may_search_personal(principal, fields)
 
-
-#: Root fields a customer principal may use without naming a customer (catalogue reads).
-OPERATION_NEEDS_CUSTOMER = {"product": False, "products": False, "channels": False}
 
 
 # --------------------------------------------------------------------------- personal fields
