@@ -11,6 +11,7 @@ Bulk loads use ``COPY ... FROM`` an Arrow table; upserts use
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,8 +90,11 @@ class LadybugStore(GraphStore):
         except RuntimeError as exc:
             raise StoreUnavailable(f"cannot open the embedded store at {self.path}: {exc}") from exc
         self._ladybug = ladybug
-        self._read_gate = threading.BoundedSemaphore(self.max_concurrent_reads)
+        self._read_gate = ReadGate(self.max_concurrent_reads)
         self._write_lock = threading.RLock()
+        # Guards the read-connection pool only: never held during a statement, so reads do
+        # not wait for a write transaction (which holds ``_write_lock`` throughout).
+        self._pool_lock = threading.Lock()
         self._writer = ladybug.Connection(self._db)
         self._readers: list[Any] = []  # every read connection, closed with the store
         self._idle: list[Any] = []  # read connections not in use
@@ -114,7 +118,7 @@ class LadybugStore(GraphStore):
         ``max_concurrent_reads`` read connections ever exist."""
         if self._closed:
             raise StoreUnavailable("the embedded store is closed")
-        with self._write_lock:
+        with self._pool_lock:
             if self._idle:
                 return self._idle.pop()
             conn = self._ladybug.Connection(self._db)
@@ -127,7 +131,7 @@ class LadybugStore(GraphStore):
         Arrow statements, and, after the buffer pool ran full, so are the idle ones: LadybugDB
         0.22 frees what a connection holds only when it closes (idle connections kept a 64 MiB
         pool full for good after a burst of concurrent searches; tests/test_ladybug_memory.py)."""
-        with self._write_lock:
+        with self._pool_lock:
             if self._closed:
                 return
             retire = [conn] if pool_full or self._arrow_counts.get(id(conn), 0) >= \
@@ -292,7 +296,7 @@ class LadybugStore(GraphStore):
         return self._read_arrow(Q.export_relationships(rel)).cast(rel.arrow_schema())
 
     def close(self) -> None:
-        with self._write_lock:
+        with self._write_lock, self._pool_lock:
             if self._closed:
                 return
             self._closed = True
@@ -302,6 +306,38 @@ class LadybugStore(GraphStore):
             self._idle.clear()
             self._writer.close()
             self._db.close()
+
+
+class ReadGate:
+    """At most ``slots`` holders at once, admitted first come, first served.
+
+    ``threading.Semaphore`` lets a thread that just released take a slot again ahead of
+    the threads already waiting, so under steady load some waiters starve: with 16
+    threads reading through 4 slots one view waited 20 s (``bench/store_floor.py``).
+    Here a released slot goes to the longest waiter. Use as a context manager.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._lock = threading.Lock()
+        self._free = slots
+        self._waiters: deque[threading.Event] = deque()
+
+    def __enter__(self) -> ReadGate:
+        with self._lock:
+            if self._free and not self._waiters:
+                self._free -= 1
+                return self
+            turn = threading.Event()
+            self._waiters.append(turn)
+        turn.wait()  # the releasing thread handed its slot over
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._free += 1
 
 
 class _LadybugTransaction:
