@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from cdp import features as F
+from cdp.consent import trainable
 from cdp.errors import InvalidInput
 from cdp.model_card import (
     ModelCard,
@@ -76,6 +77,7 @@ class Labels:
     y: np.ndarray
     at: np.ndarray  # datetime64[us]
     window_months: float
+    unprofiled: int = 0  # base customers left out because they refused PROFILING or were erased
 
 
 def labels(data: ProjectionData, now: datetime, seed: int = 0) -> Labels:
@@ -99,7 +101,7 @@ def labels(data: ProjectionData, now: datetime, seed: int = 0) -> Labels:
     opened = np.asarray(a["opened_on"], dtype="datetime64[us]")
     has_open = ~np.isnat(opened)
     np.minimum.at(first_open, rows[has_open], opened[has_open].astype(np.int64))
-    base = data.base()
+    base = trainable(data, now)  # PROFILING refused or erased: not trained on (cdp.consent)
     churner = base & (total > 0) & (closed == total) & (last > np.iinfo(np.int64).min)
     stayer = base & (total > 0) & (closed < total)
     now_us = np.datetime64(now, "us").astype(np.int64)
@@ -119,7 +121,8 @@ def labels(data: ProjectionData, now: datetime, seed: int = 0) -> Labels:
     y = np.concatenate([np.ones(len(churn_rows), dtype=int), np.zeros(len(stay_rows), dtype=int)])
     at = np.concatenate([cutoffs, stay_at]).astype("datetime64[us]")
     sort = np.argsort(order)
-    return Labels(order[sort], y[sort], at[sort], float(np.clip(window, 1, 60)))
+    left_out = int((data.base() & ~base).sum())
+    return Labels(order[sort], y[sort], at[sort], float(np.clip(window, 1, 60)), left_out)
 
 
 def _stratified(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -240,6 +243,7 @@ def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: i
         features=list(x.columns), excluded_features=excluded,
         parameters={"label_window_months": round(lab.window_months, 1),
                     "churn_rate": round(float(y.mean()), 4),
+                    "left_out_no_profiling_consent": lab.unprofiled,
                     "calibration": "3-fold isotonic ensemble" if len(y_train) <= ENSEMBLE_ROWS
                     else "isotonic on a held-out fifth"},
         notes=notes,

@@ -335,6 +335,15 @@ def unprofiled(data: ProjectionData, at: datetime, consents: ConsentTable | None
     return (consents or ConsentTable(data, at)).purpose_refused(PROFILING) | (status == ERASED)
 
 
+
+def trainable(data: ProjectionData, at: datetime) -> np.ndarray:
+    """Per customer row of ``data``: True when the customer's data may train a model (churn,
+    propensity, the collaborative recommender): in the base (``ProjectionData.base``) and not
+    ``unprofiled`` at ``at``. Objecting to profiling keeps a customer out of the training data
+    as well as out of scoring (docs/privacy.md)."""
+    return data.base() & ~unprofiled(data, at)
+
+
 # --------------------------------------------------------------------------- recording
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cdp import features as F
+from cdp.consent import trainable
 from cdp.errors import InvalidInput
 from cdp.model_card import ModelCard, ProductModel, align, gradient_boosting, metrics, model_frame
 from cdp.projection import ProjectionData, subscriptions_held
@@ -138,7 +139,9 @@ def train(data: ProjectionData, now: datetime, horizon_days: int = HORIZON_DAYS,
     catalogue = data.products
     products = [p for p, life in zip(catalogue.index, catalogue.get("lifecycle", pd.Series(index=catalogue.index)))
                 if life != "RETIRED"]
-    base = np.flatnonzero(data.base())
+    allowed = trainable(data, now)  # PROFILING refused or erased: not trained on (cdp.consent)
+    left_out = int((data.base() & ~allowed).sum())
+    base = np.flatnonzero(allowed)
     if len(base) > 2 * max_rows:
         base = np.sort(rng.choice(base, size=2 * max_rows, replace=False))
     frame = F.compute(data, snapshot, base)
@@ -183,6 +186,7 @@ def train(data: ProjectionData, now: datetime, horizon_days: int = HORIZON_DAYS,
         trained_at=now, rows=len(rows), positives=int(took.sum()), seconds=round(time.perf_counter() - started, 2),
         products=cards, features=list(x_all.columns),
         parameters={"snapshot": snapshot.isoformat(timespec="seconds"), "horizon_days": horizon_days,
+                    "left_out_no_profiling_consent": left_out,
                     "products_with_model": len(trained), "products_base_rate_only": len(cards) - len(trained),
                     "mean_roc_auc": round(float(np.mean(aucs)), 4) if aucs else None},
     )

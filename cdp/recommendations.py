@@ -51,7 +51,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from cdp.collaborative import ItemCooccurrence, ItemRegression, Recommender, _minmax_rows, ranking_quality
-from cdp.consent import ConsentTable, unprofiled
+from cdp.consent import ConsentTable, trainable, unprofiled
 from cdp.errors import InvalidInput
 from cdp.projection import ProjectionData, subscriptions_held, utc_now
 
@@ -446,8 +446,12 @@ class CollaborativeProbability:
         since = at - timedelta(days=self.days)
         n = holdings.shape[1]
         kind = self.kind
+        # Customers who refused PROFILING (or were erased) are not trained on (cdp.consent.trainable).
+        allowed = trainable(data, at)
+        self.left_out_ = int((data.base() & ~allowed).sum())
+        train = holdings[np.flatnonzero(allowed)]
         past = holdings_matrix(data, since) if kind != "share" else None
-        rows = np.flatnonzero(np.diff(past.indptr) > 0) if past is not None else np.empty(0, np.int64)
+        rows = np.flatnonzero((np.diff(past.indptr) > 0) & allowed) if past is not None else np.empty(0, np.int64)
         if len(rows) > self.rows:
             rows = np.sort(np.random.default_rng(self.seed).choice(rows, self.rows, replace=False))
         labels = candidates = None
@@ -456,7 +460,7 @@ class CollaborativeProbability:
             labels = started_matrix(data, rows, since, at, n) & candidates
         takers = int(labels.sum()) if labels is not None else 0
         if kind == "share" or takers < MIN_TAKERS:
-            self.models_ = self._fit_models(holdings, "share")
+            self.models_ = self._fit_models(train, "share")
             self.curves_ = None
             self.used_ = "share"
             pairs = int(candidates.sum()) if candidates is not None else 0
@@ -465,7 +469,7 @@ class CollaborativeProbability:
             return self
         from sklearn.isotonic import IsotonicRegression
 
-        raw = self._raw(self._fit_models(past, kind), kind, past[rows])
+        raw = self._raw(self._fit_models(past[np.flatnonzero(allowed)], kind), kind, past[rows])
         fitted = np.zeros(raw.shape)
 
         def curve(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -487,7 +491,7 @@ class CollaborativeProbability:
         own = int(per_product.sum())
         err = (fitted - labels)[candidates]
         self.curves_ = curves
-        self.models_ = self._fit_models(holdings, kind)
+        self.models_ = self._fit_models(train, kind)
         self.used_ = kind
         pairs = int(candidates.sum())
         self.calibration_ = Calibration("isotonic", kind, since, at, len(rows), pairs, takers, takers / pairs,
