@@ -273,9 +273,10 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"cdp: warning: {warning}", file=sys.stderr)
     print(f"imported {data} ({report.source}) in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s): "
           f"{report.read:,} rows read, {report.imported:,} imported, {report.rejected:,} rejected")
-    print(f"{'':<18}{'created':>10}{'updated':>10}{'unchanged':>11}{'rejected':>10}")
+    width = max([18, *(len(name) + 2 for name in report.items)])
+    print(f"{'':<{width}}{'created':>10}{'updated':>10}{'unchanged':>11}{'rejected':>10}")
     for name, c in report.items.items():
-        print(f"{name:<18}{c.created:>10,}{c.updated:>10,}{c.unchanged:>11,}{c.rejected:>10,}")
+        print(f"{name:<{width}}{c.created:>10,}{c.updated:>10,}{c.unchanged:>11,}{c.rejected:>10,}")
     if report.rejected:
         print(f"cdp: {report.rejected:,} rows rejected; see {report.rejects_path}", file=sys.stderr)
         return EXIT_REJECTED

@@ -38,8 +38,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from cdp.errors import InvalidInput
-from cdp.mapping import Conversion, KeySpec, PropertyMapping, SourceMapping
-from cdp.provenance import observation_ops
+from cdp.mapping import ATTRIBUTES_ITEM, Conversion, KeySpec, PropertyMapping, SourceMapping
+from cdp.provenance import attribute_ops, observation_ops
 from graph.model import ARROW_TYPES, MODEL
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
 
@@ -176,6 +176,8 @@ class ConvertedBatch:
     rejects: list[Reject]
     observed_at: pa.Array | None = None
     key_columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Customer attributes (key -> one text value per row) when the mapping has ``[entity.attributes]``.
+    attributes: dict[str, pa.Array] = field(default_factory=dict)
 
 
 @dataclass
@@ -822,11 +824,14 @@ def convert_batch(mapping: SourceMapping, batch: SourceBatch, file: str,
 
     nodes: dict[str, pa.Table] = {}
     key_columns: dict[str, dict[str, str]] = {}
+    attributes: dict[str, pa.Array] = {}
     for entity in mapping.entities:
         node = MODEL.node(entity.label)
         types = {p.name: p.type for p in node.properties}
         ids = key(entity.key, entity.label)
         nodes[entity.label] = pa.table({node.key: ids, **properties(entity.label, entity.properties, types)})
+        if entity.attributes:
+            attributes = properties(entity.label, entity.attributes, {a.name: "STRING" for a in entity.attributes})
     rels: dict[str, pa.Table] = {}
     for rel in mapping.relationships:
         declared = MODEL.relationship(rel.type)
@@ -834,7 +839,8 @@ def convert_batch(mapping: SourceMapping, batch: SourceBatch, file: str,
         sources, targets = key(rel.source.key, rel.type), key(rel.target.key, rel.type)
         rels[rel.type] = pa.table({"from": sources, "to": targets, **properties(rel.type, rel.properties, types)})
         key_columns[rel.type] = {"from": "+".join(rel.source.key.columns), "to": "+".join(rel.target.key.columns)}
-    return ConvertedBatch(file, batch.rows, nodes, rels, problems.rejected, problems.list, observed_at, key_columns)
+    return ConvertedBatch(file, batch.rows, nodes, rels, problems.rejected, problems.list, observed_at, key_columns,
+                          attributes)
 
 
 # --------------------------------------------------------------------------- writing
@@ -867,6 +873,8 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
                 ops += observation_ops(
                     store, mapping.source.name, mapping.source.trust, changed, stored["Customer"],
                     [seen.get(i) or batch_time for i in changed.column("id").to_pylist()], mapping.source.provenance)
+        if entity.label == "Customer" and entity.attributes:
+            items[ATTRIBUTES_ITEM] = _attribute_ops(store, mapping, batch, valid, batch_time, ops)
     for rel in mapping.relationships:
         table = _last_per_key(batch.relationships[rel.type].filter(pa.array(valid)), ["from", "to"])
         existing = store.relationships(rel.type, _distinct(table.column("from")))
@@ -877,6 +885,8 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     if ops:
         result = store.write(ops)
         for name, counts in items.items():  # the store's counts are authoritative
+            if name == ATTRIBUTES_ITEM:
+                continue  # counted by _attribute_ops (values recorded, values unchanged)
             counts.created = result.created.get(name, 0)
             counts.updated = result.updated.get(name, 0)
     per_item: dict[str, set[int]] = {}
@@ -885,6 +895,30 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     for name, rows in per_item.items():
         items[name].rejected += len(rows)
     return BatchOutcome(items, rejects, rejected_rows)
+
+
+def _attribute_ops(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch, valid: np.ndarray,
+                   batch_time: datetime, ops: list[WriteOp]) -> Counts:
+    """Append to ``ops`` the ops recording the valid rows' mapped Customer attributes
+    (``cdp.provenance.attribute_ops``); return their counts (created, unchanged)."""
+    mask = pa.array(valid)
+    ids = batch.nodes["Customer"].column("id").filter(mask)
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    if batch.observed_at is not None:
+        seen = pc.fill_null(batch.observed_at.filter(mask), pa.scalar(batch_time, pa.timestamp("us")))
+    else:
+        seen = pa.array([batch_time] * len(ids), pa.timestamp("us"))
+    values = {key: column.filter(mask) for key, column in batch.attributes.items()}
+    pending = {i for op in ops if op.kind == "node" and op.name == "Identity" for i in _op_ids(op)}
+    more, created, unchanged = attribute_ops(store, mapping.source.name, mapping.source.trust, ids, values,
+                                             seen, pending)
+    ops += more
+    return Counts(created=created, unchanged=unchanged)
+
+
+def _op_ids(op: WriteOp) -> list[str]:
+    rows = op.rows
+    return rows.column("id").to_pylist() if isinstance(rows, pa.Table) else [r["id"] for r in rows]
 
 
 def _erased(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch,

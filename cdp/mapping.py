@@ -63,6 +63,9 @@ VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 FORMATS = ("csv", "parquet", "jsonl")
+
+#: The import report's item for mapped Customer attributes (``[entity.attributes]``).
+ATTRIBUTES_ITEM = "Customer attributes"
 TRUE_VALUES = ("true", "t", "yes", "y", "1")
 FALSE_VALUES = ("false", "f", "no", "n", "0")
 INT64_MAX = 2**63 - 1
@@ -233,12 +236,18 @@ class KeySpec:
 
 @dataclass(frozen=True, eq=False)
 class EntityMapping:
-    """A node label filled from each row: its key and mapped properties."""
+    """A node label filled from each row: its key and mapped properties.
+
+    ``attributes`` (Customer only) are custom profile attributes and consent
+    statements (``consent_<purpose>``, ``consent_<channel>``, ...): each non-empty
+    value becomes an ``AttributeValue`` with the source's provenance, not a property.
+    """
 
     label: str
     key: KeySpec
     properties: tuple[PropertyMapping, ...]
     line: int | None = None
+    attributes: tuple[PropertyMapping, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -320,6 +329,8 @@ class SourceMapping:
         for entity in self.entities:
             refs += [ColumnRef(c, entity.key.line, f"{entity.label} key") for c in entity.key.columns]
             refs += [ColumnRef(p.column, p.line, f"{entity.label}.{p.name}") for p in entity.properties if p.column]
+            refs += [ColumnRef(p.column, p.line, f"{entity.label} attribute {p.name}") for p in entity.attributes
+                     if p.column]
         for rel in self.relationships:
             for end, name in ((rel.source, "from"), (rel.target, "to")):
                 refs += [ColumnRef(c, end.key.line, f"{rel.type} {name}") for c in end.key.columns]
@@ -352,7 +363,8 @@ class SourceMapping:
 
     def names(self) -> list[str]:
         """Entity labels then relationship types, in mapping order (the report's rows)."""
-        return [e.label for e in self.entities] + [r.type for r in self.relationships]
+        attributes = [ATTRIBUTES_ITEM] if any(e.attributes for e in self.entities) else []
+        return [e.label for e in self.entities] + attributes + [r.type for r in self.relationships]
 
 
 def load_mapping(path: str | Path) -> SourceMapping:
@@ -459,12 +471,13 @@ class _Parser:
     def line(self, where: tuple) -> int | None:
         return self.lines.line(where)
 
-    def table(self, value: Any, where: tuple, what: str, allowed: tuple[str, ...],
+    def table(self, value: Any, where: tuple, what: str, allowed: tuple[str, ...] | None,
               required: tuple[str, ...] = ()) -> dict[str, Any]:
+        """``value`` checked to be a table with only ``allowed`` keys (None: any) and every ``required`` one."""
         if not isinstance(value, dict):
             self.fail(where, f"{what} must be a table")
         for key in value:
-            if key not in allowed:
+            if allowed is not None and key not in allowed:
                 self.fail((*where, key), f"unknown key {key!r} in {what} (allowed: {', '.join(allowed)})")
         for key in required:
             if key not in value:
@@ -561,8 +574,8 @@ class _Parser:
     # ------------------------------------------------------------ entities and relationships
 
     def entity(self, raw: Any, where: tuple) -> EntityMapping:
-        t = self.table(raw, where, "[[entity]]", ("label", "key", "key_prefix", "key_separator", "columns"),
-                       ("label", "key"))
+        t = self.table(raw, where, "[[entity]]", ("label", "key", "key_prefix", "key_separator", "columns",
+                                                  "attributes"), ("label", "key"))
         label = self.text(t["label"], (*where, "label"), "entity.label")
         try:
             node = MODEL.node(label)
@@ -571,7 +584,30 @@ class _Parser:
                                          f"{', '.join(n.label for n in MODEL.nodes)})")
         key = self.key(t, where, f"{label} key")
         props = self.properties(t.get("columns", {}), (*where, "columns"), label, node.properties, node.key)
-        return EntityMapping(label, key, props, self.line(where))
+        attributes = self.attributes(t["attributes"], (*where, "attributes"), label) if "attributes" in t else ()
+        return EntityMapping(label, key, props, self.line(where), attributes)
+
+    def attributes(self, raw: Any, where: tuple, label: str) -> tuple[PropertyMapping, ...]:
+        """``[entity.attributes]``: attribute key -> column spec (text; consent keys take a status)."""
+        from cdp.consent import STATUSES, parse_key
+        from cdp.profile import check_key
+
+        if label != "Customer":
+            self.fail(where, f"attributes belong to customers: {label} has none (map them under the "
+                             "Customer entity)")
+        t = self.table(raw, where, "Customer attributes", None)
+        out = []
+        for name, spec in t.items():
+            try:
+                check_key(name)
+            except InvalidInput as exc:
+                self.fail((*where, name), str(exc))
+            if name in PROFILE_KEYS or name in MODEL.node("Customer").property_names:
+                self.fail((*where, name), f"{name} is a Customer property: map it under [entity.columns]")
+            consent = parse_key(name) is not None
+            out.append(self.property(spec, (*where, name), "Customer attribute",
+                                     Property(name, "STRING"), vocab=STATUSES if consent else None))
+        return tuple(out)
 
     def key(self, t: dict[str, Any], where: tuple, what: str) -> KeySpec:
         raw = t["key"]
@@ -630,14 +666,16 @@ class _Parser:
             out.append(self.property(spec, (*where, name), owner, prop))
         return tuple(out)
 
-    def property(self, spec: Any, where: tuple, owner: str, prop: Property) -> PropertyMapping:
-        what = f"{owner}.{prop.name}"
+    def property(self, spec: Any, where: tuple, owner: str, prop: Property,
+                 vocab: tuple[str, ...] | None = None) -> PropertyMapping:
+        """One column spec; ``vocab`` gives the values a property outside ``VOCABULARIES`` accepts."""
+        what = f"{owner} {prop.name}" if owner.endswith(" attribute") else f"{owner}.{prop.name}"
         if isinstance(spec, str):
             spec = {"column": spec}
         t = self.table(spec, where, what, ("column", "convert", "format", "timezone", "values", "thousands",
                                            "true", "false", "default", "required"))
         allowed = CONVERSIONS_FOR_TYPE[prop.type]
-        vocab = vocabulary(owner, prop.name)
+        vocab = vocab or vocabulary(owner, prop.name)
         kind = t.get("convert", "enum" if vocab else allowed[0])
         if kind not in CONVERSIONS:
             self.fail((*where, "convert"), f"{what}: unknown conversion {kind!r} (known: {', '.join(CONVERSIONS)})")

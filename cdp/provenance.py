@@ -10,7 +10,7 @@ customer). Unchanged values add nothing, so re-importing a file is a no-op.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -35,6 +35,97 @@ def value_id(identity_id: str, key: str, observed_at: datetime) -> str:
     return f"{identity_id}|{key}|{observed_at.isoformat(timespec='microseconds')}"
 
 
+def identity_ops(store: GraphStore, source: str, ids: pa.Array, seen: pa.Array,
+                 pending: Collection[str] = ()) -> list[WriteOp]:
+    """The ``Identity`` ``<source>:<id>`` (linked at ``seen``) and its ``HAS_IDENTITY`` link for each
+    customer of ``ids`` this source has not named before; ``pending``: identity ids the same
+    write creates already. Returns no op when there is none to create."""
+    identities = pc.binary_join_element_wise(pa.scalar(source), ids, ":")
+    known = store.existing_ids("Identity", identities.to_pylist()) | set(pending)
+    fresh = pc.invert(pc.is_in(identities, value_set=pa.array(sorted(known), pa.string())))
+    if not pc.any(fresh).as_py():
+        return []
+    new_ids = identities.filter(fresh)
+    n = len(new_ids)
+    return [node_op("Identity", pa.table({
+                "id": new_ids, "source": pa.array([source] * n), "source_key": ids.filter(fresh),
+                "matched_by": pa.array(["SEED"] * n), "confidence": pa.array(np.ones(n)),
+                "linked_at": seen.filter(fresh)})),
+            relationship_op("HAS_IDENTITY", pa.table({"from": ids.filter(fresh), "to": new_ids}))]
+
+
+def attribute_ops(
+    store: GraphStore, source: str, trust: float, ids: pa.Array, values: Mapping[str, pa.Array],
+    observed_at: pa.Array, pending_identities: Collection[str] = (),
+) -> tuple[list[WriteOp], int, int]:
+    """Write ops recording custom attributes and consent statements a source sent about customers.
+
+    ``ids`` are customer ids (existing, or created by the same write), ``values`` maps an
+    attribute key to one text value per id (null: nothing said), ``observed_at`` the
+    observation time per id (naive UTC). A value equal to the latest one this source
+    recorded for the customer and key is not recorded again, so re-importing a file, or a
+    later export that says the same, adds nothing. Creates the source's identity of a
+    customer when needed (``identity_ops``; ``pending_identities`` are being created already).
+    Returns the ops, the number of values recorded and the number left out as unchanged.
+    """
+    if len(ids) == 0 or not values:
+        return [], 0, 0
+    stored = store.attribute_values_of_customers(pc.unique(ids).to_pylist())
+    latest: dict[tuple[str, str], tuple[datetime, str | None]] = {}
+    for owner, rows in stored.items():
+        for row in rows:
+            if row.get("source") != source:
+                continue
+            at = row.get("observed_at") or datetime.min
+            mark = (owner, row["key"])
+            if mark not in latest or at >= latest[mark][0]:
+                latest[mark] = (at, row.get("value"))
+    owners = ids.to_pylist()
+    seen = observed_at.to_pylist()
+    parts = []
+    recorded = unchanged = 0
+    for key, column in values.items():
+        keep = []
+        for i, value in enumerate(column.to_pylist()):
+            if value is None:
+                continue
+            before = latest.get((owners[i], key))
+            if before is not None and before[1] == value:
+                unchanged += 1
+                continue
+            latest[(owners[i], key)] = (seen[i], value)
+            keep.append(i)
+        if not keep:
+            continue
+        take = pa.array(keep, pa.int64())
+        who, when = ids.take(take), observed_at.take(take)
+        m = len(keep)
+        identities = pc.binary_join_element_wise(pa.scalar(source), who, ":")
+        parts.append(pa.table({
+            "id": pc.binary_join_element_wise(identities, pa.array([key] * m),
+                                              pc.strftime(when, format="%Y-%m-%dT%H:%M:%S"), "|"),
+            "key": pa.array([key] * m), "value": column.take(take), "source": pa.array([source] * m),
+            "identity_id": identities, "observed_at": when, "accuracy": pa.array(np.full(m, trust)),
+            "customer_maintained": pa.array(np.zeros(m, bool)), "verified": pa.array(np.zeros(m, bool)),
+            "owner": who}))
+        recorded += m
+    if not parts:
+        return [], 0, unchanged
+    table = pa.concat_tables(parts)
+    # one observation per customer, key and time: a file naming a customer twice keeps its last value
+    table = table.take(pa.array(sorted({i: k for k, i in enumerate(table.column("id").to_pylist())}.values())))
+    owners_written = pc.unique(table.column("owner"))
+    first_seen = {}
+    for owner, at in zip(table.column("owner").to_pylist(), table.column("observed_at").to_pylist()):
+        first_seen.setdefault(owner, at)
+    ops = identity_ops(store, source, owners_written,
+                       pa.array([first_seen[o] for o in owners_written.to_pylist()], pa.timestamp("us")),
+                       pending_identities)
+    ops.append(node_op("AttributeValue", table.drop_columns(["owner"])))
+    ops.append(relationship_op("HAS_ATTRIBUTE", pa.table({"from": table.column("owner"), "to": table.column("id")})))
+    return ops, table.num_rows, unchanged
+
+
 def observation_ops(
     store: GraphStore, source: str, trust: float, customers: pa.Table, stored: Mapping[str, Row],
     observed_at: Sequence[datetime], keys: Sequence[str] = PROFILE_KEYS,
@@ -51,17 +142,7 @@ def observation_ops(
     identities = pc.binary_join_element_wise(pa.scalar(source), ids, ":")
     seen = pa.array(list(observed_at), pa.timestamp("us"))
     seen_text = pc.strftime(seen, format="%Y-%m-%dT%H:%M:%S")  # %S has the microseconds, as value_id
-    known = store.existing_ids("Identity", identities.to_pylist())
-    fresh = pc.invert(pc.is_in(identities, value_set=pa.array(sorted(known), pa.string())))
-    ops: list[WriteOp] = []
-    if pc.any(fresh).as_py():
-        new_ids = identities.filter(fresh)
-        n = len(new_ids)
-        ops.append(node_op("Identity", pa.table({
-            "id": new_ids, "source": pa.array([source] * n), "source_key": ids.filter(fresh),
-            "matched_by": pa.array(["SEED"] * n), "confidence": pa.array(np.ones(n)),
-            "linked_at": seen.filter(fresh)})))
-        ops.append(relationship_op("HAS_IDENTITY", pa.table({"from": ids.filter(fresh), "to": new_ids})))
+    ops: list[WriteOp] = identity_ops(store, source, ids, seen)
     is_new = np.fromiter((i not in stored for i in ids.to_pylist()), bool, len(ids))
     parts = []
     for key in keys:
