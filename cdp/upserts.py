@@ -20,10 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
+
+from cdp.consent import STATUSES, parse_key
 from cdp.erasure import ERASED
 from cdp.errors import InvalidInput
-from cdp.profile import ProfilePolicy
-from cdp.provenance import observation_ops
+from cdp.profile import ProfilePolicy, check_key
+from cdp.provenance import attribute_ops, observation_ops
 from graph.model import MODEL
 from graph.store import GraphStore, WriteOp, node_op, relationship_op
 
@@ -59,6 +62,9 @@ RANGES: dict[tuple[str, str], tuple[float, float]] = {
 }
 
 MAX_BATCH = 1000
+
+#: Custom attributes and consent statements one customer item may carry.
+MAX_ATTRIBUTES = 50
 
 
 @dataclass(frozen=True)
@@ -171,6 +177,33 @@ def _check_item(label: str, properties: tuple[str, ...], links: tuple[Link, ...]
             return _camel(name), f"{_camel(name)} must be between {bounds[0]:g} and {bounds[1]:g}"
         if isinstance(value, str) and len(value) > 2000:
             return _camel(name), f"{_camel(name)} is longer than 2000 characters"
+    if label == "Customer" and item.get("attributes"):
+        return _check_attributes(item["attributes"], properties)
+    return None
+
+
+def _check_attributes(attributes: Sequence[Mapping[str, Any]], properties: tuple[str, ...]) -> tuple[str, str] | None:
+    """(field, message) of the first bad custom attribute or consent statement of a customer item."""
+    if len(attributes) > MAX_ATTRIBUTES:
+        return "attributes", f"at most {MAX_ATTRIBUTES} attributes per customer, got {len(attributes)}"
+    seen: set[str] = set()
+    for attribute in attributes:
+        key, value = attribute.get("key"), attribute.get("value")
+        try:
+            check_key(key or "")
+        except InvalidInput as exc:
+            return "attributes", exc.message
+        if key in properties:
+            return "attributes", f"{key} is a customer field: send it as {_camel(key)}"
+        if key in seen:
+            return "attributes", f"attribute {key} is given twice"
+        seen.add(key)
+        if value is None or not str(value).strip():
+            return "attributes", f"attribute {key} needs a value (clearing one is not supported here)"
+        if len(str(value)) > 2000:
+            return "attributes", f"attribute {key} is longer than 2000 characters"
+        if parse_key(key) is not None and str(value).strip().upper() not in STATUSES:
+            return "attributes", f"{key} is a consent: its value must be one of {', '.join(STATUSES)}, got {value!r}"
     return None
 
 
@@ -192,6 +225,20 @@ def _ops(store: GraphStore, label: str, properties: tuple[str, ...], links: tupl
         table = node_op("Customer", [{k: v for k, v in item.items() if k in properties} for item in items]).rows
         stored = store.nodes("Customer", [item["id"] for item in items])
         ops += observation_ops(store, source, policy.trust(source), table, stored, [now] * table.num_rows)
+        said = [(item["id"], a["key"], str(a["value"]).strip()) for item in items for a in item.get("attributes") or ()]
+        if said:
+            keys = list(dict.fromkeys(k for _, k, _ in said))
+            owners = list(dict.fromkeys(i for i, _, _ in said))
+            at = {i: n for n, i in enumerate(owners)}
+            columns = {k: [None] * len(owners) for k in keys}
+            for owner, key, value in said:
+                columns[key][at[owner]] = value.upper() if parse_key(key) is not None else value
+            pending = {r["id"] for op in ops if op.kind == "node" and op.name == "Identity"
+                       for r in (op.rows.to_pylist() if hasattr(op.rows, "to_pylist") else op.rows)}
+            more, _, _ = attribute_ops(store, source, policy.trust(source), pa.array(owners, pa.string()),
+                                       {k: pa.array(v, pa.string()) for k, v in columns.items()},
+                                       pa.array([now] * len(owners), pa.timestamp("us")), pending)
+            ops += more
     return ops
 
 

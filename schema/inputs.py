@@ -9,6 +9,12 @@ import strawberry
 from schema.enums import AccountType, CustomerSortField, CustomerStatus, ProductCategory, SortDirection, Tier
 
 
+@strawberry.input(description="A new value for one profile attribute (null clears it).")
+class AttributeChange:
+    key: str
+    value: str | None
+
+
 @strawberry.input(description="An inclusive range of whole numbers; either end may be left open.")
 class IntRange:
     min: int | None = None

@@ -8,6 +8,7 @@ from strawberry.types import Info
 from resolvers import customers, profile
 from resolvers.context import Context
 from schema.campaigns import CampaignMutation
+from schema.inputs import AttributeChange
 from schema.recommendations import RecommendationMutation
 from schema.relationship import RelationshipMutation
 from schema.catalog_rules import CatalogRulesMutation
@@ -19,12 +20,6 @@ from schema.scoring import ScoringMutation
 from schema.types import AttributeValue, Customer
 
 Ctx = Info[Context, None]
-
-
-@strawberry.input(description="A new value for one profile attribute (null clears it).")
-class AttributeChange:
-    key: str
-    value: str | None
 
 
 @strawberry.type(description="Why one item of a batch was not applied.")

@@ -20,6 +20,7 @@ from strawberry.types import Info
 from cdp import upserts
 from resolvers.context import Context
 from schema import enums as E
+from schema.inputs import AttributeChange
 
 Ctx = Info[Context, None]
 UNSET: Any = strawberry.UNSET
@@ -45,6 +46,11 @@ class CustomerInput:
     status: E.CustomerStatus | None = UNSET
     joined_on: date | None = UNSET
     account_manager: str | None = UNSET
+    attributes: list[AttributeChange] | None = strawberry.field(
+        default=UNSET, description="Custom attributes and consent statements (keys consent_<purpose>, "
+                                   "consent_<channel>, consent_<channel>_<purpose> take GRANTED, DENIED or "
+                                   "REVOKED), recorded as observations of this source; a value equal to the "
+                                   "source's latest for the key is not recorded again.")
 
 
 @strawberry.input(description="A billing account of an existing customer.")
@@ -116,6 +122,8 @@ class UpsertPayload:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return [{"key": v.key, "value": v.value} if isinstance(v, AttributeChange) else _plain(v) for v in value]
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime) and value.tzinfo is not None:

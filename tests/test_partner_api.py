@@ -99,3 +99,36 @@ def test_bad_batches_are_refused_with_codes(api) -> None:  # type: ignore[no-unt
     bad_enum = gql(client, CUSTOMERS, {"items": [{"id": "C1", "tier": "PLATINUM"}]})
     assert bad_enum["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "PLATINUM" in bad_enum["errors"][0]["message"]
+
+
+def test_customer_upsert_carries_consents_and_custom_attributes(api) -> None:  # type: ignore[no-untyped-def]
+    store, client = api
+    items = [{"id": "B7", "lastName": "Kok", "attributes": [
+                 {"key": "consent_sms_marketing", "value": "denied"},
+                 {"key": "consent_profiling", "value": "GRANTED"},
+                 {"key": "contract_owner", "value": "finance dept"}]},
+             {"id": "B8", "lastName": "Mol", "attributes": [{"key": "consent_marketing", "value": "maybe"}]},
+             {"id": "B9", "lastName": "Ros", "attributes": [{"key": "email", "value": "x@example.nl"}]},
+             {"id": "B10", "lastName": "Ham", "attributes": [{"key": "bad key", "value": "1"}]}]
+    out = gql(client, CUSTOMERS, {"items": items})["data"]["upsertCustomers"]
+    assert out["ids"] == ["B7"]
+    assert [(e["index"], e["field"], e["code"]) for e in out["errors"]] == [
+        (1, "attributes", "BAD_USER_INPUT"), (2, "attributes", "BAD_USER_INPUT"), (3, "attributes", "BAD_USER_INPUT")]
+    assert "GRANTED, DENIED, REVOKED" in out["errors"][0]["message"]
+    assert "send it as email" in out["errors"][1]["message"]
+    assert store.existing_ids("Customer", ["B8", "B9", "B10"]) == set()  # a bad item writes nothing
+
+    view = gql(client, """{ customer(id: "B7") { consents { purpose channel status source }
+        attributeHistory(key: "contract_owner") { value source accuracy } } }""")
+    customer = view["data"]["customer"]
+    assert sorted((c["purpose"], c["channel"], c["status"], c["source"]) for c in customer["consents"]) == [
+        ("MARKETING", "SMS", "DENIED", "BILLING"), ("PROFILING", None, "GRANTED", "BILLING")]
+    assert customer["attributeHistory"] == [{"value": "finance dept", "source": "BILLING", "accuracy": 0.9}]
+    before = store.counts()["AttributeValue"]
+    again = gql(client, CUSTOMERS, {"items": [items[0]]})["data"]["upsertCustomers"]
+    assert again["errors"] == [] and store.counts()["AttributeValue"] == before  # the same says nothing new
+    changed = {"id": "B7", "attributes": [{"key": "consent_sms_marketing", "value": "GRANTED"}]}
+    gql(client, CUSTOMERS, {"items": [changed]})
+    assert store.counts()["AttributeValue"] == before + 1
+    statuses = gql(client, '{ customer(id: "B7") { consents { channel status } } }')["data"]["customer"]["consents"]
+    assert {"channel": "SMS", "status": "GRANTED"} in statuses
