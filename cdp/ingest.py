@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from cdp.errors import InvalidInput
 from cdp.mapping import ATTRIBUTES_ITEM, Conversion, KeySpec, PropertyMapping, SourceMapping
-from cdp.provenance import attribute_ops, observation_ops
+from cdp.provenance import attribute_ops, identities_in, observation_ops
 from graph.model import ARROW_TYPES, MODEL
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
 
@@ -909,16 +909,10 @@ def _attribute_ops(store: GraphStore, mapping: SourceMapping, batch: ConvertedBa
     else:
         seen = pa.array([batch_time] * len(ids), pa.timestamp("us"))
     values = {key: column.filter(mask) for key, column in batch.attributes.items()}
-    pending = {i for op in ops if op.kind == "node" and op.name == "Identity" for i in _op_ids(op)}
     more, created, unchanged = attribute_ops(store, mapping.source.name, mapping.source.trust, ids, values,
-                                             seen, pending)
+                                             seen, identities_in(ops))
     ops += more
     return Counts(created=created, unchanged=unchanged)
-
-
-def _op_ids(op: WriteOp) -> list[str]:
-    rows = op.rows
-    return rows.column("id").to_pylist() if isinstance(rows, pa.Table) else [r["id"] for r in rows]
 
 
 def _erased(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch,

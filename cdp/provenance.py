@@ -54,6 +54,16 @@ def identity_ops(store: GraphStore, source: str, ids: pa.Array, seen: pa.Array,
             relationship_op("HAS_IDENTITY", pa.table({"from": ids.filter(fresh), "to": new_ids}))]
 
 
+def identities_in(ops: Sequence[WriteOp]) -> set[str]:
+    """Ids of the ``Identity`` nodes ``ops`` create (for ``pending_identities``)."""
+    out: set[str] = set()
+    for op in ops:
+        if op.kind == "node" and op.name == "Identity":
+            rows = op.rows
+            out.update(rows.column("id").to_pylist() if isinstance(rows, pa.Table) else (r["id"] for r in rows))
+    return out
+
+
 def attribute_ops(
     store: GraphStore, source: str, trust: float, ids: pa.Array, values: Mapping[str, pa.Array],
     observed_at: pa.Array, pending_identities: Collection[str] = (),

@@ -26,7 +26,7 @@ from cdp.consent import STATUSES, parse_key
 from cdp.erasure import ERASED
 from cdp.errors import InvalidInput
 from cdp.profile import ProfilePolicy, check_key
-from cdp.provenance import attribute_ops, observation_ops
+from cdp.provenance import attribute_ops, identities_in, observation_ops
 from graph.model import MODEL
 from graph.store import GraphStore, WriteOp, node_op, relationship_op
 
@@ -233,11 +233,9 @@ def _ops(store: GraphStore, label: str, properties: tuple[str, ...], links: tupl
             columns = {k: [None] * len(owners) for k in keys}
             for owner, key, value in said:
                 columns[key][at[owner]] = value.upper() if parse_key(key) is not None else value
-            pending = {r["id"] for op in ops if op.kind == "node" and op.name == "Identity"
-                       for r in (op.rows.to_pylist() if hasattr(op.rows, "to_pylist") else op.rows)}
             more, _, _ = attribute_ops(store, source, policy.trust(source), pa.array(owners, pa.string()),
                                        {k: pa.array(v, pa.string()) for k, v in columns.items()},
-                                       pa.array([now] * len(owners), pa.timestamp("us")), pending)
+                                       pa.array([now] * len(owners), pa.timestamp("us")), identities_in(ops))
             ops += more
     return ops
 
