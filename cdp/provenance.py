@@ -35,6 +35,28 @@ def value_id(identity_id: str, key: str, observed_at: datetime) -> str:
     return f"{identity_id}|{key}|{observed_at.isoformat(timespec='microseconds')}"
 
 
+def _observations(source: str, trust: float, key: str, owners: pa.Array, values: pa.Array,
+                  observed_at: pa.Array) -> pa.Table:
+    """``AttributeValue`` rows (plus ``owner``, the customer id) saying ``key`` = ``values`` of
+    ``owners`` for ``source``, observed at ``observed_at``; ids as ``value_id`` builds them."""
+    m = len(owners)
+    identities = pc.binary_join_element_wise(pa.scalar(source), owners, ":")
+    when = pc.strftime(observed_at, format="%Y-%m-%dT%H:%M:%S")  # %S has the microseconds, as value_id
+    return pa.table({
+        "id": pc.binary_join_element_wise(identities, pa.array([key] * m), when, "|"),
+        "key": pa.array([key] * m), "value": values, "source": pa.array([source] * m),
+        "identity_id": identities, "observed_at": observed_at, "accuracy": pa.array(np.full(m, trust)),
+        "customer_maintained": pa.array(np.zeros(m, bool)), "verified": pa.array(np.zeros(m, bool)),
+        "owner": owners})
+
+
+def _value_ops(observations: pa.Table) -> list[WriteOp]:
+    """The ops writing ``_observations`` rows and their ``HAS_ATTRIBUTE`` links."""
+    return [node_op("AttributeValue", observations.drop_columns(["owner"])),
+            relationship_op("HAS_ATTRIBUTE", pa.table({"from": observations.column("owner"),
+                                                       "to": observations.column("id")}))]
+
+
 def identity_ops(store: GraphStore, source: str, ids: pa.Array, seen: pa.Array,
                  pending: Collection[str] = ()) -> list[WriteOp]:
     """The ``Identity`` ``<source>:<id>`` (linked at ``seen``) and its ``HAS_IDENTITY`` link for each
@@ -93,7 +115,7 @@ def attribute_ops(
     owners = ids.to_pylist()
     seen = observed_at.to_pylist()
     parts = []
-    recorded = unchanged = 0
+    unchanged = 0
     for key, column in values.items():
         keep = []
         for i, value in enumerate(column.to_pylist()):
@@ -108,17 +130,7 @@ def attribute_ops(
         if not keep:
             continue
         take = pa.array(keep, pa.int64())
-        who, when = ids.take(take), observed_at.take(take)
-        m = len(keep)
-        identities = pc.binary_join_element_wise(pa.scalar(source), who, ":")
-        parts.append(pa.table({
-            "id": pc.binary_join_element_wise(identities, pa.array([key] * m),
-                                              pc.strftime(when, format="%Y-%m-%dT%H:%M:%S"), "|"),
-            "key": pa.array([key] * m), "value": column.take(take), "source": pa.array([source] * m),
-            "identity_id": identities, "observed_at": when, "accuracy": pa.array(np.full(m, trust)),
-            "customer_maintained": pa.array(np.zeros(m, bool)), "verified": pa.array(np.zeros(m, bool)),
-            "owner": who}))
-        recorded += m
+        parts.append(_observations(source, trust, key, ids.take(take), column.take(take), observed_at.take(take)))
     if not parts:
         return [], 0, unchanged
     table = pa.concat_tables(parts)
@@ -131,9 +143,7 @@ def attribute_ops(
     ops = identity_ops(store, source, owners_written,
                        pa.array([first_seen[o] for o in owners_written.to_pylist()], pa.timestamp("us")),
                        pending_identities)
-    ops.append(node_op("AttributeValue", table.drop_columns(["owner"])))
-    ops.append(relationship_op("HAS_ATTRIBUTE", pa.table({"from": table.column("owner"), "to": table.column("id")})))
-    return ops, table.num_rows, unchanged
+    return ops + _value_ops(table), table.num_rows, unchanged
 
 
 def observation_ops(
@@ -149,9 +159,7 @@ def observation_ops(
     if customers.num_rows == 0:
         return []
     ids = customers.column("id").combine_chunks()
-    identities = pc.binary_join_element_wise(pa.scalar(source), ids, ":")
     seen = pa.array(list(observed_at), pa.timestamp("us"))
-    seen_text = pc.strftime(seen, format="%Y-%m-%dT%H:%M:%S")  # %S has the microseconds, as value_id
     ops: list[WriteOp] = identity_ops(store, source, ids, seen)
     is_new = np.fromiter((i not in stored for i in ids.to_pylist()), bool, len(ids))
     parts = []
@@ -168,17 +176,7 @@ def observation_ops(
         if not keep.any():
             continue
         mask = pa.array(keep)
-        owners, idents = ids.filter(mask), identities.filter(mask)
-        m = len(owners)
-        parts.append(pa.table({
-            "id": pc.binary_join_element_wise(idents, pa.array([key] * m), seen_text.filter(mask), "|"),
-            "key": pa.array([key] * m), "value": text.filter(mask), "source": pa.array([source] * m),
-            "identity_id": idents, "observed_at": seen.filter(mask), "accuracy": pa.array(np.full(m, trust)),
-            "customer_maintained": pa.array(np.zeros(m, bool)), "verified": pa.array(np.zeros(m, bool)),
-            "owner": owners}))
+        parts.append(_observations(source, trust, key, ids.filter(mask), text.filter(mask), seen.filter(mask)))
     if parts:
-        values = pa.concat_tables(parts)
-        ops.append(node_op("AttributeValue", values.drop_columns(["owner"])))
-        ops.append(relationship_op("HAS_ATTRIBUTE", pa.table({"from": values.column("owner"),
-                                                              "to": values.column("id")})))
+        ops += _value_ops(pa.concat_tables(parts))
     return ops
