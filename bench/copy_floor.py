@@ -52,7 +52,28 @@ def observations(start: int, n: int, kind: str) -> tuple[pa.Table, pa.Table, pa.
     return pa.table({"id": customers, "name": pa.array(["x"] * n)}), values, pa.table({"from": owners, "to": ids})
 
 
-def run(customers: int, batch: int, kind: str, auto_checkpoint: bool, buffer_pool_mb: int) -> dict:
+def relationship_rows(start: int, n: int) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+    """Customers, their identities and links, and 5 observations per customer as
+    relationship rows customer -> identity (no primary key), for customers ``start`` .. ``+ n``."""
+    k = len(KEYS)
+    customers = pa.array([f"CUST{start + i:09d}" for i in range(n)])
+    identities = pa.array([f"CRM:CUST{start + i:09d}" for i in range(n)])
+    m = n * k
+    owners = pa.array(np.repeat(customers.to_numpy(zero_copy_only=False), k))
+    said_by = pa.array(np.repeat(identities.to_numpy(zero_copy_only=False), k))
+    observed = pa.table({
+        "from": owners, "to": said_by, "key": pa.array(list(KEYS) * n),
+        "value": pa.array(["someone@example.com"] * m),
+        "observed_at": pa.array(np.full(m, np.datetime64("2024-01-01"), dtype="datetime64[us]")),
+        "accuracy": pa.array(np.full(m, 0.8)), "customer_maintained": pa.array(np.zeros(m, bool)),
+        "verified": pa.array(np.zeros(m, bool))})
+    return (pa.table({"id": customers, "name": pa.array(["x"] * n)}),
+            pa.table({"id": identities, "source": pa.array(["CRM"] * n)}),
+            pa.table({"from": customers, "to": identities}), observed)
+
+
+def run(customers: int, batch: int, kind: str, auto_checkpoint: bool, buffer_pool_mb: int,
+        shape: str = "node") -> dict:
     import ladybug
 
     folder = Path(tempfile.mkdtemp(prefix="copy-floor-"))
@@ -63,6 +84,11 @@ def run(customers: int, batch: int, kind: str, auto_checkpoint: bool, buffer_poo
             conn.execute("CALL auto_checkpoint=false")
         pk = "INT64" if kind == "int" else "STRING"
         conn.execute("CREATE NODE TABLE C(id STRING, name STRING, PRIMARY KEY(id))")
+        if shape == "rel":
+            conn.execute("CREATE NODE TABLE I(id STRING, source STRING, PRIMARY KEY(id))")
+            conn.execute("CREATE REL TABLE HI(FROM C TO I)")
+            conn.execute("CREATE REL TABLE O(FROM C TO I, key STRING, value STRING, observed_at TIMESTAMP, "
+                         "accuracy DOUBLE, customer_maintained BOOL, verified BOOL)")
         conn.execute(f"CREATE NODE TABLE A(id {pk}, key STRING, value STRING, source STRING, identity_id STRING, "
                      "observed_at TIMESTAMP, accuracy DOUBLE, customer_maintained BOOL, verified BOOL, "
                      "PRIMARY KEY(id))")
@@ -70,12 +96,14 @@ def run(customers: int, batch: int, kind: str, auto_checkpoint: bool, buffer_poo
         store_seconds = 0.0
         batches = []
         for start in range(0, customers, batch):
-            c, a, h = observations(start, min(batch, customers - start), kind)
+            if shape == "rel":
+                tables = dict(zip(("C", "I", "HI", "O"), relationship_rows(start, min(batch, customers - start))))
+            else:
+                tables = dict(zip(("C", "A", "H"), observations(start, min(batch, customers - start), kind)))
             t0 = time.perf_counter()
             conn.execute("BEGIN TRANSACTION")
-            conn.execute("COPY C FROM $t", {"t": c})
-            conn.execute("COPY A FROM $t", {"t": a})
-            conn.execute("COPY H FROM $t", {"t": h})
+            for table, rows in tables.items():
+                conn.execute(f"COPY {table} FROM $t", {"t": rows})
             t1 = time.perf_counter()
             conn.execute("COMMIT")
             t2 = time.perf_counter()
@@ -87,8 +115,8 @@ def run(customers: int, batch: int, kind: str, auto_checkpoint: bool, buffer_poo
         conn.close()
         db.close()
         total = store_seconds + checkpoint
-        return {"customers": customers, "batch": batch, "ids": kind, "auto_checkpoint": auto_checkpoint,
-                "store_rows": customers * (1 + 2 * len(KEYS)), "store_seconds": round(store_seconds, 1),
+        return {"customers": customers, "batch": batch, "shape": shape, "ids": kind, "auto_checkpoint": auto_checkpoint,
+                "store_rows": customers * ((3 + len(KEYS)) if shape == "rel" else (1 + 2 * len(KEYS))), "store_seconds": round(store_seconds, 1),
                 "final_checkpoint_seconds": round(checkpoint, 1),
                 "customers_per_second": round(customers / total),
                 "first_batch": batches[0], "last_batch": batches[-1],
@@ -102,10 +130,14 @@ def main() -> None:
     p.add_argument("--customers", type=int, default=1_000_000)
     p.add_argument("--batch", type=int, default=100_000)
     p.add_argument("--ids", choices=("long", "short", "int"), default="long")
+    p.add_argument("--shape", choices=("node", "rel"), default="node",
+                   help="node: AttributeValue nodes and links (cdp's model); rel: observations as "
+                        "relationship rows customer -> identity, with identities")
     p.add_argument("--no-auto-checkpoint", action="store_true")
     p.add_argument("--buffer-pool-mb", type=int, default=2048)
     args = p.parse_args()
-    print(json.dumps(run(args.customers, args.batch, args.ids, not args.no_auto_checkpoint, args.buffer_pool_mb)))
+    print(json.dumps(run(args.customers, args.batch, args.ids, not args.no_auto_checkpoint, args.buffer_pool_mb,
+                         args.shape)))
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ from cdp.erased_customers import customer_to_record
 from cdp.errors import InvalidInput
 from cdp.permissions import DATA_SHARING
 from cdp.projection import ProjectionData
-from cdp.provenance import value_id
+from cdp.provenance import settle_rows, value_id
 from graph.model import CAMPAIGN_PURPOSE_VALUES
 from graph.store import GraphStore, Row, node_op, relationship_op
 
@@ -373,6 +373,7 @@ def record(store: GraphStore, customer_id: str, purpose: str | None, channel: st
     row = {"id": value_id(identity, key, now), "key": key, "value": status.lower(), "source": source,
            "identity_id": identity, "observed_at": now, "accuracy": 1.0,
            "customer_maintained": customer_maintained, "verified": False, "expires_at": expires_at}
+    row = settle_rows(store, [row])[0]
     store.write([node_op("AttributeValue", [row]),
                  relationship_op("HAS_ATTRIBUTE", [{"from": customer_id, "to": row["id"]}])])
     return row

@@ -67,6 +67,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cdp.errors import InvalidInput
+from cdp.provenance import value_ids
 from graph.model import (
     ACCOUNT_STATUS_VALUES,
     ACCOUNT_TYPE_VALUES,
@@ -2038,10 +2039,11 @@ def _provenance(customers: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table, pa.T
         keep = pc.is_valid(values)
         ids = pc.filter(identity_ids, keep)
         m = len(ids)
+        observed = pc.filter(customers.column("updated_at").combine_chunks(), keep)
         parts.append(pa.table({
-            "id": pc.binary_join_element_wise(ids, pa.array([key] * m), "|"),
+            "id": value_ids(ids, key, observed),
             "key": pa.array([key] * m), "value": pc.filter(values, keep), "source": pa.array(["CRM"] * m),
-            "identity_id": ids, "observed_at": pc.filter(customers.column("updated_at").combine_chunks(), keep),
+            "identity_id": ids, "observed_at": observed,
             "accuracy": pa.array(np.full(m, 0.8)), "customer_maintained": pa.array(np.zeros(m, bool)),
             "verified": pa.array(np.zeros(m, bool)), "expires_at": pa.nulls(m, pa.timestamp("us")),
             "owner": pc.filter(cid, keep),

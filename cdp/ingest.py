@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import csv
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ from cdp.errors import InvalidInput
 from cdp.mapping import ATTRIBUTES_ITEM, Conversion, KeySpec, PropertyMapping, SourceMapping
 from cdp.provenance import attribute_ops, identities_in, observation_ops
 from graph.model import ARROW_TYPES, MODEL
+from graph.observation_ids import text_ids
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
 
 #: Rows per batch (one transaction each). LadybugDB's upsert costs ~20-30 us per
@@ -231,9 +234,9 @@ def import_file(
     converters = Converters()
     if progress:
         progress(report)
+    ahead = _Prefetch(((batch, convert_batch(mapping, batch, str(path), converters)) for batch in source))
     try:
-        for batch in source:
-            converted = convert_batch(mapping, batch, str(path), converters)
+        for batch, converted in ahead:
             if rules:
                 if len(batch.rows) > catalog_import.MAX_ROWS:
                     raise InvalidInput(f"{path}: a catalog rules file holds at most {catalog_import.MAX_ROWS:,} "
@@ -253,6 +256,7 @@ def import_file(
             if progress:
                 progress(report)
     finally:
+        ahead.close()
         source.close()
         if sink:
             sink.close()
@@ -260,6 +264,54 @@ def import_file(
         report.seconds = time.perf_counter() - started
     record_run(store, mapping, report)
     return report
+
+
+class _Prefetch:
+    """Iterates ``items`` one item ahead in a thread: the next batch is read and converted
+    while the store writes this one (LadybugDB releases the GIL while it writes; on 2
+    cores this hides most of the conversion). Exceptions surface where the item would
+    have; ``close`` stops the thread."""
+
+    _END = object()
+
+    def __init__(self, items: Iterator[Any]) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(items,), name="import-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self, items: Iterator[Any]) -> None:
+        try:
+            for item in items:
+                if not self._put((item, None)):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put((None, exc))
+            return
+        self._put((self._END, None))
+
+    def _put(self, entry: tuple[Any, BaseException | None]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            item, error = self._queue.get()
+            if error is not None:
+                raise error
+            if item is self._END:
+                return
+            yield item
+
+    def close(self) -> None:
+        """Stop reading ahead and wait for the thread (it may be inside one conversion)."""
+        self._stop.set()
+        self._thread.join()
 
 
 def record_run(store: GraphStore, mapping: SourceMapping, report: ImportReport) -> str:
@@ -828,7 +880,7 @@ def convert_batch(mapping: SourceMapping, batch: SourceBatch, file: str,
     for entity in mapping.entities:
         node = MODEL.node(entity.label)
         types = {p.name: p.type for p in node.properties}
-        ids = key(entity.key, entity.label)
+        ids = _typed_keys(key(entity.key, entity.label), node.key_type)
         nodes[entity.label] = pa.table({node.key: ids, **properties(entity.label, entity.properties, types)})
         if entity.attributes:
             attributes = properties(entity.label, entity.attributes, {a.name: "STRING" for a in entity.attributes})
@@ -836,11 +888,19 @@ def convert_batch(mapping: SourceMapping, batch: SourceBatch, file: str,
     for rel in mapping.relationships:
         declared = MODEL.relationship(rel.type)
         types = {p.name: p.type for p in declared.properties}
-        sources, targets = key(rel.source.key, rel.type), key(rel.target.key, rel.type)
+        ends = declared.endpoint_schema()
+        sources = _typed_keys(key(rel.source.key, rel.type), ends.field("from").type)
+        targets = _typed_keys(key(rel.target.key, rel.type), ends.field("to").type)
         rels[rel.type] = pa.table({"from": sources, "to": targets, **properties(rel.type, rel.properties, types)})
         key_columns[rel.type] = {"from": "+".join(rel.source.key.columns), "to": "+".join(rel.target.key.columns)}
     return ConvertedBatch(file, batch.rows, nodes, rels, problems.rejected, problems.list, observed_at, key_columns,
                           attributes)
+
+
+def _typed_keys(keys: pa.Array, key_type: pa.DataType) -> pa.Array:
+    """Mapped keys (text) as the label's key type: ``AttributeValue`` keys are integers, so
+    their key text is hashed (``graph.observation_ids.text_ids``)."""
+    return text_ids(keys) if pa.types.is_integer(key_type) else keys
 
 
 # --------------------------------------------------------------------------- writing

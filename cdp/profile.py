@@ -21,7 +21,7 @@ from typing import Any
 
 from cdp.erased_customers import customer_to_record
 from cdp.errors import InvalidInput, NotFound
-from cdp.provenance import value_id
+from cdp.provenance import settle_rows, value_id
 from graph.store import GraphStore, node_op, relationship_op
 
 Row = dict[str, Any]
@@ -276,12 +276,13 @@ def self_service_update(
     return written, errors
 
 
-def verify_value(store: GraphStore, policy: ProfilePolicy, customer_id: str, value_id: str, now: datetime) -> Row:
+def verify_value(store: GraphStore, policy: ProfilePolicy, customer_id: str, value_id: str | int,
+                 now: datetime) -> Row:
     """Mark one of the customer's values verified (accuracy raised to the policy's
     verified accuracy) and recompute the profile. ``NotFound`` when the customer
     has no such value."""
     values = store.attribute_values_of_customers([customer_id]).get(customer_id, [])
-    found = next((v for v in values if v["id"] == value_id), None)
+    found = next((v for v in values if str(v["id"]) == str(value_id)), None)  # GraphQL ids are text
     if found is None:
         raise NotFound(f"customer {customer_id!r} has no attribute value {value_id!r}", field="valueId")
     found = {**found, "verified": True, "accuracy": max(found.get("accuracy") or 0.0, policy.verified_accuracy)}
@@ -290,6 +291,7 @@ def verify_value(store: GraphStore, policy: ProfilePolicy, customer_id: str, val
 
 
 def _write_values(store: GraphStore, policy: ProfilePolicy, customer_id: str, new: list[Row], now: datetime) -> None:
+    new[:] = settle_rows(store, new)  # the caller returns these rows, with their final ids
     existing = store.attribute_values_of_customers([customer_id]).get(customer_id, [])
     merged = {v["id"]: v for v in existing} | {v["id"]: v for v in new}
     fields = customer_fields(merged.values(), policy, now)

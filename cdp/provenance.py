@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graph.model import MODEL
+from graph.observation_ids import next_ids, value_id, value_ids
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
 
 #: Customer properties that can be recorded as observations.
@@ -30,28 +32,92 @@ PROFILE_KEYS = ("first_name", "last_name", "company_name", "birth_date", "gender
 CONTACT_KEYS = ("email", "phone", "street", "postal_code", "city", "country", "language")
 
 
-def value_id(identity_id: str, key: str, observed_at: datetime) -> str:
-    """The id of one observation: one value per identity, key and observation time."""
-    return f"{identity_id}|{key}|{observed_at.isoformat(timespec='microseconds')}"
+_CONTENT = ("identity_id", "key", "observed_at")
+
+
+def settle_ids(store: GraphStore, observations: pa.Table) -> pa.Table:
+    """``observations`` (``AttributeValue`` rows with ``graph.observation_ids.value_ids`` ids) with every id naming
+    this observation alone.
+
+    An id already stored for the same identity, key and time names the same observation
+    (it is updated). An id stored for, or shared in the batch by, a different observation is
+    a hash collision: that row moves to the next id of a fixed sequence, so re-recording it
+    finds the same id again. Within the batch a later row for the same observation wins.
+    """
+    if observations.num_rows == 0:
+        return observations
+    observations = _last_per_observation(observations)
+    ids = observations.column("id").to_numpy().copy()
+    pending = np.arange(len(ids))
+    while len(pending):
+        taken = _taken_by_others(store, observations, ids, pending)
+        if not len(taken):
+            break
+        ids[taken] = next_ids(ids[taken])
+        pending = taken
+    return observations.set_column(observations.column_names.index("id"), "id", pa.array(ids, pa.int64()))
+
+
+def settle_rows(store: GraphStore, rows: Sequence[Row]) -> list[Row]:
+    """``settle_ids`` for a few ``AttributeValue`` rows given as dicts (self-service, consents)."""
+    if not rows:
+        return []
+    schema = MODEL.node("AttributeValue").arrow_schema()
+    table = pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
+    settled = settle_ids(store, table).column("id").to_pylist()
+    by_content = dict(zip((tuple(r[c] for c in _CONTENT) for r in table.to_pylist()), settled))
+    return [{**row, "id": by_content[tuple(row.get(c) for c in _CONTENT)]} for row in rows]
+
+
+def _last_per_observation(observations: pa.Table) -> pa.Table:
+    """The last row of each (identity, key, time) with the same id (a file naming a customer
+    twice at one time keeps its last value)."""
+    ordered = np.sort(observations.column("id").to_numpy())
+    if (ordered[1:] != ordered[:-1]).all():
+        return observations
+    # Equal ids: the same observation repeated, or a collision; keep every distinct content.
+    rows = observations.select(["id", *_CONTENT]).to_pylist()
+    last = {(r["id"], *(r[c] for c in _CONTENT)): i for i, r in enumerate(rows)}
+    return observations.take(pa.array(sorted(last.values()), pa.int64()))
+
+
+def _taken_by_others(store: GraphStore, observations: pa.Table, ids: np.ndarray, pending: np.ndarray) -> np.ndarray:
+    """Positions among ``pending`` whose id another observation holds: in the store, or an
+    earlier row of the batch with a different content."""
+    clash: set[int] = set()
+    waiting = set(pending.tolist())
+    ordered = np.sort(ids)
+    for value in np.unique(ordered[1:][ordered[1:] == ordered[:-1]]):
+        # rows sharing an id hold different observations (_last_per_observation)
+        clash.update(int(i) for i in np.flatnonzero(ids == value)[1:] if i in waiting)
+    stored = store.existing_ids("AttributeValue", ids[pending].tolist())
+    if stored:
+        found = store.nodes("AttributeValue", sorted(stored))
+        for i in pending.tolist():
+            row = found.get(int(ids[i]))
+            if row is not None and any(row.get(c) != observations.column(c)[i].as_py() for c in _CONTENT):
+                clash.add(i)
+    return np.array(sorted(clash), dtype=np.int64)
 
 
 def _observations(source: str, trust: float, key: str, owners: pa.Array, values: pa.Array,
                   observed_at: pa.Array) -> pa.Table:
     """``AttributeValue`` rows (plus ``owner``, the customer id) saying ``key`` = ``values`` of
-    ``owners`` for ``source``, observed at ``observed_at``; ids as ``value_id`` builds them."""
+    ``owners`` for ``source``, observed at ``observed_at``; ids from ``value_ids``."""
     m = len(owners)
     identities = pc.binary_join_element_wise(pa.scalar(source), owners, ":")
-    when = pc.strftime(observed_at, format="%Y-%m-%dT%H:%M:%S")  # %S has the microseconds, as value_id
     return pa.table({
-        "id": pc.binary_join_element_wise(identities, pa.array([key] * m), when, "|"),
+        "id": value_ids(identities, key, observed_at),
         "key": pa.array([key] * m), "value": values, "source": pa.array([source] * m),
         "identity_id": identities, "observed_at": observed_at, "accuracy": pa.array(np.full(m, trust)),
         "customer_maintained": pa.array(np.zeros(m, bool)), "verified": pa.array(np.zeros(m, bool)),
         "owner": owners})
 
 
-def _value_ops(observations: pa.Table) -> list[WriteOp]:
-    """The ops writing ``_observations`` rows and their ``HAS_ATTRIBUTE`` links."""
+def value_ops(store: GraphStore, observations: pa.Table) -> list[WriteOp]:
+    """The ops writing ``observations`` (``AttributeValue`` rows plus ``owner``, the customer
+    id) and their ``HAS_ATTRIBUTE`` links, ids settled against the store (``settle_ids``)."""
+    observations = settle_ids(store, observations)
     return [node_op("AttributeValue", observations.drop_columns(["owner"])),
             relationship_op("HAS_ATTRIBUTE", pa.table({"from": observations.column("owner"),
                                                        "to": observations.column("id")}))]
@@ -134,8 +200,6 @@ def attribute_ops(
     if not parts:
         return [], 0, unchanged
     table = pa.concat_tables(parts)
-    # one observation per customer, key and time: a file naming a customer twice keeps its last value
-    table = table.take(pa.array(sorted({i: k for k, i in enumerate(table.column("id").to_pylist())}.values())))
     owners_written = pc.unique(table.column("owner"))
     first_seen = {}
     for owner, at in zip(table.column("owner").to_pylist(), table.column("observed_at").to_pylist()):
@@ -143,7 +207,7 @@ def attribute_ops(
     ops = identity_ops(store, source, owners_written,
                        pa.array([first_seen[o] for o in owners_written.to_pylist()], pa.timestamp("us")),
                        pending_identities)
-    return ops + _value_ops(table), table.num_rows, unchanged
+    return ops + value_ops(store, table), table.num_rows, unchanged
 
 
 def observation_ops(
@@ -178,5 +242,5 @@ def observation_ops(
         mask = pa.array(keep)
         parts.append(_observations(source, trust, key, ids.filter(mask), text.filter(mask), seen.filter(mask)))
     if parts:
-        ops += _value_ops(pa.concat_tables(parts))
+        ops += value_ops(store, pa.concat_tables(parts))
     return ops

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from graph import queries as Q
 from graph.cypher import Query
 from graph.errors import StoreError, StoreUnavailable
 from graph.model import MODEL
+from graph.observation_ids import distinct_ids, value_ids
 from graph.store import GraphStore, Row
 
 
@@ -239,6 +241,47 @@ class LadybugStore(GraphStore):
                     if prop.name not in have:
                         self._execute(self._writer,
                                       Q.ladybug_add_property(table, prop.name, prop.type).text("ladybug"), None)
+            self._retype_value_ids()
+
+    def _retype_value_ids(self) -> None:
+        """Give a store made before ``AttributeValue.id`` was INT64 the new keys, in one transaction.
+
+        Reads every value and its owner, computes each id from its identity, key and time
+        (``graph.observation_ids``), writes them to new tables, drops the old ones and renames
+        the new ones in their place. A crash rolls it back; the next open starts again.
+        Called with the write lock held.
+        """
+        node, rel = MODEL.node("AttributeValue"), MODEL.relationship("HAS_ATTRIBUTE")
+        info = self._execute(self._writer, Q.ladybug_table_info(node.label).text("ladybug"), None)
+        if dict((row[0], row[1]) for row in info.get_all()).get("id") == "INT64":
+            return
+        old = _arrow(self._execute(self._writer, Q.LEGACY_ATTRIBUTE_VALUES.text("ladybug"), None))
+        props = [p.name for p in node.properties if p.name != "id"]
+        content = list(zip(*(old.column(c).to_pylist() for c in ("identity_id", "key", "observed_at"))))
+        ids = distinct_ids(value_ids(old.column("identity_id"), old.column("key"),
+                                     old.column("observed_at")).to_numpy(), content)
+        values = pa.table({"id": pa.array(ids, pa.int64()), **{c: old.column(c) for c in props}})
+        values = values.cast(node.arrow_schema())
+        owned = pc.is_valid(old.column("owner"))
+        links = pa.table({"from": old.column("owner").filter(owned), "to": values.column("id").filter(owned)})
+        create, swap = Q.ladybug_retype_statements(node, rel, "_v2")
+        self._execute(self._writer, "BEGIN TRANSACTION", None)
+        try:
+            for stmt in create:
+                self._execute(self._writer, stmt.text("ladybug"), None)
+            if values.num_rows:
+                self._execute(self._writer, Q.ladybug_copy(f"{node.label}_v2").text("ladybug"), {"rows": values})
+            if links.num_rows:
+                self._execute(self._writer, Q.ladybug_copy(f"{rel.type}_v2").text("ladybug"), {"rows": links})
+            for stmt in swap:
+                self._execute(self._writer, stmt.text("ladybug"), None)
+        except BaseException:
+            try:
+                self._writer.execute("ROLLBACK")
+            except RuntimeError:
+                pass
+            raise
+        self._execute(self._writer, "COMMIT", None)
 
     @contextmanager
     def _transaction(self) -> Iterator[_LadybugTransaction]:
@@ -361,7 +404,9 @@ def _tables(query: Query, params: Mapping[str, Any] | None) -> Mapping[str, Any]
     out = dict(params)
     for name in query.ladybug_tables:
         if name in out and not isinstance(out[name], pa.Table):
-            out[name] = pa.table({"key": pa.array(list(out[name]), pa.string())})
+            keys = list(out[name])
+            typed = pa.int64() if keys and isinstance(keys[0], int) else pa.string()  # AttributeValue keys are INT64
+            out[name] = pa.table({"key": pa.array(keys, typed)})
     return out
 
 

@@ -62,6 +62,11 @@ class NodeType:
     def property_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.properties)
 
+    @property
+    def key_type(self) -> pa.DataType:
+        """Arrow type of the key: ``string`` for most labels, ``int64`` for ``AttributeValue``."""
+        return ARROW_TYPES[self.prop(self.key).type]
+
     def arrow_schema(self) -> pa.Schema:
         """Arrow schema of a table of these nodes, in declaration order."""
         return pa.schema([(p.name, ARROW_TYPES[p.type]) for p in self.properties])
@@ -76,14 +81,20 @@ class RelType:
     target: str
     properties: tuple[Property, ...] = ()
     description: str = ""
+    source_key: PropertyType = "STRING"
+    target_key: PropertyType = "STRING"
 
     @property
     def property_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.properties)
 
+    def endpoint_schema(self) -> pa.Schema:
+        """Arrow schema of ``from`` and ``to``: the key types of the two end labels."""
+        return pa.schema([("from", ARROW_TYPES[self.source_key]), ("to", ARROW_TYPES[self.target_key])])
+
     def arrow_schema(self) -> pa.Schema:
         """Arrow schema of a relationship table: ``from``, ``to``, then properties."""
-        fields = [("from", pa.string()), ("to", pa.string())]
+        fields = list(self.endpoint_schema())
         fields += [(p.name, ARROW_TYPES[p.type]) for p in self.properties]
         return pa.schema(fields)
 
@@ -94,6 +105,12 @@ class GraphModel:
 
     nodes: tuple[NodeType, ...]
     relationships: tuple[RelType, ...]
+
+    def __post_init__(self) -> None:
+        for rel in self.relationships:
+            for end, declared in ((rel.source, rel.source_key), (rel.target, rel.target_key)):
+                if self.node(end).prop("id").type != declared:
+                    raise ValueError(f"{rel.type}: {end} keys are {self.node(end).prop('id').type}, not {declared}")
 
     def node(self, label: str) -> NodeType:
         """Return the node type ``label``; raise KeyError if it is not declared."""
@@ -276,7 +293,8 @@ IDENTITY = NodeType(
 ATTRIBUTE_VALUE = NodeType(
     "AttributeValue",
     (
-        _p("id", "STRING"),
+        _p("id", "INT64", description="A 63-bit hash of the identity, key and observation time "
+                                     "(``cdp.provenance.value_ids``): integer keys keep imports fast."),
         _p("key", "STRING", indexed=True, description="Attribute name: a profile field or a custom key."),
         _p("value", "STRING", description="The value as text (dates ISO 8601)."),
         _p("source", "STRING", description="Source system, or CUSTOMER for self-service."),
@@ -425,7 +443,8 @@ TARGETED = RelType(
 SENT = RelType("SENT", "Campaign", "Contact", description="A contact a campaign wave made.")
 
 HAS_IDENTITY = RelType("HAS_IDENTITY", "Customer", "Identity", description="A source record merged into the customer.")
-HAS_ATTRIBUTE = RelType("HAS_ATTRIBUTE", "Customer", "AttributeValue", description="A profile attribute value.")
+HAS_ATTRIBUTE = RelType("HAS_ATTRIBUTE", "Customer", "AttributeValue", description="A profile attribute value.",
+                        target_key="INT64")
 
 MODEL = GraphModel(
     nodes=(CUSTOMER, ACCOUNT, PRODUCT, SUBSCRIPTION, CHANNEL, CONTACT, MONETARY_EVENT, IDENTITY, ATTRIBUTE_VALUE,

@@ -20,6 +20,7 @@ from graph import queries as Q
 from graph.cypher import Query
 from graph.errors import StoreError, StoreUnavailable
 from graph.model import MODEL
+from graph.observation_ids import distinct_ids, value_ids
 from graph.store import GraphStore, Row
 
 #: Rows per statement for bulk loads (Neo4j's advice: 10k-50k per transaction).
@@ -101,6 +102,21 @@ class Neo4jStore(GraphStore):
         for stmt in Q.neo4j_schema_statements():
             self._write_statement(stmt, {})
         self._schema_ready = True
+        self._retype_value_ids()
+
+    def _retype_value_ids(self) -> None:
+        """Values an older cdp stored with text ids get ``graph.observation_ids`` ids (in one
+        transaction; relationships are on the nodes, so they stay)."""
+        rows = self._fetch(Q.NEO4J_TEXT_VALUE_IDS, {})
+        if not rows:
+            return
+        content = [(r["identity_id"], r["key"], r["observed_at"]) for r in rows]
+        ids = distinct_ids(value_ids(pa.array([r["identity_id"] for r in rows], pa.string()),
+                                     pa.array([r["key"] for r in rows], pa.string()),
+                                     pa.array([r["observed_at"] for r in rows], pa.timestamp("us"))).to_numpy(),
+                           content)
+        self._write_statement(Q.NEO4J_RETYPE_VALUE_IDS,
+                              {"rows": [{"old": r["old_id"], "new": int(i)} for r, i in zip(rows, ids)]})
 
     @contextmanager
     def _transaction(self) -> Iterator[_Neo4jTransaction]:

@@ -259,6 +259,58 @@ def ladybug_add_property(table: str, name: str, type_: str) -> Query:
     return Query(f"ladybug_add_{table}_{name}", "", ladybug=f"ALTER TABLE {table} ADD {name} {type_}")
 
 
+def ladybug_show_tables() -> Query:
+    """The tables of a LadybugDB database (``name``, ``type``)."""
+    return Query("ladybug_show_tables", "", ladybug="CALL show_tables() RETURN name, type")
+
+
+def ladybug_retype_statements(node: NodeType, rel: RelType, suffix: str) -> tuple[list[Query], list[Query]]:
+    """Replacing a node table whose key changed type, in one transaction: statements creating
+    ``<label><suffix>`` and ``<rel><suffix>`` (``rel`` ends at the node) in the model's
+    schema, and statements dropping the old tables and renaming the new ones in their place."""
+    cols = ", ".join(f"{p.name} {p.type}" for p in node.properties)
+    rel_cols = "".join(f", {p.name} {p.type}" for p in rel.properties)
+    new_node, new_rel = f"{node.label}{suffix}", f"{rel.type}{suffix}"
+    create = [Query(f"ladybug_retype_{node.label}", "",
+                    ladybug=f"CREATE NODE TABLE {new_node}({cols}, PRIMARY KEY({node.key}))"),
+              Query(f"ladybug_retype_{rel.type}", "",
+                    ladybug=f"CREATE REL TABLE {new_rel}(FROM {rel.source} TO {new_node}{rel_cols})")]
+    swap = [Query(f"ladybug_drop_{rel.type}", "", ladybug=f"DROP TABLE {rel.type}"),
+            Query(f"ladybug_drop_{node.label}", "", ladybug=f"DROP TABLE {node.label}"),
+            Query(f"ladybug_rename_{node.label}", "", ladybug=f"ALTER TABLE {new_node} RENAME TO {node.label}"),
+            Query(f"ladybug_rename_{rel.type}", "", ladybug=f"ALTER TABLE {new_rel} RENAME TO {rel.type}")]
+    return create, swap
+
+
+def ladybug_copy(table: str) -> Query:
+    """``COPY`` an Arrow table (``$rows``) into a LadybugDB table, columns by position."""
+    return Query(f"ladybug_copy_{table}", "", ladybug=f"COPY {table} FROM $rows")
+
+
+#: Every value with its owner, as a store made before ``AttributeValue.id`` was INT64 holds them.
+LEGACY_ATTRIBUTE_VALUES = Query(
+    "legacy_attribute_values", "",
+    ladybug="MATCH (v:AttributeValue) OPTIONAL MATCH (c:Customer)-[:HAS_ATTRIBUTE]->(v) "
+            "RETURN c.id AS owner, v.id AS old_id, " + ", ".join(
+                f"v.{p.name} AS {p.name}" for p in MODEL.node("AttributeValue").properties if p.name != "id"),
+)
+
+
+#: Values whose id is still text (written before ``AttributeValue.id`` was an integer), on Neo4j.
+NEO4J_TEXT_VALUE_IDS = Query(
+    "neo4j_text_value_ids",
+    "MATCH (v:AttributeValue) WHERE toString(v.id) = v.id "
+    "RETURN v.id AS old_id, v.identity_id AS identity_id, v.key AS key, v.observed_at AS observed_at",
+)
+
+#: Give those values their integer ids (``$rows``: ``old``, ``new``); links stay, being on the nodes.
+NEO4J_RETYPE_VALUE_IDS = Query(
+    "neo4j_retype_value_ids",
+    "UNWIND $rows AS r MATCH (v:AttributeValue {id: r.old}) SET v.id = r.new",
+    ("rows",),
+)
+
+
 def ladybug_schema_statements() -> list[Query]:
     """``CREATE NODE/REL TABLE IF NOT EXISTS`` statements for every model type."""
     out = []
@@ -773,6 +825,7 @@ def fixed_queries() -> list[Query]:
         IDENTITIES_OF_CUSTOMERS, ATTRIBUTES_OF_CUSTOMERS, CUSTOMER_OF_IDENTITY, CAMPAIGN_CONTACTS,
         CUSTOMERS_MERGED_INTO, CAMPAIGNS_OF_CUSTOMERS, CUSTOMERS_WITH_STATUS,
     ]
+    fixed += [NEO4J_TEXT_VALUE_IDS, NEO4J_RETYPE_VALUE_IDS]
     fixed += list(UNLINK.values())
     fixed += list(EXISTING_IDS.values()) + list(NODES_BY_IDS.values()) + list(COUNT_NODES.values())
     fixed += list(COUNT_RELATIONSHIPS.values()) + list(DELETE_NODES.values()) + list(WIPE.values())

@@ -190,19 +190,19 @@ def relationship_op(rel_type: str, rows: Rows) -> WriteOp:
 def unlink_op(rel_type: str, rows: Rows) -> WriteOp:
     """Build a deletion of ``rel_type`` relationships given by ``from``/``to`` (nodes stay)."""
     rel = MODEL.relationship(rel_type)
-    table = to_table(pa.schema([("from", pa.string()), ("to", pa.string())]), rows, rel_type)
+    table = to_table(rel.endpoint_schema(), rows, rel_type)
     _check_key(table, "from", rel_type)
     _check_key(table, "to", rel_type)
     return WriteOp("unlink", rel.type, table)
 
 
-def delete_op(label: str, ids: Sequence[str]) -> WriteOp:
+def delete_op(label: str, ids: Sequence[str] | Sequence[int]) -> WriteOp:
     """Build a deletion of the ``label`` nodes ``ids`` and their relationships (unknown ids are ignored).
 
     Listeners hear of them in ``Changes.deleted``; unlinking a deleted node's customer
     relationship in the same write tells them whose it was (``cdp.projection``)."""
-    MODEL.node(label)  # KeyError for an undeclared label
-    table = pa.table({"id": pa.array(list(ids), pa.string())})
+    node = MODEL.node(label)  # KeyError for an undeclared label
+    table = pa.table({"id": pa.array(list(ids), node.key_type)})
     _check_key(table, "id", label)
     return WriteOp("delete", label, table)
 
@@ -224,24 +224,56 @@ class Transaction(Protocol):
         """Run a statement inside the transaction, discarding rows."""
 
 
+def _all_distinct(values: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether no value repeats (a sort for integers, a hash for the rest: the fast path of each)."""
+    if pa.types.is_integer(values.type) and values.null_count == 0:
+        ordered = np.sort(values.to_numpy())
+        return bool((ordered[1:] != ordered[:-1]).all())
+    return len(pc.unique(values)) == len(values)
+
+
+def _unique(values: pa.Array) -> pa.Array:
+    """The distinct values (sorted for integers, where a sort beats Arrow's hash)."""
+    if pa.types.is_integer(values.type) and values.null_count == 0 and len(values):
+        ordered = np.sort(values.to_numpy())
+        return pa.array(ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))])
+    return pc.unique(values)
+
+
+def _is_in(values: pa.Array, value_set: pa.Array) -> pa.Array:
+    """A boolean mask: which of ``values`` are in ``value_set`` (for integers
+    a sorted search for integers: Arrow's and numpy 2's hash sets are several times slower
+    on a million random 63-bit ids)."""
+    if pa.types.is_integer(values.type) and values.null_count == 0 and value_set.null_count == 0:
+        if len(value_set) == 0:
+            return pa.array(np.zeros(len(values), bool))
+        ordered = np.sort(value_set.to_numpy())
+        wanted = values.to_numpy()
+        order = np.argsort(wanted)  # searching in sorted order keeps the lookups cache-friendly
+        at = np.minimum(np.searchsorted(ordered, wanted[order]), len(ordered) - 1)
+        found = np.empty(len(wanted), bool)
+        found[order] = ordered[at] == wanted[order]
+        return pa.array(found)
+    return pc.is_in(values, value_set=value_set)
+
+
 def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
     """Keep the last row for each key (a later row in a batch wins)."""
-    key = table.column(keys[0]) if len(keys) == 1 else pc.binary_join_element_wise(
-        *(table.column(k) for k in keys), "\x00")
-    if pc.count_distinct(key).as_py() == table.num_rows:  # the usual case, without a Python loop
+    # The usual case, cheaply: one key column alone is distinct (an id, or the new end of a link).
+    if any(_all_distinct(table.column(k)) for k in keys):
         return table
-    columns = [table.column(k).to_pylist() for k in keys]
-    last = {key: i for i, key in enumerate(zip(*columns))}
+    rows = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    last = rows.group_by(keys, use_threads=False).aggregate([("_row", "max")]).column("_row_max")
     if len(last) == table.num_rows:
         return table
-    return table.take(sorted(last.values()))
+    return table.take(pc.take(last, pc.sort_indices(last)))
 
 
 def _not_in(values: pa.Array, exclude: list[pa.Array]) -> pa.Array:
     """``values`` without those in any of the ``exclude`` arrays."""
     for other in exclude:
         if len(values):
-            values = values.filter(pc.invert(pc.is_in(values, value_set=other)))
+            values = values.filter(pc.invert(_is_in(values, other)))
     return values
 
 
@@ -473,11 +505,11 @@ class GraphStore(ABC):
             table = _last_per_key(op.rows, [node.key])
             keys = table.column(node.key).combine_chunks()
             found = pa.array([r["id"] for r in tx.read(Q.EXISTING_IDS[op.name], {"ids": self._keys_param(keys)})],
-                             pa.string())
+                             node.key_type)
             props = tuple(n for n in table.column_names if n != node.key)
             table = table.select([node.key, *props])
             # Rows known to be new are created, not merged (about twice as fast on LadybugDB).
-            is_old = pc.is_in(keys, value_set=found)
+            is_old = _is_in(keys, found)
             new_rows, old_rows = table.filter(pc.invert(is_old)), table.filter(is_old)
             if new_rows.num_rows:
                 self._create(tx, op.name, True, props, new_rows, op.name in touched)
@@ -493,18 +525,19 @@ class GraphStore(ABC):
         targets = table.column("to").combine_chunks()
         for label, column, ids in ((rel.source, "from", sources), (rel.target, "to", targets)):
             # Nodes this write just created exist; only the others are looked up.
-            unique = _not_in(pc.unique(ids), created[label])
+            unique = _not_in(_unique(ids), created[label])
             if len(unique):
                 found = pa.array([r["id"] for r in tx.read(Q.EXISTING_IDS[label],
-                                                             {"ids": self._keys_param(unique)})], pa.string())
-                missing = unique.filter(pc.invert(pc.is_in(unique, value_set=found)))
+                                                             {"ids": self._keys_param(unique)})],
+                                 MODEL.node(label).key_type)
+                missing = unique.filter(pc.invert(_is_in(unique, found)))
                 if len(missing):
-                    sample = ", ".join(sorted(missing.to_pylist())[:5])
+                    sample = ", ".join(str(k) for k in sorted(missing.to_pylist())[:5])
                     raise InvalidInput(
                         f"{op.name}: {column} refers to unknown {label} id(s): {sample}", field=column)
         # A node created by this write has no relationships yet.
-        older = _not_in(pc.unique(sources), created[rel.source])
-        older_targets = _not_in(pc.unique(targets), created[rel.target])
+        older = _not_in(_unique(sources), created[rel.source])
+        older_targets = _not_in(_unique(targets), created[rel.target])
         if len(older) and len(older_targets):
             pairs = {(r["from"], r["to"]) for r in tx.read(Q.existing_relationships(rel),
                                                            {"sources": older.to_pylist()})}

@@ -142,9 +142,9 @@ def test_contact_policy_reasons_are_each_reported(tmp_path: Path) -> None:
     attrs = [("C-DNC", "do_not_contact", "yes"), ("C-NOMKT", "consent_marketing", "no"),
              ("C-NOSMS", "consent_sms", "opt-out"), ("C-QUIET", "quiet_hours", "00-24")]
     store.write([
-        node_op("AttributeValue", [{"id": f"AV-{i}", "key": k, "value": v, "source": "CRM", "observed_at": now}
+        node_op("AttributeValue", [{"id": i, "key": k, "value": v, "source": "CRM", "observed_at": now}
                                    for i, (_, k, v) in enumerate(attrs)]),
-        relationship_op("HAS_ATTRIBUTE", [{"from": c, "to": f"AV-{i}"} for i, (c, _, _) in enumerate(attrs)]),
+        relationship_op("HAS_ATTRIBUTE", [{"from": c, "to": i} for i, (c, _, _) in enumerate(attrs)]),
         node_op("Contact", [
             {"id": "K-COMPLAINT", "at": now - timedelta(days=3), "kind": "COMPLAINT", "direction": "INBOUND",
              "outcome": "RESOLVED"},

@@ -56,9 +56,9 @@ def channel_store(tmp_path: Path):  # type: ignore[no-untyped-def]
     ops += _contacts("Q", [(f"Q{i}", "CALL_CENTRE", "INQUIRY", "RESOLVED", datetime(2026, 9, 1 + i, 19))
                            for i in range(3)])
     ops += [node_op("AttributeValue", [
-        {"id": "V1", "key": "consent_sms", "value": "no", "observed_at": datetime(2026, 1, 1)},
-        {"id": "V2", "key": "quiet_hours", "value": "18-10", "observed_at": datetime(2026, 1, 1)},
-    ]), relationship_op("HAS_ATTRIBUTE", [{"from": "Q", "to": "V1"}, {"from": "Q", "to": "V2"}])]
+        {"id": 1, "key": "consent_sms", "value": "no", "observed_at": datetime(2026, 1, 1)},
+        {"id": 2, "key": "quiet_hours", "value": "18-10", "observed_at": datetime(2026, 1, 1)},
+    ]), relationship_op("HAS_ATTRIBUTE", [{"from": "Q", "to": 1}, {"from": "Q", "to": 2}])]
     store.write(ops)
     yield store
     store.close()

@@ -72,12 +72,12 @@ def hand_store(tmp_path: Path):  # type: ignore[no-untyped-def]
         relationship_op("HAS_EVENT", [{"from": "A1", "to": m} for m in ("M1", "M2", "M3", "M4")]),
         relationship_op("PREFERS", [{"from": "A", "to": "WEB", "rank": 1}]),
         node_op("AttributeValue", [
-            {"id": "V1", "key": "day_minutes", "value": "120.5", "observed_at": datetime(2026, 1, 1)},
-            {"id": "V2", "key": "day_minutes", "value": "180", "observed_at": datetime(2026, 9, 1)},
-            {"id": "V3", "key": "day_minutes", "value": "99", "observed_at": datetime(2026, 9, 1)},
+            {"id": 1, "key": "day_minutes", "value": "120.5", "observed_at": datetime(2026, 1, 1)},
+            {"id": 2, "key": "day_minutes", "value": "180", "observed_at": datetime(2026, 9, 1)},
+            {"id": 3, "key": "day_minutes", "value": "99", "observed_at": datetime(2026, 9, 1)},
         ]),
-        relationship_op("HAS_ATTRIBUTE", [{"from": "A", "to": "V1"}, {"from": "A", "to": "V2"},
-                                          {"from": "B", "to": "V3"}]),
+        relationship_op("HAS_ATTRIBUTE", [{"from": "A", "to": 1}, {"from": "A", "to": 2},
+                                          {"from": "B", "to": 3}]),
     ])
     yield store
     store.close()

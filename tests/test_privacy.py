@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from cdp.provenance import value_id
 from cdp import consent, demo
 from cdp.api_keys import create_key
 from cdp.audit import AuditLog
@@ -94,7 +95,7 @@ def _expired_statement(store: GraphStore, customer: str, key: str, value: str) -
     """A statement another source recorded yesterday that expired an hour ago (recordConsent refuses
     a past expiry, so it is written as an import would)."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    vid = f"CRM:{customer}|{key}|expired"
+    vid = value_id(f"CRM:{customer}", key, now - timedelta(days=1))
     store.write([node_op("AttributeValue", [{"id": vid, "key": key, "value": value, "source": "CRM",
                                              "identity_id": f"CRM:{customer}", "observed_at": now - timedelta(days=1),
                                              "accuracy": 0.8, "expires_at": now - timedelta(hours=1)}]),
@@ -444,18 +445,18 @@ def test_erasing_follows_merged_customers(env: dict) -> None:
 def test_a_write_with_deletes_is_all_or_nothing(store: GraphStore) -> None:
     """Erasure's atomicity rests on this: deletes, unlinks and upserts of one write commit together."""
     store.write([node_op("Customer", [{"id": "C1", "email": "a@example.com", "status": "ACTIVE"}]),
-                 node_op("AttributeValue", [{"id": "V1", "key": "email", "value": "a@example.com"}]),
-                 relationship_op("HAS_ATTRIBUTE", [{"from": "C1", "to": "V1"}])])
-    doomed = [unlink_op("HAS_ATTRIBUTE", [{"from": "C1", "to": "V1"}]), delete_op("AttributeValue", ["V1"]),
+                 node_op("AttributeValue", [{"id": 1, "key": "email", "value": "a@example.com"}]),
+                 relationship_op("HAS_ATTRIBUTE", [{"from": "C1", "to": 1}])])
+    doomed = [unlink_op("HAS_ATTRIBUTE", [{"from": "C1", "to": 1}]), delete_op("AttributeValue", [1]),
               node_op("Customer", [{"id": "C1", "email": None, "status": "ERASED"}]),
               relationship_op("HOLDS", [{"from": "C1", "to": "A-MISSING"}])]
     with pytest.raises(InvalidInput):
         store.write(doomed)
     assert store.customers(["C1"])["C1"]["email"] == "a@example.com"
-    assert [v["id"] for v in store.attribute_values_of_customers(["C1"])["C1"]] == ["V1"]
+    assert [v["id"] for v in store.attribute_values_of_customers(["C1"])["C1"]] == [1]
     result = store.write(doomed[:3])
     assert result.deleted == {"HAS_ATTRIBUTE": 1, "AttributeValue": 1}
-    assert store.existing_ids("AttributeValue", ["V1"]) == set()
+    assert store.existing_ids("AttributeValue", [1]) == set()
     assert store.customers(["C1"])["C1"]["status"] == "ERASED"
 
 

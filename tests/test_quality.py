@@ -31,15 +31,15 @@ def _plant(store: GraphStore) -> None:
             {"id": "C4", "company_name": "Acme", "tier": "BUSINESS", "status": "ACTIVE"},
         ]),
         node_op("AttributeValue", [
-            {"id": "V1", "key": "email", "value": "Ann@Example.org", "source": "CRM", "identity_id": "CRM:C1",
+            {"id": 1, "key": "email", "value": "Ann@Example.org", "source": "CRM", "identity_id": "CRM:C1",
              "observed_at": datetime(2023, 1, 1), "accuracy": 0.8},                    # stale
-            {"id": "V2", "key": "city", "value": "Utrecht", "source": "CRM", "identity_id": "CRM:C2",
+            {"id": 2, "key": "city", "value": "Utrecht", "source": "CRM", "identity_id": "CRM:C2",
              "observed_at": datetime(2026, 10, 1), "accuracy": 0.8},
-            {"id": "V3", "key": "city", "value": "Delft", "source": "BILLING", "identity_id": "BILLING:9",
+            {"id": 3, "key": "city", "value": "Delft", "source": "BILLING", "identity_id": "BILLING:9",
              "observed_at": datetime(2026, 9, 1), "accuracy": 0.9},                    # conflicts with V2
         ]),
-        relationship_op("HAS_ATTRIBUTE", [{"from": "C1", "to": "V1"}, {"from": "C2", "to": "V2"},
-                                          {"from": "C2", "to": "V3"}]),
+        relationship_op("HAS_ATTRIBUTE", [{"from": "C1", "to": 1}, {"from": "C2", "to": 2},
+                                          {"from": "C2", "to": 3}]),
         node_op("ImportRun", [
             {"id": "R1", "source": "BILLING", "file": "a.csv", "read": 10, "rejected": 3},
             {"id": "R2", "source": "BILLING", "file": "b.csv", "read": 5, "rejected": 1},

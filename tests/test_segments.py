@@ -90,11 +90,11 @@ def write_tiny(store: GraphStore) -> None:
             {"id": "M5", "kind": "TOP_UP", "amount": 10.0, "at": days_ago(120)},
         ]),
         node_op("AttributeValue", [
-            {"id": "V1", "key": "favourite_team", "value": "Ajax", "source": "CRM", "observed_at": days_ago(300)},
-            {"id": "V2", "key": "favourite_team", "value": "PSV", "source": "CRM", "observed_at": days_ago(5)},
-            {"id": "V3", "key": "favourite_team", "value": "Feyenoord", "source": "CRM", "observed_at": days_ago(7)},
-            {"id": "V4", "key": "household_size", "value": "4", "source": "CRM", "observed_at": days_ago(7)},
-            {"id": "V5", "key": "household_size", "value": "12", "source": "CRM", "observed_at": days_ago(7)},
+            {"id": 1, "key": "favourite_team", "value": "Ajax", "source": "CRM", "observed_at": days_ago(300)},
+            {"id": 2, "key": "favourite_team", "value": "PSV", "source": "CRM", "observed_at": days_ago(5)},
+            {"id": 3, "key": "favourite_team", "value": "Feyenoord", "source": "CRM", "observed_at": days_ago(7)},
+            {"id": 4, "key": "household_size", "value": "4", "source": "CRM", "observed_at": days_ago(7)},
+            {"id": 5, "key": "household_size", "value": "12", "source": "CRM", "observed_at": days_ago(7)},
         ]),
         relationship_op("INCLUDES", [{"from": "P-BUN", "to": "P-BB", "quantity": 1},
                                      {"from": "P-BUN", "to": "P-TV", "quantity": 1}]),
@@ -112,9 +112,9 @@ def write_tiny(store: GraphStore) -> None:
                                 {"from": "K7", "to": "APP"}, {"from": "K8", "to": "APP"}]),
         relationship_op("HAS_EVENT", [{"from": "A1", "to": m} for m in ("M1", "M2", "M3", "M4")]
                         + [{"from": "A3", "to": "M5"}]),
-        relationship_op("HAS_ATTRIBUTE", [{"from": "C3", "to": "V1"}, {"from": "C3", "to": "V2"},
-                                          {"from": "C1", "to": "V3"}, {"from": "C1", "to": "V4"},
-                                          {"from": "C5", "to": "V5"}]),
+        relationship_op("HAS_ATTRIBUTE", [{"from": "C3", "to": 1}, {"from": "C3", "to": 2},
+                                          {"from": "C1", "to": 3}, {"from": "C1", "to": 4},
+                                          {"from": "C5", "to": 5}]),
     ])
 
 

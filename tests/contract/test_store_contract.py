@@ -314,34 +314,34 @@ def test_identities_attributes_and_moving_them_with_unlink(store: GraphStore) ->
              "confidence": 0.9, "linked_at": datetime(2026, 3, 2)},
         ]),
         node_op("AttributeValue", [
-            {"id": "V1", "key": "email", "value": "ann@example.org", "source": "CRM", "identity_id": "CRM:1",
+            {"id": 1, "key": "email", "value": "ann@example.org", "source": "CRM", "identity_id": "CRM:1",
              "observed_at": t, "accuracy": 0.8, "customer_maintained": False, "verified": False},
-            {"id": "V2", "key": "email", "value": "ann@work.example", "source": "BILLING",
+            {"id": 2, "key": "email", "value": "ann@work.example", "source": "BILLING",
              "identity_id": "BILLING:9", "observed_at": t, "accuracy": 0.9, "customer_maintained": False,
              "verified": True},
         ]),
         relationship_op("HAS_IDENTITY", [{"from": "C1", "to": "CRM:1"}, {"from": "C1", "to": "BILLING:9"}]),
-        relationship_op("HAS_ATTRIBUTE", [{"from": "C1", "to": "V1"}, {"from": "C1", "to": "V2"}]),
+        relationship_op("HAS_ATTRIBUTE", [{"from": "C1", "to": 1}, {"from": "C1", "to": 2}]),
     ])
     identities = store.identities_of_customers(["C1", "C2"])
     assert [(i["id"], i["matched_by"]) for i in identities["C1"]] == [("CRM:1", "SEED"), ("BILLING:9", "PHONE")]
     assert "C2" not in identities
     values = {v["id"]: v for v in store.attribute_values_of_customers(["C1"])["C1"]}
-    assert values["V2"]["verified"] is True and values["V1"]["observed_at"] == t
+    assert values[2]["verified"] is True and values[1]["observed_at"] == t
     assert store.customer_of_identity("BILLING:9") == "C1"
     assert store.customer_of_identity("nobody") is None
 
     # Move the BILLING identity and its value to C2 in one atomic write.
     result = store.write([
         unlink_op("HAS_IDENTITY", [{"from": "C1", "to": "BILLING:9"}]),
-        unlink_op("HAS_ATTRIBUTE", [{"from": "C1", "to": "V2"}, {"from": "C1", "to": "not-there"}]),
+        unlink_op("HAS_ATTRIBUTE", [{"from": "C1", "to": 2}, {"from": "C1", "to": 999}]),
         relationship_op("HAS_IDENTITY", [{"from": "C2", "to": "BILLING:9"}]),
-        relationship_op("HAS_ATTRIBUTE", [{"from": "C2", "to": "V2"}]),
+        relationship_op("HAS_ATTRIBUTE", [{"from": "C2", "to": 2}]),
     ])
     assert result.deleted == {"HAS_IDENTITY": 1, "HAS_ATTRIBUTE": 2}
     assert store.customer_of_identity("BILLING:9") == "C2"
-    assert [v["id"] for v in store.attribute_values_of_customers(["C1"])["C1"]] == ["V1"]
-    assert [v["id"] for v in store.attribute_values_of_customers(["C2"])["C2"]] == ["V2"]
+    assert [v["id"] for v in store.attribute_values_of_customers(["C1"])["C1"]] == [1]
+    assert [v["id"] for v in store.attribute_values_of_customers(["C2"])["C2"]] == [2]
     assert store.counts()["HAS_ATTRIBUTE"] == 2 and store.counts()["AttributeValue"] == 2
 
 
@@ -359,8 +359,8 @@ def test_a_large_relationship_batch_is_written(store: GraphStore) -> None:
     # and ran out of buffer pool at ~1,000 rows.
     n = 5000
     store.write([node_op("Customer", [{"id": f"C{i}"} for i in range(n)]),
-                 node_op("AttributeValue", [{"id": f"V{i}", "key": "k"} for i in range(n)])])
-    result = store.write([relationship_op("HAS_ATTRIBUTE", [{"from": f"C{i}", "to": f"V{i}"} for i in range(n)])])
+                 node_op("AttributeValue", [{"id": i, "key": "k"} for i in range(n)])])
+    result = store.write([relationship_op("HAS_ATTRIBUTE", [{"from": f"C{i}", "to": i} for i in range(n)])])
     assert result.created == {"HAS_ATTRIBUTE": n}
     assert store.counts()["HAS_ATTRIBUTE"] == n
-    assert [v["id"] for v in store.attribute_values_of_customers(["C4321"])["C4321"]] == ["V4321"]
+    assert [v["id"] for v in store.attribute_values_of_customers(["C4321"])["C4321"]] == [4321]
