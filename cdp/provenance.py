@@ -36,8 +36,8 @@ _CONTENT = ("identity_id", "key", "observed_at")
 
 
 def settle_ids(store: GraphStore, observations: pa.Table) -> pa.Table:
-    """``observations`` (``AttributeValue`` rows with ``graph.observation_ids.value_ids`` ids) with every id naming
-    this observation alone.
+    """``observations`` (``AttributeValue`` rows with ``graph.observation_ids.value_ids``
+    ids) with every id naming this observation alone.
 
     An id already stored for the same identity, key and time names the same observation
     (it is updated). An id stored for, or shared in the batch by, a different observation is
@@ -117,7 +117,11 @@ def _observations(source: str, trust: float, key: str, owners: pa.Array, values:
 def value_ops(store: GraphStore, observations: pa.Table) -> list[WriteOp]:
     """The ops writing ``observations`` (``AttributeValue`` rows plus ``owner``, the customer
     id) and their ``HAS_ATTRIBUTE`` links, ids settled against the store (``settle_ids``)."""
-    observations = settle_ids(store, observations)
+    return _write_ops(settle_ids(store, observations))
+
+
+def _write_ops(observations: pa.Table) -> list[WriteOp]:
+    """The ops writing settled ``observations`` and their ``HAS_ATTRIBUTE`` links."""
     return [node_op("AttributeValue", observations.drop_columns(["owner"])),
             relationship_op("HAS_ATTRIBUTE", pa.table({"from": observations.column("owner"),
                                                        "to": observations.column("id")}))]
@@ -199,7 +203,7 @@ def attribute_ops(
         parts.append(_observations(source, trust, key, ids.take(take), column.take(take), observed_at.take(take)))
     if not parts:
         return [], 0, unchanged
-    table = pa.concat_tables(parts)
+    table = settle_ids(store, pa.concat_tables(parts))  # a customer named twice at one time: the last value
     owners_written = pc.unique(table.column("owner"))
     first_seen = {}
     for owner, at in zip(table.column("owner").to_pylist(), table.column("observed_at").to_pylist()):
@@ -207,7 +211,7 @@ def attribute_ops(
     ops = identity_ops(store, source, owners_written,
                        pa.array([first_seen[o] for o in owners_written.to_pylist()], pa.timestamp("us")),
                        pending_identities)
-    return ops + value_ops(store, table), table.num_rows, unchanged
+    return ops + _write_ops(table), table.num_rows, unchanged
 
 
 def observation_ops(
