@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph.model import MODEL
-from graph.observation_ids import next_ids, value_id, value_ids
+from graph.observation_ids import next_ids, repeats, value_id, value_ids
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
 
 #: Customer properties that can be recorded as observations.
@@ -72,8 +72,7 @@ def settle_rows(store: GraphStore, rows: Sequence[Row]) -> list[Row]:
 def _last_per_observation(observations: pa.Table) -> pa.Table:
     """The last row of each (identity, key, time) with the same id (a file naming a customer
     twice at one time keeps its last value)."""
-    ordered = np.sort(observations.column("id").to_numpy())
-    if (ordered[1:] != ordered[:-1]).all():
+    if not repeats(observations.column("id").to_numpy()):
         return observations
     # Equal ids: the same observation repeated, or a collision; keep every distinct content.
     rows = observations.select(["id", *_CONTENT]).to_pylist()

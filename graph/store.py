@@ -33,6 +33,7 @@ from graph import queries as Q
 from graph.cypher import Backend, Query
 from graph.errors import InvalidInput
 from graph.model import ARROW_TYPES, MODEL
+from graph.observation_ids import repeats
 
 Row = dict[str, Any]
 _T = TypeVar("_T")
@@ -227,8 +228,7 @@ class Transaction(Protocol):
 def _all_distinct(values: pa.Array | pa.ChunkedArray) -> bool:
     """Whether no value repeats (a sort for integers, a hash for the rest: the fast path of each)."""
     if pa.types.is_integer(values.type) and values.null_count == 0:
-        ordered = np.sort(values.to_numpy())
-        return bool((ordered[1:] != ordered[:-1]).all())
+        return not repeats(values.to_numpy())
     return len(pc.unique(values)) == len(values)
 
 
