@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 
 from cdp.errors import InvalidInput
 from cdp.mapping import ATTRIBUTES_ITEM, Conversion, KeySpec, PropertyMapping, SourceMapping
-from cdp.provenance import attribute_ops, identities_in, observation_ops
+from cdp.provenance import attribute_ops, identities_in, observation_ops, write_observations
 from graph.model import ARROW_TYPES, MODEL
 from graph.observation_ids import text_ids
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
@@ -943,7 +943,7 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
         if changed.num_rows:
             ops.append(relationship_op(rel.type, changed))
     if ops:
-        result = store.write(ops)
+        result = write_observations(store, ops)
         for name, counts in items.items():  # the store's counts are authoritative
             if name == ATTRIBUTES_ITEM:
                 continue  # counted by _attribute_ops (values recorded, values unchanged)

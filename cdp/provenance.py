@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 
 from graph.model import MODEL
 from graph.observation_ids import next_ids, repeats, value_id, value_ids
-from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
+from graph.errors import IdTaken
+from graph.store import GraphStore, Row, WriteOp, WriteResult, node_op, relationship_op
 
 #: Customer properties that can be recorded as observations.
 PROFILE_KEYS = ("first_name", "last_name", "company_name", "birth_date", "gender", "national_id", "email",
@@ -35,7 +36,7 @@ CONTACT_KEYS = ("email", "phone", "street", "postal_code", "city", "country", "l
 _CONTENT = ("identity_id", "key", "observed_at")
 
 
-def settle_ids(store: GraphStore, observations: pa.Table) -> pa.Table:
+def settle_ids(store: GraphStore | None, observations: pa.Table) -> pa.Table:
     """``observations`` (``AttributeValue`` rows with ``graph.observation_ids.value_ids``
     ids) with every id naming this observation alone.
 
@@ -43,6 +44,9 @@ def settle_ids(store: GraphStore, observations: pa.Table) -> pa.Table:
     (it is updated). An id stored for, or shared in the batch by, a different observation is
     a hash collision: that row moves to the next id of a fixed sequence, so re-recording it
     finds the same id again. Within the batch a later row for the same observation wins.
+    ``store`` None settles within the batch only: the write then checks the store itself
+    and raises ``IdTaken`` on a collision (``write_observations`` settles and retries),
+    which saves an existence check of every new id.
     """
     if observations.num_rows == 0:
         return observations
@@ -80,7 +84,7 @@ def _last_per_observation(observations: pa.Table) -> pa.Table:
     return observations.take(pa.array(sorted(last.values()), pa.int64()))
 
 
-def _taken_by_others(store: GraphStore, observations: pa.Table, ids: np.ndarray, pending: np.ndarray) -> np.ndarray:
+def _taken_by_others(store: GraphStore | None, observations: pa.Table, ids: np.ndarray, pending: np.ndarray) -> np.ndarray:
     """Positions among ``pending`` whose id another observation holds: in the store, or an
     earlier row of the batch with a different content."""
     clash: set[int] = set()
@@ -89,7 +93,7 @@ def _taken_by_others(store: GraphStore, observations: pa.Table, ids: np.ndarray,
     for value in np.unique(ordered[1:][ordered[1:] == ordered[:-1]]):
         # rows sharing an id hold different observations (_last_per_observation)
         clash.update(int(i) for i in np.flatnonzero(ids == value)[1:] if i in waiting)
-    stored = store.existing_ids("AttributeValue", ids[pending].tolist())
+    stored = store.existing_ids("AttributeValue", ids[pending].tolist()) if store is not None else set()
     if stored:
         found = store.nodes("AttributeValue", sorted(stored))
         for i in pending.tolist():
@@ -111,6 +115,39 @@ def _observations(source: str, trust: float, key: str, owners: pa.Array, values:
         "identity_id": identities, "observed_at": observed_at, "accuracy": pa.array(np.full(m, trust)),
         "customer_maintained": pa.array(np.zeros(m, bool)), "verified": pa.array(np.zeros(m, bool)),
         "owner": owners})
+
+
+def write_observations(store: GraphStore, ops: Sequence[WriteOp]) -> WriteResult:
+    """``store.write(ops)``, where the ``AttributeValue`` ops were settled within their batch
+    only (``settle_ids(None, ...)``): on an id collision with a stored observation
+    (``IdTaken``, nothing written) the ids are settled against the store
+    (``resettle``) and the write runs again. Raises what ``store.write`` raises."""
+    try:
+        return store.write(ops)
+    except IdTaken:
+        return store.write(resettle(store, ops))
+
+
+def resettle(store: GraphStore, ops: Sequence[WriteOp]) -> list[WriteOp]:
+    """``ops`` with the ids of their new ``AttributeValue`` rows settled against the store
+    (``settle_ids``), and the ``HAS_ATTRIBUTE`` links of moved values following them."""
+    values = [op for op in ops if op.kind == "node" and op.name == "AttributeValue"]
+    if not values:
+        return list(ops)
+    table = pa.concat_tables([op.rows for op in values], promote_options="default")
+    table = table.append_column("_was", table.column("id"))
+    settled = settle_ids(store, table)
+    moved = {was: now for was, now in zip(settled.column("_was").to_pylist(), settled.column("id").to_pylist())
+             if was != now}
+    out = [op for op in ops if all(op is not v for v in values)]
+    out.insert(0, WriteOp("node", "AttributeValue", settled.drop_columns(["_was"])))
+    if moved:
+        for i, op in enumerate(out):
+            if op.kind == "relationship" and op.name == "HAS_ATTRIBUTE":
+                targets = [moved.get(t, t) for t in op.rows.column("to").to_pylist()]
+                out[i] = WriteOp(op.kind, op.name, op.rows.set_column(
+                    op.rows.column_names.index("to"), "to", pa.array(targets, pa.int64())))
+    return out
 
 
 def value_ops(store: GraphStore, observations: pa.Table) -> list[WriteOp]:
@@ -168,6 +205,7 @@ def attribute_ops(
     later export that says the same, adds nothing. Creates the source's identity of a
     customer when needed (``identity_ops``; ``pending_identities`` are being created already).
     Returns the ops, the number of values recorded and the number left out as unchanged.
+    Write them with ``write_observations`` (ids are settled within the batch only).
     """
     if len(ids) == 0 or not values:
         return [], 0, 0
@@ -202,7 +240,7 @@ def attribute_ops(
         parts.append(_observations(source, trust, key, ids.take(take), column.take(take), observed_at.take(take)))
     if not parts:
         return [], 0, unchanged
-    table = settle_ids(store, pa.concat_tables(parts))  # a customer named twice at one time: the last value
+    table = settle_ids(None, pa.concat_tables(parts))  # a customer named twice at one time: the last value
     owners_written = pc.unique(table.column("owner"))
     first_seen = {}
     for owner, at in zip(table.column("owner").to_pylist(), table.column("observed_at").to_pylist()):
@@ -221,7 +259,8 @@ def observation_ops(
 
     ``stored`` holds the customers' stored properties (absent: new customer);
     ``observed_at`` gives each row's observation time (naive UTC). Only
-    non-null values that are new or differ from ``stored`` are recorded.
+    non-null values that are new or differ from ``stored`` are recorded. Write them with
+    ``write_observations`` (ids are settled within the batch only).
     """
     if customers.num_rows == 0:
         return []
@@ -245,5 +284,5 @@ def observation_ops(
         mask = pa.array(keep)
         parts.append(_observations(source, trust, key, ids.filter(mask), text.filter(mask), seen.filter(mask)))
     if parts:
-        ops += value_ops(store, pa.concat_tables(parts))
+        ops += _write_ops(settle_ids(None, pa.concat_tables(parts)))
     return ops

@@ -26,7 +26,7 @@ from cdp.consent import STATUSES, parse_key
 from cdp.erasure import ERASED
 from cdp.errors import InvalidInput
 from cdp.profile import ProfilePolicy, check_key
-from cdp.provenance import attribute_ops, identities_in, observation_ops
+from cdp.provenance import attribute_ops, identities_in, observation_ops, write_observations
 from graph.model import MODEL
 from graph.store import GraphStore, WriteOp, node_op, relationship_op
 
@@ -142,7 +142,7 @@ def upsert(
     if not kept:
         return outcome
     ops = _ops(store, label, node.property_names, links, kept, source, policy, now)
-    result = store.write(ops)
+    result = write_observations(store, ops)
     outcome.created = result.created.get(label, 0)
     outcome.updated = result.updated.get(label, 0)
     outcome.written_ids = [item["id"] for item in kept]

@@ -42,3 +42,14 @@ class Conflict(CdpError):
     """The operation conflicts with the current state (e.g. loading into a non-empty store)."""
 
     code = "CONFLICT"
+
+
+class IdTaken(Conflict):
+    """A write would update an ``AttributeValue`` whose id (a hash of identity, key and time,
+    ``graph.observation_ids``) another observation holds: a hash collision. Nothing is
+    written; ``ids`` are the contested ids. ``cdp.provenance.write_observations`` moves the
+    new observations along ``next_ids`` and writes again, so callers rarely see it."""
+
+    def __init__(self, message: str, ids: list[int]) -> None:
+        super().__init__(message, field="id")
+        self.ids = ids

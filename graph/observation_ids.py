@@ -21,6 +21,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+#: What an observation id stands for: the columns it is hashed from.
+CONTENT = ("identity_id", "key", "observed_at")
+
 #: The SipHash key of observation ids. Never change it: it defines the ids already stored.
 _HASH_KEY = "cdp-observation!"
 _MASK = np.uint64((1 << 63) - 1)

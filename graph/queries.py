@@ -201,8 +201,9 @@ NODES_BY_IDS = {
         f"{node.label.lower()}_nodes_by_ids",
         f"MATCH (n:{node.label}) WHERE n.id IN $ids RETURN {_props}",
         ("ids",),
-        ladybug=f"UNWIND $ids AS i MATCH (n:{node.label} {{id: i}}) RETURN {_props}",
+        ladybug=f"LOAD FROM $ids MATCH (n:{node.label}) WHERE n.id = key RETURN {_props}",
         ladybug_per_key=f"MATCH (n:{node.label} {{id: $id}}) RETURN {_props}",
+        ladybug_tables=("ids",),
     )
     for node in MODEL.nodes
     for _props in [", ".join(f"n.{p} AS {p}" for p in node.property_names)]

@@ -31,9 +31,9 @@ import pyarrow.compute as pc
 
 from graph import queries as Q
 from graph.cypher import Backend, Query
-from graph.errors import InvalidInput
+from graph.errors import IdTaken, InvalidInput
 from graph.model import ARROW_TYPES, MODEL
-from graph.observation_ids import repeats
+from graph.observation_ids import CONTENT, repeats
 
 Row = dict[str, Any]
 _T = TypeVar("_T")
@@ -510,6 +510,8 @@ class GraphStore(ABC):
             table = table.select([node.key, *props])
             # Rows known to be new are created, not merged (about twice as fast on LadybugDB).
             is_old = _is_in(keys, found)
+            if op.name == "AttributeValue" and len(found):
+                self._check_observations(tx, table.filter(is_old))
             new_rows, old_rows = table.filter(pc.invert(is_old)), table.filter(is_old)
             if new_rows.num_rows:
                 self._create(tx, op.name, True, props, new_rows, op.name in touched)
@@ -553,6 +555,22 @@ class GraphStore(ABC):
             tx.run(Q.upsert_relationships(rel, props), {"rows": self._rows_param(old_rows)})
         result.created[op.name] = result.created.get(op.name, 0) + new_rows.num_rows
         result.updated[op.name] = result.updated.get(op.name, 0) + old_rows.num_rows
+
+    def _check_observations(self, tx: Transaction, rows: pa.Table) -> None:
+        """Raise ``IdTaken`` when a stored ``AttributeValue`` among ``rows`` (all stored) is
+        another observation: its id is a hash of ``CONTENT``, so a different identity, key
+        or time under the same id is a collision, not an update. Columns absent from
+        ``rows`` (a partial update, e.g. marking a value verified) are not compared."""
+        compared = [c for c in CONTENT if c in rows.column_names]
+        if not compared:
+            return
+        stored = {r["id"]: r for r in tx.read(Q.NODES_BY_IDS["AttributeValue"],
+                                               {"ids": self._keys_param(rows.column("id").combine_chunks())})}
+        taken = [r["id"] for r in rows.select(["id", *compared]).to_pylist()
+                 if any(stored[r["id"]].get(c) != r[c] for c in compared)]
+        if taken:
+            raise IdTaken(f"AttributeValue: id(s) {', '.join(map(str, taken[:5]))} held by other observations",
+                          taken)
 
     def _create(self, tx: Transaction, name: str, is_node: bool, props: tuple[str, ...], rows: pa.Table,
                 touched: bool) -> None:

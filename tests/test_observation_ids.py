@@ -7,12 +7,15 @@ from pathlib import Path
 
 import ladybug
 import numpy as np
+import pytest
 import pyarrow as pa
 
-from cdp.provenance import settle_ids, value_ops
+from cdp.provenance import settle_ids, value_ops, write_observations
+from cdp.provenance import _write_ops
 from graph import queries as Q
 from graph.ladybug_store import LadybugStore
 from graph.observation_ids import distinct_ids, next_ids, value_id, value_ids
+from graph.errors import IdTaken
 from graph.store import node_op, relationship_op
 
 T = datetime(2025, 1, 2, 3, 4, 5)
@@ -66,6 +69,38 @@ def test_a_colliding_id_moves_along_a_fixed_sequence(tmp_path: Path) -> None:
         store.write(value_ops(store, new.set_column(2, "value", pa.array(["c@example.org"]))))
         assert store.counts()["AttributeValue"] == 2
         assert store.attribute_values_of_customers(["C2"])["C2"][0]["value"] == "c@example.org"
+    finally:
+        store.close()
+
+
+def test_a_write_refuses_a_collision_and_write_observations_settles_it(tmp_path: Path) -> None:
+    """Imports settle ids within the batch only: the write itself finds the stored
+    observation under the new one's id, refuses (IdTaken, nothing written), and
+    ``write_observations`` moves the new one along the sequence and writes it with its link."""
+    store = LadybugStore(tmp_path / "s.lbdb")
+    try:
+        new = _observation("C2", "email", "b@example.org")
+        taken = new.column("id")[0].as_py()
+        store.write([node_op("Customer", [{"id": "C1"}, {"id": "C2"}]),
+                     node_op("AttributeValue", [{"id": taken, "key": "phone", "value": "+31 6 1",
+                                                 "identity_id": "CRM:C1", "observed_at": T}]),
+                     relationship_op("HAS_ATTRIBUTE", [{"from": "C1", "to": taken}])])
+        ops = _write_ops(settle_ids(None, new))
+        with pytest.raises(IdTaken) as refused:
+            store.write(ops)
+        assert refused.value.ids == [taken] and refused.value.code == "CONFLICT"
+        assert store.counts()["AttributeValue"] == 1  # nothing written
+        write_observations(store, ops)
+        mine = store.attribute_values_of_customers(["C1", "C2"])
+        assert [(v["id"], v["value"]) for v in mine["C1"]] == [(taken, "+31 6 1")]
+        assert [(v["id"], v["value"]) for v in mine["C2"]] == [(next_ids(np.array([taken]))[0], "b@example.org")]
+        # The same observation again (same identity, key, time) is an update, not a collision.
+        write_observations(store, _write_ops(settle_ids(None, new.set_column(2, "value", pa.array(["c@x.org"])))))
+        assert store.counts()["AttributeValue"] == 2
+        assert [v["value"] for v in store.attribute_values_of_customers(["C2"])["C2"]] == ["c@x.org"]
+        # Updating a stored observation's other properties by id alone is no collision either.
+        store.write([node_op("AttributeValue", [{"id": taken, "verified": True}])])
+        assert store.attribute_values_of_customers(["C1"])["C1"][0]["verified"] is True
     finally:
         store.close()
 
