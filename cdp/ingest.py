@@ -929,10 +929,10 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
         if changed.num_rows:
             ops.append(node_op(entity.label, changed))
             if entity.label == "Customer" and mapping.source.provenance:
-                seen = _observed_by_id(batch, valid)
                 ops += observation_ops(
                     store, mapping.source.name, mapping.source.trust, changed, stored["Customer"],
-                    [seen.get(i) or batch_time for i in changed.column("id").to_pylist()], mapping.source.provenance)
+                    _observed_times(batch, valid, changed.column("id").combine_chunks(), batch_time),
+                    mapping.source.provenance)
         if entity.label == "Customer" and entity.attributes:
             items[ATTRIBUTES_ITEM] = _attribute_ops(store, mapping, batch, valid, batch_time, ops)
     for rel in mapping.relationships:
@@ -982,24 +982,24 @@ def _erased(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch,
     taken in again (docs/privacy.md). Returns the rejects and the rows rejected."""
     from cdp.erasure import ERASED
 
-    named: list[tuple[str, list[str | None], str]] = []  # (item, customer id per row, source column)
+    named: list[tuple[str, pa.Array, str]] = []  # (item, customer id per row, source column)
     for entity in mapping.entities:
         if entity.label == "Customer":
-            named.append(("Customer", batch.nodes["Customer"].column("id").to_pylist(), "+".join(entity.key.columns)))
+            named.append(("Customer", batch.nodes["Customer"].column("id"), "+".join(entity.key.columns)))
     for rel in mapping.relationships:
         for side, end in (("from", rel.source), ("to", rel.target)):
             if end.label == "Customer":
-                named.append((rel.type, batch.relationships[rel.type].column(side).to_pylist(),
-                              batch.key_columns[rel.type][side]))
+                named.append((rel.type, batch.relationships[rel.type].column(side), batch.key_columns[rel.type][side]))
     if not named:
         return [], 0
-    ids = sorted({i for _, values, _ in named for i, ok in zip(values, valid) if ok and i is not None})
-    gone = store.customers_with_status(ids, ERASED)
+    mask = pa.array(valid)
+    ids = pc.unique(pa.chunked_array([values.filter(mask) for _, values, _ in named]).drop_null().combine_chunks())
+    gone = store.customers_with_status(ids.to_pylist(), ERASED)
     if not gone:
         return [], 0
     rejects = []
     for item, values, column in named:
-        for i, (key, ok) in enumerate(zip(values, valid)):
+        for i, (key, ok) in enumerate(zip(values.to_pylist(), valid)):
             if ok and key in gone:
                 valid[i] = False
                 rejects.append(Reject(batch.file, int(batch.rows[i]), column, key,
@@ -1016,12 +1016,17 @@ def _file_time(path: str) -> datetime:
         return _utcnow()
 
 
-def _observed_by_id(batch: ConvertedBatch, valid: np.ndarray) -> dict[str, datetime]:
-    """Each valid Customer row's observation time by id (a later row wins); empty when not mapped."""
+def _observed_times(batch: ConvertedBatch, valid: np.ndarray, ids: pa.Array, batch_time: datetime) -> pa.Array:
+    """When each customer of ``ids`` was observed: the ``observed_at`` of its last valid
+    Customer row with one, else ``batch_time`` (also when the mapping has no such column).
+    Returns a ``timestamp[us]`` array aligned with ``ids``."""
+    fallback = pa.scalar(batch_time, pa.timestamp("us"))
     if batch.observed_at is None:
-        return {}
-    ids = batch.nodes["Customer"].column("id").to_pylist()
-    return {i: t for i, t, ok in zip(ids, batch.observed_at.to_pylist(), valid) if ok and t is not None}
+        return pa.repeat(fallback, len(ids))
+    keep = pc.and_(pa.array(valid), pc.is_valid(batch.observed_at))
+    rows = batch.nodes["Customer"].column("id").combine_chunks().filter(keep)[::-1]  # the last row first
+    times = batch.observed_at.filter(keep)[::-1]
+    return pc.fill_null(pc.take(times, pc.index_in(ids, value_set=rows)), fallback).cast(pa.timestamp("us"))
 
 
 def _distinct(values: pa.ChunkedArray | pa.Array, mask: np.ndarray | None = None) -> list[str]:

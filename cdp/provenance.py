@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph.model import MODEL
-from graph.observation_ids import next_ids, repeats, value_id, value_ids
+from graph.observation_ids import CONTENT, identity_hashes, next_ids, repeats, value_id, value_ids
 from graph.errors import IdTaken
 from graph.store import GraphStore, Row, WriteOp, WriteResult, node_op, relationship_op
 
@@ -31,9 +31,6 @@ PROFILE_KEYS = ("first_name", "last_name", "company_name", "birth_date", "gender
 #: more rows to write, so recording all of ``PROFILE_KEYS`` costs import speed
 #: (docs/import.md); a mapping can ask for it with ``provenance = true``.
 CONTACT_KEYS = ("email", "phone", "street", "postal_code", "city", "country", "language")
-
-
-_CONTENT = ("identity_id", "key", "observed_at")
 
 
 def settle_ids(store: GraphStore | None, observations: pa.Table) -> pa.Table:
@@ -50,7 +47,10 @@ def settle_ids(store: GraphStore | None, observations: pa.Table) -> pa.Table:
     """
     if observations.num_rows == 0:
         return observations
-    observations = _last_per_observation(observations)
+    if repeats(observations.column("id").to_numpy()):
+        observations = _last_per_observation(observations)
+    elif store is None:
+        return observations  # the usual case: every id names one observation
     ids = observations.column("id").to_numpy().copy()
     pending = np.arange(len(ids))
     while len(pending):
@@ -69,18 +69,16 @@ def settle_rows(store: GraphStore, rows: Sequence[Row]) -> list[Row]:
     schema = MODEL.node("AttributeValue").arrow_schema()
     table = pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
     settled = settle_ids(store, table).column("id").to_pylist()
-    by_content = dict(zip((tuple(r[c] for c in _CONTENT) for r in table.to_pylist()), settled))
-    return [{**row, "id": by_content[tuple(row.get(c) for c in _CONTENT)]} for row in rows]
+    by_content = dict(zip((tuple(r[c] for c in CONTENT) for r in table.to_pylist()), settled))
+    return [{**row, "id": by_content[tuple(row.get(c) for c in CONTENT)]} for row in rows]
 
 
 def _last_per_observation(observations: pa.Table) -> pa.Table:
     """The last row of each (identity, key, time) with the same id (a file naming a customer
     twice at one time keeps its last value)."""
-    if not repeats(observations.column("id").to_numpy()):
-        return observations
     # Equal ids: the same observation repeated, or a collision; keep every distinct content.
-    rows = observations.select(["id", *_CONTENT]).to_pylist()
-    last = {(r["id"], *(r[c] for c in _CONTENT)): i for i, r in enumerate(rows)}
+    rows = observations.select(["id", *CONTENT]).to_pylist()
+    last = {(r["id"], *(r[c] for c in CONTENT)): i for i, r in enumerate(rows)}
     return observations.take(pa.array(sorted(last.values()), pa.int64()))
 
 
@@ -98,20 +96,23 @@ def _taken_by_others(store: GraphStore | None, observations: pa.Table, ids: np.n
         found = store.nodes("AttributeValue", sorted(stored))
         for i in pending.tolist():
             row = found.get(int(ids[i]))
-            if row is not None and any(row.get(c) != observations.column(c)[i].as_py() for c in _CONTENT):
+            if row is not None and any(row.get(c) != observations.column(c)[i].as_py() for c in CONTENT):
                 clash.add(i)
     return np.array(sorted(clash), dtype=np.int64)
 
 
 def _observations(source: str, trust: float, key: str, owners: pa.Array, values: pa.Array,
-                  observed_at: pa.Array) -> pa.Table:
+                  observed_at: pa.Array, identities: pa.Array | None = None,
+                  hashed: np.ndarray | None = None) -> pa.Table:
     """``AttributeValue`` rows (plus ``owner``, the customer id) saying ``key`` = ``values`` of
-    ``owners`` for ``source``, observed at ``observed_at``; ids from ``value_ids``."""
+    ``owners`` for ``source``, observed at ``observed_at``; ids from ``value_ids``.
+    ``identities`` (``<source>:<owner>``) and their ``hashed`` ids: when the caller has them."""
     m = len(owners)
-    identities = pc.binary_join_element_wise(pa.scalar(source), owners, ":")
+    if identities is None:
+        identities = pc.binary_join_element_wise(pa.scalar(source), owners, ":")
     return pa.table({
-        "id": value_ids(identities, key, observed_at),
-        "key": pa.array([key] * m), "value": values, "source": pa.array([source] * m),
+        "id": value_ids(identities, key, observed_at, hashed),
+        "key": pa.repeat(pa.scalar(key), m), "value": values, "source": pa.repeat(pa.scalar(source), m),
         "identity_id": identities, "observed_at": observed_at, "accuracy": pa.array(np.full(m, trust)),
         "customer_maintained": pa.array(np.zeros(m, bool)), "verified": pa.array(np.zeros(m, bool)),
         "owner": owners})
@@ -253,7 +254,7 @@ def attribute_ops(
 
 def observation_ops(
     store: GraphStore, source: str, trust: float, customers: pa.Table, stored: Mapping[str, Row],
-    observed_at: Sequence[datetime], keys: Sequence[str] = PROFILE_KEYS,
+    observed_at: Sequence[datetime] | pa.Array, keys: Sequence[str] = PROFILE_KEYS,
 ) -> list[WriteOp]:
     """Write ops recording ``customers`` (``id`` + properties, new or changed rows) as observations.
 
@@ -265,9 +266,11 @@ def observation_ops(
     if customers.num_rows == 0:
         return []
     ids = customers.column("id").combine_chunks()
-    seen = pa.array(list(observed_at), pa.timestamp("us"))
+    seen = observed_at if isinstance(observed_at, pa.Array) else pa.array(list(observed_at), pa.timestamp("us"))
     ops: list[WriteOp] = identity_ops(store, source, ids, seen)
     is_new = np.fromiter((i not in stored for i in ids.to_pylist()), bool, len(ids))
+    identities = pc.binary_join_element_wise(pa.scalar(source), ids, ":")
+    hashed = identity_hashes(identities)  # once for every key
     parts = []
     for key in keys:
         if key not in customers.column_names:
@@ -281,8 +284,12 @@ def observation_ops(
                                  zip(ids.to_pylist(), values, is_new)), bool, len(ids))
         if not keep.any():
             continue
+        if keep.all():
+            parts.append(_observations(source, trust, key, ids, text, seen, identities, hashed))
+            continue
         mask = pa.array(keep)
-        parts.append(_observations(source, trust, key, ids.filter(mask), text.filter(mask), seen.filter(mask)))
+        parts.append(_observations(source, trust, key, ids.filter(mask), text.filter(mask), seen.filter(mask),
+                                   identities.filter(mask), hashed[keep]))
     if parts:
         ops += _write_ops(settle_ids(None, pa.concat_tables(parts)))
     return ops

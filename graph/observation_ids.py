@@ -45,17 +45,25 @@ def _text_hash(texts: np.ndarray) -> np.ndarray:
     return pd.util.hash_array(texts, encoding="utf8", hash_key=_HASH_KEY, categorize=False)
 
 
-def value_ids(identities: pa.Array, key: str | pa.Array, observed_at: pa.Array) -> pa.Array:
+def identity_hashes(identities: pa.Array) -> np.ndarray:
+    """The hashes of identity ids that ``value_ids`` mixes in (``uint64``): compute them once
+    when recording several keys of the same identities."""
+    return _text_hash(np.asarray(pc.fill_null(identities, "").to_numpy(zero_copy_only=False), dtype=object))
+
+
+def value_ids(identities: pa.Array, key: str | pa.Array, observed_at: pa.Array,
+              hashed: np.ndarray | None = None) -> pa.Array:
     """The ids of observations: one per identity, key and observation time (naive UTC).
 
     ``identities``: text; ``key``: one attribute key for all, or one per row;
-    ``observed_at``: timestamps (a null hashes as the epoch). Returns an ``int64`` array
+    ``observed_at``: timestamps (a null hashes as the epoch); ``hashed``: the
+    identities' ``identity_hashes`` when the caller has them. Returns an ``int64`` array
     of positive 63-bit ids, the same on every run and machine.
     """
     n = len(identities)
     if n == 0:
         return pa.array([], pa.int64())
-    who = _text_hash(np.asarray(pc.fill_null(identities, "").to_numpy(zero_copy_only=False), dtype=object))
+    who = identity_hashes(identities) if hashed is None else hashed
     if isinstance(key, str):
         what = np.full(n, _text_hash(np.array([key], dtype=object))[0], dtype=np.uint64)
     else:

@@ -240,15 +240,24 @@ def _unique(values: pa.Array) -> pa.Array:
     return pc.unique(values)
 
 
+def _ascending(values: np.ndarray) -> bool:
+    return bool(len(values) < 2 or (values[1:] >= values[:-1]).all())
+
+
 def _is_in(values: pa.Array, value_set: pa.Array) -> pa.Array:
     """A boolean mask: which of ``values`` are in ``value_set`` (for integers
     a sorted search for integers: Arrow's and numpy 2's hash sets are several times slower
-    on a million random 63-bit ids)."""
+    on a million random 63-bit ids). Sorted inputs (``_unique``'s) are not sorted again."""
     if pa.types.is_integer(values.type) and values.null_count == 0 and value_set.null_count == 0:
         if len(value_set) == 0:
             return pa.array(np.zeros(len(values), bool))
-        ordered = np.sort(value_set.to_numpy())
+        ordered = value_set.to_numpy()
+        if not _ascending(ordered):
+            ordered = np.sort(ordered)
         wanted = values.to_numpy()
+        if _ascending(wanted):
+            at = np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)
+            return pa.array(ordered[at] == wanted)
         order = np.argsort(wanted)  # searching in sorted order keeps the lookups cache-friendly
         at = np.minimum(np.searchsorted(ordered, wanted[order]), len(ordered) - 1)
         found = np.empty(len(wanted), bool)
@@ -257,10 +266,14 @@ def _is_in(values: pa.Array, value_set: pa.Array) -> pa.Array:
     return pc.is_in(values, value_set=value_set)
 
 
-def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
-    """Keep the last row for each key (a later row in a batch wins)."""
+def _last_per_key(table: pa.Table, keys: list[str], distinct: Mapping[str, pa.Array] | None = None) -> pa.Table:
+    """Keep the last row for each key (a later row in a batch wins). ``distinct``: the
+    distinct values of some key columns, when the caller has them."""
+    distinct = distinct or {}
     # The usual case, cheaply: one key column alone is distinct (an id, or the new end of a link).
-    if any(_all_distinct(table.column(k)) for k in keys):
+    if any(len(distinct[k]) == table.num_rows for k in keys if k in distinct):
+        return table
+    if any(_all_distinct(table.column(k)) for k in keys if k not in distinct):
         return table
     rows = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     last = rows.group_by(keys, use_threads=False).aggregate([("_row", "max")]).column("_row_max")
@@ -275,6 +288,16 @@ def _not_in(values: pa.Array, exclude: list[pa.Array]) -> pa.Array:
         if len(values):
             values = values.filter(pc.invert(_is_in(values, other)))
     return values
+
+
+def _split(table: pa.Table, is_old: pa.Array) -> tuple[pa.Table, pa.Table]:
+    """The rows of ``table`` that are new and those that exist (``is_old``), copying only when
+    both kinds occur (a first import's tables are all new)."""
+    if not pc.any(is_old).as_py():
+        return table, table.slice(0, 0)
+    if pc.all(is_old).as_py():
+        return table.slice(0, 0), table
+    return table.filter(pc.invert(is_old)), table.filter(is_old)
 
 
 def _newest_first(rows: list[Row]) -> list[Row]:
@@ -502,32 +525,37 @@ class GraphStore(ABC):
             return
         if op.kind == "node":
             node = MODEL.node(op.name)
-            table = _last_per_key(op.rows, [node.key])
+            unique = _unique(op.rows.column(node.key).combine_chunks())
+            table = _last_per_key(op.rows, [node.key], {node.key: unique})
             keys = table.column(node.key).combine_chunks()
-            found = pa.array([r["id"] for r in tx.read(Q.EXISTING_IDS[op.name], {"ids": self._keys_param(keys)})],
+            found = pa.array([r["id"] for r in tx.read(Q.EXISTING_IDS[op.name], {"ids": self._keys_param(unique)})],
                              node.key_type)
             props = tuple(n for n in table.column_names if n != node.key)
             table = table.select([node.key, *props])
             # Rows known to be new are created, not merged (about twice as fast on LadybugDB).
             is_old = _is_in(keys, found)
-            if op.name == "AttributeValue" and len(found):
-                self._check_observations(tx, table.filter(is_old))
-            new_rows, old_rows = table.filter(pc.invert(is_old)), table.filter(is_old)
+            new_rows, old_rows = _split(table, is_old)
+            if op.name == "AttributeValue" and old_rows.num_rows:
+                self._check_observations(tx, old_rows)
             if new_rows.num_rows:
                 self._create(tx, op.name, True, props, new_rows, op.name in touched)
-                created[op.name].append(new_rows.column(node.key).combine_chunks())
+                created[op.name].append(unique if not old_rows.num_rows else
+                                        _unique(new_rows.column(node.key).combine_chunks()))
             if old_rows.num_rows:
                 tx.run(Q.upsert_nodes(node, props), {"rows": self._rows_param(old_rows)})
             result.created[op.name] = result.created.get(op.name, 0) + new_rows.num_rows
             result.updated[op.name] = result.updated.get(op.name, 0) + old_rows.num_rows
             return
         rel = MODEL.relationship(op.name)
-        table = _last_per_key(op.rows, ["from", "to"])
+        # Each end's distinct ids, sorted once (keeping the last row per pair keeps every id).
+        distinct = {end: _unique(op.rows.column(end).combine_chunks()) for end in ("from", "to")}
+        table = _last_per_key(op.rows, ["from", "to"], distinct)
         sources = table.column("from").combine_chunks()
         targets = table.column("to").combine_chunks()
-        for label, column, ids in ((rel.source, "from", sources), (rel.target, "to", targets)):
+        older: dict[str, pa.Array] = {}  # each end's distinct ids, less the nodes this write created
+        for label, column in ((rel.source, "from"), (rel.target, "to")):
             # Nodes this write just created exist; only the others are looked up.
-            unique = _not_in(_unique(ids), created[label])
+            unique = older[column] = _not_in(distinct[column], created[label])
             if len(unique):
                 found = pa.array([r["id"] for r in tx.read(Q.EXISTING_IDS[label],
                                                              {"ids": self._keys_param(unique)})],
@@ -538,17 +566,15 @@ class GraphStore(ABC):
                     raise InvalidInput(
                         f"{op.name}: {column} refers to unknown {label} id(s): {sample}", field=column)
         # A node created by this write has no relationships yet.
-        older = _not_in(_unique(sources), created[rel.source])
-        older_targets = _not_in(_unique(targets), created[rel.target])
-        if len(older) and len(older_targets):
+        if len(older["from"]) and len(older["to"]):
             pairs = {(r["from"], r["to"]) for r in tx.read(Q.existing_relationships(rel),
-                                                           {"sources": older.to_pylist()})}
+                                                           {"sources": older["from"].to_pylist()})}
             is_old = pa.array([p in pairs for p in zip(sources.to_pylist(), targets.to_pylist())], pa.bool_())
         else:
             is_old = pa.array(np.zeros(table.num_rows, dtype=bool))
         props = tuple(n for n in table.column_names if n not in ("from", "to"))
         table = table.select(["from", "to", *props])
-        new_rows, old_rows = table.filter(pc.invert(is_old)), table.filter(is_old)
+        new_rows, old_rows = _split(table, is_old)
         if new_rows.num_rows:
             self._create(tx, op.name, False, props, new_rows, op.name in touched)
         if old_rows.num_rows:
