@@ -994,7 +994,7 @@ def _erased(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch,
         return [], 0
     mask = pa.array(valid)
     ids = pc.unique(pa.chunked_array([values.filter(mask) for _, values, _ in named]).drop_null().combine_chunks())
-    gone = store.customers_with_status(ids.to_pylist(), ERASED)
+    gone = store.customers_with_status(ids, ERASED)
     if not gone:
         return [], 0
     rejects = []
@@ -1029,10 +1029,12 @@ def _observed_times(batch: ConvertedBatch, valid: np.ndarray, ids: pa.Array, bat
     return pc.fill_null(pc.take(times, pc.index_in(ids, value_set=rows)), fallback).cast(pa.timestamp("us"))
 
 
-def _distinct(values: pa.ChunkedArray | pa.Array, mask: np.ndarray | None = None) -> list[str]:
+def _distinct(values: pa.ChunkedArray | pa.Array, mask: np.ndarray | None = None) -> pa.Array:
+    """The distinct non-null ``values`` (of the rows ``mask`` keeps), for a keyed store read."""
     if mask is not None:
         values = values.filter(pa.array(mask))
-    return pc.unique(values.drop_null()).to_pylist()
+    unique = pc.unique(values.drop_null())
+    return unique.combine_chunks() if isinstance(unique, pa.ChunkedArray) else unique
 
 
 def _check_endpoints(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch, valid: np.ndarray,
@@ -1091,6 +1093,8 @@ def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
 def _changes(table: pa.Table, keys: list[str], stored: Mapping[Any, Row],
              props: list[str]) -> tuple[pa.Table, Counts]:
     """The rows of ``table`` that are new or differ from ``stored`` in ``props``, and the counts."""
+    if not stored:  # a first import: everything is new
+        return table, Counts(created=table.num_rows)
     key_values = [table.column(k).to_pylist() for k in keys]
     composite = list(zip(*key_values)) if len(keys) > 1 else key_values[0]
     exists = np.fromiter((k in stored for k in composite), dtype=bool, count=table.num_rows)

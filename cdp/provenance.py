@@ -170,7 +170,7 @@ def identity_ops(store: GraphStore, source: str, ids: pa.Array, seen: pa.Array,
     customer of ``ids`` this source has not named before; ``pending``: identity ids the same
     write creates already. Returns no op when there is none to create."""
     identities = pc.binary_join_element_wise(pa.scalar(source), ids, ":")
-    known = store.existing_ids("Identity", identities.to_pylist()) | set(pending)
+    known = store.existing_ids("Identity", identities) | set(pending)
     fresh = pc.invert(pc.is_in(identities, value_set=pa.array(sorted(known), pa.string())))
     if not pc.any(fresh).as_py():
         return []
@@ -268,7 +268,8 @@ def observation_ops(
     ids = customers.column("id").combine_chunks()
     seen = observed_at if isinstance(observed_at, pa.Array) else pa.array(list(observed_at), pa.timestamp("us"))
     ops: list[WriteOp] = identity_ops(store, source, ids, seen)
-    is_new = np.fromiter((i not in stored for i in ids.to_pylist()), bool, len(ids))
+    is_new = np.fromiter((i not in stored for i in ids.to_pylist()), bool, len(ids)) if stored else \
+        np.ones(len(ids), bool)
     identities = pc.binary_join_element_wise(pa.scalar(source), ids, ":")
     hashed = identity_hashes(identities)  # once for every key
     parts = []

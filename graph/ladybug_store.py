@@ -72,6 +72,7 @@ class LadybugStore(GraphStore):
     #: with "buffer pool is full". A fresh connection costs well under a millisecond.
     arrow_statements_per_connection = 100
     inline_read_limit = PER_KEY_LIMIT
+    arrow_keys = True
     #: Reads running at once (the rest wait their turn). Every running query holds pages of
     #: the one shared buffer pool: 40 concurrent customer searches with a spend range (the
     #: server's worker-thread pool) filled a 256 MiB pool and failed with "buffer pool is
@@ -403,7 +404,9 @@ def _tables(query: Query, params: Mapping[str, Any] | None) -> Mapping[str, Any]
         return params
     out = dict(params)
     for name in query.ladybug_tables:
-        if name in out and not isinstance(out[name], pa.Table):
+        if isinstance(out.get(name), pa.Array):
+            out[name] = pa.table({"key": out[name]})
+        elif name in out and not isinstance(out[name], pa.Table):
             keys = list(out[name])
             typed = pa.int64() if keys and isinstance(keys[0], int) else pa.string()  # AttributeValue keys are INT64
             out[name] = pa.table({"key": pa.array(keys, typed)})

@@ -208,6 +208,10 @@ def delete_op(label: str, ids: Sequence[str] | Sequence[int]) -> WriteOp:
     return WriteOp("delete", label, table)
 
 
+#: Keys of a keyed read: a sequence, or an Arrow array (nulls ignored).
+Keys = Sequence[str] | Sequence[int] | pa.Array | pa.ChunkedArray
+
+
 def _check_key(table: pa.Table, key: str, what: str) -> None:
     if key not in table.column_names:
         raise InvalidInput(f"{what}: column {key} is required", field=key)
@@ -332,6 +336,9 @@ class GraphStore(ABC):
     #: Keyed reads of at most this many keys are short and in process: callers
     #: may run them without a worker thread (0: always use a thread).
     inline_read_limit: int = 0
+    #: Keyed reads may bind many keys as an Arrow array (LadybugDB joins a ``LOAD FROM``
+    #: table); otherwise they are passed as a list.
+    arrow_keys: bool = False
 
     def __init__(self) -> None:
         self._count_lock = threading.Lock()
@@ -353,12 +360,23 @@ class GraphStore(ABC):
             return self._fetch(query, params)
         return self._observed(query.name, self._fetch, query, params)
 
-    def _read_keyed(self, query: Query, ids: Sequence[str], params: Mapping[str, Any] | None = None) -> list[Row]:
-        """One store call reading ``query`` for the keys ``ids`` (bound as ``$ids``)."""
+    def _read_keyed(self, query: Query, ids: Keys, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """One store call reading ``query`` for the keys ``ids`` (bound as ``$ids``, each once).
+
+        ``ids`` may be an Arrow array: an import's hundreds of thousands of keys then reach
+        a backend with ``arrow_keys`` without a round trip through Python objects."""
         self._called()
+        keys: Any
+        if isinstance(ids, (pa.Array, pa.ChunkedArray)):
+            keys = pc.unique(ids.drop_null())
+            keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+            if not (self.arrow_keys and "ids" in query.ladybug_tables and len(keys) > self.inline_read_limit):
+                keys = keys.to_pylist()
+        else:
+            keys = list(dict.fromkeys(ids))
         if self.call_observer is None:
-            return self._fetch_keyed(query, list(dict.fromkeys(ids)), params or {})
-        return self._observed(query.name, self._fetch_keyed, query, list(dict.fromkeys(ids)), params or {})
+            return self._fetch_keyed(query, keys, params or {})
+        return self._observed(query.name, self._fetch_keyed, query, keys, params or {})
 
     def _observed(self, name: str, run: Callable[..., _T], *args: Any) -> _T:
         """``run(*args)``, timed and reported to ``call_observer`` as the call ``name`` (failures too)."""
@@ -644,13 +662,13 @@ class GraphStore(ABC):
             self._wrote()
         self._publish(Changes(everything=True))
 
-    def existing_ids(self, label: str, ids: Sequence[str]) -> set[str]:
+    def existing_ids(self, label: str, ids: Keys) -> set[str]:
         """The subset of ``ids`` that exist as ``label`` nodes."""
         if not ids:
             return set()
         return {r["id"] for r in self._read_keyed(Q.EXISTING_IDS[label], ids)}
 
-    def nodes(self, label: str, ids: Sequence[str]) -> dict[str, Row]:
+    def nodes(self, label: str, ids: Keys) -> dict[str, Row]:
         """The stored properties of the ``label`` nodes among ``ids``, by id.
 
         Every row has all of the label's properties (``None`` when unset);
@@ -850,7 +868,7 @@ class GraphStore(ABC):
             return {}
         return {r["id"]: r["merged_into"] for r in self._read(Q.CUSTOMERS_MERGED_INTO, {"ids": list(ids)})}
 
-    def customers_with_status(self, ids: Sequence[str], status: str) -> set[str]:
+    def customers_with_status(self, ids: Keys, status: str) -> set[str]:
         """The subset of ``ids`` that are customers with ``status`` (e.g. ERASED)."""
         if not ids:
             return set()
