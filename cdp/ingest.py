@@ -993,8 +993,8 @@ def _erased(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch,
     if not named:
         return [], 0
     mask = pa.array(valid)
-    ids = pc.unique(pa.chunked_array([values.filter(mask) for _, values, _ in named]).drop_null().combine_chunks())
-    gone = store.customers_with_status(ids, ERASED)
+    ids = pa.chunked_array([values.filter(mask) for _, values, _ in named])
+    gone = store.customers_with_status(ids if len(named) == 1 else pc.unique(ids), ERASED)
     if not gone:
         return [], 0
     rejects = []

@@ -364,14 +364,16 @@ class GraphStore(ABC):
         """One store call reading ``query`` for the keys ``ids`` (bound as ``$ids``, each once).
 
         ``ids`` may be an Arrow array: an import's hundreds of thousands of keys then reach
-        a backend with ``arrow_keys`` without a round trip through Python objects."""
+        a backend with ``arrow_keys`` without a round trip through Python objects. Such an
+        array is not deduplicated there (a repeated key only repeats its rows, which the
+        callers key by id): pass distinct keys."""
         self._called()
         keys: Any
         if isinstance(ids, (pa.Array, pa.ChunkedArray)):
-            keys = pc.unique(ids.drop_null())
+            keys = ids.drop_null()
             keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
             if not (self.arrow_keys and "ids" in query.ladybug_tables and len(keys) > self.inline_read_limit):
-                keys = keys.to_pylist()
+                keys = list(dict.fromkeys(keys.to_pylist()))
         else:
             keys = list(dict.fromkeys(ids))
         if self.call_observer is None:
