@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Benchmark cdp import on a generated customer CSV.")
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--batch-size", type=int, default=50_000)
+    p.add_argument("--batch-size", type=int, default=250_000, help="rows per batch (cdp import's default)")
     p.add_argument("--buffer-pool-mb", type=int, default=2048)
     p.add_argument("--out", type=Path, default=HERE / "out")
     p.add_argument("--provenance", default="contact", choices=["contact", "all", "off"],

@@ -250,7 +250,8 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     mapping = load_mapping(args.mapping)
     data = Path(args.file)
-    ingest.open_source(mapping, data, args.batch_size).close()  # fail on a bad file before opening the store
+    batch_size = args.batch_size or ingest.DEFAULT_BATCH_SIZE
+    ingest.open_source(mapping, data, batch_size).close()  # fail on a bad file before opening the store
     rejects = Path(args.rejects) if args.rejects else Path(f"{data.stem}.rejects.csv")
     bar = _progress_bar(None, f"importing {data.name}")
 
@@ -265,7 +266,7 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     store = open_store(settings)
     try:
-        report = ingest.import_file(store, mapping, data, args.batch_size, rejects, progress)
+        report = ingest.import_file(store, mapping, data, batch_size, rejects, progress)
     finally:
         bar.close()
         store.close()
@@ -518,7 +519,8 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
                                      "file), 2 bad mapping or unreadable file. See docs/import.md.")
     imp.add_argument("file", help="the data file")
     imp.add_argument("--mapping", required=True, help="the mapping file (TOML)")
-    imp.add_argument("--batch-size", type=_positive, default=50_000, help="rows per transaction (default 50000)")
+    imp.add_argument("--batch-size", type=_positive,
+                     help="rows per transaction (default: cdp.ingest.DEFAULT_BATCH_SIZE, 250000)")
     imp.add_argument("--rejects", help="rejects file (default: <file stem>.rejects.csv here)")
     imp.set_defaults(run=_cmd_import)
 

@@ -46,9 +46,12 @@ from graph.model import ARROW_TYPES, MODEL
 from graph.observation_ids import text_ids
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
 
-#: Rows per batch (one transaction each). LadybugDB's upsert costs ~20-30 us per
-#: row plus a fixed cost per statement, so batches are large.
-DEFAULT_BATCH_SIZE = 50_000
+#: Rows per batch (one transaction each). Every LadybugDB transaction that creates rows
+#: in bulk ends with a checkpoint costing ~1-2 s whatever its size, so batches are large:
+#: a 1M-row import with provenance took 52 s in batches of 50,000 and 27 s in batches
+#: of 250,000 (peak RSS 3.3 and 3.9 GiB; docs/import.md). A kill loses at most the
+#: batch under way; re-running the import converges.
+DEFAULT_BATCH_SIZE = 250_000
 
 #: Columns of a rejects file, one line per problem.
 REJECTS_HEADER = ("file", "row", "column", "value", "reason")
