@@ -130,18 +130,18 @@ def write_observations(store: GraphStore, ops: Sequence[WriteOp]) -> WriteResult
 
 
 def resettle(store: GraphStore, ops: Sequence[WriteOp]) -> list[WriteOp]:
-    """``ops`` with the ids of their new ``AttributeValue`` rows settled against the store
-    (``settle_ids``), and the ``HAS_ATTRIBUTE`` links of moved values following them."""
-    values = [op for op in ops if op.kind == "node" and op.name == "AttributeValue"]
-    if not values:
-        return list(ops)
-    table = pa.concat_tables([op.rows for op in values], promote_options="default")
-    table = table.append_column("_was", table.column("id"))
-    settled = settle_ids(store, table)
-    moved = {was: now for was, now in zip(settled.column("_was").to_pylist(), settled.column("id").to_pylist())
-             if was != now}
-    out = [op for op in ops if all(op is not v for v in values)]
-    out.insert(0, WriteOp("node", "AttributeValue", settled.drop_columns(["_was"])))
+    """``ops`` with the ids of their ``AttributeValue`` observations (rows with identity, key
+    and time) settled against the store (``settle_ids``, one op at a time, so no op gains
+    columns it did not set), and the ``HAS_ATTRIBUTE`` links of moved values following them."""
+    out: list[WriteOp] = []
+    moved: dict[int, int] = {}
+    for op in ops:
+        if op.kind == "node" and op.name == "AttributeValue" and set(CONTENT) <= set(op.rows.column_names):
+            settled = settle_ids(store, op.rows.append_column("_was", op.rows.column("id")))
+            moved.update((was, now) for was, now in zip(settled.column("_was").to_pylist(),
+                                                         settled.column("id").to_pylist()) if was != now)
+            op = WriteOp(op.kind, op.name, settled.drop_columns(["_was"]))
+        out.append(op)
     if moved:
         for i, op in enumerate(out):
             if op.kind == "relationship" and op.name == "HAS_ATTRIBUTE":

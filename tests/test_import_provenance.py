@@ -69,3 +69,34 @@ def test_provenance_can_be_limited_or_switched_off(tmp_path: Path) -> None:
             assert {v["key"] for v in values} == keys
         finally:
             store.close()
+
+
+def test_an_import_whose_observation_id_is_taken_settles_it(tmp_path: Path) -> None:
+    """Imports check new observation ids once, inside the write: a stored observation of
+    another customer under the id a row's e-mail hashes to is left alone, the row's value
+    takes the next id of the fixed sequence, and a re-import finds it there."""
+    from cdp.provenance import value_id
+    from graph.observation_ids import next_ids
+    from graph.store import node_op, relationship_op
+    import numpy as np
+
+    store = LadybugStore(tmp_path / "c.lbdb", buffer_pool_mb=128)
+    try:
+        mapping = load_mapping(CRM)
+        taken = value_id("CRM:C1001", "email", datetime(2026, 1, 15, 8, 30))
+        store.write([node_op("Customer", [{"id": "OTHER"}]),
+                     node_op("AttributeValue", [{"id": taken, "key": "phone", "value": "+31 6 99",
+                                                 "source": "BILLING", "identity_id": "BILLING:9",
+                                                 "observed_at": datetime(2020, 1, 1)}]),
+                     relationship_op("HAS_ATTRIBUTE", [{"from": "OTHER", "to": taken}])])
+        import_file(store, mapping, DATA, rejects_path=tmp_path / "r.csv")
+        other = store.attribute_values_of_customers(["OTHER"])["OTHER"]
+        assert [(v["id"], v["value"]) for v in other] == [(taken, "+31 6 99")]
+        email = [v for v in store.attribute_values_of_customers(["C1001"])["C1001"] if v["key"] == "email"]
+        assert [(v["id"], v["value"]) for v in email] == [(int(next_ids(np.array([taken]))[0]),
+                                                           "anna.devries@example.nl")]
+        before = store.counts()
+        report = import_file(store, mapping, DATA, rejects_path=tmp_path / "r.csv")
+        assert report.created == 0 and {**store.counts(), "ImportRun": 0} == {**before, "ImportRun": 0}
+    finally:
+        store.close()
