@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import pyarrow as pa
 
-from cdp.provenance import settle_ids, value_ops, write_observations
-from cdp.provenance import _write_ops
+from cdp.provenance import _write_ops, settle_ids, value_ops, write_observations
 from graph import queries as Q
 from graph.ladybug_store import LadybugStore
 from graph.observation_ids import distinct_ids, next_ids, value_id, value_ids
@@ -48,17 +47,23 @@ def _observation(owner: str, key: str, value: str) -> pa.Table:
                      "observed_at": pa.array([T], pa.timestamp("us")), "owner": [owner]})
 
 
+def _plant_collision(store: LadybugStore) -> tuple[pa.Table, int]:
+    """Store C1's phone under the id that C2's e-mail observation (returned) hashes to."""
+    new = _observation("C2", "email", "b@example.org")
+    taken = new.column("id")[0].as_py()
+    store.write([node_op("Customer", [{"id": "C1"}, {"id": "C2"}]),
+                 node_op("AttributeValue", [{"id": taken, "key": "phone", "value": "+31 6 1",
+                                             "identity_id": "CRM:C1", "observed_at": T}]),
+                 relationship_op("HAS_ATTRIBUTE", [{"from": "C1", "to": taken}])])
+    return new, taken
+
+
 def test_a_colliding_id_moves_along_a_fixed_sequence(tmp_path: Path) -> None:
     """Another observation already holds the hash of a new one: the new one takes the next id,
     and recording it again finds that same id instead of adding a second node."""
     store = LadybugStore(tmp_path / "s.lbdb")
     try:
-        new = _observation("C2", "email", "b@example.org")
-        taken = new.column("id")[0].as_py()
-        store.write([node_op("Customer", [{"id": "C1"}, {"id": "C2"}]),
-                     node_op("AttributeValue", [{"id": taken, "key": "phone", "value": "+31 6 1",
-                                                 "identity_id": "CRM:C1", "observed_at": T}]),
-                     relationship_op("HAS_ATTRIBUTE", [{"from": "C1", "to": taken}])])
+        new, taken = _plant_collision(store)
         store.write(value_ops(store, new))
         mine = store.attribute_values_of_customers(["C1", "C2"])
         assert [v["value"] for v in mine["C1"]] == ["+31 6 1"]  # untouched
@@ -79,12 +84,7 @@ def test_a_write_refuses_a_collision_and_write_observations_settles_it(tmp_path:
     ``write_observations`` moves the new one along the sequence and writes it with its link."""
     store = LadybugStore(tmp_path / "s.lbdb")
     try:
-        new = _observation("C2", "email", "b@example.org")
-        taken = new.column("id")[0].as_py()
-        store.write([node_op("Customer", [{"id": "C1"}, {"id": "C2"}]),
-                     node_op("AttributeValue", [{"id": taken, "key": "phone", "value": "+31 6 1",
-                                                 "identity_id": "CRM:C1", "observed_at": T}]),
-                     relationship_op("HAS_ATTRIBUTE", [{"from": "C1", "to": taken}])])
+        new, taken = _plant_collision(store)
         ops = _write_ops(settle_ids(None, new))
         with pytest.raises(IdTaken) as refused:
             store.write(ops)
