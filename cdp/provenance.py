@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph.model import MODEL
-from graph.observation_ids import CONTENT, identity_hashes, next_ids, repeats, value_id, value_ids
 from graph.errors import IdTaken
+from graph.observation_ids import CONTENT, identity_hashes, next_ids, repeats, value_id, value_ids
 from graph.store import GraphStore, Row, WriteOp, WriteResult, node_op, relationship_op
 
 #: Customer properties that can be recorded as observations.
@@ -151,14 +151,9 @@ def resettle(store: GraphStore, ops: Sequence[WriteOp]) -> list[WriteOp]:
     return out
 
 
-def value_ops(store: GraphStore, observations: pa.Table) -> list[WriteOp]:
-    """The ops writing ``observations`` (``AttributeValue`` rows plus ``owner``, the customer
-    id) and their ``HAS_ATTRIBUTE`` links, ids settled against the store (``settle_ids``)."""
-    return _write_ops(settle_ids(store, observations))
-
-
-def _write_ops(observations: pa.Table) -> list[WriteOp]:
-    """The ops writing settled ``observations`` and their ``HAS_ATTRIBUTE`` links."""
+def value_ops(observations: pa.Table) -> list[WriteOp]:
+    """The ops writing ``observations`` (``AttributeValue`` rows with settled ids, plus
+    ``owner``, the customer id) and their ``HAS_ATTRIBUTE`` links."""
     return [node_op("AttributeValue", observations.drop_columns(["owner"])),
             relationship_op("HAS_ATTRIBUTE", pa.table({"from": observations.column("owner"),
                                                        "to": observations.column("id")}))]
@@ -249,7 +244,7 @@ def attribute_ops(
     ops = identity_ops(store, source, owners_written,
                        pa.array([first_seen[o] for o in owners_written.to_pylist()], pa.timestamp("us")),
                        pending_identities)
-    return ops + _write_ops(table), table.num_rows, unchanged
+    return ops + value_ops(table), table.num_rows, unchanged
 
 
 def observation_ops(
@@ -292,5 +287,5 @@ def observation_ops(
         parts.append(_observations(source, trust, key, ids.filter(mask), text.filter(mask), seen.filter(mask),
                                    identities.filter(mask), hashed[keep]))
     if parts:
-        ops += _write_ops(settle_ids(None, pa.concat_tables(parts)))
+        ops += value_ops(settle_ids(None, pa.concat_tables(parts)))
     return ops

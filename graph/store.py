@@ -249,8 +249,8 @@ def _ascending(values: np.ndarray) -> bool:
 
 
 def _is_in(values: pa.Array, value_set: pa.Array) -> pa.Array:
-    """A boolean mask: which of ``values`` are in ``value_set`` (for integers
-    a sorted search for integers: Arrow's and numpy 2's hash sets are several times slower
+    """A boolean mask: which of ``values`` are in ``value_set`` (for integers a sorted
+    search: Arrow's and numpy 2's hash sets are several times slower
     on a million random 63-bit ids). Sorted inputs (``_unique``'s) are not sorted again."""
     if pa.types.is_integer(values.type) and values.null_count == 0 and value_set.null_count == 0:
         if len(value_set) == 0:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import pyarrow as pa
 
-from cdp.provenance import _write_ops, settle_ids, value_ops, write_observations
+from cdp.provenance import settle_ids, value_ops, write_observations
 from graph import queries as Q
 from graph.ladybug_store import LadybugStore
 from graph.observation_ids import distinct_ids, next_ids, value_id, value_ids
@@ -64,14 +64,14 @@ def test_a_colliding_id_moves_along_a_fixed_sequence(tmp_path: Path) -> None:
     store = LadybugStore(tmp_path / "s.lbdb")
     try:
         new, taken = _plant_collision(store)
-        store.write(value_ops(store, new))
+        store.write(value_ops(settle_ids(store, new)))
         mine = store.attribute_values_of_customers(["C1", "C2"])
         assert [v["value"] for v in mine["C1"]] == ["+31 6 1"]  # untouched
         moved = mine["C2"][0]["id"]
         assert moved == next_ids(np.array([taken]))[0] and mine["C2"][0]["value"] == "b@example.org"
         again = settle_ids(store, new.set_column(2, "value", pa.array(["c@example.org"])))
         assert again.column("id").to_pylist() == [moved]
-        store.write(value_ops(store, new.set_column(2, "value", pa.array(["c@example.org"]))))
+        store.write(value_ops(settle_ids(store, new.set_column(2, "value", pa.array(["c@example.org"])))))
         assert store.counts()["AttributeValue"] == 2
         assert store.attribute_values_of_customers(["C2"])["C2"][0]["value"] == "c@example.org"
     finally:
@@ -85,7 +85,7 @@ def test_a_write_refuses_a_collision_and_write_observations_settles_it(tmp_path:
     store = LadybugStore(tmp_path / "s.lbdb")
     try:
         new, taken = _plant_collision(store)
-        ops = _write_ops(settle_ids(None, new))
+        ops = value_ops(settle_ids(None, new))
         with pytest.raises(IdTaken) as refused:
             store.write(ops)
         assert refused.value.ids == [taken] and refused.value.code == "CONFLICT"
@@ -95,7 +95,7 @@ def test_a_write_refuses_a_collision_and_write_observations_settles_it(tmp_path:
         assert [(v["id"], v["value"]) for v in mine["C1"]] == [(taken, "+31 6 1")]
         assert [(v["id"], v["value"]) for v in mine["C2"]] == [(next_ids(np.array([taken]))[0], "b@example.org")]
         # The same observation again (same identity, key, time) is an update, not a collision.
-        write_observations(store, _write_ops(settle_ids(None, new.set_column(2, "value", pa.array(["c@x.org"])))))
+        write_observations(store, value_ops(settle_ids(None, new.set_column(2, "value", pa.array(["c@x.org"])))))
         assert store.counts()["AttributeValue"] == 2
         assert [v["value"] for v in store.attribute_values_of_customers(["C2"])["C2"]] == ["c@x.org"]
         # Updating a stored observation's other properties by id alone is no collision either.
