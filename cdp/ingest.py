@@ -920,7 +920,7 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     valid = ~batch.rejected
     batch_time = _file_time(batch.file)
     stored = {label: store.nodes(label, _distinct(table.column("id"), valid)) for label, table in batch.nodes.items()}
-    erased, erased_rows = _erased(store, mapping, batch, valid)
+    erased, erased_rows = _erased(store, mapping, batch, valid, stored.get("Customer"))
     rejects, rejected_rows = _check_endpoints(store, mapping, batch, valid, stored)
     rejects, rejected_rows = erased + rejects, erased_rows + rejected_rows
     items: dict[str, Counts] = {}
@@ -930,7 +930,7 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
         changed, counts = _changes(table, ["id"], stored[entity.label], [p.name for p in entity.properties])
         items[entity.label] = counts
         if changed.num_rows:
-            ops.append(node_op(entity.label, changed))
+            ops += _node_ops(entity.label, changed, stored[entity.label])
             if entity.label == "Customer" and mapping.source.provenance:
                 ops += observation_ops(
                     store, mapping.source.name, mapping.source.trust, changed, stored["Customer"],
@@ -960,6 +960,17 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     return BatchOutcome(items, rejects, rejected_rows)
 
 
+def _node_ops(label: str, changed: pa.Table, stored: Mapping[str, Row]) -> list[WriteOp]:
+    """The upserts of ``changed`` rows of ``label``: the ones not in ``stored`` (read before
+    the write) as a ``fresh`` op, created without a second existence read (first, so that
+    LadybugDB can COPY them), the others as a plain upsert."""
+    if not stored:
+        return [node_op(label, changed, fresh=True)]
+    is_new = pc.invert(pc.is_in(changed.column("id"), value_set=pa.array(list(stored), changed.schema.field("id").type)))
+    new, old = changed.filter(is_new), changed.filter(pc.invert(is_new))
+    return [node_op(label, rows, fresh) for rows, fresh in ((new, True), (old, False)) if rows.num_rows]
+
+
 def _attribute_ops(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch, valid: np.ndarray,
                    batch_time: datetime, ops: list[WriteOp]) -> Counts:
     """Append to ``ops`` the ops recording the valid rows' mapped Customer attributes
@@ -979,10 +990,12 @@ def _attribute_ops(store: GraphStore, mapping: SourceMapping, batch: ConvertedBa
 
 
 def _erased(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch,
-            valid: np.ndarray) -> tuple[list[Reject], int]:
+            valid: np.ndarray, customers: Mapping[str, Row] | None = None) -> tuple[list[Reject], int]:
     """Reject (in ``valid``, in place) rows naming a customer that was erased, as a Customer
     row or a relationship's end (a ticket of theirs): an erased person's records are not
-    taken in again (docs/privacy.md). Returns the rejects and the rows rejected."""
+    taken in again (docs/privacy.md). ``customers``: the stored rows of the batch's valid
+    Customer ids, read already (their status is not read again). Returns the rejects and
+    the rows rejected."""
     from cdp.erasure import ERASED
 
     named: list[tuple[str, pa.Array, str]] = []  # (item, customer id per row, source column)
@@ -996,8 +1009,15 @@ def _erased(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch,
     if not named:
         return [], 0
     mask = pa.array(valid)
-    ids = pa.chunked_array([values.filter(mask) for _, values, _ in named])
-    gone = store.customers_with_status(ids if len(named) == 1 else pc.unique(ids), ERASED)
+    gone: set[str] = set()
+    if customers is not None and named[0][0] == "Customer":
+        gone = {i for i, row in customers.items() if row.get("status") == ERASED}
+        named_elsewhere = named[1:]
+    else:
+        named_elsewhere = named
+    if named_elsewhere:
+        ids = pa.chunked_array([values.filter(mask) for _, values, _ in named_elsewhere])
+        gone |= store.customers_with_status(ids if len(named_elsewhere) == 1 else pc.unique(ids), ERASED)
     if not gone:
         return [], 0
     rejects = []

@@ -11,6 +11,7 @@ customer). Unchanged values add nothing, so re-importing a file is a no-op.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph.model import MODEL
-from graph.errors import IdTaken
+from graph.errors import IdTaken, KeyTaken
 from graph.observation_ids import CONTENT, identity_hashes, next_ids, repeats, value_id, value_ids
 from graph.store import GraphStore, Row, WriteOp, WriteResult, node_op, relationship_op
 
@@ -120,13 +121,15 @@ def _observations(source: str, trust: float, key: str, owners: pa.Array, values:
 
 def write_observations(store: GraphStore, ops: Sequence[WriteOp]) -> WriteResult:
     """``store.write(ops)``, where the ``AttributeValue`` ops were settled within their batch
-    only (``settle_ids(None, ...)``): on an id collision with a stored observation
-    (``IdTaken``, nothing written) the ids are settled against the store
-    (``resettle``) and the write runs again. Raises what ``store.write`` raises."""
+    only (``settle_ids(None, ...)``) and ops may be ``fresh`` (believed new, created without
+    an existence read). On an id collision with a stored observation (``IdTaken``) or a
+    fresh row that is stored after all (``KeyTaken``), nothing is written: the ids are
+    settled against the store (``resettle``) and the write runs again with every existence
+    check. Raises what ``store.write`` raises."""
     try:
         return store.write(ops)
-    except IdTaken:
-        return store.write(resettle(store, ops))
+    except (IdTaken, KeyTaken):
+        return store.write(resettle(store, [replace(op, fresh=False) for op in ops]))
 
 
 def resettle(store: GraphStore, ops: Sequence[WriteOp]) -> list[WriteOp]:
@@ -151,22 +154,33 @@ def resettle(store: GraphStore, ops: Sequence[WriteOp]) -> list[WriteOp]:
     return out
 
 
-def value_ops(observations: pa.Table) -> list[WriteOp]:
+def value_ops(observations: pa.Table, fresh: bool = False, order: np.ndarray | None = None) -> list[WriteOp]:
     """The ops writing ``observations`` (``AttributeValue`` rows with settled ids, plus
-    ``owner``, the customer id) and their ``HAS_ATTRIBUTE`` links."""
-    return [node_op("AttributeValue", observations.drop_columns(["owner"])),
-            relationship_op("HAS_ATTRIBUTE", pa.table({"from": observations.column("owner"),
-                                                       "to": observations.column("id")}))]
+    ``owner``, the customer id) and their ``HAS_ATTRIBUTE`` links. ``fresh``: the values are
+    believed new (``WriteOp``). ``order``: the positions of the rows by customer, to write
+    the links in (LadybugDB COPYs links grouped by customer about 20 % faster)."""
+    links = pa.table({"from": observations.column("owner"), "to": observations.column("id")})
+    if order is not None:
+        links = links.take(pa.array(order))
+    return [node_op("AttributeValue", observations.drop_columns(["owner"]), fresh),
+            relationship_op("HAS_ATTRIBUTE", links)]
 
 
 def identity_ops(store: GraphStore, source: str, ids: pa.Array, seen: pa.Array,
-                 pending: Collection[str] = ()) -> list[WriteOp]:
+                 pending: Collection[str] = (), new: np.ndarray | None = None) -> list[WriteOp]:
     """The ``Identity`` ``<source>:<id>`` (linked at ``seen``) and its ``HAS_IDENTITY`` link for each
     customer of ``ids`` this source has not named before; ``pending``: identity ids the same
-    write creates already. Returns no op when there is none to create."""
+    write creates already; ``new``: which of ``ids`` are customers this write creates, whose
+    identities are taken to be new without a read (the op is ``fresh``: should one be stored
+    after all, ``write_observations`` writes again with the read). Returns no op when there
+    is none to create."""
     identities = pc.binary_join_element_wise(pa.scalar(source), ids, ":")
-    known = store.existing_ids("Identity", identities) | set(pending)
-    fresh = pc.invert(pc.is_in(identities, value_set=pa.array(sorted(known), pa.string())))
+    if new is not None and new.all() and not pending:
+        fresh = pa.array(np.ones(len(ids), bool))
+    else:
+        ask = identities if new is None else identities.filter(pa.array(~new))
+        known = store.existing_ids("Identity", ask) | set(pending)
+        fresh = pc.invert(pc.is_in(identities, value_set=pa.array(sorted(known), pa.string())))
     if not pc.any(fresh).as_py():
         return []
     new_ids = identities.filter(fresh)
@@ -174,7 +188,7 @@ def identity_ops(store: GraphStore, source: str, ids: pa.Array, seen: pa.Array,
     return [node_op("Identity", pa.table({
                 "id": new_ids, "source": pa.array([source] * n), "source_key": ids.filter(fresh),
                 "matched_by": pa.array(["SEED"] * n), "confidence": pa.array(np.ones(n)),
-                "linked_at": seen.filter(fresh)})),
+                "linked_at": seen.filter(fresh)}), fresh=True),
             relationship_op("HAS_IDENTITY", pa.table({"from": ids.filter(fresh), "to": new_ids}))]
 
 
@@ -262,12 +276,21 @@ def observation_ops(
         return []
     ids = customers.column("id").combine_chunks()
     seen = observed_at if isinstance(observed_at, pa.Array) else pa.array(list(observed_at), pa.timestamp("us"))
-    ops: list[WriteOp] = identity_ops(store, source, ids, seen)
     is_new = np.fromiter((i not in stored for i in ids.to_pylist()), bool, len(ids)) if stored else \
         np.ones(len(ids), bool)
+    ops: list[WriteOp] = identity_ops(store, source, ids, seen, new=is_new)
     identities = pc.binary_join_element_wise(pa.scalar(source), ids, ":")
+    # Values of an identity this write creates cannot be stored yet (but for a hash
+    # collision, which fails the fresh create and is settled by write_observations).
+    if not ops:
+        made = np.zeros(len(ids), bool)
+    elif ops[0].rows.num_rows == len(ids):
+        made = np.ones(len(ids), bool)
+    else:
+        made = np.asarray(pc.is_in(identities, value_set=ops[0].rows.column("id")).to_numpy(zero_copy_only=False),
+                          bool)
     hashed = identity_hashes(identities)  # once for every key
-    parts = []
+    parts, rows = [], []
     for key in keys:
         if key not in customers.column_names:
             continue
@@ -282,10 +305,22 @@ def observation_ops(
             continue
         if keep.all():
             parts.append(_observations(source, trust, key, ids, text, seen, identities, hashed))
+            rows.append(np.arange(len(ids)))
             continue
         mask = pa.array(keep)
         parts.append(_observations(source, trust, key, ids.filter(mask), text.filter(mask), seen.filter(mask),
                                    identities.filter(mask), hashed[keep]))
-    if parts:
-        ops += value_ops(settle_ids(None, pa.concat_tables(parts)))
-    return ops
+        rows.append(np.flatnonzero(keep))
+    if not parts:
+        return ops
+    observations, row = pa.concat_tables(parts), np.concatenate(rows)
+    if made.all() or not made.any():
+        settled = settle_ids(None, observations)
+        if settled.num_rows == len(row):  # no observation repeated: link them customer by customer
+            return ops + value_ops(settled, fresh=bool(made.all()), order=np.argsort(row, kind="stable"))
+        return ops + value_ops(settled, fresh=bool(made.all()))
+    settled = settle_ids(None, observations.append_column("_fresh", pa.array(made[row])))
+    fresh = settled.column("_fresh")
+    settled = settled.drop_columns(["_fresh"])
+    return (ops + value_ops(settled.filter(fresh), fresh=True)
+            + value_ops(settled.filter(pc.invert(fresh))))

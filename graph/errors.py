@@ -53,3 +53,12 @@ class IdTaken(Conflict):
     def __init__(self, message: str, ids: list[int]) -> None:
         super().__init__(message, field="id")
         self.ids = ids
+
+
+class KeyTaken(Conflict):
+    """A write op marked ``fresh`` (rows believed new, so created without reading which
+    keys are stored) named a node that is stored already. Nothing is written; write the
+    ops again without ``fresh`` (``cdp.provenance.write_observations`` does)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="id")

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from graph import queries as Q
 from graph.cypher import Query
-from graph.errors import StoreError, StoreUnavailable
+from graph.errors import KeyTaken, StoreError, StoreUnavailable
 from graph.model import MODEL
 from graph.observation_ids import distinct_ids, value_ids
 from graph.store import GraphStore, Row
@@ -181,6 +181,8 @@ class LadybugStore(GraphStore):
         try:
             return conn.execute(text, dict(params) if params else {})
         except RuntimeError as exc:
+            if "duplicated primary key" in str(exc):
+                raise KeyTaken(f"a create found its key stored already: {exc}") from exc
             raise StoreError(f"embedded store rejected a statement: {exc}") from exc
 
     # ------------------------------------------------------------ primitives

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from graph import queries as Q
 from graph.cypher import Query
-from graph.errors import StoreError, StoreUnavailable
+from graph.errors import KeyTaken, StoreError, StoreUnavailable
 from graph.model import MODEL
 from graph.observation_ids import distinct_ids, value_ids
 from graph.store import GraphStore, Row
@@ -77,6 +77,8 @@ class Neo4jStore(GraphStore):
     def _raise(self, exc: Exception) -> None:
         if isinstance(exc, (self._neo4j.exceptions.ServiceUnavailable, self._neo4j.exceptions.SessionExpired)):
             raise StoreUnavailable(f"Neo4j is unavailable: {exc}") from exc
+        if isinstance(exc, self._neo4j.exceptions.ConstraintError):
+            raise KeyTaken(f"a create found its key stored already: {exc}") from exc
         raise StoreError(f"Neo4j rejected a statement: {exc}") from exc
 
     def _fetch(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:

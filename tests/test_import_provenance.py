@@ -100,3 +100,27 @@ def test_an_import_whose_observation_id_is_taken_settles_it(tmp_path: Path) -> N
         assert report.created == 0 and {**store.counts(), "ImportRun": 0} == {**before, "ImportRun": 0}
     finally:
         store.close()
+
+
+def test_an_import_of_a_new_customer_whose_identity_is_stored_converges(tmp_path: Path) -> None:
+    """A customer the store lacks gets its identity and values created without an existence
+    read (``fresh``). When that identity is stored after all (here: linked to another
+    customer), the write is refused whole and made again with the reads: the identity is
+    neither duplicated nor moved, the customer and its values land, a re-import adds nothing."""
+    from graph.store import node_op, relationship_op
+
+    store = LadybugStore(tmp_path / "c.lbdb", buffer_pool_mb=128)
+    try:
+        mapping = load_mapping(CRM)
+        store.write([node_op("Customer", [{"id": "OTHER"}]),
+                     node_op("Identity", [{"id": "CRM:C1001", "source": "CRM", "source_key": "C1001"}]),
+                     relationship_op("HAS_IDENTITY", [{"from": "OTHER", "to": "CRM:C1001"}])])
+        report = import_file(store, mapping, DATA, rejects_path=tmp_path / "r.csv")
+        assert report.rejected == 0 and "C1001" in store.customers(["C1001"])
+        assert store.customer_of_identity("CRM:C1001") == "OTHER"
+        assert {v["key"] for v in store.attribute_values_of_customers(["C1001"])["C1001"]} >= {"email"}
+        before = store.counts()
+        again = import_file(store, mapping, DATA, rejects_path=tmp_path / "r.csv")
+        assert again.created == 0 and {**store.counts(), "ImportRun": 0} == {**before, "ImportRun": 0}
+    finally:
+        store.close()

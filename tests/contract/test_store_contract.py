@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from cdp.customers import contact_summary
-from graph.errors import InvalidInput
+from graph.errors import InvalidInput, KeyTaken
 from graph.model import MODEL
 from graph.queries import CustomerFilter
 from graph.store import GraphStore, node_op, relationship_op, unlink_op
@@ -125,6 +125,23 @@ def test_a_batch_is_all_or_nothing(store: GraphStore) -> None:
         ])
     assert store.customers(["C9"]) == {}
     assert store.counts()["Customer"] == 0
+
+
+def test_a_fresh_op_creates_without_looking_and_refuses_a_stored_key(store: GraphStore) -> None:
+    """``fresh`` rows are created without an existence read: new ones land (counted as
+    created, linkable in the same write); a stored key fails the whole write with
+    KeyTaken and leaves the stored node and everything else of the write untouched."""
+    result = store.write([node_op("Customer", [{"id": "F1", "city": "Delft"}, {"id": "F2"}], fresh=True),
+                          node_op("Account", [{"id": "FA1", "type": "MOBILE"}], fresh=True),
+                          relationship_op("HOLDS", [{"from": "F1", "to": "FA1"}])])
+    assert result.created == {"Customer": 2, "Account": 1, "HOLDS": 1} and not any(result.updated.values())
+    with pytest.raises(KeyTaken):
+        store.write([node_op("Customer", [{"id": "F3"}, {"id": "F1", "city": "Breda"}], fresh=True),
+                     relationship_op("HOLDS", [{"from": "F3", "to": "FA1"}])])
+    stored = store.customers(["F1", "F3"])
+    assert set(stored) == {"F1"} and stored["F1"]["city"] == "Delft"
+    assert [a["id"] for a in store.accounts_of_customers(["F1", "F3"]).get("F1", [])] == ["FA1"]
+    assert "F3" not in store.accounts_of_customers(["F1", "F3"])
 
 
 def test_relationship_upsert_counts_and_properties(store: GraphStore) -> None:
