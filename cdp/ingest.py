@@ -919,7 +919,8 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     """
     valid = ~batch.rejected
     batch_time = _file_time(batch.file)
-    stored = {label: store.nodes(label, _distinct(table.column("id"), valid)) for label, table in batch.nodes.items()}
+    stored = {label: store.nodes_table(label, _distinct(table.column("id"), valid))
+              for label, table in batch.nodes.items()}
     erased, erased_rows = _erased(store, mapping, batch, valid, stored.get("Customer"))
     rejects, rejected_rows = _check_endpoints(store, mapping, batch, valid, stored)
     rejects, rejected_rows = erased + rejects, erased_rows + rejected_rows
@@ -927,15 +928,17 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     ops: list[WriteOp] = []
     for entity in mapping.entities:
         table = _last_per_key(batch.nodes[entity.label].filter(pa.array(valid)), ["id"])
-        changed, counts = _changes(table, ["id"], stored[entity.label], [p.name for p in entity.properties])
-        items[entity.label] = counts
-        if changed.num_rows:
-            ops += _node_ops(entity.label, changed, stored[entity.label])
-            if entity.label == "Customer" and mapping.source.provenance:
-                ops += observation_ops(
-                    store, mapping.source.name, mapping.source.trust, changed, stored["Customer"],
-                    _observed_times(batch, valid, changed.column("id").combine_chunks(), batch_time),
-                    mapping.source.provenance)
+        new, changed = _node_changes(table, stored[entity.label], [p.name for p in entity.properties])
+        items[entity.label] = Counts(created=new.num_rows, updated=changed.num_rows,
+                                     unchanged=table.num_rows - new.num_rows - changed.num_rows)
+        # New rows as a fresh op (no second existence read), first so that LadybugDB can COPY them.
+        ops += [node_op(entity.label, rows, fresh) for rows, fresh in ((new, True), (changed, False)) if rows.num_rows]
+        if (new.num_rows or changed.num_rows) and entity.label == "Customer" and mapping.source.provenance:
+            written = pa.concat_tables([new, changed])
+            ops += observation_ops(
+                store, mapping.source.name, mapping.source.trust, written, _rows_of(stored["Customer"], changed),
+                _observed_times(batch, valid, written.column("id").combine_chunks(), batch_time),
+                mapping.source.provenance)
         if entity.label == "Customer" and entity.attributes:
             items[ATTRIBUTES_ITEM] = _attribute_ops(store, mapping, batch, valid, batch_time, ops)
     for rel in mapping.relationships:
@@ -960,15 +963,33 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     return BatchOutcome(items, rejects, rejected_rows)
 
 
-def _node_ops(label: str, changed: pa.Table, stored: Mapping[str, Row]) -> list[WriteOp]:
-    """The upserts of ``changed`` rows of ``label``: the ones not in ``stored`` (read before
-    the write) as a ``fresh`` op, created without a second existence read (first, so that
-    LadybugDB can COPY them), the others as a plain upsert."""
-    if not stored:
-        return [node_op(label, changed, fresh=True)]
-    is_new = pc.invert(pc.is_in(changed.column("id"), value_set=pa.array(list(stored), changed.schema.field("id").type)))
-    new, old = changed.filter(is_new), changed.filter(pc.invert(is_new))
-    return [node_op(label, rows, fresh) for rows, fresh in ((new, True), (old, False)) if rows.num_rows]
+def _node_changes(table: pa.Table, stored: pa.Table, props: list[str]) -> tuple[pa.Table, pa.Table]:
+    """The rows of ``table`` (one per ``id``) not in ``stored`` (the stored nodes among
+    them, ``GraphStore.nodes_table``), and those whose ``props`` differ from the stored
+    ones (a null differs from a value: it clears the property), column by column."""
+    if stored.num_rows == 0:  # a first import: everything is new
+        return table, table.slice(0, 0)
+    at = pc.index_in(table.column("id"), value_set=stored.column("id"))
+    exists = pc.is_valid(at)
+    old = table.filter(exists)
+    before = stored.take(at.filter(exists))
+    differs = np.zeros(old.num_rows, bool)
+    for p in props:
+        now, then = old.column(p), before.column(p)
+        if now.type != then.type:
+            now = now.cast(then.type)
+        equal = pc.fill_null(pc.equal(now, then), False)
+        both_null = pc.and_(pc.is_null(now), pc.is_null(then))
+        differs |= ~np.asarray(pc.or_(equal, both_null).to_numpy(zero_copy_only=False), bool)
+    return table.filter(pc.invert(exists)), old.filter(pa.array(differs))
+
+
+def _rows_of(stored: pa.Table, rows: pa.Table) -> dict[str, Row]:
+    """The stored rows (``stored``: a ``nodes_table``) of the ids in ``rows``, by id."""
+    if rows.num_rows == 0:
+        return {}
+    keep = stored.filter(pc.is_in(stored.column("id"), value_set=rows.column("id")))
+    return {r["id"]: r for r in keep.to_pylist()}
 
 
 def _attribute_ops(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch, valid: np.ndarray,
@@ -990,11 +1011,11 @@ def _attribute_ops(store: GraphStore, mapping: SourceMapping, batch: ConvertedBa
 
 
 def _erased(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch,
-            valid: np.ndarray, customers: Mapping[str, Row] | None = None) -> tuple[list[Reject], int]:
+            valid: np.ndarray, customers: pa.Table | None = None) -> tuple[list[Reject], int]:
     """Reject (in ``valid``, in place) rows naming a customer that was erased, as a Customer
     row or a relationship's end (a ticket of theirs): an erased person's records are not
     taken in again (docs/privacy.md). ``customers``: the stored rows of the batch's valid
-    Customer ids, read already (their status is not read again). Returns the rejects and
+    Customer ids (a ``nodes_table``), read already (their status is not read again). Returns the rejects and
     the rows rejected."""
     from cdp.erasure import ERASED
 
@@ -1011,7 +1032,8 @@ def _erased(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch,
     mask = pa.array(valid)
     gone: set[str] = set()
     if customers is not None and named[0][0] == "Customer":
-        gone = {i for i, row in customers.items() if row.get("status") == ERASED}
+        gone = set(customers.filter(pc.fill_null(pc.equal(customers.column("status"), ERASED), False))
+                   .column("id").to_pylist())
         named_elsewhere = named[1:]
     else:
         named_elsewhere = named
@@ -1061,11 +1083,11 @@ def _distinct(values: pa.ChunkedArray | pa.Array, mask: np.ndarray | None = None
 
 
 def _check_endpoints(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch, valid: np.ndarray,
-                     stored: dict[str, dict[str, Row]]) -> tuple[list[Reject], int]:
+                     stored: dict[str, pa.Table]) -> tuple[list[Reject], int]:
     """Reject (in ``valid``, in place) rows whose relationship endpoints are missing; return the rejects."""
     if not mapping.relationships:
         return [], 0
-    present: dict[str, set[str]] = {label: set(rows) for label, rows in stored.items()}
+    present: dict[str, set[str]] = {label: set(rows.column("id").to_pylist()) for label, rows in stored.items()}
     absent: dict[str, set[str]] = {}
     rejects: list[Reject] = []
     rejected_rows = 0
