@@ -129,7 +129,8 @@ def _schema():  # type: ignore[no-untyped-def]
     return pa.schema([(n, pa.string()) for n in names])
 
 
-def run_import(csv_path: Path, mapping_path: Path, db_path: Path, batch_size: int, buffer_pool_mb: int) -> dict:
+def run_import(csv_path: Path, mapping_path: Path, db_path: Path, batch_size: int | None,
+               buffer_pool_mb: int) -> dict:
     """Import ``csv_path`` twice into a fresh store (this process); return figures and checks."""
     import resource
 
@@ -142,6 +143,7 @@ def run_import(csv_path: Path, mapping_path: Path, db_path: Path, batch_size: in
     remove_store(db_path)
     mapping = load_mapping(mapping_path)
     store = LadybugStore(db_path, buffer_pool_mb=buffer_pool_mb, checkpoint_mb=Settings.from_env().checkpoint_mb)
+    batch_size = batch_size or store.import_batch_rows
     try:
         runs = []
         for name in ("first import", "re-import (unchanged)"):
@@ -160,7 +162,7 @@ def run_import(csv_path: Path, mapping_path: Path, db_path: Path, batch_size: in
     finally:
         store.close()
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"runs": runs, "customers_in_store": counts["Customer"], "sample_customer": {
+    return {"batch_size": batch_size, "runs": runs, "customers_in_store": counts["Customer"], "sample_customer": {
         k: str(v) for k, v in sample.items()}, "peak_rss_mib": round(peak_kib / 1024)}
 
 
@@ -189,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Benchmark cdp import on a generated customer CSV.")
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--batch-size", type=int, default=250_000, help="rows per batch (cdp import's default)")
+    p.add_argument("--batch-size", type=int, help="rows per batch (default: cdp import's, the store's "
+                                                   "import_batch_rows)")
     p.add_argument("--buffer-pool-mb", type=int, default=2048)
     p.add_argument("--out", type=Path, default=HERE / "out")
     p.add_argument("--provenance", default="contact", choices=["contact", "all", "off"],
@@ -214,14 +217,15 @@ def main(argv: list[str] | None = None) -> int:
     setting = {"contact": "", "all": "provenance = true\n", "off": "provenance = false\n"}[args.provenance]
     mapping_path.write_text(MAPPING.replace("[source]\n", "[source]\n" + setting, 1))
     child = subprocess.run([sys.executable, __file__, "--child", "--rows", str(args.rows), "--seed", str(args.seed),
-                            "--batch-size", str(args.batch_size), "--buffer-pool-mb", str(args.buffer_pool_mb),
+                            *(["--batch-size", str(args.batch_size)] if args.batch_size else []),
+                            "--buffer-pool-mb", str(args.buffer_pool_mb),
                             "--out", str(args.out)], stdout=subprocess.PIPE, text=True, check=True)
     results = {
         "command": f".venv/bin/python bench/import_csv.py --rows {args.rows}"
-                   + (f" --batch-size {args.batch_size}" if args.batch_size != 50_000 else "")
+                   + (f" --batch-size {args.batch_size}" if args.batch_size else "")
                    + (f" --provenance {args.provenance}" if args.provenance != "contact" else ""),
         "provenance": args.provenance,
-        "rows": args.rows, "seed": args.seed, "batch_size": args.batch_size,
+        "rows": args.rows, "seed": args.seed,
         "csv_mib": round(csv_path.stat().st_size / 2**20), "generate_seconds": generate_seconds,
         **json.loads(child.stdout), "machine": machine.facts(),
     }

@@ -250,8 +250,8 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     mapping = load_mapping(args.mapping)
     data = Path(args.file)
-    batch_size = args.batch_size or ingest.DEFAULT_BATCH_SIZE
-    ingest.open_source(mapping, data, batch_size).close()  # fail on a bad file before opening the store
+    batch_size = args.batch_size  # None: the store's (LadybugDB 1,000,000 rows, Neo4j 50,000)
+    ingest.open_source(mapping, data, batch_size or ingest.DEFAULT_BATCH_SIZE).close()  # fail before opening the store
     rejects = Path(args.rejects) if args.rejects else Path(f"{data.stem}.rejects.csv")
     bar = _progress_bar(None, f"importing {data.name}")
 
@@ -520,7 +520,8 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     imp.add_argument("file", help="the data file")
     imp.add_argument("--mapping", required=True, help="the mapping file (TOML)")
     imp.add_argument("--batch-size", type=_positive,
-                     help="rows per transaction (default: cdp.ingest.DEFAULT_BATCH_SIZE, 250000)")
+                     help="rows per transaction (default: the store's: 1000000 on the embedded store, "
+                          "50000 on Neo4j)")
     imp.add_argument("--rejects", help="rejects file (default: <file stem>.rejects.csv here)")
     imp.set_defaults(run=_cmd_import)
 

@@ -46,12 +46,11 @@ from graph.model import ARROW_TYPES, MODEL
 from graph.observation_ids import text_ids
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
 
-#: Rows per batch (one transaction each). Every LadybugDB transaction that creates rows
-#: in bulk ends with a checkpoint costing ~1-2 s whatever its size, so batches are large:
-#: a 1M-row import with provenance took 52 s in batches of 50,000 and 27 s in batches
-#: of 250,000 (peak RSS 3.3 and 3.9 GiB; docs/import.md). A kill loses at most the
-#: batch under way; re-running the import converges.
-DEFAULT_BATCH_SIZE = 250_000
+#: Rows per batch when reading a file without a store (``convert_batch``, the CLI's
+#: check of a file before it opens the store). An import's batches (one transaction
+#: each) default to the store's ``import_batch_rows``: 1,000,000 on the embedded store,
+#: 50,000 on Neo4j. A kill loses at most the batch under way; re-running converges.
+DEFAULT_BATCH_SIZE = 50_000
 
 #: Columns of a rejects file, one line per problem.
 REJECTS_HEADER = ("file", "row", "column", "value", "reason")
@@ -204,13 +203,14 @@ def import_file(
     store: GraphStore,
     mapping: SourceMapping,
     path: str | Path,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     rejects_path: str | Path | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import ``path`` into ``store`` as ``mapping`` says; return the report.
 
-    Every batch of ``batch_size`` rows is one ``store.write`` (one transaction);
+    Every batch of ``batch_size`` rows (None: ``store.import_batch_rows``) is one
+    ``store.write`` (one transaction);
     a finished run is recorded as an ``ImportRun`` node (``record_run``).
     Problems are appended to ``rejects_path`` (a CSV file with ``REJECTS_HEADER``,
     created on the first reject, replacing an older file; None: rejected rows
@@ -227,6 +227,7 @@ def import_file(
     from cdp import catalog_import
 
     started = time.perf_counter()
+    batch_size = batch_size or store.import_batch_rows
     rules = catalog_import.writes_rules(mapping)
     if rules:  # catalog rules depend on each other: the whole file is checked, then written in one batch
         batch_size = catalog_import.MAX_ROWS + 1

@@ -73,6 +73,12 @@ class LadybugStore(GraphStore):
     arrow_statements_per_connection = 100
     inline_read_limit = PER_KEY_LIMIT
     arrow_keys = True
+    #: LadybugDB 0.22 ends every transaction that COPYs with a checkpoint whose cost grows
+    #: with the size of the tables, not of the batch (0.2 s after 1M rows of a two-column
+    #: table, 1.0 s after 6M; bench/copy_floor_model.py): the fewer batches, the faster.
+    #: A 1M-row import with provenance: 24.0 s in batches of 250,000, 20.8 s of 500,000,
+    #: 18.7 s in one (peak RSS 3.8, 4.5 and 3.8 GiB; docs/import.md).
+    import_batch_rows = 1_000_000
     #: Reads running at once (the rest wait their turn). Every running query holds pages of
     #: the one shared buffer pool: 40 concurrent customer searches with a spend range (the
     #: server's worker-thread pool) filled a 256 MiB pool and failed with "buffer pool is

@@ -294,8 +294,12 @@ def _last_per_key(table: pa.Table, keys: list[str], distinct: Mapping[str, pa.Ar
 
 
 def _not_in(values: pa.Array, exclude: list[pa.Array]) -> pa.Array:
-    """``values`` without those in any of the ``exclude`` arrays."""
+    """``values`` without those in any of the ``exclude`` arrays. An array equal to one
+    of them (a link's ends listed as the write created the nodes, the usual case of an
+    import) is found so by one comparison, not a lookup per value."""
     for other in exclude:
+        if len(values) == len(other) and values.type == other.type and values.equals(other):
+            return values.slice(0, 0)
         if len(values):
             values = values.filter(pc.invert(_is_in(values, other)))
     return values
@@ -338,6 +342,9 @@ class GraphStore(ABC):
     """
 
     backend: Backend
+    #: Rows per transaction of an import unless the caller says otherwise
+    #: (``cdp import --batch-size``): what one transaction of this backend holds well.
+    import_batch_rows: int = 50_000
     #: True when no other process can write this store, so caches need no expiry.
     exclusive_writer: bool = False
     #: Keyed reads of at most this many keys are short and in process: callers
