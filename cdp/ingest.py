@@ -27,7 +27,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -231,16 +231,21 @@ def import_file(
     rules = catalog_import.writes_rules(mapping)
     if rules:  # catalog rules depend on each other: the whole file is checked, then written in one batch
         batch_size = catalog_import.MAX_ROWS + 1
-    source = open_source(mapping, path, batch_size)
+    chunk = _chunk_rows(batch_size) if data_format(mapping, Path(path)) == "csv" and not rules else batch_size
+    source = open_source(mapping, path, chunk)
     report = ImportReport(str(path), mapping.source.name, {name: Counts() for name in mapping.names()},
                           total=source.total, warnings=list(source.warnings))
     sink = RejectsFile(Path(rejects_path)) if rejects_path else None
     converters = Converters()
     if progress:
         progress(report)
-    ahead = _Prefetch(((batch, convert_batch(mapping, batch, str(path), converters)) for batch in source))
+    # Two threads ahead of the writes: one reads the next chunk while the other converts
+    # this one (pyarrow releases the GIL), so a one-batch import waits for the slower of
+    # the two, not their sum.
+    reading = _Prefetch(iter(source))
+    ahead = _Prefetch(((batch, convert_batch(mapping, batch, str(path), converters)) for batch in reading))
     try:
-        for batch, converted in ahead:
+        for batch, converted in _grouped(ahead, batch_size // chunk):
             if rules:
                 if len(batch.rows) > catalog_import.MAX_ROWS:
                     raise InvalidInput(f"{path}: a catalog rules file holds at most {catalog_import.MAX_ROWS:,} "
@@ -261,6 +266,7 @@ def import_file(
                 progress(report)
     finally:
         ahead.close()
+        reading.close()
         source.close()
         if sink:
             sink.close()
@@ -268,6 +274,59 @@ def import_file(
         report.seconds = time.perf_counter() - started
     record_run(store, mapping, report)
     return report
+
+
+#: Rows read and converted at a time when a CSV batch is larger: the next chunk is read
+#: while this one is converted.
+CHUNK_ROWS = 200_000
+
+
+def _chunk_rows(batch_size: int) -> int:
+    """The chunk a CSV batch of ``batch_size`` rows is read in: the largest that divides it
+    into equal parts of at most ``CHUNK_ROWS`` (at most 64 parts), else the whole batch."""
+    for parts in range(-(-batch_size // CHUNK_ROWS), 65):
+        if batch_size % parts == 0:
+            return batch_size // parts
+    return batch_size
+
+
+def _grouped(chunks: Iterable[tuple[SourceBatch, ConvertedBatch]],
+             per_batch: int) -> Iterator[tuple[SourceBatch, ConvertedBatch]]:
+    """``chunks`` (read and converted) joined ``per_batch`` at a time into the batches that
+    are written, one transaction each (the last may be smaller)."""
+    pending: list[tuple[SourceBatch, ConvertedBatch]] = []
+    for chunk in chunks:
+        pending.append(chunk)
+        if len(pending) == per_batch:
+            yield _joined(pending)
+            pending = []
+    if pending:
+        yield _joined(pending)
+
+
+def _joined(chunks: list[tuple[SourceBatch, ConvertedBatch]]) -> tuple[SourceBatch, ConvertedBatch]:
+    """One batch from consecutive chunks of a file (their rows in order)."""
+    if len(chunks) == 1:
+        return chunks[0]
+    sources = [s for s, _ in chunks]
+    parts = [c for _, c in chunks]
+    first = parts[0]
+
+    def arrays(values: list[pa.Array]) -> pa.Array:
+        return pa.chunked_array(values).combine_chunks()
+
+    source = SourceBatch(pa.concat_tables([s.table for s in sources if s.table.num_columns], promote_options="default"),
+                         np.concatenate([s.rows for s in sources]), [r for s in sources for r in s.rejects])
+    converted = ConvertedBatch(
+        first.file, np.concatenate([c.rows for c in parts]),
+        {label: pa.concat_tables([c.nodes[label] for c in parts], promote_options="default").combine_chunks()
+         for label in first.nodes},
+        {name: pa.concat_tables([c.relationships[name] for c in parts], promote_options="default").combine_chunks()
+         for name in first.relationships},
+        np.concatenate([c.rejected for c in parts]), [r for c in parts for r in c.rejects],
+        None if first.observed_at is None else arrays([c.observed_at for c in parts]),
+        first.key_columns, {key: arrays([c.attributes[key] for c in parts]) for key in first.attributes})
+    return source, converted
 
 
 class _Prefetch:

@@ -481,3 +481,32 @@ def test_a_big_write_mixing_new_and_existing_rows_writes_each_row_to_its_own_nod
     assert all(r["source"] == "X" for i, r in sources.items() if i != "X:C00000")
     links = store.relationships("HAS_IDENTITY", [c["id"] for c in customers])
     assert set(links) == {(f"C{i:05d}", f"X:C{i:05d}") for i in range(n)}
+
+
+def test_a_batch_read_in_chunks_writes_what_one_read_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CSV batch larger than ``CHUNK_ROWS`` is read and converted in chunks (the next
+    chunk is read while this one is converted) and written as one transaction: the store,
+    the counts and the rejects (a malformed line, a bad value, with their row numbers) are
+    those of reading the batch at once."""
+    import cdp.ingest as ingest
+
+    mapping = load_mapping(EXAMPLES / "mappings" / "billing.toml")
+    lines = (EXAMPLES / "data" / "billing_accounts.csv").read_text().splitlines()
+    fields = lines[1].split(";")
+    broken = ";".join(fields[:3])  # too few fields
+    data = tmp_path / "billing.csv"
+    data.write_text("\n".join([lines[0], *lines[1:4], broken, *lines[4:], lines[2].replace(fields[0], "C7777", 1)
+                               .replace(fields[-1], "not a number", 1)]) + "\n")
+    outcomes = []
+    for name, chunk in (("whole", 10_000), ("chunked", 2)):
+        monkeypatch.setattr(ingest, "CHUNK_ROWS", chunk)
+        assert ingest._chunk_rows(6) == (6 if chunk > 6 else 2)
+        with LadybugStore(tmp_path / f"{name}.lbdb", buffer_pool_mb=128) as store:
+            report = import_file(store, mapping, data, batch_size=6, rejects_path=tmp_path / f"{name}.csv")
+            outcomes.append((report.batches, report.read, report.rejected,
+                             {k: (c.created, c.updated, c.unchanged, c.rejected) for k, c in report.items.items()},
+                             read_rejects(tmp_path / f"{name}.csv"), snapshot(store)))
+    assert outcomes[0] == outcomes[1]
+    batches, read, rejected, _, rejects, stored = outcomes[1]
+    assert (batches, read) == (2, 10) and rejected >= 1 and any(r["row"] == "5" for r in rejects)
+    assert len(stored["Customer"]) > 0
