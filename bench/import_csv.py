@@ -151,7 +151,7 @@ def run_import(csv_path: Path, mapping_path: Path, db_path: Path, batch_size: in
             rejects = csv_path.with_suffix(".rejects.csv")
 
             def progress(report) -> None:  # type: ignore[no-untyped-def]
-                if report.batches and report.batches % 5 == 0:
+                if report.batches and report.batches % 5 == 0 and not report.writing:
                     _say(f"  {report.read:,} rows, {report.rows_per_second:,.0f} rows/s")
 
             report = import_file(store, mapping, csv_path, batch_size, rejects, progress)

@@ -258,6 +258,9 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     def progress(report: ingest.ImportReport) -> None:
         if report.total and bar.total is None:
             bar.total = report.total
+        if report.writing:  # a batch read and checked, now being written (one transaction)
+            bar.set_postfix_str(f"writing batch {report.batches + 1} ({report.writing:,} rows)")
+            return
         bar.set_postfix(created=report.created, updated=report.updated, rejected=report.rejected, refresh=False)
         bar.update(report.read - bar.n)
         if bar.disable and report.batches:  # not a terminal: one line per committed batch

@@ -108,7 +108,8 @@ class ImportReport:
     ``read`` counts data rows (blank lines excluded), ``rejected`` the rows
     not imported; ``items`` has the counts per entity label and relationship
     type, in mapping order; ``total`` is the file's row count when known in
-    advance (Parquet).
+    advance (Parquet); ``writing`` the rows of the batch being written now (0: none;
+    a batch of a million rows takes tens of seconds, so progress shows it).
     """
 
     file: str
@@ -123,6 +124,7 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: _utcnow())
     run_id: str | None = None
+    writing: int = 0
 
     @property
     def imported(self) -> int:
@@ -215,7 +217,8 @@ def import_file(
     Problems are appended to ``rejects_path`` (a CSV file with ``REJECTS_HEADER``,
     created on the first reject, replacing an older file; None: rejected rows
     are only counted). ``progress`` is
-    called with the running report once the file is open and after each batch.
+    called with the running report once the file is open, before each batch is written
+    (``writing`` set) and after it.
 
     Raises ``InvalidInput`` before any write when the file cannot be opened or
     lacks a column the mapping reads, and mid-way when it cannot be read past
@@ -257,7 +260,12 @@ def import_file(
                         sink.write(problems)
                         sink.close()
                     raise catalog_import.refusal(problems, str(sink.path) if sink else None)
+            if progress:
+                report.writing = len(batch.rows)
+                report.seconds = time.perf_counter() - started
+                progress(report)
             outcome = write_batch(store, mapping, converted)
+            report.writing = 0
             _add(report, batch, converted, outcome)
             if sink:
                 sink.write(sorted(batch.rejects + converted.rejects + outcome.rejects, key=lambda r: r.row))

@@ -510,3 +510,16 @@ def test_a_batch_read_in_chunks_writes_what_one_read_writes(tmp_path: Path, monk
     batches, read, rejected, _, rejects, stored = outcomes[1]
     assert (batches, read) == (2, 10) and rejected >= 1 and any(r["row"] == "5" for r in rejects)
     assert len(stored["Customer"]) > 0
+
+
+def test_progress_is_reported_before_and_after_each_batch_is_written(store: GraphStore, tmp_path: Path) -> None:
+    """A big batch takes a while to write, so progress says when one starts (``writing``:
+    its rows) and again when it is committed (``writing`` back to 0, counts updated)."""
+    mapping = parse_mapping('[source]\nname = "X"\n[[entity]]\nlabel = "Customer"\nkey = "id"\n'
+                            '[entity.columns]\ncity = "city"\n')
+    data = tmp_path / "c.csv"
+    data.write_text("id,city\n" + "".join(f"C{i},Delft\n" for i in range(5)))
+    seen: list[tuple[int, int, int, int]] = []
+    import_file(store, mapping, data, batch_size=2,
+                progress=lambda r: seen.append((r.writing, r.batches, r.read, r.created)))
+    assert seen == [(0, 0, 0, 0), (2, 0, 0, 0), (0, 1, 2, 2), (2, 1, 2, 2), (0, 2, 4, 4), (1, 2, 4, 4), (0, 3, 5, 5)]
