@@ -987,15 +987,18 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     """
     valid = ~batch.rejected
     batch_time = _file_time(batch.file)
-    stored = {label: store.nodes_table(label, _distinct(table.column("id"), valid))
-              for label, table in batch.nodes.items()}
+    keys = {label: _distinct(table.column("id"), valid) for label, table in batch.nodes.items()}
+    valid_before = int(valid.sum())  # the checks below may reject more rows
+    stored = {label: store.nodes_table(label, ids) for label, ids in keys.items()}
     erased, erased_rows = _erased(store, mapping, batch, valid, stored.get("Customer"))
     rejects, rejected_rows = _check_endpoints(store, mapping, batch, valid, stored)
     rejects, rejected_rows = erased + rejects, erased_rows + rejected_rows
     items: dict[str, Counts] = {}
     ops: list[WriteOp] = []
     for entity in mapping.entities:
-        table = _last_per_key(batch.nodes[entity.label].filter(pa.array(valid)), ["id"])
+        table = batch.nodes[entity.label].filter(pa.array(valid))
+        if not len(keys[entity.label]) == valid_before == table.num_rows:  # an id may repeat: the last row wins
+            table = _last_per_key(table, ["id"])
         new, changed = _node_changes(table, stored[entity.label], [p.name for p in entity.properties])
         items[entity.label] = Counts(created=new.num_rows, updated=changed.num_rows,
                                      unchanged=table.num_rows - new.num_rows - changed.num_rows)
@@ -1137,8 +1140,11 @@ def _observed_times(batch: ConvertedBatch, valid: np.ndarray, ids: pa.Array, bat
     if batch.observed_at is None:
         return pa.repeat(fallback, len(ids))
     keep = pc.and_(pa.array(valid), pc.is_valid(batch.observed_at))
-    rows = batch.nodes["Customer"].column("id").combine_chunks().filter(keep)[::-1]  # the last row first
-    times = batch.observed_at.filter(keep)[::-1]
+    rows = batch.nodes["Customer"].column("id").combine_chunks().filter(keep)
+    times = batch.observed_at.filter(keep)
+    if len(rows) == len(ids) and rows.equals(ids):  # the usual first import: one row per id, in order
+        return times.cast(pa.timestamp("us"))
+    rows, times = rows[::-1], times[::-1]  # the last row first
     return pc.fill_null(pc.take(times, pc.index_in(ids, value_set=rows)), fallback).cast(pa.timestamp("us"))
 
 

@@ -523,3 +523,22 @@ def test_progress_is_reported_before_and_after_each_batch_is_written(store: Grap
     import_file(store, mapping, data, batch_size=2,
                 progress=lambda r: seen.append((r.writing, r.batches, r.read, r.created)))
     assert seen == [(0, 0, 0, 0), (2, 0, 0, 0), (0, 1, 2, 2), (2, 1, 2, 2), (0, 2, 4, 4), (1, 2, 4, 4), (0, 3, 5, 5)]
+
+
+def test_the_last_row_of_a_customer_in_a_batch_wins(store: GraphStore, tmp_path: Path) -> None:
+    """A file naming a customer twice in one batch keeps its last row, also when another
+    row of the batch is rejected after the batch was read (here: an erased customer's)."""
+    from cdp.erasure import erase
+
+    mapping = parse_mapping('[source]\nname = "X"\n[[entity]]\nlabel = "Customer"\nkey = "id"\n'
+                            '[entity.columns]\ncity = "city"\n')
+    store.upsert_nodes("Customer", [{"id": "C9", "city": "Breda"}])
+    erase(store, "C9", datetime(2026, 1, 1))
+    data = tmp_path / "c.csv"
+    data.write_text("id,city\nC1,Delft\nC1,Gouda\nC9,Ede\nC2,Zwolle\nC2,Assen\n")
+    report = import_file(store, mapping, data, rejects_path=tmp_path / "r.csv")
+    assert (report.read, report.rejected, report.items["Customer"].created) == (5, 1, 2)
+    stored = store.nodes("Customer", ["C1", "C2", "C9"])
+    assert (stored["C1"]["city"], stored["C2"]["city"], stored["C9"]["city"]) == ("Gouda", "Assen", "Breda")
+    values = store.attribute_values_of_customers(["C1"])["C1"]
+    assert [(v["key"], v["value"]) for v in values if v["key"] == "city"] == [("city", "Gouda")]
