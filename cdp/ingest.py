@@ -323,7 +323,8 @@ def _joined(chunks: list[tuple[SourceBatch, ConvertedBatch]]) -> tuple[SourceBat
     def arrays(values: list[pa.Array]) -> pa.Array:
         return pa.chunked_array(values).combine_chunks()
 
-    source = SourceBatch(pa.concat_tables([s.table for s in sources if s.table.num_columns], promote_options="default"),
+    tables = [s.table for s in sources if s.table.num_columns]
+    source = SourceBatch(pa.concat_tables(tables, promote_options="default"),
                          np.concatenate([s.rows for s in sources]), [r for s in sources for r in s.rejects])
     converted = ConvertedBatch(
         first.file, np.concatenate([c.rows for c in parts]),

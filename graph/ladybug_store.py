@@ -25,7 +25,7 @@ from graph.cypher import Query
 from graph.errors import KeyTaken, StoreError, StoreUnavailable
 from graph.model import MODEL
 from graph.observation_ids import distinct_ids, value_ids
-from graph.store import GraphStore, Keys, Row
+from graph.store import GraphStore, Row
 
 
 #: WAL size (MiB) at which LadybugDB checkpoints (its own default, 16, checkpoints
@@ -218,16 +218,11 @@ class LadybugStore(GraphStore):
             return schema.empty_table()
         return table.select(schema.names).cast(schema)
 
-    def _fetch_keyed_table(self, query: Query, ids: Keys, schema: pa.Schema) -> pa.Table:
-        # Many keys: one LOAD FROM of an Arrow key table, rows straight to Arrow (an
-        # import batch's million customers read in ~1 s instead of ~10 s as dicts).
-        if not isinstance(ids, (pa.Array, pa.ChunkedArray)) or len(ids) <= self.inline_read_limit:
-            return super()._fetch_keyed_table(query, ids, schema)
-        keys = ids.drop_null()
-        keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-        return self._fetch_table(query, {"ids": pa.table({"key": keys})}, schema)
-
-    def _fetch_table_keyed(self, query: Query, ids: list[str], schema: pa.Schema) -> pa.Table:
+    def _fetch_table_keyed(self, query: Query, ids: Any, schema: pa.Schema) -> pa.Table:
+        if isinstance(ids, pa.Array):
+            # Many keys as Arrow: one LOAD FROM of a key table, rows straight to Arrow (an
+            # import batch's million customers read in ~1 s instead of ~10 s as dicts).
+            return self._fetch_table(query, {"ids": pa.table({"key": ids})}, schema)
         # Projection refreshes read the rows of the customers a write touched. An
         # ``IN $ids`` list is compared against every row (2 s for 1,000 ids at 1M
         # customers), a primary-key lookup per key costs ~0.3 ms: always look up.

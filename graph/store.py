@@ -382,17 +382,22 @@ class GraphStore(ABC):
         array is not deduplicated there (a repeated key only repeats its rows, which the
         callers key by id): pass distinct keys."""
         self._called()
-        keys: Any
-        if isinstance(ids, (pa.Array, pa.ChunkedArray)):
-            keys = ids.drop_null()
-            keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-            if not (self.arrow_keys and "ids" in query.ladybug_tables and len(keys) > self.inline_read_limit):
-                keys = list(dict.fromkeys(keys.to_pylist()))
-        else:
-            keys = list(dict.fromkeys(ids))
+        keys = self._key_values(query, ids)
         if self.call_observer is None:
             return self._fetch_keyed(query, keys, params or {})
         return self._observed(query.name, self._fetch_keyed, query, keys, params or {})
+
+    def _key_values(self, query: Query, ids: Keys) -> Any:
+        """``ids`` as a keyed read binds them: an Arrow array (nulls dropped) when the
+        backend takes ``arrow_keys`` for ``query`` and they are many, else a list of the
+        distinct keys."""
+        if isinstance(ids, (pa.Array, pa.ChunkedArray)):
+            keys = ids.drop_null()
+            keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+            if self.arrow_keys and "ids" in query.ladybug_tables and len(keys) > self.inline_read_limit:
+                return keys
+            return list(dict.fromkeys(keys.to_pylist()))
+        return list(dict.fromkeys(ids))
 
     def _observed(self, name: str, run: Callable[..., _T], *args: Any) -> _T:
         """``run(*args)``, timed and reported to ``call_observer`` as the call ``name`` (failures too)."""
@@ -708,18 +713,8 @@ class GraphStore(ABC):
         if not len(ids):
             return schema.empty_table()
         query = Q.NODES_BY_IDS[label]
-        if self.call_observer is None:
-            self._called()
-            return self._fetch_keyed_table(query, ids, schema)
         self._called()
-        return self._observed(query.name, self._fetch_keyed_table, query, ids, schema)
-
-    def _fetch_keyed_table(self, query: Query, ids: Keys, schema: pa.Schema) -> pa.Table:
-        """Rows of the keyed read ``query`` for ``ids`` as a table of ``schema`` (backends
-        reading Arrow directly override this)."""
-        if isinstance(ids, (pa.Array, pa.ChunkedArray)):
-            ids = ids.drop_null().to_pylist()
-        return _rows_to_table(self._fetch_keyed(query, list(dict.fromkeys(ids)), {}), schema)
+        return self._observed(query.name, self._fetch_table_keyed, query, self._key_values(query, ids), schema)
 
     def relationships(self, rel_type: str, sources: Sequence[str]) -> dict[tuple[str, str], Row]:
         """The stored ``rel_type`` relationships leaving the nodes ``sources``.
@@ -810,7 +805,9 @@ class GraphStore(ABC):
         """Run a read and return its rows as an Arrow table of ``schema`` (backends may stream)."""
         return _rows_to_table(self._fetch(query, params), schema)
 
-    def _fetch_table_keyed(self, query: Query, ids: list[str], schema: pa.Schema) -> pa.Table:
+    def _fetch_table_keyed(self, query: Query, ids: Any, schema: pa.Schema) -> pa.Table:
+        """Rows of the keyed read ``query`` for ``ids`` (a list of distinct keys, or on a
+        backend with ``arrow_keys`` an Arrow array of many) as a table of ``schema``."""
         return _rows_to_table(self._fetch_keyed(query, ids, {}), schema)
 
     def campaign_contacts(self, campaign_id: str, wave: int | None = None) -> pa.Table:
