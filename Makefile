@@ -13,11 +13,12 @@ GRAPHIQL_MODULES := tools/graphiql/node_modules/.package-lock.json
 CYPHERLINT_MODULES := tools/cypher-lint/node_modules/.package-lock.json
 GRAPHIQL_ASSETS := cdp/static/graphiql/vendor/graphiql.min.js
 
-.PHONY: install serve test bench bench-small bench-import bench-identity bench-analytics bench-campaigns loadtest wrk-tool clean help
+.PHONY: install serve test neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns loadtest wrk-tool clean help
 
 help:
 	@echo "make serve   - install, load demo data on first run, serve http://127.0.0.1:8000/graphql"
-	@echo "make test    - install and run the whole test suite"
+	@echo "make test    - install and run the whole test suite (both stores: embedded and a local Neo4j)"
+	@echo "make neo4j   - run a local Neo4j 5.26 on bolt://127.0.0.1:7687 for development"
 	@echo "make bench   - run the benchmarks (1,000,000 customers; long) and print figures"
 	@echo "make loadtest - 50 clients of mixed reads and writes, then kill-and-re-run convergence (about 5 minutes)"
 
@@ -45,8 +46,29 @@ install: $(STAMP) $(GRAPHIQL_ASSETS) $(CYPHERLINT_MODULES)
 serve: install
 	$(BIN)/cdp serve --dev-key
 
+# The whole suite runs on both stores: the embedded one always, and Neo4j 5.26 (tools/neo4j,
+# built from Maven Central and started on a free loopback port for the run) when Java and Maven
+# are present. CI sets CDP_REQUIRE_NEO4J=1 so that a Neo4j that cannot start fails the run.
 test: install
-	$(BIN)/python -m pytest -q
+	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
+		$(BIN)/python tools/neo4j/local.py build && \
+		$(BIN)/python tools/neo4j/local.py run -- $(BIN)/python -m pytest -q; \
+	elif [ -n "$$CDP_REQUIRE_NEO4J" ]; then \
+		echo "CDP_REQUIRE_NEO4J is set but java/mvn are missing: cannot run the Neo4j half"; exit 1; \
+	else \
+		echo "*** java or mvn not found: the Neo4j half of the suite is SKIPPED (embedded store only) ***"; \
+		$(BIN)/python -m pytest -q; \
+	fi
+
+# Build the local Neo4j launcher (Maven Central; cached in ~/.m2 and tools/neo4j/target).
+neo4j-build:
+	@command -v java >/dev/null && command -v mvn >/dev/null || { echo "java and mvn are needed (OpenJDK 17, Maven 3.8)"; exit 1; }
+	$(PYTHON) tools/neo4j/local.py build
+
+# A local Neo4j for development on bolt://127.0.0.1:7687 (data in data/neo4j); point cdp at it
+# with NEO4J_URI=bolt://127.0.0.1:7687 (docs/neo4j.md).
+neo4j: neo4j-build
+	$(PYTHON) tools/neo4j/local.py serve
 
 # wrk (Debian) drives the HTTP load; without it bench/ falls back to a slower Python client.
 wrk-tool:

@@ -1,4 +1,5 @@
-"""Shared fixtures: real stores (embedded always, Neo4j when NEO4J_URI is set),
+"""Shared fixtures: real stores (embedded always, Neo4j when CDP_TEST_NEO4J_URI is set, as
+``make test`` does with the local Neo4j of tools/neo4j),
 demo data, and an HTTP client on the real ASGI app."""
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import pytest
 from cdp.settings import Settings
 from graph.store import GraphStore
 
-BACKENDS = ["ladybug"] + (["neo4j"] if os.environ.get("NEO4J_URI") else [])
+NEO4J_TEST_URI = os.environ.get("CDP_TEST_NEO4J_URI", "")
+if os.environ.get("CDP_REQUIRE_NEO4J") and not NEO4J_TEST_URI:
+    raise RuntimeError("CDP_REQUIRE_NEO4J is set but no Neo4j runs (CDP_TEST_NEO4J_URI unset): run `make test`")
+BACKENDS = ["ladybug"] + (["neo4j"] if NEO4J_TEST_URI else [])
 
 
 def make_store(backend: str, tmp_path: Path) -> GraphStore:
@@ -23,9 +27,7 @@ def make_store(backend: str, tmp_path: Path) -> GraphStore:
         return LadybugStore(tmp_path / "store.lbdb", buffer_pool_mb=256)
     from graph.neo4j_store import Neo4jStore
 
-    settings = Settings.from_env()
-    store = Neo4jStore(settings.neo4j_uri or "", settings.neo4j_user, settings.neo4j_password,
-                       settings.neo4j_database)
+    store = Neo4jStore(NEO4J_TEST_URI, "neo4j", "", "neo4j")
     store.wipe()
     return store
 
