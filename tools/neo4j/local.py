@@ -3,7 +3,7 @@
     python tools/neo4j/local.py build            # resolve and compile once (Maven; cached)
     python tools/neo4j/local.py serve [--port N] # run in the foreground (make neo4j)
     python tools/neo4j/local.py run -- CMD ...   # start on a free port, run CMD with
-                                                 # NEO4J_URI set, stop, exit with CMD's status
+                                                 # CDP_TEST_NEO4J_URI set, stop, exit with its status
 
 The server is the real database engine (same Cypher planner, constraints, transactions and
 Bolt protocol as a Neo4j server) embedded in ``LocalNeo4j.java`` with Bolt on 127.0.0.1 and
