@@ -22,7 +22,6 @@ write) and ``import_rows`` (both, for rows given as dicts).
 
 from __future__ import annotations
 
-import csv
 import json
 import queue
 import threading
@@ -39,6 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from cdp import csv_export
 from cdp.errors import InvalidInput
 from cdp.mapping import ATTRIBUTES_ITEM, Conversion, KeySpec, PropertyMapping, SourceMapping
 from cdp.provenance import attribute_ops, identities_in, observation_ops, write_observations
@@ -439,7 +439,8 @@ def _add(report: ImportReport, batch: SourceBatch, converted: ConvertedBatch, ou
 
 
 class RejectsFile:
-    """A CSV file of rejects (``REJECTS_HEADER``), created on the first reject."""
+    """A CSV file of rejects (``REJECTS_HEADER``), created on the first reject; written by
+    ``cdp.csv_export`` (fields quoted, values that would start a spreadsheet formula neutralised)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -455,7 +456,7 @@ class RejectsFile:
             if self._file is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._file = self.path.open("w", newline="", encoding="utf-8")
-                self._writer = csv.writer(self._file)
+                self._writer = csv_export.writer(self._file)
                 self._writer.writerow(REJECTS_HEADER)
             self._writer.writerows((r.file, r.row, r.column, r.value, r.reason) for r in rejects)
             self._file.flush()
