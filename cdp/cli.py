@@ -248,6 +248,7 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from cdp import ingest
     from cdp.mapping import load_mapping
     from cdp.store import open_store
+    from cdp.write_rules import WriteRules
 
     mapping = load_mapping(args.mapping)
     data = Path(args.file)
@@ -270,7 +271,7 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     store = open_store(settings)
     try:
-        report = ingest.import_file(store, mapping, data, batch_size, rejects, progress)
+        report = ingest.import_file(store, mapping, data, batch_size, rejects, progress, WriteRules.of(settings))
     finally:
         bar.close()
         store.close()
