@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
 from graph.model import CHANNELS
 from graph.store import GraphStore, node_op
-from tests.conftest import api_client, gql
+from tests.conftest import BACKENDS, api_client, gql, make_store
 
 CUSTOMERS = """mutation($items: [CustomerInput!]!) { upsertCustomers(source: "billing", items: $items) {
   created updated ids errors { index field message code } } }"""
@@ -22,17 +21,16 @@ CONTACTS = """mutation($items: [ContactInput!]!) { upsertContacts(source: "SERVI
   created updated ids errors { index field message code } } }"""
 
 
-@pytest.fixture()
-def api(tmp_path: Path) -> Iterator[tuple[GraphStore, object]]:
-    from starlette.testclient import TestClient
-
-    from cdp.app import build_app
-
-    store = LadybugStore(tmp_path / "partner.lbdb", buffer_pool_mb=128)
+@pytest.fixture(params=BACKENDS)
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[GraphStore, object]]:
+    """An HTTP client on the real app over a fresh store of each available backend."""
+    store = make_store(request.param, tmp_path)
     store.write([node_op("Channel", [{"id": c[0], "name": c[1], "kind": c[2]} for c in CHANNELS]),
                  node_op("Product", [{"id": "P-MOB", "name": "Mobile", "category": "MOBILE_DATA"}])])
     with api_client(Settings(), store) as client:
         yield store, client
+    if request.param == "neo4j":
+        store.wipe()
     store.close()
 
 
