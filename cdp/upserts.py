@@ -6,12 +6,12 @@ text, e-mail, phone, birth date, country; the same rules as ``cdp import``): a b
 item is reported (index, field, path such as ``items[3].email``, message, code; one
 error per bad field) and nothing of it is written, the good ones are written together
 in one transaction. Phone numbers are stored in E.164 and country codes in capitals;
-new customers get ``write_rules.CUSTOMER_DEFAULTS`` for status and tier. Links to other entities (an account's customer, a
-subscription's product, ...) must name existing nodes; an item writing or linking
-to an erased customer is refused (``CONFLICT``, docs/privacy.md). Customer upserts also
-record provenance: an ``Identity`` ``<source>:<id>`` and one ``AttributeValue``
-per profile field sent that is new or changed, with the source's trust as
-accuracy (see ``cdp.provenance``).
+new customers get ``write_rules.CUSTOMER_DEFAULTS`` for status and tier. Links to
+other entities (an account's customer, a subscription's product, ...) must name
+existing nodes; an item writing or linking to an erased customer is refused
+(``CONFLICT``, docs/privacy.md). Customer upserts also record provenance: an
+``Identity`` ``<source>:<id>`` and one ``AttributeValue`` per profile field sent
+that is new or changed, with the source's trust as accuracy (see ``cdp.provenance``).
 """
 
 from __future__ import annotations
