@@ -58,7 +58,7 @@ if str(ROOT) not in sys.path:
 from bench.server import RssSampler, Server, cdp_executable  # noqa: E402
 from bench.view_query import VIEW_QUERY  # noqa: E402
 
-SOURCE = "LOADTEST"
+SOURCE = "CRM"  # upserts must name a source the profile policy lists (cdp.write_rules)
 
 #: Operation kinds and their share of the requests (writes about a third).
 MIX: dict[str, int] = {
@@ -76,14 +76,14 @@ CATALOG_QUERY = """query Catalog { products { id name category monthlyPrice life
 COMPLAINTS_QUERY = """query OpenComplaints { complaints(status: [OPEN, ESCALATED], first: 20) {
   totalCount edges { node { id customerId subject status openedAt openHours channel { id } } } } }"""
 UPSERT_CONTACTS = """mutation UpsertContacts($items: [ContactInput!]!) {
-  upsertContacts(source: "LOADTEST", items: $items) { created updated ids errors { index field message code } } }"""
+  upsertContacts(source: "CRM", items: $items) { created updated ids errors { index field message code } } }"""
 UPSERT_EVENTS = """mutation UpsertMonetaryEvents($items: [MonetaryEventInput!]!) {
-  upsertMonetaryEvents(source: "LOADTEST", items: $items) {
+  upsertMonetaryEvents(source: "CRM", items: $items) {
     created updated ids errors { index field message code } } }"""
 UPSERT_CUSTOMERS = """mutation UpsertCustomers($items: [CustomerInput!]!) {
-  upsertCustomers(source: "LOADTEST", items: $items) { created updated ids errors { index field message code } } }"""
+  upsertCustomers(source: "CRM", items: $items) { created updated ids errors { index field message code } } }"""
 UPSERT_ACCOUNTS = """mutation UpsertAccounts($items: [AccountInput!]!) {
-  upsertAccounts(source: "LOADTEST", items: $items) { created updated ids errors { index field message code } } }"""
+  upsertAccounts(source: "CRM", items: $items) { created updated ids errors { index field message code } } }"""
 UPDATE_PROFILE = """mutation UpdateProfile($id: ID!, $changes: [AttributeChange!]!) {
   updateProfile(customerId: $id, changes: $changes) { customer { id email } values { id key value }
     errors { field message code } } }"""

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from cdp.errors import InvalidInput, NotFound, Unauthenticated
+from cdp.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from cdp.permissions import PARTNER_OPERATIONS
 from cdp.principal import METRICS_SCOPE, PERSONAL_DATA_SCOPE, PERSONAL_FIELD_SCOPE_PREFIX, Principal, Role
 from graph.store import GraphStore
@@ -149,19 +149,37 @@ def list_keys(store: GraphStore) -> list[ApiKey]:
     return sorted((ApiKey.from_row(r) for r in rows), key=lambda k: (k.created_at or datetime.min, k.id))
 
 
-def revoke_key(store: GraphStore, key_id: str, now: datetime | None = None) -> ApiKey:
+#: One revocation at a time in this process, so two admins revoking each other's keys at
+#: once cannot both pass the last-admin check.
+_REVOKING = threading.Lock()
+
+
+def revoke_key(store: GraphStore, key_id: str, now: datetime | None = None, *,
+               allow_last_admin: bool = False) -> ApiKey:
     """Revoke ``key_id`` (a key id or a whole key). Revoking twice keeps the first time.
 
-    Raises ``NotFound`` for an unknown key.
+    The last usable admin key is not revoked unless ``allow_last_admin`` (``cdp keys revoke
+    --last-admin``): without an admin key nobody can manage keys through the API until
+    someone with the store's files makes a new one. Raises ``NotFound`` for an unknown key,
+    ``Conflict`` for the last admin key.
     """
     if key_id.startswith(KEY_PREFIX + "_"):
         key_id = parse_key(key_id)[0]
-    row = store.nodes(LABEL, [key_id]).get(key_id)
-    if row is None:
-        raise NotFound(f"no API key {key_id!r}", field="key")
-    if row.get("revoked_at") is None:
-        row = {**row, "revoked_at": now or _now()}
-        store.upsert_nodes(LABEL, [{"id": key_id, "revoked_at": row["revoked_at"]}])
+    now = now or _now()
+    with _REVOKING:
+        row = store.nodes(LABEL, [key_id]).get(key_id)
+        if row is None:
+            raise NotFound(f"no API key {key_id!r}", field="key")
+        key = ApiKey.from_row(row)
+        if not allow_last_admin and key.role is Role.ADMIN and key.usable_at(now) and not any(
+                k.role is Role.ADMIN and k.id != key.id and k.usable_at(now) for k in list_keys(store)):
+            raise Conflict(f"API key {key_id} is the last active admin key: revoking it would leave nobody able "
+                           "to manage keys through the API. Create another admin key first (createApiKey or "
+                           "`cdp keys create --role admin`), or revoke it with `cdp keys revoke --last-admin`",
+                           field="id")
+        if row.get("revoked_at") is None:
+            row = {**row, "revoked_at": now}
+            store.upsert_nodes(LABEL, [{"id": key_id, "revoked_at": row["revoked_at"]}])
     return ApiKey.from_row(row)
 
 

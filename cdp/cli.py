@@ -10,7 +10,8 @@
     cdp train [churn|lifetime_value|propensity|all]  train predictive models, print their cards
     cdp keys create --role R --name N [--scope S ...] [--operations OP ...] [--customer ID] [--expires DATE]
                                                    create an API key; prints the key (shown once)
-    cdp keys list | cdp keys revoke KEY_ID         list keys (never their secrets) / revoke one
+    cdp keys list | cdp keys revoke KEY_ID [--last-admin]
+                                                   list keys (never their secrets) / revoke one
     cdp audit [--customer ID] [--principal P] [--action A] [--since T] [--limit N]
                                                    print audit records, newest first (docs/security.md)
     cdp privacy export ID [--out FILE] | cdp privacy erase ID
@@ -193,7 +194,7 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{key.id}\t{key.role.value}\t{state}\t{key.created_at:%Y-%m-%dT%H:%M}\t{key.name}"
                       + (f"\t{extra}" if extra else ""))
         else:
-            key = api_keys.revoke_key(store, args.key)
+            key = api_keys.revoke_key(store, args.key, allow_last_admin=args.last_admin)
             audit.record(cli_principal(), "key_revoked", "keys revoke")
             print(f"cdp: revoked key {key.id} ({key.name!r}) at {key.revoked_at:%Y-%m-%dT%H:%M:%S}Z",
                   file=sys.stderr)
@@ -247,6 +248,7 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from cdp import ingest
     from cdp.mapping import load_mapping
     from cdp.store import open_store
+    from cdp.write_rules import WriteRules
 
     mapping = load_mapping(args.mapping)
     data = Path(args.file)
@@ -269,7 +271,7 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     store = open_store(settings)
     try:
-        report = ingest.import_file(store, mapping, data, batch_size, rejects, progress)
+        report = ingest.import_file(store, mapping, data, batch_size, rejects, progress, WriteRules.of(settings))
     finally:
         bar.close()
         store.close()
@@ -576,6 +578,9 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
         run=_cmd_keys)
     revoke = keys.add_parser("revoke", help="revoke a key (by id or the whole key)")
     revoke.add_argument("key")
+    revoke.add_argument("--last-admin", action="store_true",
+                        help="also revoke the last active admin key (the API then has no admin until "
+                             "`cdp keys create --role admin` or `cdp serve --dev-key` makes one)")
     revoke.set_defaults(run=_cmd_keys)
     aud = sub.add_parser("audit", help="print audit records (JSON lines), newest first")
     aud.add_argument("--customer", help="records about this customer id")

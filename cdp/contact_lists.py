@@ -3,14 +3,14 @@
 The same writer serves the HTTP download
 ``GET /campaigns/{id}/waves/{n}/contacts.csv`` (or ``.jsonl``) and
 ``cdp campaigns export``. Columns: see ``Campaigns.wave_contacts``. CSV has a
-header row and is UTF-8 with RFC 4180 quoting; JSON Lines has one object per
-contact. Errors over HTTP are JSON bodies with ``code`` and ``detail`` (404 for
+header row and is UTF-8, every field quoted (RFC 4180), cells that would start a
+spreadsheet formula neutralised (``cdp.csv_export``); JSON Lines has one object per
+contact, values as stored. Errors over HTTP are JSON bodies with ``code`` and ``detail`` (404 for
 an unknown campaign or wave, 409 for a wave not launched yet, 400 for another format).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -21,6 +21,7 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from cdp import csv_export
 from cdp.errors import CdpError, Conflict, Forbidden, InvalidInput, NotFound
 from cdp.permissions import PERSONAL_ATTRIBUTE_KEYS, Access, check_operation, mask, personal_access
 
@@ -36,11 +37,10 @@ def lines(table: pa.Table, fmt: str) -> Iterator[str]:
     names = table.column_names
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer = csv_export.writer(buffer)
         writer.writerow(names)
         for batch in table.to_batches(_BATCH):
-            for row in zip(*(c.to_pylist() for c in batch.columns)):
-                writer.writerow(["" if v is None else v for v in row])
+            writer.writerows(zip(*(c.to_pylist() for c in batch.columns)))
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

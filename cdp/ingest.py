@@ -8,7 +8,10 @@ converges to the state of one clean run.
 
 Rows are validated before anything is written:
 
-- a row with a bad value, an empty key or required value, or a relationship
+- a row with a bad value (one that does not convert, or breaks a rule of
+  ``cdp.write_rules``: ids and text without control or bidi characters, e-mail,
+  phone, birth date, country; the rules partner upserts follow), an empty key or
+  required value, or a relationship
   endpoint that exists neither in the store nor in the same batch is rejected
   whole (none of its nodes or relationships are written); each problem is one
   ``Reject`` (file, row, column, value, reason) and the rest of the batch is written;
@@ -22,7 +25,6 @@ write) and ``import_rows`` (both, for rows given as dicts).
 
 from __future__ import annotations
 
-import csv
 import json
 import queue
 import threading
@@ -39,9 +41,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from cdp import csv_export
 from cdp.errors import InvalidInput
 from cdp.mapping import ATTRIBUTES_ITEM, Conversion, KeySpec, PropertyMapping, SourceMapping
 from cdp.provenance import attribute_ops, identities_in, observation_ops, write_observations
+from cdp.write_rules import CUSTOMER_DEFAULTS, WriteRules, customer_column, id_problem, id_problems, text_problem, \
+    text_problems
 from graph.model import ARROW_TYPES, MODEL
 from graph.observation_ids import text_ids
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
@@ -208,8 +213,11 @@ def import_file(
     batch_size: int | None = None,
     rejects_path: str | Path | None = None,
     progress: Progress | None = None,
+    rules: WriteRules | None = None,
 ) -> ImportReport:
     """Import ``path`` into ``store`` as ``mapping`` says; return the report.
+
+    ``rules`` are the value rules of ``cdp.write_rules`` (None: calling code +31, today).
 
     Every batch of ``batch_size`` rows (None: ``store.import_batch_rows``) is one
     ``store.write`` (one transaction);
@@ -239,7 +247,7 @@ def import_file(
     report = ImportReport(str(path), mapping.source.name, {name: Counts() for name in mapping.names()},
                           total=source.total, warnings=list(source.warnings))
     sink = RejectsFile(Path(rejects_path)) if rejects_path else None
-    converters = Converters()
+    converters = Converters(rules)
     if progress:
         progress(report)
     # Two threads ahead of the writes: one reads the next chunk while the other converts
@@ -406,6 +414,7 @@ def _utcnow() -> datetime:
 
 def import_rows(
     store: GraphStore, mapping: SourceMapping, rows: Sequence[Mapping[str, Any]], file: str = "<input>",
+    rules: WriteRules | None = None,
 ) -> tuple[ImportReport, list[Reject]]:
     """Validate ``rows`` (dicts of source column -> value, as in a file) and write them in one batch.
 
@@ -416,7 +425,7 @@ def import_rows(
     started = time.perf_counter()
     table = pa.table({c: pa.array([_text(r.get(c)) for r in rows], pa.string()) for c in mapping.columns()})
     batch = SourceBatch(table, np.arange(1, len(rows) + 1, dtype=np.int64))
-    converted = convert_batch(mapping, batch, file, Converters())
+    converted = convert_batch(mapping, batch, file, Converters(rules))
     outcome = write_batch(store, mapping, converted)
     report = ImportReport(file, mapping.source.name, {name: Counts() for name in mapping.names()})
     _add(report, batch, converted, outcome)
@@ -439,7 +448,8 @@ def _add(report: ImportReport, batch: SourceBatch, converted: ConvertedBatch, ou
 
 
 class RejectsFile:
-    """A CSV file of rejects (``REJECTS_HEADER``), created on the first reject."""
+    """A CSV file of rejects (``REJECTS_HEADER``), created on the first reject; written by
+    ``cdp.csv_export`` (fields quoted, values that would start a spreadsheet formula neutralised)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -455,7 +465,7 @@ class RejectsFile:
             if self._file is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._file = self.path.open("w", newline="", encoding="utf-8")
-                self._writer = csv.writer(self._file)
+                self._writer = csv_export.writer(self._file)
                 self._writer.writerow(REJECTS_HEADER)
             self._writer.writerows((r.file, r.row, r.column, r.value, r.reason) for r in rejects)
             self._file.flush()
@@ -733,10 +743,12 @@ def _text(value: Any) -> str | None:
 # --------------------------------------------------------------------------- converting
 
 class Converters:
-    """Column-wise conversion, with the parsed distinct values of each conversion cached between batches."""
+    """Column-wise conversion, with the parsed distinct values of each conversion cached between batches,
+    and the value ``rules`` (``cdp.write_rules``; None: the defaults) converted values must pass."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: WriteRules | None = None) -> None:
         self._cache: dict[tuple, dict[str, tuple[Any, str | None]]] = {}
+        self.rules = rules or WriteRules()
 
     def convert(self, conversion: Conversion, arrow_type: pa.DataType,
                 values: pa.Array) -> tuple[pa.Array, np.ndarray, list[str]]:
@@ -914,6 +926,8 @@ def convert_batch(mapping: SourceMapping, batch: SourceBatch, file: str,
                 values = _empty_to_null(pc.utf8_trim_whitespace(values))
                 empty = np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))
                 problems.add(empty, name, "key is empty", item)
+                bad = id_problems(values)
+                problems.add(bad, name, [str(id_problem(values[int(i)].as_py(), "key")) for i in bad], item)
                 parts.append(values)
             value = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, spec.separator)
             if spec.prefix:
@@ -921,7 +935,8 @@ def convert_batch(mapping: SourceMapping, batch: SourceBatch, file: str,
             keys[spec] = value
         return keys[spec]
 
-    def properties(item: str, props: Sequence[PropertyMapping], types: Mapping[str, str]) -> dict[str, pa.Array]:
+    def properties(item: str, props: Sequence[PropertyMapping], types: Mapping[str, str],
+                   customer: bool = False) -> dict[str, pa.Array]:
         out = {}
         for p in props:
             arrow_type = ARROW_TYPES[types[p.name]]
@@ -932,6 +947,13 @@ def convert_batch(mapping: SourceMapping, batch: SourceBatch, file: str,
                 problems.add(bad, p.column, [f"{item}.{p.name}: {r}" for r in reasons], item)
             if p.default is not None:
                 values = pc.fill_null(values, pa.scalar(p.default, arrow_type))
+            if pa.types.is_string(arrow_type) and values.null_count < len(values):
+                bad = text_problems(values)
+                problems.add(bad, p.column or "", [f"{item}.{p.name}: {text_problem(values[int(i)].as_py(), 'text')}"
+                                                   for i in bad], item)
+            if customer:  # the rules partner upserts follow too (cdp.write_rules)
+                values, bad, reasons = customer_column(p.name, values, converters.rules)
+                problems.add(bad, p.column or "", [f"{item}.{p.name}: {r}" for r in reasons], item)
             if p.required:
                 empty = np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))
                 problems.add(empty, p.column or "", f"{item}.{p.name}: required value is empty", item)
@@ -953,7 +975,8 @@ def convert_batch(mapping: SourceMapping, batch: SourceBatch, file: str,
         node = MODEL.node(entity.label)
         types = {p.name: p.type for p in node.properties}
         ids = _typed_keys(key(entity.key, entity.label), node.key_type)
-        nodes[entity.label] = pa.table({node.key: ids, **properties(entity.label, entity.properties, types)})
+        nodes[entity.label] = pa.table({node.key: ids, **properties(entity.label, entity.properties, types,
+                                                                    customer=entity.label == "Customer")})
         if entity.attributes:
             attributes = properties(entity.label, entity.attributes, {a.name: "STRING" for a in entity.attributes})
     rels: dict[str, pa.Table] = {}
@@ -1000,11 +1023,14 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
         table = batch.nodes[entity.label].filter(pa.array(valid))
         if not len(keys[entity.label]) == valid_before == table.num_rows:  # an id may repeat: the last row wins
             table = _last_per_key(table, ["id"])
+        if entity.label == "Customer":
+            table = _keep_status_and_tier(table, stored["Customer"])
         new, changed = _node_changes(table, stored[entity.label], [p.name for p in entity.properties])
         items[entity.label] = Counts(created=new.num_rows, updated=changed.num_rows,
                                      unchanged=table.num_rows - new.num_rows - changed.num_rows)
         # New rows as a fresh op (no second existence read), first so that LadybugDB can COPY them.
-        ops += [node_op(entity.label, rows, fresh) for rows, fresh in ((new, True), (changed, False)) if rows.num_rows]
+        ops += [node_op(entity.label, _with_defaults(rows) if fresh and entity.label == "Customer" else rows, fresh)
+                for rows, fresh in ((new, True), (changed, False)) if rows.num_rows]
         if (new.num_rows or changed.num_rows) and entity.label == "Customer" and mapping.source.provenance:
             written = pa.concat_tables([new, changed])
             ops += observation_ops(
@@ -1033,6 +1059,25 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     for name, rows in per_item.items():
         items[name].rejected += len(rows)
     return BatchOutcome(items, rejects, rejected_rows)
+
+
+def _keep_status_and_tier(table: pa.Table, stored: pa.Table) -> pa.Table:
+    """Customer rows with an empty mapped ``status`` or ``tier`` given the stored value
+    (neither can be cleared; ``cdp.write_rules.CUSTOMER_DEFAULTS``), else the default."""
+    at = pc.index_in(table.column("id"), value_set=stored.column("id"))
+    for name, default in CUSTOMER_DEFAULTS.items():
+        if name in table.column_names and table.column(name).null_count:
+            kept = pc.coalesce(table.column(name), stored.column(name).take(at), pa.scalar(default))
+            table = table.set_column(table.column_names.index(name), name, kept)
+    return table
+
+
+def _with_defaults(new: pa.Table) -> pa.Table:
+    """New Customer rows with ``CUSTOMER_DEFAULTS`` for the status and tier the mapping does not fill."""
+    for name, default in CUSTOMER_DEFAULTS.items():
+        if name not in new.column_names:
+            new = new.append_column(name, pa.array([default] * new.num_rows, pa.string()))
+    return new
 
 
 def _node_changes(table: pa.Table, stored: pa.Table, props: list[str]) -> tuple[pa.Table, pa.Table]:

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cdp.errors import InvalidInput
 from cdp.provenance import CONTACT_KEYS, PROFILE_KEYS
+from cdp.write_rules import check_source
 from graph import model as m
 from graph.model import MODEL, Property
 
@@ -520,6 +521,10 @@ class _Parser:
         t = self.table(raw, where, "[source]", ("name", "trust", "observed_at", "format", "csv", "provenance"),
                        ("name",))
         name = self.text(t["name"], (*where, "name"), "source.name")
+        try:
+            check_source(name)
+        except InvalidInput as exc:
+            self.fail((*where, "name"), f"source.name: {exc.message}")
         trust = t.get("trust", 1.0)
         if isinstance(trust, bool) or not isinstance(trust, int | float) or not 0 <= trust <= 1:
             self.fail((*where, "trust"), f"source.trust must be a number from 0 to 1, got {trust!r}")

@@ -27,6 +27,7 @@
 | ``CDP_JWT_ISSUER`` / ``CDP_JWT_AUDIENCE`` | unset / ``cdp`` | accept JWT bearer tokens from this issuer (``iss``) for this audience (``aud``) |
 | ``CDP_JWT_KEY`` / ``CDP_JWT_KEY_FILE`` | unset | the issuer's verification key: an HMAC secret (HS256) or a PEM public key (RS256, ES256), inline or in a file |
 | ``CDP_JWT_ALGORITHM`` | ``RS256`` | the one signature algorithm accepted (``HS256``, ``RS256``, ``ES256``, ...) |
+| ``CDP_PHONE_COUNTRY_CODE`` | ``31`` | calling code of phone numbers written without one (``06-12345678``), for partner upserts and imports (``cdp.write_rules``) |
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class Settings:
     jwt_audience: str = "cdp"
     jwt_key: str | None = None
     jwt_algorithm: str = "RS256"
+    phone_country_code: str = "31"
 
     @property
     def backend(self) -> str:
@@ -150,6 +152,7 @@ class Settings:
             jwt_audience=env.get("CDP_JWT_AUDIENCE") or cls.jwt_audience,
             jwt_key=_jwt_key(env),
             jwt_algorithm=(env.get("CDP_JWT_ALGORITHM") or cls.jwt_algorithm).strip(),
+            phone_country_code=(env.get("CDP_PHONE_COUNTRY_CODE") or cls.phone_country_code).strip().lstrip("+"),
         ).checked()
 
     def checked(self) -> Settings:
@@ -159,6 +162,10 @@ class Settings:
                                      "CDP_JWT_KEY_FILE); set both or neither")
         if self.jwt_algorithm.lower() == "none":
             raise ConfigurationError("CDP_JWT_ALGORITHM must name a signature algorithm, not 'none'")
+        if not (self.phone_country_code.isascii() and self.phone_country_code.isdigit()
+                and 1 <= len(self.phone_country_code) <= 3 and not self.phone_country_code.startswith("0")):
+            raise ConfigurationError(f"CDP_PHONE_COUNTRY_CODE must be a calling code of 1-3 digits such as 31, got "
+                                     f"{self.phone_country_code!r}")
         return self
 
     @property

@@ -1,14 +1,17 @@
 """Batched upserts for partner systems (billing platforms, CRM, marketing tools).
 
 A partner sends a batch of customers, accounts, subscriptions, contacts or
-monetary events. Each item is checked on its own: a bad item is reported
-(index, field, message, code) and skipped, the good ones are written together
-in one transaction. Links to other entities (an account's customer, a
-subscription's product, ...) must name existing nodes; an item writing or linking
-to an erased customer is refused (``CONFLICT``, docs/privacy.md). Customer upserts also
-record provenance: an ``Identity`` ``<source>:<id>`` and one ``AttributeValue``
-per profile field sent that is new or changed, with the source's trust as
-accuracy (see ``cdp.provenance``).
+monetary events. Each item is checked on its own against ``cdp.write_rules`` (ids,
+text, e-mail, phone, birth date, country; the same rules as ``cdp import``): a bad
+item is reported (index, field, path such as ``items[3].email``, message, code; one
+error per bad field) and nothing of it is written, the good ones are written together
+in one transaction. Phone numbers are stored in E.164 and country codes in capitals;
+new customers get ``write_rules.CUSTOMER_DEFAULTS`` for status and tier. Links to
+other entities (an account's customer, a subscription's product, ...) must name
+existing nodes; an item writing or linking to an erased customer is refused
+(``CONFLICT``, docs/privacy.md). Customer upserts also record provenance: an
+``Identity`` ``<source>:<id>`` and one ``AttributeValue`` per profile field sent
+that is new or changed, with the source's trust as accuracy (see ``cdp.provenance``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from cdp.erasure import ERASED
 from cdp.errors import InvalidInput
 from cdp.profile import ProfilePolicy, check_key
 from cdp.provenance import attribute_ops, identities_in, observation_ops, write_observations
+from cdp.write_rules import CUSTOMER_DEFAULTS, WriteRules, check_customer_value, check_source, id_problem, text_problem
 from graph.model import MODEL
 from graph.store import GraphStore, WriteOp, node_op, relationship_op
 
@@ -69,12 +73,18 @@ MAX_ATTRIBUTES = 50
 
 @dataclass(frozen=True)
 class ItemError:
-    """Why item ``index`` of a batch was not written."""
+    """Why item ``index`` of a batch was not written: the ``field`` (camelCase) at fault, and
+    its ``path`` in the mutation's arguments (``items[3].email``, ``items[0].attributes[2]``)."""
 
     index: int
     field: str
     message: str
     code: str = "BAD_USER_INPUT"
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.path:
+            object.__setattr__(self, "path", f"items[{self.index}].{self.field}")
 
 
 @dataclass
@@ -89,31 +99,34 @@ class UpsertOutcome:
 
 def upsert(
     store: GraphStore, policy: ProfilePolicy, label: str, items: Sequence[Mapping[str, Any]], source: str,
-    now: datetime,
+    now: datetime, rules: WriteRules | None = None,
 ) -> UpsertOutcome:
     """Upsert ``items`` of ``label`` (keys: ``id``, properties, link fields).
 
-    Properties absent from an item are left as they are; ``None`` clears one.
-    Raises ``InvalidInput`` for a batch larger than ``MAX_BATCH`` or a bad
-    ``source``; item problems are returned, not raised.
+    Properties absent from an item are left as they are; ``None`` clears one (not
+    a customer's status or tier). ``rules`` (default: national phone numbers of +31,
+    today from ``now``) are the value rules of ``cdp.write_rules``. Raises
+    ``InvalidInput`` for a batch larger than ``MAX_BATCH`` or a ``source`` that is
+    malformed, reserved or not one of the profile policy's sources; item problems
+    are returned, not raised.
     """
     if label not in LINKS:
         raise InvalidInput(f"{label} cannot be upserted here", field="label")
     if len(items) > MAX_BATCH:
         raise InvalidInput(f"at most {MAX_BATCH} items per batch, got {len(items)}", field="items")
-    if not source or len(source) > 40 or not all(ch.isalnum() or ch == "_" for ch in source):
-        raise InvalidInput(f"source must be 1-40 letters, digits or _, got {source!r}", field="source")
-    source = source.upper()
+    source = check_source(source, policy.source_trust)
+    rules = rules or WriteRules(today=now.date())
     node = MODEL.node(label)
     links = LINKS[label]
     outcome = UpsertOutcome()
     good: list[tuple[int, dict[str, Any]]] = []
     for index, item in enumerate(items):
-        problem = _check_item(label, node.property_names, links, item)
-        if problem:
-            outcome.errors.append(ItemError(index, *problem))
+        problems, clean = _check_item(label, node.property_names, links, item, rules)
+        if problems:
+            outcome.errors += [ItemError(index, name, message, path=f"items[{index}].{where}")
+                               for name, message, where in problems]
         else:
-            good.append((index, dict(item)))
+            good.append((index, clean))
     # Links must name existing nodes.
     wanted: dict[str, set[str]] = defaultdict(set)
     for _, item in good:
@@ -141,6 +154,12 @@ def upsert(
             kept.append(item)
     if not kept:
         return outcome
+    if label == "Customer":  # new customers get the documented defaults (not null)
+        stored = store.existing_ids("Customer", sorted({item["id"] for item in kept}))
+        for item in kept:
+            if item["id"] not in stored:
+                for name, value in CUSTOMER_DEFAULTS.items():
+                    item.setdefault(name, value)
     ops = _ops(store, label, node.property_names, links, kept, source, policy, now)
     result = write_observations(store, ops)
     outcome.created = result.created.get(label, 0)
@@ -160,50 +179,83 @@ def _erased(store: GraphStore, label: str, items: list[dict[str, Any]]) -> set[s
     return store.customers_with_status(ids, ERASED)
 
 
-def _check_item(label: str, properties: tuple[str, ...], links: tuple[Link, ...],
-                item: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(field, message) of the first problem of one item, or None."""
-    key = item.get("id")
-    if not isinstance(key, str) or not key.strip() or len(key) > 200:
-        return "id", "id must be a non-empty string of at most 200 characters"
+def _check_item(label: str, properties: tuple[str, ...], links: tuple[Link, ...], item: Mapping[str, Any],
+                rules: WriteRules) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
+    """The problems of one item, as (field, message, path below the item), one per bad field,
+    and the item with its values normalised (``cdp.write_rules``; meaningful without problems)."""
+    problems: list[tuple[str, str, str]] = []
+    clean = dict(item)
+
+    def refuse(name: str, message: str, where: str | None = None) -> None:
+        problems.append((_camel(name), message, where or _camel(name)))
+
+    problem = id_problem(item.get("id"))
+    if problem:
+        refuse("id", problem)
     for link in links:
-        if link.required and not item.get(link.field):
-            return _camel(link.field), f"{_camel(link.field)} is required"
+        value = item.get(link.field)
+        if link.required and not value:
+            refuse(link.field, f"{_camel(link.field)} is required")
+        elif value:
+            problem = id_problem(value, _camel(link.field))
+            if problem:
+                refuse(link.field, problem)
     for name, value in item.items():
+        if name == "id" or name == "attributes" or any(link.field == name for link in links):
+            continue
         if isinstance(value, float) and not math.isfinite(value):
-            return _camel(name), f"{_camel(name)} must be a finite number"
+            refuse(name, f"{_camel(name)} must be a finite number")
+            continue
         bounds = RANGES.get((label, name))
         if bounds and value is not None and not bounds[0] <= value <= bounds[1]:
-            return _camel(name), f"{_camel(name)} must be between {bounds[0]:g} and {bounds[1]:g}"
+            refuse(name, f"{_camel(name)} must be between {bounds[0]:g} and {bounds[1]:g}")
+            continue
         if isinstance(value, str) and len(value) > 2000:
-            return _camel(name), f"{_camel(name)} is longer than 2000 characters"
+            refuse(name, f"{_camel(name)} is longer than 2000 characters")
+            continue
+        problem = text_problem(value, _camel(name))
+        if problem:
+            refuse(name, problem)
+            continue
+        if label == "Customer":
+            try:
+                clean[name] = check_customer_value(name, value, rules)
+            except ValueError as exc:
+                refuse(name, str(exc))
     if label == "Customer" and item.get("attributes"):
-        return _check_attributes(item["attributes"], properties)
-    return None
+        problem = _check_attributes(item["attributes"], properties)
+        if problem:
+            refuse("attributes", problem[1], problem[0])
+    return problems, clean
 
 
 def _check_attributes(attributes: Sequence[Mapping[str, Any]], properties: tuple[str, ...]) -> tuple[str, str] | None:
-    """(field, message) of the first bad custom attribute or consent statement of a customer item."""
+    """(path below the item, message) of the first bad custom attribute or consent statement of a customer item."""
     if len(attributes) > MAX_ATTRIBUTES:
         return "attributes", f"at most {MAX_ATTRIBUTES} attributes per customer, got {len(attributes)}"
     seen: set[str] = set()
-    for attribute in attributes:
+    for at, attribute in enumerate(attributes):
+        where = f"attributes[{at}]"
         key, value = attribute.get("key"), attribute.get("value")
         try:
             check_key(key or "")
         except InvalidInput as exc:
-            return "attributes", exc.message
+            return f"{where}.key", exc.message
         if key in properties:
-            return "attributes", f"{key} is a customer field: send it as {_camel(key)}"
+            return f"{where}.key", f"{key} is a customer field: send it as {_camel(key)}"
         if key in seen:
-            return "attributes", f"attribute {key} is given twice"
+            return f"{where}.key", f"attribute {key} is given twice"
         seen.add(key)
         if value is None or not str(value).strip():
-            return "attributes", f"attribute {key} needs a value (clearing one is not supported here)"
+            return f"{where}.value", f"attribute {key} needs a value (clearing one is not supported here)"
         if len(str(value)) > 2000:
-            return "attributes", f"attribute {key} is longer than 2000 characters"
+            return f"{where}.value", f"attribute {key} is longer than 2000 characters"
+        problem = text_problem(str(value), f"attribute {key}")
+        if problem:
+            return f"{where}.value", problem
         if parse_key(key) is not None and str(value).strip().upper() not in STATUSES:
-            return "attributes", f"{key} is a consent: its value must be one of {', '.join(STATUSES)}, got {value!r}"
+            return f"{where}.value", (f"{key} is a consent: its value must be one of {', '.join(STATUSES)}, "
+                                      f"got {value!r}")
     return None
 
 

@@ -18,6 +18,7 @@ from anyio import to_thread
 from strawberry.types import Info
 
 from cdp import upserts
+from cdp.write_rules import WriteRules
 from resolvers.context import Context
 from schema import enums as E
 from schema.inputs import AttributeChange
@@ -105,10 +106,13 @@ class MonetaryEventInput:
     description: str | None = UNSET
 
 
-@strawberry.type(description="Why one item of a batch was not written.")
+@strawberry.type(description="Why one item of a batch was not written (one error per bad field; nothing of "
+                             "the item is written).")
 class UpsertError:
     index: int = strawberry.field(description="Position of the item in the batch, from 0.")
     field: str
+    path: str = strawberry.field(description="Where in the arguments, e.g. items[3].email or "
+                                             "items[0].attributes[2].value.")
     message: str
     code: str
 
@@ -139,14 +143,19 @@ def _items(inputs: list[Any]) -> list[dict[str, Any]]:
 
 async def _upsert(info: Ctx, label: str, inputs: list[Any], source: str) -> UpsertPayload:
     ctx = info.context
-    outcome = await to_thread.run_sync(upserts.upsert, ctx.store, ctx.policy, label, _items(inputs), source, ctx.now)
+    now = ctx.now
+    rules = WriteRules.of(ctx.settings, now)
+    outcome = await to_thread.run_sync(upserts.upsert, ctx.store, ctx.policy, label, _items(inputs), source, now,
+                                       rules)
     ctx.forget_reads()
     return UpsertPayload(
         created=outcome.created, updated=outcome.updated, ids=[strawberry.ID(i) for i in outcome.written_ids],
-        errors=[UpsertError(index=e.index, field=e.field, message=e.message, code=e.code) for e in outcome.errors])
+        errors=[UpsertError(index=e.index, field=e.field, path=e.path, message=e.message, code=e.code)
+                for e in outcome.errors])
 
 
-SOURCE = "Name of the sending system (e.g. BILLING); recorded as the provenance of the values."
+SOURCE = ("Name of the sending system, one of the profile policy's sources (e.g. BILLING); recorded as the "
+          "provenance of the values.")
 
 
 @strawberry.type

@@ -111,7 +111,9 @@ class SecurityMutation:
         return CreatedApiKey(key=text, api_key=ApiKeyInfo.from_key(key))
 
     @strawberry.mutation(description="Revoke an API key: refused from now on by this server, and by other "
-                                     "server processes within CDP_API_KEY_CACHE_SECONDS. Admins only.")
+                                     "server processes within CDP_API_KEY_CACHE_SECONDS. Admins only. The last "
+                                     "active admin key cannot be revoked here (CONFLICT): create another admin "
+                                     "key first.")
     async def revoke_api_key(self, info: Info[Context, None], id: strawberry.ID) -> ApiKeyInfo:
         ctx = info.context
         key = await to_thread.run_sync(api_keys.revoke_key, ctx.store, str(id))

@@ -101,7 +101,8 @@ def test_the_three_examples_import_and_link_up(tmp_path: Path) -> None:
         assert customers["C1001"]["updated_at"] == datetime(2026, 1, 15, 8, 30)
         assert customers["C1002"]["country"] == "NL" and customers["C1002"]["language"] == "nl"
         assert customers["C1003"]["gender"] == "UNKNOWN" and customers["C1003"]["birth_date"] is None
-        assert customers["C1006"]["status"] == "PROSPECT" and customers["C1006"]["tier"] is None
+        # A new customer whose tier no source gave gets the documented default (cdp.write_rules).
+        assert customers["C1006"]["status"] == "PROSPECT" and customers["C1006"]["tier"] == "CONSUMER"
         accounts = store.nodes("Account", ["A2001", "A2005"])
         assert accounts["A2001"]["type"] == "POSTPAID" and accounts["A2001"]["contract_type"] == "MONTHS_24"
         assert accounts["A2001"]["contract_end"] == date(2027, 3, 12)

@@ -9,30 +9,28 @@ from pathlib import Path
 import pytest
 
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
 from graph.model import CHANNELS
 from graph.store import GraphStore, node_op
-from tests.conftest import api_client, gql
+from tests.conftest import BACKENDS, api_client, gql, make_store
 
 CUSTOMERS = """mutation($items: [CustomerInput!]!) { upsertCustomers(source: "billing", items: $items) {
   created updated ids errors { index field message code } } }"""
 ACCOUNTS = """mutation($items: [AccountInput!]!) { upsertAccounts(source: "BILLING", items: $items) {
-  created updated ids errors { index field message code } } }"""
+  created updated ids errors { index field path message code } } }"""
 CONTACTS = """mutation($items: [ContactInput!]!) { upsertContacts(source: "SERVICE_DESK", items: $items) {
   created updated ids errors { index field message code } } }"""
 
 
-@pytest.fixture()
-def api(tmp_path: Path) -> Iterator[tuple[GraphStore, object]]:
-    from starlette.testclient import TestClient
-
-    from cdp.app import build_app
-
-    store = LadybugStore(tmp_path / "partner.lbdb", buffer_pool_mb=128)
+@pytest.fixture(params=BACKENDS)
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[GraphStore, object]]:
+    """An HTTP client on the real app over a fresh store of each available backend."""
+    store = make_store(request.param, tmp_path)
     store.write([node_op("Channel", [{"id": c[0], "name": c[1], "kind": c[2]} for c in CHANNELS]),
                  node_op("Product", [{"id": "P-MOB", "name": "Mobile", "category": "MOBILE_DATA"}])])
     with api_client(Settings(), store) as client:
         yield store, client
+    if request.param == "neo4j":
+        store.wipe()
     store.close()
 
 
@@ -63,7 +61,7 @@ def test_customers_upsert_with_provenance_and_idempotence(api) -> None:  # type:
     # A field left out is untouched; an explicit null clears it.
     gql(client, CUSTOMERS, {"items": [{"id": "B1", "email": None}]})
     row = store.customers(["B1"])["B1"]
-    assert row["email"] is None and row["first_name"] == "Eva"
+    assert row.get("email") is None and row["first_name"] == "Eva"  # Neo4j rows leave out null properties
 
 
 def test_links_must_exist_and_bad_items_do_not_block_good_ones(api) -> None:  # type: ignore[no-untyped-def]
@@ -73,7 +71,8 @@ def test_links_must_exist_and_bad_items_do_not_block_good_ones(api) -> None:  # 
         {"id": "A1", "customerId": "B1", "type": "POSTPAID", "openedOn": "2024-01-01"},
         {"id": "A2", "customerId": "NOPE", "type": "PREPAID"}]})["data"]["upsertAccounts"]
     assert body["created"] == 1 and body["errors"] == [
-        {"index": 1, "field": "customerId", "message": "no Customer 'NOPE'", "code": "NOT_FOUND"}]
+        {"index": 1, "field": "customerId", "path": "items[1].customerId", "message": "no Customer 'NOPE'",
+         "code": "NOT_FOUND"}]
     assert [a["id"] for a in store.accounts_of_customers(["B1"])["B1"]] == ["A1"]
     contacts = gql(client, CONTACTS, {"items": [
         {"id": "K1", "customerId": "B1", "channelId": "SMS", "at": "2026-05-01T10:00:00+02:00",
@@ -132,3 +131,99 @@ def test_customer_upsert_carries_consents_and_custom_attributes(api) -> None:  #
     assert store.counts()["AttributeValue"] == before + 1
     statuses = gql(client, '{ customer(id: "B7") { consents { channel status } } }')["data"]["customer"]["consents"]
     assert {"channel": "SMS", "status": "GRANTED"} in statuses
+
+
+VALIDATED = """mutation($source: String!, $items: [CustomerInput!]!) { upsertCustomers(source: $source, items: $items) {
+  created updated ids errors { index field path message code } } }"""
+
+
+def test_customer_values_are_validated_item_by_item_with_paths(api) -> None:  # type: ignore[no-untyped-def]
+    store, client = api
+    items = [{"id": "V0", "email": "not-an-email"},
+             {"id": "V1", "phone": "hello"},
+             {"id": "V2", "birthDate": "2090-01-01"},
+             {"id": "V3", "country": "Narnia"},
+             {"id": "V4\u0000", "lastName": "Nul"},
+             {"id": "V5\nx", "lastName": "Newline"},
+             {"id": "V6\u202excod.exe", "lastName": "Override"},
+             {"id": "V7", "email": " eva@example.nl ", "phone": "06-12345678", "country": "nl",
+              "birthDate": "1980-02-03", "lastName": "Good"},
+             {"id": "V8", "email": "a@b", "phone": "12", "lastName": "Two bad fields"},
+             {"id": "V9", "birthDate": "1850-01-01"},
+             {"id": "V10", "lastName": "Ev\u202ea"},
+             {"id": "V11", "firstName": "Mol", "attributes": [{"key": "loyalty", "value": "gold\u0000"}]}]
+    out = gql(client, VALIDATED, {"source": "CRM", "items": items})["data"]["upsertCustomers"]
+    assert out["ids"] == ["V7"] and out["created"] == 1
+    assert [(e["index"], e["field"], e["path"], e["code"]) for e in out["errors"]] == [
+        (0, "email", "items[0].email", "BAD_USER_INPUT"),
+        (1, "phone", "items[1].phone", "BAD_USER_INPUT"),
+        (2, "birthDate", "items[2].birthDate", "BAD_USER_INPUT"),
+        (3, "country", "items[3].country", "BAD_USER_INPUT"),
+        (4, "id", "items[4].id", "BAD_USER_INPUT"),
+        (5, "id", "items[5].id", "BAD_USER_INPUT"),
+        (6, "id", "items[6].id", "BAD_USER_INPUT"),
+        (8, "email", "items[8].email", "BAD_USER_INPUT"),
+        (8, "phone", "items[8].phone", "BAD_USER_INPUT"),
+        (9, "birthDate", "items[9].birthDate", "BAD_USER_INPUT"),
+        (10, "lastName", "items[10].lastName", "BAD_USER_INPUT"),
+        (11, "attributes", "items[11].attributes[0].value", "BAD_USER_INPUT")]
+    messages = {e["path"]: e["message"] for e in out["errors"]}
+    assert messages["items[0].email"] == "'not-an-email' is not an e-mail address (expected name@example.com)"
+    assert "'hello' is not a phone number" in messages["items[1].phone"]
+    assert messages["items[2].birthDate"] == "birth date 2090-01-01 is in the future"
+    assert "'Narnia' is not an ISO 3166-1 alpha-2 country code" in messages["items[3].country"]
+    assert "(found U+0000)" in messages["items[4].id"] and "(found U+000A)" in messages["items[5].id"]
+    assert "(found U+202E)" in messages["items[6].id"] and "(found U+202E)" in messages["items[10].lastName"]
+    assert "more than 130 years ago" in messages["items[9].birthDate"]
+    # Nothing of a refused item is stored, the good one is, normalised and with the defaults.
+    refused = [i["id"] for n, i in enumerate(items) if n != 7]
+    assert store.existing_ids("Customer", refused) == set()
+    assert store.counts().get("Identity") == 1
+    good = store.customers(["V7"])["V7"]
+    assert (good["email"], good["phone"], good["country"], str(good["birth_date"])) == (
+        "eva@example.nl", "+31612345678", "NL", "1980-02-03")
+    assert (good["status"], good["tier"]) == ("ACTIVE", "CONSUMER")
+
+
+def test_new_customers_get_defaults_and_status_and_tier_cannot_be_cleared(api) -> None:  # type: ignore[no-untyped-def]
+    store, client = api
+    first = gql(client, VALIDATED, {"source": "BILLING", "items": [
+        {"id": "D1", "lastName": "Plain"}, {"id": "D2", "tier": "BUSINESS", "status": "PROSPECT"}]})
+    assert first["data"]["upsertCustomers"]["errors"] == []
+    rows = store.customers(["D1", "D2"])
+    assert [(rows[i]["status"], rows[i]["tier"]) for i in ("D1", "D2")] == [("ACTIVE", "CONSUMER"),
+                                                                           ("PROSPECT", "BUSINESS")]
+    # An update leaves them alone; an explicit null is refused, not stored.
+    later = gql(client, VALIDATED, {"source": "BILLING", "items": [
+        {"id": "D2", "city": "Gouda"}, {"id": "D1", "tier": None}]})["data"]["upsertCustomers"]
+    assert later["ids"] == ["D2"]
+    assert [(e["path"], e["code"]) for e in later["errors"]] == [("items[1].tier", "BAD_USER_INPUT")]
+    assert "tier cannot be cleared" in later["errors"][0]["message"]
+    rows = store.customers(["D1", "D2"])
+    assert (rows["D2"]["status"], rows["D2"]["tier"], rows["D2"]["city"]) == ("PROSPECT", "BUSINESS", "Gouda")
+    assert rows["D1"]["tier"] == "CONSUMER"
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("NARNIA_SYNC", "unknown source NARNIA_SYNC: expected one of BILLING, CRM, SERVICE_DESK"),
+    ("customer", "source CUSTOMER is reserved"),
+    ("bad source!", "source must be 1-40 letters, digits or _"),
+])
+def test_sources_must_be_known(api, source: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    store, client = api
+    body = gql(client, VALIDATED, {"source": source, "items": [{"id": "S1", "lastName": "Src"}]})
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "source"}
+    assert message in body["errors"][0]["message"]
+    assert store.existing_ids("Customer", ["S1"]) == set()
+
+
+def test_links_and_ids_of_other_items_are_checked_too(api) -> None:  # type: ignore[no-untyped-def]
+    store, client = api
+    gql(client, CUSTOMERS, {"items": [{"id": "B1", "lastName": "Wit"}]})
+    out = gql(client, ACCOUNTS, {"items": [
+        {"id": "A\u202e1", "customerId": "B1"}, {"id": "A2", "customerId": "B1\u0000"},
+        {"id": "A3", "customerId": "B1"}]})["data"]["upsertAccounts"]
+    assert out["ids"] == ["A3"]
+    assert [(e["path"], e["code"]) for e in out["errors"]] == [("items[0].id", "BAD_USER_INPUT"),
+                                                               ("items[1].customerId", "BAD_USER_INPUT")]

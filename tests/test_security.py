@@ -489,3 +489,46 @@ def test_partners_see_personal_data_only_with_scope_and_consent(demo_data, tmp_p
     reads = AuditLog(settings.audit_log_path).read(action="read_personal")
     assert [r.customers for r in reads] == [[shared["id"]]]  # the masked answers were not personal reads
     demo_store.close()
+
+
+def test_the_last_admin_key_cannot_be_revoked_through_the_api(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from graph.ladybug_store import LadybugStore
+
+    db = tmp_path / "admins.lbdb"
+    store = LadybugStore(db, buffer_pool_mb=64)
+    revoke = """mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }"""
+    try:
+        only, only_text = create_key(store, "the only admin", "admin")
+        expired, _ = create_key(store, "expired admin", "admin", expires_at=datetime(2020, 1, 2),
+                                now=datetime(2020, 1, 1))  # expired: it does not count
+        create_key(store, "an app", "app")
+        settings = Settings(db_path=db, audit_log=tmp_path / "audit.jsonl", rate_limit=0)
+        with TestClient(build_app(settings, store)) as client:
+            admin = {"Authorization": f"Bearer {only_text}"}
+            refused = _post(client, admin, revoke, {"id": only.id}).json()
+            assert refused["data"] is None and _codes(refused) == ["CONFLICT"]
+            assert "last active admin key" in refused["errors"][0]["message"]
+            assert refused["errors"][0]["extensions"]["field"] == "id"
+            assert _post(client, admin, "{ apiKeys { id } }").status_code == 200  # still in
+            # With a second admin key, either may go, but not both.
+            made = _post(client, admin, """mutation { createApiKey(name: "second admin", role: "admin") {
+                key apiKey { id } } }""").json()["data"]["createApiKey"]
+            second = {"Authorization": f"Bearer {made['key']}"}
+            assert _post(client, second, revoke, {"id": only.id}).json()["data"]["revokeApiKey"]["revokedAt"]
+            assert _post(client, admin, "{ apiKeys { id } }").status_code == 401
+            last = _post(client, second, revoke, {"id": made["apiKey"]["id"]}).json()
+            assert _codes(last) == ["CONFLICT"]
+            assert _post(client, second, "{ apiKeys { id } }").status_code == 200
+        assert {k.id for k in list_keys(store) if k.role is Role.ADMIN and k.revoked_at is None} == {
+            expired.id, made["apiKey"]["id"]}
+    finally:
+        store.close()
+    # The CLI (someone holding the store's files) may, but only when told so explicitly.
+    monkeypatch.setenv("CDP_DB_PATH", str(db))
+    monkeypatch.setenv("CDP_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    assert cdp_main(["keys", "revoke", made["apiKey"]["id"]]) == 2
+    assert "last active admin key" in capsys.readouterr().err
+    assert cdp_main(["keys", "revoke", "--last-admin", made["apiKey"]["id"]]) == 0
+    with LadybugStore(db, buffer_pool_mb=64) as reopened:
+        assert not any(k.role is Role.ADMIN and k.revoked_at is None and k.id != expired.id
+                       for k in list_keys(reopened))
