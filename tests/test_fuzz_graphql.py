@@ -206,7 +206,8 @@ def _set(value: Any, path: tuple[Any, ...], payload: str) -> Any:
     return copy
 
 
-def injection_requests(root: GraphQLObjectType, operation: str) -> Iterator[tuple[str, str, dict]]:
+def injection_requests(root: GraphQLObjectType, operation: str,
+                       payloads: list[str] = INJECTIONS) -> Iterator[tuple[str, str, dict]]:
     """``(label, document, variables)``: one request per root field, string position and payload."""
     for name, field in sorted(root.fields.items()):
         field: GraphQLField  # type: ignore[no-redef]
@@ -219,7 +220,7 @@ def injection_requests(root: GraphQLObjectType, operation: str) -> Iterator[tupl
         base = {a: _plain_value(t.type) for a, t in args.items()}
         for arg, definition in args.items():
             for path in _string_paths(definition.type):
-                for payload in INJECTIONS:
+                for payload in payloads:
                     variables = dict(base, **{arg: _set(base[arg], path, payload)})
                     yield f"{name}.{arg}{list(path)}", document, variables
 
