@@ -75,12 +75,12 @@ INJECTIONS = [
 
 
 def internal_errors(response) -> list[dict]:  # type: ignore[no-untyped-def]
-    """Errors a client must never see: a 5xx status or ``INTERNAL_SERVER_ERROR``.
+    """Errors a client must never see: a 5xx status, a body that is not JSON, an error without
+    ``extensions.code`` or with ``INTERNAL_SERVER_ERROR``.
 
-    A 400 (no query in the request, a mutation sent by GET) is a proper refusal."""
+    A 400 (no query in the request, a lone surrogate) is a proper refusal, in JSON with a code too."""
     assert response.status_code in (200, 400), (response.status_code, response.text[:500])
-    if response.status_code == 400:
-        return []
+    assert response.headers["content-type"].startswith("application/json"), response.text[:500]
     body = response.json()
     return [e for e in body.get("errors") or []
             if (e.get("extensions") or {}).get("code") in (None, "INTERNAL_SERVER_ERROR")]
