@@ -135,6 +135,7 @@ CASES: list[tuple[str, str, Any, str | None, int, str, str | None]] = [
     ("PUT", "PUT", _json({"query": "{ __typename }"}), "application/json", 405, "METHOD_NOT_ALLOWED", None),
     ("DELETE", "DELETE", b"", None, 405, "METHOD_NOT_ALLOWED", None),
     ("unknown path", "GET", "/nowhere", None, 404, "NOT_FOUND", None),
+    ("a method /healthz does not serve", "POST", "/healthz", None, 405, "METHOD_NOT_ALLOWED", None),
 ]
 
 
@@ -181,10 +182,27 @@ def test_malformed_requests_answer_json_with_a_code(
     assert error["extensions"].get("field") == field, error
     assert error["message"] and "Traceback" not in error["message"] and "pybind" not in error["message"]
     if status == 405:
-        assert response.headers["allow"] in ("GET, POST", "POST")
+        assert response.headers["allow"] in ("GET, POST", "POST", "GET, HEAD")
     if code == "JSON_TOO_DEEP":
         assert error["extensions"]["limit"] == 64
     assert not [r for r in server_log.records if r.exc_info], [r.getMessage() for r in server_log.records]
+
+
+def test_a_failure_outside_graphql_answers_500_in_json(demo_store: GraphStore) -> None:
+    """A bug in a route (one added to the real app here: none is known) is answered in JSON
+    without details (the server logs it with its traceback)."""
+    from starlette.routing import Route
+
+    async def broken(_: object) -> None:
+        raise RuntimeError("secret internals /etc/passwd")
+
+    with api_client(Settings(rate_limit=0), demo_store) as client:
+        client.app.router.routes.append(Route("/broken", broken))  # type: ignore[attr-defined]
+        quiet = TestClient(client.app, raise_server_exceptions=False, headers=dict(client.headers))
+        response = quiet.get("/broken")
+    assert response.status_code == 500 and response.headers["content-type"].startswith("application/json")
+    assert response.json() == {"data": None, "errors": [{"message": "Internal server error.",
+                                                          "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}
 
 
 def test_json_depth_within_the_limit_passes(transport_client: TestClient) -> None:
