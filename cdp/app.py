@@ -20,7 +20,7 @@ aliases, tokens and cost are checked per document in ``schema.limits``.
 Whatever a client sends, the answer is JSON: a request that is not a GraphQL request is
 refused by ``cdp.graphql_request`` (400, 405, 415) with a GraphQL-shaped body, and so are
 unknown paths (404) and, should one happen, an unexpected failure (500,
-``INTERNAL_SERVER_ERROR``, logged with its traceback).
+``INTERNAL_SERVER_ERROR``; the server logs its traceback).
 """
 
 from __future__ import annotations
@@ -152,17 +152,21 @@ async def http_refusal(request: Request, exc: Exception) -> Response:
     return _error_response(status, error, getattr(error, "headers", {}))
 
 
-async def internal_error(request: Request, exc: Exception) -> Response:
-    """A failure outside GraphQL (a bug): answered ``INTERNAL_SERVER_ERROR`` in JSON, without
-    details; Starlette logs it with its traceback and raises it again for the server."""
-    return _error_response(500, _Internal("Internal server error."), {})
+class UnexpectedError(CdpError):
+    """What a client is told of a bug outside GraphQL: no details (GraphQL masks its own, ``schema.errors``)."""
 
-
-class _Internal(CdpError):
     code = "INTERNAL_SERVER_ERROR"
 
 
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """A failure outside GraphQL (a bug): answered 500 ``INTERNAL_SERVER_ERROR`` in JSON, without
+    details. Starlette raises the exception again after this answer; the server logs it with
+    its traceback."""
+    return _error_response(500, UnexpectedError("Internal server error."), {})
+
+
 def _error_response(status: int, error: CdpError, headers: Any) -> Response:
+    """A GraphQL-shaped JSON response of ``error``, its code noted for the metrics."""
     note_refusal(error)
     return Response(error_body(error), status, headers=dict(headers), media_type="application/json")
 

@@ -118,7 +118,7 @@ async def read_request(request: AsyncHTTPRequestAdapter, max_depth: int) -> Grap
             data[name] = decode_json(text, max_depth, name) if text else None
         check_json({"query": data["query"], "operationName": data["operationName"]}, max_depth, "")
     else:
-        media_type, _ = parse_content_type(request.content_type or "")
+        media_type = parse_content_type(request.content_type or "")[0].lower()  # case-insensitive (RFC 9110)
         if media_type != JSON_MEDIA_TYPE:
             shown = media_type or "none"
             raise UnsupportedMediaType(f"a GraphQL request is sent as {JSON_MEDIA_TYPE}, not as {shown}")

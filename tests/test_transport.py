@@ -220,7 +220,7 @@ def test_json_depth_within_the_limit_passes(transport_client: TestClient) -> Non
 def test_valid_surrogate_pairs_and_other_text_pass(transport_client: TestClient) -> None:
     r = transport_client.post("/graphql", content=b'{"query": "' + VIEW.encode() + b'", '
                               b'"variables": {"id": "\\ud83d\\ude00 \xc3\xa9 \\u0000"}}',
-                              headers={"content-type": "application/json; charset=utf-8"})
+                              headers={"content-type": "Application/JSON; charset=UTF-8"})
     assert r.status_code == 200 and r.json() == {"data": {"customer": None}}
     r = transport_client.get("/graphql", params={"query": "{ __typename }"}, headers={"accept": "application/json"})
     assert r.status_code == 200 and r.json() == {"data": {"__typename": "Query"}}
