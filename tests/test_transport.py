@@ -375,6 +375,29 @@ def test_a_half_sent_body_gets_408_and_the_connection_is_closed(slow_server: tup
     assert answer.json() == {"data": {"__typename": "Query"}}
 
 
+def test_a_body_dripped_byte_by_byte_gets_408(slow_server: tuple[int, str]) -> None:
+    """The deadline is for the whole body, not for each read: a client cannot hold the request
+    open by sending a byte now and then."""
+    import select
+
+    port, key = slow_server
+    body = json.dumps({"query": "{ __typename }", "pad": "x" * 200}).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(b"POST /graphql HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                     b"Authorization: Bearer " + key.encode() + b"\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+        for i in range(len(body)):  # about 40 s if nothing stopped it
+            if select.select([sock], [], [], 0.2)[0]:
+                break  # the server answered
+            try:
+                sock.sendall(body[i:i + 1])
+            except OSError:
+                break
+        head, payload, closed = _read_answer(sock)
+    assert head.startswith(b"HTTP/1.1 408") and closed, head
+    assert json.loads(payload)["errors"][0]["extensions"]["code"] == "BODY_TIMEOUT"
+
+
 def test_half_sent_headers_get_408_and_the_connection_is_closed(slow_server: tuple[int, str]) -> None:
     port, _ = slow_server
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
