@@ -162,8 +162,9 @@ def decode_json(raw: bytes | str, max_depth: int, where: str) -> Any:
 def _nests_deeper(value: Any, max_depth: int) -> bool:
     """Whether the objects and arrays of a decoded JSON ``value`` nest deeper than ``max_depth``.
 
-    Level by level over containers only, strings untouched: about half the time ``json.loads``
-    took to decode it (1.2 ms for a batch of 1,000 partner items), a quarter of ``check_json``.
+    Level by level over containers only, strings untouched: a third to a half of the time
+    ``json.loads`` takes to decode it (0.7-1.1 ms CPU for a batch of 1,000 partner items),
+    a fifth of ``check_json`` (docs/benchmarks.md).
     """
     level = [value] if type(value) is dict or type(value) is list else []
     depth = 0
