@@ -182,7 +182,7 @@ def test_malformed_requests_answer_json_with_a_code(
     assert error["extensions"].get("field") == field, error
     assert error["message"] and "Traceback" not in error["message"] and "pybind" not in error["message"]
     if status == 405:
-        assert response.headers["allow"] in ("GET, POST", "POST", "GET, HEAD")
+        assert set(response.headers["allow"].split(", ")) in ({"GET", "POST"}, {"POST"}, {"GET", "HEAD"})
     if code == "JSON_TOO_DEEP":
         assert error["extensions"]["limit"] == 64
     assert not [r for r in server_log.records if r.exc_info], [r.getMessage() for r in server_log.records]
