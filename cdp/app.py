@@ -13,9 +13,14 @@ Authentication (``cdp.authentication``; docs/security.md) admits only requests w
 an API key or JWT, except health checks and the playground's page and assets; the
 GraphQL layer then authorises each operation and field (``schema.authorization``).
 Request limits (docs/limits.md) wrap it: a rate limit per credential (429), the body
-size (413, before anything is parsed), and the execution timeout of each operation
-(``CdpGraphQL.execute_single``); depth, aliases, tokens and cost are checked per
-document in ``schema.limits``.
+size (413, before anything is parsed), the time a client has to send its body (408),
+and the execution timeout of each operation (``CdpGraphQL.execute_single``); depth,
+aliases, tokens and cost are checked per document in ``schema.limits``.
+
+Whatever a client sends, the answer is JSON: a request that is not a GraphQL request is
+refused by ``cdp.graphql_request`` (400, 405, 415) with a GraphQL-shaped body, and so are
+unknown paths (404) and, should one happen, an unexpected failure (500,
+``INTERNAL_SERVER_ERROR``; the server logs its traceback).
 """
 
 from __future__ import annotations
@@ -27,22 +32,26 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from anyio import to_thread
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from graphql import GraphQLError
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult as _ExecutionResult
 from strawberry.types import ExecutionResult
 
 from cdp.analytics import Analytics
 from cdp.audit import AuditLog
 from cdp.authentication import Authentication, Authenticator
-from cdp.errors import CdpError
+from cdp.errors import CdpError, NotFound
+from cdp.graphql_request import MethodNotAllowed, TransportError, read_request, refusal_of
 from cdp.principal import Principal, Role
-from cdp.limits import BodySizeLimit, RequestTimeout, run_with_timeout
+from cdp.limits import (BodyReadTimeout, BodySizeLimit, RequestTimeout, error_body, note_refusal, run_with_timeout,
+                        send_error)
 from cdp.rate_limit import RateLimit, RateLimiter
 from cdp.contact_lists import contact_list_response
 from cdp.metrics import Metrics
@@ -76,6 +85,28 @@ class CdpGraphQL(GraphQL):
         self.analytics = Analytics(store, settings)
         self.audit = AuditLog(settings.audit_log_path)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Strawberry's ASGI entry, with its plain-text refusals (``HTTPException``) and cdp's
+        ``TransportError`` answered as GraphQL-shaped JSON (``cdp.graphql_request``)."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            error = refusal_of(exc)
+        except TransportError as exc:
+            error = exc
+        else:
+            await response(scope, receive, send)
+            return
+        await send_error(send, error.status, error, error.extensions, headers=error.headers)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        """The request's query, operation name, variables and extensions, checked once here:
+        encoding, shape, JSON depth, lone surrogates. Raises ``TransportError``."""
+        return await read_request(request, self.settings.max_json_depth)
+
     async def get_context(self, request: Any, response: Any = None) -> Context:
         # Only the playground page (an open path: strawberry builds a context before rendering
         # it) arrives here without a principal; it runs no operation.
@@ -106,6 +137,38 @@ class CdpGraphQL(GraphQL):
         except RequestTimeout as exc:
             return ExecutionResult(data=None, errors=[GraphQLError(
                 exc.message, extensions={"code": exc.code, "limit": self.settings.request_timeout})])
+
+
+async def http_refusal(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (an unknown path, a method a route does not serve) as JSON."""
+    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 400
+    if status == 404:
+        error: CdpError = NotFound(f"nothing is served at {request.url.path}")
+    elif status == 405:
+        error = MethodNotAllowed(f"{request.method} is not served at {request.url.path}",
+                                 allow=(exc.headers or {}).get("Allow", "GET"))  # type: ignore[union-attr]
+    else:
+        error = TransportError(str(getattr(exc, "detail", "bad request")))
+    return _error_response(status, error, getattr(error, "headers", {}))
+
+
+class UnexpectedError(CdpError):
+    """What a client is told of a bug outside GraphQL: no details (GraphQL masks its own, ``schema.errors``)."""
+
+    code = "INTERNAL_SERVER_ERROR"
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """A failure outside GraphQL (a bug): answered 500 ``INTERNAL_SERVER_ERROR`` in JSON, without
+    details. Starlette raises the exception again after this answer; the server logs it with
+    its traceback."""
+    return _error_response(500, UnexpectedError("Internal server error."), {})
+
+
+def _error_response(status: int, error: CdpError, headers: Any) -> Response:
+    """A GraphQL-shaped JSON response of ``error``, its code noted for the metrics."""
+    note_refusal(error)
+    return Response(error_body(error), status, headers=dict(headers), media_type="application/json")
 
 
 def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
@@ -158,7 +221,7 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
         return await contact_list_response(graphql.analytics.campaigns, request, graphql.audit)
 
     routes = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", graphql),  # every method: the view answers 405 itself, in JSON
         Route("/campaigns/{campaign_id}/waves/{wave:int}/contacts.{format}", wave_contacts),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
@@ -166,13 +229,15 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
         Route("/", home),
         *asset_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        StarletteHTTPException: http_refusal, Exception: internal_error})
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     limiter = RateLimiter(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
     if limiter is not None:  # per principal, so inside authentication
         app.add_middleware(RateLimit, limiter=limiter, exempt=RATE_LIMIT_EXEMPT)
     authenticator = Authenticator(store, settings)
     app.add_middleware(Authentication, authenticator=authenticator, limiter=limiter)
+    app.add_middleware(BodyReadTimeout, seconds=settings.body_timeout)  # before anything reads the body
     app.add_middleware(RequestObserver, metrics=metrics)  # outermost: every request gets an id and is counted
     app.state.metrics = metrics
     app.state.store = store

@@ -109,6 +109,8 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
               f"Headers tab as {{\"Authorization\": \"Bearer <key>\"}}):\n\n    {key}\n", file=sys.stderr)
     from cdp.request_log import configure_logging
 
+    from cdp.http_connection import protocol_with_header_timeout
+
     configure_logging(settings.log_format, args.log_level)  # type: ignore[arg-type]
     app = build_app(settings)
     print(f"cdp: serving http://{settings.host}:{settings.port}/graphql ({settings.backend} store)",
@@ -116,6 +118,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     server = uvicorn.Server(uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=args.log_level, log_config=None,
         access_log=False,  # cdp.access writes one line per request, with its id
+        http=protocol_with_header_timeout(settings.header_timeout),  # slow or half-sent headers: 408, closed
         timeout_graceful_shutdown=settings.shutdown_grace_seconds))
     # SIGTERM / SIGINT: uvicorn stops accepting, lets in-flight requests finish (at most
     # CDP_SHUTDOWN_GRACE_SECONDS), then the app closes the store. uvicorn raises the signal

@@ -2,8 +2,10 @@
 
 The errors of every limit (each with its own ``extensions.code``, docs/limits.md),
 the GraphQL-shaped JSON body of a refusal made before GraphQL runs, the request
-body size limit (an ASGI middleware that rejects before anything is parsed), and
-the execution timeout (``run_with_timeout``). The per-document checks (depth,
+body size limit (an ASGI middleware that rejects before anything is parsed), the
+body read timeout (an ASGI middleware: a client that stops sending gets 408), and
+the execution timeout (``run_with_timeout``). The header timeout is kept by the
+HTTP server itself (``cdp.http_connection``). The per-document checks (depth,
 aliases, tokens, cost) live in ``schema.limits``; rate limits in ``cdp.rate_limit``.
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from cdp.errors import CdpError, InvalidInput
+from cdp.request_context import CURRENT
 
 log = logging.getLogger("cdp.limits")
 
@@ -66,6 +69,18 @@ class RequestTimeout(LimitExceeded):
     code = "TIMEOUT"
 
 
+class BodyTimeout(LimitExceeded):
+    """The request body did not arrive within ``CDP_BODY_TIMEOUT`` seconds (HTTP 408)."""
+
+    code = "BODY_TIMEOUT"
+
+
+class HeaderTimeout(LimitExceeded):
+    """The request line and headers did not arrive within ``CDP_HEADER_TIMEOUT`` seconds (HTTP 408)."""
+
+    code = "HEADER_TIMEOUT"
+
+
 class RateLimited(LimitExceeded):
     """The client sent more requests than its rate allows (HTTP 429)."""
 
@@ -76,16 +91,25 @@ def error_body(error: CdpError, extensions: Mapping[str, Any] | None = None) -> 
     """A GraphQL-shaped JSON response body holding ``error`` alone.
 
     In: the error and extra ``extensions`` entries. Out: UTF-8 JSON
-    ``{"data": null, "errors": [{"message", "extensions": {"code", ...}}]}``.
+    ``{"data": null, "errors": [{"message", "extensions": {"code", "field"?, ...}}]}``.
     """
-    ext = {"code": error.code, **(extensions or {})}
+    ext = {"code": error.code, **({"field": error.field} if error.field else {}), **(extensions or {})}
     return json.dumps({"data": None, "errors": [{"message": error.message, "extensions": ext}]}).encode()
+
+
+def note_refusal(error: CdpError) -> None:
+    """Note ``error``'s code on the request being served: ``/metrics`` and the access log count it."""
+    info = CURRENT.get()
+    if info is not None:
+        info.error_codes.append(error.code)
 
 
 async def send_error(send: Callable[[dict], Awaitable[None]], status: int, error: CdpError,
                      extensions: Mapping[str, Any] | None = None,
                      headers: Mapping[str, str] | None = None) -> None:
-    """Answer an ASGI HTTP request with ``status`` and the GraphQL-shaped body of ``error``."""
+    """Answer an ASGI HTTP request with ``status`` and the GraphQL-shaped body of ``error``,
+    and note its code on the request being served (``note_refusal``)."""
+    note_refusal(error)
     body = error_body(error, extensions)
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
@@ -155,6 +179,55 @@ class BodySizeLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class BodyReadTimeout:
+    """ASGI middleware: a request body must arrive within ``seconds`` of its headers.
+
+    ``receive`` is handed on with a deadline: when a read passes it (a client that sent
+    half a body and stopped, or drips it), the request is answered 408 ``BODY_TIMEOUT`` with
+    ``Connection: close``, so the server closes the connection instead of waiting for the
+    rest. Requests that send no body, and reads after the body, are not affected.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]],
+                       send: Callable[[dict], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = asyncio.get_running_loop().time() + self.seconds
+        body_done = False
+        started = False
+
+        async def timed_receive() -> dict:
+            nonlocal body_done
+            if body_done:
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout(f"the request body did not arrive within {self.seconds:g} s") from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def noting_send(message: dict) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, noting_send)
+        except BodyTimeout as exc:
+            if started:  # nothing reads a body after answering; should it happen, let the server end it
+                raise
+            log.info("%s", exc.message)
+            await send_error(send, 408, exc, {"limit": self.seconds}, headers={"Connection": "close"})
 
 
 def _forget(task: asyncio.Task) -> None:

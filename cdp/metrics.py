@@ -5,7 +5,7 @@
 | ``cdp_http_request_duration_seconds`` | histogram | ``route``, ``operation`` | time to answer a request |
 | ``cdp_http_requests_total`` | counter | ``route``, ``operation``, ``status`` | requests answered |
 | ``cdp_http_requests_in_flight`` | gauge | | requests being served now |
-| ``cdp_graphql_errors_total`` | counter | ``operation``, ``code`` | GraphQL errors by ``extensions.code`` |
+| ``cdp_graphql_errors_total`` | counter | ``operation``, ``code`` | errors by ``extensions.code``: GraphQL's and HTTP refusals' (``cdp.limits.note_refusal``) |
 | ``cdp_store_call_duration_seconds`` | histogram | ``query`` | one store call (a read, a keyed read, a write batch) |
 | ``cdp_store_call_errors_total`` | counter | ``query``, ``code`` | store calls that failed, by error code |
 | ``cdp_projection_last_build_seconds`` etc. | gauge | | the analytic projection's last build / refresh |

@@ -21,6 +21,8 @@
 | ``CDP_MAX_QUERY_TOKENS`` / ``CDP_MAX_QUERY_COST`` | ``20000`` / ``100000`` | lexical tokens in one document / estimated cost of one operation |
 | ``CDP_MAX_BODY_BYTES`` | ``2097152`` | largest HTTP request body (2 MiB) |
 | ``CDP_REQUEST_TIMEOUT`` | ``300`` | seconds an operation may run before the client gets ``TIMEOUT`` |
+| ``CDP_MAX_JSON_DEPTH`` | ``64`` | deepest nesting of objects and arrays in a request's JSON (body, variables, extensions) |
+| ``CDP_HEADER_TIMEOUT`` / ``CDP_BODY_TIMEOUT`` | ``10`` / ``30`` | seconds a client has to send the request headers (from connecting or the previous answer) / the whole body (from the end of the headers); past them: 408 and the connection is closed |
 | ``CDP_RATE_LIMIT`` / ``CDP_RATE_BURST`` | ``100`` / ``200`` | requests per second per credential (per address before authentication) and burst size; ``CDP_RATE_LIMIT=0`` turns rate limiting off |
 | ``CDP_AUDIT_LOG`` | ``<CDP_DB_PATH>.audit.jsonl`` | the audit log of writes and personal-data reads (docs/security.md) |
 | ``CDP_API_KEY_CACHE_SECONDS`` | ``10`` | how long a server trusts a key it verified; a revocation by another process is seen within this time |
@@ -70,6 +72,9 @@ class Settings:
     max_query_cost: int = 100000
     max_body_bytes: int = 2 * 1024 * 1024
     request_timeout: float = 300.0
+    max_json_depth: int = 64
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
     rate_limit: float = 100.0
     rate_burst: int = 200
     audit_log: Path | None = None
@@ -144,6 +149,9 @@ class Settings:
             max_query_cost=number("CDP_MAX_QUERY_COST", cls.max_query_cost),
             max_body_bytes=number("CDP_MAX_BODY_BYTES", cls.max_body_bytes),
             request_timeout=seconds("CDP_REQUEST_TIMEOUT", cls.request_timeout),
+            max_json_depth=number("CDP_MAX_JSON_DEPTH", cls.max_json_depth),
+            header_timeout=seconds("CDP_HEADER_TIMEOUT", cls.header_timeout),
+            body_timeout=seconds("CDP_BODY_TIMEOUT", cls.body_timeout),
             rate_limit=seconds("CDP_RATE_LIMIT", cls.rate_limit, zero_ok=True),
             rate_burst=number("CDP_RATE_BURST", cls.rate_burst),
             audit_log=Path(env["CDP_AUDIT_LOG"]) if env.get("CDP_AUDIT_LOG") else None,

@@ -75,12 +75,12 @@ INJECTIONS = [
 
 
 def internal_errors(response) -> list[dict]:  # type: ignore[no-untyped-def]
-    """Errors a client must never see: a 5xx status or ``INTERNAL_SERVER_ERROR``.
+    """Errors a client must never see: a 5xx status, a body that is not JSON, an error without
+    ``extensions.code`` or with ``INTERNAL_SERVER_ERROR``.
 
-    A 400 (no query in the request, a mutation sent by GET) is a proper refusal."""
+    A 400 (no query in the request, a lone surrogate) is a proper refusal, in JSON with a code too."""
     assert response.status_code in (200, 400), (response.status_code, response.text[:500])
-    if response.status_code == 400:
-        return []
+    assert response.headers["content-type"].startswith("application/json"), response.text[:500]
     body = response.json()
     return [e for e in body.get("errors") or []
             if (e.get("extensions") or {}).get("code") in (None, "INTERNAL_SERVER_ERROR")]
@@ -206,7 +206,8 @@ def _set(value: Any, path: tuple[Any, ...], payload: str) -> Any:
     return copy
 
 
-def injection_requests(root: GraphQLObjectType, operation: str) -> Iterator[tuple[str, str, dict]]:
+def injection_requests(root: GraphQLObjectType, operation: str,
+                       payloads: list[str] = INJECTIONS) -> Iterator[tuple[str, str, dict]]:
     """``(label, document, variables)``: one request per root field, string position and payload."""
     for name, field in sorted(root.fields.items()):
         field: GraphQLField  # type: ignore[no-redef]
@@ -219,7 +220,7 @@ def injection_requests(root: GraphQLObjectType, operation: str) -> Iterator[tupl
         base = {a: _plain_value(t.type) for a, t in args.items()}
         for arg, definition in args.items():
             for path in _string_paths(definition.type):
-                for payload in INJECTIONS:
+                for payload in payloads:
                     variables = dict(base, **{arg: _set(base[arg], path, payload)})
                     yield f"{name}.{arg}{list(path)}", document, variables
 
