@@ -248,6 +248,28 @@ def personal_uses(raw: Any, path: str = "definition") -> dict[str, str]:
     return found
 
 
+def masked_definition(raw: Any, readable: Callable[[str], bool]) -> Any:
+    """``raw`` with the operands of every ``attribute`` condition on a personal field that
+    ``readable(key)`` refuses replaced by ``***``: a saved "e-mail equals ..." keeps the address
+    in its definition, which whoever may list segments would otherwise read."""
+    if isinstance(raw, Mapping):
+        out = {k: masked_definition(v, readable) for k, v in raw.items()}
+        body = raw.get("attribute")
+        if isinstance(body, Mapping) and isinstance(body.get("key"), str):
+            key = personal_key(body["key"])
+            if key is not None and not readable(key):
+                hidden = dict(body)
+                if hidden.get("value") is not None:
+                    hidden["value"] = "***"
+                if isinstance(hidden.get("values"), (list, tuple)):
+                    hidden["values"] = ["***"] * len(hidden["values"])
+                out["attribute"] = hidden
+        return out
+    if isinstance(raw, (list, tuple)):
+        return [masked_definition(v, readable) for v in raw]
+    return raw
+
+
 def canonical(raw: Any) -> Any:
     """``raw`` without null members (what is stored and what caches key on)."""
     if isinstance(raw, Mapping):

@@ -16,7 +16,8 @@ from anyio import to_thread
 
 from cdp.errors import CdpError, ConfigurationError, Forbidden
 from cdp.pagination import page_window
-from cdp.segments import Evaluation, ProfileItem, SavedSegment, SegmentEngine
+from cdp.permissions import readable_in_full
+from cdp.segments import Evaluation, ProfileItem, SavedSegment, SegmentEngine, masked_definition
 from graph.store import Row
 from resolvers.context import Context
 
@@ -81,6 +82,11 @@ async def _page(ctx: Context, evaluation: Evaluation, skip: int, limit: int) -> 
     ids, has_next = evaluation.page(skip, limit)
     rows = await ctx.loaders.customer.load_many(ids)
     return MemberPage(evaluation, [r for r in rows if r is not None], skip, bool(has_next))
+
+
+def shown_definition(ctx: Context, definition: Any) -> Any:
+    """A saved definition as the principal may read it (``cdp.segments.masked_definition``)."""
+    return masked_definition(definition, lambda key: readable_in_full(ctx.principal, key))
 
 
 async def saved_segments(ctx: Context) -> list[SavedSegment]:

@@ -325,3 +325,20 @@ def test_a_data_sharing_grant_for_the_customer_names_its_evidence(env: dict) -> 
     body = _post(http, {"Authorization": f"Bearer {text}"}, RECORD,
                  {"c": customer["id"], "p": "DATA_SHARING", "s": "GRANTED"})
     assert {"purpose": "DATA_SHARING", "status": "GRANTED", "source": "CUSTOMER"} in body["data"]["recordConsent"]
+
+
+def test_saved_definitions_show_personal_operands_only_to_who_may_read_them(env: dict) -> None:
+    http = env["http"]
+    segment = """query($id: ID!) { segment(id: $id) { definition } }"""
+    campaign = """query($id: ID!) { campaign(id: $id) { targetDefinition } }"""
+    for key, (field, _, value) in SEGMENT_KEYS.items():
+        for role in ("admin", "analyst", "analyst+personal:email", "partner+personal_data+consent"):
+            headers = env["keys"][role][0]
+            shown = value if readable(role, field) else "***"
+            saved = _post(http, headers, segment, {"id": env["segments"][key]})["data"]["segment"]["definition"]
+            target = _post(http, headers, campaign, {"id": env["campaigns"][key]})["data"]["campaign"][
+                "targetDefinition"]
+            for found in (saved, target):
+                condition = found["all"][1]["not"]["attribute"]
+                assert condition["key"] == key and condition["value"] == shown, (role, key, found)
+                assert found["all"][0] == {"attribute": {"key": "tier", "op": "EXISTS"}}
