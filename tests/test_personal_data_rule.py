@@ -342,3 +342,39 @@ def test_saved_definitions_show_personal_operands_only_to_who_may_read_them(env:
                 condition = found["all"][1]["not"]["attribute"]
                 assert condition["key"] == key and condition["value"] == shown, (role, key, found)
                 assert found["all"][0] == {"attribute": {"key": "tier", "op": "EXISTS"}}
+
+
+def test_launches_and_contact_lists_obey_the_target_rule(env: dict) -> None:
+    http, audit = env["http"], env["audit"]
+    campaign = env["campaigns"]["national_id"]
+    launch = """mutation($id: ID!) { launchCampaign(id: $id) { status } }"""
+    refused = _post(http, env["keys"]["analyst"][0], launch, {"id": campaign})
+    assert [(e["extensions"]["code"], e["extensions"]["field"]) for e in refused["errors"]] == [
+        ("FORBIDDEN", f"targetDefinition.{INNER}")]
+    launched = _post(http, env["keys"]["analyst+personal_data"][0], launch, {"id": campaign})
+    assert launched["data"]["launchCampaign"]["status"] == "RUNNING", launched
+    path = f"/campaigns/{campaign}/waves/1/contacts.csv"
+    denied = http.get(path, headers=env["keys"]["analyst"][0])
+    assert denied.status_code == 403 and denied.json()["code"] == "FORBIDDEN"
+    assert "national_id" in denied.json()["detail"]
+    headers, principal = env["keys"]["analyst+personal_data"]
+    allowed = http.get(path, headers=headers)
+    assert allowed.status_code == 200 and int(allowed.headers["X-Contact-Count"]) > 0
+    record = audit.read(principal=principal, action="read_personal", limit=1)[0]
+    assert record.operation == "campaignContactList" and "national_id" in record.fields
+
+
+def test_duplicate_groups_are_shown_only_for_keys_the_reader_may_read(env: dict) -> None:
+    http = env["http"]
+    twins = [{"id": f"TWIN-{n}", "lastName": "Twin", "email": "twin@example.com", "phone": "+447700900123",
+              "nationalId": "TW123456A", "tier": "CONSUMER", "status": "ACTIVE"} for n in (1, 2)]
+    upsert = """mutation($items: [CustomerInput!]!) { upsertCustomers(source: "CRM", items: $items) { errors { field } } }"""
+    assert _post(http, env["keys"]["admin"][0], upsert, {"items": twins})["data"]["upsertCustomers"]["errors"] == []
+    query = "{ dataQuality { duplicateGroups duplicateSample { rule customerIds } } }"
+    rules = {role: {g["rule"] for g in _post(http, env["keys"][role][0], query)["data"]["dataQuality"][
+        "duplicateSample"]} for role in ("admin", "analyst", "analyst+personal:email")}
+    assert rules["admin"] == {"email", "phone", "national_id"} and rules["analyst"] == set()
+    assert rules["analyst+personal:email"] == rules["admin"] & {"email"}
+    headers, principal = env["keys"]["admin"]
+    _post(http, headers, query)
+    assert set(env["audit"].read(principal=principal, action="read_personal", limit=1)[0].fields) == rules["admin"]
