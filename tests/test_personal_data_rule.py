@@ -20,8 +20,17 @@ from starlette.testclient import TestClient
 from cdp.api_keys import create_key
 from cdp.app import build_app
 from cdp.audit import AuditLog
-from cdp.permissions import OPERATION_ROLES, PARTNER_OPERATIONS
-from cdp.principal import Role
+from cdp.customers import CustomerCriteria, personal_uses as search_uses
+from cdp.errors import Forbidden
+from cdp.permissions import (
+    OPERATION_ROLES,
+    PARTNER_OPERATIONS,
+    PERSONAL_ATTRIBUTE_KEYS,
+    PERSONAL_FIELDS,
+    authorise_personal_use,
+)
+from cdp.principal import Principal, Role
+from cdp.segments import personal_uses as definition_uses
 from cdp.settings import Settings
 from graph.ladybug_store import LadybugStore
 
@@ -378,3 +387,42 @@ def test_duplicate_groups_are_shown_only_for_keys_the_reader_may_read(env: dict)
     headers, principal = env["keys"]["admin"]
     _post(http, headers, query)
     assert set(env["audit"].read(principal=principal, action="read_personal", limit=1)[0].fields) == rules["admin"]
+
+
+# --------------------------------------------------------------------------- the choke point itself
+
+
+def test_the_rule_covers_every_personal_field_by_every_name() -> None:
+    """Every name a condition can give a personal field (GraphQL name, attribute key in any case,
+    a derived attribute) is authorised as that field, for every role."""
+    principals = {name: Principal(id=name, role=Role(o["role"]), scopes=frozenset(o.get("scopes", ())),
+                                  operations=frozenset(o.get("operations", ()))) for name, o in ROLES.items()}
+    principals["customer"] = Principal(id="customer", role=Role.CUSTOMER, customer_id="C1")
+    names = {**{n: k for n, k in PERSONAL_FIELDS.items()}, **{k: k for k in PERSONAL_ATTRIBUTE_KEYS},
+             **{k.upper(): k for k in PERSONAL_ATTRIBUTE_KEYS}, "age": "birth_date", "Age": "birth_date"}
+    for role, principal in principals.items():
+        for name, key in names.items():
+            uses = {name: "where.x", "tier": "where.tier"}
+            if readable(role, key if key != "name" else "name"):
+                assert authorise_personal_use(principal, uses) == {key}, (role, name)
+            else:
+                with pytest.raises(Forbidden) as refused:
+                    authorise_personal_use(principal, uses)
+                assert refused.value.field == "where.x" and key in refused.value.message, (role, name)
+        assert authorise_personal_use(principal, {"tier": "a", "city": "b", "joined_on": "c"}) == frozenset()
+
+
+def test_the_reporters_name_every_personal_field_a_request_uses() -> None:
+    criteria = CustomerCriteria(email="a@b.c", phone="1", name_contains="x", cities=("Leeds",))
+    assert search_uses(criteria, "LAST_NAME") == {"email": "where.email", "phone": "where.phone",
+                                                  "name": "where.nameContains", "lastName": "orderBy.field"}
+    assert search_uses(CustomerCriteria(cities=("Leeds",)), "CITY") == {}
+    # every attribute object at any depth counts, even under a node kind the parser would refuse
+    raw = {"any": [{"attribute": {"key": "EMAIL", "op": "EQ", "value": "x"}},
+                   {"not": {"all": [{"attribute": {"key": "age", "op": "GTE", "value": "3"}}]}},
+                   {"unknown": {"attribute": {"key": "national_id", "op": "EXISTS"}}},
+                   {"attribute": {"key": "city", "op": "EQ", "value": "Leeds"}}]}
+    assert definition_uses(raw) == {"email": "definition.any[0].attribute.key",
+                                    "birth_date": "definition.any[1].not.all[0].attribute.key",
+                                    "national_id": "definition.any[2].unknown.attribute.key"}
+    assert definition_uses({"attribute": {"key": "tier", "op": "EXISTS"}}) == {}
