@@ -77,7 +77,11 @@ async def report(ctx: Context, campaign_id: str, at: datetime | None) -> Any:
     """The performance report of one campaign (``cdp.campaign_report``)."""
     from cdp import campaign_report
 
-    return await to_thread.run_sync(lambda: campaign_report.report(service(ctx), campaign_id, at))
+    def run() -> Any:
+        authorise_target(ctx, campaign_id)  # its figures count who matched the target
+        return campaign_report.report(service(ctx), campaign_id, at)
+
+    return await to_thread.run_sync(run)
 
 
 async def policy(ctx: Context) -> ContactPolicy:

@@ -143,6 +143,7 @@ SAVED = {name: f"query($id: ID!{', $c: ID!' if '$c' in selection else ''}) {{ se
          for name, selection in [("size", "size"), ("share", "share"), ("members", "members(first: 5) { totalCount }"),
                                  ("contains", "contains(customerId: $c)"), ("profile", "profile { measure }")]}
 AUDIENCE = """query($id: ID!) { campaign(id: $id) { audience(wave: 1) { eligible } } }"""
+REPORT = """query($id: ID!) { campaign(id: $id) { report { spent total { contacted } } } }"""
 
 
 def _operations(env: dict, key: str, role: str) -> list[tuple[str, str, dict, str, int]]:
@@ -164,6 +165,7 @@ def _operations(env: dict, key: str, role: str) -> list[tuple[str, str, dict, st
                                                   "targetSegment": segment}},
          f"targetSegment.definition.{INNER}", 1),
         ("campaign", AUDIENCE, {"id": campaign}, f"targetDefinition.{INNER}", 1),
+        ("campaign", REPORT, {"id": campaign}, f"targetDefinition.{INNER}", 1),
     ]
 
 
