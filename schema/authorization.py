@@ -132,6 +132,7 @@ class Authorization(SchemaExtension):
             except CdpError as exc:
                 ec.result = ExecutionResult(data=None, errors=[GraphQLError(exc.message, original_error=exc)])
                 is_write = False
+        ran = ec.result is None
         yield
         if ec.result is None or not operation_names:
             return
@@ -140,7 +141,7 @@ class Authorization(SchemaExtension):
             if is_write:
                 self._audit(ctx, "write", operation_names, customers, error_code(errors[0]) if errors else "ok")
             refused = sorted({e.original_error.field or "?" for e in errors if isinstance(e.original_error, Forbidden)})
-            if refused:  # refused where it was evaluated (a personal field in a condition)
+            if refused and ran:  # refused where it was evaluated (a personal field in a condition)
                 self._audit(ctx, "denied", operation_names, customers, "FORBIDDEN", set(refused))
             if ctx.personal_reads or ctx.personal_uses:
                 fields = set().union(ctx.personal_uses, *ctx.personal_reads.values())

@@ -428,3 +428,15 @@ def test_the_reporters_name_every_personal_field_a_request_uses() -> None:
                                     "birth_date": "definition.any[1].not.all[0].attribute.key",
                                     "national_id": "definition.any[2].unknown.attribute.key"}
     assert definition_uses({"attribute": {"key": "tier", "op": "EXISTS"}}) == {}
+
+
+def test_a_refusal_is_audited_once(env: dict) -> None:
+    """Refused before it ran (an operation the role may not use) or where it was evaluated (a
+    personal field in a condition): one ``denied`` record each."""
+    key, text = create_key(env["store"], "counted", "analyst")
+    headers = {"Authorization": f"Bearer {text}"}
+    _post(env["http"], headers, "mutation { eraseCustomer(customerId: \"C1\") { customerId } }")
+    _post(env["http"], headers, PREVIEW, {"d": definition("email")})
+    denied = env["audit"].read(principal=f"key:{key.id}", action="denied")
+    assert sorted((r.operation, tuple(r.fields)) for r in denied) == [
+        ("eraseCustomer", ()), ("previewSegment", (f"definition.{INNER}",))]
