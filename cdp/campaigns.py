@@ -55,7 +55,7 @@ from cdp import catalog_rules, consent, contact_policy
 from cdp.contact_policy import ContactPolicy
 from cdp.errors import Conflict, InvalidInput, NotFound
 from cdp.projection import ProjectionData, utc_now
-from cdp.segments import parse_definition
+from cdp.segments import parse_definition, personal_uses
 from graph.model import CAMPAIGN_PURPOSE_VALUES
 from graph.store import GraphStore, node_op, relationship_op, unlink_op
 
@@ -310,6 +310,15 @@ class Campaigns:
             raise NotFound(f"no campaign {campaign_id!r}", field="id")
         return campaign
 
+    def target_uses(self, target_segment: str | None, target_definition: Any) -> dict[str, str]:
+        """The personal fields a campaign target compares (``cdp.segments.personal_uses``), with
+        their paths under ``targetDefinition`` or the saved segment's ``definition``: whoever
+        creates, previews, launches or downloads a campaign uses its target's conditions."""
+        if target_definition is not None:
+            return personal_uses(target_definition, "targetDefinition")
+        segment = self.analytics.segments.get(target_segment) if target_segment is not None else None
+        return personal_uses(segment.definition, f"targetSegment.definition") if segment is not None else {}
+
     def _offers(self, ids: list[str]) -> dict[str, tuple[str, ...]]:
         by: dict[str, list[tuple[int, str]]] = {}
         for (src, dst), row in self.store.relationships("OFFERS", ids).items():
@@ -460,7 +469,8 @@ class Campaigns:
                     raise InvalidInput(f"the target segment {campaign.target_segment!r} was deleted",
                                        field="targetSegment")
                 definition = segment.definition
-            evaluation = self.analytics.segments.evaluate(definition, now=at)
+            # the principal asking was authorised for the target (``target_uses``) by the caller
+            evaluation = self.analytics.segments.evaluate(definition, now=at, authorise=None)
             data = evaluation.data
             candidates = evaluation.member_rows()
             offers_of: np.ndarray | None = None

@@ -52,8 +52,9 @@ import numpy as np
 import pandas as pd
 
 from cdp.erased_customers import customer_to_record
-from cdp.errors import InvalidInput
+from cdp.errors import Forbidden, InvalidInput
 from cdp.permissions import DATA_SHARING
+from cdp.principal import Principal, Role
 from cdp.projection import ProjectionData
 from cdp.provenance import settle_rows, value_id
 from graph.model import CAMPAIGN_PURPOSE_VALUES
@@ -342,6 +343,51 @@ def trainable(data: ProjectionData, at: datetime) -> np.ndarray:
     ``unprofiled`` at ``at``. Objecting to profiling keeps a customer out of the training data
     as well as out of scoring (docs/privacy.md)."""
     return data.base() & ~unprofiled(data, at)
+
+
+# --------------------------------------------------------------------------- who records
+
+#: Purposes whose consent gates a role's own access to customers' data: that role may not
+#: grant them (a partner reads personal data only with the customer's DATA_SHARING yes).
+GATES: dict[Role, frozenset[str]] = {Role.PARTNER: frozenset({DATA_SHARING})}
+#: Purposes a grant of which, recorded for the customer by someone else, must name where the
+#: customer gave it (``source``: the form, call or system that holds the evidence).
+EVIDENCED: frozenset[str] = frozenset({DATA_SHARING})
+
+
+def check_recorder(principal: Principal, purpose: str | None, status: str, source: str | None,
+                   field: str = "purpose") -> None:
+    """Raise unless ``principal`` may record a ``status`` statement about ``purpose``
+    (docs/privacy.md, "Who records consent"):
+
+    * a customer records anything about itself (``permissions.check_customer`` keeps it to itself);
+    * nobody grants a purpose that gates their own access (``GATES``): a partner may record
+      refusals of any purpose and grants of the others, never a DATA_SHARING grant
+      (``Forbidden``, ``field``);
+    * an app or admin acting for the customer records a grant of an ``EVIDENCED`` purpose only
+      with the ``source`` named (where the customer said yes: ``InvalidInput`` on ``source``).
+
+    Refusals (DENIED, REVOKED) only restrict, so every caller allowed to record may record them.
+    """
+    if status != GRANTED or purpose is None or principal.role is Role.CUSTOMER:
+        return
+    if purpose in GATES.get(principal.role, ()):
+        raise Forbidden(f"a {principal.role.value} credential may not grant {purpose}: that consent gates its own "
+                        f"access, so only the customer (or an app acting for them) may give it", field=field)
+    if purpose in EVIDENCED and not source:
+        raise InvalidInput(f"a {purpose} grant recorded for the customer must name where they gave it "
+                           f"(source, e.g. WEB_FORM or CALL_CENTRE)", field="source")
+
+
+def check_statements(principal: Principal, statements: Iterable[tuple[str, str, object]]) -> None:
+    """``check_recorder`` for consent statements sent as attributes (``upsertCustomers``):
+    ``statements`` holds (path, key, value); keys that are not consents are ignored. An import
+    from a source of record (``cdp import``, the CLI's admin) passes; a partner's batch carrying
+    a grant of a purpose that gates it is refused whole (``Forbidden`` naming the item)."""
+    for path, key, value in statements:
+        parsed = parse_key(str(key or ""))
+        if parsed is not None and parsed[0] is not None:
+            check_recorder(principal, parsed[0], status_of(value) or "", "batch", field=path)
 
 
 # --------------------------------------------------------------------------- recording

@@ -23,7 +23,14 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from cdp import csv_export
 from cdp.errors import CdpError, Conflict, Forbidden, InvalidInput, NotFound
-from cdp.permissions import PERSONAL_ATTRIBUTE_KEYS, Access, check_operation, mask, personal_access
+from cdp.permissions import (
+    PERSONAL_ATTRIBUTE_KEYS,
+    Access,
+    authorise_personal_use,
+    check_operation,
+    mask,
+    personal_access,
+)
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 _BATCH = 5_000
@@ -88,15 +95,21 @@ async def contact_list_response(campaigns: Any, request: Request, audit: Any = N
         check_operation(principal, "campaignContactList")
         if fmt not in FORMATS:
             raise InvalidInput(f"format must be one of {', '.join(FORMATS)}", field="format")
-        table = await to_thread.run_sync(campaigns.wave_contacts, campaign_id, wave)
+        def read() -> tuple[pa.Table, frozenset[str]]:
+            campaign = campaigns.require(campaign_id)  # a list shows who matched the target's conditions
+            used = authorise_personal_use(principal, campaigns.target_uses(campaign.target_segment,
+                                                                           campaign.target_definition))
+            return campaigns.wave_contacts(campaign_id, wave), used
+
+        table, used = await to_thread.run_sync(read)
     except CdpError as exc:
         status = 403 if isinstance(exc, Forbidden) else 404 if isinstance(exc, NotFound) or (
             isinstance(exc, InvalidInput) and exc.field == "wave") else 409 if isinstance(exc, Conflict) else 400
         return JSONResponse({"code": exc.code, "detail": exc.message}, status)
     table, readable = masked_for(table, principal)
-    if readable and audit is not None:
+    if (readable or used) and audit is not None:
         audit.record(principal, "read_personal", "campaignContactList",
-                     customers=table.column("customer_id").to_pylist(), fields=readable)
+                     customers=table.column("customer_id").to_pylist(), fields=sorted({*readable, *used}))
     filename = f"{campaign_id}-wave{wave}.{fmt}"
     return StreamingResponse(lines(table, fmt), media_type=FORMATS[fmt],
                              headers={"Content-Disposition": f'attachment; filename="{filename}"',

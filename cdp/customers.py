@@ -109,6 +109,24 @@ class CustomerCriteria:
     joined_to: date | None = None
 
 
+#: Criteria and sort keys that read a personal field, by the GraphQL name of the field they read.
+PERSONAL_CRITERIA = {"email": "email", "phone": "phone", "name_contains": "name"}
+PERSONAL_SORTS = {"LAST_NAME": "lastName"}
+#: The GraphQL argument each criterion comes from (for error paths).
+_ARGUMENTS = {"email": "where.email", "phone": "where.phone", "name_contains": "where.nameContains"}
+
+
+def personal_uses(criteria: CustomerCriteria, sort: str | None) -> dict[str, str]:
+    """The personal fields a customer search reads, each with the argument that names it
+    (``{"email": "where.email", "lastName": "orderBy.field"}``), for
+    ``cdp.permissions.authorise_personal_use``."""
+    uses = {field: _ARGUMENTS[name] for name, field in PERSONAL_CRITERIA.items()
+            if getattr(criteria, name) is not None}
+    if sort in PERSONAL_SORTS:
+        uses[PERSONAL_SORTS[sort]] = "orderBy.field"
+    return uses
+
+
 def _check_range(low: float | None, high: float | None, field: str) -> None:
     if low is not None and low < 0:
         raise InvalidInput(f"{field}.min must not be negative", field=field)

@@ -11,10 +11,14 @@ Three decisions, all pure functions of a ``Principal`` (docs/security.md):
    and apps may; analysts and partners need the ``personal_data`` scope (or
    ``personal:<field>``), and partners also need the customer's consent to
    ``DATA_SHARING``; customers see their own.
+4. ``authorise_personal_use``: may the principal let a personal field shape an answer
+   (filter, sort, search, segment condition)? Only when it may read the field unmasked
+   for every customer; this is the one check every such route passes (docs/security.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 
 from cdp.errors import Forbidden
@@ -109,6 +113,10 @@ PERSONAL_FIELDS: dict[str, str] = {
 #: Profile attribute keys that hold personal data (``AttributeValue.value`` is masked for them).
 PERSONAL_ATTRIBUTE_KEYS = frozenset(PERSONAL_FIELDS.values())
 
+#: Attributes derived from a personal field: a condition on one reveals the field (an age
+#: compared day by day with ``asOf`` gives the birth date).
+DERIVED_PERSONAL: dict[str, str] = {"age": "birth_date"}
+
 #: Consent purpose a partner needs from the customer to see personal data.
 DATA_SHARING = "DATA_SHARING"
 
@@ -157,13 +165,58 @@ def personal_access(principal: Principal, field: str, customer_id: str | None = 
     return Access.NEEDS_CONSENT if principal.role is PARTNER else Access.FULL
 
 
-def may_search_personal(principal: Principal, fields: list[str]) -> None:
-    """Raise ``Forbidden`` when filtering or sorting on personal ``fields`` would reveal them
-    (a filter on e-mail answers "is this address a customer?"). Partners need the scope;
-    consent cannot be checked for customers a search has not found yet, so the scope suffices."""
-    for field in fields:
-        if personal_access(principal, field) is Access.MASKED:
-            raise Forbidden(f"filtering or sorting on {field} needs the {PERSONAL_DATA_SCOPE} scope", field=field)
+def personal_key(name: str) -> str | None:
+    """The personal attribute key ``name`` holds or reveals, or None when it is not personal.
+
+    ``name`` is a GraphQL field name (``lastName``), a profile attribute key or Customer
+    property (``national_id``, also as a custom attribute of another case) or an attribute
+    derived from one (``age``: ``birth_date``).
+    """
+    text = name.strip()
+    if text in PERSONAL_FIELDS:
+        return PERSONAL_FIELDS[text]
+    text = text.lower()
+    if text in PERSONAL_ATTRIBUTE_KEYS:
+        return text
+    return DERIVED_PERSONAL.get(text)
+
+
+def readable_in_full(principal: Principal, name: str) -> bool:
+    """True when ``principal`` may read personal ``name`` unmasked for every customer (admins,
+    apps, analysts with the scope for it); partners never (their access depends on each
+    customer's consent), customers never (only their own). Not personal: True."""
+    key = personal_key(name)
+    return key is None or personal_access(principal, key) is Access.FULL
+
+
+def authorise_personal_use(principal: Principal, uses: Mapping[str, str]) -> frozenset[str]:
+    """The one rule for personal data shaping an answer: filters, sorts, searches and segment
+    conditions (``customers(where:, orderBy:)``, segment definitions previewed, saved, evaluated,
+    recommended for or targeted by campaigns).
+
+    In: ``uses``, each name a request's condition refers to (a GraphQL field name, attribute
+    key or derived attribute such as ``age``) -> the path of the argument that names it
+    (``where.email``, ``definition.all[0].attribute.key``). Names that are not personal are
+    ignored. Out: the personal keys used, to be audited as a personal read.
+    Raises ``Forbidden`` (``field``: the path; the message names the field) for the first
+    personal name ``principal`` may not read unmasked for every customer: a condition is
+    evaluated over every customer, so answers (sizes, members, order) would reveal the value
+    of customers whose value the principal may not see (a filter on e-mail answers "is this
+    address a customer?"; bisecting with GTE rebuilds a birth date).
+    """
+    used = set()
+    for name, path in uses.items():
+        key = personal_key(name)
+        if key is None:
+            continue
+        if not readable_in_full(principal, key):
+            needs = ("the customer's DATA_SHARING consent, which a condition over every customer cannot have"
+                     if principal.role is PARTNER and personal_access(principal, key) is Access.NEEDS_CONSENT
+                     else f"the {PERSONAL_DATA_SCOPE} or {PERSONAL_FIELD_SCOPE_PREFIX}{key} scope")
+            raise Forbidden(f"{key} is personal data this credential may not read unmasked (it needs {needs}), "
+                            f"so it may not filter, sort, search or select customers by it ({path})", field=path)
+        used.add(key)
+    return frozenset(used)
 
 
 def mask(field: str, value: object) -> object:

@@ -14,7 +14,8 @@ Computed on a columnar projection of the store (``GraphStore.export_nodes`` /
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -76,6 +77,13 @@ class QualityReport:
     duplicate_customers: int = 0
     duplicate_sample: list[DuplicateGroup] = field(default_factory=list)
     rejects: list[SourceRejects] = field(default_factory=list)
+
+
+def duplicates_readable(report: QualityReport, readable: Callable[[str], bool]) -> QualityReport:
+    """``report`` with only the duplicate groups whose key ``readable(rule)`` allows: a group
+    says "these customers share an e-mail address", which grouping by a field one may not
+    read must not reveal (docs/security.md). The counts stay (they name nobody)."""
+    return replace(report, duplicate_sample=[g for g in report.duplicate_sample if readable(g.rule)])
 
 
 def normalised(rule: str, values: pd.Series) -> pd.Series:

@@ -43,7 +43,8 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
-from cdp.errors import Conflict, InvalidInput, NotFound
+from cdp.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cdp.permissions import personal_key
 from cdp.projection import ProjectionData, utc_now
 from graph.model import (
     ACCOUNT_STATUS_VALUES,
@@ -61,6 +62,12 @@ from graph.model import (
 )
 from graph.store import GraphStore, node_op
 
+#: ``authorise(uses)``: raises ``Forbidden`` unless the caller may let the personal fields of
+#: ``uses`` (name -> path in the definition, ``personal_uses``) shape the answer; a request
+#: passes ``Context.authorise_personal_use`` (``cdp.permissions.authorise_personal_use``).
+#: None only where the caller authorised the definition itself.
+Authorise = Callable[[Mapping[str, str]], object]
+
 #: ``scores(name, data)``: per-row floats of score ``name`` (NaN = unscored);
 #: raises ``InvalidInput`` when the score is unknown or its model untrained.
 ScoreLookup = Callable[[str, ProjectionData], np.ndarray]
@@ -73,6 +80,8 @@ MAX_NODES = 64
 MAX_DAYS = 3660
 #: Evaluations kept (masks of one bit... one byte per customer each).
 CACHE_SIZE = 32
+#: Profile measures derived from a personal field (``cdp.permissions.DERIVED_PERSONAL``).
+PERSONAL_MEASURES = ("age",)
 #: Whole-base figures (profile measures, monthly spend) kept per data version and time.
 MEASURE_CACHE_SIZE = 24
 
@@ -212,6 +221,53 @@ def parse_definition(raw: Any, data: ProjectionData, path: str = "definition") -
     inverted range, a tree deeper than ``MAX_DEPTH`` or larger than ``MAX_NODES``.
     """
     return _Parser(data).node(raw, path, 1)
+
+
+def personal_uses(raw: Any, path: str = "definition") -> dict[str, str]:
+    """The personal fields a definition's ``attribute`` conditions compare, each with the path
+    of the condition's key (``{"email": "definition.all[0].attribute.key"}``); ``age`` counts
+    as the birth date. Walks the raw tree without parsing it, every ``attribute`` object at any
+    depth, so a definition the parser would read differently cannot hide one (it fails closed).
+    """
+    found: dict[str, str] = {}
+
+    def walk(node: Any, here: str) -> None:
+        if isinstance(node, Mapping):
+            for name, child in node.items():
+                at = f"{here}.{name}"
+                if name == "attribute" and isinstance(child, Mapping) and isinstance(child.get("key"), str):
+                    key = personal_key(child["key"])
+                    if key is not None:
+                        found.setdefault(key, f"{at}.key")
+                walk(child, at)
+        elif isinstance(node, (list, tuple)):
+            for i, child in enumerate(node):
+                walk(child, f"{here}[{i}]")
+
+    walk(raw, path)
+    return found
+
+
+def masked_definition(raw: Any, readable: Callable[[str], bool]) -> Any:
+    """``raw`` with the operands of every ``attribute`` condition on a personal field that
+    ``readable(key)`` refuses replaced by ``***``: a saved "e-mail equals ..." keeps the address
+    in its definition, which whoever may list segments would otherwise read."""
+    if isinstance(raw, Mapping):
+        out = {k: masked_definition(v, readable) for k, v in raw.items()}
+        body = raw.get("attribute")
+        if isinstance(body, Mapping) and isinstance(body.get("key"), str):
+            key = personal_key(body["key"])
+            if key is not None and not readable(key):
+                hidden = dict(body)
+                if hidden.get("value") is not None:
+                    hidden["value"] = "***"
+                if isinstance(hidden.get("values"), (list, tuple)):
+                    hidden["values"] = ["***"] * len(hidden["values"])
+                out["attribute"] = hidden
+        return out
+    if isinstance(raw, (list, tuple)):
+        return [masked_definition(v, readable) for v in raw]
+    return raw
 
 
 def canonical(raw: Any) -> Any:
@@ -638,6 +694,8 @@ class Preview:
     skip: int
     has_next: bool
     engine: SegmentEngine = field(repr=False)
+    #: What decides the personal measures of the profile (``SegmentEngine.profile``).
+    authorise: Authorise | None = field(default=None, repr=False)
     _profile: list[ProfileItem] | None = field(default=None, repr=False)
 
     @property
@@ -656,7 +714,7 @@ class Preview:
     def profile(self) -> list[ProfileItem]:
         """The members against the base (computed once, on first access)."""
         if self._profile is None:
-            self._profile = self.engine.profile(self.evaluation)
+            self._profile = self.engine.profile(self.evaluation, authorise=self.authorise)
         return self._profile
 
 
@@ -681,14 +739,19 @@ class SegmentEngine:
 
     # ------------------------------------------------------------ evaluation
 
-    def evaluate(self, definition: Any, as_of: datetime | None = None, now: datetime | None = None) -> Evaluation:
+    def evaluate(self, definition: Any, as_of: datetime | None = None, now: datetime | None = None, *,
+                 authorise: Authorise | None, path: str = "definition") -> Evaluation:
         """The members of ``definition`` (a JSON-like dict) now or as of a past time.
 
+        ``authorise`` sees the personal fields the definition compares first (``Authorise``;
+        ``path`` prefixes their paths) and raises ``Forbidden`` to refuse them.
         Reuses a cached evaluation of the same definition, time and data
         version (without ``as_of`` a cached one is reused for up to a minute).
         Raises ``InvalidInput`` naming the bad node (see ``parse_definition``),
         or when ``as_of`` lies in the future or a score is unavailable.
         """
+        if authorise is not None:
+            authorise(personal_uses(definition, path))
         data = self._data()
         as_of = _naive(as_of) if as_of is not None else None
         at = as_of or (now or utc_now())
@@ -713,12 +776,13 @@ class SegmentEngine:
         return evaluation
 
     def preview(self, definition: Any, skip: int = 0, limit: int = 50, as_of: datetime | None = None,
-                now: datetime | None = None) -> Preview:
+                now: datetime | None = None, *, authorise: Authorise | None) -> Preview:
         """Size and the page of ``limit`` members after the ``skip`` first (id order) of
-        ``definition``; the profile is computed when ``Preview.profile`` is first read."""
-        evaluation = self.evaluate(definition, as_of, now)
+        ``definition``; the profile is computed when ``Preview.profile`` is first read.
+        ``authorise``: as for ``evaluate``."""
+        evaluation = self.evaluate(definition, as_of, now, authorise=authorise)
         ids, has_next = evaluation.page(skip, limit)
-        return Preview(evaluation, ids, skip, has_next, self)
+        return Preview(evaluation, ids, skip, has_next, self, authorise)
 
     def order(self, data: ProjectionData) -> np.ndarray:
         """Customer rows sorted by id. Rows are never renumbered and new customers are
@@ -764,18 +828,29 @@ class SegmentEngine:
 
     # ------------------------------------------------------------ profile
 
-    def profile(self, evaluation: Evaluation) -> list[ProfileItem]:
+    def profile(self, evaluation: Evaluation, *, authorise: Authorise | None) -> list[ProfileItem]:
         """The members against the base on a handful of measures, most distinctive first.
 
+        A measure derived from a personal field (``age``: the birth date) is left out when
+        ``authorise`` refuses that field: the mean age of a one-customer segment is their age.
         Whole-base figures (per-row measures, base means, deviations and shares)
         are computed once per data version and minute; per segment only the
         members' rows are gathered.
         """
+        hidden = set()
+        for name in PERSONAL_MEASURES:
+            try:
+                if authorise is not None:
+                    authorise({name: f"profile.{name}"})
+            except Forbidden:
+                hidden.add(name)
         measures = self.measures(evaluation.data, evaluation.at, evaluation.as_of is not None)
         members = evaluation.mask
         n_members = int(members.sum())
         items: list[ProfileItem] = []
         for name, (values, base_mean, std) in measures["numeric"].items():
+            if name in hidden:
+                continue
             in_segment = values[members]
             in_segment = in_segment[~np.isnan(in_segment)]
             segment_mean = float(in_segment.mean()) if len(in_segment) else None
@@ -821,9 +896,13 @@ class SegmentEngine:
         row = self.store.nodes("Segment", [segment_id]).get(segment_id)
         return SavedSegment.from_row(row) if row else None
 
-    def create(self, name: str, description: str | None, definition: Any) -> SavedSegment:
-        """Save a new segment. Raises ``InvalidInput`` for a bad name or definition (nothing is
-        written), ``Conflict`` when another segment has the name."""
+    def create(self, name: str, description: str | None, definition: Any, *,
+               authorise: Authorise | None) -> SavedSegment:
+        """Save a new segment. Raises ``Forbidden`` when ``authorise`` refuses a personal field
+        of the definition, ``InvalidInput`` for a bad name or definition (nothing is written
+        either way), ``Conflict`` when another segment has the name."""
+        if authorise is not None:
+            authorise(personal_uses(definition))
         name = _check_name(name)
         parse_definition(definition, self._data())
         with self._write_lock:
@@ -842,12 +921,15 @@ class SegmentEngine:
         return SavedSegment.from_row(row)
 
     def update(self, segment_id: str, name: str | None = None, description: str | None = None,
-               definition: Any = None) -> SavedSegment:
+               definition: Any = None, *, authorise: Authorise | None) -> SavedSegment:
         """Change a saved segment's name, description and/or definition (version + 1).
 
-        Raises ``NotFound`` for an unknown id, ``InvalidInput`` for a bad name
+        Raises ``Forbidden`` when ``authorise`` refuses a personal field of the new
+        definition, ``NotFound`` for an unknown id, ``InvalidInput`` for a bad name
         or definition, ``Conflict`` when another segment has the new name.
         """
+        if definition is not None and authorise is not None:
+            authorise(personal_uses(definition))
         if name is not None:
             name = _check_name(name)
         if definition is not None:

@@ -29,17 +29,35 @@ async def campaign(ctx: Context, campaign_id: str) -> Campaign | None:
     return await to_thread.run_sync(service(ctx).get, campaign_id)
 
 
+def authorise_target(ctx: Context, campaign_id: str) -> None:
+    """Raise ``Forbidden`` when the campaign's target compares a personal field the principal
+    may not read (``Context.authorise_personal_use``); ``NotFound`` for an unknown campaign."""
+    campaign_ = service(ctx).require(campaign_id)
+    ctx.authorise_personal_use(service(ctx).target_uses(campaign_.target_segment, campaign_.target_definition))
+
+
 async def create(ctx: Context, spec: CampaignSpec) -> Campaign:
-    return await to_thread.run_sync(lambda: service(ctx).create(spec, ctx.now))
+    def run() -> Campaign:
+        ctx.authorise_personal_use(service(ctx).target_uses(spec.target_segment, spec.target_definition))
+        return service(ctx).create(spec, ctx.now)
+
+    return await to_thread.run_sync(run)
 
 
 async def audience(ctx: Context, campaign_id: str, wave: int, at: datetime | None) -> Audience:
-    return await to_thread.run_sync(lambda: service(ctx).audience(campaign_id, wave, at))
+    def run() -> Audience:
+        authorise_target(ctx, campaign_id)
+        return service(ctx).audience(campaign_id, wave, at)
+
+    return await to_thread.run_sync(run)
 
 
 async def launch(ctx: Context, campaign_id: str, wave: int, force: bool) -> Campaign:
-    campaign_, _ = await to_thread.run_sync(lambda: service(ctx).launch(campaign_id, ctx.now, wave, force))
-    return campaign_
+    def run() -> Campaign:
+        authorise_target(ctx, campaign_id)
+        return service(ctx).launch(campaign_id, ctx.now, wave, force)[0]
+
+    return await to_thread.run_sync(run)
 
 
 async def set_status(ctx: Context, campaign_id: str, status: str) -> Campaign:
@@ -59,7 +77,11 @@ async def report(ctx: Context, campaign_id: str, at: datetime | None) -> Any:
     """The performance report of one campaign (``cdp.campaign_report``)."""
     from cdp import campaign_report
 
-    return await to_thread.run_sync(lambda: campaign_report.report(service(ctx), campaign_id, at))
+    def run() -> Any:
+        authorise_target(ctx, campaign_id)  # its figures count who matched the target
+        return campaign_report.report(service(ctx), campaign_id, at)
+
+    return await to_thread.run_sync(run)
 
 
 async def policy(ctx: Context) -> ContactPolicy:

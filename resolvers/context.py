@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from collections.abc import Mapping
 from typing import Any
 
 from cdp.analytics import Analytics
 from cdp.audit import AuditLog
+from cdp.permissions import authorise_personal_use
 from cdp.principal import Principal, Role
 from cdp.profile import ProfilePolicy, load_policy
 from cdp.settings import Settings
@@ -42,6 +44,14 @@ class Context:
     audit: AuditLog | None = None
     #: Personal fields this request returned unmasked, per customer id (audited once per request).
     personal_reads: dict[str, set[str]] = field(default_factory=dict)
+    #: Personal fields this request let shape an answer (filters, sorts, segment conditions).
+    personal_uses: set[str] = field(default_factory=set)
+
+    def authorise_personal_use(self, uses: Mapping[str, str]) -> None:
+        """Raise ``Forbidden`` unless the principal may let every personal field of ``uses``
+        (name -> argument path) shape an answer (``cdp.permissions.authorise_personal_use``);
+        the fields used are audited with the request as a personal read."""
+        self.personal_uses |= authorise_personal_use(self.principal, uses)
 
     def forget_reads(self) -> None:
         """Drop what this request's DataLoaders cached (call after a write)."""

@@ -37,7 +37,9 @@ async def customer_page(
     ctx: Context, criteria: rules.CustomerCriteria, sort: str, descending: bool,
     first: int, after: str | None,
 ) -> CustomerPage:
-    """Customers matching ``criteria``; raises ``InvalidInput`` for bad arguments."""
+    """Customers matching ``criteria``; raises ``InvalidInput`` for bad arguments and
+    ``Forbidden`` when a filter or the sort reads a personal field the principal may not read."""
+    ctx.authorise_personal_use(rules.personal_uses(criteria, sort))
     skip, limit = page_window(first, after, ctx.settings.max_page_size)
     flt = rules.customer_filter(criteria, ctx.today)
     rules.check_sort(sort)

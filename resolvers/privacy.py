@@ -37,8 +37,10 @@ async def consent_history(ctx: Context, customer_id: str, purpose: str | None,
 async def record_consent(ctx: Context, customer_id: str, purpose: str | None, channel: str | None, status: str,
                          expires_at: datetime | None, source: str | None) -> list[consent.Consent]:
     """Record one consent statement and return the customer's effective consents. A customer
-    principal records for itself only, as source ``CUSTOMER`` (customer-maintained)."""
+    principal records for itself only, as source ``CUSTOMER`` (customer-maintained); who may
+    record what is ``cdp.consent.check_recorder`` (a partner never grants DATA_SHARING)."""
     check_customer(ctx.principal, customer_id)
+    consent.check_recorder(ctx.principal, purpose, status, source)
     by_customer = ctx.principal.role is Role.CUSTOMER
     source = SELF_SERVICE_SOURCE if by_customer else (source or DEFAULT_SOURCE)
     now = ctx.now

@@ -58,7 +58,7 @@ async def for_segment(ctx: Context, definition: object, first: int, skip: int, l
     analytics = _analytics(ctx)
 
     def run() -> tuple[list[tuple[str, list[Recommendation]]], int, bool]:
-        evaluation = analytics.segments.evaluate(definition)
+        evaluation = analytics.segments.evaluate(definition, authorise=ctx.authorise_personal_use)
         ids, has_next = evaluation.page(skip, limit)
         data = evaluation.data
         rows = data.rows_of(ids)

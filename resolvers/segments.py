@@ -14,9 +14,10 @@ import logging
 
 from anyio import to_thread
 
-from cdp.errors import CdpError, ConfigurationError
+from cdp.errors import CdpError, ConfigurationError, Forbidden
 from cdp.pagination import page_window
-from cdp.segments import Evaluation, ProfileItem, SavedSegment, SegmentEngine
+from cdp.permissions import readable_in_full
+from cdp.segments import Evaluation, ProfileItem, SavedSegment, SegmentEngine, masked_definition
 from graph.store import Row
 from resolvers.context import Context
 
@@ -45,8 +46,11 @@ class MemberPage:
 
 
 async def evaluate(ctx: Context, definition: Any, as_of: datetime | None) -> Evaluation:
-    """The members of ``definition`` now or as of ``as_of``; ``InvalidInput`` for a bad definition."""
-    return await to_thread.run_sync(engine(ctx).evaluate, definition, as_of)
+    """The members of ``definition`` now or as of ``as_of``; ``InvalidInput`` for a bad definition,
+    ``Forbidden`` when it compares a personal field the principal may not read
+    (``Context.authorise_personal_use``)."""
+    return await to_thread.run_sync(
+        lambda: engine(ctx).evaluate(definition, as_of, authorise=ctx.authorise_personal_use))
 
 
 async def members(ctx: Context, definition: Any, first: int, after: str | None,
@@ -71,13 +75,18 @@ async def profile(ctx: Context, definition: Any, as_of: datetime | None) -> list
 
 async def profile_of(ctx: Context, evaluation: Evaluation) -> list[ProfileItem]:
     """The profile of an evaluation's members against the base."""
-    return await to_thread.run_sync(engine(ctx).profile, evaluation)
+    return await to_thread.run_sync(lambda: engine(ctx).profile(evaluation, authorise=ctx.authorise_personal_use))
 
 
 async def _page(ctx: Context, evaluation: Evaluation, skip: int, limit: int) -> MemberPage:
     ids, has_next = evaluation.page(skip, limit)
     rows = await ctx.loaders.customer.load_many(ids)
     return MemberPage(evaluation, [r for r in rows if r is not None], skip, bool(has_next))
+
+
+def shown_definition(ctx: Context, definition: Any) -> Any:
+    """A saved definition as the principal may read it (``cdp.segments.masked_definition``)."""
+    return masked_definition(definition, lambda key: readable_in_full(ctx.principal, key))
 
 
 async def saved_segments(ctx: Context) -> list[SavedSegment]:
@@ -89,12 +98,14 @@ async def saved_segment(ctx: Context, segment_id: str) -> SavedSegment | None:
 
 
 async def create(ctx: Context, name: str, description: str | None, definition: Any) -> SavedSegment:
-    return await to_thread.run_sync(engine(ctx).create, name, description, definition)
+    return await to_thread.run_sync(
+        lambda: engine(ctx).create(name, description, definition, authorise=ctx.authorise_personal_use))
 
 
 async def update(ctx: Context, segment_id: str, name: str | None, description: str | None,
                  definition: Any) -> SavedSegment:
-    return await to_thread.run_sync(engine(ctx).update, segment_id, name, description, definition)
+    return await to_thread.run_sync(
+        lambda: engine(ctx).update(segment_id, name, description, definition, authorise=ctx.authorise_personal_use))
 
 
 async def delete(ctx: Context, segment_id: str) -> bool:
@@ -104,14 +115,19 @@ async def delete(ctx: Context, segment_id: str) -> bool:
 async def segments_of(ctx: Context, customer_id: str) -> list[SavedSegment]:
     """The saved segments ``customer_id`` belongs to now, by name. A saved
     definition that no longer evaluates (a product removed, a model not trained)
-    is skipped and logged, so one stale segment cannot break a customer view."""
+    is skipped and logged, so one stale segment cannot break a customer view; one that
+    compares a personal field the principal may not read is left out (membership
+    would reveal the value)."""
     def run() -> list[SavedSegment]:
         found = []
         segments = engine(ctx)
         for segment in segments.list():
             try:
-                if segments.evaluate(segment.definition).contains(customer_id):
+                evaluation = segments.evaluate(segment.definition, authorise=ctx.authorise_personal_use)
+                if evaluation.contains(customer_id):
                     found.append(segment)
+            except Forbidden:
+                continue
             except CdpError as exc:
                 log.warning("segment %s skipped for customer %s: %s", segment.id, customer_id, exc)
         return found

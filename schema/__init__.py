@@ -35,6 +35,7 @@ from schema.scoring import ScoringQuery
 from schema.types import Channel, Customer, CustomerConnection, Product, customer_connection
 from cdp import quality
 from cdp.customers import CustomerCriteria
+from cdp.permissions import readable_in_full
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
@@ -102,6 +103,8 @@ class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, Relatio
     async def data_quality(self, info: Info[Context, None]) -> DataQualityReport:
         ctx = info.context
         report = await to_thread.run_sync(quality.report, ctx.store, ctx.policy, ctx.now)
+        report = quality.duplicates_readable(report, lambda rule: readable_in_full(ctx.principal, rule))
+        ctx.authorise_personal_use({g.rule: "duplicateSample" for g in report.duplicate_sample})
         return DataQualityReport.from_report(report)
 
 

@@ -8,12 +8,15 @@ masked personal fields, and the audit records of writes and personal-data reads.
 - a ``customer`` principal may only pass its own id as ``customerId`` (or as the
   ``id`` of ``customer``) and may not list other customers (``Segment.members``,
   ``Segment.contains``);
-- filtering or sorting customers on personal fields needs personal-data access.
+- (filtering, sorting and segment conditions on personal fields are authorised where they
+  are evaluated, by ``cdp.permissions.authorise_personal_use`` through
+  ``Context.authorise_personal_use``: saved definitions are only known then).
 
 A refusal is one ``FORBIDDEN`` error and nothing runs; it is audited (``denied``).
 After execution it appends the audit records: one ``write`` per mutation (with the
 customer ids its arguments name and its outcome) and one ``read_personal`` when
-personal fields were returned unmasked.
+personal fields were returned unmasked or shaped the answer (a filter, sort or segment
+condition on them: ``Context.personal_uses``).
 
 ``PersonalData`` / ``PersonalValue`` (field extensions) mask personal fields the
 principal may not see (``cdp.permissions.personal_access``, ``mask``); for partners
@@ -50,7 +53,6 @@ from cdp.permissions import (
     check_customer,
     check_operation,
     mask,
-    may_search_personal,
     personal_access,
 )
 from cdp.principal import Principal, Role
@@ -64,9 +66,6 @@ CUSTOMER_ARGUMENTS = ("customerId",)
 OTHER_CUSTOMERS = frozenset({("Segment", "members"), ("Segment", "contains"), ("SegmentPreview", "members")})
 #: Root fields a customer principal may use without naming a customer (catalogue reads).
 CATALOGUE_READS = frozenset({"product", "products", "channels"})
-#: Filters of ``customers(where:)`` and sort fields that search personal data, by personal field.
-PERSONAL_FILTERS = {"email": "email", "phone": "phone", "nameContains": "name"}
-PERSONAL_SORTS = {"LAST_NAME": "lastName"}
 
 
 def _root_fields(operation: OperationDefinitionNode, fragments: dict) -> Iterator[FieldNode]:
@@ -133,19 +132,24 @@ class Authorization(SchemaExtension):
             except CdpError as exc:
                 ec.result = ExecutionResult(data=None, errors=[GraphQLError(exc.message, original_error=exc)])
                 is_write = False
+        ran = ec.result is None
         yield
         if ec.result is None or not operation_names:
             return
         try:
+            errors = ec.result.errors or []
             if is_write:
-                errors = ec.result.errors or []
                 self._audit(ctx, "write", operation_names, customers, error_code(errors[0]) if errors else "ok")
-            if ctx.personal_reads:
-                fields = set().union(*ctx.personal_reads.values())
+            refused = sorted({e.original_error.field or "?" for e in errors if isinstance(e.original_error, Forbidden)})
+            if refused and ran:  # refused where it was evaluated (a personal field in a condition)
+                self._audit(ctx, "denied", operation_names, customers, "FORBIDDEN", set(refused))
+            if ctx.personal_reads or ctx.personal_uses:
+                fields = set().union(ctx.personal_uses, *ctx.personal_reads.values())
                 self._audit(ctx, "read_personal", operation_names, set(ctx.personal_reads), "ok", fields)
         except CdpError:
             log.exception("audit record lost after %s", " ".join(operation_names))
         ctx.personal_reads.clear()
+        ctx.personal_uses.clear()
 
     @staticmethod
     def _audit(ctx: Any, action: str, operations: list[str], customers: set[str], outcome: str,
@@ -190,8 +194,6 @@ class Authorization(SchemaExtension):
             if principal.role is Role.CUSTOMER and name not in CATALOGUE_READS:
                 for customer_id in ids or {None}:  # type: ignore[arg-type]
                     check_customer(principal, customer_id)
-            if name == "customers":
-                self._check_search(principal, arguments)
             customers |= ids
         if principal.role is Role.CUSTOMER:
             type_info = TypeInfo(graphql_schema)
@@ -199,16 +201,6 @@ class Authorization(SchemaExtension):
             visit(document, TypeInfoVisitor(type_info, finder))
             if finder.found:
                 raise Forbidden(f"a customer credential may not read {finder.found}", field=finder.found)
-
-    @staticmethod
-    def _check_search(principal: Principal, arguments: dict) -> None:
-        where = arguments.get("where") or {}
-        fields = [field for name, field in PERSONAL_FILTERS.items() if where.get(name) is not None]
-        order = arguments.get("orderBy") or {}
-        sort = getattr(order.get("field"), "value", order.get("field"))
-        if sort in PERSONAL_SORTS:
-            fields.append(PERSONAL_SORTS[sort])
-        may_search_personal(principal, fields)
 
 
 

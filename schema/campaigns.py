@@ -21,6 +21,7 @@ from cdp import contact_policy as P
 from resolvers import campaigns as resolve
 from resolvers import catalog
 from resolvers.context import Context
+from resolvers.segments import shown_definition
 from schema.segments import SegmentDefinitionInput, definition_dict
 from schema.types import Product, naive_utc, utc
 
@@ -225,7 +226,7 @@ class Campaign:
     purpose: CampaignPurpose
     status: CampaignStatus
     target_segment: strawberry.ID | None
-    target_definition: JSON | None
+    saved_target: strawberry.Private[Any]
     offer_ids: list[strawberry.ID]
     waves: list[CampaignWave]
     offer_choice: OfferChoice
@@ -238,6 +239,11 @@ class Campaign:
     created_at: datetime | None
     updated_at: datetime | None
     launched_at: datetime | None
+
+    @strawberry.field(description="The target definition (when not a saved segment); operands of conditions on "
+                                  "personal fields the caller may not read are shown as ***.")
+    def target_definition(self, info: Ctx) -> JSON | None:
+        return shown_definition(info.context, self.saved_target) if self.saved_target is not None else None
 
     @strawberry.field(description="The offered products, best first.")
     async def offers(self, info: Ctx) -> list[Product]:
@@ -275,7 +281,7 @@ class Campaign:
         return cls(id=strawberry.ID(c.id), name=c.name, description=c.description,
                    purpose=CampaignPurpose(c.purpose), status=CampaignStatus(c.status),
                    target_segment=strawberry.ID(c.target_segment) if c.target_segment else None,
-                   target_definition=c.target_definition, offer_ids=[strawberry.ID(p) for p in c.offers],
+                   saved_target=c.target_definition, offer_ids=[strawberry.ID(p) for p in c.offers],
                    waves=waves, offer_choice=OfferChoice(c.offer_choice), control_share=c.control_share,
                    budget=c.budget, spent=round(c.spent, 2),
                    starts_at=utc(c.starts_at), ends_at=utc(c.ends_at), response_window_days=c.response_window_days,

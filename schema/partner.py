@@ -17,7 +17,7 @@ import strawberry
 from anyio import to_thread
 from strawberry.types import Info
 
-from cdp import upserts
+from cdp import consent, upserts
 from cdp.write_rules import WriteRules
 from resolvers.context import Context
 from schema import enums as E
@@ -145,8 +145,12 @@ async def _upsert(info: Ctx, label: str, inputs: list[Any], source: str) -> Upse
     ctx = info.context
     now = ctx.now
     rules = WriteRules.of(ctx.settings, now)
-    outcome = await to_thread.run_sync(upserts.upsert, ctx.store, ctx.policy, label, _items(inputs), source, now,
-                                       rules)
+    items = _items(inputs)
+    if label == "Customer":  # consents sent as attributes obey who may record them (docs/privacy.md)
+        consent.check_statements(ctx.principal, [
+            (f"items[{i}].attributes[{j}]", a.get("key"), a.get("value"))
+            for i, item in enumerate(items) for j, a in enumerate(item.get("attributes") or ())])
+    outcome = await to_thread.run_sync(upserts.upsert, ctx.store, ctx.policy, label, items, source, now, rules)
     ctx.forget_reads()
     return UpsertPayload(
         created=outcome.created, updated=outcome.updated, ids=[strawberry.ID(i) for i in outcome.written_ids],

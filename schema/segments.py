@@ -236,40 +236,45 @@ class Segment:
     id: strawberry.ID
     name: str
     description: str | None
-    definition: JSON
     created_at: datetime | None
     updated_at: datetime | None
     version: int = strawberry.field(description="1 when created, +1 per update.")
+    saved_definition: strawberry.Private[Any]
+
+    @strawberry.field(description="The definition as saved; operands of conditions on personal fields the "
+                                  "caller may not read are shown as ***.")
+    def definition(self, info: Ctx) -> JSON:
+        return resolve.shown_definition(info.context, self.saved_definition)
 
     @strawberry.field(description="Number of members now, or as of a past time.")
     async def size(self, info: Ctx, as_of: datetime | None = None) -> int:
-        evaluation = await resolve.evaluate(info.context, self.definition, naive_utc(as_of))
+        evaluation = await resolve.evaluate(info.context, self.saved_definition, naive_utc(as_of))
         return evaluation.size
 
     @strawberry.field(description="Members as a share of the base.")
     async def share(self, info: Ctx, as_of: datetime | None = None) -> float:
-        evaluation = await resolve.evaluate(info.context, self.definition, naive_utc(as_of))
+        evaluation = await resolve.evaluate(info.context, self.saved_definition, naive_utc(as_of))
         return evaluation.share
 
     @strawberry.field(description="Members in customer-id order, now or as of a past time.")
     async def members(self, info: Ctx, first: int = 20, after: str | None = None,
                       as_of: datetime | None = None) -> SegmentMembers:
-        return _members(await resolve.members(info.context, self.definition, first, after, naive_utc(as_of)))
+        return _members(await resolve.members(info.context, self.saved_definition, first, after, naive_utc(as_of)))
 
     @strawberry.field(description="Members against the base, most distinctive first.")
     async def profile(self, info: Ctx, as_of: datetime | None = None) -> list[SegmentProfileItem]:
-        items = await resolve.profile(info.context, self.definition, naive_utc(as_of))
+        items = await resolve.profile(info.context, self.saved_definition, naive_utc(as_of))
         return [SegmentProfileItem.from_item(i) for i in items]
 
     @strawberry.field(description="Whether one customer is a member (now or as of a past time).")
     async def contains(self, info: Ctx, customer_id: strawberry.ID, as_of: datetime | None = None) -> bool:
-        evaluation = await resolve.evaluate(info.context, self.definition, naive_utc(as_of))
+        evaluation = await resolve.evaluate(info.context, self.saved_definition, naive_utc(as_of))
         return evaluation.contains(str(customer_id))
 
     @classmethod
     def from_saved(cls, segment: rules.SavedSegment) -> Segment:
         return cls(id=strawberry.ID(segment.id), name=segment.name, description=segment.description,
-                   definition=segment.definition, created_at=utc(segment.created_at),
+                   saved_definition=segment.definition, created_at=utc(segment.created_at),
                    updated_at=utc(segment.updated_at), version=segment.version)
 
 

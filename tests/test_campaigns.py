@@ -113,7 +113,7 @@ def test_audience_accounts_for_every_candidate(http: TestClient, store: GraphSto
     assert sum(o["count"] for o in a["offers"]) == a["eligible"]
     # The target is the segment: customers holding mobile data now.
     analytics = Analytics(store, Settings())
-    members = analytics.segments.evaluate(MOBILE)
+    members = analytics.segments.evaluate(MOBILE, authorise=None)
     assert a["target"] == members.size
     # Customers who hold fibre already cannot get it; those holding both offers get nothing.
     assert excluded.get("NO_ELIGIBLE_OFFER", 0) > 0

@@ -71,8 +71,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
 
 def _record(http, customer: str, status: str, purpose: str | None = None, channel: str | None = None,  # type: ignore[no-untyped-def]
-            expires: str | None = None, headers: dict | None = None) -> dict:
-    variables = {"c": customer, "status": status, "purpose": purpose, "channel": channel, "expires": expires}
+            expires: str | None = None, headers: dict | None = None, source: str | None = None) -> dict:
+    variables = {"c": customer, "status": status, "purpose": purpose, "channel": channel, "expires": expires,
+                 "source": source}
     response = http.post("/graphql", json={"query": RECORD, "variables": variables}, headers=headers or {})
     assert response.status_code == 200, response.text
     return response.json()
@@ -127,11 +128,13 @@ def test_record_consent_validates_its_arguments(env: dict) -> None:
     assert _codes(body) == [("BAD_USER_INPUT", "source")]
     assert _codes(_record(http, "C-NOBODY", "GRANTED", "MARKETING")) == [("NOT_FOUND", "customerId")]
     assert _codes(_record(http, customer, "MAYBE", "MARKETING"))[0][0] == "BAD_USER_INPUT"  # not an enum value
+    # a DATA_SHARING grant recorded for the customer names where they gave it (docs/privacy.md)
+    assert _codes(_record(http, customer, "GRANTED", "DATA_SHARING")) == [("BAD_USER_INPUT", "source")]
     # Nothing was recorded by the refused calls; a good one returns the effective consents.
-    body = _record(http, customer, "GRANTED", "DATA_SHARING", expires=future)
+    body = _record(http, customer, "GRANTED", "DATA_SHARING", expires=future, source="web_form")
     consents = body["data"]["recordConsent"]
     assert [(c["purpose"], c["channel"], c["status"], c["source"]) for c in consents] == [
-        ("DATA_SHARING", None, "GRANTED", "API")]
+        ("DATA_SHARING", None, "GRANTED", "WEB_FORM")]
     assert consents[0]["expiresAt"].startswith(future[:16]) and consents[0]["customerMaintained"] is False
 
 
@@ -288,7 +291,7 @@ def test_export_holds_everything_and_is_audited(env: dict) -> None:
     http, store, settings = env["http"], env["store"], env["settings"]
     customer = _a_customer_with_history(env, set())
     row = store.customers([customer])[customer]
-    _record(http, customer, "GRANTED", "DATA_SHARING")
+    _record(http, customer, "GRANTED", "DATA_SHARING", source="CALL_CENTRE")
     created = gql(http, """mutation($d: SegmentDefinitionInput!) { createSegment(name: "Just one", definition: $d) {
         id } }""",
                   {"d": {"attribute": {"key": "email", "op": "EQ", "value": row["email"]}}})

@@ -176,7 +176,8 @@ def test_segments_use_the_scores(app_client) -> None:  # type: ignore[no-untyped
     analytics = app_client.app.state.analytics
     data = analytics.data()
     churn = analytics.score_column("churn_risk", data)
-    evaluation = analytics.segments.evaluate({"score": {"name": "churn_risk", "op": "GTE", "value": 0.2}})
+    evaluation = analytics.segments.evaluate({"score": {"name": "churn_risk", "op": "GTE", "value": 0.2}},
+                                             authorise=None)
     assert evaluation.mask.sum() == int(np.sum(churn >= 0.2)) > 0
 
 

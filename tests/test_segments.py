@@ -139,7 +139,7 @@ def tiny(tmp_path: Path) -> Iterator[tuple[GraphStore, SegmentEngine]]:
 
 
 def members(engine: SegmentEngine, definition: dict, as_of: datetime | None = None) -> list[str]:
-    evaluation = engine.evaluate(definition, as_of)
+    evaluation = engine.evaluate(definition, as_of, authorise=None)
     return evaluation.page(0, 1000)[0]
 
 
@@ -204,9 +204,9 @@ def test_membership_now_and_as_of(tiny, name: str, definition: dict, now: list[s
 
 def test_customers_who_joined_later_are_not_members_as_of(tiny) -> None:
     _, engine = tiny
-    evaluation = engine.evaluate({"all": []}, PAST)
+    evaluation = engine.evaluate({"all": []}, PAST, authorise=None)
     assert evaluation.base_size == 3 and not evaluation.contains("C2")
-    assert engine.evaluate({"all": []}).base_size == 4  # the merged C4 is never in the base
+    assert engine.evaluate({"all": []}, authorise=None).base_size == 4  # the merged C4 is never in the base
 
 
 ERRORS: list[tuple[Any, str, str]] = [
@@ -254,7 +254,7 @@ ERRORS: list[tuple[Any, str, str]] = [
 def test_invalid_definitions_name_the_bad_node(tiny, definition: Any, path: str, words: str) -> None:
     _, engine = tiny
     with pytest.raises(InvalidInput) as caught:
-        engine.evaluate(definition)
+        engine.evaluate(definition, authorise=None)
     assert caught.value.field == path
     assert caught.value.message.startswith(f"{path}: ") and words in caught.value.message
 
@@ -265,39 +265,39 @@ def test_size_limits(tiny) -> None:
     for _ in range(MAX_DEPTH):
         deep = {"not": deep}
     with pytest.raises(InvalidInput, match="nesting") as caught:
-        engine.evaluate(deep)
+        engine.evaluate(deep, authorise=None)
     assert caught.value.field == "definition" + ".not" * MAX_DEPTH
     wide = {"any": [{"attribute": {"key": "tier", "op": "EXISTS"}}] * MAX_NODES}
     with pytest.raises(InvalidInput, match=f"limited to {MAX_NODES} nodes") as caught:
-        engine.evaluate(wide)
+        engine.evaluate(wide, authorise=None)
     assert caught.value.field == f"definition.any[{MAX_NODES - 1}]"
 
 
 def test_as_of_in_the_future_is_refused(tiny) -> None:
     _, engine = tiny
     with pytest.raises(InvalidInput, match="future"):
-        engine.evaluate({"all": []}, utc_now() + timedelta(days=1))
+        engine.evaluate({"all": []}, utc_now() + timedelta(days=1), authorise=None)
 
 
 def test_evaluations_are_cached_per_data_version(tiny) -> None:
     store, engine = tiny
     definition = {"contacts": {"days": 30, "kinds": ["COMPLAINT"]}}
-    first = engine.evaluate(definition)
-    assert engine.evaluate({"contacts": {"kinds": ["COMPLAINT"], "days": 30, "atMost": None}}) is first
+    first = engine.evaluate(definition, authorise=None)
+    assert engine.evaluate({"contacts": {"kinds": ["COMPLAINT"], "days": 30, "atMost": None}}, authorise=None) is first
     assert definition_json(definition) == first.definition
     store.write([node_op("Contact", [{"id": "K9", "at": days_ago(1), "kind": "COMPLAINT"}]),
                  relationship_op("HAD_CONTACT", [{"from": "C5", "to": "K9"}]),
                  relationship_op("VIA", [{"from": "K9", "to": "SMS"}])])
-    second = engine.evaluate(definition)
+    second = engine.evaluate(definition, authorise=None)
     assert second is not first and second.page(0, 10)[0] == ["C1", "C5"]
 
 
 def test_new_customers_are_paged_in_id_order(tiny) -> None:
     store, engine = tiny
-    assert engine.evaluate({"all": []}).page(0, 10)[0] == ["C1", "C2", "C3", "C5"]
+    assert engine.evaluate({"all": []}, authorise=None).page(0, 10)[0] == ["C1", "C2", "C3", "C5"]
     store.write([node_op("Customer", [{"id": "C0", "tier": "CONSUMER", "status": "ACTIVE"},
                                       {"id": "C45", "tier": "CONSUMER", "status": "ACTIVE"}])])
-    evaluation = engine.evaluate({"all": []})
+    evaluation = engine.evaluate({"all": []}, authorise=None)
     assert evaluation.page(0, 10)[0] == ["C0", "C1", "C2", "C3", "C45", "C5"]
     assert evaluation.page(2, 2) == (["C2", "C3"], True)
     assert evaluation.page(4, 2) == (["C45", "C5"], False)
@@ -305,7 +305,7 @@ def test_new_customers_are_paged_in_id_order(tiny) -> None:
 
 def test_profile_says_what_distinguishes_the_members(tiny) -> None:
     _, engine = tiny
-    preview = engine.preview({"attribute": {"key": "tier", "op": "EQ", "value": "BUSINESS"}})
+    preview = engine.preview({"attribute": {"key": "tier", "op": "EQ", "value": "BUSINESS"}}, authorise=None)
     assert preview.ids == ["C2"] and preview.size == 1 and preview.share == 0.25 and preview.base_size == 4
     items = {(i.measure, i.value): i for i in preview.profile}
     tier = items[("tier", "BUSINESS")]
@@ -360,7 +360,7 @@ def test_matches_an_independent_pandas_computation(demo_store: GraphStore, demo_
         {"all": [{"holds": {"category": "BROADBAND"}},
                  {"not": {"attribute": {"key": "tier", "op": "EQ", "value": "CONSUMER"}}}]},
     ]}
-    evaluation = engine.evaluate(definition, AS_OF)
+    evaluation = engine.evaluate(definition, AS_OF, authorise=None)
     assert len(expected) > 5
     assert evaluation.page(0, 10_000)[0] == expected
 
@@ -510,15 +510,15 @@ def test_saved_segments_survive_a_restart(tmp_path: Path) -> None:
 def test_engine_writes_nothing_for_an_invalid_definition(tiny) -> None:
     store, engine = tiny
     with pytest.raises(InvalidInput):
-        engine.create("Bad", None, {"spend": {"op": "GT"}})
+        engine.create("Bad", None, {"spend": {"op": "GT"}}, authorise=None)
     assert engine.list() == []
-    created = engine.create("Good", None, {"spend": {"op": "GT", "value": 1}})
+    created = engine.create("Good", None, {"spend": {"op": "GT", "value": 1}}, authorise=None)
     with pytest.raises(Conflict):
-        engine.create("good", None, {"all": []})
+        engine.create("good", None, {"all": []}, authorise=None)
     with pytest.raises(NotFound):
-        engine.update("SEG-none", name="x")
+        engine.update("SEG-none", name="x", authorise=None)
     with pytest.raises(InvalidInput):
-        engine.update(created.id, definition={"spend": {"op": "GT", "value": "1"}})
+        engine.update(created.id, definition={"spend": {"op": "GT", "value": "1"}}, authorise=None)
     assert engine.get(created.id).version == 1 and [s.name for s in engine.list()] == ["Good"]
 
 
