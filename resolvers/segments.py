@@ -12,9 +12,8 @@ from typing import Any
 
 import logging
 
-from anyio import to_thread
-
 from cdp.errors import CdpError, ConfigurationError
+from cdp.fair_share import run_sync
 from cdp.pagination import page_window
 from cdp.segments import Evaluation, ProfileItem, SavedSegment, SegmentEngine
 from graph.store import Row
@@ -46,7 +45,7 @@ class MemberPage:
 
 async def evaluate(ctx: Context, definition: Any, as_of: datetime | None) -> Evaluation:
     """The members of ``definition`` now or as of ``as_of``; ``InvalidInput`` for a bad definition."""
-    return await to_thread.run_sync(engine(ctx).evaluate, definition, as_of)
+    return await run_sync(engine(ctx).evaluate, definition, as_of)
 
 
 async def members(ctx: Context, definition: Any, first: int, after: str | None,
@@ -71,7 +70,7 @@ async def profile(ctx: Context, definition: Any, as_of: datetime | None) -> list
 
 async def profile_of(ctx: Context, evaluation: Evaluation) -> list[ProfileItem]:
     """The profile of an evaluation's members against the base."""
-    return await to_thread.run_sync(engine(ctx).profile, evaluation)
+    return await run_sync(engine(ctx).profile, evaluation)
 
 
 async def _page(ctx: Context, evaluation: Evaluation, skip: int, limit: int) -> MemberPage:
@@ -81,24 +80,24 @@ async def _page(ctx: Context, evaluation: Evaluation, skip: int, limit: int) -> 
 
 
 async def saved_segments(ctx: Context) -> list[SavedSegment]:
-    return await to_thread.run_sync(engine(ctx).list)
+    return await run_sync(engine(ctx).list)
 
 
 async def saved_segment(ctx: Context, segment_id: str) -> SavedSegment | None:
-    return await to_thread.run_sync(engine(ctx).get, segment_id)
+    return await run_sync(engine(ctx).get, segment_id)
 
 
 async def create(ctx: Context, name: str, description: str | None, definition: Any) -> SavedSegment:
-    return await to_thread.run_sync(engine(ctx).create, name, description, definition)
+    return await run_sync(engine(ctx).create, name, description, definition)
 
 
 async def update(ctx: Context, segment_id: str, name: str | None, description: str | None,
                  definition: Any) -> SavedSegment:
-    return await to_thread.run_sync(engine(ctx).update, segment_id, name, description, definition)
+    return await run_sync(engine(ctx).update, segment_id, name, description, definition)
 
 
 async def delete(ctx: Context, segment_id: str) -> bool:
-    return await to_thread.run_sync(engine(ctx).delete, segment_id)
+    return await run_sync(engine(ctx).delete, segment_id)
 
 
 async def segments_of(ctx: Context, customer_id: str) -> list[SavedSegment]:
@@ -116,4 +115,4 @@ async def segments_of(ctx: Context, customer_id: str) -> list[SavedSegment]:
                 log.warning("segment %s skipped for customer %s: %s", segment.id, customer_id, exc)
         return found
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)
