@@ -122,7 +122,8 @@ def _spawn(role: str, url: str, key: str, duration: float, extra: list[str]) -> 
     cmd = [sys.executable, "-m", "bench.fair_share", "--role", role, "--url", url, "--key", key,
            "--duration", str(duration), *extra]
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)})
 
 
 def _result(proc: subprocess.Popen) -> dict:
@@ -143,7 +144,9 @@ def _cli(env: dict[str, str], *args: str) -> str:
 def run(args: argparse.Namespace) -> dict:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="cdp-fair-share-"))
     db = work / "demo.lbdb"
-    env = {**os.environ, "CDP_DB_PATH": str(db), "PYTHONPATH": str(ROOT)}
+    # this checkout's code first (the cdp console script would import the installed one)
+    python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "CDP_DB_PATH": str(db), "PYTHONPATH": python_path}
     if not db.exists():
         _cli(env, "demo", "load", "--customers", str(args.customers), "--seed", "42")
     heavy_key = _cli(env, "keys", "create", "--role", "app", "--name", "heavy partner")
@@ -152,7 +155,7 @@ def run(args: argparse.Namespace) -> dict:
     # the server's own limits stay at their defaults (CDP_RATE_LIMIT=100 per credential):
     # this benchmark is about what a client can do within them
     server = Server(db, work / "server.log", cli=[sys.executable, "-m", "cdp.cli"],
-                    env={"PYTHONPATH": str(ROOT), "CDP_RATE_LIMIT": os.environ.get("CDP_RATE_LIMIT", "100"),
+                    env={"PYTHONPATH": python_path, "CDP_RATE_LIMIT": os.environ.get("CDP_RATE_LIMIT", "100"),
                          "CDP_RATE_BURST": os.environ.get("CDP_RATE_BURST", "200")})
     started = server.start()
     url = server.url + "/graphql"
@@ -161,14 +164,14 @@ def run(args: argparse.Namespace) -> dict:
         warm = _spawn("heavy", url, heavy_key, 5, ["--heavy-concurrency", "1"])
         _result(warm)
         server.wait_idle(120)
-        idle = _spawn("probe", url, desk_key, args.duration, ["--gap", str(args.gap)])
+        idle = _spawn("probe", url, desk_key, args.duration, ["--gap", str(args.gap), "--customers", str(args.customers)])
         idle_result = _result(idle)
         heavy_args = ["--heavy-concurrency", str(args.heavy_concurrency)]
         if args.ignore_retry_after:
             heavy_args.append("--ignore-retry-after")
         heavy = _spawn("heavy", url, heavy_key, args.duration + 6, heavy_args)
         time.sleep(3)  # let the load build up
-        loaded = _spawn("probe", url, desk_key, args.duration, ["--gap", str(args.gap)])
+        loaded = _spawn("probe", url, desk_key, args.duration, ["--gap", str(args.gap), "--customers", str(args.customers)])
         loaded_result = _result(loaded)
         heavy_result = _result(heavy)
         server.wait_idle(300)
@@ -214,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(asyncio.run(_heavy(args.url, args.key, args.heavy_concurrency, args.duration,
                                             not args.ignore_retry_after))))
     elif args.role == "probe":
-        ids = [f"C{i:07d}" for i in range(1, 2001)]
+        ids = [f"C{i:07d}" for i in range(1, args.customers + 1)]
         print(json.dumps(_probe(args.url, args.key, args.duration, ids, args.gap)))
     else:
         print(json.dumps(run(args), indent=2))
