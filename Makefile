@@ -105,7 +105,7 @@ bench-campaigns: install
 # issue 18: while one key keeps 30 of the heaviest allowed queries in flight, another key's { __typename } and
 # customer view latency against idle (docs/limits.md "Lanes", docs/benchmarks.md); about 3 minutes.
 bench-fair-share: install
-	$(BIN)/python bench/fair_share.py --customers 2000 --duration 30
+	$(BIN)/python bench/fair_share.py --customers 2000 --duration 15 --cycles 3
 
 # issue 7: 50 clients of mixed reads and writes for 2 minutes on loopback, every acknowledged write read
 # back; then cdp import and a partner's upserts to cdp serve killed mid-way and re-run (docs/benchmarks.md).
