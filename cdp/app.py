@@ -90,7 +90,7 @@ class CdpGraphQL(GraphQL):
         principal = request.scope.get("state", {}).get("principal") or ANONYMOUS
         return Context(store=self.store, settings=self.settings, request=request, response=response,
                        policy=self.policy, analytics=self.analytics, principal=principal, audit=self.audit,
-                       lane=self.lane, jobs=self.jobs)
+                       jobs=self.jobs)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(playground_html(graphql_path=request.url.path))

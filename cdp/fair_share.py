@@ -12,7 +12,7 @@ credential's ``{ __typename }`` waited 13-29 s (issue 18). So heavy work goes th
   per credential would hold sockets and memory for a client that is not waiting well);
 - **per credential**, a time budget: heavy operations may run ``CDP_HEAVY_BUDGET`` seconds
   per second on average (bursts of ``CDP_HEAVY_BURST`` seconds). Each operation is charged
-  the time it actually ran (measured, not estimated: the estimate only decides what is
+  the time it actually ran on its lane thread (measured, not estimated: the estimate only decides what is
   heavy, and the same query costs more on a busy server than on an idle one). An operation
   is let in while the budget is not spent and may overdraw it, so a single long operation
   is never refused for its length alone; the next one waits until the debt is paid
@@ -81,6 +81,10 @@ class Ticket:
     key: str
     started: float
     released: bool = field(default=False)
+
+    def start(self) -> None:
+        """The operation starts running now (it may have waited for a lane thread: not charged)."""
+        self.started = self.lane.clock()
 
     def release(self) -> None:
         if not self.released:
@@ -157,14 +161,17 @@ class HeavyLane:
         held.running += 1
         return Ticket(self, key, now)
 
-    async def run(self, operation: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    async def run(self, operation: Callable[[], Coroutine[Any, Any, T]], ticket: Ticket | None = None) -> T:
         """Run ``operation()`` on a lane thread, in an event loop of its own, once a lane
         thread is free (first come, first served); return its result or raise its error.
+        ``ticket`` (the operation's admission) is started when the thread is.
 
         Whatever runs the coroutine must not need the server's event loop: what it
         schedules (DataLoader batches, tasks) stays on its own loop.
         """
         def in_lane() -> T:
+            if ticket is not None:
+                ticket.start()
             _IN_LANE.set(True)  # in this thread's copy of the request's context only
             return asyncio.run(operation())
 

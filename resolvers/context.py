@@ -8,7 +8,6 @@ from typing import Any
 
 from cdp.analytics import Analytics
 from cdp.audit import AuditLog
-from cdp.fair_share import HeavyLane
 from cdp.jobs import Jobs
 from cdp.principal import Principal, Role
 from cdp.profile import ProfilePolicy, load_policy
@@ -42,8 +41,6 @@ class Context:
     principal: Principal = field(default_factory=lambda: SYSTEM)
     #: Where audit records go (``cdp.audit``); None only in contexts built by tests without one.
     audit: AuditLog | None = None
-    #: The app's heavy lane (``cdp.fair_share``); None: no lane (contexts built by tests, the CLI).
-    lane: HeavyLane | None = None
     #: The app's background jobs (``cdp.jobs``; ``trainModel``); None where there are none.
     jobs: Jobs | None = None
     #: Personal fields this request returned unmasked, per customer id (audited once per request).

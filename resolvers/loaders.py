@@ -6,7 +6,7 @@ thus costs one store call per level, not one per customer.
 
 Store calls that may wait (network round trips to Neo4j, big batches) run in
 a worker thread so the event loop never blocks on them (``cdp.fair_share.run_sync``:
-the heavy lane's threads for a heavy operation, the shared pool otherwise). Small keyed reads on
+the shared pool, or inline in a heavy operation's own lane thread). Small keyed reads on
 the embedded store (at most ``store.inline_read_limit`` keys: in-process
 primary-key lookups of ~0.3 ms each) run on the event loop itself: a hop to a
 worker thread costs more than that once the event loop is busy, because the

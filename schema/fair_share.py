@@ -73,6 +73,6 @@ class FairShare:
             return ExecutionResult(data=None, errors=[GraphQLError(exc.message, extensions={
                 "code": exc.code, "retryAfter": retry_after, "limit": limit, "value": work})])
         try:
-            return await self.lane.run(execute)
+            return await self.lane.run(execute, ticket)
         finally:
             ticket.release()
