@@ -24,7 +24,7 @@
 | ``CDP_RATE_LIMIT`` / ``CDP_RATE_BURST`` | ``100`` / ``200`` | requests per second per credential (per address before authentication) and burst size; ``CDP_RATE_LIMIT=0`` turns rate limiting off |
 | ``CDP_HEAVY_WORK`` | ``10`` | an operation whose estimated analytic work (customers scored; a whole-base computation counts 1000) reaches this runs in the heavy lane (docs/limits.md) |
 | ``CDP_HEAVY_PER_CREDENTIAL`` | ``2`` | heavy operations (and, separately, unfinished jobs) one credential may have at once; more answer ``BUSY`` |
-| ``CDP_HEAVY_BUDGET`` / ``CDP_HEAVY_BURST`` | ``0.5`` / ``10`` | seconds of heavy operations one credential may run per second on average / at once before ``RATE_LIMITED``; ``CDP_HEAVY_BUDGET=0`` turns it off |
+| ``CDP_HEAVY_BUDGET`` / ``CDP_HEAVY_BURST`` | ``0.25`` / ``5`` | seconds of heavy operations one credential may run per second on average / at once before ``RATE_LIMITED``; ``CDP_HEAVY_BUDGET=0`` turns it off |
 | ``CDP_HEAVY_THREADS`` | ``2`` | worker threads the heavy lane may use at once, over every credential (cheap requests keep the rest) |
 | ``CDP_AUDIT_LOG`` | ``<CDP_DB_PATH>.audit.jsonl`` | the audit log of writes and personal-data reads (docs/security.md) |
 | ``CDP_API_KEY_CACHE_SECONDS`` | ``10`` | how long a server trusts a key it verified; a revocation by another process is seen within this time |
@@ -77,8 +77,8 @@ class Settings:
     rate_burst: int = 200
     heavy_work: int = 10
     heavy_per_credential: int = 2
-    heavy_budget: float = 0.5
-    heavy_burst: float = 10.0
+    heavy_budget: float = 0.25
+    heavy_burst: float = 5.0
     heavy_threads: int = 2
     audit_log: Path | None = None
     api_key_cache_seconds: float = 10.0

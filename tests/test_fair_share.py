@@ -183,3 +183,15 @@ def test_a_failed_job_reports_its_error_code(jobs_client: TestClient, demo_store
     _, app = key_of(jobs_client, demo_store, "app")
     assert codes(post(jobs_client, 'mutation { trainModel(name: "churn") { id } }', app)) == ["FORBIDDEN"]
     assert codes(post(jobs_client, '{ job(id: "job_x") { id } }', app)) == ["FORBIDDEN"]
+
+
+def test_lane_settings_are_read_from_the_environment() -> None:
+    from cdp.errors import ConfigurationError
+
+    s = Settings.from_env({"CDP_HEAVY_WORK": "50", "CDP_HEAVY_PER_CREDENTIAL": "3", "CDP_HEAVY_BUDGET": "0",
+                           "CDP_HEAVY_BURST": "2.5", "CDP_HEAVY_THREADS": "4"})
+    assert (s.heavy_work, s.heavy_per_credential, s.heavy_budget, s.heavy_burst, s.heavy_threads) == (50, 3, 0.0, 2.5, 4)
+    with pytest.raises(ConfigurationError, match="CDP_HEAVY_PER_CREDENTIAL"):
+        Settings.from_env({"CDP_HEAVY_PER_CREDENTIAL": "0"})
+    with pytest.raises(ConfigurationError, match="CDP_HEAVY_BURST"):
+        Settings.from_env({"CDP_HEAVY_BURST": "0"})
