@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -165,14 +164,7 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
         gc.collect()
         gc.freeze()
         graphql.jobs.bind(asyncio.get_running_loop())
-        # A heavy-lane thread computing in Python keeps the interpreter lock up to this long
-        # each time the event loop asks for it (and the loop asks after every socket call and
-        # store read): 1 ms instead of Python's 5 kept the customer view's p99 under load
-        # within 2 x idle (docs/benchmarks.md, "Fair share under load").
-        switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(settings.gil_switch_ms / 1000)
         yield
-        sys.setswitchinterval(switch_interval)
         gc.unfreeze()  # give it back (tests start many apps in one process)
         graphql.analytics.close()
         if owns_store:

@@ -26,7 +26,6 @@
 | ``CDP_HEAVY_PER_CREDENTIAL`` | ``2`` | heavy operations (and, separately, unfinished jobs) one credential may have at once; more answer ``BUSY`` |
 | ``CDP_HEAVY_BUDGET`` / ``CDP_HEAVY_BURST`` | ``0.25`` / ``5`` | seconds of heavy operations one credential may run per second on average / at once before ``RATE_LIMITED``; ``CDP_HEAVY_BUDGET=0`` turns it off |
 | ``CDP_HEAVY_THREADS`` | ``2`` | worker threads the heavy lane may use at once, over every credential (cheap requests keep the rest) |
-| ``CDP_GIL_SWITCH_MS`` | ``1`` | how long a thread may hold Python's interpreter lock while another waits (``sys.setswitchinterval``; Python's default is 5): the event loop waits less for heavy-lane threads |
 | ``CDP_AUDIT_LOG`` | ``<CDP_DB_PATH>.audit.jsonl`` | the audit log of writes and personal-data reads (docs/security.md) |
 | ``CDP_API_KEY_CACHE_SECONDS`` | ``10`` | how long a server trusts a key it verified; a revocation by another process is seen within this time |
 | ``CDP_JWT_ISSUER`` / ``CDP_JWT_AUDIENCE`` | unset / ``cdp`` | accept JWT bearer tokens from this issuer (``iss``) for this audience (``aud``) |
@@ -81,7 +80,6 @@ class Settings:
     heavy_budget: float = 0.25
     heavy_burst: float = 5.0
     heavy_threads: int = 2
-    gil_switch_ms: float = 1.0
     audit_log: Path | None = None
     api_key_cache_seconds: float = 10.0
     jwt_issuer: str | None = None
@@ -160,7 +158,6 @@ class Settings:
             heavy_budget=seconds("CDP_HEAVY_BUDGET", cls.heavy_budget, zero_ok=True),
             heavy_burst=seconds("CDP_HEAVY_BURST", cls.heavy_burst),
             heavy_threads=number("CDP_HEAVY_THREADS", cls.heavy_threads),
-            gil_switch_ms=seconds("CDP_GIL_SWITCH_MS", cls.gil_switch_ms),
             audit_log=Path(env["CDP_AUDIT_LOG"]) if env.get("CDP_AUDIT_LOG") else None,
             api_key_cache_seconds=seconds("CDP_API_KEY_CACHE_SECONDS", cls.api_key_cache_seconds, zero_ok=True),
             jwt_issuer=env.get("CDP_JWT_ISSUER") or None,

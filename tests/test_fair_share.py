@@ -189,9 +189,8 @@ def test_lane_settings_are_read_from_the_environment() -> None:
     from cdp.errors import ConfigurationError
 
     s = Settings.from_env({"CDP_HEAVY_WORK": "50", "CDP_HEAVY_PER_CREDENTIAL": "3", "CDP_HEAVY_BUDGET": "0",
-                           "CDP_HEAVY_BURST": "2.5", "CDP_HEAVY_THREADS": "4", "CDP_GIL_SWITCH_MS": "2"})
-    assert (s.heavy_work, s.heavy_per_credential, s.heavy_budget, s.heavy_burst, s.heavy_threads,
-            s.gil_switch_ms) == (50, 3, 0.0, 2.5, 4, 2.0)
+                           "CDP_HEAVY_BURST": "2.5", "CDP_HEAVY_THREADS": "4"})
+    assert (s.heavy_work, s.heavy_per_credential, s.heavy_budget, s.heavy_burst, s.heavy_threads) == (50, 3, 0.0, 2.5, 4)
     with pytest.raises(ConfigurationError, match="CDP_HEAVY_PER_CREDENTIAL"):
         Settings.from_env({"CDP_HEAVY_PER_CREDENTIAL": "0"})
     with pytest.raises(ConfigurationError, match="CDP_HEAVY_BURST"):
