@@ -13,7 +13,7 @@ GRAPHIQL_MODULES := tools/graphiql/node_modules/.package-lock.json
 CYPHERLINT_MODULES := tools/cypher-lint/node_modules/.package-lock.json
 GRAPHIQL_ASSETS := cdp/static/graphiql/vendor/graphiql.min.js
 
-.PHONY: install serve test neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns loadtest wrk-tool clean help
+.PHONY: install serve test neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share loadtest wrk-tool clean help
 
 help:
 	@echo "make serve   - install, load demo data on first run, serve http://127.0.0.1:8000/graphql"
@@ -101,6 +101,11 @@ bench-analytics: install
 # (on a copy of the bench-analytics store; docs/benchmarks.md).
 bench-campaigns: install
 	$(BIN)/python bench/campaigns.py --customers 1000000
+
+# issue 18: while one key keeps 30 of the heaviest allowed queries in flight, another key's { __typename } and
+# customer view latency against idle (docs/limits.md "Lanes", docs/benchmarks.md); about 3 minutes.
+bench-fair-share: install
+	$(BIN)/python bench/fair_share.py --customers 2000 --duration 15 --cycles 3
 
 # issue 7: 50 clients of mixed reads and writes for 2 minutes on loopback, every acknowledged write read
 # back; then cdp import and a partner's upserts to cdp serve killed mid-way and re-run (docs/benchmarks.md).

@@ -51,8 +51,14 @@ def _proc_status_kib(pid: int, field: str) -> int | None:
 class Server:
     """One ``cdp serve`` process on 127.0.0.1 serving the store at ``db_path``."""
 
-    def __init__(self, db_path: Path, log_path: Path, buffer_pool_mb: int | None = None) -> None:
+    def __init__(self, db_path: Path, log_path: Path, buffer_pool_mb: int | None = None, *,
+                 cli: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+        """``cli``: the command that runs cdp (default the ``cdp`` console script; e.g.
+        ``[python, "-m", "cdp.cli"]`` with ``PYTHONPATH`` in ``env`` to serve a checkout's code);
+        ``env``: variables set for the server (and ``cdp keys create``) over the defaults."""
         self.db_path = db_path
+        self.cli = cli or [cdp_executable()]
+        self.extra_env = dict(env or {})
         self.log_path = log_path
         self.buffer_pool_mb = buffer_pool_mb
         self.port = free_port()
@@ -82,15 +88,16 @@ class Server:
         env.setdefault("CDP_RATE_BURST", "1000000")
         if self.buffer_pool_mb:
             env["CDP_BUFFER_POOL_MB"] = str(self.buffer_pool_mb)
+        env.update(self.extra_env)
         # every request needs a credential: an admin key made in the store, shared with the load
         # generators (bench/http_load.py, bench/wrk_view.lua) through CDP_API_KEY
-        made = subprocess.run([cdp_executable(), "keys", "create", "--role", "admin", "--name", "benchmark"],
+        made = subprocess.run([*self.cli, "keys", "create", "--role", "admin", "--name", "benchmark"],
                               env=env, capture_output=True, text=True)
         if made.returncode != 0:
             raise RuntimeError(f"cdp keys create failed: {made.stderr.strip()}")
         self.api_key = made.stdout.strip()
         os.environ["CDP_API_KEY"] = self.api_key
-        self.command = [cdp_executable(), "serve", "--no-demo", "--port", str(self.port),
+        self.command = [*self.cli, "serve", "--no-demo", "--port", str(self.port),
                         "--log-level", "warning"]
         log = open(self.log_path, "w")
         started = time.perf_counter()

@@ -15,7 +15,9 @@ GraphQL layer then authorises each operation and field (``schema.authorization``
 Request limits (docs/limits.md) wrap it: a rate limit per credential (429), the body
 size (413, before anything is parsed), the time a client has to send its body (408),
 and the execution timeout of each operation (``CdpGraphQL.execute_single``); depth,
-aliases, tokens and cost are checked per document in ``schema.limits``.
+aliases, tokens and cost are checked per document in ``schema.limits``; heavy operations
+run in the heavy lane (``cdp.fair_share``, ``schema.fair_share``) and training runs as a
+job (``cdp.jobs``).
 
 Whatever a client sends, the answer is JSON: a request that is not a GraphQL request is
 refused by ``cdp.graphql_request`` (400, 405, 415) with a GraphQL-shaped body, and so are
@@ -25,6 +27,7 @@ unknown paths (404) and, should one happen, an unexpected failure (500,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -49,6 +52,8 @@ from cdp.audit import AuditLog
 from cdp.authentication import Authentication, Authenticator
 from cdp.errors import CdpError, NotFound
 from cdp.graphql_request import MethodNotAllowed, TransportError, read_request, refusal_of
+from cdp.fair_share import HeavyLane
+from cdp.jobs import Jobs
 from cdp.principal import Principal, Role
 from cdp.limits import (BodyReadTimeout, BodySizeLimit, RequestTimeout, error_body, note_refusal, run_with_timeout,
                         send_error)
@@ -64,6 +69,7 @@ from graph.store import GraphStore
 from cdp.profile import load_policy
 from resolvers.context import Context
 from schema import schema
+from schema.fair_share import FairShare
 
 log = logging.getLogger("cdp.app")
 
@@ -84,6 +90,9 @@ class CdpGraphQL(GraphQL):
         self.policy = load_policy(settings.profile_policy_path)  # fails at start-up, not per request
         self.analytics = Analytics(store, settings)
         self.audit = AuditLog(settings.audit_log_path)
+        self.lane = HeavyLane.of(settings)  # heavy operations and jobs of every request (docs/limits.md)
+        self.fair_share = FairShare(self.lane, settings)
+        self.jobs = Jobs(self.lane, settings.heavy_per_credential)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Strawberry's ASGI entry, with its plain-text refusals (``HTTPException``) and cdp's
@@ -112,7 +121,8 @@ class CdpGraphQL(GraphQL):
         # it) arrives here without a principal; it runs no operation.
         principal = request.scope.get("state", {}).get("principal") or ANONYMOUS
         return Context(store=self.store, settings=self.settings, request=request, response=response,
-                       policy=self.policy, analytics=self.analytics, principal=principal, audit=self.audit)
+                       policy=self.policy, analytics=self.analytics, principal=principal, audit=self.audit,
+                       jobs=self.jobs)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(playground_html(graphql_path=request.url.path))
@@ -127,13 +137,20 @@ class CdpGraphQL(GraphQL):
         return await super().process_result(request, result)
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        """Execute one operation within ``settings.request_timeout`` seconds.
+        """Execute one operation in its lane within ``settings.request_timeout`` seconds.
 
-        Out: its result, or one ``TIMEOUT`` error when it ran out of time; work
-        left in a worker thread goes on to its end (``cdp.limits.run_with_timeout``).
+        Cheap operations run on the event loop, heavy ones on a heavy lane thread, or are
+        refused with BUSY / RATE_LIMITED (``schema.fair_share``). Out: the result, or one
+        ``TIMEOUT`` error when it ran out of time; work left in a thread goes on to its end
+        (``cdp.limits.run_with_timeout``).
         """
+        context: Context = kwargs["context"]
+        data = kwargs["request_data"]
+        execute = super().execute_single
+        lanes = self.fair_share.execute(context.principal.id, data.query, data.operation_name,
+                                        kwargs.get("sub_response"), lambda: execute(*args, **kwargs))
         try:
-            return await run_with_timeout(super().execute_single(*args, **kwargs), self.settings.request_timeout)
+            return await run_with_timeout(lanes, self.settings.request_timeout)
         except RequestTimeout as exc:
             return ExecutionResult(data=None, errors=[GraphQLError(
                 exc.message, extensions={"code": exc.code, "limit": self.settings.request_timeout})])
@@ -210,6 +227,7 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
         # (p99 of {__typename} 102 ms instead of ~1 ms; docs/benchmarks.md).
         gc.collect()
         gc.freeze()
+        graphql.jobs.bind(asyncio.get_running_loop())
         yield
         gc.unfreeze()  # give it back (tests start many apps in one process)
         graphql.analytics.close()
@@ -243,5 +261,7 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
     app.state.store = store
     app.state.settings = settings
     app.state.analytics = graphql.analytics
+    app.state.lane = graphql.lane
+    app.state.jobs = graphql.jobs
     app.state.authenticator = authenticator
     return app

@@ -28,9 +28,17 @@ ASGIApp = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaita
 
 
 class LimitExceeded(CdpError):
-    """Base of the refusals of a request limit (docs/limits.md)."""
+    """Base of the refusals of a request limit (docs/limits.md).
+
+    ``retry_after``: whole seconds after which the same request may pass, when the limit
+    is one of time (answered as ``Retry-After`` and ``extensions.retryAfter``); else None.
+    """
 
     code = "LIMIT_EXCEEDED"
+
+    def __init__(self, message: str, *, field: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
 
 
 class QueryTooDeep(LimitExceeded):
@@ -82,9 +90,15 @@ class HeaderTimeout(LimitExceeded):
 
 
 class RateLimited(LimitExceeded):
-    """The client sent more requests than its rate allows (HTTP 429)."""
+    """The client sent more requests than its rate allows, or spent its heavy-lane budget (HTTP 429)."""
 
     code = "RATE_LIMITED"
+
+
+class Busy(LimitExceeded):
+    """The credential already runs as many heavy operations or jobs as it may (HTTP 429, docs/limits.md)."""
+
+    code = "BUSY"
 
 
 def error_body(error: CdpError, extensions: Mapping[str, Any] | None = None) -> bytes:

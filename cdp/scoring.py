@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -99,23 +100,31 @@ class ModelRegistry:
 
     # ------------------------------------------------------------ training and cards
 
-    def train(self, name: str) -> list[ModelCard]:
+    @staticmethod
+    def check_name(name: str) -> None:
+        """Raise ``InvalidInput`` (field ``name``) unless ``name`` is one of ``NAMES`` or ``"all"``."""
+        if name != "all" and name not in NAMES:
+            raise InvalidInput(f"unknown model {name!r}; expected one of {', '.join(NAMES)} or all", field="name")
+
+    def train(self, name: str, progress: Callable[[float], None] | None = None) -> list[ModelCard]:
         """Train model ``name`` (one of ``NAMES``, or ``"all"``) and save it; returns the new card(s).
 
-        ``lifetime_value`` trains churn first when churn is not trained.
+        ``lifetime_value`` trains churn first when churn is not trained. ``progress`` is
+        told the fraction of the models trained after each one (``cdp.jobs``).
         Raises ``InvalidInput`` for an unknown name or data that cannot train the model.
         """
+        self.check_name(name)
         names = list(NAMES) if name == "all" else [name]
-        if any(n not in NAMES for n in names):
-            raise InvalidInput(f"unknown model {name!r}; expected one of {', '.join(NAMES)} or all", field="name")
         with self._train_lock:
             data = self._data()
             now = utc_now()
+            if "lifetime_value" in names and "churn" not in self._models and "churn" not in names:
+                names.insert(names.index("lifetime_value"), "churn")
             cards = []
-            for n in names:
-                if n == "lifetime_value" and "churn" not in self._models and "churn" not in names:
-                    cards.append(self._train_one("churn", data, now))
+            for done, n in enumerate(names, 1):
                 cards.append(self._train_one(n, data, now))
+                if progress is not None:
+                    progress(done / len(names))
             return cards
 
     def _train_one(self, name: str, data: ProjectionData, now: Any) -> ModelCard:

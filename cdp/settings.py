@@ -24,6 +24,10 @@
 | ``CDP_MAX_JSON_DEPTH`` | ``64`` | deepest nesting of objects and arrays in a request's JSON (body, variables, extensions) |
 | ``CDP_HEADER_TIMEOUT`` / ``CDP_BODY_TIMEOUT`` | ``10`` / ``30`` | seconds a client has to send the request headers (from connecting or the previous answer) / the whole body (from the end of the headers); past them: 408 and the connection is closed |
 | ``CDP_RATE_LIMIT`` / ``CDP_RATE_BURST`` | ``100`` / ``200`` | requests per second per credential (per address before authentication) and burst size; ``CDP_RATE_LIMIT=0`` turns rate limiting off |
+| ``CDP_HEAVY_WORK`` | ``10`` | an operation whose estimated analytic work (customers scored; a whole-base computation counts 1000) reaches this runs in the heavy lane (docs/limits.md) |
+| ``CDP_HEAVY_PER_CREDENTIAL`` | ``2`` | heavy operations (and, separately, unfinished jobs) one credential may have at once; more answer ``BUSY`` |
+| ``CDP_HEAVY_BUDGET`` / ``CDP_HEAVY_BURST`` | ``0.25`` / ``5`` | seconds of heavy operations one credential may run per second on average / at once before ``RATE_LIMITED``; ``CDP_HEAVY_BUDGET=0`` turns it off |
+| ``CDP_HEAVY_THREADS`` | ``2`` | worker threads the heavy lane may use at once, over every credential (cheap requests keep the rest) |
 | ``CDP_AUDIT_LOG`` | ``<CDP_DB_PATH>.audit.jsonl`` | the audit log of writes and personal-data reads (docs/security.md) |
 | ``CDP_API_KEY_CACHE_SECONDS`` | ``10`` | how long a server trusts a key it verified; a revocation by another process is seen within this time |
 | ``CDP_JWT_ISSUER`` / ``CDP_JWT_AUDIENCE`` | unset / ``cdp`` | accept JWT bearer tokens from this issuer (``iss``) for this audience (``aud``) |
@@ -77,6 +81,11 @@ class Settings:
     body_timeout: float = 30.0
     rate_limit: float = 100.0
     rate_burst: int = 200
+    heavy_work: int = 10
+    heavy_per_credential: int = 2
+    heavy_budget: float = 0.25
+    heavy_burst: float = 5.0
+    heavy_threads: int = 2
     audit_log: Path | None = None
     api_key_cache_seconds: float = 10.0
     jwt_issuer: str | None = None
@@ -154,6 +163,11 @@ class Settings:
             body_timeout=seconds("CDP_BODY_TIMEOUT", cls.body_timeout),
             rate_limit=seconds("CDP_RATE_LIMIT", cls.rate_limit, zero_ok=True),
             rate_burst=number("CDP_RATE_BURST", cls.rate_burst),
+            heavy_work=number("CDP_HEAVY_WORK", cls.heavy_work),
+            heavy_per_credential=number("CDP_HEAVY_PER_CREDENTIAL", cls.heavy_per_credential),
+            heavy_budget=seconds("CDP_HEAVY_BUDGET", cls.heavy_budget, zero_ok=True),
+            heavy_burst=seconds("CDP_HEAVY_BURST", cls.heavy_burst),
+            heavy_threads=number("CDP_HEAVY_THREADS", cls.heavy_threads),
             audit_log=Path(env["CDP_AUDIT_LOG"]) if env.get("CDP_AUDIT_LOG") else None,
             api_key_cache_seconds=seconds("CDP_API_KEY_CACHE_SECONDS", cls.api_key_cache_seconds, zero_ok=True),
             jwt_issuer=env.get("CDP_JWT_ISSUER") or None,

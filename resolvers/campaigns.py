@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from anyio import to_thread
-
 from cdp import contact_policy
 from cdp.campaigns import Audience, Campaign, Campaigns, CampaignSpec, ResponseInput, ResponseResult
 from cdp.contact_policy import ContactPolicy
 from cdp.errors import CdpError
+from cdp.fair_share import run_sync
 from resolvers.context import Context
 
 
@@ -22,11 +21,11 @@ def service(ctx: Context) -> Campaigns:
 
 
 async def campaigns(ctx: Context, status: str | None) -> list[Campaign]:
-    return await to_thread.run_sync(service(ctx).list, status)
+    return await run_sync(service(ctx).list, status)
 
 
 async def campaign(ctx: Context, campaign_id: str) -> Campaign | None:
-    return await to_thread.run_sync(service(ctx).get, campaign_id)
+    return await run_sync(service(ctx).get, campaign_id)
 
 
 def authorise_target(ctx: Context, campaign_id: str) -> None:
@@ -41,7 +40,7 @@ async def create(ctx: Context, spec: CampaignSpec) -> Campaign:
         ctx.authorise_personal_use(service(ctx).target_uses(spec.target_segment, spec.target_definition))
         return service(ctx).create(spec, ctx.now)
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)
 
 
 async def audience(ctx: Context, campaign_id: str, wave: int, at: datetime | None) -> Audience:
@@ -49,7 +48,7 @@ async def audience(ctx: Context, campaign_id: str, wave: int, at: datetime | Non
         authorise_target(ctx, campaign_id)
         return service(ctx).audience(campaign_id, wave, at)
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)
 
 
 async def launch(ctx: Context, campaign_id: str, wave: int, force: bool) -> Campaign:
@@ -57,20 +56,20 @@ async def launch(ctx: Context, campaign_id: str, wave: int, force: bool) -> Camp
         authorise_target(ctx, campaign_id)
         return service(ctx).launch(campaign_id, ctx.now, wave, force)[0]
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)
 
 
 async def set_status(ctx: Context, campaign_id: str, status: str) -> Campaign:
-    return await to_thread.run_sync(lambda: service(ctx).set_status(campaign_id, status, ctx.now))
+    return await run_sync(lambda: service(ctx).set_status(campaign_id, status, ctx.now))
 
 
 async def delete(ctx: Context, campaign_id: str) -> bool:
-    await to_thread.run_sync(service(ctx).delete, campaign_id)
+    await run_sync(service(ctx).delete, campaign_id)
     return True
 
 
 async def record(ctx: Context, campaign_id: str, responses: Sequence[ResponseInput]) -> ResponseResult:
-    return await to_thread.run_sync(lambda: service(ctx).record_responses(campaign_id, responses))
+    return await run_sync(lambda: service(ctx).record_responses(campaign_id, responses))
 
 
 async def report(ctx: Context, campaign_id: str, at: datetime | None) -> Any:
@@ -81,12 +80,12 @@ async def report(ctx: Context, campaign_id: str, at: datetime | None) -> Any:
         authorise_target(ctx, campaign_id)  # its figures count who matched the target
         return campaign_report.report(service(ctx), campaign_id, at)
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)
 
 
 async def policy(ctx: Context) -> ContactPolicy:
-    return await to_thread.run_sync(contact_policy.load, ctx.store)
+    return await run_sync(contact_policy.load, ctx.store)
 
 
 async def set_policy(ctx: Context, raw: Mapping[str, Any]) -> ContactPolicy:
-    return await to_thread.run_sync(lambda: contact_policy.save(ctx.store, raw, ctx.now))
+    return await run_sync(lambda: contact_policy.save(ctx.store, raw, ctx.now))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from anyio import to_thread
-
 from cdp.channel_choice import ChannelChoice
 from cdp.errors import ConfigurationError, InvalidInput
+from cdp.fair_share import run_sync
 from resolvers.context import Context
 
 #: Most channels one answer lists.
@@ -29,4 +28,4 @@ async def choices(ctx: Context, customer_id: str, first: int, value: float | Non
             return []
         return analytics.channels.current(data).choices(row, first, value)
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)

@@ -10,6 +10,7 @@ from typing import Any
 from cdp.analytics import Analytics
 from cdp.audit import AuditLog
 from cdp.permissions import authorise_personal_use
+from cdp.jobs import Jobs
 from cdp.principal import Principal, Role
 from cdp.profile import ProfilePolicy, load_policy
 from cdp.settings import Settings
@@ -42,6 +43,8 @@ class Context:
     principal: Principal = field(default_factory=lambda: SYSTEM)
     #: Where audit records go (``cdp.audit``); None only in contexts built by tests without one.
     audit: AuditLog | None = None
+    #: The app's background jobs (``cdp.jobs``; ``trainModel``); None where there are none.
+    jobs: Jobs | None = None
     #: Personal fields this request returned unmasked, per customer id (audited once per request).
     personal_reads: dict[str, set[str]] = field(default_factory=dict)
     #: Personal fields this request let shape an answer (filters, sorts, segment conditions).
@@ -55,7 +58,7 @@ class Context:
 
     def forget_reads(self) -> None:
         """Drop what this request's DataLoaders cached (call after a write)."""
-        self.loaders = Loaders(self.store)
+        self.loaders = Loaders(self.store, self.analytics)
 
     @property
     def now(self) -> datetime:
@@ -63,4 +66,4 @@ class Context:
         return datetime.now(timezone.utc).replace(tzinfo=None)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.store)
+        self.loaders = Loaders(self.store, self.analytics)

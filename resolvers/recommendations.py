@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from anyio import to_thread
 
 from cdp import catalog_rules, offer_responses
 from cdp.errors import ConfigurationError, InvalidInput, NotFound
+from cdp.fair_share import run_sync
 from cdp.recommendations import Recommendation
 from resolvers import catalog_rules as catalog_rules_resolvers
 from resolvers.context import Context
@@ -28,10 +28,11 @@ def _check_first(first: int) -> None:
 
 
 async def for_customer(ctx: Context, customer_id: str, first: int) -> list[Recommendation]:
-    """The ``first`` best offers for one customer (empty outside the base)."""
+    """The ``first`` best offers for one customer (empty outside the base). The customers of
+    one page are ranked together (``Loaders.offers``)."""
     _check_first(first)
-    analytics = _analytics(ctx)
-    return await to_thread.run_sync(analytics.recommendations.for_customer, customer_id, first)
+    _analytics(ctx)
+    return await ctx.loaders.offers.load((customer_id, first))
 
 
 async def offer_eligibility(ctx: Context, customer_id: str, product_id: str,
@@ -48,7 +49,7 @@ async def offer_eligibility(ctx: Context, customer_id: str, product_id: str,
             raise NotFound(f"no customer {customer_id!r} in the analytic projection", field="id")
         return catalog_rules.explain(data, row, product_id, at, rules)
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)
 
 
 async def for_segment(ctx: Context, definition: object, first: int, skip: int, limit: int,
@@ -65,13 +66,13 @@ async def for_segment(ctx: Context, definition: object, first: int, skip: int, l
         recs = analytics.recommendations.for_rows(rows, first, data=data) if len(rows) else []
         return list(zip(ids, recs)), evaluation.size, has_next
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)
 
 
 async def record_response(ctx: Context, customer_id: str, product_id: str, response: str, channel: str,
                           at: datetime, campaign: str | None) -> offer_responses.OfferResponse:
     """Write a customer's answer to an offer; the next recommendations take it into account."""
-    result = await to_thread.run_sync(
+    result = await run_sync(
         lambda: offer_responses.record(ctx.store, customer_id, product_id, response, channel, at, campaign))
     ctx.forget_reads()
     return result

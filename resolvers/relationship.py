@@ -12,13 +12,13 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from anyio import to_thread
 
 from cdp import complaints as C
 from cdp import portfolio as P
 from cdp import satisfaction as S
 from cdp.analytics import Analytics
 from cdp.errors import ConfigurationError
+from cdp.fair_share import run_sync
 from cdp.pagination import page_window
 from cdp.projection import ProjectionData
 from graph.store import Row
@@ -39,25 +39,25 @@ async def open_complaint(ctx: Context, customer_id: str, subject: str, channel_i
                          product_id: str | None) -> C.Complaint:
     """Record a complaint (``cdp.complaints.open_complaint``)."""
     ctx.forget_reads()
-    return await to_thread.run_sync(lambda: C.open_complaint(ctx.store, customer_id, subject, channel_id,
+    return await run_sync(lambda: C.open_complaint(ctx.store, customer_id, subject, channel_id,
                                                              ctx.now, at, product_id))
 
 
 async def escalate(ctx: Context, complaint_id: str) -> C.Complaint:
     """Escalate a complaint (``cdp.complaints.escalate``)."""
     ctx.forget_reads()
-    return await to_thread.run_sync(C.escalate, ctx.store, complaint_id)
+    return await run_sync(C.escalate, ctx.store, complaint_id)
 
 
 async def resolve(ctx: Context, complaint_id: str, at: datetime | None, satisfaction: int | None) -> C.Complaint:
     """Resolve a complaint (``cdp.complaints.resolve``)."""
     ctx.forget_reads()
-    return await to_thread.run_sync(lambda: C.resolve(ctx.store, complaint_id, ctx.now, at, satisfaction))
+    return await run_sync(lambda: C.resolve(ctx.store, complaint_id, ctx.now, at, satisfaction))
 
 
 async def complaint(ctx: Context, complaint_id: str) -> C.Complaint | None:
     """One complaint from the store; None when unknown or not a complaint."""
-    return await to_thread.run_sync(C.get, ctx.store, complaint_id)
+    return await run_sync(C.get, ctx.store, complaint_id)
 
 
 @dataclass
@@ -90,7 +90,7 @@ async def complaints(ctx: Context, flt: C.ComplaintFilter, first: int, after: st
         snapshot, selected = _selection(ctx, flt, data, frame)
         return ComplaintPage(C.page(ctx.store, snapshot, selected, skip, limit), skip, len(selected))
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)
 
 
 async def complaint_stats(ctx: Context, flt: C.ComplaintFilter, sla_hours: float | None,
@@ -102,7 +102,7 @@ async def complaint_stats(ctx: Context, flt: C.ComplaintFilter, sla_hours: float
     def run() -> C.ComplaintStats:
         return C.stats(_selection(ctx, flt, data, frame)[1], sla, now)
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)
 
 
 # --------------------------------------------------------------------------- account managers
@@ -114,7 +114,7 @@ async def managers(ctx: Context) -> list[P.ManagerSummary]:
         data = analytics(ctx).data()
         return P.managers(data, C.frame(data))
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)
 
 
 @dataclass
@@ -137,7 +137,7 @@ async def portfolio(ctx: Context, name: str) -> PortfolioView | None:
         found = P.portfolio(data, name, now, frame, a.score_column)
         return PortfolioView(found, data, frame) if found is not None else None
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)
 
 
 async def customer_rows(ctx: Context, ids: list[str]) -> list[Row | None]:
@@ -148,13 +148,13 @@ async def customer_rows(ctx: Context, ids: list[str]) -> list[Row | None]:
 async def assign(ctx: Context, customer_id: str, name: str) -> Row:
     """Make ``name`` the account manager of a customer (``cdp.portfolio.assign``)."""
     ctx.forget_reads()
-    return await to_thread.run_sync(lambda: P.assign(ctx.store, customer_id, name, ctx.now))
+    return await run_sync(lambda: P.assign(ctx.store, customer_id, name, ctx.now))
 
 
 async def unassign(ctx: Context, customer_id: str) -> Row:
     """Remove a customer's account manager (``cdp.portfolio.unassign``)."""
     ctx.forget_reads()
-    return await to_thread.run_sync(lambda: P.unassign(ctx.store, customer_id, ctx.now))
+    return await run_sync(lambda: P.unassign(ctx.store, customer_id, ctx.now))
 
 
 # --------------------------------------------------------------------------- satisfaction
@@ -171,7 +171,7 @@ async def by_channel(ctx: Context, start: datetime | None, end: datetime | None,
         rows = C.manager_rows(data, manager) if manager is not None else None
         return S.by_channel(data, begin, stop, rows)
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)
 
 
 async def of_customer(ctx: Context, customer_id: str, start: datetime | None,
@@ -183,11 +183,11 @@ async def of_customer(ctx: Context, customer_id: str, start: datetime | None,
     def run() -> tuple[S.MonthlySatisfaction, ...]:
         return S.of_customer(analytics(ctx).data(), customer_id, begin, stop) or ()
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)
 
 
 async def of_rows(ctx: Context, data: ProjectionData, rows: np.ndarray, start: datetime | None,
                   end: datetime | None) -> tuple[S.MonthlySatisfaction, ...]:
     """Monthly satisfaction of customer ``rows`` of ``data`` over a window (default: the last year)."""
     begin, stop = S.window(start, end, ctx.now)
-    return await to_thread.run_sync(lambda: S.monthly(data, begin, stop, rows))
+    return await run_sync(lambda: S.monthly(data, begin, stop, rows))

@@ -1,10 +1,11 @@
-"""Glue for predictive scores: the app's model registry, called off the event loop."""
+"""Glue for predictive scores: the app's model registry, called off the event loop;
+training runs as a job (``cdp.jobs``)."""
 
 from __future__ import annotations
 
-from anyio import to_thread
-
 from cdp.errors import CdpError
+from cdp.fair_share import run_sync
+from cdp.jobs import Job
 from cdp.model_card import ModelCard, Reason
 from cdp.scoring import CustomerScores, ModelRegistry
 from resolvers.context import Context
@@ -20,13 +21,13 @@ async def customer_scores(ctx: Context, customer_id: str, propensity: bool = Fal
     """One customer's scores (a lookup once everyone is scored); None when not projected.
     Product propensities only with ``propensity``."""
     registry = _registry(ctx)
-    return await to_thread.run_sync(lambda: registry.customer_scores(customer_id, propensity))
+    return await run_sync(lambda: registry.customer_scores(customer_id, propensity))
 
 
 async def churn_reasons(ctx: Context, customer_id: str, top: int) -> list[Reason]:
     """Reasons of one customer's churn probability (computed on demand)."""
     registry = _registry(ctx)
-    return await to_thread.run_sync(lambda: registry.churn_reasons(customer_id, top))
+    return await run_sync(lambda: registry.churn_reasons(customer_id, top))
 
 
 def require(ctx: Context, name: str) -> None:
@@ -39,7 +40,12 @@ async def cards(ctx: Context) -> list[ModelCard]:
     return _registry(ctx).cards()
 
 
-async def train(ctx: Context, name: str) -> list[ModelCard]:
-    """Train model ``name`` (or ``all``) in a worker thread; returns the new cards."""
+def train(ctx: Context, name: str) -> Job:
+    """Submit the training of model ``name`` (or ``all``) as a job of the caller; returns it at once.
+    Its result is the new cards. Raises ``InvalidInput`` for an unknown name, ``Busy`` when the
+    caller has too many unfinished jobs."""
     registry = _registry(ctx)
-    return await to_thread.run_sync(registry.train, name)
+    registry.check_name(name)
+    if ctx.jobs is None:
+        raise CdpError("jobs are not available in this context")
+    return ctx.jobs.submit(ctx.principal.id, "trainModel", lambda progress: registry.train(name, progress))

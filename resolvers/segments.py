@@ -12,9 +12,8 @@ from typing import Any
 
 import logging
 
-from anyio import to_thread
-
 from cdp.errors import CdpError, ConfigurationError, Forbidden
+from cdp.fair_share import run_sync
 from cdp.pagination import page_window
 from cdp.permissions import readable_in_full
 from cdp.segments import Evaluation, ProfileItem, SavedSegment, SegmentEngine, masked_definition
@@ -49,7 +48,7 @@ async def evaluate(ctx: Context, definition: Any, as_of: datetime | None) -> Eva
     """The members of ``definition`` now or as of ``as_of``; ``InvalidInput`` for a bad definition,
     ``Forbidden`` when it compares a personal field the principal may not read
     (``Context.authorise_personal_use``)."""
-    return await to_thread.run_sync(
+    return await run_sync(
         lambda: engine(ctx).evaluate(definition, as_of, authorise=ctx.authorise_personal_use))
 
 
@@ -75,7 +74,7 @@ async def profile(ctx: Context, definition: Any, as_of: datetime | None) -> list
 
 async def profile_of(ctx: Context, evaluation: Evaluation) -> list[ProfileItem]:
     """The profile of an evaluation's members against the base."""
-    return await to_thread.run_sync(lambda: engine(ctx).profile(evaluation, authorise=ctx.authorise_personal_use))
+    return await run_sync(lambda: engine(ctx).profile(evaluation, authorise=ctx.authorise_personal_use))
 
 
 async def _page(ctx: Context, evaluation: Evaluation, skip: int, limit: int) -> MemberPage:
@@ -90,26 +89,26 @@ def shown_definition(ctx: Context, definition: Any) -> Any:
 
 
 async def saved_segments(ctx: Context) -> list[SavedSegment]:
-    return await to_thread.run_sync(engine(ctx).list)
+    return await run_sync(engine(ctx).list)
 
 
 async def saved_segment(ctx: Context, segment_id: str) -> SavedSegment | None:
-    return await to_thread.run_sync(engine(ctx).get, segment_id)
+    return await run_sync(engine(ctx).get, segment_id)
 
 
 async def create(ctx: Context, name: str, description: str | None, definition: Any) -> SavedSegment:
-    return await to_thread.run_sync(
+    return await run_sync(
         lambda: engine(ctx).create(name, description, definition, authorise=ctx.authorise_personal_use))
 
 
 async def update(ctx: Context, segment_id: str, name: str | None, description: str | None,
                  definition: Any) -> SavedSegment:
-    return await to_thread.run_sync(
+    return await run_sync(
         lambda: engine(ctx).update(segment_id, name, description, definition, authorise=ctx.authorise_personal_use))
 
 
 async def delete(ctx: Context, segment_id: str) -> bool:
-    return await to_thread.run_sync(engine(ctx).delete, segment_id)
+    return await run_sync(engine(ctx).delete, segment_id)
 
 
 async def segments_of(ctx: Context, customer_id: str) -> list[SavedSegment]:
@@ -132,4 +131,4 @@ async def segments_of(ctx: Context, customer_id: str) -> list[SavedSegment]:
                 log.warning("segment %s skipped for customer %s: %s", segment.id, customer_id, exc)
         return found
 
-    return await to_thread.run_sync(run)
+    return await run_sync(run)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from anyio import to_thread
-
 from cdp import value as V
 from cdp.errors import CdpError
+from cdp.fair_share import run_sync
 from resolvers.context import Context
 
 
@@ -20,7 +19,7 @@ def _analytics(ctx: Context) -> Any:
 async def segmentation(ctx: Context) -> V.ValueSegmentation:
     """The current value segmentation (computed once per data version)."""
     analytics = _analytics(ctx)
-    return await to_thread.run_sync(lambda: analytics.value.current(analytics.data()))
+    return await run_sync(lambda: analytics.value.current(analytics.data()))
 
 
 async def customer_value(ctx: Context, customer_id: str) -> tuple[dict, str] | None:

@@ -9,16 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import strawberry
-from anyio import to_thread
 from strawberry.extensions import ValidationCache
 from strawberry.types import Info
 
+from cdp.fair_share import run_sync
 from resolvers import catalog, customers
 from resolvers.context import Context
 from schema.enums import ProductCategory, SortDirection
 from schema.document_cache import DocumentCache
 from schema.errors import ErrorCodes
 from schema.authorization import Authorization
+from schema.jobs import JobQuery
 from schema.limits import QueryLimitsExtension
 from schema.operation_observer import OperationObserver
 from schema.mutations import Mutation
@@ -62,7 +63,7 @@ def _criteria(where: CustomerWhere | None) -> CustomerCriteria:
 
 @strawberry.type
 class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, RelationshipQuery, CampaignQuery,
-            SecurityQuery, PrivacyQuery, SecurityKeysQuery):
+            SecurityQuery, PrivacyQuery, SecurityKeysQuery, JobQuery):
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
         row = await customers.customer(info.context, id)
@@ -102,7 +103,7 @@ class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, Relatio
     @strawberry.field(description="Data-quality report over the whole store (computed on request).")
     async def data_quality(self, info: Info[Context, None]) -> DataQualityReport:
         ctx = info.context
-        report = await to_thread.run_sync(quality.report, ctx.store, ctx.policy, ctx.now)
+        report = await run_sync(quality.report, ctx.store, ctx.policy, ctx.now)
         report = quality.duplicates_readable(report, lambda rule: readable_in_full(ctx.principal, rule))
         ctx.authorise_personal_use({g.rule: "duplicateSample" for g in report.duplicate_sample})
         return DataQualityReport.from_report(report)

@@ -15,6 +15,13 @@ field multiplies by ``LIST_FACTOR``; other fields by 1. So page sizes multiply
 along nested lists, as the rows a query can touch do. Introspection is costed
 the same way (its lists are the schema's), but its nesting (``ofType`` chains)
 does not count towards the depth limit.
+
+The same walk estimates an operation's *work* (``DocumentMeasure.work``): the analytic
+computations it asks for, in customers scored. A field of ``WORK`` adds its weight
+times the multiplier of the lists above it: ``recommendations`` under
+``customers(first: 100)`` is 100, ``valueSegmentation`` 1000 (a whole-base
+computation). It decides which operations run in the heavy lane (``cdp.fair_share``,
+``schema.fair_share``, docs/limits.md).
 """
 
 from __future__ import annotations
@@ -48,6 +55,25 @@ from cdp.settings import Settings
 #: Multiplier of a list field without a ``first`` argument (accounts, subscriptions, ...).
 LIST_FACTOR = 10
 
+#: Work of a computation over the whole analytic base (a segment evaluated, the value
+#: tiers, training), in customers scored: it reads every customer's row at least once.
+WHOLE_BASE = 1000
+
+#: Analytic work per field ("Type.field" -> weight in customers scored). Per-customer
+#: scores and offers weigh 1 (each is a lookup or a small ranking, costly by the page);
+#: whole-base computations weigh ``WHOLE_BASE``. Store reads are not here: the cost
+#: estimate bounds them. ``trainModel`` is not here: it only submits a job (``cdp.jobs``).
+WORK: dict[str, int] = {
+    **{f"Customer.{name}": 1 for name in (
+        "recommendations", "offerEligibility", "nextBestChannels", "segments", "value", "churnRisk",
+        "lifetimeValue", "propensities")},
+    **{name: WHOLE_BASE for name in (
+        "Query.valueSegmentation", "Query.previewSegment", "Query.segmentRecommendations", "Query.dataQuality",
+        "Query.complaintStats", "Query.satisfactionByChannel", "Segment.size", "Segment.share",
+        "Segment.members", "Segment.profile", "Segment.contains", "Campaign.audience", "Campaign.report",
+        "Mutation.launchCampaign", "Mutation.launchWave")},
+}
+
 
 @dataclass(frozen=True)
 class QueryLimits:
@@ -68,11 +94,13 @@ class QueryLimits:
 
 @dataclass(frozen=True)
 class DocumentMeasure:
-    """What the limits look at in one document: deepest field, aliases, highest operation cost."""
+    """What the limits look at in one document: deepest field, aliases, highest operation cost,
+    and the highest analytic work of an operation (``WORK``)."""
 
     depth: int
     aliases: int
     cost: int
+    work: int = 0
 
 
 def _named(type_: Any) -> tuple[Any, bool]:
@@ -93,11 +121,11 @@ class _Measurer:
         self.fragments = fragments
         self.max_page_size = max_page_size
         self.variable_defaults: dict[str, int] = {}
-        self._memo: dict[str, tuple[int, int]] = {}
+        self._memo: dict[str, tuple[int, int, int]] = {}
         self._open: set[str] = set()
 
-    def operation(self, op: OperationDefinitionNode) -> tuple[int, int]:
-        """``(depth, cost)`` of an operation."""
+    def operation(self, op: OperationDefinitionNode) -> tuple[int, int, int]:
+        """``(depth, cost, work)`` of an operation."""
         self.variable_defaults = {
             d.variable.name.value: int(d.default_value.value)
             for d in op.variable_definitions or ()
@@ -105,7 +133,7 @@ class _Measurer:
         }
         self._memo = {}  # a fragment's cost can depend on the operation's variable defaults
         root = self.schema.get_root_type(op.operation)
-        return self.selection(op.selection_set, root) if root else (0, 0)
+        return self.selection(op.selection_set, root) if root else (0, 0, 0)
 
     def _page_size(self, node: FieldNode, field: Any) -> int:
         value = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
@@ -117,12 +145,12 @@ class _Measurer:
         return default if isinstance(default, int) else self.max_page_size
 
     def selection(self, selection_set: SelectionSetNode | None, parent: Any,
-                  page: int | None = None) -> tuple[int, int]:
-        """``(depth, cost)`` of a selection set on ``parent``; ``page`` is the page size of a
+                  page: int | None = None) -> tuple[int, int, int]:
+        """``(depth, cost, work)`` of a selection set on ``parent``; ``page`` is the page size of a
         connection ``parent`` (its list fields' multiplier). Unknown fields are skipped."""
         if selection_set is None or parent is None:
-            return 0, 0
-        depth = cost = 0
+            return 0, 0, 0
+        depth = cost = work = 0
         for node in selection_set.selections:
             if isinstance(node, FieldNode):
                 name = node.name.value
@@ -147,27 +175,28 @@ class _Measurer:
                     multiplier = page if page is not None else LIST_FACTOR
                 else:
                     multiplier = 1
-                child_depth, child_cost = self.selection(node.selection_set, named, child_page)
+                child_depth, child_cost, child_work = self.selection(node.selection_set, named, child_page)
                 if name.startswith("__") or named.name.startswith("__"):
                     child_depth = 0  # introspection: bounded by the schema, costed below
                 depth = max(depth, 1 + child_depth)
                 cost += 1 + multiplier * child_cost
+                work += WORK.get(f"{getattr(parent, 'name', '')}.{name}", 0) + multiplier * child_work
             elif isinstance(node, InlineFragmentNode):
                 on = self.schema.get_type(node.type_condition.name.value) if node.type_condition else parent
-                d, c = self.selection(node.selection_set, on, page)
-                depth, cost = max(depth, d), cost + c
+                d, c, w = self.selection(node.selection_set, on, page)
+                depth, cost, work = max(depth, d), cost + c, work + w
             elif isinstance(node, FragmentSpreadNode):
-                d, c = self.fragment(node.name.value)
-                depth, cost = max(depth, d), cost + c
-        return depth, cost
+                d, c, w = self.fragment(node.name.value)
+                depth, cost, work = max(depth, d), cost + c, work + w
+        return depth, cost, work
 
-    def fragment(self, name: str) -> tuple[int, int]:
-        """``(depth, cost)`` of a named fragment; 0 for unknown or cyclic ones (graphql reports them)."""
+    def fragment(self, name: str) -> tuple[int, int, int]:
+        """``(depth, cost, work)`` of a named fragment; 0 for unknown or cyclic ones (graphql reports them)."""
         if name in self._memo:
             return self._memo[name]
         definition = self.fragments.get(name)
         if definition is None or name in self._open:
-            return 0, 0
+            return 0, 0, 0
         self._open.add(name)
         try:
             measure = self.selection(definition.selection_set,
@@ -193,16 +222,27 @@ def _count_aliases(node: Any) -> int:
 
 
 def measure(document: Any, schema: GraphQLSchema, max_page_size: int) -> DocumentMeasure:
-    """Depth, aliases and the highest operation cost of a parsed ``document``."""
+    """Depth, aliases, the highest operation cost and work of a parsed ``document``."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     measurer = _Measurer(schema, fragments, max_page_size)
-    depth = cost = 0
+    depth = cost = work = 0
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
-            d, c = measurer.operation(definition)
-            depth, cost = max(depth, d), max(cost, c)
+            d, c, w = measurer.operation(definition)
+            depth, cost, work = max(depth, d), max(cost, c), max(work, w)
     aliases = sum(_count_aliases(d) for d in document.definitions)
-    return DocumentMeasure(depth, aliases, cost)
+    return DocumentMeasure(depth, aliases, cost, work)
+
+
+def operation_work(document: Any, schema: GraphQLSchema, operation_name: str | None, max_page_size: int) -> int:
+    """The analytic work (``WORK``) of the operation of ``document`` that runs (by ``operation_name``;
+    the only one when None); 0 when there is no such operation (graphql reports it)."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+                  and (operation_name is None or (d.name is not None and d.name.value == operation_name))]
+    if len(operations) != 1:
+        return 0
+    return _Measurer(schema, fragments, max_page_size).operation(operations[0])[2]
 
 
 def _refusal(error: LimitExceeded, limit: int, value: int) -> GraphQLError:

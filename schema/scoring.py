@@ -1,5 +1,6 @@
 """GraphQL types of predictive scores: churn risk with reasons, lifetime value,
-product propensities, model cards; the ``models`` query and ``trainModel`` mutation.
+product propensities, model cards; the ``models`` query and ``trainModel`` mutation (which
+submits a job: ``schema.jobs``).
 
 A field of a model that is not trained yet fails with ``MODEL_NOT_TRAINED``; a
 customer the models do not score (no open account, merged away) gets null.
@@ -18,10 +19,12 @@ from resolvers import scoring
 from resolvers.context import Context
 
 if TYPE_CHECKING:
+    from schema.jobs import Job
     from schema.types import Product
 
 Ctx = Info[Context, None]
 ProductRef = Annotated["Product", strawberry.lazy("schema.types")]
+JobRef = Annotated["Job", strawberry.lazy("schema.jobs")]
 
 
 @strawberry.type(description="One reason of a customer's score: a feature and how much it moves the score.")
@@ -193,6 +196,10 @@ class ScoringQuery:
 @strawberry.type
 class ScoringMutation:
     @strawberry.mutation(description="Train a predictive model on the store's history: `churn`, `lifetime_value`, "
-                                     "`propensity` or `all`. Returns the new card(s); takes seconds to minutes.")
-    async def train_model(self, info: Ctx, name: str) -> list[ModelCard]:
-        return [ModelCard.from_card(c) for c in await scoring.train(info.context, name)]
+                                     "`propensity` or `all`. Takes seconds to minutes, so it runs as a job: this "
+                                     "answers at once; poll `job(id)` for its status and, when done, the new "
+                                     "card(s) in `models`. BUSY when this credential has too many unfinished jobs.")
+    async def train_model(self, info: Ctx, name: str) -> JobRef:
+        from schema.jobs import Job
+
+        return Job(job=scoring.train(info.context, name))

@@ -105,3 +105,25 @@ def gql(client, query: str, variables: dict | None = None) -> dict:  # type: ign
     response = client.post("/graphql", json={"query": query, "variables": variables or {}})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def train_model(client, name: str, fields: str = "name", headers: dict | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """Train model ``name`` through the API as a client does: submit ``trainModel`` (a job),
+    poll ``job(id)`` until it is finished. Out: the finished job (``status``, ``progress``,
+    ``error``, and ``models { <fields> }``). Fails the test when the submission is refused."""
+    import time
+
+    submitted = client.post("/graphql", json={"query": "mutation($n: String!) { trainModel(name: $n) { id status } }",
+                                              "variables": {"n": name}}, headers=headers)
+    assert submitted.status_code == 200 and "errors" not in submitted.json(), submitted.text
+    job_id = submitted.json()["data"]["trainModel"]["id"]
+    query = ("query($id: ID!) { job(id: $id) { id kind status progress error { code message } "
+             f"models {{ {fields} }} }} }}")
+    deadline = time.monotonic() + 600
+    while True:
+        job = gql(client, query, {"id": job_id})["data"]["job"] if headers is None else client.post(
+            "/graphql", json={"query": query, "variables": {"id": job_id}}, headers=headers).json()["data"]["job"]
+        assert job is not None, f"job {job_id} vanished"
+        if job["status"] in ("SUCCEEDED", "FAILED") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.05)

@@ -23,7 +23,7 @@ from cdp.settings import Settings
 from graph.errors import InvalidInput
 from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, delete_op, node_op, relationship_op, unlink_op
-from tests.conftest import api_client, gql
+from tests.conftest import api_client, gql, train_model
 
 CUSTOMERS = 800
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +106,7 @@ def _expired_statement(store: GraphStore, customer: str, key: str, value: str) -
 def _train_churn(http) -> None:  # type: ignore[no-untyped-def]
     """Train the churn model once per module (seconds), for the tests that need scores."""
     if not any(m["name"] == "churn" for m in gql(http, "{ models { name } }")["data"]["models"]):
-        assert "errors" not in gql(http, 'mutation { trainModel(name: "churn") { name } }')
+        assert train_model(http, "churn")["status"] == "SUCCEEDED"
 
 
 def _audit(settings: Settings, action: str, customer: str) -> list:

@@ -14,7 +14,7 @@ import pytest
 
 from cdp.settings import Settings
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import api_client, gql
+from tests.conftest import api_client, gql, train_model
 
 CUSTOMERS = 3000
 
@@ -69,18 +69,18 @@ def test_untrained_models_answer_a_clear_error(app_client) -> None:  # type: ign
     body = gql(app_client, SCORES, {"id": _active_customer(app_client)})
     codes = {e["extensions"]["code"] for e in body["errors"]}
     assert codes == {"MODEL_NOT_TRAINED"}
-    body = gql(app_client, 'mutation { trainModel(name: "nonsense") { name } }')
-    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    body = gql(app_client, 'mutation { trainModel(name: "nonsense") { id } }')
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"  # refused at once, no job
     with pytest.raises(Exception) as err:
         app_client.app.state.analytics.score_column("churn_risk", app_client.app.state.analytics.data())
     assert getattr(err.value, "code", None) == "MODEL_NOT_TRAINED"
 
 
 def test_train_churn_over_http_gives_a_sane_card(app_client) -> None:  # type: ignore[no-untyped-def]
-    body = gql(app_client, 'mutation { trainModel(name: "churn") { name rows positives rocAuc prAuc brier '
-                           'baseline { rocAuc brier } topDrivers { feature description importance } } }')
-    assert "errors" not in body, body
-    card = body["data"]["trainModel"][0]
+    job = train_model(app_client, "churn", "name rows positives rocAuc prAuc brier "
+                                           "baseline { rocAuc brier } topDrivers { feature description importance }")
+    assert job["status"] == "SUCCEEDED" and job["error"] is None and job["progress"] == 1.0, job
+    card = job["models"][0]
     assert card["name"] == "churn"
     rate = card["positives"] / card["rows"]
     assert 0.02 < rate < 0.5
@@ -105,9 +105,9 @@ def test_churn_risk_with_reasons(app_client) -> None:  # type: ignore[no-untyped
 
 
 def test_train_all_gives_value_and_propensities(app_client) -> None:  # type: ignore[no-untyped-def]
-    body = gql(app_client, 'mutation { trainModel(name: "all") { name } }')
-    assert "errors" not in body, body
-    assert [c["name"] for c in body["data"]["trainModel"]] == ["churn", "lifetime_value", "propensity"]
+    job = train_model(app_client, "all")
+    assert job["status"] == "SUCCEEDED", job
+    assert [c["name"] for c in job["models"]] == ["churn", "lifetime_value", "propensity"]
     cards = {c["name"]: c for c in gql(app_client, CARD)["data"]["models"]}
     assert set(cards) == {"churn", "lifetime_value", "propensity"}
     products = cards["propensity"]["products"]
