@@ -51,10 +51,18 @@ def _proc_status_kib(pid: int, field: str) -> int | None:
 class Server:
     """One ``cdp serve`` process on 127.0.0.1 serving the store at ``db_path``."""
 
-    def __init__(self, db_path: Path, log_path: Path, buffer_pool_mb: int | None = None) -> None:
+    def __init__(self, db_path: Path, log_path: Path, buffer_pool_mb: int | None = None,
+                 env: dict[str, str] | None = None, cdp: list[str] | None = None,
+                 serve_args: list[str] | None = None) -> None:
+        """``env``: extra environment (e.g. ``NEO4J_URI`` to serve a Neo4j store; without it
+        ``NEO4J_URI`` is removed); ``cdp``: the command that runs cdp (default the ``cdp``
+        console script); ``serve_args``: more ``cdp serve`` options (e.g. ``--workers 2``)."""
         self.db_path = db_path
         self.log_path = log_path
         self.buffer_pool_mb = buffer_pool_mb
+        self.extra_env = dict(env or {})
+        self.cdp = list(cdp or [cdp_executable()])
+        self.serve_args = list(serve_args or [])
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         self.command: list[str] = []
@@ -77,6 +85,7 @@ class Server:
         env = dict(os.environ)
         env["CDP_DB_PATH"] = str(self.db_path)
         env.pop("NEO4J_URI", None)
+        env.update(self.extra_env)
         # one load client from one address: a rate limit that never refuses, still on the request path
         env.setdefault("CDP_RATE_LIMIT", "1000000")
         env.setdefault("CDP_RATE_BURST", "1000000")
@@ -84,14 +93,14 @@ class Server:
             env["CDP_BUFFER_POOL_MB"] = str(self.buffer_pool_mb)
         # every request needs a credential: an admin key made in the store, shared with the load
         # generators (bench/http_load.py, bench/wrk_view.lua) through CDP_API_KEY
-        made = subprocess.run([cdp_executable(), "keys", "create", "--role", "admin", "--name", "benchmark"],
+        made = subprocess.run([*self.cdp, "keys", "create", "--role", "admin", "--name", "benchmark"],
                               env=env, capture_output=True, text=True)
         if made.returncode != 0:
             raise RuntimeError(f"cdp keys create failed: {made.stderr.strip()}")
         self.api_key = made.stdout.strip()
         os.environ["CDP_API_KEY"] = self.api_key
-        self.command = [cdp_executable(), "serve", "--no-demo", "--port", str(self.port),
-                        "--log-level", "warning"]
+        self.command = [*self.cdp, "serve", "--no-demo", "--port", str(self.port),
+                        "--log-level", "warning", *self.serve_args]
         log = open(self.log_path, "w")
         started = time.perf_counter()
         self.process = subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -141,12 +150,17 @@ class Server:
         return {"rss_kib": _proc_status_kib(self.pid, "VmRSS"), "peak_rss_kib": _proc_status_kib(self.pid, "VmHWM")}
 
     def cpu_seconds(self) -> float | None:
-        """User + system CPU seconds the server has used so far (all threads); None once it is gone."""
+        """User + system CPU seconds the server has used so far (all threads, and its worker
+        processes when it has any); None once it is gone."""
         try:
-            t = psutil.Process(self.pid).cpu_times()
+            proc = psutil.Process(self.pid)
+            total = 0.0
+            for p in [proc, *proc.children(recursive=True)]:
+                t = p.cpu_times()
+                total += t.user + t.system
         except psutil.Error:
             return None
-        return t.user + t.system
+        return total
 
     def wait_idle(self, max_seconds: float = 900.0, below_percent: float = 5.0, window: float = 1.0) -> float:
         """Wait until the server uses < ``below_percent`` of a core over ``window`` s; return seconds waited.
