@@ -12,8 +12,9 @@ from datetime import datetime
 
 from cdp import customers as rules
 from cdp.pagination import page_window
-from graph.queries import CustomerFilter
+from graph.queries import CustomerFilter, ViewShape
 from graph.store import Row
+from resolvers import view_prefetch
 from resolvers.context import Context
 from resolvers.loaders import ContactKey, in_thread
 
@@ -35,15 +36,19 @@ class CustomerPage:
 
 async def customer_page(
     ctx: Context, criteria: rules.CustomerCriteria, sort: str, descending: bool,
-    first: int, after: str | None,
+    first: int, after: str | None, shape: ViewShape | None = None,
 ) -> CustomerPage:
-    """Customers matching ``criteria``; raises ``InvalidInput`` for bad arguments."""
+    """Customers matching ``criteria``; raises ``InvalidInput`` for bad arguments. With ``shape``
+    (the view parts the page's nodes select), those parts of the whole page are read in one
+    store call (``resolvers.view_prefetch``)."""
     skip, limit = page_window(first, after, ctx.settings.max_page_size)
     flt = rules.customer_filter(criteria, ctx.today)
     rules.check_sort(sort)
     ids = await in_thread(ctx.store.find_customers, flt, sort, descending, skip, limit + 1)
     has_next = len(ids) > limit
     ids = ids[:limit]
+    if shape is not None:
+        await view_prefetch.prefetch(ctx, ids, shape)
     rows = await ctx.loaders.customer.load_many(ids)
     return CustomerPage([r for r in rows if r is not None], skip, has_next, flt)
 
