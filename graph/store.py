@@ -521,6 +521,15 @@ class GraphStore(ABC):
         for listener in listeners:
             listener(changes)
 
+    def catalogue_cached(self, name: str) -> bool:
+        """True when the catalogue ``name`` (``"products"``, ``"channels"``) is cached and fresh:
+        the next ``products()`` / ``channels()`` is answered from memory, without a store call
+        (callers may then skip a worker thread)."""
+        with self._count_lock:
+            hit = self._catalogue_cache.get(name)
+            return bool(hit) and hit[0] == self._generation and (
+                self.exclusive_writer or time.monotonic() - hit[1] < CATALOGUE_TTL_SECONDS)
+
     def _catalogue(self, name: str, load: Callable[[], dict[str, Row]]) -> dict[str, Row]:
         """``load()`` cached until the next write (and at most ``CATALOGUE_TTL_SECONDS``
         unless this process is the store's only writer)."""

@@ -72,14 +72,17 @@ class Loaders:
         self._channel_catalogue: dict[str, Row] | None = None
         self._product_catalogue: dict[str, Row] | None = None
 
-    async def _catalogue(self, read: Callable[[], dict[str, Row]]) -> dict[str, Row]:
-        # The store caches catalogues: inline where its reads are in process.
-        return read() if self.store.inline_read_limit else await in_thread(read)
+    async def _catalogue(self, name: str, read: Callable[[], dict[str, Row]]) -> dict[str, Row]:
+        # The store caches catalogues: inline where its reads are in process or the cache
+        # answers (a thread hop per request costs more than the copy).
+        if self.store.inline_read_limit or self.store.catalogue_cached(name):
+            return read()
+        return await in_thread(read)
 
     async def all_channels(self) -> dict[str, Row]:
         """The channel catalogue by id, sorted by id (read once per request, cached by the store)."""
         if self._channel_catalogue is None:
-            self._channel_catalogue = await self._catalogue(self.store.channels)
+            self._channel_catalogue = await self._catalogue("channels", self.store.channels)
         return self._channel_catalogue
 
     async def channel_by_id(self, channel_id: str) -> Row | None:
@@ -88,7 +91,7 @@ class Loaders:
     async def all_products(self) -> dict[str, Row]:
         """The product catalogue by id, sorted by id (read once per request, cached by the store)."""
         if self._product_catalogue is None:
-            self._product_catalogue = await self._catalogue(self.store.products)
+            self._product_catalogue = await self._catalogue("products", self.store.products)
         return self._product_catalogue
 
     async def product_by_id(self, product_id: str) -> Row | None:

@@ -3,7 +3,7 @@
 A view resolved level by level costs one store call per level (customer, accounts,
 subscriptions, contacts, ...): on Neo4j one network round trip and one worker-thread hop each.
 Before the customer fields resolve, ``prefetch`` looks at the fields the request selected
-under ``Customer`` (``view_shape``), reads every selected part for all the customers of the
+under ``Customer`` (``shape_of``: from the parsed document, cached with it), reads every selected part for all the customers of the
 field (one customer, or a page) with ``GraphStore.customer_views`` (one statement on Neo4j),
 and primes the request's DataLoaders with the rows each loader would have read itself.
 
@@ -16,8 +16,17 @@ overwrites what a loader already holds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    NullValueNode,
+    SelectionNode,
+)
+from strawberry.types import Info
 
 from graph.queries import ViewShape
 from resolvers.context import Context
@@ -26,38 +35,53 @@ from resolvers.loaders import ContactKey, keyed
 #: Customer fields that read the customer's contacts unfiltered (``contact_summary`` too).
 _CONTACT_FIELDS = frozenset({"lastContactAt", "openComplaints"})
 #: ``contacts`` arguments that filter (a filtered list is read by the contacts loader itself).
-_CONTACT_FILTERS = ("kind", "channel", "since")
+_CONTACT_FILTERS = frozenset({"kind", "channel", "since"})
+#: Shapes by the field node they were computed for (documents are cached and reused, so are
+#: their nodes); bounded like the document cache.
+_SHAPES: dict[int, tuple[FieldNode, ViewShape]] = {}
+_SHAPES_MAX = 1024
 
 
-def _fields(selections: Iterable[Any]) -> Iterable[Any]:
+def _fields(selections: Iterable[SelectionNode], fragments: Mapping[str, FragmentDefinitionNode]) -> Iterator[FieldNode]:
     """The fields of ``selections``, through inline fragments and fragment spreads."""
     for selection in selections:
-        if hasattr(selection, "arguments"):  # a field
+        if isinstance(selection, FieldNode):
             yield selection
-        else:  # a fragment: its own selections
-            yield from _fields(selection.selections)
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _fields(selection.selection_set.selections, fragments)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
+            yield from _fields(fragments[selection.name.value].selection_set.selections, fragments)
 
 
-def view_shape(selections: Iterable[Any]) -> ViewShape:
-    """The parts of the view the fields ``selections`` (under one ``Customer``) read.
+def _children(field: FieldNode, fragments: Mapping[str, FragmentDefinitionNode]) -> Iterator[FieldNode]:
+    return _fields(field.selection_set.selections, fragments) if field.selection_set else iter(())
 
-    ``selections``: strawberry's selected fields (``info.selected_fields[0].selections`` or
-    the ``node`` of a connection's edges); ``@skip``/``@include`` are not evaluated, so a
-    skipped part may be read for nothing, never missed."""
+
+def _filters(field: FieldNode) -> bool:
+    """True when a ``contacts`` field passes a filter: any filter argument other than a literal
+    null (a variable counts as a filter whatever its value: the shape does not depend on variables)."""
+    return any(a.name.value in _CONTACT_FILTERS and not isinstance(a.value, NullValueNode) for a in field.arguments)
+
+
+def view_shape(selections: Iterable[SelectionNode], fragments: Mapping[str, FragmentDefinitionNode]) -> ViewShape:
+    """The parts of the view the field nodes ``selections`` (under one ``Customer``) read.
+
+    ``@skip``/``@include`` are not evaluated, so a skipped part may be read for nothing, never
+    missed; a filtered ``contacts`` is left to its loader."""
     accounts = subscriptions = events = contacts = preferences = False
-    for field in _fields(selections):
-        name = field.name
+    for field in _fields(selections, fragments):
+        name = field.name.value
         if name == "accounts":
             accounts = True
-            for sub in _fields(field.selections):
-                subscriptions |= sub.name == "subscriptions"
-                events |= sub.name == "monetaryEvents"
+            for sub in _children(field, fragments):
+                subscriptions |= sub.name.value == "subscriptions"
+                events |= sub.name.value == "monetaryEvents"
         elif name in ("monthlyRevenue", "productCount"):
             accounts = subscriptions = True
         elif name == "monetaryHistory":
             accounts = events = True
         elif name == "contacts":
-            contacts |= not any(field.arguments.get(a) is not None for a in _CONTACT_FILTERS)
+            contacts |= not _filters(field)
         elif name in _CONTACT_FIELDS:
             contacts = True
         elif name == "preferredChannels":
@@ -65,15 +89,36 @@ def view_shape(selections: Iterable[Any]) -> ViewShape:
     return ViewShape(accounts, subscriptions, events, contacts, preferences)
 
 
-def connection_nodes(selections: Iterable[Any]) -> list[Any]:
-    """The selections under ``edges { node { ... } }`` of a customer connection."""
-    out: list[Any] = []
-    for field in _fields(selections):
-        if field.name == "edges":
-            for edge_field in _fields(field.selections):
-                if edge_field.name == "node":
-                    out.extend(edge_field.selections)
+def _connection_nodes(field: FieldNode, fragments: Mapping[str, FragmentDefinitionNode]) -> list[SelectionNode]:
+    """The selections under ``edges { node { ... } }`` of a customer connection field."""
+    out: list[SelectionNode] = []
+    for edges in _children(field, fragments):
+        if edges.name.value == "edges":
+            for node in _children(edges, fragments):
+                if node.name.value == "node" and node.selection_set:
+                    out.extend(node.selection_set.selections)
     return out
+
+
+def shape_of(info: Info, connection: bool = False) -> ViewShape:
+    """The view shape of the field ``info`` resolves: a ``Customer`` or, with ``connection``, a
+    customer connection (its ``edges.node``). Cached per field node of the cached document."""
+    raw = info._raw_info
+    node = raw.field_nodes[0]
+    hit = _SHAPES.get(id(node))
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    selections: list[SelectionNode] = []
+    for field in raw.field_nodes:  # the same field may be asked twice (merged by GraphQL)
+        if connection:
+            selections += _connection_nodes(field, raw.fragments)
+        elif field.selection_set:
+            selections += field.selection_set.selections
+    shape = view_shape(selections, raw.fragments)
+    if len(_SHAPES) >= _SHAPES_MAX:
+        _SHAPES.clear()
+    _SHAPES[id(node)] = (node, shape)
+    return shape
 
 
 async def prefetch(ctx: Context, ids: Sequence[str], shape: ViewShape) -> None:

@@ -65,7 +65,7 @@ class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, Relatio
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
         # the selected parts of the view in one store call, before the fields resolve
-        await view_prefetch.prefetch(info.context, [id], view_prefetch.view_shape(info.selected_fields[0].selections))
+        await view_prefetch.prefetch(info.context, [id], view_prefetch.shape_of(info))
         row = await customers.customer(info.context, id)
         return Customer.from_row(row) if row else None
 
@@ -82,7 +82,7 @@ class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, Relatio
         page = await customers.customer_page(
             info.context, _criteria(where), order.field.value, order.direction == SortDirection.DESC,
             first, after,
-            shape=view_prefetch.view_shape(view_prefetch.connection_nodes(info.selected_fields[0].selections)),
+            shape=view_prefetch.shape_of(info, connection=True),
         )
         return customer_connection(page)
 
