@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -52,25 +53,67 @@ class ContactKey:
 
 
 class Loaders:
-    """The DataLoaders of one request, all reading from ``store``."""
+    """The DataLoaders of one request, all reading from ``store``.
+
+    Each loader is made on first use: a view touches a few of them, and making all of them for
+    every request cost ~1 ms of a view's CPU (profile in docs/benchmarks.md)."""
 
     def __init__(self, store: GraphStore) -> None:
         self.store = store
-        self.customer = DataLoader(self._customers)
-        self.accounts = DataLoader(self._accounts)
-        self.subscriptions = DataLoader(self._subscriptions)
-        self.product = DataLoader(self._products)
-        self.components = DataLoader(self._components)
-        self.subscribers = DataLoader(self._subscribers)
-        self.preferences = DataLoader(self._preferences)
-        self.contact_summary = DataLoader(self._contact_summaries)
-        self.events = DataLoader(self._events)
-        self.contacts = DataLoader(self._contacts)
-        self.channel_volume = DataLoader(self._channel_volumes)
-        self.identities = DataLoader(self._identities)
-        self.attribute_values = DataLoader(self._attribute_values)
         self._channel_catalogue: dict[str, Row] | None = None
         self._product_catalogue: dict[str, Row] | None = None
+
+    @cached_property
+    def customer(self) -> DataLoader:
+        return DataLoader(self._customers)
+
+    @cached_property
+    def accounts(self) -> DataLoader:
+        return DataLoader(self._accounts)
+
+    @cached_property
+    def subscriptions(self) -> DataLoader:
+        return DataLoader(self._subscriptions)
+
+    @cached_property
+    def product(self) -> DataLoader:
+        return DataLoader(self._products)
+
+    @cached_property
+    def components(self) -> DataLoader:
+        return DataLoader(self._components)
+
+    @cached_property
+    def subscribers(self) -> DataLoader:
+        return DataLoader(self._subscribers)
+
+    @cached_property
+    def preferences(self) -> DataLoader:
+        return DataLoader(self._preferences)
+
+    @cached_property
+    def contact_summary(self) -> DataLoader:
+        return DataLoader(self._contact_summaries)
+
+    @cached_property
+    def events(self) -> DataLoader:
+        return DataLoader(self._events)
+
+    @cached_property
+    def contacts(self) -> DataLoader:
+        return DataLoader(self._contacts)
+
+    @cached_property
+    def channel_volume(self) -> DataLoader:
+        return DataLoader(self._channel_volumes)
+
+    @cached_property
+    def identities(self) -> DataLoader:
+        return DataLoader(self._identities)
+
+    @cached_property
+    def attribute_values(self) -> DataLoader:
+        return DataLoader(self._attribute_values)
 
     async def _catalogue(self, name: str, read: Callable[[], dict[str, Row]]) -> dict[str, Row]:
         # The store caches catalogues: inline where its reads are in process or the cache
