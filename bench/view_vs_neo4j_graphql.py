@@ -334,7 +334,9 @@ def markdown(results: dict) -> str:
                      f"{r['views_per_second']:,.1f} | {_ms(r['p50_ms'])} | {_ms(r['p99_ms'])} | "
                      f"{c.get('server', 0):.2f} ms | {neo} | {r['errors']} |")
     lines.append("")
-    lines.append(f"Targets (16 connections): {json.dumps(results.get('targets', {}))}")
+    lines.append("| ratio | value |")
+    lines.append("|---|---:|")
+    lines += [f"| {k} | {v} |" for k, v in results.get("targets", {}).items()]
     return "\n".join(lines)
 
 
@@ -356,7 +358,18 @@ def targets(phases: list[dict]) -> dict:
             out[f"{name} p50 vs library @1"] = round((own1["p50_ms"] or 0) / (lib1["p50_ms"] or 1), 2)
         if own16 and full16:
             out[f"{name} fuller/plain cost @16"] = round(own16["views_per_second"] / full16["views_per_second"], 2)
+            out[f"{name} fuller/plain CPU per view @16"] = round(_cpu(full16) / max(_cpu(own16), 1e-9), 2)
+    for name in ("cdp-neo4j", "cdp-embedded"):
+        own16 = find(name, "plain", 16)
+        if lib16 and own16:
+            out[f"{name} CPU per view vs library @16"] = round(_cpu(own16) / max(_cpu(lib16), 1e-9), 2)
     return out
+
+
+def _cpu(row: dict) -> float:
+    """Server plus Neo4j CPU milliseconds per view of a phase (what a view costs the machine)."""
+    c = row["cpu_ms_per_view"]
+    return c.get("server", 0.0) + (c.get("neo4j") or 0.0)
 
 
 def run(args: argparse.Namespace) -> dict:
