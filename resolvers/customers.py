@@ -16,7 +16,7 @@ from graph.queries import CustomerFilter, ViewShape
 from graph.store import Row
 from resolvers import view_prefetch
 from resolvers.context import Context
-from resolvers.loaders import ContactKey, in_thread
+from resolvers.loaders import ContactKey, cached_value, in_thread
 
 
 async def customer(ctx: Context, customer_id: str) -> Row | None:
@@ -104,3 +104,25 @@ async def identities(ctx: Context, customer_id: str) -> list[Row]:
 async def attribute_values(ctx: Context, customer_id: str) -> list[Row]:
     """Every profile attribute value of the customer, with provenance."""
     return await ctx.loaders.attribute_values.load(customer_id)
+
+
+# Values the request's loaders hold already (primed by ``resolvers.view_prefetch`` or loaded
+# earlier), or ``MISSING``: the schema answers those without awaiting.
+
+def accounts_now(ctx: Context, customer_id: str) -> list[Row]:
+    return cached_value(ctx.loaders.accounts, customer_id)
+
+
+def subscriptions_now(ctx: Context, account_id: str) -> list[Row]:
+    return cached_value(ctx.loaders.subscriptions, account_id)
+
+
+def contacts_now(
+    ctx: Context, customer_id: str, since: datetime | None, kind: str | None, channel: str | None,
+) -> list[Row]:
+    return cached_value(ctx.loaders.contacts, ContactKey(customer_id, since, kind, channel))
+
+
+def preferred_channels_now(ctx: Context, customer_id: str) -> list[Row]:
+    return cached_value(ctx.loaders.preferences, customer_id)
+

@@ -42,6 +42,20 @@ async def keyed(store: GraphStore, fn: Callable[..., T], ids: Sequence[Any], *ar
     return await to_thread.run_sync(fn, ids, *args)
 
 
+#: What ``cached_value`` answers for a key whose value is not in the loader yet.
+MISSING: Any = object()
+
+
+def cached_value(loader: DataLoader, key: Any) -> Any:
+    """The value ``loader`` holds for ``key`` (primed or loaded earlier in the request), or
+    ``MISSING``: a resolver can then answer without awaiting (graphql-core completes a value
+    much faster than an awaitable), and await the loader only when it must."""
+    future = loader.cache_map.get(key) if loader.cache else None
+    if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+        return MISSING
+    return future.result()
+
+
 @dataclass(frozen=True)
 class ContactKey:
     """One customer's contacts under one set of filters."""
@@ -127,6 +141,19 @@ class Loaders:
         if self._channel_catalogue is None:
             self._channel_catalogue = await self._catalogue("channels", self.store.channels)
         return self._channel_catalogue
+
+    def channel_now(self, channel_id: str) -> Row | None:
+        """The channel from the catalogue this request read already, or ``MISSING`` before it did."""
+        if self._channel_catalogue is None:
+            return MISSING
+        return self._channel_catalogue.get(channel_id)
+
+    def product_now(self, product_id: str) -> Row | None:
+        """The product from the catalogue this request read already, or ``MISSING`` (not read yet,
+        or a product the cached catalogue lacks: ``product_by_id`` reads it)."""
+        if self._product_catalogue is None:
+            return MISSING
+        return self._product_catalogue.get(product_id, MISSING)
 
     async def channel_by_id(self, channel_id: str) -> Row | None:
         return (await self.all_channels()).get(channel_id)

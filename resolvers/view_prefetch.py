@@ -144,3 +144,8 @@ async def prefetch(ctx: Context, ids: Sequence[str], shape: ViewShape) -> None:
         loaders.contacts.prime_many({ContactKey(i, None, None, None): views.contacts.get(i, []) for i in known})
     if shape.preferences:
         loaders.preferences.prime_many({i: views.preferences.get(i, []) for i in known})
+    # the catalogues the view's products and channels come from, so those fields answer at once
+    if shape.subscriptions:
+        await loaders.all_products()
+    if shape.contacts or shape.preferences:
+        await loaders.all_channels()
