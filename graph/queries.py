@@ -125,6 +125,7 @@ MONETARY_EVENTS_BY_ACCOUNTS = Query(
     ladybug_per_key="MATCH (a:Account {id: $id})-[:HAS_EVENT]->(m:MonetaryEvent) RETURN a.id AS owner, m",
 )
 
+
 @dataclass(frozen=True)
 class ViewShape:
     """Which parts of the customer view one request selects: the customer row always, and
