@@ -20,6 +20,7 @@ help:
 	@echo "make test    - install and run the whole test suite (both stores: embedded and a local Neo4j)"
 	@echo "make neo4j   - run a local Neo4j 5.26 on bolt://127.0.0.1:7687 for development"
 	@echo "make bench   - run the benchmarks (1,000,000 customers; long) and print figures"
+	@echo "make bench-view - cdp's customer view against the Neo4j GraphQL Library on the same local Neo4j (about 10 minutes)"
 	@echo "make loadtest - 50 clients of mixed reads and writes, then kill-and-re-run convergence (about 5 minutes)"
 
 $(BIN)/python:
