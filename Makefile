@@ -13,13 +13,14 @@ GRAPHIQL_MODULES := tools/graphiql/node_modules/.package-lock.json
 CYPHERLINT_MODULES := tools/cypher-lint/node_modules/.package-lock.json
 GRAPHIQL_ASSETS := cdp/static/graphiql/vendor/graphiql.min.js
 
-.PHONY: install serve test neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share loadtest wrk-tool clean help
+.PHONY: install serve test neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share bench-view loadtest wrk-tool clean help
 
 help:
 	@echo "make serve   - install, load demo data on first run, serve http://127.0.0.1:8000/graphql"
 	@echo "make test    - install and run the whole test suite (both stores: embedded and a local Neo4j)"
 	@echo "make neo4j   - run a local Neo4j 5.26 on bolt://127.0.0.1:7687 for development"
 	@echo "make bench   - run the benchmarks (1,000,000 customers; long) and print figures"
+	@echo "make bench-view - cdp's customer view against the Neo4j GraphQL Library on the same local Neo4j (about 10 minutes)"
 	@echo "make loadtest - 50 clients of mixed reads and writes, then kill-and-re-run convergence (about 5 minutes)"
 
 $(BIN)/python:
@@ -81,6 +82,12 @@ bench: install wrk-tool
 	$(BIN)/python bench/identity.py --records 1000000
 	$(BIN)/python bench/analytics.py --customers 1000000
 	$(BIN)/python bench/campaigns.py --customers 1000000
+
+# issue 27: cdp's customer view against the Neo4j GraphQL Library 7.6.3 (npm, pinned in
+# bench/neo4j-graphql/package-lock.json) on the same local Neo4j 5.26 and 2,000-customer demo graph,
+# and cdp on its embedded store; 1 and 16 connections, 20 s each (docs/benchmarks.md).
+bench-view: install wrk-tool neo4j-build
+	$(BIN)/python bench/view_vs_neo4j_graphql.py --customers 2000 --duration 20
 
 bench-small: install wrk-tool
 	$(BIN)/python bench/run.py --customers 20000 --duration 10

@@ -52,15 +52,19 @@ class Server:
     """One ``cdp serve`` process on 127.0.0.1 serving the store at ``db_path``."""
 
     def __init__(self, db_path: Path, log_path: Path, buffer_pool_mb: int | None = None, *,
-                 cli: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+                 cli: list[str] | None = None, env: dict[str, str] | None = None,
+                 serve_args: list[str] | None = None) -> None:
         """``cli``: the command that runs cdp (default the ``cdp`` console script; e.g.
         ``[python, "-m", "cdp.cli"]`` with ``PYTHONPATH`` in ``env`` to serve a checkout's code);
-        ``env``: variables set for the server (and ``cdp keys create``) over the defaults."""
+        ``env``: variables set for the server (and ``cdp keys create``) over the defaults (e.g.
+        ``NEO4J_URI`` to serve a Neo4j store; without it ``NEO4J_URI`` is removed);
+        ``serve_args``: more ``cdp serve`` options (e.g. ``--workers 2``)."""
         self.db_path = db_path
         self.cli = cli or [cdp_executable()]
         self.extra_env = dict(env or {})
         self.log_path = log_path
         self.buffer_pool_mb = buffer_pool_mb
+        self.serve_args = list(serve_args or [])
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         self.command: list[str] = []
@@ -83,6 +87,7 @@ class Server:
         env = dict(os.environ)
         env["CDP_DB_PATH"] = str(self.db_path)
         env.pop("NEO4J_URI", None)
+        env.update(self.extra_env)
         # one load client from one address: a rate limit that never refuses, still on the request path
         env.setdefault("CDP_RATE_LIMIT", "1000000")
         env.setdefault("CDP_RATE_BURST", "1000000")
@@ -98,7 +103,7 @@ class Server:
         self.api_key = made.stdout.strip()
         os.environ["CDP_API_KEY"] = self.api_key
         self.command = [*self.cli, "serve", "--no-demo", "--port", str(self.port),
-                        "--log-level", "warning"]
+                        "--log-level", "warning", *self.serve_args]
         log = open(self.log_path, "w")
         started = time.perf_counter()
         self.process = subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -148,12 +153,17 @@ class Server:
         return {"rss_kib": _proc_status_kib(self.pid, "VmRSS"), "peak_rss_kib": _proc_status_kib(self.pid, "VmHWM")}
 
     def cpu_seconds(self) -> float | None:
-        """User + system CPU seconds the server has used so far (all threads); None once it is gone."""
+        """User + system CPU seconds the server has used so far (all threads, and its worker
+        processes when it has any); None once it is gone."""
         try:
-            t = psutil.Process(self.pid).cpu_times()
+            proc = psutil.Process(self.pid)
+            total = 0.0
+            for p in [proc, *proc.children(recursive=True)]:
+                t = p.cpu_times()
+                total += t.user + t.system
         except psutil.Error:
             return None
-        return t.user + t.system
+        return total
 
     def wait_idle(self, max_seconds: float = 900.0, below_percent: float = 5.0, window: float = 1.0) -> float:
         """Wait until the server uses < ``below_percent`` of a core over ``window`` s; return seconds waited.

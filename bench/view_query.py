@@ -61,3 +61,58 @@ def trivial_body() -> str:
 def body_for(template: str, customer_id: str) -> str:
     """``template`` with the placeholder replaced by ``customer_id`` (JSON-escaped)."""
     return template.replace(ID_PLACEHOLDER, json.dumps(customer_id)[1:-1])
+
+
+#: The customer view of the side-by-side benchmark (bench/view_vs_neo4j_graphql.py): a customer
+#: with accounts, their subscriptions and products, and the last 10 contacts with their channel.
+#: ``LIBRARY_VIEW_QUERY`` asks the Neo4j GraphQL Library for the same fields.
+CUSTOMER_VIEW_QUERY = """
+query CustomerView($id: ID!) {
+  customer(id: $id) {
+    id firstName lastName email tier status joinedOn
+    accounts {
+      id type status
+      subscriptions { id status since monthlyFee product { id name category } }
+    }
+    contacts(first: 10) { edges { node { id at kind outcome channel { id name } } } }
+  }
+}
+""".strip()
+
+#: cdp's fuller view: the plain one plus tenure, open complaints, preferred channels and the
+#: latest 10 monetary events (no peer in the library without custom Cypher resolvers).
+FULLER_VIEW_QUERY = """
+query CustomerView($id: ID!) {
+  customer(id: $id) {
+    id firstName lastName email tier status joinedOn
+    tenureMonths openComplaints
+    accounts {
+      id type status
+      subscriptions { id status since monthlyFee product { id name category } }
+    }
+    contacts(first: 10) { edges { node { id at kind outcome channel { id name } } } }
+    preferredChannels { rank channel { id name } }
+    monetaryHistory(first: 10) { id kind amount currency at }
+  }
+}
+""".strip()
+
+#: The plain view in the Neo4j GraphQL Library's generated API (bench/neo4j-graphql/typedefs.graphql):
+#: a list filtered by id, contacts as a list sorted by time with a limit.
+LIBRARY_VIEW_QUERY = """
+query CustomerView($id: ID!) {
+  customers(where: { id: { eq: $id } }) {
+    id firstName lastName email tier status joinedOn
+    accounts {
+      id type status
+      subscriptions { id status since monthlyFee product { id name category } }
+    }
+    contacts(limit: 10, sort: [{ at: DESC }]) { id at kind outcome channel { id name } }
+  }
+}
+""".strip()
+
+
+def body_template(query: str) -> str:
+    """The JSON POST body of ``query`` with ``$id`` set to ``ID_PLACEHOLDER``."""
+    return json.dumps({"query": query, "variables": {"id": ID_PLACEHOLDER}}, separators=(",", ":"))

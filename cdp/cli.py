@@ -1,6 +1,7 @@
 """The ``cdp`` command line.
 
-    cdp serve [--host H] [--port P] [--no-demo]    serve the API (loads demo data into an empty store)
+    cdp serve [--host H] [--port P] [--no-demo] [--workers N]
+                                                   serve the API (loads demo data into an empty store)
     cdp demo generate --customers N --out DIR      write seeded demo data as Parquet
     cdp demo load [--customers N | --from DIR]     load demo data into the configured store
     cdp schema export [--out FILE] [--check]       print / write / check the GraphQL SDL
@@ -95,6 +96,10 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from cdp.store import open_store
 
     settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
+    if args.workers > 1:
+        from cdp.serve_workers import worker_environment
+
+        worker_environment(settings, args.workers)  # refuses the embedded store before anything starts
     if not args.no_demo:
         store = open_store(settings)
         empty = store.is_empty()
@@ -112,6 +117,17 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from cdp.http_connection import protocol_with_header_timeout
 
     configure_logging(settings.log_format, args.log_level)  # type: ignore[arg-type]
+    if args.workers > 1:
+        from cdp import serve_workers
+
+        serve_workers.prepare(settings, args.workers, args.log_level)
+        print(f"cdp: serving http://{settings.host}:{settings.port}/graphql ({settings.backend} store, "
+              f"{args.workers} worker processes)", file=sys.stderr)
+        # uvicorn's supervisor: SIGTERM / SIGINT stop the workers gracefully, as below
+        uvicorn.run("cdp.serve_workers:app", factory=True, workers=args.workers, host=settings.host,
+                    port=settings.port, log_level=args.log_level, log_config=None, access_log=False,
+                    timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+        return 0
     app = build_app(settings)
     print(f"cdp: serving http://{settings.host}:{settings.port}/graphql ({settings.backend} store)",
           file=sys.stderr)
@@ -508,6 +524,8 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     serve.add_argument("--dev-key", action="store_true",
                        help="print an admin key for development (kept in <CDP_DB_PATH>.dev-key; made on first use)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--workers", type=_positive, default=1,
+                       help="server processes on the port (Neo4j store only; each enforces 1/N of the rate limit)")
     serve.set_defaults(run=_cmd_serve)
 
     demo = sub.add_parser("demo", help="generate or load demo data").add_subparsers(dest="action", required=True)

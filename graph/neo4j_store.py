@@ -44,6 +44,7 @@ class Neo4jStore(GraphStore):
     """
 
     backend = "neo4j"
+    one_statement_views = True  # a round trip costs more than the statement: one per view
 
     def __init__(self, uri: str, user: str, password: str, database: str = "neo4j", *,
                  connect_timeout: float = 5.0, max_retry_seconds: float = 5.0, lazy: bool = False) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from graph.cypher import Backend, Query
-from graph.model import MODEL, NodeType, RelType
+from graph.model import ACCOUNT, CONTACT, CUSTOMER, MODEL, MONETARY_EVENT, SUBSCRIPTION, NodeType, RelType
 
 # --------------------------------------------------------------------------- reads
 
@@ -124,6 +124,73 @@ MONETARY_EVENTS_BY_ACCOUNTS = Query(
     ("ids",),
     ladybug_per_key="MATCH (a:Account {id: $id})-[:HAS_EVENT]->(m:MonetaryEvent) RETURN a.id AS owner, m",
 )
+
+
+@dataclass(frozen=True)
+class ViewShape:
+    """Which parts of the customer view one request selects: the customer row always, and
+    accounts (with their subscriptions and/or monetary events), contacts (every contact with
+    its ``channel_id``) and preferred channels when asked. ``customer_views`` compiles one
+    shape into one statement."""
+
+    accounts: bool = False
+    subscriptions: bool = False
+    events: bool = False
+    contacts: bool = False
+    preferences: bool = False
+
+
+def _text_projection(var: str, node: NodeType, extra: str = "") -> str:
+    """``var {...}``: the properties ``var`` has (like ``RETURN var``), with the dates and times of
+    ``node`` as ISO text (null when unset): the driver decodes a string far faster than a temporal
+    value (docs/benchmarks.md), and the store parses it back in one C call. Properties are read
+    with ``var['name']``: ``var.name`` of a key no node has yet makes Neo4j attach a warning to
+    every answer, which the driver logs."""
+    parts = [".*"] + [f"{p.name}: toString({var}['{p.name}'])" for p in node.properties
+                      if p.type in ("DATE", "TIMESTAMP")]
+    return f"{var} {{{', '.join(parts)}{extra}}}"
+
+
+_VIEW_CACHE: dict[ViewShape, Query] = {}
+
+
+def customer_views(shape: ViewShape) -> Query:
+    """The customer view of ``$ids`` in one Neo4j statement (one round trip for the selected parts):
+    one record per known customer with ``c`` and, per ``shape``, ``accounts`` (each with
+    ``subscriptions`` (with ``product_id``) and/or ``events``), ``contacts`` (with
+    ``channel_id``) and ``preferences``; the same rows, in the same order, as
+    ``CUSTOMERS_BY_IDS``, ``ACCOUNTS_BY_CUSTOMERS``, ``SUBSCRIPTIONS_BY_ACCOUNTS``,
+    ``MONETARY_EVENTS_BY_ACCOUNTS``, ``CONTACTS_BY_CUSTOMERS`` and ``PREFERRED_CHANNELS``.
+    Contacts and events come unordered (the store orders them as for those reads).
+    Neo4j only (COLLECT subqueries); the embedded store composes those reads in process."""
+    cached = _VIEW_CACHE.get(shape)
+    if cached is not None:
+        return cached
+
+    returns = [_text_projection("c", CUSTOMER) + " AS c"]
+    if shape.accounts:
+        nested = ""
+        if shape.subscriptions:
+            nested += (", subscriptions: COLLECT { MATCH (a)-[:HAS_SUBSCRIPTION]->(s:Subscription)-[:OF_PRODUCT]->"
+                       f"(p:Product) RETURN {_text_projection('s', SUBSCRIPTION, ', product_id: p.id')} "
+                       "ORDER BY s.since, s.id }")
+        if shape.events:
+            nested += (", events: COLLECT { MATCH (a)-[:HAS_EVENT]->(m:MonetaryEvent) "
+                       f"RETURN {_text_projection('m', MONETARY_EVENT)} }}")
+        returns.append(f"COLLECT {{ MATCH (c)-[:HOLDS]->(a:Account) RETURN {_text_projection('a', ACCOUNT, nested)} "
+                       "ORDER BY a.opened_on, a.id } AS accounts")
+    if shape.contacts:
+        returns.append("COLLECT { MATCH (c)-[:HAD_CONTACT]->(k:Contact)-[:VIA]->(ch:Channel) "
+                       f"RETURN {_text_projection('k', CONTACT, ', channel_id: ch.id')} }} AS contacts")
+    if shape.preferences:
+        returns.append("COLLECT { MATCH (c)-[r:PREFERS]->(ch:Channel) RETURN {channel_id: ch.id, rank: r['rank'], "
+                       "source: r['source'], updated_at: toString(r['updated_at'])} ORDER BY r.rank } AS preferences")
+    flags = "".join(k[0] for k, v in vars(shape).items() if v) or "-"
+    query = Query(f"customer_views_{flags}", "UNWIND $ids AS id MATCH (c:Customer {id: id}) RETURN "
+                  + ", ".join(returns), ("ids",), ladybug="")
+    _VIEW_CACHE[shape] = query
+    return query
+
 
 IDENTITIES_OF_CUSTOMERS = Query(
     "identities_of_customers",
@@ -857,6 +924,8 @@ def statements(backend: Backend) -> list[Query]:
         out.append(customer_page(CustomerFilter(), sort, False)[0])
     out.append(customer_count(everything)[0])
     out.append(customer_count(CustomerFilter())[0])
+    out.append(customer_views(ViewShape(True, True, True, True, True)))
+    out.append(customer_views(ViewShape()))
     return [q for q in out if q.text(backend)]
 
 

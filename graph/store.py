@@ -327,6 +327,51 @@ def _group(rows: Iterable[Row], key: str = "owner") -> dict[str, list[Row]]:
     return dict(out)
 
 
+@dataclass
+class CustomerViews:
+    """The parts of the customer view ``GraphStore.customer_views`` read for some customers, keyed
+    as the single reads key them: ``customers`` by id (unknown ids absent); ``accounts``,
+    ``contacts`` and ``preferences`` by customer id; ``subscriptions`` and ``events`` by account
+    id. A part the shape did not ask for is empty. Rows and their order are those of
+    ``customers``, ``accounts_of_customers``, ``subscriptions_of_accounts``,
+    ``monetary_events_of_accounts``, ``contacts_of_customers`` (unfiltered) and
+    ``preferred_channels``."""
+
+    customers: dict[str, Row] = field(default_factory=dict)
+    accounts: dict[str, list[Row]] = field(default_factory=dict)
+    subscriptions: dict[str, list[Row]] = field(default_factory=dict)
+    events: dict[str, list[Row]] = field(default_factory=dict)
+    contacts: dict[str, list[Row]] = field(default_factory=dict)
+    preferences: dict[str, list[Row]] = field(default_factory=dict)
+
+
+def _temporal_parsers(label: str) -> tuple[tuple[str, Callable[[str], Any]], ...]:
+    """``(property, parser)`` for the dates and times of ``label``: ISO text back to ``date`` /
+    naive ``datetime`` (what ``Q.customer_views`` sends them as)."""
+    return tuple((p.name, date.fromisoformat if p.type == "DATE" else datetime.fromisoformat)
+                 for p in MODEL.node(label).properties if p.type in ("DATE", "TIMESTAMP"))
+
+
+_VIEW_TEMPORALS = {label: _temporal_parsers(label)
+                   for label in ("Customer", "Account", "Subscription", "MonetaryEvent", "Contact")}
+
+
+def _parse_preference(row: Row) -> Row:
+    """A ``PREFERS`` row of ``Q.customer_views`` with its ``updated_at`` parsed, in place."""
+    if row["updated_at"] is not None:
+        row["updated_at"] = datetime.fromisoformat(row["updated_at"])
+    return row
+
+
+def _iso_times(row: Row, label: str) -> Row:
+    """``row`` with its ISO-text dates and times (of ``label``) parsed, in place."""
+    for name, parse in _VIEW_TEMPORALS[label]:
+        value = row.get(name)
+        if value is not None:
+            row[name] = parse(value)
+    return row
+
+
 class GraphStore(ABC):
     """A graph of customers, accounts, products, channels and contacts.
 
@@ -475,6 +520,15 @@ class GraphStore(ABC):
             listeners = list(self._listeners)
         for listener in listeners:
             listener(changes)
+
+    def catalogue_cached(self, name: str) -> bool:
+        """True when the catalogue ``name`` (``"products"``, ``"channels"``) is cached and fresh:
+        the next ``products()`` / ``channels()`` is answered from memory, without a store call
+        (callers may then skip a worker thread)."""
+        with self._count_lock:
+            hit = self._catalogue_cache.get(name)
+            return bool(hit) and hit[0] == self._generation and (
+                self.exclusive_writer or time.monotonic() - hit[1] < CATALOGUE_TTL_SECONDS)
 
     def _catalogue(self, name: str, load: Callable[[], dict[str, Row]]) -> dict[str, Row]:
         """``load()`` cached until the next write (and at most ``CATALOGUE_TTL_SECONDS``
@@ -835,6 +889,62 @@ class GraphStore(ABC):
         """Subscriptions of each account, each with its ``product_id``."""
         rows = self._read_keyed(Q.SUBSCRIPTIONS_BY_ACCOUNTS, ids)
         return _group({"owner": r["owner"], "product_id": r["product_id"], **r["s"]} for r in rows)
+
+    #: True when ``customer_views`` is one statement (one round trip) on this backend; else it
+    #: composes the single reads, each in process.
+    one_statement_views: bool = False
+
+    def customer_views(self, ids: Sequence[str], shape: Q.ViewShape) -> CustomerViews:
+        """The customer view of ``ids`` for ``shape``: what ``customers`` and, as ``shape`` asks,
+        ``accounts_of_customers``, ``subscriptions_of_accounts`` and ``monetary_events_of_accounts``
+        (of those accounts), ``contacts_of_customers`` and ``preferred_channels`` return, read in
+        one store call (one statement on Neo4j, batched across ``ids``). Unknown ids are absent."""
+        if not self.one_statement_views:
+            return self._composed_views(ids, shape)
+        views = CustomerViews()
+        for record in self._read_keyed(Q.customer_views(shape), ids):
+            customer = _iso_times(record["c"], "Customer")
+            cid = customer["id"]
+            views.customers[cid] = customer
+            if shape.accounts:
+                accounts = views.accounts[cid] = []
+                for account in record["accounts"]:
+                    subscriptions = account.pop("subscriptions", None)
+                    events = account.pop("events", None)
+                    accounts.append(_iso_times(account, "Account"))
+                    if shape.subscriptions:
+                        views.subscriptions[account["id"]] = [_iso_times(r, "Subscription") for r in subscriptions]
+                    if shape.events:
+                        views.events[account["id"]] = _newest_first([_iso_times(r, "MonetaryEvent") for r in events])
+            if shape.contacts:
+                views.contacts[cid] = _newest_first([_iso_times(r, "Contact") for r in record["contacts"]])
+            if shape.preferences:
+                views.preferences[cid] = [_parse_preference(r) for r in record["preferences"]]
+        return views
+
+    def _composed_views(self, ids: Sequence[str], shape: Q.ViewShape) -> CustomerViews:
+        """``customer_views`` as the single reads, one after the other (for in-process stores)."""
+        views = CustomerViews(customers=self.customers(ids))
+        known = [i for i in dict.fromkeys(ids) if i in views.customers]
+        if not known:
+            return views
+        if shape.accounts:
+            found = self.accounts_of_customers(known)
+            views.accounts = {i: found.get(i, []) for i in known}
+            account_ids = [a["id"] for i in known for a in views.accounts[i]]
+            if shape.subscriptions:
+                found = self.subscriptions_of_accounts(account_ids) if account_ids else {}
+                views.subscriptions = {a: found.get(a, []) for a in account_ids}
+            if shape.events:
+                found = self.monetary_events_of_accounts(account_ids) if account_ids else {}
+                views.events = {a: found.get(a, []) for a in account_ids}
+        if shape.contacts:
+            found = self.contacts_of_customers(known)
+            views.contacts = {i: found.get(i, []) for i in known}
+        if shape.preferences:
+            found = self.preferred_channels(known)
+            views.preferences = {i: found.get(i, []) for i in known}
+        return views
 
     def products(self, ids: Sequence[str] | None = None) -> dict[str, Row]:
         """Products by id: the given ids, or the whole catalogue (sorted by id) when ``ids`` is None.

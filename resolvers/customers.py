@@ -12,10 +12,11 @@ from datetime import datetime
 
 from cdp import customers as rules
 from cdp.pagination import page_window
-from graph.queries import CustomerFilter
+from graph.queries import CustomerFilter, ViewShape
 from graph.store import Row
+from resolvers import view_prefetch
 from resolvers.context import Context
-from resolvers.loaders import ContactKey, in_thread
+from resolvers.loaders import ContactKey, cached_value, in_thread
 
 
 async def customer(ctx: Context, customer_id: str) -> Row | None:
@@ -35,10 +36,12 @@ class CustomerPage:
 
 async def customer_page(
     ctx: Context, criteria: rules.CustomerCriteria, sort: str, descending: bool,
-    first: int, after: str | None,
+    first: int, after: str | None, shape: ViewShape | None = None,
 ) -> CustomerPage:
     """Customers matching ``criteria``; raises ``InvalidInput`` for bad arguments and
-    ``Forbidden`` when a filter or the sort reads a personal field the principal may not read."""
+    ``Forbidden`` when a filter or the sort reads a personal field the principal may not read.
+    With ``shape`` (the view parts the page's nodes select), those parts of the whole page are
+    read in one store call (``resolvers.view_prefetch``)."""
     ctx.authorise_personal_use(rules.personal_uses(criteria, sort))
     skip, limit = page_window(first, after, ctx.settings.max_page_size)
     flt = rules.customer_filter(criteria, ctx.today)
@@ -46,6 +49,8 @@ async def customer_page(
     ids = await in_thread(ctx.store.find_customers, flt, sort, descending, skip, limit + 1)
     has_next = len(ids) > limit
     ids = ids[:limit]
+    if shape is not None:
+        await view_prefetch.prefetch(ctx, ids, shape)
     rows = await ctx.loaders.customer.load_many(ids)
     return CustomerPage([r for r in rows if r is not None], skip, has_next, flt)
 
@@ -101,3 +106,25 @@ async def identities(ctx: Context, customer_id: str) -> list[Row]:
 async def attribute_values(ctx: Context, customer_id: str) -> list[Row]:
     """Every profile attribute value of the customer, with provenance."""
     return await ctx.loaders.attribute_values.load(customer_id)
+
+
+# Values the request's loaders hold already (primed by ``resolvers.view_prefetch`` or loaded
+# earlier), or ``MISSING``: the schema answers those without awaiting.
+
+def accounts_now(ctx: Context, customer_id: str) -> list[Row]:
+    return cached_value(ctx.loaders.accounts, customer_id)
+
+
+def subscriptions_now(ctx: Context, account_id: str) -> list[Row]:
+    return cached_value(ctx.loaders.subscriptions, account_id)
+
+
+def contacts_now(
+    ctx: Context, customer_id: str, since: datetime | None, kind: str | None, channel: str | None,
+) -> list[Row]:
+    return cached_value(ctx.loaders.contacts, ContactKey(customer_id, since, kind, channel))
+
+
+def preferred_channels_now(ctx: Context, customer_id: str) -> list[Row]:
+    return cached_value(ctx.loaders.preferences, customer_id)
+

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -46,6 +47,20 @@ async def keyed(store: GraphStore, fn: Callable[..., T], ids: Sequence[Any], *ar
     return await run_sync(fn, ids, *args)
 
 
+#: What ``cached_value`` answers for a key whose value is not in the loader yet.
+MISSING: Any = object()
+
+
+def cached_value(loader: DataLoader, key: Any) -> Any:
+    """The value ``loader`` holds for ``key`` (primed or loaded earlier in the request), or
+    ``MISSING``: a resolver can then answer without awaiting (graphql-core completes a value
+    much faster than an awaitable), and await the loader only when it must."""
+    future = loader.cache_map.get(key) if loader.cache else None
+    if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+        return MISSING
+    return future.result()
+
+
 @dataclass(frozen=True)
 class ContactKey:
     """One customer's contacts under one set of filters."""
@@ -57,29 +72,74 @@ class ContactKey:
 
 
 class Loaders:
-    """The DataLoaders of one request, reading from ``store`` (and ``analytics``, for offers)."""
+    """The DataLoaders of one request, reading from ``store`` (and ``analytics``, for offers).
+
+    Each loader is made on first use: a view touches a few of them, and making all of them for
+    every request cost ~1 ms of a view's CPU (profile in docs/benchmarks.md)."""
 
     def __init__(self, store: GraphStore, analytics: Analytics | None = None) -> None:
         self.store = store
         self.analytics = analytics
-        #: Next-best offers by ``(customer id, first)``: a page of customers is ranked in one batch
-        #: (``RecommendationEngine.for_rows``), about 14 times cheaper than customer by customer.
-        self.offers = DataLoader(self._offers)
-        self.customer = DataLoader(self._customers)
-        self.accounts = DataLoader(self._accounts)
-        self.subscriptions = DataLoader(self._subscriptions)
-        self.product = DataLoader(self._products)
-        self.components = DataLoader(self._components)
-        self.subscribers = DataLoader(self._subscribers)
-        self.preferences = DataLoader(self._preferences)
-        self.contact_summary = DataLoader(self._contact_summaries)
-        self.events = DataLoader(self._events)
-        self.contacts = DataLoader(self._contacts)
-        self.channel_volume = DataLoader(self._channel_volumes)
-        self.identities = DataLoader(self._identities)
-        self.attribute_values = DataLoader(self._attribute_values)
         self._channel_catalogue: dict[str, Row] | None = None
         self._product_catalogue: dict[str, Row] | None = None
+
+    @cached_property
+    def offers(self) -> DataLoader:
+        """Next-best offers by ``(customer id, first)``: a page of customers is ranked in one batch
+        (``RecommendationEngine.for_rows``), about 14 times cheaper than customer by customer."""
+        return DataLoader(self._offers)
+
+    @cached_property
+    def customer(self) -> DataLoader:
+        return DataLoader(self._customers)
+
+    @cached_property
+    def accounts(self) -> DataLoader:
+        return DataLoader(self._accounts)
+
+    @cached_property
+    def subscriptions(self) -> DataLoader:
+        return DataLoader(self._subscriptions)
+
+    @cached_property
+    def product(self) -> DataLoader:
+        return DataLoader(self._products)
+
+    @cached_property
+    def components(self) -> DataLoader:
+        return DataLoader(self._components)
+
+    @cached_property
+    def subscribers(self) -> DataLoader:
+        return DataLoader(self._subscribers)
+
+    @cached_property
+    def preferences(self) -> DataLoader:
+        return DataLoader(self._preferences)
+
+    @cached_property
+    def contact_summary(self) -> DataLoader:
+        return DataLoader(self._contact_summaries)
+
+    @cached_property
+    def events(self) -> DataLoader:
+        return DataLoader(self._events)
+
+    @cached_property
+    def contacts(self) -> DataLoader:
+        return DataLoader(self._contacts)
+
+    @cached_property
+    def channel_volume(self) -> DataLoader:
+        return DataLoader(self._channel_volumes)
+
+    @cached_property
+    def identities(self) -> DataLoader:
+        return DataLoader(self._identities)
+
+    @cached_property
+    def attribute_values(self) -> DataLoader:
+        return DataLoader(self._attribute_values)
 
     async def _offers(self, keys: list[tuple[str, int]]) -> list[list[Recommendation]]:
         analytics = self.analytics
@@ -100,15 +160,31 @@ class Loaders:
 
         return await run_sync(run)
 
-    async def _catalogue(self, read: Callable[[], dict[str, Row]]) -> dict[str, Row]:
-        # The store caches catalogues: inline where its reads are in process.
-        return read() if self.store.inline_read_limit else await in_thread(read)
+    async def _catalogue(self, name: str, read: Callable[[], dict[str, Row]]) -> dict[str, Row]:
+        # The store caches catalogues: inline where its reads are in process or the cache
+        # answers (a thread hop per request costs more than the copy).
+        if self.store.inline_read_limit or self.store.catalogue_cached(name):
+            return read()
+        return await in_thread(read)
 
     async def all_channels(self) -> dict[str, Row]:
         """The channel catalogue by id, sorted by id (read once per request, cached by the store)."""
         if self._channel_catalogue is None:
-            self._channel_catalogue = await self._catalogue(self.store.channels)
+            self._channel_catalogue = await self._catalogue("channels", self.store.channels)
         return self._channel_catalogue
+
+    def channel_now(self, channel_id: str) -> Row | None:
+        """The channel from the catalogue this request read already, or ``MISSING`` before it did."""
+        if self._channel_catalogue is None:
+            return MISSING
+        return self._channel_catalogue.get(channel_id)
+
+    def product_now(self, product_id: str) -> Row | None:
+        """The product from the catalogue this request read already, or ``MISSING`` (not read yet,
+        or a product the cached catalogue lacks: ``product_by_id`` reads it)."""
+        if self._product_catalogue is None:
+            return MISSING
+        return self._product_catalogue.get(product_id, MISSING)
 
     async def channel_by_id(self, channel_id: str) -> Row | None:
         return (await self.all_channels()).get(channel_id)
@@ -116,7 +192,7 @@ class Loaders:
     async def all_products(self) -> dict[str, Row]:
         """The product catalogue by id, sorted by id (read once per request, cached by the store)."""
         if self._product_catalogue is None:
-            self._product_catalogue = await self._catalogue(self.store.products)
+            self._product_catalogue = await self._catalogue("products", self.store.products)
         return self._product_catalogue
 
     async def product_by_id(self, product_id: str) -> Row | None:

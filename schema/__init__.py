@@ -13,7 +13,7 @@ from strawberry.extensions import ValidationCache
 from strawberry.types import Info
 
 from cdp.fair_share import run_sync
-from resolvers import catalog, customers
+from resolvers import catalog, customers, view_prefetch
 from resolvers.context import Context
 from schema.enums import ProductCategory, SortDirection
 from schema.document_cache import DocumentCache
@@ -66,6 +66,8 @@ class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, Relatio
             SecurityQuery, PrivacyQuery, SecurityKeysQuery, JobQuery):
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
+        # the selected parts of the view in one store call, before the fields resolve
+        await view_prefetch.prefetch(info.context, [id], view_prefetch.shape_of(info))
         row = await customers.customer(info.context, id)
         return Customer.from_row(row) if row else None
 
@@ -82,6 +84,7 @@ class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, Relatio
         page = await customers.customer_page(
             info.context, _criteria(where), order.field.value, order.direction == SortDirection.DESC,
             first, after,
+            shape=view_prefetch.shape_of(info, connection=True),
         )
         return customer_connection(page)
 

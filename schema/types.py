@@ -9,6 +9,7 @@ objects, filters, figures over related rows) are resolvers; they call
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +22,7 @@ from cdp.errors import InvalidInput
 from cdp.pagination import encode_cursor, page_window
 from resolvers import catalog, customers
 from resolvers.context import Context
+from resolvers.loaders import MISSING
 from schema import enums as E
 from schema.authorization import PersonalData, PersonalValue
 from schema.channel_choice import ChannelChoice, next_best_channels
@@ -103,6 +105,24 @@ async def _channel(info: Ctx, channel_id: str | None) -> Channel | None:
 
 async def _product(info: Ctx, product_id: str | None) -> Product | None:
     found = await catalog.product(info.context, product_id) if product_id else None
+    return Product.from_row(found) if found else None
+
+
+# The resolvers below answer at once when the request's loaders hold their rows already (a
+# prefetched view, resolvers.view_prefetch), else they return the awaitable of the loader
+# path: graphql-core completes a plain value much faster than an awaitable.
+
+def _channel_now(info: Ctx, channel_id: str | None) -> Channel | None | Awaitable[Channel | None]:
+    found = info.context.loaders.channel_now(channel_id) if channel_id else None
+    if found is MISSING:
+        return _channel(info, channel_id)
+    return Channel.from_row(found) if found else None
+
+
+def _product_now(info: Ctx, product_id: str | None) -> Product | None | Awaitable[Product | None]:
+    found = info.context.loaders.product_now(product_id) if product_id else None
+    if found is MISSING:
+        return _product(info, product_id)
     return Product.from_row(found) if found else None
 
 
@@ -195,8 +215,8 @@ class Subscription:
     product_id: strawberry.Private[str | None]
 
     @strawberry.field
-    async def product(self, info: Ctx) -> Product | None:
-        return await _product(info, self.product_id)
+    def product(self, info: Ctx) -> Product | None:
+        return _product_now(info, self.product_id)  # type: ignore[return-value]
 
     @classmethod
     def from_row(cls, r: Row) -> Subscription:
@@ -246,7 +266,13 @@ class Account:
     contract_end: date | None
 
     @strawberry.field
-    async def subscriptions(self, info: Ctx) -> list[Subscription]:
+    def subscriptions(self, info: Ctx) -> list[Subscription]:
+        rows = customers.subscriptions_now(info.context, self.id)
+        if rows is MISSING:
+            return self._subscriptions(info)  # type: ignore[return-value]
+        return [Subscription.from_row(r) for r in rows]
+
+    async def _subscriptions(self, info: Ctx) -> list[Subscription]:
         return [Subscription.from_row(r) for r in await customers.subscriptions(info.context, self.id)]
 
     @strawberry.field(description="Monetary events of this account, newest first.")
@@ -282,8 +308,8 @@ class Contact:
     channel_id: strawberry.Private[str | None]
 
     @strawberry.field
-    async def channel(self, info: Ctx) -> Channel | None:
-        return await _channel(info, self.channel_id)
+    def channel(self, info: Ctx) -> Channel | None:
+        return _channel_now(info, self.channel_id)  # type: ignore[return-value]
 
     @classmethod
     def from_row(cls, r: Row) -> Contact:
@@ -308,6 +334,14 @@ class ContactConnection:
     total_count: int
 
 
+def _contact_page(rows: list[Row], skip: int, limit: int) -> ContactConnection:
+    """One page (``skip``, ``limit``) of a customer's contacts, newest first."""
+    page = rows[skip:skip + limit]
+    edges = [ContactEdge(cursor=encode_cursor(skip + i), node=Contact.from_row(r)) for i, r in enumerate(page)]
+    return ContactConnection(
+        edges=edges, page_info=page_info(skip, len(page), skip + limit < len(rows)), total_count=len(rows))
+
+
 @strawberry.type(description="A channel a customer prefers; rank 1 is the favourite.")
 class ChannelPreference:
     rank: int
@@ -316,8 +350,8 @@ class ChannelPreference:
     channel_id: strawberry.Private[str | None]
 
     @strawberry.field
-    async def channel(self, info: Ctx) -> Channel | None:
-        return await _channel(info, self.channel_id)
+    def channel(self, info: Ctx) -> Channel | None:
+        return _channel_now(info, self.channel_id)  # type: ignore[return-value]
 
     @classmethod
     def from_row(cls, r: Row) -> ChannelPreference:
@@ -427,7 +461,13 @@ class Customer:
     merged_into: ID | None = _field("The customer this one was merged into (status MERGED), if any.")
 
     @strawberry.field
-    async def accounts(self, info: Ctx) -> list[Account]:
+    def accounts(self, info: Ctx) -> list[Account]:
+        rows = customers.accounts_now(info.context, self.id)
+        if rows is MISSING:
+            return self._accounts(info)  # type: ignore[return-value]
+        return [Account.from_row(r) for r in rows]
+
+    async def _accounts(self, info: Ctx) -> list[Account]:
         return [Account.from_row(r) for r in await customers.accounts(info.context, self.id)]
 
     @strawberry.field(description="Channels to reach the customer through, best first, with the best time. "
@@ -487,7 +527,7 @@ class Customer:
         return await S.propensities(info, self.id, first)
 
     @strawberry.field(description="Contacts with the customer, newest first.")
-    async def contacts(
+    def contacts(
         self,
         info: Ctx,
         first: int = 20,
@@ -497,15 +537,24 @@ class Customer:
         since: datetime | None = None,
     ) -> ContactConnection:
         ctx = info.context
-        skip, limit = page_window(first, after, ctx.settings.max_page_size)
-        rows = await customers.contacts(ctx, self.id, naive_utc(since), kind.value if kind else None, channel)
-        page = rows[skip:skip + limit]
-        edges = [ContactEdge(cursor=encode_cursor(skip + i), node=Contact.from_row(r)) for i, r in enumerate(page)]
-        return ContactConnection(
-            edges=edges, page_info=page_info(skip, len(page), skip + limit < len(rows)), total_count=len(rows))
+        skip, limit = page_window(first, after, ctx.settings.max_page_size)  # bad arguments fail here, at once
+        filters = (naive_utc(since), kind.value if kind else None, channel)
+        rows = customers.contacts_now(ctx, self.id, *filters)
+        if rows is MISSING:
+            return self._contacts(info, skip, limit, filters)  # type: ignore[return-value]
+        return _contact_page(rows, skip, limit)
+
+    async def _contacts(self, info: Ctx, skip: int, limit: int, filters: tuple) -> ContactConnection:
+        return _contact_page(await customers.contacts(info.context, self.id, *filters), skip, limit)
 
     @strawberry.field(description="Preferred channels, favourite first.")
-    async def preferred_channels(self, info: Ctx) -> list[ChannelPreference]:
+    def preferred_channels(self, info: Ctx) -> list[ChannelPreference]:
+        rows = customers.preferred_channels_now(info.context, self.id)
+        if rows is MISSING:
+            return self._preferred_channels(info)  # type: ignore[return-value]
+        return [ChannelPreference.from_row(r) for r in rows]
+
+    async def _preferred_channels(self, info: Ctx) -> list[ChannelPreference]:
         return [ChannelPreference.from_row(r) for r in await customers.preferred_channels(info.context, self.id)]
 
     @strawberry.field(description="Monetary events over all the customer's accounts, newest first.")
