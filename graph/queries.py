@@ -261,7 +261,7 @@ NEO4J_WIPE_BATCH = 10_000
 WIPE = {
     node.label: Query(
         f"wipe_{node.label.lower()}", f"MATCH (n:{node.label}) DETACH DELETE n",
-        neo4j=f"MATCH (n:{node.label}) CALL {{ WITH n DETACH DELETE n }} IN TRANSACTIONS OF {NEO4J_WIPE_BATCH} ROWS",
+        neo4j=f"MATCH (n:{node.label}) CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF {NEO4J_WIPE_BATCH} ROWS",
     )
     for node in MODEL.nodes
 }
