@@ -5,6 +5,11 @@
     python tools/neo4j/local.py run -- CMD ...   # start on a free port, run CMD with
                                                  # CDP_TEST_NEO4J_URI set, stop, exit with its status
 
+``run`` starts two servers: the one of ``CDP_TEST_NEO4J_URI``, which tests wipe and fill
+as they need, and a small one for ``CDP_TEST_NEO4J_DEMO_URI``, which holds the shared demo
+data set for the whole run (Neo4j Community has one user database per server, so the
+demo data cannot live next to the tests' own data).
+
 The server is the real database engine (same Cypher planner, constraints, transactions and
 Bolt protocol as a Neo4j server) embedded in ``LocalNeo4j.java`` with Bolt on 127.0.0.1 and
 auth off. ``run`` uses a fresh data folder that is removed afterwards; ``serve`` keeps its
@@ -75,9 +80,11 @@ def free_port() -> int:
 class LocalNeo4j:
     """One local Neo4j process: ``start()`` waits for the ready line, ``stop()`` for exit."""
 
-    def __init__(self, home: Path, port: int) -> None:
+    def __init__(self, home: Path, port: int, heap: str = HEAP, page_cache_mb: str = PAGE_CACHE_MB) -> None:
         self.home = home
         self.port = port
+        self.heap = heap
+        self.page_cache_mb = page_cache_mb
         self.uri = f"bolt://127.0.0.1:{port}"
         self.process: subprocess.Popen[str] | None = None
         self.log: list[str] = []
@@ -87,8 +94,8 @@ class LocalNeo4j:
         build()
         self.home.mkdir(parents=True, exist_ok=True)
         classpath = f"{CLASSES}{os.pathsep}{LIB}/*"
-        cmd = ["java", f"-Xmx{HEAP}", "-XX:+UseG1GC", "-cp", classpath, MAIN,
-               str(self.home), str(self.port), PAGE_CACHE_MB]
+        cmd = ["java", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-cp", classpath, MAIN,
+               str(self.home), str(self.port), self.page_cache_mb]
         self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True, start_new_session=True)
         ready = threading.Event()
@@ -124,14 +131,31 @@ class LocalNeo4j:
 
 def _run(command: list[str]) -> int:
     home = Path(tempfile.mkdtemp(prefix="cdp-neo4j-"))
-    server = LocalNeo4j(home, free_port())
+    server = LocalNeo4j(home / "tests", free_port())
+    demo = LocalNeo4j(home / "demo", free_port(), heap="512m", page_cache_mb="128")
+    failures: list[Neo4jUnavailable] = []
+
+    def start_demo() -> None:
+        try:
+            demo.start()
+        except Neo4jUnavailable as exc:
+            failures.append(exc)
+
+    starter = threading.Thread(target=start_demo)
     try:
+        starter.start()  # both JVMs start at once
         uri = server.start()
-        print(f"local Neo4j 5.26 ready at {uri} (data {home})", file=sys.stderr, flush=True)
-        env = dict(os.environ, CDP_TEST_NEO4J_URI=uri)
+        starter.join()
+        if failures:
+            raise failures[0]
+        print(f"local Neo4j 5.26 ready at {uri}, demo data server at {demo.uri} (data {home})",
+              file=sys.stderr, flush=True)
+        env = dict(os.environ, CDP_TEST_NEO4J_URI=uri, CDP_TEST_NEO4J_DEMO_URI=demo.uri)
         return subprocess.call(command, env=env)
     finally:
+        starter.join()
         server.stop()
+        demo.stop()
         shutil.rmtree(home, ignore_errors=True)
 
 
