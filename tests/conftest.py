@@ -123,3 +123,34 @@ def gql(client, query: str, variables: dict | None = None) -> dict:  # type: ign
     response = client.post("/graphql", json={"query": query, "variables": variables or {}})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def _wipes_neo4j(item: pytest.Item) -> bool:
+    """Whether ``item`` takes a function-scoped store fixture on Neo4j (wiped for the test)."""
+    spec = getattr(item, "callspec", None)
+    if spec is None:
+        return False
+    for name, value in spec.params.items():
+        if value == "neo4j":
+            defs = item._fixtureinfo.name2fixturedefs.get(name)  # type: ignore[attr-defined]
+            if defs and defs[-1].scope == "function":
+                return True
+    return False
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Within each stretch of one module's tests, run the tests that wipe the Neo4j test server
+    (function-scoped stores) before those on a module-scoped Neo4j store: that store's data
+    lives on the same server and would be wiped under the tests that share it. Stable
+    otherwise, so pytest's grouping by session-scoped parameters is kept."""
+    out: list[pytest.Item] = []
+    start = 0
+    while start < len(items):
+        end = start
+        while end < len(items) and items[end].module is items[start].module:  # type: ignore[attr-defined]
+            end += 1
+        run = items[start:end]
+        out += [i for i in run if _wipes_neo4j(i)] + [i for i in run if not _wipes_neo4j(i)]
+        start = end
+    items[:] = out
