@@ -154,3 +154,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         out += [i for i in run if _wipes_neo4j(i)] + [i for i in run if not _wipes_neo4j(i)]
         start = end
     items[:] = out
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each available backend's name, for tests that open stores with ``make_store``."""
+    return str(request.param)
