@@ -505,3 +505,22 @@ def test_a_bulk_load_that_died_half_way_completes_when_run_again(store: GraphSto
     assert (counts["Customer"], counts["Account"], counts["HOLDS"]) == (n, n, n)
     store.wipe()
     assert store.is_empty() and store.counts()["Customer"] == 0
+
+
+def test_a_routing_uri_reads_its_own_writes(store: GraphStore) -> None:
+    """``neo4j://`` (routing: what a cluster or Aura is reached by) works like ``bolt://``: a
+    second store on it reads what the first wrote, and its own writes, at once (bookmarks)."""
+    if store.backend != "neo4j":
+        pytest.skip("Neo4j URIs")
+    from graph.neo4j_store import Neo4jStore
+
+    assert store.uri.startswith("bolt://")
+    store.write([node_op("Customer", [{"id": "RT1", "city": "Delft"}])])
+    routed = Neo4jStore(store.uri.replace("bolt://", "neo4j://", 1), "neo4j", "", store.database)
+    try:
+        assert routed.customers(["RT1"])["RT1"]["city"] == "Delft"
+        routed.write([node_op("Customer", [{"id": "RT2", "city": "Ede"}])])
+        assert routed.customers(["RT2"])["RT2"]["city"] == "Ede"
+        assert store.customers(["RT2"])["RT2"]["city"] == "Ede"
+    finally:
+        routed.close()
