@@ -81,7 +81,10 @@ class Neo4jStore(GraphStore):
             self._driver = neo4j.GraphDatabase.driver(
                 uri, auth=(user, password), connection_timeout=connect_timeout,
                 connection_acquisition_timeout=connect_timeout + max_retry_seconds,
-                max_transaction_retry_time=max_retry_seconds)
+                max_transaction_retry_time=max_retry_seconds,
+                # The server's notes ("property key does not exist" on an empty store, ...) would
+                # be logged for every statement; cdp's statements are linted instead.
+                notifications_min_severity="OFF")
             if not lazy:
                 self._driver.verify_connectivity()
         except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.AuthError,
