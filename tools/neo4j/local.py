@@ -110,11 +110,14 @@ class LocalNeo4j:
 
         threading.Thread(target=pump, daemon=True).start()
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not ready.wait(0.2):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                tail = "\n".join(self.log[-20:])
-                raise Neo4jUnavailable(f"the local Neo4j did not start:\n{tail}")
+        try:
+            while not ready.wait(0.2):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    tail = "\n".join(self.log[-20:])
+                    raise Neo4jUnavailable(f"the local Neo4j did not start:\n{tail}")
+        except BaseException:  # not started, or interrupted while starting: leave no server behind
+            self.stop()
+            raise
         return self.uri
 
     def stop(self) -> None:
@@ -159,6 +162,11 @@ def _run(command: list[str]) -> int:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: the servers run in their own sessions, so only ``finally`` stops them."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -169,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run a command against a fresh local Neo4j")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the servers (own sessions) on SIGTERM too
     try:
         if args.verb == "build":
             build()
@@ -191,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     except Neo4jUnavailable as exc:
         print(f"local Neo4j: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":
