@@ -131,7 +131,7 @@ def _wipes_neo4j(item: pytest.Item) -> bool:
     if spec is None:
         return False
     for name, value in spec.params.items():
-        if value == "neo4j":
+        if isinstance(value, str) and value == "neo4j":
             defs = item._fixtureinfo.name2fixturedefs.get(name)  # type: ignore[attr-defined]
             if defs and defs[-1].scope == "function":
                 return True
