@@ -70,7 +70,7 @@ def load_demo(settings: Settings, customers: int, seed: int, source: Path | None
 
     store = open_store(settings)
     try:
-        if not store.is_empty():
+        if not store.is_empty() and not store.bulk_load_unfinished():  # an unfinished load resumes
             raise Conflict(
                 f"the store at {settings.db_path if settings.backend == 'ladybug' else settings.neo4j_uri} "
                 "already holds data; remove it first (embedded: delete the file) to reload")

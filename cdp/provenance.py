@@ -129,7 +129,29 @@ def write_observations(store: GraphStore, ops: Sequence[WriteOp]) -> WriteResult
     try:
         return store.write(ops)
     except (IdTaken, KeyTaken):
-        return store.write(resettle(store, [replace(op, fresh=False) for op in ops]))
+        checked = _without_stored_identities(store, ops)
+        return store.write(resettle(store, [replace(op, fresh=False) for op in checked]))
+
+
+def _without_stored_identities(store: GraphStore, ops: Sequence[WriteOp]) -> list[WriteOp]:
+    """``ops`` less the rows of ``fresh`` ``Identity`` ops that are stored after all, and
+    less the ``HAS_IDENTITY`` links to them: a stored identity keeps its customer (written
+    again without ``fresh``, it would gain a second link to the new customer)."""
+    fresh_ids = [op.rows.column("id") for op in ops if op.kind == "node" and op.name == "Identity" and op.fresh]
+    if not fresh_ids:
+        return list(ops)
+    stored = store.existing_ids("Identity", pa.chunked_array(fresh_ids).combine_chunks())
+    if not stored:
+        return list(ops)
+    known = pa.array(sorted(stored), pa.string())
+    out = []
+    for op in ops:
+        if (op.kind == "node" and op.name == "Identity" and op.fresh) or \
+                (op.kind == "relationship" and op.name == "HAS_IDENTITY"):
+            column = op.rows.column("id" if op.kind == "node" else "to")
+            op = WriteOp(op.kind, op.name, op.rows.filter(pc.invert(pc.is_in(column, value_set=known))), op.fresh)
+        out.append(op)
+    return out
 
 
 def resettle(store: GraphStore, ops: Sequence[WriteOp]) -> list[WriteOp]:

@@ -5,7 +5,7 @@
 | ``CDP_DB_PATH`` | ``data/cdp.lbdb`` | embedded store file |
 | ``CDP_BUFFER_POOL_MB`` | ``2048`` | embedded store page cache |
 | ``CDP_CHECKPOINT_MB`` | ``1024`` | embedded store WAL size that triggers a checkpoint |
-| ``NEO4J_URI`` | unset | when set, use Neo4j instead of the embedded store |
+| ``NEO4J_URI`` | unset | when set, use Neo4j instead of the embedded store: ``bolt://host:7687`` (one server), ``neo4j://host:7687`` (routing: a cluster), ``neo4j+s://...`` (TLS, e.g. Aura); docs/neo4j.md |
 | ``NEO4J_USER`` / ``NEO4J_PASSWORD`` / ``NEO4J_DATABASE`` | ``neo4j`` / ``""`` / ``neo4j`` | Neo4j credentials |
 | ``CDP_HOST`` / ``CDP_PORT`` | ``127.0.0.1`` / ``8000`` | where ``cdp serve`` listens |
 | ``CDP_MAX_PAGE_SIZE`` | ``100`` | largest ``first`` a connection accepts |

@@ -322,13 +322,13 @@ class LadybugStore(GraphStore):
         return pa.table({"key": keys})  # read with LOAD FROM (``Query.ladybug_tables``)
 
     def _create(self, tx: Any, name: str, is_node: bool, props: tuple[str, ...], rows: pa.Table,
-                touched: bool) -> None:
+                touched: bool, *, fresh: bool = False) -> None:
         # COPY inside a transaction is only safe on a table the transaction has not
         # written yet: after a CREATE or MERGE into the same table, LadybugDB 0.22 mixes
         # up row offsets (a later MERGE updated the wrong node) or crashes.
         cost = len(MODEL.node(name).properties) * COPY_MIB_PER_COLUMN if is_node else 0.0
         if touched or rows.num_rows < COPY_MIN_ROWS or cost > self._copy_budget_mib:
-            super()._create(tx, name, is_node, props, rows, touched)
+            super()._create(tx, name, is_node, props, rows, touched, fresh=fresh)
             return
         query = Q.copy_nodes(MODEL.node(name), props) if is_node else \
             Q.copy_relationships(MODEL.relationship(name), props)

@@ -1,18 +1,31 @@
-"""The production backend: Neo4j through the official Python driver.
+"""The production backend: Neo4j 5 (a server, a cluster or Aura) through the official Python driver.
 
-One driver per process (it pools connections and routes reads and writes in a
-cluster). Reads run as managed read transactions; each write batch is one
-managed write transaction, retried by the driver on transient errors, so a
-batch is applied whole or not at all. Times are stored as Neo4j
-``LocalDateTime`` values holding UTC, dates as ``Date``.
+One driver per process: it pools connections and, with a ``neo4j://`` (routing) URI,
+sends writes to the leader and reads to the other members of a cluster. What this
+backend guarantees, and why (docs/neo4j.md):
+
+- Every write batch is one *managed* write transaction (``session.execute_write``): the
+  driver retries it whole on a transient failure (a deadlock between two writers, a leader
+  switch) for up to ``max_retry_seconds``; ``GraphStore.write`` rebuilds its state on every
+  attempt. A batch is applied whole or not at all.
+- One ``BookmarkManager`` is shared by every session and ``execute_query`` call of the
+  store, so a read issued after a write sees that write even when a cluster serves it
+  from another member (causal consistency within the process).
+- Every node key has a uniqueness constraint; a ``fresh`` create runs ``CREATE`` and the
+  constraint turns a stored key into ``KeyTaken``. Relationship ``MERGE`` between two
+  matched nodes is Neo4j 5's ``LockingMerge`` (both nodes locked), so concurrent writes
+  of one pair leave one relationship.
+- Rows of ``RETURN n`` carry every property of the model (``None`` when unset), as on
+  the embedded store: Neo4j itself omits unset properties.
+
+Times are stored as Neo4j ``LocalDateTime`` values holding UTC, dates as ``Date``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from datetime import date, datetime
-from typing import Any
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timezone
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -21,18 +34,26 @@ from graph.cypher import Query
 from graph.errors import KeyTaken, StoreError, StoreUnavailable
 from graph.model import MODEL
 from graph.observation_ids import distinct_ids, value_ids
-from graph.store import GraphStore, Row
+from graph.store import Changes, GraphStore, Progress, Row, Transaction, _conform
 
-#: Rows per statement for bulk loads (Neo4j's advice: 10k-50k per transaction).
+_T = TypeVar("_T")
+
+#: Rows per transaction of a bulk load (Neo4j's advice: 10k-50k per transaction).
 BULK_BATCH = 10_000
+
+#: Every property name of each label and relationship type, to fill what Neo4j omits.
+_NODE_PROPERTIES = {node.label: node.property_names for node in MODEL.nodes}
+_REL_PROPERTIES = {rel.type: rel.property_names for rel in MODEL.relationships}
 
 
 class Neo4jStore(GraphStore):
-    """A ``GraphStore`` on a Neo4j 5 server or cluster.
+    """A ``GraphStore`` on a Neo4j 5 server or cluster (``bolt://``, ``neo4j://`` routing,
+    ``+s`` / ``+ssc`` for TLS, as Aura's ``neo4j+s://``).
 
     ``connect_timeout`` bounds opening one connection and ``max_retry_seconds``
     the driver's retries of a call that failed for a transient reason (the
-    server down, a leader election): past them a call raises ``StoreUnavailable``.
+    server down, a leader election, a deadlock): past them a call raises
+    ``StoreUnavailable`` (``StoreError`` for a deadlock that persists).
     Nothing here holds a session or a connection between calls: every call
     borrows one from the driver's pool, which drops broken connections and
     opens new ones, so the store works again as soon as the server is back.
@@ -55,14 +76,20 @@ class Neo4jStore(GraphStore):
         self.uri = uri
         self.database = database
         self._schema_ready = False
+        #: Shared by every session and query of this store: reads wait for this process's writes.
+        self._bookmarks = neo4j.GraphDatabase.bookmark_manager()
         try:
             self._driver = neo4j.GraphDatabase.driver(
                 uri, auth=(user, password), connection_timeout=connect_timeout,
                 connection_acquisition_timeout=connect_timeout + max_retry_seconds,
-                max_transaction_retry_time=max_retry_seconds)
+                max_transaction_retry_time=max_retry_seconds,
+                # The server's notes ("property key does not exist" on an empty store, ...) would
+                # be logged for every statement; cdp's statements are linted instead.
+                notifications_min_severity="OFF")
             if not lazy:
                 self._driver.verify_connectivity()
-        except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.AuthError, ValueError, OSError) as exc:
+        except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.AuthError,
+                neo4j.exceptions.ConfigurationError, ValueError, OSError) as exc:
             raise StoreUnavailable(f"cannot reach Neo4j at {uri}: {exc}") from exc
         if not lazy:
             self.ensure_schema()
@@ -82,34 +109,54 @@ class Neo4jStore(GraphStore):
             raise KeyTaken(f"a create found its key stored already: {exc}") from exc
         raise StoreError(f"Neo4j rejected a statement: {exc}") from exc
 
+    def _session(self) -> Any:
+        return self._driver.session(database=self.database, bookmark_manager=self._bookmarks)
+
     def _fetch(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Row]:
         self._ready()
         self._counted()
         try:
             records, _, _ = self._driver.execute_query(
                 query.text("neo4j"), dict(params or {}), database_=self.database,
-                routing_=self._neo4j.RoutingControl.READ,
+                routing_=self._neo4j.RoutingControl.READ, bookmark_manager_=self._bookmarks,
             )
         except self._errors() as exc:
             self._raise(exc)
         return [{k: _plain(v) for k, v in rec.items()} for rec in records]
 
     def _write_statement(self, query: Query, params: Mapping[str, Any]) -> None:
+        """One statement in its own managed write transaction (retried on transient errors)."""
         self._counted()
         try:
-            self._driver.execute_query(query.text("neo4j"), dict(params), database_=self.database)
+            self._driver.execute_query(query.text("neo4j"), dict(params), database_=self.database,
+                                       routing_=self._neo4j.RoutingControl.WRITE,
+                                       bookmark_manager_=self._bookmarks)
+        except self._errors() as exc:
+            self._raise(exc)
+
+    def _autocommit(self, query: Query, params: Mapping[str, Any] | None = None) -> None:
+        """One statement in an auto-commit transaction: what ``CALL { ... } IN TRANSACTIONS``
+        needs (it commits as it goes, so it is not retried: callers make it idempotent)."""
+        self._counted()
+        try:
+            with self._session() as session:
+                session.run(query.text("neo4j"), dict(params or {})).consume()
         except self._errors() as exc:
             self._raise(exc)
 
     def ensure_schema(self) -> None:
+        """Create the key constraints and indexes (idempotent), wait until they are online,
+        and retype text ``AttributeValue`` ids an older cdp stored."""
         for stmt in Q.neo4j_schema_statements():
             self._write_statement(stmt, {})
+        self._write_statement(Q.NEO4J_AWAIT_INDEXES, {})
         self._schema_ready = True
         self._retype_value_ids()
 
     def _retype_value_ids(self) -> None:
         """Values an older cdp stored with text ids get ``graph.observation_ids`` ids (in one
-        transaction; relationships are on the nodes, so they stay)."""
+        transaction; relationships are on the nodes, so they stay). Finding none is an
+        index seek, not a scan of the values."""
         rows = self._fetch(Q.NEO4J_TEXT_VALUE_IDS, {})
         if not rows:
             return
@@ -121,19 +168,31 @@ class Neo4jStore(GraphStore):
         self._write_statement(Q.NEO4J_RETYPE_VALUE_IDS,
                               {"rows": [{"old": r["old_id"], "new": int(i)} for r, i in zip(rows, ids)]})
 
-    @contextmanager
-    def _transaction(self) -> Iterator[_Neo4jTransaction]:
+    def _run_write(self, work: Callable[[Transaction], _T]) -> _T:
+        """``work`` in a managed write transaction: retried whole by the driver on transient
+        errors (``work`` builds its state afresh per call), committed with a bookmark."""
         self._ready()
         try:
-            with self._driver.session(database=self.database) as session:
-                with session.begin_transaction() as tx:
-                    yield _Neo4jTransaction(self, tx)
-                    tx.commit()
+            with self._session() as session:
+                return session.execute_write(lambda tx: work(_Neo4jTransaction(self, tx)))
         except self._errors() as exc:
             self._raise(exc)
+        raise AssertionError("unreachable")  # _raise always raises
 
     def _rows_param(self, table: pa.Table) -> list[dict]:
         return table.to_pylist()
+
+    def _create(self, tx: Transaction, name: str, is_node: bool, props: tuple[str, ...], rows: pa.Table,
+                touched: bool, *, fresh: bool = False) -> None:
+        if is_node and not fresh:
+            # Found new by this transaction's read, but another client may create the node
+            # before this one commits: MERGE (locked by the key's constraint), not CREATE.
+            tx.run(Q.upsert_nodes(MODEL.node(name), props), {"rows": self._rows_param(rows)})
+            return
+        super()._create(tx, name, is_node, props, rows, touched, fresh=fresh)
+
+    def _unlink(self, tx: Transaction, rel_type: str, rows: pa.Table) -> None:
+        tx.run(Q.UNLINK_ROWS[rel_type], {"rows": rows.select(["from", "to"]).to_pylist()})
 
     def _bulk_create(self, name: str, is_node: bool, table: pa.Table) -> None:
         self._ready()
@@ -142,12 +201,46 @@ class Neo4jStore(GraphStore):
         for batch in table.to_batches(BULK_BATCH):
             self._write_statement(query, {"rows": batch.to_pylist()})
 
+    def bulk_load(self, nodes: Mapping[str, pa.Table], relationships: Mapping[str, pa.Table],
+                  progress: Progress | None = None) -> int:
+        """``GraphStore.bulk_load`` in transactions of ``BULK_BATCH`` rows, resumable: a marker
+        says a load is under way until its last batch commits (``bulk_load_unfinished``), and
+        every batch skips the nodes and relationships already stored, so a load that died
+        half-way is completed by running the same load again."""
+        for label, table in nodes.items():  # bad tables fail before anything is written
+            _conform(table, MODEL.node(label).arrow_schema(), label)
+        for rel_type, table in relationships.items():
+            _conform(table, MODEL.relationship(rel_type).arrow_schema(), rel_type)
+        self._ready()
+        self._write_statement(Q.NEO4J_BULK_LOAD_BEGIN, {"at": datetime.now(timezone.utc).replace(tzinfo=None)})
+        total = super().bulk_load(nodes, relationships, progress)
+        self._write_statement(Q.NEO4J_BULK_LOAD_END, {})
+        return total
+
+    def bulk_load_unfinished(self) -> bool:
+        """True when a bulk load started and did not finish (run it again to complete it)."""
+        return self._read(Q.NEO4J_BULK_LOAD_PENDING)[0]["n"] > 0
+
+    def wipe(self) -> None:
+        """Delete every node and relationship, ``NEO4J_WIPE_BATCH`` nodes per transaction
+        (one transaction per label would hold a whole label in the server's heap). Not
+        atomic: a wipe that fails half-way is finished by running it again."""
+        self._called()
+        self._ready()
+        try:
+            for query in Q.WIPE.values():
+                self._autocommit(query)
+            self._write_statement(Q.NEO4J_BULK_LOAD_END, {})
+        finally:
+            self._wrote()
+        self._publish(Changes(everything=True))
+
     def close(self) -> None:
         self._driver.close()
 
 
 class _Neo4jTransaction:
-    """Statements inside one explicit Neo4j transaction."""
+    """Statements inside one managed Neo4j transaction (one attempt of ``execute_write``)."""
 
     def __init__(self, store: Neo4jStore, tx: Any) -> None:
         self._store = store
@@ -164,13 +257,23 @@ class _Neo4jTransaction:
 
 
 def _plain(value: Any) -> Any:
-    """Turn driver values (nodes, neo4j.time types) into plain Python values."""
+    """Turn driver values (nodes, neo4j.time types) into plain Python values. A node or
+    relationship becomes a dict of every property its model declares (``None`` when
+    unset: Neo4j omits unset properties, and readers index rows by the model's names)."""
     if value is None or isinstance(value, (str, int, float, bool, date, datetime)):
         return value
     if hasattr(value, "to_native"):
         return value.to_native()
     if hasattr(value, "items") and hasattr(value, "element_id"):  # a Node or Relationship
-        return {k: _plain(v) for k, v in value.items()}
+        names: tuple[str, ...] = ()
+        if hasattr(value, "labels"):
+            for label in value.labels:
+                names = _NODE_PROPERTIES.get(label, names)
+        else:
+            names = _REL_PROPERTIES.get(getattr(value, "type", ""), ())
+        out = dict.fromkeys(names)
+        out.update((k, _plain(v)) for k, v in value.items())
+        return out
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

@@ -307,10 +307,45 @@ UNLINK = {
     for rel in MODEL.relationships
 }
 
+#: Neo4j: every pair of ``$rows`` (``from``, ``to``) unlinked in one statement (the embedded
+#: store runs ``UNLINK`` per pair: two key lookups each, in process).
+UNLINK_ROWS = {
+    rel.type: Query(
+        f"unlink_rows_{rel.type.lower()}", "", ("rows",),
+        neo4j=f"UNWIND $rows AS r MATCH (a:{rel.source} {{id: r.from}})-[x:{rel.type}]->"
+              f"(b:{rel.target} {{id: r.to}}) DELETE x",
+    )
+    for rel in MODEL.relationships
+}
+
+#: Rows a Neo4j wipe deletes per transaction: one transaction deleting a whole label of
+#: millions of nodes would hold all of it in the server's heap.
+NEO4J_WIPE_BATCH = 10_000
+
+#: Delete every node of a label with its relationships. Neo4j deletes in transactions of
+#: ``NEO4J_WIPE_BATCH`` nodes (``CALL { ... } IN TRANSACTIONS``, which must run in an
+#: auto-commit transaction: ``Neo4jStore.wipe``).
 WIPE = {
-    node.label: Query(f"wipe_{node.label.lower()}", f"MATCH (n:{node.label}) DETACH DELETE n")
+    node.label: Query(
+        f"wipe_{node.label.lower()}", f"MATCH (n:{node.label}) DETACH DELETE n",
+        neo4j=f"MATCH (n:{node.label}) CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF {NEO4J_WIPE_BATCH} ROWS",
+    )
     for node in MODEL.nodes
 }
+
+#: Neo4j's marker of a bulk load under way (``Neo4jStore.bulk_load``): set before the first
+#: batch, removed after the last, so a load that died half-way is known and can be run
+#: again (its statements skip what is stored). Not a model label: nothing else reads it.
+NEO4J_BULK_LOAD_BEGIN = Query(
+    "neo4j_bulk_load_begin", "", ("at",),
+    neo4j="MERGE (m:CdpBulkLoad {id: 'bulk_load'}) ON CREATE SET m.started_at = $at",
+)
+NEO4J_BULK_LOAD_END = Query(
+    "neo4j_bulk_load_end", "", neo4j="MATCH (m:CdpBulkLoad) DELETE m",
+)
+NEO4J_BULK_LOAD_PENDING = Query(
+    "neo4j_bulk_load_pending", "", neo4j="MATCH (m:CdpBulkLoad) RETURN count(m) AS n",
+)
 
 PING = Query("ping", "RETURN 1 AS ok")
 
@@ -365,9 +400,12 @@ LEGACY_ATTRIBUTE_VALUES = Query(
 
 
 #: Values whose id is still text (written before ``AttributeValue.id`` was an integer), on Neo4j.
+#: ``v.id >= ''`` holds for text ids only and is a seek on the key constraint's index
+#: (``NodeUniqueIndexSeekByRange``): at every start-up it reads the text ids there are,
+#: not every value (``toString(v.id) = v.id`` scanned all of them).
 NEO4J_TEXT_VALUE_IDS = Query(
     "neo4j_text_value_ids",
-    "MATCH (v:AttributeValue) WHERE toString(v.id) = v.id "
+    "MATCH (v:AttributeValue) WHERE v.id >= '' "
     "RETURN v.id AS old_id, v.identity_id AS identity_id, v.key AS key, v.observed_at AS observed_at",
 )
 
@@ -399,8 +437,19 @@ def ladybug_schema_statements() -> list[Query]:
     return out
 
 
+#: Wait (up to 300 s) until every index is online: a constraint or index just created is
+#: populated in the background, and until then seeks fall back to scans and a
+#: uniqueness check may not see rows being indexed.
+NEO4J_AWAIT_INDEXES = Query("neo4j_await_indexes", "", neo4j="CALL db.awaitIndexes(300)")
+
+
 def neo4j_schema_statements() -> list[Query]:
-    """Uniqueness constraints on every node key and range indexes on indexed properties."""
+    """Uniqueness constraints on every node key and range indexes on indexed properties.
+
+    Relationships need no constraint: a relationship ``MERGE`` between two matched nodes
+    runs as Neo4j 5's ``LockingMerge`` (it locks both nodes and looks again before
+    creating), so concurrent writes of one pair leave one relationship
+    (tests/contract/test_store_contract.py)."""
     out = []
     for node in MODEL.nodes:
         low = node.label.lower()
@@ -460,16 +509,19 @@ def upsert_nodes(node: NodeType, properties: tuple[str, ...]) -> Query:
 def create_nodes(node: NodeType, properties: tuple[str, ...]) -> Query:
     """Create ``node`` nodes the caller checked do not exist yet (same ``$rows`` as ``upsert_nodes``).
 
-    LadybugDB gets ``CREATE`` (about twice as fast as ``MERGE``; it has one
-    writer, so nothing can appear between the check and the write); Neo4j keeps
-    ``MERGE``, as another client may create the node in between.
+    Both backends ``CREATE`` (about twice as fast as ``MERGE`` on LadybugDB): a stored key
+    fails the statement (LadybugDB's primary key, Neo4j's uniqueness constraint), which the
+    store raises as ``KeyTaken``. Neo4j runs it for ``fresh`` ops only: other rows the
+    store found new are MERGEd there (``upsert_nodes``), as another client may create
+    the node between the check and the write.
     """
     props = tuple(p for p in properties if p != node.key)
     cols = _ladybug_columns((node.key, *props))
     assign = ", ".join(f"{p}: {cols[p]}" for p in (node.key, *props))
-    upsert = upsert_nodes(node, props)
+    neo_assign = ", ".join(f"{p}: r.{p}" for p in (node.key, *props))
     name = f"create_{node.label.lower()}_" + "_".join(sorted(props))
-    return Query(name, "", ("rows",), neo4j=upsert.text("neo4j"), ladybug=f"LOAD FROM $rows CREATE (n:{node.label} {{{assign}}})")
+    return Query(name, "", ("rows",), neo4j=f"UNWIND $rows AS r CREATE (n:{node.label} {{{neo_assign}}})",
+                 ladybug=f"LOAD FROM $rows CREATE (n:{node.label} {{{assign}}})")
 
 
 def upsert_relationships(rel: RelType, properties: tuple[str, ...]) -> Query:
@@ -566,23 +618,27 @@ def bulk_create_nodes(node: NodeType) -> Query:
     """Create nodes without MERGE, for loading into an empty store.
 
     LadybugDB uses ``COPY <table> FROM $rows`` (columns in declaration order);
-    Neo4j creates each row of a ``$rows`` batch.
+    Neo4j creates each row of a ``$rows`` batch whose key is not stored yet (a seek
+    on the key's constraint), so a load that died half-way can simply be run again.
     """
     set_neo = ", ".join(f"n.{p} = r.{p}" for p in node.property_names)
     return Query(
         f"bulk_create_{node.label.lower()}",
         "",
         ("rows",),
-        neo4j=f"UNWIND $rows AS r CREATE (n:{node.label}) SET {set_neo}",
+        neo4j=f"UNWIND $rows AS r WITH r WHERE NOT EXISTS {{ MATCH (o:{node.label} {{{node.key}: r.{node.key}}}) }} "
+              f"CREATE (n:{node.label}) SET {set_neo}",
         ladybug=f"COPY {node.label} FROM $rows",
     )
 
 
 def bulk_create_relationships(rel: RelType) -> Query:
-    """Create relationships between existing nodes, for loading into an empty store."""
+    """Create relationships between existing nodes, for loading into an empty store
+    (on Neo4j only those not stored yet, so a load can be run again; see ``bulk_create_nodes``)."""
     neo = (
         f"UNWIND $rows AS r MATCH (a:{rel.source} {{id: r.from}}) "
-        f"MATCH (b:{rel.target} {{id: r.to}}) CREATE (a)-[x:{rel.type}]->(b)"
+        f"MATCH (b:{rel.target} {{id: r.to}}) WHERE NOT EXISTS {{ (a)-[:{rel.type}]->(b) }} "
+        f"CREATE (a)-[x:{rel.type}]->(b)"
     )
     if rel.properties:
         neo += " SET " + ", ".join(f"x.{p} = r.{p}" for p in rel.property_names)
@@ -893,8 +949,9 @@ def fixed_queries() -> list[Query]:
         IDENTITIES_OF_CUSTOMERS, ATTRIBUTES_OF_CUSTOMERS, CUSTOMER_OF_IDENTITY, CAMPAIGN_CONTACTS,
         CUSTOMERS_MERGED_INTO, CAMPAIGNS_OF_CUSTOMERS, CUSTOMERS_WITH_STATUS,
     ]
-    fixed += [NEO4J_TEXT_VALUE_IDS, NEO4J_RETYPE_VALUE_IDS]
-    fixed += list(UNLINK.values())
+    fixed += [NEO4J_TEXT_VALUE_IDS, NEO4J_RETYPE_VALUE_IDS, NEO4J_AWAIT_INDEXES,
+              NEO4J_BULK_LOAD_BEGIN, NEO4J_BULK_LOAD_END, NEO4J_BULK_LOAD_PENDING]
+    fixed += list(UNLINK.values()) + list(UNLINK_ROWS.values())
     fixed += list(EXISTING_IDS.values()) + list(NODES_BY_IDS.values()) + list(COUNT_NODES.values())
     fixed += list(COUNT_RELATIONSHIPS.values()) + list(DELETE_NODES.values()) + list(WIPE.values())
     return fixed

@@ -466,9 +466,19 @@ class GraphStore(ABC):
         """Run ``query`` for ``ids``; backends may split it (default: one statement with ``$ids``)."""
         return self._fetch(query, {**params, "ids": ids})
 
-    @abstractmethod
     def _transaction(self) -> AbstractContextManager[Transaction]:
-        """A write transaction: committed when the block ends, rolled back on error."""
+        """A write transaction: committed when the block ends, rolled back on error (the
+        primitive of backends that do not override ``_run_write``)."""
+        raise NotImplementedError
+
+    def _run_write(self, work: Callable[[Transaction], _T]) -> _T:
+        """Run ``work(tx)`` in one write transaction and commit; roll back if it raises.
+
+        A backend may call ``work`` more than once (Neo4j retries a transaction that failed
+        for a transient reason, e.g. a deadlock or a leader switch), each time in a new
+        transaction: ``work`` must start from scratch on every call."""
+        with self._transaction() as tx:
+            return work(tx)
 
     @abstractmethod
     def _rows_param(self, table: pa.Table) -> Any:
@@ -581,23 +591,24 @@ class GraphStore(ABC):
         # before upserts, so a write may delete a node and create one with its id.
         rank = {"unlink": 0, "delete": 1, "node": 2, "relationship": 3}
         ordered = sorted(ops, key=lambda op: rank[op.kind])
-        result = WriteResult()
         self._called()
-        created: dict[str, list[pa.Array]] = defaultdict(list)  # node ids this write creates, by label
-        touched: set[str] = set()  # labels and types this write has already written
 
-        def apply_all() -> None:
-            with self._transaction() as tx:
-                for op in ordered:
-                    if op.rows.num_rows:
-                        self._apply(tx, op, result, created, touched)
-                        touched.add(op.name)
+        def attempt(tx: Transaction) -> tuple[WriteResult, dict[str, list[pa.Array]]]:
+            # Fresh state per attempt: a retried transaction starts again from nothing.
+            result = WriteResult()
+            created: dict[str, list[pa.Array]] = defaultdict(list)  # node ids this write creates, by label
+            touched: set[str] = set()  # labels and types this write has already written
+            for op in ordered:
+                if op.rows.num_rows:
+                    self._apply(tx, op, result, created, touched)
+                    touched.add(op.name)
+            return result, created
 
         try:
             if self.call_observer is None:
-                apply_all()
+                result, created = self._run_write(attempt)
             else:
-                self._observed("write", apply_all)
+                result, created = self._observed("write", self._run_write, attempt)
         finally:
             self._wrote()
         if self._listeners:
@@ -607,9 +618,7 @@ class GraphStore(ABC):
     def _apply(self, tx: Transaction, op: WriteOp, result: WriteResult, created: dict[str, list[pa.Array]],
                touched: set[str]) -> None:
         if op.kind == "unlink":
-            query = Q.UNLINK[op.name]
-            for pair in op.rows.to_pylist():
-                tx.run(query, {"from": pair["from"], "to": pair["to"]})
+            self._unlink(tx, op.name, op.rows)
             result.deleted[op.name] = result.deleted.get(op.name, 0) + op.rows.num_rows
             return
         if op.kind == "delete":
@@ -622,7 +631,8 @@ class GraphStore(ABC):
             table = _last_per_key(op.rows, [node.key], {node.key: unique})
             props = tuple(n for n in table.column_names if n != node.key)
             if op.fresh:  # no existence read: a stored key fails the create (KeyTaken)
-                self._create(tx, op.name, True, props, table.select([node.key, *props]), op.name in touched)
+                self._create(tx, op.name, True, props, table.select([node.key, *props]), op.name in touched,
+                             fresh=True)
                 created[op.name].append(unique)
                 result.created[op.name] = result.created.get(op.name, 0) + table.num_rows
                 return
@@ -696,9 +706,18 @@ class GraphStore(ABC):
             raise IdTaken(f"AttributeValue: id(s) {', '.join(map(str, taken[:5]))} held by other observations",
                           taken)
 
+    def _unlink(self, tx: Transaction, rel_type: str, rows: pa.Table) -> None:
+        """Delete the ``rel_type`` relationships of ``rows`` (``from``, ``to``); missing ones are
+        ignored. The default runs ``UNLINK`` per pair (primary-key lookups on the embedded store)."""
+        query = Q.UNLINK[rel_type]
+        for pair in rows.select(["from", "to"]).to_pylist():
+            tx.run(query, {"from": pair["from"], "to": pair["to"]})
+
     def _create(self, tx: Transaction, name: str, is_node: bool, props: tuple[str, ...], rows: pa.Table,
-                touched: bool) -> None:
-        """Create ``rows`` (key column(s) then ``props``), which the write checked are new.
+                touched: bool, *, fresh: bool = False) -> None:
+        """Create ``rows`` (key column(s) then ``props``), which the write checked are new
+        (``fresh``: which the caller believes new, unchecked; a stored key must fail the
+        write with ``KeyTaken``).
 
         ``touched``: this transaction already wrote ``name``. Backends may use a
         faster bulk path (LadybugDB: ``COPY``); the default runs ``create_*``.
@@ -807,6 +826,11 @@ class GraphStore(ABC):
             self._wrote()
             self._publish(Changes(everything=True))
         return total
+
+    def bulk_load_unfinished(self) -> bool:
+        """True when a bulk load into this store started and did not finish, so running the
+        same load again completes it (Neo4j; the embedded store's load is not resumable)."""
+        return False
 
     def export_nodes(self, label: str) -> pa.Table:
         """Every ``label`` node as an Arrow table with the model's schema, sorted by id."""

@@ -1,6 +1,12 @@
 """Shared fixtures: real stores (embedded always, Neo4j when CDP_TEST_NEO4J_URI is set, as
 ``make test`` does with the local Neo4j of tools/neo4j),
-demo data, and an HTTP client on the real ASGI app."""
+demo data, and an HTTP client on the real ASGI app.
+
+Two Neo4j servers serve a run (``tools/neo4j/local.py run`` starts both): the one of
+``CDP_TEST_NEO4J_URI`` is wiped by every test that takes an empty store, and the one of
+``CDP_TEST_NEO4J_DEMO_URI`` holds the session's shared demo data (``demo_store``,
+``client``), loaded once. Neo4j Community has one user database per server, so they
+cannot share one."""
 
 from __future__ import annotations
 
@@ -14,9 +20,13 @@ from cdp.settings import Settings
 from graph.store import GraphStore
 
 NEO4J_TEST_URI = os.environ.get("CDP_TEST_NEO4J_URI", "")
-if os.environ.get("CDP_REQUIRE_NEO4J") and not NEO4J_TEST_URI:
-    raise RuntimeError("CDP_REQUIRE_NEO4J is set but no Neo4j runs (CDP_TEST_NEO4J_URI unset): run `make test`")
+NEO4J_DEMO_URI = os.environ.get("CDP_TEST_NEO4J_DEMO_URI", "")
+if os.environ.get("CDP_REQUIRE_NEO4J") and not (NEO4J_TEST_URI and NEO4J_DEMO_URI):
+    raise RuntimeError("CDP_REQUIRE_NEO4J is set but no Neo4j runs (CDP_TEST_NEO4J_URI or "
+                       "CDP_TEST_NEO4J_DEMO_URI unset): run `make test`")
 BACKENDS = ["ladybug"] + (["neo4j"] if NEO4J_TEST_URI else [])
+#: Backends of the shared demo store (Neo4j needs its own server: see the module docstring).
+DEMO_BACKENDS = ["ladybug"] + (["neo4j"] if NEO4J_DEMO_URI else [])
 
 
 def make_store(backend: str, tmp_path: Path) -> GraphStore:
@@ -53,12 +63,20 @@ def demo_data():  # type: ignore[no-untyped-def]
     return demo.generate(DEMO_CUSTOMERS, seed=7)
 
 
-@pytest.fixture(scope="session")
-def demo_store(demo_data, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:  # type: ignore[no-untyped-def]
-    """An embedded store holding ``demo_data`` (shared, read-only by convention)."""
-    from graph.ladybug_store import LadybugStore
+@pytest.fixture(scope="session", params=DEMO_BACKENDS)
+def demo_store(request: pytest.FixtureRequest, demo_data,  # type: ignore[no-untyped-def]
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
+    """A store holding ``demo_data`` (shared, read-only by convention), once per backend:
+    embedded, and Neo4j on the demo server (wiped, then bulk-loaded once per session)."""
+    if request.param == "ladybug":
+        from graph.ladybug_store import LadybugStore
 
-    s = LadybugStore(tmp_path_factory.mktemp("demo") / "demo.lbdb", buffer_pool_mb=256)
+        s: GraphStore = LadybugStore(tmp_path_factory.mktemp("demo") / "demo.lbdb", buffer_pool_mb=256)
+    else:
+        from graph.neo4j_store import Neo4jStore
+
+        s = Neo4jStore(NEO4J_DEMO_URI, "neo4j", "", "neo4j")
+        s.wipe()
     s.bulk_load(demo_data.nodes, demo_data.relationships)
     yield s
     s.close()
@@ -127,3 +145,40 @@ def train_model(client, name: str, fields: str = "name", headers: dict | None = 
         if job["status"] in ("SUCCEEDED", "FAILED") or time.monotonic() > deadline:
             return job
         time.sleep(0.05)
+
+
+def _wipes_neo4j(item: pytest.Item) -> bool:
+    """Whether ``item`` takes a function-scoped store fixture on Neo4j (wiped for the test)."""
+    spec = getattr(item, "callspec", None)
+    if spec is None:
+        return False
+    for name, value in spec.params.items():
+        if isinstance(value, str) and value == "neo4j":
+            defs = item._fixtureinfo.name2fixturedefs.get(name)  # type: ignore[attr-defined]
+            if defs and defs[-1].scope == "function":
+                return True
+    return False
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Within each stretch of one module's tests, run the tests that wipe the Neo4j test server
+    (function-scoped stores) before those on a module-scoped Neo4j store: that store's data
+    lives on the same server and would be wiped under the tests that share it. Stable
+    otherwise, so pytest's grouping by session-scoped parameters is kept."""
+    out: list[pytest.Item] = []
+    start = 0
+    while start < len(items):
+        end = start
+        while end < len(items) and items[end].module is items[start].module:  # type: ignore[attr-defined]
+            end += 1
+        run = items[start:end]
+        out += [i for i in run if _wipes_neo4j(i)] + [i for i in run if not _wipes_neo4j(i)]
+        start = end
+    items[:] = out
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each available backend's name, for tests that open stores with ``make_store``."""
+    return str(request.param)

@@ -231,11 +231,11 @@ def test_bad_arguments_get_coded_errors(client, query: str, code: str, field: st
         assert errors[0]["extensions"]["field"] == field
 
 
-def test_queries_via_get_and_health(client) -> None:  # type: ignore[no-untyped-def]
+def test_queries_via_get_and_health(client, demo_store) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/graphql", params={"query": "{ channels { id } }"})
     assert response.status_code == 200 and len(response.json()["data"]["channels"]) == 8
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready", "backend": "ladybug"}
+    assert client.get("/readyz").json() == {"status": "ready", "backend": demo_store.backend}
 
 
 def test_datetime_arguments_with_offsets(client, frames) -> None:  # type: ignore[no-untyped-def]

@@ -22,7 +22,7 @@ from cdp.campaigns import Campaigns, CampaignSpec, WavePlan, stable_uniform
 from cdp.settings import Settings
 from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import api_client, gql
+from tests.conftest import BACKENDS, api_client, gql, make_store
 
 CUSTOMERS = 1500
 MOBILE = {"holds": {"category": "MOBILE_DATA"}}
@@ -39,10 +39,10 @@ RESPOND = """mutation($id: ID!, $r: [CampaignResponseInput!]!) { recordCampaignR
   recorded campaign { id } } }"""
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
     data = demo.generate(CUSTOMERS, seed=11)
-    s = LadybugStore(tmp_path_factory.mktemp("campaigns") / "c.lbdb", buffer_pool_mb=256)
+    s = make_store(request.param, tmp_path_factory.mktemp("campaigns"))
     s.bulk_load(data.nodes, data.relationships)
     yield s
     s.close()

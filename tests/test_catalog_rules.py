@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import api_client
+from tests.conftest import BACKENDS, api_client, make_store
 
 from cdp import catalog_rules as cr
 from cdp.errors import InvalidInput
@@ -88,9 +88,9 @@ def _customers(store: GraphStore) -> None:
     ])
 
 
-@pytest.fixture
-def rules_store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    store = LadybugStore(tmp_path / "rules.lbdb", buffer_pool_mb=256)
+@pytest.fixture(params=BACKENDS)
+def rules_store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    store = make_store(request.param, tmp_path)
     _catalogue(store)
     _customers(store)
     yield store

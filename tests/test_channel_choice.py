@@ -13,10 +13,9 @@ from cdp import channel_choice as C
 from cdp.app import build_app
 from cdp.projection import build
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
 from graph.model import CHANNELS
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import api_client, gql
+from tests.conftest import BACKENDS, api_client, gql, make_store
 
 AT = datetime(2026, 11, 2, 9, 30)
 
@@ -32,9 +31,9 @@ def _contacts(customer: str, rows: list[tuple[str, str, str, str, datetime]]) ->
     ]
 
 
-@pytest.fixture()
-def channel_store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    store = LadybugStore(tmp_path / "c.lbdb", buffer_pool_mb=128)
+@pytest.fixture(params=BACKENDS)
+def channel_store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    store = make_store(request.param, tmp_path)
     store.write([
         node_op("Channel", [{"id": c, "name": n, "kind": k, "cost_per_contact": cost} for c, n, k, cost in CHANNELS]),
         node_op("Customer", [{"id": i, "status": "ACTIVE", "tier": "CONSUMER", "joined_on": date(2020, 1, 1)}

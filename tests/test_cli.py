@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import NEO4J_TEST_URI, make_store
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -39,8 +41,16 @@ def test_schema_export_check_fails_on_drift(tmp_path: Path) -> None:
     assert done.returncode == 1 and "out of date" in done.stderr
 
 
-def test_generate_load_stats_and_refuse_reload(tmp_path: Path) -> None:
-    env = {"CDP_DB_PATH": str(tmp_path / "cli.lbdb"), "CDP_BUFFER_POOL_MB": "256"}
+def _store_env(backend: str, tmp_path: Path) -> dict[str, str]:
+    """The settings that make ``cdp`` use an empty store of ``backend`` (Neo4j: the test server, wiped)."""
+    if backend == "ladybug":
+        return {"CDP_DB_PATH": str(tmp_path / "cli.lbdb"), "CDP_BUFFER_POOL_MB": "256"}
+    make_store(backend, tmp_path).close()
+    return {"NEO4J_URI": NEO4J_TEST_URI, "CDP_DB_PATH": str(tmp_path / "unused.lbdb")}
+
+
+def test_generate_load_stats_and_refuse_reload(backend: str, tmp_path: Path) -> None:
+    env = _store_env(backend, tmp_path)
     out = tmp_path / "demo"
     gen = cdp("demo", "generate", "--customers", "60", "--seed", "3", "--out", str(out), env=env)
     assert gen.returncode == 0, gen.stderr
@@ -55,6 +65,38 @@ def test_generate_load_stats_and_refuse_reload(tmp_path: Path) -> None:
     again = cdp("demo", "load", "--customers", "10", env=env)
     assert again.returncode == 2
     assert "already holds data" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_a_demo_load_that_died_half_way_completes_when_run_again(tmp_path: Path) -> None:
+    """On Neo4j a bulk load commits batch by batch; ``cdp demo load`` run again after a load
+    died finishes it (instead of refusing a store that holds data), and refuses once done."""
+    if not NEO4J_TEST_URI:
+        pytest.skip("needs the Neo4j test server (CDP_TEST_NEO4J_URI)")
+    from cdp import demo
+
+    env = _store_env("neo4j", tmp_path)
+    out = tmp_path / "demo"
+    assert cdp("demo", "generate", "--customers", "40", "--seed", "3", "--out", str(out)).returncode == 0
+    data = demo.read_parquet(out)
+
+    def die_after_customers(step: str, rows: int) -> None:
+        if step == "Customer":
+            raise RuntimeError("the loading process died")
+
+    store = make_store("neo4j", tmp_path)
+    try:
+        with pytest.raises(RuntimeError):
+            store.bulk_load(data.nodes, data.relationships, progress=die_after_customers)
+    finally:
+        store.close()
+    load = cdp("demo", "load", "--from", str(out), env=env)
+    assert load.returncode == 0, load.stderr
+    counts = dict(line.split() for line in cdp("stats", env=env).stdout.strip().splitlines())
+    assert counts["Customer"] == "40"
+    assert int(counts["Contact"].replace(",", "")) == data.nodes["Contact"].num_rows
+    assert int(counts["HOLDS"].replace(",", "")) == data.relationships["HOLDS"].num_rows
+    again = cdp("demo", "load", "--from", str(out), env=env)
+    assert again.returncode == 2 and "already holds data" in again.stderr
 
 
 def test_user_mistakes_are_clear_messages(tmp_path: Path) -> None:

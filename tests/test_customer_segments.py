@@ -11,18 +11,17 @@ from starlette.testclient import TestClient
 
 from cdp.app import build_app
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
 from graph.store import node_op
-from tests.conftest import api_client, gql
+from tests.conftest import api_client, gql, make_store
 
 CREATE = """mutation($name: String!, $d: SegmentDefinitionInput!) {
   createSegment(name: $name, definition: $d) { id } }"""
 SEGMENTS = """query($id: ID!) { customer(id: $id) { segments { id name } } }"""
 
 
-def test_customer_segments_follow_the_data(tmp_path: Path) -> None:
-    path = tmp_path / "s.lbdb"
-    store = LadybugStore(path, buffer_pool_mb=128)
+def test_customer_segments_follow_the_data(backend: str, tmp_path: Path) -> None:
+    path = tmp_path / "store.lbdb"
+    store = make_store(backend, tmp_path)
     store.write([node_op("Customer", [
         {"id": "C1", "tier": "BUSINESS", "status": "ACTIVE", "city": "Delft", "joined_on": date(2020, 1, 1)},
         {"id": "C2", "tier": "CONSUMER", "status": "ACTIVE", "city": "Ede", "joined_on": date(2021, 1, 1)},

@@ -12,15 +12,15 @@ import pytest
 
 from cdp import features as F
 from cdp.projection import Projection, build
-from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, node_op, relationship_op
+from tests.conftest import BACKENDS, make_store
 
 NOW = datetime(2026, 11, 1)
 
 
-@pytest.fixture()
-def hand_store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    store = LadybugStore(tmp_path / "f.lbdb", buffer_pool_mb=128)
+@pytest.fixture(params=BACKENDS)
+def hand_store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    store = make_store(request.param, tmp_path)
     store.write([
         node_op("Customer", [
             {"id": "A", "tier": "CONSUMER", "status": "ACTIVE", "city": "Delft", "birth_date": date(1986, 11, 1),

@@ -18,8 +18,8 @@ from cdp import consent
 from cdp.errors import InvalidInput
 from cdp.ingest import import_file
 from cdp.mapping import ATTRIBUTES_ITEM, load_mapping, parse_mapping
-from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore
+from tests.conftest import BACKENDS, make_store
 
 MAPPING = """\
 [source]
@@ -57,9 +57,9 @@ def _write(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[GraphStore]:
-    s = LadybugStore(tmp_path / "a.lbdb", buffer_pool_mb=128)
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
+    s = make_store(request.param, tmp_path)
     yield s
     s.close()
 

@@ -21,9 +21,8 @@ from cdp.api_keys import create_key
 from cdp.audit import AuditLog
 from cdp.settings import Settings
 from graph.errors import InvalidInput
-from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, delete_op, node_op, relationship_op, unlink_op
-from tests.conftest import api_client, gql, train_model
+from tests.conftest import BACKENDS, api_client, gql, make_store, train_model
 
 CUSTOMERS = 800
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +40,8 @@ ERASE = """mutation($c: ID!) { eraseCustomer(customerId: $c) { customerId custom
 EXPORT = "query($c: ID!) { exportCustomerData(customerId: $c) }"
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """The one place the app is built: a demo store, the real app with an admin key, its settings.
 
     Yields ``{"http", "store", "settings", "analytics", "campaign", "pool"}``: ``pool`` lists
@@ -50,7 +49,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     test changed anything; each test takes its own slice of it.
     """
     folder = tmp_path_factory.mktemp("privacy")
-    store = LadybugStore(folder / "store.lbdb", buffer_pool_mb=256)
+    store = make_store(request.param, folder)
     data = demo.generate(CUSTOMERS, seed=21)
     store.bulk_load(data.nodes, data.relationships)
     settings = Settings(db_path=folder / "store.lbdb", audit_log=folder / "audit.jsonl", model_dir=folder / "models",

@@ -13,9 +13,8 @@ from cdp import demo
 from cdp.errors import InvalidInput
 from cdp.profile import ProfilePolicy
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import api_client, gql
+from tests.conftest import BACKENDS, api_client, gql, make_store
 
 PROFILE = """query($id: ID!, $key: String!) { customer(id: $id) {
   id email phone
@@ -33,14 +32,14 @@ UPDATE = """mutation($id: ID!, $changes: [AttributeChange!]!) {
   } }"""
 
 
-@pytest.fixture()
-def writable(tmp_path: Path) -> Iterator[tuple[GraphStore, object]]:
+@pytest.fixture(params=BACKENDS)
+def writable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[GraphStore, object]]:
     """A store of 40 demo customers and a client on it (tests here write)."""
     from starlette.testclient import TestClient
 
     from cdp.app import build_app
 
-    store = LadybugStore(tmp_path / "p.lbdb", buffer_pool_mb=128)
+    store = make_store(request.param, tmp_path)
     data = demo.generate(40, seed=11)
     store.bulk_load(data.nodes, data.relationships)
     with api_client(Settings(), store) as client:

@@ -17,7 +17,7 @@ from cdp.settings import Settings
 from graph.ladybug_store import LadybugStore
 from graph.model import CHANNELS
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import api_client, gql
+from tests.conftest import BACKENDS, api_client, gql, make_store
 
 PRODUCTS = [
     # id, category, price, cost
@@ -29,9 +29,9 @@ PRODUCTS = [
 ]
 
 
-@pytest.fixture()
-def rec_store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    store = LadybugStore(tmp_path / "r.lbdb", buffer_pool_mb=128)
+@pytest.fixture(params=BACKENDS)
+def rec_store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    store = make_store(request.param, tmp_path)
     customers = [f"C{i:02d}" for i in range(40)]
     ops = [
         node_op("Channel", [{"id": c, "name": n, "kind": k, "cost_per_contact": cost} for c, n, k, cost in CHANNELS]),

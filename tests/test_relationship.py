@@ -20,7 +20,7 @@ from cdp.app import build_app
 from cdp.settings import Settings
 from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import api_client, gql, train_model
+from tests.conftest import BACKENDS, api_client, gql, make_store, train_model
 
 OPEN = """mutation($input: OpenComplaintInput!) { openComplaint(input: $input) {
   id customerId subject status outcome openedAt resolvedAt resolutionHours openHours satisfaction
@@ -71,10 +71,10 @@ def _error(body: dict) -> dict:
 # --------------------------------------------------------------------------- complaint lifecycle
 
 
-@pytest.fixture
-def crm(tmp_path: Path) -> Iterator[TestClient]:
+@pytest.fixture(params=BACKENDS)
+def crm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
     """An app over a small fresh store: a key account, a consumer, two channels, one product."""
-    store = LadybugStore(tmp_path / "crm.lbdb", buffer_pool_mb=128)
+    store = make_store(request.param, tmp_path)
     store.write([
         node_op("Customer", [
             {"id": "C1", "tier": "KEY_ACCOUNT", "status": "ACTIVE", "company_name": "Dijk N.V.",

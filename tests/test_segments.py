@@ -22,7 +22,7 @@ from cdp.settings import Settings
 from graph.ladybug_store import LadybugStore
 from graph.model import CHANNELS
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import api_client, gql
+from tests.conftest import BACKENDS, api_client, gql, make_store
 
 TODAY = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
 PAST = TODAY - timedelta(days=100)
@@ -128,9 +128,9 @@ def fake_scores(name: str, data: ProjectionData) -> np.ndarray:
     return np.array([SCORES.get(i, np.nan) for i in data.ids], dtype=float)
 
 
-@pytest.fixture()
-def tiny(tmp_path: Path) -> Iterator[tuple[GraphStore, SegmentEngine]]:
-    store = LadybugStore(tmp_path / "tiny.lbdb", buffer_pool_mb=128)
+@pytest.fixture(params=BACKENDS)
+def tiny(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[GraphStore, SegmentEngine]]:
+    store = make_store(request.param, tmp_path)
     write_tiny(store)
     projection = Projection(store)
     yield store, SegmentEngine(store, projection.data, fake_scores)

@@ -381,3 +381,146 @@ def test_a_large_relationship_batch_is_written(store: GraphStore) -> None:
     assert result.created == {"HAS_ATTRIBUTE": n}
     assert store.counts()["HAS_ATTRIBUTE"] == n
     assert [v["id"] for v in store.attribute_values_of_customers(["C4321"])["C4321"]] == [4321]
+
+
+def test_rows_carry_every_model_property_even_unset_ones(store: GraphStore) -> None:
+    """Neo4j omits unset properties from ``RETURN n``; readers index rows by the model's names
+    (a contact without ``at`` once failed ``contacts_of_customers`` with a KeyError there)."""
+    store.write([node_op("Customer", [{"id": "U1"}]), node_op("Channel", [{"id": "SMS"}]),
+                 node_op("Contact", [{"id": "UK1", "kind": "INQUIRY"}]),
+                 node_op("Account", [{"id": "UA1"}]), node_op("MonetaryEvent", [{"id": "UM1", "kind": "INVOICE"}]),
+                 relationship_op("HAD_CONTACT", [{"from": "U1", "to": "UK1"}]),
+                 relationship_op("VIA", [{"from": "UK1", "to": "SMS"}]),
+                 relationship_op("HOLDS", [{"from": "U1", "to": "UA1"}]),
+                 relationship_op("HAS_EVENT", [{"from": "UA1", "to": "UM1"}])])
+    customer = store.customers(["U1"])["U1"]
+    assert set(customer) == set(MODEL.node("Customer").property_names) and customer["city"] is None
+    [contact] = store.contacts_of_customers(["U1"])["U1"]
+    assert contact["id"] == "UK1" and contact["at"] is None and contact["outcome"] is None
+    assert store.contacts_of_customers(["U1"], since=T0) == {}
+    [event] = store.monetary_events_of_accounts(["UA1"])["UA1"]
+    assert event["kind"] == "INVOICE" and event["at"] is None and event["amount"] is None
+    assert set(store.channels()["SMS"]) == set(MODEL.node("Channel").property_names)
+
+
+def test_concurrent_crossing_writes_all_commit_with_their_own_counts(store: GraphStore) -> None:
+    """Writers updating the same nodes in opposite orders deadlock on Neo4j; the store retries
+    the loser's transaction whole (a managed transaction), and each write reports what its
+    committed attempt did, not the sum of its attempts."""
+    import threading
+
+    store.write([node_op("Customer", [{"id": "X"}, {"id": "Y"}, {"id": "Z"}])])
+    results: list = []
+    errors: list[BaseException] = []
+
+    def writer(order: list[str], n: int) -> None:
+        for i in range(n):
+            try:
+                results.append(store.write([node_op("Customer", [{"id": k, "city": f"{k}{i}"} for k in order])]))
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted on below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(order, 15))
+               for order in (["X", "Y", "Z"], ["Z", "Y", "X"], ["Y", "X", "Z"], ["Z", "X", "Y"])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(results) == 60
+    assert all(r.updated == {"Customer": 3} and not any(r.created.values()) for r in results)
+    assert store.counts()["Customer"] == 3
+
+
+def test_concurrent_writes_of_one_relationship_leave_one(store: GraphStore) -> None:
+    """Eight writers linking the same new pair at once: one relationship, never a duplicate
+    (Neo4j's relationship MERGE locks both nodes)."""
+    import threading
+
+    store.write([node_op("Customer", [{"id": f"R{i}"} for i in range(8)]),
+                 node_op("Channel", [{"id": "SMS"}])])
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def writer(rank: int) -> None:
+        barrier.wait()
+        try:
+            for i in range(8):
+                store.write([relationship_op("PREFERS", [{"from": f"R{i}", "to": "SMS", "rank": rank}])])
+        except BaseException as exc:  # noqa: BLE001 - asserted on below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(r,)) for r in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.counts()["PREFERS"] == 8
+    assert all(len(v) == 1 for v in store.preferred_channels([f"R{i}" for i in range(8)]).values())
+
+
+def test_an_unlink_of_many_pairs_is_one_statement_on_neo4j(store: GraphStore) -> None:
+    n = 40
+    store.write([node_op("Customer", [{"id": "L"}]), node_op("Account", [{"id": f"LA{i}"} for i in range(n)]),
+                 relationship_op("HOLDS", [{"from": "L", "to": f"LA{i}"} for i in range(n)])])
+    before = store.query_count
+    result = store.write([unlink_op("HOLDS", [{"from": "L", "to": f"LA{i}"} for i in range(n)]
+                                    + [{"from": "L", "to": "NO-SUCH"}])])
+    statements = store.query_count - before
+    assert result.deleted == {"HOLDS": n + 1}
+    assert store.accounts_of_customers(["L"]) == {}
+    if store.backend == "neo4j":
+        assert statements == 1  # one UNWIND statement, not one per pair
+
+
+def test_a_bulk_load_that_died_half_way_completes_when_run_again(store: GraphStore) -> None:
+    """Neo4j loads in transactions of 10,000 rows; a load that fails after some of them leaves
+    a marker (``bulk_load_unfinished``), and the same load run again skips what is stored
+    instead of failing on the key constraint."""
+    if store.backend != "neo4j":
+        pytest.skip("the embedded store's bulk load is COPY into an empty store (not resumable)")
+    n = 25_000  # three batches of customers
+
+    def table(label: str, ids: list) -> pa.Table:
+        schema = MODEL.node(label).arrow_schema()
+        return pa.table({name: pa.array(ids, schema.field(name).type) if name == "id"
+                         else pa.nulls(len(ids), schema.field(name).type) for name in schema.names})
+
+    nodes = {"Customer": table("Customer", [f"C{i}" for i in range(n)]),
+             "Account": table("Account", [f"A{i}" for i in range(n)])}
+    rels = {"HOLDS": pa.table({"from": [f"C{i}" for i in range(n)], "to": [f"A{i}" for i in range(n)]})}
+
+    def die_after_customers(step: str, rows: int) -> None:
+        if step == "Customer":
+            raise RuntimeError("the loading process died")
+
+    with pytest.raises(RuntimeError):
+        store.bulk_load(nodes, rels, progress=die_after_customers)
+    assert store.bulk_load_unfinished()
+    assert store.counts()["Customer"] == n and store.counts()["Account"] == 0
+    assert store.bulk_load(nodes, rels) == 3 * n
+    assert not store.bulk_load_unfinished()
+    counts = store.counts()
+    assert (counts["Customer"], counts["Account"], counts["HOLDS"]) == (n, n, n)
+    store.wipe()
+    assert store.is_empty() and store.counts()["Customer"] == 0
+
+
+def test_a_routing_uri_reads_its_own_writes(store: GraphStore) -> None:
+    """``neo4j://`` (routing: what a cluster or Aura is reached by) works like ``bolt://``: a
+    second store on it reads what the first wrote, and its own writes, at once (bookmarks)."""
+    if store.backend != "neo4j":
+        pytest.skip("Neo4j URIs")
+    from graph.neo4j_store import Neo4jStore
+
+    assert store.uri.startswith("bolt://")
+    store.write([node_op("Customer", [{"id": "RT1", "city": "Delft"}])])
+    routed = Neo4jStore(store.uri.replace("bolt://", "neo4j://", 1), "neo4j", "", store.database)
+    try:
+        assert routed.customers(["RT1"])["RT1"]["city"] == "Delft"
+        routed.write([node_op("Customer", [{"id": "RT2", "city": "Ede"}])])
+        assert routed.customers(["RT2"])["RT2"]["city"] == "Ede"
+        assert store.customers(["RT2"])["RT2"]["city"] == "Ede"
+    finally:
+        routed.close()

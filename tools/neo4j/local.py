@@ -5,6 +5,11 @@
     python tools/neo4j/local.py run -- CMD ...   # start on a free port, run CMD with
                                                  # CDP_TEST_NEO4J_URI set, stop, exit with its status
 
+``run`` starts two servers: the one of ``CDP_TEST_NEO4J_URI``, which tests wipe and fill
+as they need, and a small one for ``CDP_TEST_NEO4J_DEMO_URI``, which holds the shared demo
+data set for the whole run (Neo4j Community has one user database per server, so the
+demo data cannot live next to the tests' own data).
+
 The server is the real database engine (same Cypher planner, constraints, transactions and
 Bolt protocol as a Neo4j server) embedded in ``LocalNeo4j.java`` with Bolt on 127.0.0.1 and
 auth off. ``run`` uses a fresh data folder that is removed afterwards; ``serve`` keeps its
@@ -75,9 +80,11 @@ def free_port() -> int:
 class LocalNeo4j:
     """One local Neo4j process: ``start()`` waits for the ready line, ``stop()`` for exit."""
 
-    def __init__(self, home: Path, port: int) -> None:
+    def __init__(self, home: Path, port: int, heap: str = HEAP, page_cache_mb: str = PAGE_CACHE_MB) -> None:
         self.home = home
         self.port = port
+        self.heap = heap
+        self.page_cache_mb = page_cache_mb
         self.uri = f"bolt://127.0.0.1:{port}"
         self.process: subprocess.Popen[str] | None = None
         self.log: list[str] = []
@@ -87,8 +94,8 @@ class LocalNeo4j:
         build()
         self.home.mkdir(parents=True, exist_ok=True)
         classpath = f"{CLASSES}{os.pathsep}{LIB}/*"
-        cmd = ["java", f"-Xmx{HEAP}", "-XX:+UseG1GC", "-cp", classpath, MAIN,
-               str(self.home), str(self.port), PAGE_CACHE_MB]
+        cmd = ["java", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-cp", classpath, MAIN,
+               str(self.home), str(self.port), self.page_cache_mb]
         self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True, start_new_session=True)
         ready = threading.Event()
@@ -103,11 +110,14 @@ class LocalNeo4j:
 
         threading.Thread(target=pump, daemon=True).start()
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not ready.wait(0.2):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                tail = "\n".join(self.log[-20:])
-                raise Neo4jUnavailable(f"the local Neo4j did not start:\n{tail}")
+        try:
+            while not ready.wait(0.2):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    tail = "\n".join(self.log[-20:])
+                    raise Neo4jUnavailable(f"the local Neo4j did not start:\n{tail}")
+        except BaseException:  # not started, or interrupted while starting: leave no server behind
+            self.stop()
+            raise
         return self.uri
 
     def stop(self) -> None:
@@ -124,15 +134,37 @@ class LocalNeo4j:
 
 def _run(command: list[str]) -> int:
     home = Path(tempfile.mkdtemp(prefix="cdp-neo4j-"))
-    server = LocalNeo4j(home, free_port())
+    server = LocalNeo4j(home / "tests", free_port())
+    demo = LocalNeo4j(home / "demo", free_port(), heap="512m", page_cache_mb="128")
+    failures: list[Neo4jUnavailable] = []
+
+    def start_demo() -> None:
+        try:
+            demo.start()
+        except Neo4jUnavailable as exc:
+            failures.append(exc)
+
+    starter = threading.Thread(target=start_demo)
     try:
+        starter.start()  # both JVMs start at once
         uri = server.start()
-        print(f"local Neo4j 5.26 ready at {uri} (data {home})", file=sys.stderr, flush=True)
-        env = dict(os.environ, CDP_TEST_NEO4J_URI=uri)
+        starter.join()
+        if failures:
+            raise failures[0]
+        print(f"local Neo4j 5.26 ready at {uri}, demo data server at {demo.uri} (data {home})",
+              file=sys.stderr, flush=True)
+        env = dict(os.environ, CDP_TEST_NEO4J_URI=uri, CDP_TEST_NEO4J_DEMO_URI=demo.uri)
         return subprocess.call(command, env=env)
     finally:
+        starter.join()
         server.stop()
+        demo.stop()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: the servers run in their own sessions, so only ``finally`` stops them."""
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run a command against a fresh local Neo4j")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the servers (own sessions) on SIGTERM too
     try:
         if args.verb == "build":
             build()
@@ -167,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     except Neo4jUnavailable as exc:
         print(f"local Neo4j: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":
