@@ -9,6 +9,8 @@ batch is applied whole or not at all. Times are stored as Neo4j
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -16,12 +18,15 @@ from typing import Any
 
 import pyarrow as pa
 
+from graph import change_feed as feed
 from graph import queries as Q
 from graph.cypher import Query
 from graph.errors import KeyTaken, StoreError, StoreUnavailable
 from graph.model import MODEL
 from graph.observation_ids import distinct_ids, value_ids
-from graph.store import GraphStore, Row
+from graph.store import Changes, GraphStore, Row, Transaction
+
+log = logging.getLogger(__name__)
 
 #: Rows per statement for bulk loads (Neo4j's advice: 10k-50k per transaction).
 BULK_BATCH = 10_000
@@ -44,11 +49,16 @@ class Neo4jStore(GraphStore):
     """
 
     backend = "neo4j"
+    change_feed = True
 
     def __init__(self, uri: str, user: str, password: str, database: str = "neo4j", *,
-                 connect_timeout: float = 5.0, max_retry_seconds: float = 5.0, lazy: bool = False) -> None:
+                 connect_timeout: float = 5.0, max_retry_seconds: float = 5.0, lazy: bool = False,
+                 change_retention_seconds: float = 86_400.0) -> None:
         super().__init__()
         import neo4j
+
+        self.origin = uuid.uuid4().hex
+        self.change_retention_seconds = change_retention_seconds
 
         self._neo4j = neo4j
         self.uri = uri
@@ -103,6 +113,8 @@ class Neo4jStore(GraphStore):
     def ensure_schema(self) -> None:
         for stmt in Q.neo4j_schema_statements():
             self._write_statement(stmt, {})
+        for stmt in Q.CHANGE_FEED_SCHEMA:
+            self._write_statement(stmt, {})
         self._schema_ready = True
         self._retype_value_ids()
 
@@ -140,6 +152,30 @@ class Neo4jStore(GraphStore):
             MODEL.relationship(name))
         for batch in table.to_batches(BULK_BATCH):
             self._write_statement(query, {"rows": batch.to_pylist()})
+
+    # ------------------------------------------------------------ change feed (graph.change_feed)
+
+    def _record_changes(self, tx: Transaction, changes: Changes) -> None:
+        # The last statement of the write: it queues on the feed's counter node, so the
+        # lock is held only from here to the commit.
+        seq = tx.read(Q.CHANGE_FEED_APPEND, {"origin": self.origin, "changes": feed.encode(changes)})[0]["seq"]
+        if seq % feed.PRUNE_EVERY == 0:
+            tx.run(Q.CHANGE_FEED_PRUNE, {"keep_ms": int(self.change_retention_seconds * 1000),
+                                         "limit": feed.PRUNE_LIMIT})
+
+    def _record_change_alone(self, changes: Changes) -> None:
+        try:
+            with self._transaction() as tx:
+                self._record_changes(tx, changes)
+        except (StoreError, StoreUnavailable):
+            # The write itself is done (or failed on its own): say so, and let a follower
+            # notice through its own rebuild or the next entry.
+            log.exception("could not record a change entry for a %s", "wipe or bulk load" if changes.everything
+                          else "delete")
+
+    def changes_since(self, after: int) -> feed.FeedRead:
+        rows = self._fetch(Q.CHANGE_FEED_READ, {"after": int(after), "limit": feed.READ_LIMIT})
+        return feed.feed_read(int(after), int(rows[0]["head"]), rows[0]["entries"])
 
     def close(self) -> None:
         self._driver.close()

@@ -815,6 +815,53 @@ CAMPAIGN_CONTACTS = Query(
     ("id", "wave"),
 )
 
+# --------------------------------------------------------------------------- change feed (Neo4j)
+#
+# Every committed write on Neo4j appends one ChangeEntry in its own transaction
+# (graph.change_feed; docs/neo4j.md#change-feed). The sequence number comes from one
+# ChangeFeed counter node: ``SET f.seq = f.seq + 1`` takes that node's write lock
+# before reading it, so concurrent writers queue on it until the holder commits and
+# numbers are dense and in commit order (a rolled-back write takes its number with it).
+# These labels are not in graph.model: the feed is bookkeeping, not customer data,
+# and ``wipe`` leaves it (it appends an entry saying "everything changed").
+
+CHANGE_FEED_SCHEMA = [
+    Query("neo4j_key_changefeed", "",
+          neo4j="CREATE CONSTRAINT changefeed_id_key IF NOT EXISTS FOR (f:ChangeFeed) REQUIRE f.id IS UNIQUE"),
+    Query("neo4j_key_changeentry", "",
+          neo4j="CREATE CONSTRAINT changeentry_seq_key IF NOT EXISTS FOR (e:ChangeEntry) REQUIRE e.seq IS UNIQUE"),
+    Query("neo4j_index_changeentry_at", "",
+          neo4j="CREATE INDEX changeentry_at IF NOT EXISTS FOR (e:ChangeEntry) ON (e.at)"),
+]
+
+#: Take the next sequence number and record one write's changes under it (inside the write).
+CHANGE_FEED_APPEND = Query(
+    "change_feed_append", "",
+    ("origin", "changes"),
+    neo4j="MERGE (f:ChangeFeed {id: 'cdp'}) ON CREATE SET f.seq = 0 "
+          "SET f.seq = f.seq + 1 "
+          "CREATE (e:ChangeEntry {seq: f.seq, at: timestamp(), origin: $origin, changes: $changes}) "
+          "RETURN e.seq AS seq",
+)
+
+#: The feed's head and up to ``$limit`` entries after ``$after``, oldest first.
+CHANGE_FEED_READ = Query(
+    "change_feed_read", "",
+    ("after", "limit"),
+    neo4j="OPTIONAL MATCH (f:ChangeFeed {id: 'cdp'}) "
+          "RETURN coalesce(f.seq, 0) AS head, COLLECT { MATCH (e:ChangeEntry) WHERE e.seq > $after "
+          "RETURN e {.seq, .origin, .changes} AS entry ORDER BY e.seq LIMIT $limit } AS entries",
+)
+
+#: Delete up to ``$limit`` entries older than ``$keep_ms`` milliseconds.
+CHANGE_FEED_PRUNE = Query(
+    "change_feed_prune", "",
+    ("keep_ms", "limit"),
+    neo4j="MATCH (e:ChangeEntry) WHERE e.at < timestamp() - $keep_ms "
+          "WITH e ORDER BY e.at LIMIT $limit DELETE e",
+)
+
+
 # --------------------------------------------------------------------------- inventory
 
 def fixed_queries() -> list[Query]:
@@ -827,6 +874,7 @@ def fixed_queries() -> list[Query]:
         CUSTOMERS_MERGED_INTO, CAMPAIGNS_OF_CUSTOMERS, CUSTOMERS_WITH_STATUS,
     ]
     fixed += [NEO4J_TEXT_VALUE_IDS, NEO4J_RETYPE_VALUE_IDS]
+    fixed += [*CHANGE_FEED_SCHEMA, CHANGE_FEED_APPEND, CHANGE_FEED_READ, CHANGE_FEED_PRUNE]
     fixed += list(UNLINK.values())
     fixed += list(EXISTING_IDS.values()) + list(NODES_BY_IDS.values()) + list(COUNT_NODES.values())
     fixed += list(COUNT_RELATIONSHIPS.values()) + list(DELETE_NODES.values()) + list(WIPE.values())

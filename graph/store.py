@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +34,9 @@ from graph.cypher import Backend, Query
 from graph.errors import IdTaken, InvalidInput
 from graph.model import ARROW_TYPES, MODEL
 from graph.observation_ids import CONTENT, repeats
+
+if TYPE_CHECKING:
+    from graph.change_feed import FeedRead
 
 Row = dict[str, Any]
 _T = TypeVar("_T")
@@ -353,6 +356,12 @@ class GraphStore(ABC):
     #: Keyed reads may bind many keys as an Arrow array (LadybugDB joins a ``LOAD FROM``
     #: table); otherwise they are passed as a list.
     arrow_keys: bool = False
+    #: True when every committed write also appends an entry to a change feed that other
+    #: processes follow (Neo4j; ``graph.change_feed``, ``changes_since``).
+    change_feed: bool = False
+    #: Names this store object in the change feed: its own entries reach its listeners
+    #: through ``subscribe`` already, so followers in this process skip them.
+    origin: str = ""
 
     def __init__(self) -> None:
         self._count_lock = threading.Lock()
@@ -476,6 +485,28 @@ class GraphStore(ABC):
         for listener in listeners:
             listener(changes)
 
+    # ------------------------------------------------------------ change feed
+
+    def _record_changes(self, tx: Transaction, changes: Changes) -> None:
+        """Append ``changes`` to the change feed inside the write transaction ``tx``
+        (stores with ``change_feed``; the default records nothing)."""
+
+    def _record_change_alone(self, changes: Changes) -> None:
+        """Append ``changes`` to the change feed in a transaction of its own: for writes
+        that are not one transaction (a wipe, a bulk load, a delete statement)."""
+
+    def changes_since(self, after: int) -> FeedRead:
+        """The change feed after sequence number ``after`` (0: from the start): its head
+        and the next entries, oldest first (``graph.change_feed.FeedRead``).
+
+        Raises ``NotImplementedError`` on a store without ``change_feed``, and
+        ``StoreUnavailable`` / ``StoreError`` when the feed cannot be read."""
+        raise NotImplementedError(f"the {self.backend} store keeps no change feed")
+
+    def forget_catalogue(self) -> None:
+        """Drop the cached catalogue (products, channels): another process changed it."""
+        self._wrote()
+
     def _catalogue(self, name: str, load: Callable[[], dict[str, Row]]) -> dict[str, Row]:
         """``load()`` cached until the next write (and at most ``CATALOGUE_TTL_SECONDS``
         unless this process is the store's only writer)."""
@@ -538,6 +569,10 @@ class GraphStore(ABC):
                     if op.rows.num_rows:
                         self._apply(tx, op, result, created, touched)
                         touched.add(op.name)
+                # --- change feed: the write's entry, in this same transaction (graph.change_feed)
+                if self.change_feed:
+                    self._record_changes(tx, _changes_of(ordered, created))
+                # --- end change feed
 
         try:
             if self.call_observer is None:
@@ -672,6 +707,7 @@ class GraphStore(ABC):
             self._write_statement(Q.DELETE_NODES[label], {"ids": list(ids)})
         finally:
             self._wrote()
+        self._record_change_alone(Changes(deleted={label: set(ids)}))
         self._publish(Changes(deleted={label: set(ids)}))
 
     @abstractmethod
@@ -686,6 +722,7 @@ class GraphStore(ABC):
                 self._write_statement(query, {})
         finally:
             self._wrote()
+            self._record_change_alone(Changes(everything=True))
         self._publish(Changes(everything=True))
 
     def existing_ids(self, label: str, ids: Keys) -> set[str]:
@@ -751,6 +788,7 @@ class GraphStore(ABC):
                     progress(name, table.num_rows)
         finally:
             self._wrote()
+            self._record_change_alone(Changes(everything=True))
             self._publish(Changes(everything=True))
         return total
 
