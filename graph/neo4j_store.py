@@ -177,6 +177,9 @@ class Neo4jStore(GraphStore):
         rows = self._fetch(Q.CHANGE_FEED_READ, {"after": int(after), "limit": feed.READ_LIMIT})
         return feed.feed_read(int(after), int(rows[0]["head"]), rows[0]["entries"])
 
+    def change_feed_head(self) -> int:
+        return int(self._fetch(Q.CHANGE_FEED_HEAD, {})[0]["head"])
+
     def close(self) -> None:
         self._driver.close()
 

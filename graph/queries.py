@@ -853,6 +853,12 @@ CHANGE_FEED_READ = Query(
           "RETURN e {.seq, .origin, .changes} AS entry ORDER BY e.seq LIMIT $limit } AS entries",
 )
 
+#: The feed's last sequence number (0 before the first write).
+CHANGE_FEED_HEAD = Query(
+    "change_feed_head", "",
+    neo4j="OPTIONAL MATCH (f:ChangeFeed {id: 'cdp'}) RETURN coalesce(f.seq, 0) AS head",
+)
+
 #: Delete up to ``$limit`` entries older than ``$keep_ms`` milliseconds.
 CHANGE_FEED_PRUNE = Query(
     "change_feed_prune", "",
@@ -874,7 +880,7 @@ def fixed_queries() -> list[Query]:
         CUSTOMERS_MERGED_INTO, CAMPAIGNS_OF_CUSTOMERS, CUSTOMERS_WITH_STATUS,
     ]
     fixed += [NEO4J_TEXT_VALUE_IDS, NEO4J_RETYPE_VALUE_IDS]
-    fixed += [*CHANGE_FEED_SCHEMA, CHANGE_FEED_APPEND, CHANGE_FEED_READ, CHANGE_FEED_PRUNE]
+    fixed += [*CHANGE_FEED_SCHEMA, CHANGE_FEED_APPEND, CHANGE_FEED_READ, CHANGE_FEED_HEAD, CHANGE_FEED_PRUNE]
     fixed += list(UNLINK.values())
     fixed += list(EXISTING_IDS.values()) + list(NODES_BY_IDS.values()) + list(COUNT_NODES.values())
     fixed += list(COUNT_RELATIONSHIPS.values()) + list(DELETE_NODES.values()) + list(WIPE.values())

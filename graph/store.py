@@ -503,6 +503,12 @@ class GraphStore(ABC):
         ``StoreUnavailable`` / ``StoreError`` when the feed cannot be read."""
         raise NotImplementedError(f"the {self.backend} store keeps no change feed")
 
+    def change_feed_head(self) -> int:
+        """The change feed's last sequence number (0 before the first write).
+
+        Raises ``NotImplementedError`` on a store without ``change_feed``."""
+        raise NotImplementedError(f"the {self.backend} store keeps no change feed")
+
     def forget_catalogue(self) -> None:
         """Drop the cached catalogue (products, channels): another process changed it."""
         self._wrote()
