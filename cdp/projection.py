@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -62,9 +63,6 @@ from graph.change_feed import FeedRead
 from graph.store import Changes, GraphStore
 
 log = logging.getLogger(__name__)
-
-#: Customers per slice when reading facts (bounds LadybugDB's memory per query).
-SLICE_CUSTOMERS = 200_000
 
 #: Deleting nodes of these labels removes projected rows we cannot trace to a
 #: customer any more (their links went with them): the projection is rebuilt,
@@ -230,7 +228,7 @@ class Projection:
     and applies other processes' writes incrementally.
     """
 
-    def __init__(self, store: GraphStore, slice_customers: int = SLICE_CUSTOMERS,
+    def __init__(self, store: GraphStore, slice_customers: int | None = None,
                  follow_every: float | None = None) -> None:
         self.store = store
         self.slice_customers = slice_customers
@@ -416,25 +414,43 @@ class Projection:
 # --------------------------------------------------------------------------- building
 
 
-def build(store: GraphStore, version: int = 1, slice_customers: int = SLICE_CUSTOMERS) -> ProjectionData:
-    """Read the whole store into a ``ProjectionData`` (customers sorted by id)."""
+def build(store: GraphStore, version: int = 1, slice_customers: int | None = None) -> ProjectionData:
+    """Read the whole store into a ``ProjectionData`` (customers sorted by id), in slices
+    of ``slice_customers`` (default: the store's ``projection_slice_customers``) read by
+    ``store.projection_readers`` threads."""
     built_at = utc_now()
-    customers_table = store.projection_table("customers")
-    customers_table = customers_table.sort_by("id")
+    slice_customers = slice_customers or store.projection_slice_customers
+    if store.projection_readers > 1:
+        customers_table, tables = _read_parallel(store, slice_customers)
+    else:
+        customers_table = store.projection_table("customers").sort_by("id")
+        bounds = _slices(pd.Index(customers_table.column("id").to_numpy(zero_copy_only=False)), slice_customers)
+        tables = {fact: [store.projection_table(fact, between=b) for b in bounds] for fact in FACTS}
     ids_array = customers_table.column("id").combine_chunks()
     ids = pd.Index(ids_array.to_numpy(zero_copy_only=False), dtype=object)
     customers = _frame("customers", customers_table)
-    bounds = _slices(ids, slice_customers)
     facts: dict[str, pd.DataFrame] = {}
     for fact in FACTS:
-        tables = [store.projection_table(fact, between=b) for b in bounds]
-        table = pa.concat_tables(tables) if tables else _empty(fact)
+        table = pa.concat_tables(tables[fact]) if tables[fact] else _empty(fact)
         facts[fact] = _fact_frame(fact, table, ids_array)
     products, channels, bundles = _catalogue(store)
     return ProjectionData(
         version=version, built_at=built_at, ids=ids, present=np.ones(len(ids), dtype=bool),
         customers=customers, facts=facts, products=products, channels=channels, bundles=bundles,
     )
+
+
+def _read_parallel(store: GraphStore, slice_customers: int) -> tuple[pa.Table, dict[str, list[pa.Table]]]:
+    """The customers table (sorted by id) and each fact's slices, read slice by slice on
+    ``store.projection_readers`` threads: first the sorted ids, which give the slice bounds."""
+    ids = store.customer_ids()
+    bounds = _slices(pd.Index(ids.to_numpy(zero_copy_only=False)), slice_customers)
+    with ThreadPoolExecutor(store.projection_readers, thread_name_prefix="projection") as pool:
+        customers = [pool.submit(store.projection_table, "customers", None, b) for b in bounds]
+        facts = {fact: [pool.submit(store.projection_table, fact, None, b) for b in bounds] for fact in FACTS}
+        customers_table = pa.concat_tables([f.result() for f in customers]) if customers else _empty("customers")
+        tables = {fact: [f.result() for f in futures] for fact, futures in facts.items()}
+    return customers_table.sort_by("id"), tables
 
 
 def _empty(fact: str) -> pa.Table:

@@ -11,8 +11,10 @@ check each one with Neo4j's own Cypher front-end (tests/test_neo4j_cypher.py).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from graph.cypher import Backend, Query
 from graph.model import MODEL, NodeType, RelType
@@ -758,15 +760,82 @@ PROJECTION_FILTERS: dict[str, str] = {
 }
 
 
-def projection_customers(keyed: bool) -> Query:
-    """Every customer (or those in ``$ids``) with all properties as columns."""
+# Neo4j's projection reads are columnar: one record of ``collect()`` lists per slice of
+# customers. ``collect`` drops nulls, which would misalign the columns, so each absent
+# value is encoded as a value of its column's type that the data cannot hold, and
+# times travel as ISO strings (decoding a driver temporal costs 5-14 us; Arrow parses
+# strings in C). ``graph.neo4j_store`` decodes them back to nulls.
+
+#: The encoded absent value of a text column (a NUL character).
+ABSENT_TEXT = "\x00"
+#: The encoded absent value of an integer column (the smallest 64-bit integer).
+ABSENT_INT = -(2 ** 63)
+#: The encoded absent value of a boolean column (sent as an integer, 1 or 0).
+ABSENT_BOOL = -1
+
+
+def neo4j_column(expr: str, type_: str) -> str:
+    """The Cypher expression collected for ``expr`` of model type ``type_`` in a columnar read:
+    text with absent values as NUL, integers as the smallest int64, doubles as NaN, booleans
+    as 1/0/-1, dates and times as ISO text or the empty string."""
+    if type_ == "STRING":
+        return f"coalesce({expr}, '\\u0000')"
+    if type_ == "INT64":
+        return f"coalesce({expr}, -9223372036854775807 - 1)"
+    if type_ == "DOUBLE":
+        return f"coalesce(toFloat({expr}), 0.0 / 0.0)"
+    if type_ == "BOOL":
+        return f"coalesce(toInteger({expr}), -1)"
+    if type_ in ("DATE", "TIMESTAMP"):
+        return f"coalesce(toString({expr}), '')"
+    raise ValueError(f"no columnar encoding for type {type_}")
+
+
+def _neo4j_collect(head: str, columns: list[tuple[str, str, str]]) -> str:
+    """``head`` (MATCH ... WHERE ...) returning one record of ``collect`` lists, one per
+    ``(name, expression, model type)``."""
+    return f"{head} RETURN " + ", ".join(f"collect({neo4j_column(expr, t)}) AS {name}" for name, expr, t in columns)
+
+
+_PATTERN_NODE = re.compile(r"\((\w+):(\w+)")
+_PATTERN_REL = re.compile(r"\[(\w+):(\w+)\]")
+
+
+def projection_columns(name: str) -> list[tuple[str, str, str]]:
+    """``(column, Cypher expression, model type)`` of projection table ``name`` (``"customers"``
+    or a fact of ``PROJECTION_FACTS``); facts start with ``customer``. KeyError for an unknown name."""
+    if name == "customers":
+        return [(p.name, f"c.{p.name}", p.type) for p in MODEL.node("Customer").properties]
+    pattern, columns = PROJECTION_FACTS[name]
+    kinds: dict[str, Any] = {var: MODEL.node(label) for var, label in _PATTERN_NODE.findall(pattern)}
+    kinds.update({var: MODEL.relationship(t) for var, t in _PATTERN_REL.findall(pattern)})
+    out = [("customer", "c.id", "STRING")]
+    for column, expr in columns:
+        var, prop = expr.split(".")
+        owner = kinds[var]
+        type_ = "STRING" if prop == "id" else next(p.type for p in owner.properties if p.name == prop)
+        out.append((column, expr, type_))
+    return out
+
+
+#: Every customer id (the projection's row order and slice bounds), as a column.
+CUSTOMER_IDS = Query("customer_ids", "MATCH (c:Customer) RETURN c.id AS id",
+                     neo4j="MATCH (c:Customer) RETURN collect(c.id) AS id", neo4j_columns=True)
+
+
+def projection_customers(keyed: bool, sliced: bool = False) -> Query:
+    """Every customer (or those in ``$ids``, or ``sliced``: with ids from ``$lo`` to ``$hi``)
+    with all properties as columns."""
     node = MODEL.node("Customer")
     cols = ", ".join(f"c.{p} AS {p}" for p in node.property_names)
-    where = " WHERE c.id IN $ids" if keyed else ""
+    where = " WHERE c.id IN $ids" if keyed else " WHERE c.id >= $lo AND c.id <= $hi" if sliced else ""
     return Query(
-        f"projection_customers{'_keyed' if keyed else ''}", f"MATCH (c:Customer){where} RETURN {cols}",
-        ("ids",) if keyed else (),
+        f"projection_customers{'_keyed' if keyed else '_sliced' if sliced else ''}",
+        f"MATCH (c:Customer){where} RETURN {cols}",
+        ("ids",) if keyed else ("lo", "hi") if sliced else (),
         ladybug_per_key=f"MATCH (c:Customer {{id: $id}}) RETURN {cols}" if keyed else None,
+        neo4j=_neo4j_collect(f"MATCH (c:Customer){where}", projection_columns("customers")),
+        neo4j_columns=True,
     )
 
 
@@ -780,18 +849,22 @@ def projection_fact(fact: str, keyed: bool) -> Query:
     if not keyed:
         # Read in slices of customers ($lo..$hi inclusive): one pass over 5M contacts
         # with their channels fills a 2 GiB LadybugDB buffer pool; slices do not.
-        return Query(f"projection_{fact}",
-                     f"MATCH {pattern} WHERE c.id >= $lo AND c.id <= $hi{extra} RETURN {cols}", ("lo", "hi"))
+        head = f"MATCH {pattern} WHERE c.id >= $lo AND c.id <= $hi{extra}"
+        return Query(f"projection_{fact}", f"{head} RETURN {cols}", ("lo", "hi"),
+                     neo4j=_neo4j_collect(head, projection_columns(fact)), neo4j_columns=True)
     where = f" WHERE {PROJECTION_FILTERS[fact]}" if fact in PROJECTION_FILTERS else ""
+    head = f"MATCH {pattern} WHERE c.id IN $ids{extra}"
     return Query(
-        f"projection_{fact}_keyed", f"MATCH {pattern} WHERE c.id IN $ids{extra} RETURN {cols}", ("ids",),
+        f"projection_{fact}_keyed", f"{head} RETURN {cols}", ("ids",),
         ladybug_per_key=f"MATCH {pattern.replace('(c:Customer)', '(c:Customer {id: $id})', 1)}{where} RETURN {cols}",
+        neo4j=_neo4j_collect(head, projection_columns(fact)), neo4j_columns=True,
     )
 
 
 def projection_queries() -> list[Query]:
     """Every projection query, for the linter."""
-    out = [projection_customers(False), projection_customers(True), *OWNERS.values()]
+    out = [projection_customers(False), projection_customers(True), projection_customers(False, True),
+           CUSTOMER_IDS, *OWNERS.values()]
     for fact in PROJECTION_FACTS:
         out += [projection_fact(fact, False), projection_fact(fact, True)]
     return out

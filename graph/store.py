@@ -14,7 +14,6 @@ anything the store itself rejects.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -356,6 +355,11 @@ class GraphStore(ABC):
     #: Keyed reads may bind many keys as an Arrow array (LadybugDB joins a ``LOAD FROM``
     #: table); otherwise they are passed as a list.
     arrow_keys: bool = False
+    #: Projection reads this backend serves well at once (``cdp.projection.build`` runs the
+    #: slices of a build on this many threads), and customers per slice (a slice bounds
+    #: LadybugDB's memory per query).
+    projection_readers: int = 1
+    projection_slice_customers: int = 200_000
     #: True when every committed write also appends an entry to a change feed that other
     #: processes follow (Neo4j; ``graph.change_feed``, ``changes_since``).
     change_feed: bool = False
@@ -818,8 +822,8 @@ class GraphStore(ABC):
         Customers: every one, or those in ``ids``. Facts (rows carry the owning
         customer's id in ``customer``): those of the customers in ``ids``, or of
         the customers whose ids lie in ``between`` (inclusive bounds; read a big
-        store slice by slice). Raises KeyError for an unknown name, ValueError
-        for a fact without ``ids`` or ``between``.
+        store slice by slice; customers may be sliced too). Raises KeyError for
+        an unknown name, ValueError for a fact without ``ids`` or ``between``.
         """
         schema = projection_schema(name)
         if ids is not None:
@@ -829,13 +833,23 @@ class GraphStore(ABC):
             self._called()
             return self._observed(query.name, self._fetch_table_keyed, query, list(dict.fromkeys(ids)), schema)
         self._called()
-        if name == "customers":
+        if name == "customers" and between is not None:
+            query, params = Q.projection_customers(False, True), {"lo": between[0], "hi": between[1]}
+        elif name == "customers":
             query, params = Q.projection_customers(False), {}
         elif between is None:
             raise ValueError(f"projection_table({name!r}) needs ids or between")
         else:
             query, params = Q.projection_fact(name, False), {"lo": between[0], "hi": between[1]}
         return self._observed(query.name, self._fetch_table, query, params, schema)
+
+    def customer_ids(self) -> pa.Array:
+        """Every customer id, sorted, as an Arrow string array (slice bounds of a projection build)."""
+        self._called()
+        table = self._observed(Q.CUSTOMER_IDS.name, self._fetch_table, Q.CUSTOMER_IDS, {},
+                               pa.schema([("id", pa.string())]))
+        ids = table.column("id").combine_chunks()
+        return ids.take(pc.sort_indices(ids))
 
     def owners(self, label: str, ids: Sequence[str]) -> set[str]:
         """Ids of the customers the ``label`` nodes ``ids`` belong to (through
@@ -1022,23 +1036,6 @@ def _rows_to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-_PATTERN_NODE = re.compile(r"\((\w+):(\w+)")
-_PATTERN_REL = re.compile(r"\[(\w+):(\w+)\]")
-
-
 def projection_schema(name: str) -> pa.Schema:
     """The Arrow schema of projection table ``name`` (``"customers"`` or a fact), from the model."""
-    if name == "customers":
-        return MODEL.node("Customer").arrow_schema()
-    pattern, columns = Q.PROJECTION_FACTS[name]
-    kinds: dict[str, Any] = {var: MODEL.node(label) for var, label in _PATTERN_NODE.findall(pattern)}
-    kinds.update({var: MODEL.relationship(t) for var, t in _PATTERN_REL.findall(pattern)})
-    fields = [("customer", pa.string())]
-    for column, expr in columns:
-        var, prop = expr.split(".")
-        owner = kinds[var]
-        if prop == "id":
-            fields.append((column, pa.string()))
-        else:
-            fields.append((column, ARROW_TYPES[next(p.type for p in owner.properties if p.name == prop)]))
-    return pa.schema(fields)
+    return pa.schema([(column, ARROW_TYPES[type_]) for column, _, type_ in Q.projection_columns(name)])
