@@ -215,7 +215,7 @@ class _Server:
 
     def gql(self, query: str, variables: dict | None = None) -> dict:
         response = httpx.post(f"{self.base}/graphql", json={"query": query, "variables": variables or {}},
-                              headers={"Authorization": f"Bearer {self.key}"}, timeout=120)
+                              headers={"Authorization": f"Bearer {self.key}"}, timeout=900)
         assert response.status_code == 200, response.text
         body = response.json()
         assert "errors" not in body, body
