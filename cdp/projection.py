@@ -60,6 +60,7 @@ from graph.model import (
     TIER_VALUES,
 )
 from graph.change_feed import FeedRead
+from graph.errors import StoreUnavailable
 from graph.store import Changes, GraphStore
 
 log = logging.getLogger(__name__)
@@ -261,7 +262,10 @@ class Projection:
         Raises ``StoreError``/``StoreUnavailable`` when the store cannot be read.
         """
         if self.follow_every is not None and self._snapshot is not None:
-            self.follow()
+            try:
+                self.follow()
+            except StoreUnavailable as exc:  # a blip: serve the snapshot we have, read the feed next time
+                log.warning("change feed not read: %s", exc)
         snapshot = self._snapshot
         if snapshot is not None and self._applied == self._heard:
             return snapshot

@@ -305,3 +305,26 @@ def test_two_servers_on_one_neo4j_see_each_others_writes_without_rebuilding(tmp_
         wiper = _store()
         wiper.wipe()
         wiper.close()
+
+
+@needs_neo4j
+def test_an_unreachable_feed_serves_the_snapshot_it_has(two_stores) -> None:  # type: ignore[no-untyped-def]
+    """Neo4j unreachable for a moment (a real driver to a port nobody listens on): the
+    projection answers from its snapshot and reads the feed again once it is back."""
+    import neo4j
+
+    writer, reader = two_stores
+    projection = Projection(reader, follow_every=0)
+    built = projection.data()
+    working = reader._driver
+    reader._driver = neo4j.GraphDatabase.driver(f"bolt://127.0.0.1:{_free_port()}", auth=("neo4j", ""),
+                                                connection_timeout=1, max_transaction_retry_time=0)
+    try:
+        assert projection.data() is built
+    finally:
+        reader._driver.close()
+        reader._driver = working
+    writer.upsert_nodes("Customer", [{"id": "FEEDBACK", "city": "Back"}])
+    assert projection.data().row_of("FEEDBACK") is not None
+    assert projection.totals().builds == 1
+    projection.close()
