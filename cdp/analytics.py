@@ -40,16 +40,15 @@ class Analytics:
     def __init__(self, store: GraphStore, settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        self.projection = Projection(store)
+        # On Neo4j other servers write too: their writes come through the change feed.
+        self.projection = Projection(store, follow_every=settings.change_feed_poll)
 
     def data(self) -> ProjectionData:
-        """The current projection snapshot, fresh with this process's writes.
-
-        On a store other processes may write (Neo4j) a snapshot older than
-        ``settings.projection_max_age`` seconds is rebuilt.
+        """The current projection snapshot, fresh with this process's writes and, on
+        Neo4j, with other servers' writes read from the change feed at most
+        ``settings.change_feed_poll`` seconds ago.
         """
-        max_age = None if self.store.exclusive_writer else float(self.settings.projection_max_age)
-        return self.projection.data(max_age=max_age)
+        return self.projection.data()
 
     @cached_property
     def features(self) -> FeatureFrame:

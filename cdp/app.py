@@ -213,7 +213,8 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
 
     metrics = Metrics()
     store.call_observer = metrics.observe_store_call  # the latest app over a store records its calls
-    metrics.watch_projection(lambda: graphql.analytics.projection.last_refresh)
+    metrics.watch_projection(lambda: graphql.analytics.projection.last_refresh,
+                             lambda: graphql.analytics.projection.totals())
 
     async def metrics_endpoint(_: Request) -> Response:
         body, content_type = metrics.render()

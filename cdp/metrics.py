@@ -9,6 +9,9 @@
 | ``cdp_store_call_duration_seconds`` | histogram | ``query`` | one store call (a read, a keyed read, a write batch) |
 | ``cdp_store_call_errors_total`` | counter | ``query``, ``code`` | store calls that failed, by error code |
 | ``cdp_projection_last_build_seconds`` etc. | gauge | | the analytic projection's last build / refresh |
+| ``cdp_projection_builds_total`` / ``cdp_projection_refreshes_total`` | counter | | full builds / incremental refreshes of the projection since start |
+| ``cdp_change_feed_entries_total`` | counter | | other servers' writes applied from the Neo4j change feed (docs/neo4j.md) |
+| ``cdp_change_feed_position`` | gauge | | the last change-feed entry the projection follows (absent when not following one) |
 
 plus the client library's process and Python metrics (``process_*``, ``python_*``).
 
@@ -28,7 +31,7 @@ from typing import Any
 
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest,
                                GCCollector, PlatformCollector, ProcessCollector)
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from graph.errors import CdpError
@@ -142,10 +145,12 @@ class Metrics:
             code = error.code if isinstance(error, CdpError) else "INTERNAL_SERVER_ERROR"
             self.store_errors.labels(self._queries.label(query), code).inc()
 
-    def watch_projection(self, last_refresh: Callable[[], Any]) -> None:
+    def watch_projection(self, last_refresh: Callable[[], Any], totals: Callable[[], Any] | None = None) -> None:
         """Report the analytic projection's last build / refresh: ``last_refresh()`` returns
-        ``cdp.projection.RefreshStats`` (read at scrape time only: no cost per request)."""
+        ``cdp.projection.RefreshStats`` and ``totals()`` ``cdp.projection.ProjectionTotals``
+        (read at scrape time only: no cost per request)."""
         self._projection.source = last_refresh
+        self._projection.totals = totals
 
     # ------------------------------------------------------------ exposition
 
@@ -159,10 +164,11 @@ class _ProjectionCollector(Collector):
 
     def __init__(self) -> None:
         self.source: Callable[[], Any] | None = None
+        self.totals: Callable[[], Any] | None = None
         self._build: tuple[float, int] | None = None
         self._refresh: tuple[float, int] | None = None
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         stats = self.source() if self.source is not None else None
         if stats is not None and getattr(stats, "seconds", 0.0):
             kept = (float(stats.seconds), int(stats.customers))
@@ -180,6 +186,22 @@ class _ProjectionCollector(Collector):
                 customers.add_metric([], kept[1])
             yield seconds
             yield customers
+        totals = self.totals() if self.totals is not None else None
+        if totals is not None:
+            for name, value, what in (
+                    ("cdp_projection_builds", totals.builds, "Full builds of the analytic projection since start."),
+                    ("cdp_projection_refreshes", totals.refreshes,
+                     "Incremental refreshes of the analytic projection since start."),
+                    ("cdp_change_feed_entries", totals.feed_entries,
+                     "Other servers' writes applied from the change feed since start.")):
+                counter = CounterMetricFamily(name, what)
+                counter.add_metric([], value)
+                yield counter
+            if totals.feed_position >= 0:
+                position = GaugeMetricFamily("cdp_change_feed_position",
+                                             "The last change-feed entry the analytic projection follows.")
+                position.add_metric([], totals.feed_position)
+                yield position
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())

@@ -20,8 +20,12 @@ rows and swaps in a new snapshot, so answers reflect the latest data without a
 full rebuild. Snapshots are immutable: a reader keeps a consistent view while a
 refresh builds the next one.
 
-Writes made by another process (possible on Neo4j) are not seen by the
-listener; ``Projection.data(max_age=...)`` rebuilds a snapshot older than that.
+Writes made by another process (several servers on one Neo4j) are not seen by
+the listener: they reach the projection through the store's change feed
+(``graph.change_feed``). ``Projection(store, follow_every=s)`` reads the feed at
+most every ``s`` seconds when ``data()`` is called and feeds the other processes'
+entries to the same incremental refresh; it rebuilds only when the feed cannot be
+followed (entries pruned while this process did not look, or a wipe or bulk load).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -54,12 +59,11 @@ from graph.model import (
     SUBSCRIPTION_STATUS_VALUES,
     TIER_VALUES,
 )
+from graph.change_feed import FeedRead
+from graph.errors import StoreUnavailable
 from graph.store import Changes, GraphStore
 
 log = logging.getLogger(__name__)
-
-#: Customers per slice when reading facts (bounds LadybugDB's memory per query).
-SLICE_CUSTOMERS = 200_000
 
 #: Deleting nodes of these labels removes projected rows we cannot trace to a
 #: customer any more (their links went with them): the projection is rebuilt,
@@ -199,6 +203,18 @@ class RefreshStats:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class ProjectionTotals:
+    """Counts since start: full ``builds``, incremental ``refreshes``, change-feed
+    ``feed_entries`` applied from other processes, and the feed ``feed_position``
+    (-1: not following a feed)."""
+
+    builds: int = 0
+    refreshes: int = 0
+    feed_entries: int = 0
+    feed_position: int = -1
+
+
 class Projection:
     """The live analytic projection of one store.
 
@@ -207,11 +223,21 @@ class Projection:
     readers get the latest complete snapshot. ``listeners`` are called with
     ``(snapshot, changed_rows)`` after each refresh (``changed_rows`` is None
     after a full build), so caches and scores can follow.
+
+    ``follow_every`` (seconds; None: do not follow): on a store with a change feed,
+    ``data()`` reads the feed when it last did longer ago than that (0: on every call)
+    and applies other processes' writes incrementally.
     """
 
-    def __init__(self, store: GraphStore, slice_customers: int = SLICE_CUSTOMERS) -> None:
+    def __init__(self, store: GraphStore, slice_customers: int | None = None,
+                 follow_every: float | None = None) -> None:
         self.store = store
         self.slice_customers = slice_customers
+        self.follow_every = follow_every if store.change_feed else None
+        self._feed_lock = threading.Lock()
+        self._feed_position = -1  # the last feed entry the snapshot (or _pending) includes
+        self._feed_polled = float("-inf")  # time.monotonic() of the last feed read
+        self._builds = self._refreshes = self._feed_entries = 0
         self._snapshot: ProjectionData | None = None
         self._pending = Changes()
         self._pending_lock = threading.Lock()
@@ -228,20 +254,23 @@ class Projection:
 
     # ------------------------------------------------------------ public
 
-    def data(self, max_age: float | None = None) -> ProjectionData:
-        """The current snapshot, with every committed write of this process applied.
+    def data(self) -> ProjectionData:
+        """The current snapshot, with every committed write of this process applied
+        (and, when following a change feed, the other processes' writes read from it).
 
-        Builds the projection on first use. ``max_age`` (seconds): rebuild a
-        snapshot read longer ago than that (for stores other processes write).
+        Builds the projection on first use.
         Raises ``StoreError``/``StoreUnavailable`` when the store cannot be read.
         """
+        if self.follow_every is not None and self._snapshot is not None:
+            try:
+                self.follow()
+            except StoreUnavailable as exc:  # a blip: serve the snapshot we have, read the feed next time
+                log.warning("change feed not read: %s", exc)
         snapshot = self._snapshot
-        if snapshot is not None and self._applied == self._heard and (
-                max_age is None or (utc_now() - snapshot.built_at).total_seconds() <= max_age):
+        if snapshot is not None and self._applied == self._heard:
             return snapshot
         with self._refresh_lock:
-            if self._snapshot is None or (max_age is not None and (
-                    utc_now() - self._snapshot.built_at).total_seconds() > max_age):
+            if self._snapshot is None:
                 self.rebuild()
             elif self._pending or self._applied != self._heard:
                 self.refresh()
@@ -253,6 +282,48 @@ class Projection:
         """True once a snapshot exists."""
         return self._snapshot is not None
 
+    def totals(self) -> ProjectionTotals:
+        """Builds, refreshes and change-feed entries applied since start (for metrics)."""
+        return ProjectionTotals(self._builds, self._refreshes, self._feed_entries,
+                                self._feed_position if self.follow_every is not None else -1)
+
+    def follow(self, force: bool = False) -> int:
+        """Read the store's change feed (unless read less than ``follow_every`` seconds ago,
+        or another thread is reading it) and queue other processes' writes for the next
+        refresh; a gap in the feed queues a rebuild. Returns the number of entries queued.
+
+        Raises ``StoreError``/``StoreUnavailable`` when the feed cannot be read.
+        """
+        if self.follow_every is None or self._snapshot is None:
+            return 0
+        if not force and time.monotonic() - self._feed_polled < self.follow_every:
+            return 0
+        if not self._feed_lock.acquire(blocking=False):
+            return 0  # another request is reading it: serve the current snapshot
+        try:
+            queued = 0
+            while True:
+                after = self._feed_position
+                read: FeedRead = self.store.changes_since(after)
+                self._feed_polled = time.monotonic()
+                if read.missed:
+                    log.warning("change feed: entries after %d are gone (head %d): rebuilding", after, read.head)
+                    self._on_change(Changes(everything=True))
+                    self._feed_position = read.head
+                    return queued + 1
+                for entry in read.entries:
+                    if entry.origin != self.store.origin:  # our own writes were heard through subscribe
+                        if _touches_catalogue(entry.changes):
+                            self.store.forget_catalogue()
+                        self._on_change(entry.changes)
+                        queued += 1
+                        self._feed_entries += 1
+                    self._feed_position = entry.seq
+                if not read.entries or self._feed_position >= read.head:
+                    return queued
+        finally:
+            self._feed_lock.release()
+
     def rebuild(self) -> ProjectionData:
         """Read the whole store into a new snapshot (pending changes are included)."""
         with self._refresh_lock:
@@ -260,8 +331,15 @@ class Projection:
             with self._pending_lock:
                 self._pending = Changes()
                 heard = self._heard
+            if self.follow_every is not None:
+                # The feed's head before the read: entries after it are applied again later
+                # (re-reading a customer is idempotent), none before it is missed.
+                with self._feed_lock:
+                    self._feed_position = self.store.change_feed_head()
+                    self._feed_polled = time.monotonic()
             self._version += 1
             snapshot = build(self.store, self._version, self.slice_customers)
+            self._builds += 1
             self._snapshot = snapshot
             self._applied = heard
             self.last_refresh = RefreshStats(customers=snapshot.size, rebuilt=True,
@@ -291,8 +369,7 @@ class Projection:
                 self.rebuild()
                 return self.last_refresh
             snapshot = self._snapshot
-            catalogue = any(changes.nodes.get(label) for label in ("Product", "Channel")) or any(
-                changes.relationships.get(t) for t in _CATALOGUE_RELATIONSHIPS)
+            catalogue = _touches_catalogue(changes)
             touched = touched_customers(self.store, changes)
             deleted = changes.deleted.get("Customer", set())
             if not catalogue and not deleted and not any(touched.values()):
@@ -305,6 +382,7 @@ class Projection:
             snapshot, rows = apply(self.store, snapshot, touched, deleted, self._version, catalogue)
             self._snapshot = snapshot
             self._applied = heard
+            self._refreshes += 1
             self.last_refresh = RefreshStats(customers=len(rows), seconds=time.perf_counter() - started)
             self._tell(snapshot, rows)
             return self.last_refresh
@@ -340,25 +418,43 @@ class Projection:
 # --------------------------------------------------------------------------- building
 
 
-def build(store: GraphStore, version: int = 1, slice_customers: int = SLICE_CUSTOMERS) -> ProjectionData:
-    """Read the whole store into a ``ProjectionData`` (customers sorted by id)."""
+def build(store: GraphStore, version: int = 1, slice_customers: int | None = None) -> ProjectionData:
+    """Read the whole store into a ``ProjectionData`` (customers sorted by id), in slices
+    of ``slice_customers`` (default: the store's ``projection_slice_customers``) read by
+    ``store.projection_readers`` threads."""
     built_at = utc_now()
-    customers_table = store.projection_table("customers")
-    customers_table = customers_table.sort_by("id")
+    slice_customers = slice_customers or store.projection_slice_customers
+    if store.projection_readers > 1:
+        customers_table, tables = _read_parallel(store, slice_customers)
+    else:
+        customers_table = store.projection_table("customers").sort_by("id")
+        bounds = _slices(pd.Index(customers_table.column("id").to_numpy(zero_copy_only=False)), slice_customers)
+        tables = {fact: [store.projection_table(fact, between=b) for b in bounds] for fact in FACTS}
     ids_array = customers_table.column("id").combine_chunks()
     ids = pd.Index(ids_array.to_numpy(zero_copy_only=False), dtype=object)
     customers = _frame("customers", customers_table)
-    bounds = _slices(ids, slice_customers)
     facts: dict[str, pd.DataFrame] = {}
     for fact in FACTS:
-        tables = [store.projection_table(fact, between=b) for b in bounds]
-        table = pa.concat_tables(tables) if tables else _empty(fact)
+        table = pa.concat_tables(tables[fact]) if tables[fact] else _empty(fact)
         facts[fact] = _fact_frame(fact, table, ids_array)
     products, channels, bundles = _catalogue(store)
     return ProjectionData(
         version=version, built_at=built_at, ids=ids, present=np.ones(len(ids), dtype=bool),
         customers=customers, facts=facts, products=products, channels=channels, bundles=bundles,
     )
+
+
+def _read_parallel(store: GraphStore, slice_customers: int) -> tuple[pa.Table, dict[str, list[pa.Table]]]:
+    """The customers table (sorted by id) and each fact's slices, read slice by slice on
+    ``store.projection_readers`` threads: first the sorted ids, which give the slice bounds."""
+    ids = store.customer_ids()
+    bounds = _slices(pd.Index(ids.to_numpy(zero_copy_only=False)), slice_customers)
+    with ThreadPoolExecutor(store.projection_readers, thread_name_prefix="projection") as pool:
+        customers = [pool.submit(store.projection_table, "customers", None, b) for b in bounds]
+        facts = {fact: [pool.submit(store.projection_table, fact, None, b) for b in bounds] for fact in FACTS}
+        customers_table = pa.concat_tables([f.result() for f in customers]) if customers else _empty("customers")
+        tables = {fact: [f.result() for f in futures] for fact, futures in facts.items()}
+    return customers_table.sort_by("id"), tables
 
 
 def _empty(fact: str) -> pa.Table:
@@ -459,6 +555,12 @@ _CREATED_TABLES = {"Contact": "VIA"}
 #: The target label of each customer relationship.
 MODEL_TARGETS = {"HOLDS": "Account", "HAD_CONTACT": "Contact", "PREFERS": "Channel", "HAS_IDENTITY": "Identity",
                  "HAS_ATTRIBUTE": "AttributeValue"}
+
+
+def _touches_catalogue(changes: Changes) -> bool:
+    """True when ``changes`` wrote products, channels or the catalogue's relationships."""
+    return any(changes.nodes.get(label) or changes.deleted.get(label) for label in ("Product", "Channel")) or any(
+        changes.relationships.get(t) for t in _CATALOGUE_RELATIONSHIPS)
 
 
 def _untraced_deletes(changes: Changes) -> bool:

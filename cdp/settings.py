@@ -11,7 +11,8 @@
 | ``CDP_MAX_PAGE_SIZE`` | ``100`` | largest ``first`` a connection accepts |
 | ``CDP_DEMO_CUSTOMERS`` / ``CDP_DEMO_SEED`` | ``2000`` / ``42`` | demo data loaded on first run |
 | ``CDP_PROFILE_POLICY`` | packaged ``cdp/profile_policy.toml`` | survivorship, staleness, self-service rules |
-| ``CDP_PROJECTION_MAX_AGE`` | ``300`` | seconds before the analytic projection of a Neo4j store is re-read (writes by other processes) |
+| ``CDP_CHANGE_FEED_POLL`` | ``1`` | on Neo4j, seconds between a server's reads of the change feed (other servers' writes reach its analytic projection within about this; ``0``: on every read); docs/neo4j.md |
+| ``CDP_CHANGE_FEED_RETENTION`` | ``86400`` | on Neo4j, seconds change-feed entries are kept; a server idle for longer rebuilds its projection on its next read |
 | ``CDP_MODEL_DIR`` | ``<CDP_DB_PATH>.models`` | where trained models and their cards are kept |
 | ``CDP_COMPLAINT_SLA_HOURS`` | ``48`` | hours within which a complaint should be resolved (docs/relationship.md) |
 | ``CDP_LOG_FORMAT`` | ``json`` | ``json`` (one object per line) or ``plain`` (for reading in a terminal); docs/operations.md |
@@ -63,7 +64,8 @@ class Settings:
     demo_customers: int = 2000
     demo_seed: int = 42
     profile_policy_path: Path | None = None
-    projection_max_age: int = 300
+    change_feed_poll: float = 1.0
+    change_feed_retention: float = 86_400.0
     model_dir: Path | None = None
     complaint_sla_hours: int = 48
     log_format: str = "json"
@@ -145,7 +147,8 @@ class Settings:
             demo_customers=number("CDP_DEMO_CUSTOMERS", cls.demo_customers),
             demo_seed=number("CDP_DEMO_SEED", cls.demo_seed),
             profile_policy_path=Path(env["CDP_PROFILE_POLICY"]) if env.get("CDP_PROFILE_POLICY") else None,
-            projection_max_age=number("CDP_PROJECTION_MAX_AGE", cls.projection_max_age),
+            change_feed_poll=seconds("CDP_CHANGE_FEED_POLL", cls.change_feed_poll, zero_ok=True),
+            change_feed_retention=seconds("CDP_CHANGE_FEED_RETENTION", cls.change_feed_retention),
             model_dir=Path(env["CDP_MODEL_DIR"]) if env.get("CDP_MODEL_DIR") else None,
             complaint_sla_hours=number("CDP_COMPLAINT_SLA_HOURS", cls.complaint_sla_hours),
             log_format=_log_format(env.get("CDP_LOG_FORMAT") or cls.log_format),

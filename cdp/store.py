@@ -23,7 +23,7 @@ def open_store(settings: Settings, read_only: bool = False, lazy: bool = False) 
         return Neo4jStore(
             settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database,
             connect_timeout=settings.neo4j_connect_timeout, max_retry_seconds=settings.neo4j_max_retry_seconds,
-            lazy=lazy,
+            lazy=lazy, change_retention_seconds=settings.change_feed_retention,
         )
     from graph.ladybug_store import LadybugStore
 

@@ -44,6 +44,10 @@ class Query:
     #: A join with a ``LOAD FROM`` table finds 10,000 ids among 1M in 32 ms where
     #: ``UNWIND`` takes 180 ms and ``IN $ids`` compares the list with every row.
     ladybug_tables: tuple[str, ...] = ()
+    #: The Neo4j text returns one record whose values are whole columns (``collect(...)``
+    #: lists, absent values encoded as ``graph.queries.neo4j_column`` says): decoding one
+    #: list per column costs a fraction of decoding one record per row (docs/neo4j.md).
+    neo4j_columns: bool = False
 
     def text(self, backend: Backend) -> str:
         """Return the statement text for ``backend``."""

@@ -11,8 +11,10 @@ check each one with Neo4j's own Cypher front-end (tests/test_neo4j_cypher.py).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from graph.cypher import Backend, Query
 from graph.model import ACCOUNT, CONTACT, CUSTOMER, MODEL, MONETARY_EVENT, SUBSCRIPTION, NodeType, RelType
@@ -881,15 +883,82 @@ PROJECTION_FILTERS: dict[str, str] = {
 }
 
 
-def projection_customers(keyed: bool) -> Query:
-    """Every customer (or those in ``$ids``) with all properties as columns."""
+# Neo4j's projection reads are columnar: one record of ``collect()`` lists per slice of
+# customers. ``collect`` drops nulls, which would misalign the columns, so each absent
+# value is encoded as a value of its column's type that the data cannot hold, and
+# times travel as ISO strings (decoding a driver temporal costs 5-14 us; Arrow parses
+# strings in C). ``graph.neo4j_store`` decodes them back to nulls.
+
+#: The encoded absent value of a text column (a NUL character).
+ABSENT_TEXT = "\x00"
+#: The encoded absent value of an integer column (the smallest 64-bit integer).
+ABSENT_INT = -(2 ** 63)
+#: The encoded absent value of a boolean column (sent as an integer, 1 or 0).
+ABSENT_BOOL = -1
+
+
+def neo4j_column(expr: str, type_: str) -> str:
+    """The Cypher expression collected for ``expr`` of model type ``type_`` in a columnar read:
+    text with absent values as NUL, integers as the smallest int64, doubles as NaN, booleans
+    as 1/0/-1, dates and times as ISO text or the empty string."""
+    if type_ == "STRING":
+        return f"coalesce({expr}, '\\u0000')"
+    if type_ == "INT64":
+        return f"coalesce({expr}, -9223372036854775807 - 1)"
+    if type_ == "DOUBLE":
+        return f"coalesce(toFloat({expr}), 0.0 / 0.0)"
+    if type_ == "BOOL":
+        return f"coalesce(toInteger({expr}), -1)"
+    if type_ in ("DATE", "TIMESTAMP"):
+        return f"coalesce(toString({expr}), '')"
+    raise ValueError(f"no columnar encoding for type {type_}")
+
+
+def _neo4j_collect(head: str, columns: list[tuple[str, str, str]]) -> str:
+    """``head`` (MATCH ... WHERE ...) returning one record of ``collect`` lists, one per
+    ``(name, expression, model type)``."""
+    return f"{head} RETURN " + ", ".join(f"collect({neo4j_column(expr, t)}) AS {name}" for name, expr, t in columns)
+
+
+_PATTERN_NODE = re.compile(r"\((\w+):(\w+)")
+_PATTERN_REL = re.compile(r"\[(\w+):(\w+)\]")
+
+
+def projection_columns(name: str) -> list[tuple[str, str, str]]:
+    """``(column, Cypher expression, model type)`` of projection table ``name`` (``"customers"``
+    or a fact of ``PROJECTION_FACTS``); facts start with ``customer``. KeyError for an unknown name."""
+    if name == "customers":
+        return [(p.name, f"c.{p.name}", p.type) for p in MODEL.node("Customer").properties]
+    pattern, columns = PROJECTION_FACTS[name]
+    kinds: dict[str, Any] = {var: MODEL.node(label) for var, label in _PATTERN_NODE.findall(pattern)}
+    kinds.update({var: MODEL.relationship(t) for var, t in _PATTERN_REL.findall(pattern)})
+    out = [("customer", "c.id", "STRING")]
+    for column, expr in columns:
+        var, prop = expr.split(".")
+        owner = kinds[var]
+        type_ = "STRING" if prop == "id" else next(p.type for p in owner.properties if p.name == prop)
+        out.append((column, expr, type_))
+    return out
+
+
+#: Every customer id (the projection's row order and slice bounds), as a column.
+CUSTOMER_IDS = Query("customer_ids", "MATCH (c:Customer) RETURN c.id AS id",
+                     neo4j="MATCH (c:Customer) RETURN collect(c.id) AS id", neo4j_columns=True)
+
+
+def projection_customers(keyed: bool, sliced: bool = False) -> Query:
+    """Every customer (or those in ``$ids``, or ``sliced``: with ids from ``$lo`` to ``$hi``)
+    with all properties as columns."""
     node = MODEL.node("Customer")
     cols = ", ".join(f"c.{p} AS {p}" for p in node.property_names)
-    where = " WHERE c.id IN $ids" if keyed else ""
+    where = " WHERE c.id IN $ids" if keyed else " WHERE c.id >= $lo AND c.id <= $hi" if sliced else ""
     return Query(
-        f"projection_customers{'_keyed' if keyed else ''}", f"MATCH (c:Customer){where} RETURN {cols}",
-        ("ids",) if keyed else (),
+        f"projection_customers{'_keyed' if keyed else '_sliced' if sliced else ''}",
+        f"MATCH (c:Customer){where} RETURN {cols}",
+        ("ids",) if keyed else ("lo", "hi") if sliced else (),
         ladybug_per_key=f"MATCH (c:Customer {{id: $id}}) RETURN {cols}" if keyed else None,
+        neo4j=_neo4j_collect(f"MATCH (c:Customer){where}", projection_columns("customers")),
+        neo4j_columns=True,
     )
 
 
@@ -903,18 +972,22 @@ def projection_fact(fact: str, keyed: bool) -> Query:
     if not keyed:
         # Read in slices of customers ($lo..$hi inclusive): one pass over 5M contacts
         # with their channels fills a 2 GiB LadybugDB buffer pool; slices do not.
-        return Query(f"projection_{fact}",
-                     f"MATCH {pattern} WHERE c.id >= $lo AND c.id <= $hi{extra} RETURN {cols}", ("lo", "hi"))
+        head = f"MATCH {pattern} WHERE c.id >= $lo AND c.id <= $hi{extra}"
+        return Query(f"projection_{fact}", f"{head} RETURN {cols}", ("lo", "hi"),
+                     neo4j=_neo4j_collect(head, projection_columns(fact)), neo4j_columns=True)
     where = f" WHERE {PROJECTION_FILTERS[fact]}" if fact in PROJECTION_FILTERS else ""
+    head = f"MATCH {pattern} WHERE c.id IN $ids{extra}"
     return Query(
-        f"projection_{fact}_keyed", f"MATCH {pattern} WHERE c.id IN $ids{extra} RETURN {cols}", ("ids",),
+        f"projection_{fact}_keyed", f"{head} RETURN {cols}", ("ids",),
         ladybug_per_key=f"MATCH {pattern.replace('(c:Customer)', '(c:Customer {id: $id})', 1)}{where} RETURN {cols}",
+        neo4j=_neo4j_collect(head, projection_columns(fact)), neo4j_columns=True,
     )
 
 
 def projection_queries() -> list[Query]:
     """Every projection query, for the linter."""
-    out = [projection_customers(False), projection_customers(True), *OWNERS.values()]
+    out = [projection_customers(False), projection_customers(True), projection_customers(False, True),
+           CUSTOMER_IDS, *OWNERS.values()]
     for fact in PROJECTION_FACTS:
         out += [projection_fact(fact, False), projection_fact(fact, True)]
     return out
@@ -938,6 +1011,59 @@ CAMPAIGN_CONTACTS = Query(
     ("id", "wave"),
 )
 
+# --------------------------------------------------------------------------- change feed (Neo4j)
+#
+# Every committed write on Neo4j appends one ChangeEntry in its own transaction
+# (graph.change_feed; docs/neo4j.md#change-feed). The sequence number comes from one
+# ChangeFeed counter node: ``SET f.seq = f.seq + 1`` takes that node's write lock
+# before reading it, so concurrent writers queue on it until the holder commits and
+# numbers are dense and in commit order (a rolled-back write takes its number with it).
+# These labels are not in graph.model: the feed is bookkeeping, not customer data,
+# and ``wipe`` leaves it (it appends an entry saying "everything changed").
+
+CHANGE_FEED_SCHEMA = [
+    Query("neo4j_key_changefeed", "",
+          neo4j="CREATE CONSTRAINT changefeed_id_key IF NOT EXISTS FOR (f:ChangeFeed) REQUIRE f.id IS UNIQUE"),
+    Query("neo4j_key_changeentry", "",
+          neo4j="CREATE CONSTRAINT changeentry_seq_key IF NOT EXISTS FOR (e:ChangeEntry) REQUIRE e.seq IS UNIQUE"),
+    Query("neo4j_index_changeentry_at", "",
+          neo4j="CREATE INDEX changeentry_at IF NOT EXISTS FOR (e:ChangeEntry) ON (e.at)"),
+]
+
+#: Take the next sequence number and record one write's changes under it (inside the write).
+CHANGE_FEED_APPEND = Query(
+    "change_feed_append", "",
+    ("origin", "changes"),
+    neo4j="MERGE (f:ChangeFeed {id: 'cdp'}) ON CREATE SET f.seq = 0 "
+          "SET f.seq = f.seq + 1 "
+          "CREATE (e:ChangeEntry {seq: f.seq, at: timestamp(), origin: $origin, changes: $changes}) "
+          "RETURN e.seq AS seq",
+)
+
+#: The feed's head and up to ``$limit`` entries after ``$after``, oldest first.
+CHANGE_FEED_READ = Query(
+    "change_feed_read", "",
+    ("after", "limit"),
+    neo4j="OPTIONAL MATCH (f:ChangeFeed {id: 'cdp'}) "
+          "RETURN coalesce(f.seq, 0) AS head, COLLECT { MATCH (e:ChangeEntry) WHERE e.seq > $after "
+          "RETURN e {.seq, .origin, .changes} AS entry ORDER BY e.seq LIMIT $limit } AS entries",
+)
+
+#: The feed's last sequence number (0 before the first write).
+CHANGE_FEED_HEAD = Query(
+    "change_feed_head", "",
+    neo4j="OPTIONAL MATCH (f:ChangeFeed {id: 'cdp'}) RETURN coalesce(f.seq, 0) AS head",
+)
+
+#: Delete up to ``$limit`` entries older than ``$keep_ms`` milliseconds.
+CHANGE_FEED_PRUNE = Query(
+    "change_feed_prune", "",
+    ("keep_ms", "limit"),
+    neo4j="MATCH (e:ChangeEntry) WHERE e.at < timestamp() - $keep_ms "
+          "WITH e ORDER BY e.at LIMIT $limit DELETE e",
+)
+
+
 # --------------------------------------------------------------------------- inventory
 
 def fixed_queries() -> list[Query]:
@@ -949,6 +1075,7 @@ def fixed_queries() -> list[Query]:
         IDENTITIES_OF_CUSTOMERS, ATTRIBUTES_OF_CUSTOMERS, CUSTOMER_OF_IDENTITY, CAMPAIGN_CONTACTS,
         CUSTOMERS_MERGED_INTO, CAMPAIGNS_OF_CUSTOMERS, CUSTOMERS_WITH_STATUS,
     ]
+    fixed += [*CHANGE_FEED_SCHEMA, CHANGE_FEED_APPEND, CHANGE_FEED_READ, CHANGE_FEED_HEAD, CHANGE_FEED_PRUNE]
     fixed += [NEO4J_TEXT_VALUE_IDS, NEO4J_RETYPE_VALUE_IDS, NEO4J_AWAIT_INDEXES,
               NEO4J_BULK_LOAD_BEGIN, NEO4J_BULK_LOAD_END, NEO4J_BULK_LOAD_PENDING]
     fixed += list(UNLINK.values()) + list(UNLINK_ROWS.values())

@@ -14,7 +14,6 @@ anything the store itself rejects.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -23,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +33,9 @@ from graph.cypher import Backend, Query
 from graph.errors import IdTaken, InvalidInput
 from graph.model import ARROW_TYPES, MODEL
 from graph.observation_ids import CONTENT, repeats
+
+if TYPE_CHECKING:
+    from graph.change_feed import FeedRead
 
 Row = dict[str, Any]
 _T = TypeVar("_T")
@@ -398,6 +400,17 @@ class GraphStore(ABC):
     #: Keyed reads may bind many keys as an Arrow array (LadybugDB joins a ``LOAD FROM``
     #: table); otherwise they are passed as a list.
     arrow_keys: bool = False
+    #: Projection reads this backend serves well at once (``cdp.projection.build`` runs the
+    #: slices of a build on this many threads), and customers per slice (a slice bounds
+    #: LadybugDB's memory per query).
+    projection_readers: int = 1
+    projection_slice_customers: int = 200_000
+    #: True when every committed write also appends an entry to a change feed that other
+    #: processes follow (Neo4j; ``graph.change_feed``, ``changes_since``).
+    change_feed: bool = False
+    #: Names this store object in the change feed: its own entries reach its listeners
+    #: through ``subscribe`` already, so followers in this process skip them.
+    origin: str = ""
 
     def __init__(self) -> None:
         self._count_lock = threading.Lock()
@@ -540,6 +553,34 @@ class GraphStore(ABC):
             return bool(hit) and hit[0] == self._generation and (
                 self.exclusive_writer or time.monotonic() - hit[1] < CATALOGUE_TTL_SECONDS)
 
+    # ------------------------------------------------------------ change feed
+
+    def _record_changes(self, tx: Transaction, changes: Changes) -> None:
+        """Append ``changes`` to the change feed inside the write transaction ``tx``
+        (stores with ``change_feed``; the default records nothing)."""
+
+    def _record_change_alone(self, changes: Changes) -> None:
+        """Append ``changes`` to the change feed in a transaction of its own: for writes
+        that are not one transaction (a wipe, a bulk load, a delete statement)."""
+
+    def changes_since(self, after: int) -> FeedRead:
+        """The change feed after sequence number ``after`` (0: from the start): its head
+        and the next entries, oldest first (``graph.change_feed.FeedRead``).
+
+        Raises ``NotImplementedError`` on a store without ``change_feed``, and
+        ``StoreUnavailable`` / ``StoreError`` when the feed cannot be read."""
+        raise NotImplementedError(f"the {self.backend} store keeps no change feed")
+
+    def change_feed_head(self) -> int:
+        """The change feed's last sequence number (0 before the first write).
+
+        Raises ``NotImplementedError`` on a store without ``change_feed``."""
+        raise NotImplementedError(f"the {self.backend} store keeps no change feed")
+
+    def forget_catalogue(self) -> None:
+        """Drop the cached catalogue (products, channels): another process changed it."""
+        self._wrote()
+
     def _catalogue(self, name: str, load: Callable[[], dict[str, Row]]) -> dict[str, Row]:
         """``load()`` cached until the next write (and at most ``CATALOGUE_TTL_SECONDS``
         unless this process is the store's only writer)."""
@@ -602,6 +643,10 @@ class GraphStore(ABC):
                 if op.rows.num_rows:
                     self._apply(tx, op, result, created, touched)
                     touched.add(op.name)
+            # --- change feed: the write's entry, in this same transaction (graph.change_feed)
+            if self.change_feed:
+                self._record_changes(tx, _changes_of(ordered, created))
+            # --- end change feed
             return result, created
 
         try:
@@ -745,6 +790,7 @@ class GraphStore(ABC):
             self._write_statement(Q.DELETE_NODES[label], {"ids": list(ids)})
         finally:
             self._wrote()
+        self._record_change_alone(Changes(deleted={label: set(ids)}))
         self._publish(Changes(deleted={label: set(ids)}))
 
     @abstractmethod
@@ -759,6 +805,7 @@ class GraphStore(ABC):
                 self._write_statement(query, {})
         finally:
             self._wrote()
+            self._record_change_alone(Changes(everything=True))
         self._publish(Changes(everything=True))
 
     def existing_ids(self, label: str, ids: Keys) -> set[str]:
@@ -824,6 +871,7 @@ class GraphStore(ABC):
                     progress(name, table.num_rows)
         finally:
             self._wrote()
+            self._record_change_alone(Changes(everything=True))
             self._publish(Changes(everything=True))
         return total
 
@@ -852,8 +900,8 @@ class GraphStore(ABC):
         Customers: every one, or those in ``ids``. Facts (rows carry the owning
         customer's id in ``customer``): those of the customers in ``ids``, or of
         the customers whose ids lie in ``between`` (inclusive bounds; read a big
-        store slice by slice). Raises KeyError for an unknown name, ValueError
-        for a fact without ``ids`` or ``between``.
+        store slice by slice; customers may be sliced too). Raises KeyError for
+        an unknown name, ValueError for a fact without ``ids`` or ``between``.
         """
         schema = projection_schema(name)
         if ids is not None:
@@ -863,13 +911,23 @@ class GraphStore(ABC):
             self._called()
             return self._observed(query.name, self._fetch_table_keyed, query, list(dict.fromkeys(ids)), schema)
         self._called()
-        if name == "customers":
+        if name == "customers" and between is not None:
+            query, params = Q.projection_customers(False, True), {"lo": between[0], "hi": between[1]}
+        elif name == "customers":
             query, params = Q.projection_customers(False), {}
         elif between is None:
             raise ValueError(f"projection_table({name!r}) needs ids or between")
         else:
             query, params = Q.projection_fact(name, False), {"lo": between[0], "hi": between[1]}
         return self._observed(query.name, self._fetch_table, query, params, schema)
+
+    def customer_ids(self) -> pa.Array:
+        """Every customer id, sorted, as an Arrow string array (slice bounds of a projection build)."""
+        self._called()
+        table = self._observed(Q.CUSTOMER_IDS.name, self._fetch_table, Q.CUSTOMER_IDS, {},
+                               pa.schema([("id", pa.string())]))
+        ids = table.column("id").combine_chunks()
+        return ids.take(pc.sort_indices(ids))
 
     def owners(self, label: str, ids: Sequence[str]) -> set[str]:
         """Ids of the customers the ``label`` nodes ``ids`` belong to (through
@@ -1112,23 +1170,6 @@ def _rows_to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-_PATTERN_NODE = re.compile(r"\((\w+):(\w+)")
-_PATTERN_REL = re.compile(r"\[(\w+):(\w+)\]")
-
-
 def projection_schema(name: str) -> pa.Schema:
     """The Arrow schema of projection table ``name`` (``"customers"`` or a fact), from the model."""
-    if name == "customers":
-        return MODEL.node("Customer").arrow_schema()
-    pattern, columns = Q.PROJECTION_FACTS[name]
-    kinds: dict[str, Any] = {var: MODEL.node(label) for var, label in _PATTERN_NODE.findall(pattern)}
-    kinds.update({var: MODEL.relationship(t) for var, t in _PATTERN_REL.findall(pattern)})
-    fields = [("customer", pa.string())]
-    for column, expr in columns:
-        var, prop = expr.split(".")
-        owner = kinds[var]
-        if prop == "id":
-            fields.append((column, pa.string()))
-        else:
-            fields.append((column, ARROW_TYPES[next(p.type for p in owner.properties if p.name == prop)]))
-    return pa.schema(fields)
+    return pa.schema([(column, ARROW_TYPES[type_]) for column, _, type_ in Q.projection_columns(name)])
