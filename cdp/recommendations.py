@@ -79,6 +79,14 @@ CALIBRATION_ROWS = 200_000
 MIN_TAKERS = 30
 #: Fewest takers of one product for a calibration curve of its own (below: the pooled curve).
 MIN_PRODUCT_TAKERS = 30
+#: Most (customer, product) cells scored for the calibration fit: a big catalogue samples fewer customers.
+CALIBRATION_CELLS = 20_000_000
+#: Most held products for EASE (its inverse is dense, n x n): above, the pruned co-occurrence model ranks.
+EASE_MAX_ITEMS = 3_000
+#: Neighbours each product keeps in the co-occurrence model of a catalogue above ``EASE_MAX_ITEMS``.
+NEIGHBOURS = 200
+#: The reason given when the catalogue has no prices, so offers rank by probability alone.
+UNPRICED = "ranked by probability: the catalogue has no prices (monthly_price), so no margin"
 
 
 @dataclass(frozen=True)
@@ -228,13 +236,15 @@ class RecommendationEngine:
             # An up-sell is worth what it adds over the best held product it upgrades.
             dense = held.toarray().astype(bool)
             for j in np.flatnonzero(upsell.any(axis=0)):
-                sources = np.flatnonzero(state.upgrades[:, j])
+                sources = state.upgrades.indices[state.upgrades.indptr[j]:state.upgrades.indptr[j + 1]]
                 if len(sources):
                     replaced = np.where(dense[:, sources], state.margin[sources][None, :], -np.inf).max(axis=1)
                     margin[:, j] = np.where(upsell[:, j] & np.isfinite(replaced), state.margin[j] - replaced,
                                             margin[:, j])
         margin = np.maximum(margin, 0.0) * MARGIN_MONTHS
-        ev = np.where(eligible, probability * margin, -np.inf)
+        # Without prices every margin is 0, and probability x 0 would rank offers by product id:
+        # the probability is then the ranking key (and the value campaigns compare).
+        ev = np.where(eligible, probability * margin if state.priced else probability, -np.inf)
         return ev.astype(np.float32), probability, margin, upsell, offers, local, p
 
     def _propensities(self, data: ProjectionData, rows: np.ndarray, state: _State) -> np.ndarray:
@@ -262,7 +272,7 @@ class RecommendationEngine:
             order = [j for j in np.argsort(-ev[i], kind="stable")[:first] if np.isfinite(ev[i, j])]
             recs = []
             for j in order:
-                value = float(ev[i, j])
+                value = float(ev[i, j]) if state.priced else float(probability[i, j] * margin[i, j])
                 best = channels.best(np.array([row]), value=value)[0]
                 channel = channels.channels[best] if best >= 0 else None
                 reasons = self._reasons(state, int(row), int(j), probability[i, j], margin[i, j],
@@ -281,15 +291,28 @@ class RecommendationEngine:
                  propensity: float | None, at: datetime, last: tuple[str, datetime] | None) -> tuple[str, ...]:
         held = state.holdings[row].indices
         reasons: list[str] = []
-        if len(held):
-            # The held product whose holders most often hold the candidate too.
-            shares = state.together[held, j] / np.maximum(state.holders[held], 1)
+        if j in held:
+            reasons.append("held already: a repeatable product (top-up, data pack) offered again")
+        others = held[held != j]
+        if len(others):
+            # The held product whose holders most often hold the candidate too (``together`` is
+            # symmetric and sparse: row j gives every product's count with j).
+            line = state.together[j]
+            counts = np.zeros(len(others))
+            if line.nnz:
+                pos = np.minimum(np.searchsorted(line.indices, others), line.nnz - 1)
+                hit = line.indices[pos] == others
+                counts[hit] = line.data[pos[hit]]
+            shares = counts / np.maximum(state.holders[others], 1)
             best = int(np.argmax(shares))
             if shares[best] > 0:
-                reasons.append(f"held by {shares[best]:.0%} of customers who hold {state.products[held[best]]}")
+                reasons.append(f"held by {shares[best]:.0%} of customers who hold {state.products[others[best]]}")
         if propensity is not None and not np.isnan(propensity):
             reasons.append(f"propensity {propensity:.2f}")
-        reasons.append(f"probability {probability:.3f}, margin {margin / MARGIN_MONTHS:.2f} a month")
+        if state.priced:
+            reasons.append(f"probability {probability:.3f}, margin {margin / MARGIN_MONTHS:.2f} a month")
+        else:
+            reasons.append(f"probability {probability:.3f}; {UNPRICED}")
         if last is not None:
             outcome, when = last
             if timedelta(0) <= (at - when) <= timedelta(days=RESPONSE_DAYS):
@@ -421,11 +444,21 @@ class CollaborativeProbability:
 
     def _fit_models(self, X: sp.csr_matrix, kind: str) -> dict[str, Recommender]:
         out: dict[str, Recommender] = {}
+        # A big catalogue keeps each product's strongest neighbours only (sparse), not all n x n.
+        neighbours = 0 if X.shape[1] <= EASE_MAX_ITEMS else NEIGHBOURS
         if kind in ("cooccurrence", "blend", "share"):
-            out["cooccurrence"] = ItemCooccurrence(alpha=1.0, shrink=10.0, neighbours=0).fit(X)
+            out["cooccurrence"] = ItemCooccurrence(alpha=1.0, shrink=10.0, neighbours=neighbours).fit(X)
         if kind in ("ease", "blend"):
             out["ease"] = ItemRegression(reg=EASE_REG, min_count=1).fit(X)
         return out
+
+    @staticmethod
+    def _feasible(kind: str, holdings: sp.csr_matrix) -> str:
+        """``kind``, or "cooccurrence" when EASE's dense inverse would be too big (more than
+        ``EASE_MAX_ITEMS`` held products): a 20,000-product catalogue answers in seconds."""
+        if kind in ("ease", "blend") and int((np.diff(holdings.tocsc().indptr) > 0).sum()) > EASE_MAX_ITEMS:
+            return "cooccurrence"
+        return kind
 
     @staticmethod
     def _raw(models: dict[str, Recommender], kind: str, held: sp.csr_matrix) -> np.ndarray:
@@ -445,15 +478,16 @@ class CollaborativeProbability:
         """Fit on ``data`` as of ``at`` (``holdings``: ``holdings_matrix(data, at)``); returns self."""
         since = at - timedelta(days=self.days)
         n = holdings.shape[1]
-        kind = self.kind
+        kind = self._feasible(self.kind, holdings)
         # Customers who refused PROFILING (or were erased) are not trained on (cdp.consent.trainable).
         allowed = trainable(data, at)
         self.left_out_ = int((data.base() & ~allowed).sum())
         train = holdings[np.flatnonzero(allowed)]
         past = holdings_matrix(data, since) if kind != "share" else None
         rows = np.flatnonzero((np.diff(past.indptr) > 0) & allowed) if past is not None else np.empty(0, np.int64)
-        if len(rows) > self.rows:
-            rows = np.sort(np.random.default_rng(self.seed).choice(rows, self.rows, replace=False))
+        most = max(1, min(self.rows, CALIBRATION_CELLS // max(n, 1)))  # dense rows x products below
+        if len(rows) > most:
+            rows = np.sort(np.random.default_rng(self.seed).choice(rows, most, replace=False))
         labels = candidates = None
         if past is not None and len(rows):
             candidates = past[rows].toarray() == 0
@@ -532,9 +566,10 @@ class _State:
 
     def __init__(self, products: list[str], names: list[str], holdings: sp.csr_matrix,
                  model: CollaborativeProbability, margin: np.ndarray, offers: _Offers | None, rules: Any,
-                 upgrades: np.ndarray) -> None:
+                 upgrades: sp.csc_matrix, priced: bool = True) -> None:
         self.rules = rules
-        self.upgrades = upgrades
+        self.upgrades = upgrades  # transitive, products x products; column j: what j upgrades
+        self.priced = priced
         self.products = products
         self.names = names
         self.holdings = holdings
@@ -554,16 +589,21 @@ class _State:
         names = list(data.products["name"]) if "name" in data.products else products
         holdings = holdings_matrix(data, at)
         model = CollaborativeProbability(collaborative).fit(data, at, holdings)
-        together = np.asarray((holdings.T @ holdings).toarray(), dtype=np.float64)  # customers holding both
-        holders = np.diag(together).copy()
-        price = data.products.get("monthly_price", pd.Series(0.0, index=data.products.index)).fillna(0)
-        cost = data.products.get("monthly_cost", pd.Series(0.0, index=data.products.index)).fillna(0)
-        margin = (price - cost).to_numpy(dtype=float)
+        # Customers holding both, sparse (a 20,000-product catalogue would be 3 GB dense).
+        together = (holdings.T @ holdings).tocsr()
+        together.sort_indices()
+        holders = np.asarray(together.diagonal(), dtype=np.float64)
+        price = pd.to_numeric(data.products.get("monthly_price", pd.Series(np.nan, index=data.products.index)),
+                              errors="coerce")
+        cost = pd.to_numeric(data.products.get("monthly_cost", pd.Series(np.nan, index=data.products.index)),
+                             errors="coerce")
+        margin = (price.fillna(0) - cost.fillna(0)).to_numpy(dtype=float)
+        priced = bool((price.fillna(0) > 0).any())
         offers = _offers_frame(data, products)
         ids = pd.Index(products, dtype=object)
-        upgrades = catalog_rules._closure(catalog_rules._matrix(
-            ids, {k: tuple(u.target for u in v) for k, v in rules.upgrades.items()}))
-        state = cls(products, names, holdings, model, margin, offers, rules, upgrades)
+        upgrades = catalog_rules._catalogue(data.products, data.bundles, rules, ids).upgrades.tocsc()
+        upgrades.sort_indices()
+        state = cls(products, names, holdings, model, margin, offers, rules, upgrades, priced)
         state.together, state.holders = together, holders
         return state
 

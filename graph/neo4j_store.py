@@ -105,6 +105,7 @@ class Neo4jStore(GraphStore):
             self._write_statement(stmt, {})
         self._schema_ready = True
         self._retype_value_ids()
+        self.seed_channels()
 
     def _retype_value_ids(self) -> None:
         """Values an older cdp stored with text ids get ``graph.observation_ids`` ids (in one
