@@ -13,6 +13,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from cdp.cancellation import Cancellation
 from cdp.errors import InvalidInput
 from cdp.projection import Projection, ProjectionData
 from cdp.settings import Settings
@@ -41,6 +42,8 @@ class Analytics:
         self.store = store
         self.settings = settings
         self.projection = Projection(store)
+        #: Set when the app shuts down: long computations stop at their next check (cdp.cancellation).
+        self.cancellation = Cancellation()
 
     def data(self) -> ProjectionData:
         """The current projection snapshot, fresh with this process's writes.
@@ -112,5 +115,7 @@ class Analytics:
         return Campaigns(self.store, self)
 
     def close(self) -> None:
-        """Stop following the store."""
+        """Stop following the store, and cancel long computations still running (they raise
+        ``ShuttingDown`` at their next check)."""
+        self.cancellation.cancel()
         self.projection.close()

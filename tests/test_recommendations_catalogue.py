@@ -193,3 +193,18 @@ def test_a_catalogue_of_thousands_of_products_answers(backend: str, tmp_path: Pa
         if backend == "neo4j":
             store.wipe()
         store.close()
+
+
+def test_after_shutdown_long_work_stops_with_a_typed_error(shop: GraphStore, tmp_path: Path) -> None:
+    """The app's shutdown (after CDP_SHUTDOWN_GRACE_SECONDS) cancels its analytics; the
+    engine's build checks the flag between steps and answers SHUTTING_DOWN, not a 500."""
+    with api_client(Settings(audit_log=tmp_path / "audit.jsonl"), shop) as client:
+        analytics = client.app.state.analytics
+        assert not analytics.cancellation.cancelled
+        analytics.cancellation.cancel()  # what the lifespan's shutdown does (Analytics.close)
+        body = gql(client, QUERY, {"id": "C001", "first": 5})
+    assert body["errors"][0]["extensions"]["code"] == "SHUTTING_DOWN", body
+    assert body["errors"][0]["path"] == ["customer", "recommendations"]
+    with api_client(Settings(audit_log=tmp_path / "audit2.jsonl"), shop) as client:
+        analytics = client.app.state.analytics
+    assert analytics.cancellation.cancelled  # the lifespan's shutdown cancelled it
