@@ -15,7 +15,8 @@ Rules live in the graph (``graph.model``):
   (comma-separated, empty = any), ``eligible_contract`` (``ANY``,
   ``IN_CONTRACT``, ``OUT_OF_CONTRACT``, ``NO_CONTRACT``), ``min_tenure_months``,
   ``offer_from`` / ``offer_until`` (inclusive days), ``offerable`` (null = true);
-  only ``ACTIVE`` products are offered.
+  only ``ACTIVE`` products are offered; ``repeatable`` (null = false) keeps a held
+  product on offer (top-ups, data packs: repeat purchases).
 
 ``read_rules`` reads the relationships, ``validate`` checks them (unknown
 products, self references, a product requiring and excluding the same
@@ -24,7 +25,9 @@ product, REQUIRES and UPGRADES_TO cycles, eligibility values) and raises
 one product's rules atomically. ``evaluate`` / ``eligible`` / ``offer_kinds`` /
 ``why_not`` apply the rules to customers of the analytic projection
 (``cdp.projection.ProjectionData``), vectorised with numpy: one boolean
-matrix of customers x products per reason.
+matrix of customers x products per reason. The catalogue's rules are sparse
+products x products matrices (cached per catalogue), so their cost follows the
+number of rules, not the square of the catalogue.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Next-best offer (and its channel and time) for one customer or many, on demand.
 
 For each customer the candidates are the catalogue products they may take
-(``cdp.catalog_rules.eligible``: not held, requirements met, no exclusion,
-eligibility and validity; each classified CROSS_SELL or UP_SELL). Each
+(``cdp.catalog_rules.eligible``: not held unless repeatable, requirements met, no
+exclusion, eligibility and validity; each classified CROSS_SELL or UP_SELL). Each
 candidate gets:
 
 * a **probability**: the collaborative-filtering score (``COLLABORATIVE``: EASE
@@ -18,7 +18,8 @@ candidate gets:
   the products held, of the share of their holders who also hold the candidate;
 * a **margin**: ``MARGIN_MONTHS`` of monthly price minus monthly cost; for an
   up-sell, the gain over the held product it upgrades;
-* an **expected value** = probability x margin, the ranking key;
+* an **expected value** = probability x margin, the ranking key; when the catalogue
+  has no prices at all, the probability is the ranking key (``UNPRICED`` in the reasons);
 * **reasons** ("held by 41% of customers who hold P-BB-500", "propensity 0.31",
   "margin 12.40 a month", "declined on 2026-10-01");
 * the **channel and time** to make it (``cdp.channel_choice``: expected net
