@@ -13,7 +13,7 @@ GRAPHIQL_MODULES := tools/graphiql/node_modules/.package-lock.json
 CYPHERLINT_MODULES := tools/cypher-lint/node_modules/.package-lock.json
 GRAPHIQL_ASSETS := cdp/static/graphiql/vendor/graphiql.min.js
 
-.PHONY: install serve test neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share bench-view bench-neo4j loadtest wrk-tool clean help
+.PHONY: install serve test neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share bench-view bench-neo4j bench-recommend loadtest wrk-tool clean help
 
 help:
 	@echo "make serve   - install, load demo data on first run, serve http://127.0.0.1:8000/graphql"
@@ -110,6 +110,12 @@ BENCH_NEO4J_CUSTOMERS ?= 1000000
 bench-neo4j: install neo4j-build
 	CDP_NEO4J_HEAP=4g CDP_NEO4J_PAGECACHE_MB=6144 $(BIN)/python tools/neo4j/local.py run -- \
 		$(BIN)/python bench/neo4j.py --customers $(BENCH_NEO4J_CUSTOMERS) --one-reader
+
+# recommendations on big catalogues: first request and one customer's offers at 1,000 customers x
+# 20,000 products and 1,000,000 customers x 500 products (docs/recommendations.md, docs/benchmarks.md).
+bench-recommend: install
+	$(BIN)/python bench/recommend_catalogue.py --customers 1000 --products 20000
+	$(BIN)/python bench/recommend_catalogue.py --customers 1000000 --products 500
 
 # campaign audience through the full contact policy and a 100,000-contact wave launch at 1,000,000 customers
 # (on a copy of the bench-analytics store; docs/benchmarks.md).

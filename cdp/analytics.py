@@ -13,6 +13,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from cdp.cancellation import Cancellation
 from cdp.errors import InvalidInput
 from cdp.projection import Projection, ProjectionData
 from cdp.settings import Settings
@@ -42,6 +43,8 @@ class Analytics:
         self.settings = settings
         # On Neo4j other servers write too: their writes come through the change feed.
         self.projection = Projection(store, follow_every=settings.change_feed_poll)
+        #: Set when the app shuts down: long computations stop at their next check (cdp.cancellation).
+        self.cancellation = Cancellation()
 
     def data(self) -> ProjectionData:
         """The current projection snapshot, fresh with this process's writes and, on
@@ -111,5 +114,7 @@ class Analytics:
         return Campaigns(self.store, self)
 
     def close(self) -> None:
-        """Stop following the store."""
+        """Stop following the store, and cancel long computations still running (they raise
+        ``ShuttingDown`` at their next check)."""
+        self.cancellation.cancel()
         self.projection.close()

@@ -15,7 +15,8 @@ Rules live in the graph (``graph.model``):
   (comma-separated, empty = any), ``eligible_contract`` (``ANY``,
   ``IN_CONTRACT``, ``OUT_OF_CONTRACT``, ``NO_CONTRACT``), ``min_tenure_months``,
   ``offer_from`` / ``offer_until`` (inclusive days), ``offerable`` (null = true);
-  only ``ACTIVE`` products are offered.
+  only ``ACTIVE`` products are offered; ``repeatable`` (null = false) keeps a held
+  product on offer (top-ups, data packs: repeat purchases).
 
 ``read_rules`` reads the relationships, ``validate`` checks them (unknown
 products, self references, a product requiring and excluding the same
@@ -24,11 +25,14 @@ product, REQUIRES and UPGRADES_TO cycles, eligibility values) and raises
 one product's rules atomically. ``evaluate`` / ``eligible`` / ``offer_kinds`` /
 ``why_not`` apply the rules to customers of the analytic projection
 (``cdp.projection.ProjectionData``), vectorised with numpy: one boolean
-matrix of customers x products per reason.
+matrix of customers x products per reason. The catalogue's rules are sparse
+products x products matrices (cached per catalogue), so their cost follows the
+number of rules, not the square of the catalogue.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -36,6 +40,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from cdp.errors import InvalidInput, NotFound
 from cdp.projection import ProjectionData, subscriptions_held, utc_now
@@ -328,40 +333,31 @@ def evaluate(data: ProjectionData, rows: Sequence[int] | np.ndarray, at: datetim
 
     held = _held(data, position, t, ids, n)
     c = _catalogue(products, data.bundles, rules, ids)
-    bundles, requires, excludes, upgrades, rules_of = c.bundles, c.requires, c.excludes, c.upgrades, c.rules_of
-    # float32 products: BLAS multiplies them (int32 has no BLAS path, ~3x slower at 1M rows);
-    # sums of at most a few dozen 0/1 terms are exact in float32.
-    held = held | (held.astype(np.float32) @ bundles.astype(np.float32) > 0)
-    held_i = held.astype(np.float32)
-
-    failing: dict[str, np.ndarray] = {"held": held}
-    lifecycle = products["lifecycle"].to_numpy(dtype=object) if p else np.array([], dtype=object)
-    failing["lifecycle"] = np.broadcast_to(lifecycle != "ACTIVE", (n, p))
-    failing["not_offerable"] = np.broadcast_to(np.array([not e.offerable for e in rules_of], dtype=bool), (n, p))
-    failing["not_yet"] = np.broadcast_to(
-        np.array([e.offer_from is not None and e.offer_from > day for e in rules_of], dtype=bool), (n, p))
-    failing["expired"] = np.broadcast_to(
-        np.array([e.offer_until is not None and e.offer_until < day for e in rules_of], dtype=bool), (n, p))
-    failing["requires"] = requires.any(axis=1)[None, :] & ~(held_i @ requires.T.astype(np.float32) > 0)
-    failing["excludes"] = held_i @ (excludes & ~upgrades).astype(np.float32) > 0
+    # The catalogue's rules are sparse products x products matrices: a customer row times one
+    # of them costs O(rows x rule edges), so a 20,000-product catalogue with few rules is cheap.
+    held = held | _reaches(held, c.bundles)
+    repeatable = c.repeatable[None, :] & held
+    failing: dict[str, np.ndarray] = {"held": held & ~repeatable}
+    failing["lifecycle"] = np.broadcast_to(~c.active, (n, p))
+    failing["not_offerable"] = np.broadcast_to(~c.offerable, (n, p))
+    failing["not_yet"] = np.broadcast_to(c.offer_from > day.toordinal(), (n, p))
+    failing["expired"] = np.broadcast_to(c.offer_until < day.toordinal(), (n, p))
+    failing["requires"] = c.requiring[None, :] & ~_reaches(held, c.requires.T.tocsr())
+    failing["excludes"] = _reaches(held, c.excludes_not_upgrades)
 
     types, tiers, contract, tenure = _customer_state(data, rows, position, t, n)
-    wanted_types = np.array([[k in e.account_types for e in rules_of] for k in ACCOUNT_TYPE_VALUES],
-                            dtype=bool).reshape(len(ACCOUNT_TYPE_VALUES), p)
-    failing["account_type"] = wanted_types.any(axis=0)[None, :] & ~(types.astype(np.float32)
-                                                                     @ wanted_types.astype(np.float32) > 0)
-    wanted_tiers = np.array([[k in e.tiers for e in rules_of] for k in TIER_VALUES],
-                            dtype=bool).reshape(len(TIER_VALUES), p)
-    failing["tier"] = wanted_tiers.any(axis=0)[None, :] & ~(tiers.astype(np.float32)
-                                                             @ wanted_tiers.astype(np.float32) > 0)
-    need = np.array([e.contract for e in rules_of], dtype=object)
+    failing["account_type"] = c.wanted_types.any(axis=0)[None, :] & ~(types.astype(np.float32)
+                                                                       @ c.wanted_types.astype(np.float32) > 0)
+    failing["tier"] = c.wanted_tiers.any(axis=0)[None, :] & ~(tiers.astype(np.float32)
+                                                               @ c.wanted_tiers.astype(np.float32) > 0)
+    need = c.contract
     in_c, out_c, none_c = contract
     failing["contract"] = ((need == "IN_CONTRACT")[None, :] & ~in_c[:, None]) \
         | ((need == "OUT_OF_CONTRACT")[None, :] & ~out_c[:, None]) \
         | ((need == "NO_CONTRACT")[None, :] & ~none_c[:, None])
-    minimum = np.array([e.min_tenure_months for e in rules_of], dtype=float)
+    minimum = c.min_tenure
     failing["tenure"] = (minimum > 0)[None, :] & ~(np.nan_to_num(tenure, nan=-1.0)[:, None] >= minimum[None, :])
-    upsell = held_i @ upgrades.astype(np.float32) > 0
+    upsell = _reaches(held, c.upgrades)
     return Evaluation(ids, rows, {k: np.asarray(failing[k]) for k in REASONS}, upsell)
 
 
@@ -485,19 +481,31 @@ def _customer_state(data: ProjectionData, rows: np.ndarray, position: np.ndarray
 
 @dataclass(frozen=True)
 class _Catalogue:
-    """The catalogue-level matrices ``evaluate`` needs (products x products), and each
-    product's eligibility."""
+    """The catalogue-level arrays ``evaluate`` needs: rules as sparse (products x products)
+    CSR matrices, and each product's eligibility as arrays over products."""
 
-    bundles: np.ndarray
-    requires: np.ndarray
-    excludes: np.ndarray  # symmetric
-    upgrades: np.ndarray  # transitive
+    bundles: sp.csr_matrix
+    requires: sp.csr_matrix
+    excludes: sp.csr_matrix  # symmetric
+    upgrades: sp.csr_matrix  # transitive
+    excludes_not_upgrades: sp.csr_matrix  # exclusions an upgrade does not waive
+    requiring: np.ndarray  # products with at least one REQUIRES target
+    repeatable: np.ndarray  # products offered again while held (``Product.repeatable``)
+    active: np.ndarray
+    offerable: np.ndarray
+    offer_from: np.ndarray  # day ordinals; a minimum where none
+    offer_until: np.ndarray  # day ordinals; a maximum where none
+    wanted_types: np.ndarray  # account types x products
+    wanted_tiers: np.ndarray  # tiers x products
+    contract: np.ndarray
+    min_tenure: np.ndarray
     rules_of: list[Eligibility]
 
 
 #: The last catalogue's matrices, with the objects they were built from (kept alive, so
 #: their ids stay theirs): one customer's offers do not rebuild them on every call.
 _last_catalogue: tuple[tuple[Any, ...], _Catalogue] | None = None
+_catalogue_lock = threading.Lock()
 
 
 def _catalogue(products: pd.DataFrame, bundles: Mapping[str, Sequence[str]], rules: CatalogRules,
@@ -506,41 +514,85 @@ def _catalogue(products: pd.DataFrame, bundles: Mapping[str, Sequence[str]], rul
     come back: a projection snapshot and its subsets share them)."""
     global _last_catalogue
     key = (products, bundles, rules)
-    last = _last_catalogue
-    if last is not None and all(a is b for a, b in zip(last[0], key)):
-        return last[1]
-    excludes = _matrix(ids, rules.excludes)
-    out = _Catalogue(
-        bundles=_matrix(ids, {b: c for b, c in bundles.items()}),
-        requires=_matrix(ids, rules.requires),
-        excludes=excludes | excludes.T,
-        upgrades=_closure(_matrix(ids, {k: tuple(u.target for u in v) for k, v in rules.upgrades.items()})),
-        rules_of=[Eligibility.from_row(r) for r in products.to_dict("records")] if len(ids) else [],
-    )
-    _last_catalogue = (key, out)
-    return out
+    with _catalogue_lock:
+        last = _last_catalogue
+        if last is not None and all(a is b for a, b in zip(last[0], key)):
+            return last[1]
+        excludes = _matrix(ids, rules.excludes)
+        excludes = (excludes + excludes.T).tocsr()
+        upgrades = _closure(_matrix(ids, {k: tuple(u.target for u in v) for k, v in rules.upgrades.items()}))
+        requires = _matrix(ids, rules.requires)
+        rules_of = [Eligibility.from_row(r) for r in products.to_dict("records")] if len(ids) else []
+        p = len(ids)
+        lifecycle = products["lifecycle"].to_numpy(dtype=object) if p and "lifecycle" in products \
+            else np.full(p, None, dtype=object)
+        repeatable = products["repeatable"].to_numpy(dtype=object) if p and "repeatable" in products \
+            else np.full(p, None, dtype=object)
+        out = _Catalogue(
+            bundles=_matrix(ids, {b: c for b, c in bundles.items()}),
+            requires=requires, excludes=excludes, upgrades=upgrades,
+            excludes_not_upgrades=(excludes - excludes.multiply(upgrades)).tocsr(),
+            requiring=np.asarray(requires.sum(axis=1)).ravel() > 0,
+            repeatable=np.array([_value(v) is True or _value(v) == 1 for v in repeatable], dtype=bool),
+            active=np.asarray(lifecycle == "ACTIVE", dtype=bool),
+            offerable=np.array([e.offerable for e in rules_of], dtype=bool),
+            offer_from=np.array([e.offer_from.toordinal() if e.offer_from else 0 for e in rules_of], dtype=np.int64),
+            offer_until=np.array([e.offer_until.toordinal() if e.offer_until else 10 ** 9 for e in rules_of],
+                                 dtype=np.int64),
+            wanted_types=np.array([[k in e.account_types for e in rules_of] for k in ACCOUNT_TYPE_VALUES],
+                                  dtype=bool).reshape(len(ACCOUNT_TYPE_VALUES), p),
+            wanted_tiers=np.array([[k in e.tiers for e in rules_of] for k in TIER_VALUES],
+                                  dtype=bool).reshape(len(TIER_VALUES), p),
+            contract=np.array([e.contract for e in rules_of], dtype=object),
+            min_tenure=np.array([e.min_tenure_months for e in rules_of], dtype=float),
+            rules_of=rules_of,
+        )
+        _last_catalogue = (key, out)
+        return out
 
 
-def _matrix(ids: pd.Index, edges: Mapping[str, Sequence[str]]) -> np.ndarray:
-    """(products x products) adjacency of ``edges`` (unknown ids dropped)."""
-    out = np.zeros((len(ids), len(ids)), dtype=bool)
+def _reaches(held: np.ndarray, m: sp.csr_matrix) -> np.ndarray:
+    """(rows x products) boolean: the row holds some ``i`` with ``m[i, j]`` set. O(held cells
+    touching a rule), not O(rows x products x products)."""
+    if not m.nnz:
+        return np.zeros(held.shape, dtype=bool)
+    sources = np.flatnonzero(np.diff(m.indptr) > 0)  # products with an edge out
+    part = held[:, sources]
+    if not part.any():
+        return np.zeros(held.shape, dtype=bool)
+    # float32: BLAS-free sparse product; sums of 0/1 terms stay exact far beyond any catalogue.
+    return np.asarray(m[sources].T.dot(part.T.astype(np.float32)).T) > 0
+
+
+def _matrix(ids: pd.Index, edges: Mapping[str, Sequence[str]]) -> sp.csr_matrix:
+    """(products x products) sparse boolean adjacency of ``edges`` (unknown ids dropped)."""
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
     for source, targets in edges.items():
         i = ids.get_indexer([source])[0]
         if i < 0 or not targets:
             continue
         j = ids.get_indexer(list(targets))
-        out[i, j[j >= 0]] = True
+        j = j[j >= 0]
+        rows.append(np.full(len(j), i, dtype=np.int64))
+        cols.append(j)
+    r = np.concatenate(rows) if rows else np.empty(0, np.int64)
+    c = np.concatenate(cols) if cols else np.empty(0, np.int64)
+    out = sp.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=(len(ids), len(ids)), dtype=bool)
+    out.sum_duplicates()
     return out
 
 
-def _closure(m: np.ndarray) -> np.ndarray:
-    """Transitive closure of a boolean adjacency matrix."""
-    out = m.copy()
-    while True:
-        grown = out | (out.astype(np.int32) @ out.astype(np.int32) > 0)
-        if (grown == out).all():
+def _closure(m: sp.csr_matrix) -> sp.csr_matrix:
+    """Transitive closure of a sparse boolean adjacency matrix: squared until it stops growing
+    (log2 of the longest path rounds; no work at all without edges)."""
+    out = sp.csr_matrix(m, dtype=bool)
+    while out.nnz:
+        grown = (out + out @ out).astype(bool).tocsr()
+        if grown.nnz == out.nnz:
             return out
         out = grown
+    return out
 
 
 def _cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:

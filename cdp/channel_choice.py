@@ -150,6 +150,8 @@ class ChannelStats:
     def best(self, rows: np.ndarray, value: np.ndarray | float | None = None) -> np.ndarray:
         """Index (into ``channels``) of each row's best channel, -1 when none is allowed."""
         scores = self.scores(rows, value)
+        if not scores.shape[1]:  # no channel catalogue (every Channel node deleted): no channel to pick
+            return np.full(len(rows), -1, dtype=np.int64)
         best = scores.argmax(axis=1)
         return np.where(np.isfinite(scores[np.arange(len(rows)), best]), best, -1)
 

@@ -218,6 +218,11 @@ class Reason:
     contribution: float
 
 
+#: Largest share of item pairs that may co-occur for ``ItemCooccurrence`` to prune from the
+#: sparse co-occurrence matrix instead of dense column blocks.
+SPARSE_SHARE = 0.02
+
+
 class ItemCooccurrence(Recommender):
     """Item-item collaborative filtering on co-occurrence counts.
 
@@ -244,6 +249,8 @@ class ItemCooccurrence(Recommender):
         self.counts_ = counts
         keep = self.neighbours if self.neighbours and self.neighbours < n else n
         Xt = X.T.tocsr()
+        if keep < n and self._sparse_fit(X, Xt, counts, keep):
+            return
         ni = np.power(counts, self.alpha)[:, None]
         rows, cols, vals = [], [], []
         dense = np.zeros((n, n), dtype=np.float32) if keep == n else None
@@ -269,6 +276,31 @@ class ItemCooccurrence(Recommender):
             self.dense_ = False
             self.S_ = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                                     shape=(n, n), dtype=np.float32)
+
+    def _sparse_fit(self, X: sp.csr_matrix, Xt: sp.csr_matrix, counts: np.ndarray, keep: int) -> bool:
+        """The pruned fit from the sparse co-occurrence matrix, when few item pairs co-occur
+        (``SPARSE_SHARE`` of all pairs at most: a big catalogue over few customers); returns
+        False (nothing done) otherwise. The same scores as the block path; ties at the
+        ``keep``-th neighbour may be kept differently."""
+        n = X.shape[1]
+        # Upper bound on the co-occurring pairs: sum over users of (items held)^2.
+        per_user = np.diff(X.indptr).astype(np.float64)
+        if float((per_user ** 2).sum()) > SPARSE_SHARE * n * n:
+            return False
+        c = (Xt @ X).tocoo()
+        i, j, v = c.row, c.col, c.data.astype(np.float64)
+        off = (i != j) & (v > 0)  # no self-similarity
+        i, j, v = i[off], j[off], v[off]
+        s = v / (np.power(counts[i], self.alpha) * np.power(counts[j], 1.0 - self.alpha) + self.shrink)
+        # Per target column j, its `keep` strongest sources i: sort by column, then by score, best first.
+        order = np.lexsort((-s, j))
+        i, j, s = i[order], j[order], s[order]
+        start = np.searchsorted(j, np.arange(n))
+        rank = np.arange(len(j)) - start[j]
+        top = rank < keep
+        self.dense_ = False
+        self.S_ = sp.csr_matrix((s[top].astype(np.float32), (i[top], j[top])), shape=(n, n), dtype=np.float32)
+        return True
 
     def _score(self, users: np.ndarray | None, holdings: sp.csr_matrix) -> np.ndarray:
         if holdings.shape[0] == 1 and self.dense_:       # one user: sum the held items' rows

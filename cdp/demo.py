@@ -1707,6 +1707,7 @@ def _product_tables(cat: _Catalog) -> tuple[pa.Table, dict[str, pa.Table]]:
         "offer_from": _dates(cat.launched, planned),
         "offer_until": pa.nulls(len(items), pa.date32()),
         "offerable": pa.array([it.lifecycle != "RETIRED" for it in items], pa.bool_()),
+        "repeatable": pa.nulls(len(items), pa.bool_()),  # plans, not top-ups: a held plan is not offered again
     })
     rows = [(b, c, q, BUNDLE_DISCOUNTS[b]) for b, parts in BUNDLE_COMPONENTS.items() for c, q in parts]
     rels = {"INCLUDES": _relationship(

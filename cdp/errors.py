@@ -12,7 +12,7 @@ from graph.errors import CdpError, Conflict, InvalidInput, StoreError, StoreUnav
 
 __all__ = [
     "CdpError", "Conflict", "ConfigurationError", "InvalidInput", "NotFound",
-    "StoreError", "StoreUnavailable", "Unauthenticated", "Forbidden",
+    "ShuttingDown", "StoreError", "StoreUnavailable", "Unauthenticated", "Forbidden",
 ]
 
 
@@ -26,6 +26,12 @@ class ConfigurationError(CdpError):
     """A setting is missing or contradictory."""
 
     code = "CONFIGURATION_ERROR"
+
+
+class ShuttingDown(CdpError):
+    """The server is stopping and cancelled long work (``cdp.cancellation``); retry elsewhere or later."""
+
+    code = "SHUTTING_DOWN"
 
 
 class Unauthenticated(CdpError):

@@ -54,6 +54,7 @@ from graph.model import (
     CONTRACT_TYPE_VALUES,
     CUSTOMER_STATUS_VALUES,
     GENDER_VALUES,
+    MODEL,
     MONETARY_KIND_VALUES,
     PAYMENT_METHOD_VALUES,
     SUBSCRIPTION_STATUS_VALUES,
@@ -514,13 +515,15 @@ def _fact_frame(fact: str, table: pa.Table, ids_array: pa.Array) -> pd.DataFrame
 
 
 def _catalogue(store: GraphStore) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, tuple[str, ...]]]:
+    # Every property of the model is a column, null where unset: Neo4j leaves unset properties
+    # out of a row, so a catalogue imported without categories or prices would lack the column.
     products = pd.DataFrame(list(store.products().values()))
-    if products.empty:
-        products = pd.DataFrame(columns=["id", "name", "category", "monthly_price", "monthly_cost", "lifecycle"])
+    products = products.reindex(columns=list(dict.fromkeys(
+        [*products.columns, *(p.name for p in MODEL.node("Product").properties)])))
     products = products.set_index("id", drop=False).sort_index()
     channels = pd.DataFrame(list(store.channels().values()))
-    if channels.empty:
-        channels = pd.DataFrame(columns=["id", "name", "kind", "cost_per_contact"])
+    channels = channels.reindex(columns=list(dict.fromkeys(
+        [*channels.columns, *(p.name for p in MODEL.node("Channel").properties)])))
     channels = channels.set_index("id", drop=False).sort_index()
     bundle_ids = [p for p, c in zip(products.index, products["category"]) if c == "BUNDLE"]
     components = store.bundle_components(bundle_ids) if bundle_ids else {}

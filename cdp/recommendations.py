@@ -1,8 +1,8 @@
 """Next-best offer (and its channel and time) for one customer or many, on demand.
 
 For each customer the candidates are the catalogue products they may take
-(``cdp.catalog_rules.eligible``: not held, requirements met, no exclusion,
-eligibility and validity; each classified CROSS_SELL or UP_SELL). Each
+(``cdp.catalog_rules.eligible``: not held unless repeatable, requirements met, no
+exclusion, eligibility and validity; each classified CROSS_SELL or UP_SELL). Each
 candidate gets:
 
 * a **probability**: the collaborative-filtering score (``COLLABORATIVE``: EASE
@@ -18,7 +18,8 @@ candidate gets:
   the products held, of the share of their holders who also hold the candidate;
 * a **margin**: ``MARGIN_MONTHS`` of monthly price minus monthly cost; for an
   up-sell, the gain over the held product it upgrades;
-* an **expected value** = probability x margin, the ranking key;
+* an **expected value** = probability x margin, the ranking key; when the catalogue
+  has no prices at all, the probability is the ranking key (``UNPRICED`` in the reasons);
 * **reasons** ("held by 41% of customers who hold P-BB-500", "propensity 0.31",
   "margin 12.40 a month", "declined on 2026-10-01");
 * the **channel and time** to make it (``cdp.channel_choice``: expected net
@@ -44,12 +45,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from cdp.cancellation import never
 from cdp.collaborative import ItemCooccurrence, ItemRegression, Recommender, _minmax_rows, ranking_quality
 from cdp.consent import ConsentTable, trainable, unprofiled
 from cdp.errors import InvalidInput
@@ -79,6 +82,17 @@ CALIBRATION_ROWS = 200_000
 MIN_TAKERS = 30
 #: Fewest takers of one product for a calibration curve of its own (below: the pooled curve).
 MIN_PRODUCT_TAKERS = 30
+#: Most (customer, product) cells scored for the calibration fit: a big catalogue samples fewer customers.
+CALIBRATION_CELLS = 8_000_000
+#: Most held products for EASE (its inverse is dense, n x n, and is fitted twice: about 1 s each at
+#: 1,500 on the 2-core machine, 5 s at 2,500): above, the pruned co-occurrence model ranks.
+EASE_MAX_ITEMS = 1_500
+#: Most (score, label) pairs the pooled calibration curve is fitted on (a weighted sample above).
+POOLED_POINTS = 2_000_000
+#: Neighbours each product keeps in the co-occurrence model of a catalogue above ``EASE_MAX_ITEMS``.
+NEIGHBOURS = 200
+#: The reason given when the catalogue has no prices, so offers rank by probability alone.
+UNPRICED = "ranked by probability: the catalogue has no prices (monthly_price), so no margin"
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,9 @@ class RecommendationEngine:
     def __init__(self, analytics: Any) -> None:
         self.analytics = analytics
         self._lock = threading.Lock()
+        # Long work stops at its next check once the app shuts down (cdp.cancellation).
+        cancellation = getattr(analytics, "cancellation", None)
+        self.check: Callable[[], None] = cancellation.check if cancellation is not None else never
         self._state: tuple[ProjectionData, _State] | None = None
 
     # ------------------------------------------------------------ public
@@ -124,6 +141,7 @@ class RecommendationEngine:
         state = self._current(data)
         out: list[list[Recommendation]] = []
         for lo in range(0, len(rows), CHUNK):
+            self.check()
             chunk = np.asarray(rows[lo:lo + CHUNK], dtype=np.int64)
             out += self._rank(data, state, chunk, first, at, explain)
         return out
@@ -139,6 +157,7 @@ class RecommendationEngine:
         values = np.full((len(rows), first), -np.inf, dtype=np.float32)
         withheld = self.withheld(data, at)
         for lo in range(0, len(rows), CHUNK):
+            self.check()
             chunk = np.asarray(rows[lo:lo + CHUNK], dtype=np.int64)
             ev, *_ = self._scores(data, state, chunk, at)
             ev[withheld[chunk]] = -np.inf
@@ -165,6 +184,7 @@ class RecommendationEngine:
         known = columns >= 0
         no_profile = unprofiled(data, at)
         for lo in range(0, len(rows), CHUNK):
+            self.check()
             chunk = np.asarray(rows[lo:lo + CHUNK], dtype=np.int64)
             ev, *_ = self._scores(data, state, chunk, at)
             ev[no_profile[chunk]] = -np.inf
@@ -193,7 +213,8 @@ class RecommendationEngine:
             if self._state is None or self._state[0] is not data:
                 from cdp import catalog_rules
 
-                self._state = (data, _State.build(data, catalog_rules.read_rules(self.analytics.store)))
+                self._state = (data, _State.build(data, catalog_rules.read_rules(self.analytics.store),
+                                                  check=self.check))
             return self._state[1]
 
     def _scores(self, data: ProjectionData, state: _State, rows: np.ndarray, at: datetime,
@@ -228,13 +249,15 @@ class RecommendationEngine:
             # An up-sell is worth what it adds over the best held product it upgrades.
             dense = held.toarray().astype(bool)
             for j in np.flatnonzero(upsell.any(axis=0)):
-                sources = np.flatnonzero(state.upgrades[:, j])
+                sources = state.upgrades.indices[state.upgrades.indptr[j]:state.upgrades.indptr[j + 1]]
                 if len(sources):
                     replaced = np.where(dense[:, sources], state.margin[sources][None, :], -np.inf).max(axis=1)
                     margin[:, j] = np.where(upsell[:, j] & np.isfinite(replaced), state.margin[j] - replaced,
                                             margin[:, j])
         margin = np.maximum(margin, 0.0) * MARGIN_MONTHS
-        ev = np.where(eligible, probability * margin, -np.inf)
+        # Without prices every margin is 0, and probability x 0 would rank offers by product id:
+        # the probability is then the ranking key (and the value campaigns compare).
+        ev = np.where(eligible, probability * margin if state.priced else probability, -np.inf)
         return ev.astype(np.float32), probability, margin, upsell, offers, local, p
 
     def _propensities(self, data: ProjectionData, rows: np.ndarray, state: _State) -> np.ndarray:
@@ -259,10 +282,12 @@ class RecommendationEngine:
         channels = self.analytics.channels.current(data)
         out = []
         for i, row in enumerate(rows):
+            if i % 1_000 == 0:
+                self.check()
             order = [j for j in np.argsort(-ev[i], kind="stable")[:first] if np.isfinite(ev[i, j])]
             recs = []
             for j in order:
-                value = float(ev[i, j])
+                value = float(ev[i, j]) if state.priced else float(probability[i, j] * margin[i, j])
                 best = channels.best(np.array([row]), value=value)[0]
                 channel = channels.channels[best] if best >= 0 else None
                 reasons = self._reasons(state, int(row), int(j), probability[i, j], margin[i, j],
@@ -281,15 +306,28 @@ class RecommendationEngine:
                  propensity: float | None, at: datetime, last: tuple[str, datetime] | None) -> tuple[str, ...]:
         held = state.holdings[row].indices
         reasons: list[str] = []
-        if len(held):
-            # The held product whose holders most often hold the candidate too.
-            shares = state.together[held, j] / np.maximum(state.holders[held], 1)
+        if j in held:
+            reasons.append("held already: a repeatable product (top-up, data pack) offered again")
+        others = held[held != j]
+        if len(others):
+            # The held product whose holders most often hold the candidate too (``together`` is
+            # symmetric and sparse: row j gives every product's count with j).
+            line = state.together[j]
+            counts = np.zeros(len(others))
+            if line.nnz:
+                pos = np.minimum(np.searchsorted(line.indices, others), line.nnz - 1)
+                hit = line.indices[pos] == others
+                counts[hit] = line.data[pos[hit]]
+            shares = counts / np.maximum(state.holders[others], 1)
             best = int(np.argmax(shares))
             if shares[best] > 0:
-                reasons.append(f"held by {shares[best]:.0%} of customers who hold {state.products[held[best]]}")
+                reasons.append(f"held by {shares[best]:.0%} of customers who hold {state.products[others[best]]}")
         if propensity is not None and not np.isnan(propensity):
             reasons.append(f"propensity {propensity:.2f}")
-        reasons.append(f"probability {probability:.3f}, margin {margin / MARGIN_MONTHS:.2f} a month")
+        if state.priced:
+            reasons.append(f"probability {probability:.3g}, margin {margin / MARGIN_MONTHS:.2f} a month")
+        else:
+            reasons.append(f"probability {probability:.3g}; {UNPRICED}")
         if last is not None:
             outcome, when = last
             if timedelta(0) <= (at - when) <= timedelta(days=RESPONSE_DAYS):
@@ -415,17 +453,28 @@ class CollaborativeProbability:
         if kind not in self.KINDS:
             raise ValueError(f"unknown collaborative model {kind!r}: one of {', '.join(self.KINDS)}")
         self.kind, self.days, self.rows, self.seed = kind, days, rows, seed
-        self.curves_: list[tuple[np.ndarray, np.ndarray]] | None = None
+        #: (pooled curve, {product column: its own curve}), each curve (x thresholds, y values); None uncalibrated.
+        self.curves_: tuple[tuple[np.ndarray, np.ndarray], dict[int, tuple[np.ndarray, np.ndarray]]] | None = None
         self.models_: dict[str, Recommender] = {}
         self.calibration_: Calibration | None = None
 
     def _fit_models(self, X: sp.csr_matrix, kind: str) -> dict[str, Recommender]:
         out: dict[str, Recommender] = {}
+        # A big catalogue keeps each product's strongest neighbours only (sparse), not all n x n.
+        neighbours = 0 if X.shape[1] <= EASE_MAX_ITEMS else NEIGHBOURS
         if kind in ("cooccurrence", "blend", "share"):
-            out["cooccurrence"] = ItemCooccurrence(alpha=1.0, shrink=10.0, neighbours=0).fit(X)
+            out["cooccurrence"] = ItemCooccurrence(alpha=1.0, shrink=10.0, neighbours=neighbours).fit(X)
         if kind in ("ease", "blend"):
             out["ease"] = ItemRegression(reg=EASE_REG, min_count=1).fit(X)
         return out
+
+    @staticmethod
+    def _feasible(kind: str, holdings: sp.csr_matrix) -> str:
+        """``kind``, or "cooccurrence" when EASE's dense inverse would be too big (more than
+        ``EASE_MAX_ITEMS`` held products): a 20,000-product catalogue answers in seconds."""
+        if kind in ("ease", "blend") and int((np.diff(holdings.tocsc().indptr) > 0).sum()) > EASE_MAX_ITEMS:
+            return "cooccurrence"
+        return kind
 
     @staticmethod
     def _raw(models: dict[str, Recommender], kind: str, held: sp.csr_matrix) -> np.ndarray:
@@ -441,19 +490,23 @@ class CollaborativeProbability:
             return 0.5 * _minmax_rows(parts["ease"]) + 0.5 * _minmax_rows(parts["cooccurrence"])
         return parts["ease" if kind == "ease" else "cooccurrence"]
 
-    def fit(self, data: ProjectionData, at: datetime, holdings: sp.csr_matrix) -> CollaborativeProbability:
-        """Fit on ``data`` as of ``at`` (``holdings``: ``holdings_matrix(data, at)``); returns self."""
+    def fit(self, data: ProjectionData, at: datetime, holdings: sp.csr_matrix,
+            check: Callable[[], None] = never) -> CollaborativeProbability:
+        """Fit on ``data`` as of ``at`` (``holdings``: ``holdings_matrix(data, at)``); returns self.
+        ``check`` is called between steps and raises to stop (``cdp.cancellation``: ShuttingDown)."""
         since = at - timedelta(days=self.days)
         n = holdings.shape[1]
-        kind = self.kind
+        kind = self._feasible(self.kind, holdings)
         # Customers who refused PROFILING (or were erased) are not trained on (cdp.consent.trainable).
         allowed = trainable(data, at)
         self.left_out_ = int((data.base() & ~allowed).sum())
         train = holdings[np.flatnonzero(allowed)]
+        check()
         past = holdings_matrix(data, since) if kind != "share" else None
         rows = np.flatnonzero((np.diff(past.indptr) > 0) & allowed) if past is not None else np.empty(0, np.int64)
-        if len(rows) > self.rows:
-            rows = np.sort(np.random.default_rng(self.seed).choice(rows, self.rows, replace=False))
+        most = max(1, min(self.rows, CALIBRATION_CELLS // max(n, 1)))  # dense rows x products below
+        if len(rows) > most:
+            rows = np.sort(np.random.default_rng(self.seed).choice(rows, most, replace=False))
         labels = candidates = None
         if past is not None and len(rows):
             candidates = past[rows].toarray() == 0
@@ -469,8 +522,11 @@ class CollaborativeProbability:
             return self
         from sklearn.isotonic import IsotonicRegression
 
-        raw = self._raw(self._fit_models(past[np.flatnonzero(allowed)], kind), kind, past[rows])
-        fitted = np.zeros(raw.shape)
+        check()
+        models = self._fit_models(past[np.flatnonzero(allowed)], kind)
+        check()
+        raw = self._raw(models, kind, past[rows])
+        check()
 
         def curve(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, y)
@@ -482,15 +538,21 @@ class CollaborativeProbability:
         rest = candidates & ~per_product[None, :]
         if int(labels[rest].sum()) < MIN_PRODUCT_TAKERS:
             rest = candidates
-        pooled = curve(raw[rest], labels[rest].astype(np.float64))
-        curves = []
-        for j in range(n):
+        x, y, weight = _pooled_sample(raw[rest], labels[rest], POOLED_POINTS, self.seed)
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, y, sample_weight=weight)
+        pooled = (np.asarray(iso.X_thresholds_, np.float64), np.asarray(iso.y_thresholds_, np.float64))
+        # One interpolation over the whole matrix, then the few products with curves of their own.
+        fitted = np.interp(raw, *pooled)
+        own_curves = {}
+        for j in np.flatnonzero(per_product):
+            check()
             mask = candidates[:, j]
-            curves.append(curve(raw[mask, j], labels[mask, j].astype(np.float64)) if per_product[j] else pooled)
-            fitted[:, j] = np.interp(raw[:, j], *curves[j])
+            own_curves[int(j)] = curve(raw[mask, j], labels[mask, j].astype(np.float64))
+            fitted[:, j] = np.interp(raw[:, j], *own_curves[int(j)])
         own = int(per_product.sum())
         err = (fitted - labels)[candidates]
-        self.curves_ = curves
+        self.curves_ = (pooled, own_curves)
+        check()
         self.models_ = self._fit_models(train, kind)
         self.used_ = kind
         pairs = int(candidates.sum())
@@ -504,10 +566,29 @@ class CollaborativeProbability:
         raw = self._raw(self.models_, self.used_, held)
         if self.curves_ is None:
             return raw
-        out = np.empty(raw.shape)
-        for j, (x, y) in enumerate(self.curves_):
+        pooled, own = self.curves_
+        out = np.interp(raw, *pooled)
+        for j, (x, y) in own.items():
             out[:, j] = np.interp(raw[:, j], x, y)
         return np.clip(out + 1e-6 * _minmax_rows(raw), 0.0, 1.0)
+
+
+def _pooled_sample(x: np.ndarray, y: np.ndarray, most: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores ``x`` and 0/1 labels ``y`` for the pooled curve, at most about ``most`` of them:
+    every taker, and a uniform sample of the others weighted by the inverse sampling rate,
+    so the weighted fit estimates the same curve (20M pairs of a 20,000-product catalogue
+    take 14 s to fit; 2M about 1 s). Returns ``(x, y, weight)``."""
+    y = y.astype(np.float64)
+    if len(x) <= most:
+        return x, y, np.ones(len(x))
+    positive = y > 0
+    negatives = len(y) - int(positive.sum())
+    rate = max(most - int(positive.sum()), 1) / max(negatives, 1)
+    if rate >= 1:
+        return x, y, np.ones(len(x))
+    # Bernoulli sampling of the non-takers (a draw per pair: far quicker than choosing without replacement).
+    keep = positive | (np.random.default_rng(seed).random(len(y)) < rate)
+    return x[keep], y[keep], np.where(positive[keep], 1.0, 1.0 / rate)
 
 
 def started_matrix(data: ProjectionData, rows: np.ndarray, after: datetime, until: datetime,
@@ -532,9 +613,10 @@ class _State:
 
     def __init__(self, products: list[str], names: list[str], holdings: sp.csr_matrix,
                  model: CollaborativeProbability, margin: np.ndarray, offers: _Offers | None, rules: Any,
-                 upgrades: np.ndarray) -> None:
+                 upgrades: sp.csc_matrix, priced: bool = True) -> None:
         self.rules = rules
-        self.upgrades = upgrades
+        self.upgrades = upgrades  # transitive, products x products; column j: what j upgrades
+        self.priced = priced
         self.products = products
         self.names = names
         self.holdings = holdings
@@ -544,26 +626,33 @@ class _State:
 
     @classmethod
     def build(cls, data: ProjectionData, rules: Any, at: datetime | None = None,
-              collaborative: str | None = None) -> _State:
+              collaborative: str | None = None, check: Callable[[], None] = never) -> _State:
         """The state of ``data`` as of ``at`` (default now) with catalog ``rules``; ``collaborative``
-        names the model behind the probability (``CollaborativeProbability.KINDS``)."""
+        names the model behind the probability (``CollaborativeProbability.KINDS``). ``check`` is
+        called between steps and raises to stop (``cdp.cancellation``: ShuttingDown)."""
         from cdp import catalog_rules
 
         at = at or utc_now()
         products = list(data.products.index)
         names = list(data.products["name"]) if "name" in data.products else products
         holdings = holdings_matrix(data, at)
-        model = CollaborativeProbability(collaborative).fit(data, at, holdings)
-        together = np.asarray((holdings.T @ holdings).toarray(), dtype=np.float64)  # customers holding both
-        holders = np.diag(together).copy()
-        price = data.products.get("monthly_price", pd.Series(0.0, index=data.products.index)).fillna(0)
-        cost = data.products.get("monthly_cost", pd.Series(0.0, index=data.products.index)).fillna(0)
-        margin = (price - cost).to_numpy(dtype=float)
+        model = CollaborativeProbability(collaborative).fit(data, at, holdings, check)
+        check()
+        # Customers holding both, sparse (a 20,000-product catalogue would be 3 GB dense).
+        together = (holdings.T @ holdings).tocsr()
+        together.sort_indices()
+        holders = np.asarray(together.diagonal(), dtype=np.float64)
+        price = pd.to_numeric(data.products.get("monthly_price", pd.Series(np.nan, index=data.products.index)),
+                              errors="coerce")
+        cost = pd.to_numeric(data.products.get("monthly_cost", pd.Series(np.nan, index=data.products.index)),
+                             errors="coerce")
+        margin = (price.fillna(0) - cost.fillna(0)).to_numpy(dtype=float)
+        priced = bool((price.fillna(0) > 0).any())
         offers = _offers_frame(data, products)
         ids = pd.Index(products, dtype=object)
-        upgrades = catalog_rules._closure(catalog_rules._matrix(
-            ids, {k: tuple(u.target for u in v) for k, v in rules.upgrades.items()}))
-        state = cls(products, names, holdings, model, margin, offers, rules, upgrades)
+        upgrades = catalog_rules._catalogue(data.products, data.bundles, rules, ids).upgrades.tocsc()
+        upgrades.sort_indices()
+        state = cls(products, names, holdings, model, margin, offers, rules, upgrades, priced)
         state.together, state.holders = together, holders
         return state
 

@@ -255,6 +255,7 @@ class LadybugStore(GraphStore):
                         self._execute(self._writer,
                                       Q.ladybug_add_property(table, prop.name, prop.type).text("ladybug"), None)
             self._retype_value_ids()
+        self.seed_channels()
 
     def _retype_value_ids(self) -> None:
         """Give a store made before ``AttributeValue.id`` was INT64 the new keys, in one transaction.

@@ -216,6 +216,8 @@ PRODUCT = NodeType(
         _p("offer_from", "DATE", description="Catalog rule: first day the product may be offered."),
         _p("offer_until", "DATE", description="Catalog rule: last day the product may be offered."),
         _p("offerable", "BOOL", description="Catalog rule: false keeps the product out of offers (null: true)."),
+        _p("repeatable", "BOOL", description="Catalog rule: true keeps the product on offer while held "
+                                             "(top-ups, data packs: repeat purchases); null: false."),
     ),
     "A catalog item: a plan, a service, a device or a bundle of products.",
 )

@@ -189,6 +189,7 @@ class Neo4jStore(GraphStore):
         self._write_statement(Q.NEO4J_AWAIT_INDEXES, {})
         self._schema_ready = True
         self._retype_value_ids()
+        self.seed_channels()
 
     def _retype_value_ids(self) -> None:
         """Values an older cdp stored with text ids get ``graph.observation_ids`` ids (in one
@@ -260,8 +261,9 @@ class Neo4jStore(GraphStore):
 
     def wipe(self) -> None:
         """Delete every node and relationship, ``NEO4J_WIPE_BATCH`` nodes per transaction
-        (one transaction per label would hold a whole label in the server's heap). Not
-        atomic: a wipe that fails half-way is finished by running it again."""
+        (one transaction per label would hold a whole label in the server's heap), then seed
+        the channel catalogue as in a new store (``seed_channels``). Not atomic: a wipe that
+        fails half-way is finished by running it again."""
         self._called()
         self._ready()
         try:
@@ -271,6 +273,7 @@ class Neo4jStore(GraphStore):
         finally:
             self._wrote()
             self._record_change_alone(Changes(everything=True))
+        self.seed_channels()  # as new: the channel catalogue every store starts with
         self._publish(Changes(everything=True))
 
     # ------------------------------------------------------------ change feed (graph.change_feed)

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from graph import queries as Q
 from graph.cypher import Backend, Query
 from graph.errors import IdTaken, InvalidInput
-from graph.model import ARROW_TYPES, MODEL
+from graph.model import ARROW_TYPES, CHANNELS, MODEL
 from graph.observation_ids import CONTENT, repeats
 
 if TYPE_CHECKING:
@@ -604,6 +604,16 @@ class GraphStore(ABC):
 
     # ------------------------------------------------------------ health and size
 
+    def seed_channels(self) -> None:
+        """Write the model's channel catalogue (``graph.model.CHANNELS``) when the store has no
+        Channel node at all, so offers, contacts and channel choice work on a store built only
+        by imports. A store with channels of its own is left alone. Called by ``ensure_schema``
+        and ``wipe``. Raises StoreError/StoreUnavailable."""
+        if self._read(Q.COUNT_NODES["Channel"])[0]["n"]:
+            return
+        self.write([node_op("Channel", [{"id": c, "name": name, "kind": kind, "cost_per_contact": float(cost)}
+                                        for c, name, kind, cost in CHANNELS])])
+
     def ping(self) -> bool:
         """Return True when the store answers a trivial query."""
         return self._read(Q.PING)[0]["ok"] == 1
@@ -798,7 +808,8 @@ class GraphStore(ABC):
         """Run one write statement in its own transaction (counted by callers as a store call)."""
 
     def wipe(self) -> None:
-        """Delete every node and relationship (tests, and reloading a store)."""
+        """Delete every node and relationship (tests, and reloading a store); the channel
+        catalogue is then seeded again, as in a new store (``seed_channels``)."""
         self._called()
         try:
             for query in Q.WIPE.values():
@@ -806,6 +817,7 @@ class GraphStore(ABC):
         finally:
             self._wrote()
             self._record_change_alone(Changes(everything=True))
+        self.seed_channels()  # as new: the channel catalogue every store starts with
         self._publish(Changes(everything=True))
 
     def existing_ids(self, label: str, ids: Keys) -> set[str]:
@@ -865,7 +877,12 @@ class GraphStore(ABC):
         try:
             for name, is_node, table, schema in items:
                 table = _conform(table, schema, name)
-                self._bulk_create(name, is_node, table)
+                if name == "Channel":
+                    # The store was seeded with the channel catalogue (``seed_channels``):
+                    # upsert the few channel rows rather than create them twice.
+                    self.write([node_op("Channel", table.to_pylist())])
+                else:
+                    self._bulk_create(name, is_node, table)
                 total += table.num_rows
                 if progress:
                     progress(name, table.num_rows)

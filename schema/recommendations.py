@@ -36,7 +36,7 @@ class Recommendation:
     kind: OfferKind
     score: float = strawberry.field(description="Probability the customer takes the offer (0..1).")
     margin: float = strawberry.field(description="Margin if taken, over 12 months (for an up-sell: the gain).")
-    expected_value: float = strawberry.field(description="score x margin: the ranking key.")
+    expected_value: float = strawberry.field(description="score x margin: the ranking key (without catalogue prices the score ranks, and this is 0).")
     reasons: list[str]
     channel: strawberry.ID | None = strawberry.field(
         description="Channel with the best expected net value the customer consents to.")

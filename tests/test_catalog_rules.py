@@ -335,3 +335,20 @@ def test_import_refuses_bad_rules_whole(tmp_path: Path, name: str, before: tuple
         assert store.products() == products_before
     finally:
         store.close()
+
+
+def test_upgrade_paths_are_transitive_and_repeatable_products_stay_on_offer(rules_store: GraphStore) -> None:
+    """The sparse closure follows VOI-A -> VOI-C -> VOI-D; a repeatable product (TV, held
+    by C1 through the bundle) is offered again, a plain held one (BB1) is not."""
+    rules_store.write([
+        node_op("Product", [{"id": "VOI-D", "name": "VOI-D", "category": "VOICE", "lifecycle": "ACTIVE"}]),
+        node_op("Product", [{"id": "TV", "repeatable": True}]),  # its own batch: only this column changes
+        relationship_op("UPGRADES_TO", [{"from": "VOI-C", "to": "VOI-D"}]),
+    ])
+    kinds, data, rules = _matrix(rules_store)
+    assert kinds["C1"]["VOI-D"] == cr.UP_SELL  # two steps up from the held VOI-A
+    assert kinds["C3"]["VOI-D"] == cr.CROSS_SELL  # C3 holds no voice plan
+    check = cr.explain(data, data.rows_of(["C1"])[0], "TV", AT, rules)
+    assert check.eligible and "held" not in check.failing, check
+    assert kinds["C1"]["TV"] == cr.CROSS_SELL and kinds["C1"]["BB1"] is None
+    assert cr.explain(data, data.rows_of(["C1"])[0], "BB1", AT, rules).failing == ("held",)

@@ -14,7 +14,7 @@ import pytest
 
 from cdp.customers import contact_summary
 from graph.errors import InvalidInput, KeyTaken
-from graph.model import MODEL
+from graph.model import CHANNELS, MODEL
 from graph.queries import CustomerFilter
 from graph.store import GraphStore, node_op, relationship_op, unlink_op
 
@@ -79,7 +79,10 @@ def seed(store: GraphStore) -> None:
 def test_empty_store_and_ping(store: GraphStore) -> None:
     assert store.ping()
     assert store.is_empty()
-    assert set(store.counts().values()) == {0}
+    counts = store.counts()
+    # A new store holds only the channel catalogue (graph.model.CHANNELS), seeded by ensure_schema.
+    assert counts.pop("Channel") == len(CHANNELS) and set(counts.values()) == {0}
+    assert sorted(store.channels()) == sorted(c[0] for c in CHANNELS)
 
 
 def test_upsert_creates_then_updates(store: GraphStore) -> None:
@@ -193,7 +196,7 @@ def test_catalogue_reads(store: GraphStore) -> None:
     comps = store.bundle_components(["P-BND"])["P-BND"]
     assert [(c["product_id"], c["quantity"], c["discount"]) for c in comps] == [("P-MOB", 2, 0.2), ("P-TV", 1, 0.1)]
     assert store.subscriber_counts(["P-MOB", "P-TV", "P-BND"]) == {"P-MOB": 1, "P-TV": 1, "P-BND": 1}
-    assert list(store.channels()) == ["APP", "SMS"]
+    assert list(store.channels()) == sorted(c[0] for c in CHANNELS)  # the seeded catalogue, sorted by id
     assert store.channel_contact_volumes(["APP", "SMS"]) == {"APP": 2, "SMS": 1}
     assert store.channel_contact_volumes(["APP"], since=datetime(2026, 1, 1)) == {"APP": 1}
 
