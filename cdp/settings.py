@@ -61,6 +61,9 @@ class Settings:
     profile_policy_path: Path | None = None
     projection_max_age: int = 300
     model_dir: Path | None = None
+    churn_horizon_days: int = 90
+    churn_cutoff_step_days: int = 30
+    churn_cutoffs: int = 6
     complaint_sla_hours: int = 48
     log_format: str = "json"
     shutdown_grace_seconds: int = 20
@@ -138,6 +141,9 @@ class Settings:
             profile_policy_path=Path(env["CDP_PROFILE_POLICY"]) if env.get("CDP_PROFILE_POLICY") else None,
             projection_max_age=number("CDP_PROJECTION_MAX_AGE", cls.projection_max_age),
             model_dir=Path(env["CDP_MODEL_DIR"]) if env.get("CDP_MODEL_DIR") else None,
+            churn_horizon_days=number("CDP_CHURN_HORIZON_DAYS", cls.churn_horizon_days),
+            churn_cutoff_step_days=number("CDP_CHURN_CUTOFF_STEP_DAYS", cls.churn_cutoff_step_days),
+            churn_cutoffs=number("CDP_CHURN_CUTOFFS", cls.churn_cutoffs),
             complaint_sla_hours=number("CDP_COMPLAINT_SLA_HOURS", cls.complaint_sla_hours),
             log_format=_log_format(env.get("CDP_LOG_FORMAT") or cls.log_format),
             shutdown_grace_seconds=number("CDP_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),

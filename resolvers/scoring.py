@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from anyio import to_thread
 
 from cdp.errors import CdpError
@@ -23,10 +25,16 @@ async def customer_scores(ctx: Context, customer_id: str, propensity: bool = Fal
     return await to_thread.run_sync(lambda: registry.customer_scores(customer_id, propensity))
 
 
-async def churn_reasons(ctx: Context, customer_id: str, top: int) -> list[Reason]:
-    """Reasons of one customer's churn probability (computed on demand)."""
+async def scores_as_of(ctx: Context, customer_id: str, at: datetime) -> CustomerScores | None:
+    """One customer's churn risk and lifetime value as of ``at``; None when not projected."""
     registry = _registry(ctx)
-    return await to_thread.run_sync(lambda: registry.churn_reasons(customer_id, top))
+    return await to_thread.run_sync(lambda: registry.scores_as_of(customer_id, at))
+
+
+async def churn_reasons(ctx: Context, customer_id: str, top: int, at: datetime | None = None) -> list[Reason]:
+    """Reasons of one customer's churn probability (computed on demand), now or as of ``at``."""
+    registry = _registry(ctx)
+    return await to_thread.run_sync(lambda: registry.churn_reasons(customer_id, top, at))
 
 
 def require(ctx: Context, name: str) -> None:
@@ -39,7 +47,8 @@ async def cards(ctx: Context) -> list[ModelCard]:
     return _registry(ctx).cards()
 
 
-async def train(ctx: Context, name: str) -> list[ModelCard]:
-    """Train model ``name`` (or ``all``) in a worker thread; returns the new cards."""
+async def train(ctx: Context, name: str, as_of: datetime | None = None) -> list[ModelCard]:
+    """Train model ``name`` (or ``all``) as of ``as_of`` (default now) in a worker thread;
+    returns the new cards."""
     registry = _registry(ctx)
-    return await to_thread.run_sync(registry.train, name)
+    return await to_thread.run_sync(lambda: registry.train(name, as_of))
