@@ -64,6 +64,7 @@ class Settings:
     churn_horizon_days: int = 90
     churn_cutoff_step_days: int = 30
     churn_cutoffs: int = 6
+    rfm_recency_kinds: tuple[str, ...] = ("INVOICE", "PAYMENT", "PURCHASE", "TOP_UP")
     complaint_sla_hours: int = 48
     log_format: str = "json"
     shutdown_grace_seconds: int = 20
@@ -144,6 +145,7 @@ class Settings:
             churn_horizon_days=number("CDP_CHURN_HORIZON_DAYS", cls.churn_horizon_days),
             churn_cutoff_step_days=number("CDP_CHURN_CUTOFF_STEP_DAYS", cls.churn_cutoff_step_days),
             churn_cutoffs=number("CDP_CHURN_CUTOFFS", cls.churn_cutoffs),
+            rfm_recency_kinds=_monetary_kinds(env.get("CDP_RFM_RECENCY_KINDS"), cls.rfm_recency_kinds),
             complaint_sla_hours=number("CDP_COMPLAINT_SLA_HOURS", cls.complaint_sla_hours),
             log_format=_log_format(env.get("CDP_LOG_FORMAT") or cls.log_format),
             shutdown_grace_seconds=number("CDP_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
@@ -217,6 +219,21 @@ def _jwt_key(env: Mapping[str, str]) -> str | None:
         return Path(path).read_text()
     except OSError as exc:
         raise ConfigurationError(f"CDP_JWT_KEY_FILE {path}: {exc.strerror}") from None
+
+
+def _monetary_kinds(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of monetary event kinds (``CDP_RFM_RECENCY_KINDS``);
+    ``ConfigurationError`` naming the variable for an unknown kind."""
+    from graph.model import MONETARY_KIND_VALUES
+
+    if raw is None or not raw.strip():
+        return default
+    kinds = tuple(k.strip().upper() for k in raw.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in MONETARY_KIND_VALUES]
+    if unknown or not kinds:
+        raise ConfigurationError(f"CDP_RFM_RECENCY_KINDS: unknown monetary event kind(s) {', '.join(unknown)}; "
+                                 f"expected a comma-separated list of {', '.join(MONETARY_KIND_VALUES)}")
+    return kinds
 
 
 def _log_format(raw: str) -> str:
