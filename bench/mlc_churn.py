@@ -45,7 +45,7 @@ CHARGES = ("total_day_charge", "total_eve_charge", "total_night_charge", "total_
 
 CHURN_CARD = ('mutation { trainModel(name: "churn") { name rows positives heldOutRows trainingSeconds '
               'rocAuc prAuc brier baseline { rocAuc prAuc brier } topDrivers { feature description importance } '
-              'excludedFeatures notes } }')
+              'excludedFeatures parameters { name value } notes } }')
 
 
 def load() -> pd.DataFrame:

@@ -5,8 +5,10 @@ within a horizon after the time they are described at.
 several rolling cutoff dates ``c`` (``cutoffs``): every customer of the base
 with an open account at ``c`` is one example, described by
 ``cdp.features.compute(data, c)`` (only facts before ``c``: contacts, money,
-holdings, contracts and tenure of that day), and labelled 1 when none of their
-accounts is open any more at ``c + horizon`` (``snapshot``). Nothing recorded
+holdings, contracts and tenure of that day), and labelled 1 when they are no
+longer a customer at ``c + horizon`` (``snapshot``; per account kind, ``active``:
+closed accounts, and prepaid-only customers without a top-up or other money-in
+event for ``PREPAID_INACTIVITY_DAYS``). Nothing recorded
 after the training time ``as_of`` is read: closures after ``as_of`` do not
 count, and the latest cutoff is ``as_of - horizon``, so every label is fully
 observed. Both classes are described at the same dates, so features that only
@@ -81,6 +83,11 @@ HORIZON_DAYS = 90
 CUTOFF_STEP_DAYS = 30
 #: Rolling cutoffs the evaluated model is trained on (``Settings.churn_cutoffs``).
 CUTOFFS = 6
+#: A prepaid-only customer without a money-in event for this many days has churned
+#: (``Settings.prepaid_inactivity_days``; ``active``).
+PREPAID_INACTIVITY_DAYS = 90
+#: Monetary events that show a prepaid customer is still active.
+ACTIVITY_KINDS = ("TOP_UP", "PURCHASE", "PAYMENT", "INVOICE")
 #: Features that depend on when a customer is measured: checked by ``time_leakage``.
 TIME_FEATURES = ("tenure_months", "age_years", "days_since_contact", "days_since_payment",
                  "contract_months_left")
@@ -126,12 +133,44 @@ def open_accounts(data: ProjectionData, at: datetime) -> np.ndarray:
     return np.bincount(a["row"].to_numpy(), weights=(started & ~ended).astype(float), minlength=data.size)
 
 
-def snapshot(data: ProjectionData, cutoff: datetime, horizon_days: int, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Customers of ``base`` with an open account at ``cutoff`` (``rows``) and whether they
-    had no open account left ``horizon_days`` later (``y``)."""
-    rows = np.flatnonzero(base & (open_accounts(data, cutoff) > 0))
-    later = open_accounts(data, cutoff + timedelta(days=horizon_days))
-    return rows, (later[rows] == 0).astype(int)
+def active(data: ProjectionData, at: datetime, inactivity_days: int | None = PREPAID_INACTIVITY_DAYS) -> np.ndarray:
+    """Per customer row of ``data``: True when the customer is still a customer at ``at``.
+
+    Churn is defined per account kind: a postpaid or business account is gone when it is
+    closed (or its contract ended and it was closed); a **prepaid** account is never closed
+    by anyone, it lapses. So a customer whose open accounts at ``at`` are all prepaid counts
+    as active only with a money-in event (top-up, purchase, payment or invoice) in the
+    ``inactivity_days`` before ``at``. ``inactivity_days=None`` turns the prepaid rule off, and
+    so does a store without any money events (activity cannot be observed there).
+    """
+    opened = open_accounts(data, at)
+    e = data.fact("events")
+    if inactivity_days is None or e.empty:  # no money events recorded at all: activity is not observable
+        return opened > 0
+    a = data.fact("accounts")
+    t = np.datetime64(at.replace(tzinfo=None), "us")
+    started = np.asarray(a["opened_on"], dtype="datetime64[us]")
+    closed = np.asarray(a["closed_on"], dtype="datetime64[us]")
+    status = a["status"].astype(object).to_numpy()
+    open_ = (np.isnat(started) | (started <= t)) & ~((~np.isnat(closed) & (closed <= t))
+                                                    | (np.isnat(closed) & (status == "CLOSED")))
+    prepaid = (a["type"].astype(object).to_numpy() == "PREPAID")
+    rows = a["row"].to_numpy()
+    other = np.bincount(rows, weights=(open_ & ~prepaid).astype(float), minlength=data.size)
+    stamp = np.asarray(e["at"], dtype="datetime64[us]")
+    money_in = np.isin(e["kind"].astype(object).to_numpy(), ACTIVITY_KINDS)
+    recent = money_in & ~np.isnat(stamp) & (stamp <= t) & (stamp > t - np.timedelta64(inactivity_days, "D"))
+    activity = np.bincount(e["row"].to_numpy(), weights=recent.astype(float), minlength=data.size)
+    return (opened > 0) & ((other > 0) | (activity > 0))
+
+
+def snapshot(data: ProjectionData, cutoff: datetime, horizon_days: int, base: np.ndarray,
+             inactivity_days: int | None = PREPAID_INACTIVITY_DAYS) -> tuple[np.ndarray, np.ndarray]:
+    """Customers of ``base`` active at ``cutoff`` (``rows``, see ``active``) and whether they
+    were no longer active ``horizon_days`` later (``y``)."""
+    rows = np.flatnonzero(base & active(data, cutoff, inactivity_days))
+    later = active(data, cutoff + timedelta(days=horizon_days), inactivity_days)
+    return rows, (~later[rows]).astype(int)
 
 
 def cutoffs(as_of: datetime, horizon_days: int = HORIZON_DAYS, step_days: int = CUTOFF_STEP_DAYS,
@@ -145,11 +184,12 @@ def cutoffs(as_of: datetime, horizon_days: int = HORIZON_DAYS, step_days: int = 
 
 
 def examples(data: ProjectionData, as_of: datetime, horizon_days: int = HORIZON_DAYS,
-             step_days: int = CUTOFF_STEP_DAYS, count: int = CUTOFFS) -> Examples:
+             step_days: int = CUTOFF_STEP_DAYS, count: int = CUTOFFS,
+             inactivity_days: int | None = PREPAID_INACTIVITY_DAYS) -> Examples:
     """The point-in-time examples of a training run as of ``as_of`` (module docstring)."""
     base = trainable(data, as_of)  # PROFILING refused or erased at training time: not trained on
     dates = cutoffs(as_of, horizon_days, step_days, count)
-    parts = [(k, *snapshot(data, c, horizon_days, base)) for k, c in enumerate(dates)]
+    parts = [(k, *snapshot(data, c, horizon_days, base, inactivity_days)) for k, c in enumerate(dates)]
     rows = np.concatenate([r for _, r, _ in parts]).astype(np.int64)
     y = np.concatenate([y for _, _, y in parts]).astype(int)
     k = np.concatenate([np.full(len(r), i) for i, r, _ in parts]).astype(int)
@@ -300,7 +340,7 @@ def _frame(data: ProjectionData, ex: Examples, pick: np.ndarray) -> pd.DataFrame
 
 def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: int = 0,
           horizon_days: int = HORIZON_DAYS, step_days: int = CUTOFF_STEP_DAYS,
-          count: int = CUTOFFS) -> tuple[ChurnModel, ModelCard]:
+          count: int = CUTOFFS, inactivity_days: int | None = PREPAID_INACTIVITY_DAYS) -> tuple[ChurnModel, ModelCard]:
     """Train the churn model on ``data`` as of ``now`` (facts after ``now`` are not read);
     returns the model and its card (module docstring).
 
@@ -308,14 +348,20 @@ def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: i
     """
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
-    ex = examples(data, now, horizon_days, step_days, count)
+    ex = examples(data, now, horizon_days, step_days, count, inactivity_days)
     positives, negatives = int(ex.y.sum()), int((1 - ex.y).sum())
     if positives < MIN_CLASS or negatives < MIN_CLASS:
         raise InvalidInput(f"cannot train churn as of {now:%Y-%m-%d}: need at least {MIN_CLASS} customers who "
                            f"closed every account within {horizon_days} days of a cutoff and {MIN_CLASS} who "
                            f"kept one; the cutoffs {ex.cutoffs[-1]:%Y-%m-%d}..{ex.cutoffs[0]:%Y-%m-%d} hold "
                            f"{positives} and {negatives}")
+    # A cutoff whose horizon holds no churner at all lies before the store's recorded history
+    # of closures (a one-off extract): its "stayers" would only teach the model that date.
+    churned = np.bincount(ex.k, weights=ex.y, minlength=len(ex.cutoffs))
+    empty = [ex.cutoffs[i] for i in range(len(ex.cutoffs)) if churned[i] == 0]
     pick = _stratified(ex.y, max_rows, rng)
+    sampled = len(pick) < len(ex.y)
+    pick = pick[churned[ex.k[pick]] > 0]
     y, k, rows = ex.y[pick], ex.k[pick], ex.rows[pick]
     x = model_frame(_frame(data, ex, pick).reset_index(drop=True))
     gap = -(-horizon_days // step_days)
@@ -324,6 +370,9 @@ def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: i
     out_of_time = (min(int(y[train_].sum()), int((1 - y[train_]).sum())) >= MIN_CLASS
                    and min(int(y[test].sum()), int((1 - y[test]).sum())) >= 5)
     notes: list[str] = []
+    if empty:
+        notes.append(f"{len(empty)} of {len(ex.cutoffs)} cutoffs left out: no customer closed every account within "
+                     f"{horizon_days} days of them (the store's history of closures does not reach back that far)")
     if out_of_time:
         evaluation = (f"out-of-time: trained on cutoffs {ex.cutoffs[-1]:%Y-%m-%d}..{ex.cutoffs[gap]:%Y-%m-%d}, "
                       f"evaluated on the cutoff {ex.cutoffs[0]:%Y-%m-%d}")
@@ -332,12 +381,16 @@ def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: i
         # fifth of the customers instead, every cutoff of a customer on the same side.
         customers = np.unique(rows)
         held = rng.choice(customers, size=max(1, int(round(len(customers) * HELD_OUT))), replace=False)
-        test = np.isin(rows, held)
-        train_ = ~test
-        evaluation = (f"in-time: a random {HELD_OUT:.0%} of customers held out, because the cutoffs before "
+        train_ = ~np.isin(rows, held)
+        test = ~train_ & (k == k.min())  # evaluated on the latest cutoff used
+        evaluation = (f"in-time: a random {HELD_OUT:.0%} of customers held out, scored at the cutoff "
+                      f"{ex.cutoffs[int(k.min())]:%Y-%m-%d}, because the cutoffs before "
                       f"{ex.cutoffs[gap]:%Y-%m-%d} hold {int(y[k >= gap].sum())} churners (at least "
                       f"{MIN_CLASS} are needed for an out-of-time evaluation)")
         notes.append("evaluation is in-time, not out-of-time: the store's history holds too few earlier churners")
+    # A column with nothing to learn in the training part (e.g. an attribute first seen after
+    # the training cutoffs) cannot be binned by the trees: leave it out.
+    x = x[model_frame(x[train_]).columns]
     leaky = leaky_features(x[train_], y[train_])
     timed = time_leakage(x[train_], y[train_], seed=seed)
     excluded = [c for c in x.columns if c in EXCLUDED or c in leaky or c in timed]
@@ -355,7 +408,7 @@ def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: i
     notes += [f"feature {c} left out: alone it separates the classes (ROC AUC {auc})" for c, auc in leaky.items()]
     notes += [f"feature {c} left out: a model on it alone tells churners from stayers (cross-validated ROC AUC "
               f"{auc}); its dates are an artefact of how the data was recorded" for c, auc in timed.items()]
-    if len(ex.y) > len(y):
+    if sampled:
         notes.append(f"trained on a stratified sample of {len(y):,} of {len(ex.y):,} examples")
     notes.append("custom attributes and profile columns are current values, not as of each cutoff")
     card = ModelCard(
@@ -367,6 +420,7 @@ def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: i
                     "out_of_time": out_of_time,
                     "as_of": now.isoformat(),
                     "horizon_days": horizon_days,
+                    "prepaid_inactivity_days": inactivity_days,
                     "label_window_months": round(ex.window_months, 1),
                     "cutoffs": len(ex.cutoffs),
                     "first_cutoff": ex.cutoffs[-1].date().isoformat(),

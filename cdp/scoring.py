@@ -137,7 +137,8 @@ class ModelRegistry:
         if name == "churn":
             st = self.settings
             model, card = churn.train(data, now, horizon_days=st.churn_horizon_days,
-                                      step_days=st.churn_cutoff_step_days, count=st.churn_cutoffs)
+                                      step_days=st.churn_cutoff_step_days, count=st.churn_cutoffs,
+                                      inactivity_days=st.prepaid_inactivity_days)
         elif name == "propensity":
             model, card = propensity.train(data, now)
         else:

@@ -64,6 +64,7 @@ class Settings:
     churn_horizon_days: int = 90
     churn_cutoff_step_days: int = 30
     churn_cutoffs: int = 6
+    prepaid_inactivity_days: int = 90
     rfm_recency_kinds: tuple[str, ...] = ("INVOICE", "PAYMENT", "PURCHASE", "TOP_UP")
     complaint_sla_hours: int = 48
     log_format: str = "json"
@@ -145,6 +146,7 @@ class Settings:
             churn_horizon_days=number("CDP_CHURN_HORIZON_DAYS", cls.churn_horizon_days),
             churn_cutoff_step_days=number("CDP_CHURN_CUTOFF_STEP_DAYS", cls.churn_cutoff_step_days),
             churn_cutoffs=number("CDP_CHURN_CUTOFFS", cls.churn_cutoffs),
+            prepaid_inactivity_days=number("CDP_PREPAID_INACTIVITY_DAYS", cls.prepaid_inactivity_days),
             rfm_recency_kinds=_monetary_kinds(env.get("CDP_RFM_RECENCY_KINDS"), cls.rfm_recency_kinds),
             complaint_sla_hours=number("CDP_COMPLAINT_SLA_HOURS", cls.complaint_sla_hours),
             log_format=_log_format(env.get("CDP_LOG_FORMAT") or cls.log_format),

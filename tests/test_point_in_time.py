@@ -162,3 +162,43 @@ def test_card_agrees_with_held_out_scoring_through_the_api(leaky_path: Path, tmp
     # Both are held-out estimates on different periods of about a hundred churners each: sampling
     # error alone is a few points. The leaky frame's card was 0.2 above the API figure.
     assert abs(card.metrics.roc_auc - api_auc) < 0.08, (card.metrics.roc_auc, api_auc)
+
+
+def test_prepaid_churn_is_inactivity(tmp_path: Path) -> None:
+    """Prepaid accounts are never closed: a prepaid customer who stops topping up has churned
+    once the inactivity window passes; one who keeps topping up has not; a postpaid customer
+    without top-ups is still a customer while the account is open."""
+    from cdp import churn
+    from cdp.projection import Projection
+    from graph.ladybug_store import LadybugStore
+
+    store = LadybugStore(tmp_path / "prepaid.lbdb", buffer_pool_mb=64)
+    start = TODAY - timedelta(days=400)
+    plans = {"KEEPS": ("PREPAID", 0), "STOPS": ("PREPAID", 200), "POSTPAID": ("POSTPAID", None)}
+    customers, accounts, holds, events, has = [], [], [], [], []
+    for name, (kind, stop_days_ago) in plans.items():
+        customers.append({"id": name, "first_name": "P", "last_name": name, "tier": "CONSUMER", "status": "ACTIVE",
+                          "joined_on": start.date()})
+        accounts.append({"id": f"A-{name}", "type": kind, "status": "ACTIVE", "opened_on": start.date()})
+        holds.append({"from": name, "to": f"A-{name}"})
+        if stop_days_ago is None:
+            continue
+        for d in range(400, stop_days_ago, -30):
+            events.append({"id": f"E-{name}-{d}", "kind": "TOP_UP", "amount": 10.0, "currency": "EUR",
+                           "at": TODAY - timedelta(days=d)})
+            has.append({"from": f"A-{name}", "to": f"E-{name}-{d}"})
+    store.write([node_op("Customer", customers), node_op("Account", accounts), node_op("MonetaryEvent", events),
+                 relationship_op("HOLDS", holds), relationship_op("HAS_EVENT", has)])
+    try:
+        data = Projection(store).data()
+    finally:
+        store.close()
+    row = {name: data.row_of(name) for name in plans}
+    now = churn.active(data, TODAY)
+    assert now[row["KEEPS"]] and now[row["POSTPAID"]] and not now[row["STOPS"]]
+    assert churn.active(data, TODAY, inactivity_days=None)[row["STOPS"]]      # the rule off: open is active
+    before = churn.active(data, TODAY - timedelta(days=220))
+    assert before[row["STOPS"]]                                                # still topping up then
+    rows, y = churn.snapshot(data, TODAY - timedelta(days=220), 90, np.ones(data.size, dtype=bool))
+    label = dict(zip(rows.tolist(), y.tolist()))
+    assert label == {row["KEEPS"]: 0, row["STOPS"]: 1, row["POSTPAID"]: 0}
