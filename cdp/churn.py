@@ -363,7 +363,11 @@ def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: i
     sampled = len(pick) < len(ex.y)
     pick = pick[churned[ex.k[pick]] > 0]
     y, k, rows = ex.y[pick], ex.k[pick], ex.rows[pick]
-    x = model_frame(_frame(data, ex, pick).reset_index(drop=True))
+    raw = _frame(data, ex, pick).reset_index(drop=True)
+    x = model_frame(raw)
+    # Name what cannot reach the model, so a mapping that lost a column's signal is seen
+    # (issue 20: a contract type imported without end dates became a constant, silently).
+    unused = [c for c in raw.columns if c not in x.columns and c not in EXCLUDED]
     gap = -(-horizon_days // step_days)
     test = k == 0
     train_ = k >= gap
@@ -408,6 +412,10 @@ def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: i
     notes += [f"feature {c} left out: alone it separates the classes (ROC AUC {auc})" for c, auc in leaky.items()]
     notes += [f"feature {c} left out: a model on it alone tells churners from stayers (cross-validated ROC AUC "
               f"{auc}); its dates are an artefact of how the data was recorded" for c, auc in timed.items()]
+    unused_attributes = [c for c in unused if c.startswith("attr_")]
+    if unused_attributes:
+        notes.append("imported attributes not used (one value, or fewer than 10 known, at the cutoffs): "
+                     + ", ".join(unused_attributes))
     if sampled:
         notes.append(f"trained on a stratified sample of {len(y):,} of {len(ex.y):,} examples")
     notes.append("custom attributes and profile columns are current values, not as of each cutoff")
@@ -429,6 +437,7 @@ def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: i
                     "churn_rate": round(float(y.mean()), 4),
                     "held_out_churn_rate": round(float(y_test.mean()), 4) if len(y_test) else None,
                     "left_out_no_profiling_consent": ex.unprofiled,
+                    "unused_features": ", ".join(unused) or "none",
                     "calibration": "3-fold isotonic ensemble" if len(y) <= ENSEMBLE_ROWS
                     else "isotonic on a held-out fifth"},
         notes=notes,

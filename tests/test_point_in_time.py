@@ -133,6 +133,8 @@ def test_card_agrees_with_held_out_scoring_through_the_api(leaky_path: Path, tmp
     assert card.parameters["last_cutoff"] == (AS_OF - timedelta(days=90)).date().isoformat()
     assert card.metrics is not None and card.metrics.roc_auc is not None
     assert card.metrics.roc_auc < 0.9, card.summary()       # the city is a real but modest signal
+    unused = card.parameters["unused_features"].split(", ")
+    assert "tier" in unused and "contract_type" in unused    # one value in the whole store: named, not used
 
     store = LadybugStore(leaky_path, buffer_pool_mb=128)
     settings = Settings(db_path=leaky_path, buffer_pool_mb=128, model_dir=models)
