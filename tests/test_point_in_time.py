@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from cdp.settings import Settings
-from graph.store import GraphStore, node_op, relationship_op
+from graph.store import node_op, relationship_op
 from tests.conftest import api_client, gql
 
 CUSTOMERS = 2400
