@@ -90,7 +90,7 @@ class Analytics:
         """Value segmentation (concentration, tiers, RFM, clusters), cached per data version."""
         from cdp.value import ValueAnalysis
 
-        return ValueAnalysis(self.projection, self.features)
+        return ValueAnalysis(self.projection, self.features, recency_kinds=self.settings.rfm_recency_kinds)
 
     @cached_property
     def channels(self) -> ChannelChoices:

@@ -1,36 +1,46 @@
-"""Churn risk: a calibrated probability that a customer closes every account.
+"""Churn risk: a calibrated probability that a customer closes every account
+within a horizon after the time they are described at.
 
-Label (from the store's own history): a customer of the base with at least one
-account is a **churner** when all their accounts are closed, a **stayer** when
-at least one is open. Customers without accounts, and churners whose accounts
-carry no closing date, are left out.
+**Point-in-time examples.** Training examples are customers *as they were* at
+several rolling cutoff dates ``c`` (``cutoffs``): every customer of the base
+with an open account at ``c`` is one example, described by
+``cdp.features.compute(data, c)`` (only facts before ``c``: contacts, money,
+holdings, contracts and tenure of that day), and labelled 1 when they are no
+longer a customer at ``c + horizon`` (``snapshot``; per account kind, ``active``:
+closed accounts, and prepaid-only customers without a top-up or other money-in
+event for ``PREPAID_INACTIVITY_DAYS``). Nothing recorded
+after the training time ``as_of`` is read: closures after ``as_of`` do not
+count, and the latest cutoff is ``as_of - horizon``, so every label is fully
+observed. Both classes are described at the same dates, so features that only
+depend on *when* a customer is measured cannot tell them apart.
 
-Leakage: a churner is described as of one day before their last account closed
-(``cdp.features.compute`` with one time per row: only history before that time
-counts, holdings and contracts are those active then). A stayer is described as
-of a time drawn from the same distribution as the churners' cutoffs (or now,
-when that time is before the stayer's first account opened): describing every
-stayer as of *now* lets features that depend on when they are measured (days
-since the last payment, windows of billing history a source keeps) tell the
-classes apart for the wrong reason. Features that alone separate the classes
-almost perfectly (single-feature ROC AUC >= ``LEAKAGE_AUC``) are treated as
-leakage and left out; the card lists them.
+**Out-of-time evaluation.** The card's figures are on the latest cutoff; the
+model they come from is trained only on cutoffs whose horizon ended before it
+(``cutoff <= latest - horizon``), so no label of the evaluation period is seen.
+When those earlier cutoffs hold too few churners (a one-off extract), the
+card says so and falls back to a random 20% of customers (in-time). The
+deployed model is then refit on every cutoff.
+
+**Leakage checks.** A numeric feature whose ROC AUC alone reaches
+``LEAKAGE_AUC`` is left out, and so is a time-derived feature (tenure, age,
+days since ...) that a small gradient-boosted model on that feature alone
+tells the classes apart with (adversarial validation, ``time_leakage``): that
+catches date artefacts (e.g. every churner's tenure an exact number of months
+minus one day) that a monotone check misses. Both are named on the card.
 
 Model: ``HistGradientBoostingClassifier`` (pandas categoricals used natively)
 calibrated with isotonic regression (``CalibratedClassifierCV``: 3-fold
 ensemble up to ``ENSEMBLE_ROWS`` training rows, above that one model calibrated
-on a held-out fifth through ``FrozenEstimator``). The card's figures are on a
-stratified held-out 20% the model never saw, next to a logistic-regression
-baseline trained on the same rows in the same run. At most ``MAX_ROWS`` rows
-(stratified sample) are used, so a million customers train in about half a
-minute on two cores (docs/models.md).
+on a held-out fifth through ``FrozenEstimator``), next to a logistic-regression
+baseline trained on the same rows in the same run. At most ``MAX_ROWS``
+examples (stratified sample) are used.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -53,11 +63,11 @@ from cdp.model_card import (
 )
 from cdp.projection import ProjectionData
 
-#: Rows (customers) a training run uses at most; a stratified sample above that.
+#: Examples a training run uses at most; a stratified sample above that.
 MAX_ROWS = 300_000
 #: Up to this many training rows the calibrated model is a 3-fold ensemble.
 ENSEMBLE_ROWS = 60_000
-#: Share of the labelled rows held out for the card's figures.
+#: Share of the customers held out when the evaluation cannot be out-of-time.
 HELD_OUT = 0.2
 #: A feature whose own ROC AUC reaches this is treated as leakage and left out.
 LEAKAGE_AUC = 0.97
@@ -67,62 +77,134 @@ DRIVER_ROWS = 4000
 MIN_CLASS = 20
 #: Features never used: they describe the label itself rather than the customer before it.
 EXCLUDED = ("accounts_open",)
+#: Days after a cutoff within which closing every account counts as churn (``Settings.churn_horizon_days``).
+HORIZON_DAYS = 90
+#: Days between two rolling cutoffs (``Settings.churn_cutoff_step_days``).
+CUTOFF_STEP_DAYS = 30
+#: Rolling cutoffs the evaluated model is trained on (``Settings.churn_cutoffs``).
+CUTOFFS = 6
+#: A prepaid-only customer without a money-in event for this many days has churned
+#: (``Settings.prepaid_inactivity_days``; ``active``).
+PREPAID_INACTIVITY_DAYS = 90
+#: Monetary events that show a prepaid customer is still active.
+ACTIVITY_KINDS = ("TOP_UP", "PURCHASE", "PAYMENT", "INVOICE")
+#: Features that depend on when a customer is measured: checked by ``time_leakage``.
+TIME_FEATURES = ("tenure_months", "age_years", "days_since_contact", "days_since_payment",
+                 "contract_months_left")
+#: A time-derived feature a model on it alone separates this well, by a pattern ...
+TIME_LEAKAGE_AUC = 0.9
+#: ... that beats the feature's own order by this much, is a date artefact (``time_leakage``).
+TIME_PATTERN_GAIN = 0.1
+#: Rows the adversarial time check is fitted on at most.
+TIME_CHECK_ROWS = 20_000
 
 
 @dataclass(frozen=True)
-class Labels:
-    """Labelled customers: ``rows``, ``y`` (1 = churned) and the time each is described at."""
+class Examples:
+    """Point-in-time training examples: customer ``rows`` (a row may repeat, once per
+    cutoff), label ``y`` (1 = closed every account within the horizon), the cutoff
+    each is described at (``at``, datetime64[us]) and its index ``k`` (0 = the latest)."""
 
     rows: np.ndarray
     y: np.ndarray
-    at: np.ndarray  # datetime64[us]
-    window_months: float
+    at: np.ndarray
+    k: np.ndarray
+    cutoffs: list[datetime]
+    horizon_days: int
     unprofiled: int = 0  # base customers left out because they refused PROFILING or were erased
 
+    @property
+    def window_months(self) -> float:
+        """The horizon in months: the period the churn probability refers to."""
+        return self.horizon_days / 30.44
 
-def labels(data: ProjectionData, now: datetime, seed: int = 0) -> Labels:
-    """Churners and stayers of the base, with leakage-free description times (module docstring).
 
-    ``window_months``: the period the churners' closures span (5th percentile to
-    ``now``, 1..60 months): the horizon the churn probability refers to.
-    """
+def open_accounts(data: ProjectionData, at: datetime) -> np.ndarray:
+    """Per customer row of ``data``: accounts open at ``at`` (opened on or before it, not
+    closed by then). A CLOSED account without a closing date counts as closed at any time,
+    as in ``cdp.features``."""
     a = data.fact("accounts")
-    rows = a["row"].to_numpy()
-    closed_on = np.asarray(a["closed_on"], dtype="datetime64[us]")
-    status = a["status"].astype(object).to_numpy()
-    is_closed = ~np.isnat(closed_on) | (status == "CLOSED")
-    n = data.size
-    total = np.bincount(rows, minlength=n)
-    closed = np.bincount(rows, weights=is_closed.astype(float), minlength=n)
-    last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
-    dated = ~np.isnat(closed_on)
-    np.maximum.at(last, rows[dated], closed_on[dated].astype(np.int64))
-    first_open = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    t = np.datetime64(at.replace(tzinfo=None), "us")
     opened = np.asarray(a["opened_on"], dtype="datetime64[us]")
-    has_open = ~np.isnat(opened)
-    np.minimum.at(first_open, rows[has_open], opened[has_open].astype(np.int64))
-    base = trainable(data, now)  # PROFILING refused or erased: not trained on (cdp.consent)
-    churner = base & (total > 0) & (closed == total) & (last > np.iinfo(np.int64).min)
-    stayer = base & (total > 0) & (closed < total)
-    now_us = np.datetime64(now, "us").astype(np.int64)
-    day = F.DAY_US
-    churn_rows = np.flatnonzero(churner)
-    stay_rows = np.flatnonzero(stayer)
-    cutoffs = np.minimum(last[churn_rows] - day, now_us)
-    rng = np.random.default_rng(seed)
-    if len(cutoffs):
-        drawn = rng.choice(cutoffs, size=len(stay_rows))
-        stay_at = np.where(drawn > first_open[stay_rows], drawn, now_us)
-        window = (now_us - np.percentile(cutoffs, 5)) / day / 30.44
-    else:
-        stay_at = np.full(len(stay_rows), now_us)
-        window = 12.0
-    order = np.concatenate([churn_rows, stay_rows])
-    y = np.concatenate([np.ones(len(churn_rows), dtype=int), np.zeros(len(stay_rows), dtype=int)])
-    at = np.concatenate([cutoffs, stay_at]).astype("datetime64[us]")
-    sort = np.argsort(order)
+    closed = np.asarray(a["closed_on"], dtype="datetime64[us]")
+    status = a["status"].astype(object).to_numpy()
+    started = np.isnat(opened) | (opened <= t)
+    ended = (~np.isnat(closed) & (closed <= t)) | (np.isnat(closed) & (status == "CLOSED"))
+    return np.bincount(a["row"].to_numpy(), weights=(started & ~ended).astype(float), minlength=data.size)
+
+
+def active(data: ProjectionData, at: datetime, inactivity_days: int | None = PREPAID_INACTIVITY_DAYS) -> np.ndarray:
+    """Per customer row of ``data``: True when the customer is still a customer at ``at``.
+
+    Churn is defined per account kind: a postpaid or business account is gone when it is
+    closed (or its contract ended and it was closed); a **prepaid** account is never closed
+    by anyone, it lapses. So a customer whose open accounts at ``at`` are all prepaid counts
+    as active only with a money-in event (top-up, purchase, payment or invoice) in the
+    ``inactivity_days`` before ``at``. ``inactivity_days=None`` turns the prepaid rule off, and
+    so does a store without any money events (activity cannot be observed there).
+    """
+    opened = open_accounts(data, at)
+    e = data.fact("events")
+    if inactivity_days is None or e.empty:  # no money events recorded at all: activity is not observable
+        return opened > 0
+    a = data.fact("accounts")
+    t = np.datetime64(at.replace(tzinfo=None), "us")
+    started = np.asarray(a["opened_on"], dtype="datetime64[us]")
+    closed = np.asarray(a["closed_on"], dtype="datetime64[us]")
+    status = a["status"].astype(object).to_numpy()
+    open_ = (np.isnat(started) | (started <= t)) & ~((~np.isnat(closed) & (closed <= t))
+                                                    | (np.isnat(closed) & (status == "CLOSED")))
+    prepaid = (a["type"].astype(object).to_numpy() == "PREPAID")
+    rows = a["row"].to_numpy()
+    other = np.bincount(rows, weights=(open_ & ~prepaid).astype(float), minlength=data.size)
+    stamp = np.asarray(e["at"], dtype="datetime64[us]")
+    money_in = np.isin(e["kind"].astype(object).to_numpy(), ACTIVITY_KINDS)
+    recent = money_in & ~np.isnat(stamp) & (stamp <= t) & (stamp > t - np.timedelta64(inactivity_days, "D"))
+    activity = np.bincount(e["row"].to_numpy(), weights=recent.astype(float), minlength=data.size)
+    return (opened > 0) & ((other > 0) | (activity > 0))
+
+
+def snapshot(data: ProjectionData, cutoff: datetime, horizon_days: int, base: np.ndarray,
+             inactivity_days: int | None = PREPAID_INACTIVITY_DAYS) -> tuple[np.ndarray, np.ndarray]:
+    """Customers of ``base`` active at ``cutoff`` (``rows``, see ``active``) and whether they
+    were no longer active ``horizon_days`` later (``y``)."""
+    rows = np.flatnonzero(base & active(data, cutoff, inactivity_days))
+    later = active(data, cutoff + timedelta(days=horizon_days), inactivity_days)
+    return rows, (~later[rows]).astype(int)
+
+
+def cutoffs(as_of: datetime, horizon_days: int = HORIZON_DAYS, step_days: int = CUTOFF_STEP_DAYS,
+            count: int = CUTOFFS) -> list[datetime]:
+    """The rolling cutoffs of a training run as of ``as_of``, latest first: the evaluation
+    cutoff ``as_of - horizon``, every cutoff between it and the first training cutoff, then
+    ``count`` training cutoffs ending at least a horizon before the evaluation cutoff."""
+    latest = as_of - timedelta(days=horizon_days)
+    gap = -(-horizon_days // step_days)  # ceil: the first cutoff whose horizon ends by ``latest``
+    return [latest - timedelta(days=k * step_days) for k in range(gap + count)]
+
+
+def examples(data: ProjectionData, as_of: datetime, horizon_days: int = HORIZON_DAYS,
+             step_days: int = CUTOFF_STEP_DAYS, count: int = CUTOFFS,
+             inactivity_days: int | None = PREPAID_INACTIVITY_DAYS) -> Examples:
+    """The point-in-time examples of a training run as of ``as_of`` (module docstring)."""
+    base = trainable(data, as_of)  # PROFILING refused or erased at training time: not trained on
+    dates = cutoffs(as_of, horizon_days, step_days, count)
+    parts = [(k, *snapshot(data, c, horizon_days, base, inactivity_days)) for k, c in enumerate(dates)]
+    rows = np.concatenate([r for _, r, _ in parts]).astype(np.int64)
+    y = np.concatenate([y for _, _, y in parts]).astype(int)
+    k = np.concatenate([np.full(len(r), i) for i, r, _ in parts]).astype(int)
+    at = np.array([np.datetime64(dates[i].replace(tzinfo=None), "us") for i in k], dtype="datetime64[us]")
     left_out = int((data.base() & ~base).sum())
-    return Labels(order[sort], y[sort], at[sort], float(np.clip(window, 1, 60)), left_out)
+    return Examples(rows, y, at, k, dates, horizon_days, left_out)
+
+
+def labels(data: ProjectionData, now: datetime, seed: int = 0) -> Examples:
+    """The examples of the latest cutoff only (kept for callers that want one labelled
+    customer per row, e.g. the value analysis)."""
+    ex = examples(data, now)
+    keep = ex.k == 0
+    return Examples(ex.rows[keep], ex.y[keep], ex.at[keep], ex.k[keep], ex.cutoffs[:1], ex.horizon_days,
+                    ex.unprofiled)
 
 
 def _stratified(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -202,51 +284,162 @@ def fit_calibrated(x: pd.DataFrame, y: np.ndarray, seed: int = 0, **params: Any)
     return model.fit(x.iloc[cal_idx], y[cal_idx])
 
 
-def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: int = 0) -> tuple[ChurnModel, ModelCard]:
-    """Train the churn model on ``data`` as of ``now``; returns the model and its card.
+def time_leakage(x: pd.DataFrame, y: np.ndarray, seed: int = 0,
+                 max_rows: int = TIME_CHECK_ROWS) -> dict[str, float]:
+    """Adversarial validation of the time-derived features (``TIME_FEATURES``) of ``x``:
+    for each one alone, the 3-fold cross-validated ROC AUC of a small gradient-boosted
+    model telling the classes ``y`` apart. Returns the features it flags, with that AUC:
+    those reaching ``LEAKAGE_AUC``, and those reaching ``TIME_LEAKAGE_AUC`` while beating
+    the feature's own (monotone) ROC AUC by ``TIME_PATTERN_GAIN`` or more.
 
-    Raises ``InvalidInput`` when there are fewer than ``MIN_CLASS`` churners or stayers.
+    The second rule catches date artefacts a monotone check cannot see: one class sitting
+    on a lattice of dates (every churner's tenure an exact number of months minus a day)
+    is separable by a model that isolates the lattice, not by the feature's order.
     """
-    from sklearn.model_selection import train_test_split
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
 
+    columns = [c for c in TIME_FEATURES if c in x.columns and not isinstance(x[c].dtype, pd.CategoricalDtype)]
+    if not columns or min(int(y.sum()), int((1 - y).sum())) < 3:
+        return {}
+    pick = _stratified(y, max_rows, np.random.default_rng(seed))
+    folds = StratifiedKFold(3, shuffle=True, random_state=seed)
+    out = {}
+    for c in columns:
+        values = x[c].to_numpy(dtype=float)[pick]
+        if np.all(np.isnan(values)) or np.nanstd(values) == 0:
+            continue
+        filled = np.where(np.isnan(values), np.nanmedian(values), values)
+        order = roc_auc_score(y[pick], filled)
+        order = max(order, 1 - order)
+        model = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=63, min_samples_leaf=5,
+                                               early_stopping=False, random_state=seed)
+        auc = float(np.mean(cross_val_score(model, values.reshape(-1, 1), y[pick], cv=folds, scoring="roc_auc")))
+        auc = max(auc, 1 - auc)
+        if auc >= LEAKAGE_AUC or (auc >= TIME_LEAKAGE_AUC and auc - order >= TIME_PATTERN_GAIN):
+            out[c] = round(auc, 4)
+    return out
+
+
+def _frame(data: ProjectionData, ex: Examples, pick: np.ndarray) -> pd.DataFrame:
+    """Features of examples ``pick``, each as of its own cutoff (one ``compute`` per cutoff:
+    a customer may be an example at several cutoffs), in ``pick`` order."""
+    parts = []
+    for k in np.unique(ex.k[pick]):
+        chosen = pick[ex.k[pick] == k]
+        frame = F.compute(data, ex.cutoffs[int(k)], ex.rows[chosen])
+        frame.index = pd.Index(chosen, name="example")
+        parts.append(frame)
+    frame = pd.concat(parts).reindex(pick)
+    for c in frame.columns:  # a category seen at one cutoff only makes concat fall back to object
+        if frame[c].dtype == object:
+            frame[c] = frame[c].astype("category")
+    return frame
+
+
+def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: int = 0,
+          horizon_days: int = HORIZON_DAYS, step_days: int = CUTOFF_STEP_DAYS,
+          count: int = CUTOFFS, inactivity_days: int | None = PREPAID_INACTIVITY_DAYS) -> tuple[ChurnModel, ModelCard]:
+    """Train the churn model on ``data`` as of ``now`` (facts after ``now`` are not read);
+    returns the model and its card (module docstring).
+
+    Raises ``InvalidInput`` when the cutoffs hold fewer than ``MIN_CLASS`` churners or stayers.
+    """
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
-    lab = labels(data, now, seed)
-    positives, negatives = int(lab.y.sum()), int((1 - lab.y).sum())
+    ex = examples(data, now, horizon_days, step_days, count, inactivity_days)
+    positives, negatives = int(ex.y.sum()), int((1 - ex.y).sum())
     if positives < MIN_CLASS or negatives < MIN_CLASS:
-        raise InvalidInput(f"cannot train churn: need at least {MIN_CLASS} customers who closed every account "
-                           f"and {MIN_CLASS} who kept one; the store has {positives} and {negatives}")
-    pick = _stratified(lab.y, max_rows, rng)
-    rows, y, at = lab.rows[pick], lab.y[pick], lab.at[pick]
-    frame = F.compute(data, at, rows)
-    x = model_frame(frame)
-    leaky = leaky_features(x, y)
-    excluded = [c for c in x.columns if c in EXCLUDED or c in leaky]
+        raise InvalidInput(f"cannot train churn as of {now:%Y-%m-%d}: need at least {MIN_CLASS} customers who "
+                           f"closed every account within {horizon_days} days of a cutoff and {MIN_CLASS} who "
+                           f"kept one; the cutoffs {ex.cutoffs[-1]:%Y-%m-%d}..{ex.cutoffs[0]:%Y-%m-%d} hold "
+                           f"{positives} and {negatives}")
+    # A cutoff whose horizon holds no churner at all lies before the store's recorded history
+    # of closures (a one-off extract): its "stayers" would only teach the model that date.
+    churned = np.bincount(ex.k, weights=ex.y, minlength=len(ex.cutoffs))
+    empty = [ex.cutoffs[i] for i in range(len(ex.cutoffs)) if churned[i] == 0]
+    pick = _stratified(ex.y, max_rows, rng)
+    sampled = len(pick) < len(ex.y)
+    pick = pick[churned[ex.k[pick]] > 0]
+    y, k, rows = ex.y[pick], ex.k[pick], ex.rows[pick]
+    raw = _frame(data, ex, pick).reset_index(drop=True)
+    x = model_frame(raw)
+    # Name what cannot reach the model, so a mapping that lost a column's signal is seen
+    # (issue 20: a contract type imported without end dates became a constant, silently).
+    unused = [c for c in raw.columns if c not in x.columns and c not in EXCLUDED]
+    gap = -(-horizon_days // step_days)
+    test = k == 0
+    train_ = k >= gap
+    out_of_time = (min(int(y[train_].sum()), int((1 - y[train_]).sum())) >= MIN_CLASS
+                   and min(int(y[test].sum()), int((1 - y[test]).sum())) >= 5)
+    notes: list[str] = []
+    if empty:
+        notes.append(f"{len(empty)} of {len(ex.cutoffs)} cutoffs left out: no customer closed every account within "
+                     f"{horizon_days} days of them (the store's history of closures does not reach back that far)")
+    if out_of_time:
+        evaluation = (f"out-of-time: trained on cutoffs {ex.cutoffs[-1]:%Y-%m-%d}..{ex.cutoffs[gap]:%Y-%m-%d}, "
+                      f"evaluated on the cutoff {ex.cutoffs[0]:%Y-%m-%d}")
+    else:
+        # Too few churners before the evaluation period (a one-off extract): hold out a random
+        # fifth of the customers instead, every cutoff of a customer on the same side.
+        customers = np.unique(rows)
+        held = rng.choice(customers, size=max(1, int(round(len(customers) * HELD_OUT))), replace=False)
+        train_ = ~np.isin(rows, held)
+        test = ~train_ & (k == k.min())  # evaluated on the latest cutoff used
+        evaluation = (f"in-time: a random {HELD_OUT:.0%} of customers held out, scored at the cutoff "
+                      f"{ex.cutoffs[int(k.min())]:%Y-%m-%d}, because the cutoffs before "
+                      f"{ex.cutoffs[gap]:%Y-%m-%d} hold {int(y[k >= gap].sum())} churners (at least "
+                      f"{MIN_CLASS} are needed for an out-of-time evaluation)")
+        notes.append("evaluation is in-time, not out-of-time: the store's history holds too few earlier churners")
+    # A column with nothing to learn in the training part (e.g. an attribute first seen after
+    # the training cutoffs) cannot be binned by the trees: leave it out.
+    x = x[model_frame(x[train_]).columns]
+    leaky = leaky_features(x[train_], y[train_])
+    timed = time_leakage(x[train_], y[train_], seed=seed)
+    excluded = [c for c in x.columns if c in EXCLUDED or c in leaky or c in timed]
     x = x.drop(columns=excluded)
-    train_idx, test_idx = train_test_split(np.arange(len(y)), test_size=HELD_OUT, stratify=y, random_state=seed)
-    x_train, x_test, y_train, y_test = x.iloc[train_idx], x.iloc[test_idx], y[train_idx], y[test_idx]
-    estimator = fit_calibrated(x_train, y_train, seed)
-    held_out = metrics(y_test, estimator.predict_proba(x_test)[:, 1])
+    x_train, x_test, y_train, y_test = x[train_], x[test], y[train_], y[test]
+    evaluated = fit_calibrated(x_train, y_train, seed)
+    held_out = metrics(y_test, evaluated.predict_proba(x_test)[:, 1])
     baseline = baseline_pipeline(x_train).fit(x_train, y_train)
     base_metrics = metrics(y_test, baseline.predict_proba(x_test)[:, 1])
     sample = rng.choice(len(y_test), size=min(DRIVER_ROWS, len(y_test)), replace=False)
-    top = drivers(estimator, x_test.iloc[sample], y_test[sample], seed=seed)
+    top = drivers(evaluated, x_test.iloc[sample], y_test[sample], seed=seed)
+    estimator = fit_calibrated(x, y, seed)  # deployed: every cutoff, the latest included
     categories = {c: list(x[c].cat.categories) for c in x.columns if isinstance(x[c].dtype, pd.CategoricalDtype)}
-    model = ChurnModel(estimator, list(x.columns), categories, typical_values(x), lab.window_months)
-    notes = [f"feature {c} left out: alone it separates the classes (ROC AUC {auc})" for c, auc in leaky.items()]
-    if len(lab.y) > len(y):
-        notes.append(f"trained on a stratified sample of {len(y):,} of {len(lab.y):,} labelled customers")
+    model = ChurnModel(estimator, list(x.columns), categories, typical_values(x), ex.window_months)
+    notes += [f"feature {c} left out: alone it separates the classes (ROC AUC {auc})" for c, auc in leaky.items()]
+    notes += [f"feature {c} left out: a model on it alone tells churners from stayers (cross-validated ROC AUC "
+              f"{auc}); its dates are an artefact of how the data was recorded" for c, auc in timed.items()]
+    unused_attributes = [c for c in unused if c.startswith("attr_")]
+    if unused_attributes:
+        notes.append("imported attributes not used (one value, or fewer than 10 known, at the cutoffs): "
+                     + ", ".join(unused_attributes))
+    if sampled:
+        notes.append(f"trained on a stratified sample of {len(y):,} of {len(ex.y):,} examples")
+    notes.append("custom attributes and profile columns are current values, not as of each cutoff")
     card = ModelCard(
         name="churn", kind="calibrated gradient-boosted trees (HistGradientBoostingClassifier, isotonic)",
-        trained_at=now, rows=len(y), positives=int(y.sum()), held_out_rows=len(y_test),
+        trained_at=now, rows=len(y), positives=int(y.sum()), held_out_rows=int(test.sum()),
         seconds=round(time.perf_counter() - started, 2), metrics=held_out, baseline=base_metrics, drivers=top,
         features=list(x.columns), excluded_features=excluded,
-        parameters={"label_window_months": round(lab.window_months, 1),
+        parameters={"evaluation": evaluation,
+                    "out_of_time": out_of_time,
+                    "as_of": now.isoformat(),
+                    "horizon_days": horizon_days,
+                    "prepaid_inactivity_days": inactivity_days,
+                    "label_window_months": round(ex.window_months, 1),
+                    "cutoffs": len(ex.cutoffs),
+                    "first_cutoff": ex.cutoffs[-1].date().isoformat(),
+                    "last_cutoff": ex.cutoffs[0].date().isoformat(),
+                    "customers": int(len(np.unique(rows))),
                     "churn_rate": round(float(y.mean()), 4),
-                    "left_out_no_profiling_consent": lab.unprofiled,
-                    "calibration": "3-fold isotonic ensemble" if len(y_train) <= ENSEMBLE_ROWS
+                    "held_out_churn_rate": round(float(y_test.mean()), 4) if len(y_test) else None,
+                    "left_out_no_profiling_consent": ex.unprofiled,
+                    "unused_features": ", ".join(unused) or "none",
+                    "calibration": "3-fold isotonic ensemble" if len(y) <= ENSEMBLE_ROWS
                     else "isotonic on a held-out fifth"},
         notes=notes,
     )
     return model, card
-

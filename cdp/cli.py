@@ -8,7 +8,8 @@
     cdp stats                                      count nodes and relationships in the store
     cdp import --mapping M.toml FILE [--batch-size N] [--rejects PATH]
                                                    import a source system's file (docs/import.md)
-    cdp train [churn|lifetime_value|propensity|all]  train predictive models, print their cards
+    cdp train [churn|lifetime_value|propensity|all] [--as-of DATE]
+                                       train predictive models (as of DATE), print their cards
     cdp keys create --role R --name N [--scope S ...] [--operations OP ...] [--customer ID] [--expires DATE]
                                                    create an API key; prints the key (shown once)
     cdp keys list | cdp keys revoke KEY_ID [--last-admin]
@@ -29,6 +30,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 from cdp.errors import CdpError, Conflict
@@ -400,7 +402,7 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     analytics = Analytics(store, settings)
     try:
-        for card in analytics.models.train(args.model):
+        for card in analytics.models.train(args.model, args.as_of):
             print(card.summary())
         print(f"cdp: models saved in {settings.models_path}", file=sys.stderr)
     finally:
@@ -512,6 +514,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _moment(text: str) -> datetime:
+    """An ISO date or time (``2026-09-01``, ``2026-09-01T12:00``) as naive UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO date or time such as 2026-09-01, got {text!r}") from None
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
 def parser(settings: Settings) -> argparse.ArgumentParser:
     """The argument parser of ``cdp`` (defaults come from ``settings``)."""
     p = argparse.ArgumentParser(prog="cdp", description="cdp: a GraphQL customer-data platform")
@@ -566,6 +577,8 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     q.set_defaults(run=_cmd_quality)
     train = sub.add_parser("train", help="train predictive models on the store's history and print their cards")
     train.add_argument("model", nargs="?", default="all", choices=["churn", "lifetime_value", "propensity", "all"])
+    train.add_argument("--as-of", type=_moment, default=None, metavar="DATE",
+                       help="train as of this ISO date or time (UTC): only what was known then is read")
     train.set_defaults(run=_cmd_train)
     camp = sub.add_parser("campaigns", help="campaigns: list, audience, launch waves, export contact lists, "
                                             "import responses").add_subparsers(dest="action", required=True)

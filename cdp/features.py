@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from cdp.projection import Projection, ProjectionData, subscriptions_held, utc_now
-from graph.model import PRODUCT_CATEGORY_VALUES
+from graph.model import CONTRACT_TYPE_VALUES, PAYMENT_METHOD_VALUES, PRODUCT_CATEGORY_VALUES
 
 DAY_US = 86_400_000_000
 #: Seconds after which ``FeatureFrame.current`` recomputes everything (windows move with time).
@@ -73,6 +73,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("out_of_contract", "has an account whose contract ran out"),
     Feature("contract_months_left", "months left on the longest running contract"),
     Feature("pays_direct_debit", "pays by direct debit"),
+    Feature("contract_type", "contract type of an open account (also without a contract end date)", True),
+    Feature("payment_method", "payment method of an open account", True),
     Feature("products_held", "products held"),
     Feature("categories_held", "product categories held"),
     *_CATEGORY_FLAGS,
@@ -226,6 +228,14 @@ def _accounts(data: ProjectionData, pos: np.ndarray, t: np.ndarray, n: int, out:
     out["contract_months_left"] = left
     method = a["payment_method"].astype(object).to_numpy()
     out["pays_direct_debit"] = (_count(where, open_ & (method == "DIRECT_DEBIT"), n) > 0).astype(float)
+    # The categories themselves, so a contract type without an end date, or a payment method
+    # other than direct debit, still reaches the models (issue 20: they were lost before).
+    for name, values in (("contract_type", CONTRACT_TYPE_VALUES), ("payment_method", PAYMENT_METHOD_VALUES)):
+        column = a[name].astype(object).to_numpy()
+        codes = np.full(n, -1, dtype=np.int32)
+        known = open_ & pd.notna(column)
+        codes[where[known]] = pd.Index(values).get_indexer(column[known])
+        out[name] = pd.Categorical.from_codes(codes, categories=list(values))
 
 
 def _holdings(data: ProjectionData, pos: np.ndarray, t: np.ndarray, n: int, out: dict) -> None:

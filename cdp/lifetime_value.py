@@ -9,7 +9,7 @@ probability ``p`` (``cdp.churn``), over ``H`` months::
     value = m * (q + q^2 + ... + q^H) = m * q * (1 - q^H) / (1 - q)
 
 The churn probability is the chance of closing every account within the
-period the churn model learned from (``label_window_months`` on its card), so
+churn model's horizon (``label_window_months`` on its card, ``cdp.churn``), so
 it is spread over that many months as a constant monthly hazard. A negative
 margin gives a negative value (the customer costs more than they pay).
 

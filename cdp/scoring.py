@@ -26,6 +26,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -65,6 +66,9 @@ class CustomerScores:
     propensities: list[tuple[str, float, bool]] = field(default_factory=list)  # (product, p, model-based)
 
 
+#: Past times whose scores of everyone are kept (``scores_as_of``).
+PAST_TIMES = 4
+
 #: Score groups, each kept current on its own: churn risk, margin and lifetime value
 #: (cheap, computed for everyone first) and the product propensities (a matrix of
 #: customers x products, computed on first use).
@@ -87,6 +91,7 @@ class ModelRegistry:
     def __init__(self, analytics: AnalyticsLike, settings: Settings) -> None:
         self.analytics = analytics
         self.path = Path(settings.models_path)
+        self.settings = settings
         self._models: dict[str, Any] = {}
         self._cards: dict[str, ModelCard] = {}
         self._lock = threading.RLock()
@@ -95,6 +100,7 @@ class ModelRegistry:
         self._scores: dict[str, _Scores | None] = {g: None for g in GROUPS}
         self._dirty: dict[str, set[int]] = {g: set() for g in GROUPS}
         self._rebuilt: dict[str, bool] = {g: False for g in GROUPS}
+        self._past: dict[tuple[Any, int], dict[str, np.ndarray]] = {}  # scores as of a past time
         self._load()
         analytics.projection.listeners.append(self._on_refresh)
 
@@ -106,18 +112,32 @@ class ModelRegistry:
         if name != "all" and name not in NAMES:
             raise InvalidInput(f"unknown model {name!r}; expected one of {', '.join(NAMES)} or all", field="name")
 
-    def train(self, name: str, progress: Callable[[float], None] | None = None) -> list[ModelCard]:
-        """Train model ``name`` (one of ``NAMES``, or ``"all"``) and save it; returns the new card(s).
+    @staticmethod
+    def check_as_of(as_of: datetime | None) -> datetime:
+        """The training time for ``as_of`` (default: now; naive UTC or aware), as naive UTC.
+        Raises ``InvalidInput`` (field ``asOf``) for a future time."""
+        now = utc_now() if as_of is None else _naive(as_of)
+        if now > utc_now():
+            raise InvalidInput(f"asOf {now:%Y-%m-%d %H:%M} is in the future; models train on the past",
+                               field="asOf")
+        return now
+
+    def train(self, name: str, as_of: datetime | None = None,
+              progress: Callable[[float], None] | None = None) -> list[ModelCard]:
+        """Train model ``name`` (one of ``NAMES``, or ``"all"``) as of ``as_of`` (default: now;
+        naive UTC or aware) and save it; returns the new card(s). Training as of a past time
+        reads only what was known then (``cdp.churn``: cutoffs and labels end at ``as_of``).
 
         ``lifetime_value`` trains churn first when churn is not trained. ``progress`` is
         told the fraction of the models trained after each one (``cdp.jobs``).
-        Raises ``InvalidInput`` for an unknown name or data that cannot train the model.
+        Raises ``InvalidInput`` for an unknown name, a future ``as_of`` or data that cannot
+        train the model.
         """
         self.check_name(name)
         names = list(NAMES) if name == "all" else [name]
+        now = self.check_as_of(as_of)
         with self._train_lock:
             data = self._data()
-            now = utc_now()
             if "lifetime_value" in names and "churn" not in self._models and "churn" not in names:
                 names.insert(names.index("lifetime_value"), "churn")
             cards = []
@@ -132,7 +152,10 @@ class ModelRegistry:
         from cdp.lifetime_value import LifetimeValueModel
 
         if name == "churn":
-            model, card = churn.train(data, now)
+            st = self.settings
+            model, card = churn.train(data, now, horizon_days=st.churn_horizon_days,
+                                      step_days=st.churn_cutoff_step_days, count=st.churn_cutoffs,
+                                      inactivity_days=st.prepaid_inactivity_days)
         elif name == "propensity":
             model, card = propensity.train(data, now)
         else:
@@ -153,6 +176,7 @@ class ModelRegistry:
             self._models[name] = model
             self._cards[name] = card
             self._scores["propensity" if name == "propensity" else "risk"] = None  # rescore with the new model
+            self._past.clear()
         if name == "lifetime_value":
             card = self._describe_values(card)
         log.info("trained %s: %s", name, card.summary().splitlines()[0])
@@ -263,11 +287,12 @@ class ModelRegistry:
 
     def _score(self, group: str, data: ProjectionData, frame: pd.DataFrame, rows: np.ndarray) -> dict:
         """Arrays of ``group`` for ``rows``: ``churn``, ``margin``, ``value`` (risk) or ``propensity``
-        (rows x products); models not trained are left out."""
+        (rows x products); models not trained are left out. ``frame`` describes the customers
+        at one time (now, or a past time for ``scores_as_of``)."""
         from cdp.propensity import holdings
 
         x = frame.iloc[rows] if len(rows) != len(frame) else frame
-        # A customer who refused PROFILING, or was erased, is not scored (cdp.consent, docs/privacy.md).
+        # A customer who refused PROFILING (now), or was erased, is not scored (cdp.consent, docs/privacy.md).
         scorable = data.base()[rows] & (x["accounts_open"].to_numpy() > 0) & ~unprofiled(data, utc_now())[rows]
         out: dict[str, np.ndarray] = {}
         if group == "risk":
@@ -379,17 +404,71 @@ class ModelRegistry:
             and churn is not None else None,
             horizon_months=ltv.horizon_months if ltv is not None else None, propensities=props)
 
-    def churn_reasons(self, customer_id: str, top: int = 5) -> list[Reason]:
-        """Why one customer's churn probability is what it is (computed on demand)."""
+    def scores_as_of(self, customer_id: str, at: datetime) -> CustomerScores | None:
+        """One customer's churn risk and lifetime value as they were at ``at`` (naive UTC or
+        aware): features from facts before ``at`` only, scored by the current models; no
+        propensities. None when the customer is not projected. Everyone is scored at ``at``
+        once and kept for later calls at the same time (a few times are kept).
+
+        Raises ``InvalidInput`` when ``at`` is in the future.
+        """
+        at = _naive(at)
+        if at > utc_now():
+            raise InvalidInput(f"asOf {at:%Y-%m-%d %H:%M} is in the future", field="asOf")
+        data = self._data()
+        row = data.row_of(customer_id)
+        if row is None:
+            return None
+        with self._lock:
+            arrays = self._past.get((at, data.version))
+        if arrays is None:
+            from cdp import features as F
+
+            frame = F.compute(data, at)
+            arrays = self._score("risk", data, frame, np.arange(data.size, dtype=np.int64))
+            with self._lock:
+                while len(self._past) >= PAST_TIMES:
+                    self._past.pop(next(iter(self._past)))
+                self._past[(at, data.version)] = arrays
+        with self._lock:
+            ltv = self._models.get("lifetime_value")
+
+        def value(name: str) -> float | None:
+            column = arrays.get(name)
+            return None if column is None or np.isnan(column[row]) else float(column[row])
+
+        churn = value("churn")
+        return CustomerScores(
+            churn_probability=churn, lifetime_value=value("value") if ltv is not None else None,
+            monthly_margin=value("margin"),
+            monthly_retention=float(ltv.monthly_retention(np.array([churn]))[0]) if ltv is not None
+            and churn is not None else None,
+            horizon_months=ltv.horizon_months if ltv is not None else None)
+
+    def churn_reasons(self, customer_id: str, top: int = 5, at: datetime | None = None) -> list[Reason]:
+        """Why one customer's churn probability is what it is (computed on demand), as of
+        now or as of ``at``."""
         self.card("churn")
         data = self._data()
         row = data.row_of(customer_id)
         if row is None:
             return []
+        if at is not None:
+            from cdp import features as F
+
+            frame = F.compute(data, _naive(at), np.array([row]))
+            with self._lock:
+                model = self._models["churn"]
+            return model.reasons(frame, top)
         frame = self.analytics.features.current(data)
         with self._lock:
             model = self._models["churn"]
         return model.reasons(frame.iloc[[row]], top)
+
+
+def _naive(at: datetime) -> datetime:
+    """``at`` as naive UTC (the projection's clock)."""
+    return at.astimezone(timezone.utc).replace(tzinfo=None) if at.tzinfo is not None else at
 
 
 def _grown(column: np.ndarray, size: int) -> np.ndarray:

@@ -67,6 +67,11 @@ class Settings:
     change_feed_poll: float = 1.0
     change_feed_retention: float = 86_400.0
     model_dir: Path | None = None
+    churn_horizon_days: int = 90
+    churn_cutoff_step_days: int = 30
+    churn_cutoffs: int = 6
+    prepaid_inactivity_days: int = 90
+    rfm_recency_kinds: tuple[str, ...] = ("INVOICE", "PAYMENT", "PURCHASE", "TOP_UP")
     complaint_sla_hours: int = 48
     log_format: str = "json"
     shutdown_grace_seconds: int = 20
@@ -150,6 +155,11 @@ class Settings:
             change_feed_poll=seconds("CDP_CHANGE_FEED_POLL", cls.change_feed_poll, zero_ok=True),
             change_feed_retention=seconds("CDP_CHANGE_FEED_RETENTION", cls.change_feed_retention),
             model_dir=Path(env["CDP_MODEL_DIR"]) if env.get("CDP_MODEL_DIR") else None,
+            churn_horizon_days=number("CDP_CHURN_HORIZON_DAYS", cls.churn_horizon_days),
+            churn_cutoff_step_days=number("CDP_CHURN_CUTOFF_STEP_DAYS", cls.churn_cutoff_step_days),
+            churn_cutoffs=number("CDP_CHURN_CUTOFFS", cls.churn_cutoffs),
+            prepaid_inactivity_days=number("CDP_PREPAID_INACTIVITY_DAYS", cls.prepaid_inactivity_days),
+            rfm_recency_kinds=_monetary_kinds(env.get("CDP_RFM_RECENCY_KINDS"), cls.rfm_recency_kinds),
             complaint_sla_hours=number("CDP_COMPLAINT_SLA_HOURS", cls.complaint_sla_hours),
             log_format=_log_format(env.get("CDP_LOG_FORMAT") or cls.log_format),
             shutdown_grace_seconds=number("CDP_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
@@ -228,6 +238,21 @@ def _jwt_key(env: Mapping[str, str]) -> str | None:
         return Path(path).read_text()
     except OSError as exc:
         raise ConfigurationError(f"CDP_JWT_KEY_FILE {path}: {exc.strerror}") from None
+
+
+def _monetary_kinds(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of monetary event kinds (``CDP_RFM_RECENCY_KINDS``);
+    ``ConfigurationError`` naming the variable for an unknown kind."""
+    from graph.model import MONETARY_KIND_VALUES
+
+    if raw is None or not raw.strip():
+        return default
+    kinds = tuple(k.strip().upper() for k in raw.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in MONETARY_KIND_VALUES]
+    if unknown or not kinds:
+        raise ConfigurationError(f"CDP_RFM_RECENCY_KINDS: unknown monetary event kind(s) {', '.join(unknown)}; "
+                                 f"expected a comma-separated list of {', '.join(MONETARY_KIND_VALUES)}")
+    return kinds
 
 
 def _log_format(raw: str) -> str:

@@ -11,7 +11,8 @@ snapshot:
   Gini coefficient;
 * **value tiers**: HIGH (top 20% by revenue), MEDIUM (next 30%), LOW (the
   rest with revenue) and NONE (no revenue);
-* **RFM**: recency (days since the last payment or top-up), frequency (revenue
+* **RFM**: recency (days since the last money event of ``RECENCY_KINDS``: invoice,
+  payment, purchase or top-up, configurable with ``CDP_RFM_RECENCY_KINDS``), frequency (revenue
   events in the last year) and monetary value (revenue) scored 1-5 by quintile
   and mapped to named segments (champions, loyal, at risk, ...);
 * **behavioural clusters**: k-means on standardised behaviour (spend, holdings,
@@ -37,7 +38,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from cdp.features import DAY_US, REVENUE_KINDS, FeatureFrame, describe, signed_revenue
+from cdp.features import DAY_US, NEVER_DAYS, REVENUE_KINDS, FeatureFrame, describe, signed_revenue
 from cdp.projection import Projection, ProjectionData, utc_now
 
 #: Share of customers (by revenue) called the top in the concentration figure.
@@ -57,6 +58,10 @@ K_RANGE = range(3, 9)
 FIT_SAMPLE = 50_000
 SILHOUETTE_SAMPLE = 2_000
 SEED = 7
+
+#: Monetary event kinds whose latest one sets RFM recency (``Settings.rfm_recency_kinds``):
+#: every kind of money coming in, so purchase-only or top-up-only customers are not all "never".
+RECENCY_KINDS = ("INVOICE", "PAYMENT", "PURCHASE", "TOP_UP")
 
 #: RFM segments: (name, condition on recency R, frequency F, monetary M scores), first match wins.
 RFM_SEGMENTS: tuple[tuple[str, str], ...] = (
@@ -145,6 +150,23 @@ class ValueSegmentation:
     clustering: Pipeline | None = field(default=None, repr=False)
 
 
+def recency(data: ProjectionData, rows: np.ndarray, at: datetime,
+            kinds: tuple[str, ...] = RECENCY_KINDS) -> np.ndarray:
+    """Days from the last monetary event of ``kinds`` before ``at`` to ``at``, per row in
+    ``rows`` (``NEVER_DAYS`` when there is none)."""
+    events = data.fact("events")
+    pos = np.full(data.size, -1, dtype=np.int64)
+    pos[rows] = np.arange(len(rows))
+    where = pos[events["row"].to_numpy()]
+    t = np.datetime64(at, "us").astype(np.int64)
+    stamp = events["at"].to_numpy(dtype="datetime64[us]")
+    seen = (where >= 0) & ~np.isnat(stamp) & np.isin(events["kind"].astype(object).to_numpy(), kinds)
+    seen &= stamp.astype(np.int64) < t
+    last = np.full(len(rows), np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, where[seen], stamp[seen].astype(np.int64))
+    return np.where(last == np.iinfo(np.int64).min, NEVER_DAYS, (t - last) / DAY_US)
+
+
 def revenue_and_frequency(data: ProjectionData, rows: np.ndarray, at: datetime) -> tuple[np.ndarray, np.ndarray]:
     """Last year's revenue and number of revenue events of each row in ``rows`` as of ``at``."""
     events = data.fact("events")
@@ -165,8 +187,9 @@ def revenue_and_frequency(data: ProjectionData, rows: np.ndarray, at: datetime) 
 
 
 def analyse(data: ProjectionData, features: pd.DataFrame, at: datetime | None = None,
-            clustering: Pipeline | None = None) -> ValueSegmentation:
+            clustering: Pipeline | None = None, recency_kinds: tuple[str, ...] = RECENCY_KINDS) -> ValueSegmentation:
     """The value segmentation of the base of ``data``; ``features`` as from ``FeatureFrame.current``.
+    RFM recency counts the monetary events of ``recency_kinds``.
 
     ``clustering``: a fitted ``cluster_pipeline`` to assign customers with
     (the k search and fit are skipped); the result's ``clustering`` holds the one used.
@@ -206,7 +229,7 @@ def analyse(data: ProjectionData, features: pd.DataFrame, at: datetime | None = 
         for name in [t for t, _ in TIERS] + ["NONE"] for m in [tier == name]
     )
 
-    recency_days = f["days_since_payment"].fillna(3650).to_numpy()
+    recency_days = recency(data, rows, at, recency_kinds)
     r = _quintile(-recency_days)
     fq = _quintile(frequency)
     mq = _quintile(revenue)
@@ -354,8 +377,9 @@ class ValueAnalysis:
     """
 
     def __init__(self, projection: Projection, features: FeatureFrame, refit_seconds: float = 24 * 3600.0,
-                 refit_change: float = 0.05) -> None:
+                 refit_change: float = 0.05, recency_kinds: tuple[str, ...] = RECENCY_KINDS) -> None:
         self.projection = projection
+        self.recency_kinds = recency_kinds
         self.features = features
         self.refit_seconds = refit_seconds
         self.refit_change = refit_change
@@ -377,7 +401,7 @@ class ValueAnalysis:
                 base = int(data.base().sum())
                 if time.monotonic() - fitted_at < self.refit_seconds and abs(base - size) <= self.refit_change * size:
                     fitted = pipeline
-            result = analyse(data, self.features.current(data), clustering=fitted)
+            result = analyse(data, self.features.current(data), clustering=fitted, recency_kinds=self.recency_kinds)
             if fitted is None and result.clustering is not None:
                 self._fit = (result.clustering, time.monotonic(), result.customers)
             self._cached = result

@@ -3,6 +3,8 @@ training runs as a job (``cdp.jobs``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from cdp.errors import CdpError
 from cdp.fair_share import run_sync
 from cdp.jobs import Job
@@ -24,10 +26,16 @@ async def customer_scores(ctx: Context, customer_id: str, propensity: bool = Fal
     return await run_sync(lambda: registry.customer_scores(customer_id, propensity))
 
 
-async def churn_reasons(ctx: Context, customer_id: str, top: int) -> list[Reason]:
-    """Reasons of one customer's churn probability (computed on demand)."""
+async def scores_as_of(ctx: Context, customer_id: str, at: datetime) -> CustomerScores | None:
+    """One customer's churn risk and lifetime value as of ``at``; None when not projected."""
     registry = _registry(ctx)
-    return await run_sync(lambda: registry.churn_reasons(customer_id, top))
+    return await run_sync(lambda: registry.scores_as_of(customer_id, at))
+
+
+async def churn_reasons(ctx: Context, customer_id: str, top: int, at: datetime | None = None) -> list[Reason]:
+    """Reasons of one customer's churn probability (computed on demand), now or as of ``at``."""
+    registry = _registry(ctx)
+    return await run_sync(lambda: registry.churn_reasons(customer_id, top, at))
 
 
 def require(ctx: Context, name: str) -> None:
@@ -40,12 +48,13 @@ async def cards(ctx: Context) -> list[ModelCard]:
     return _registry(ctx).cards()
 
 
-def train(ctx: Context, name: str) -> Job:
-    """Submit the training of model ``name`` (or ``all``) as a job of the caller; returns it at once.
-    Its result is the new cards. Raises ``InvalidInput`` for an unknown name, ``Busy`` when the
-    caller has too many unfinished jobs."""
+def train(ctx: Context, name: str, as_of: datetime | None = None) -> Job:
+    """Submit the training of model ``name`` (or ``all``) as of ``as_of`` (default now) as a job
+    of the caller; returns it at once. Its result is the new cards. Raises ``InvalidInput`` for
+    an unknown name or a future ``as_of``, ``Busy`` when the caller has too many unfinished jobs."""
     registry = _registry(ctx)
     registry.check_name(name)
+    registry.check_as_of(as_of)
     if ctx.jobs is None:
         raise CdpError("jobs are not available in this context")
-    return ctx.jobs.submit(ctx.principal.id, "trainModel", lambda progress: registry.train(name, progress))
+    return ctx.jobs.submit(ctx.principal.id, "trainModel", lambda progress: registry.train(name, as_of, progress))

@@ -44,12 +44,14 @@ class ScoreReason:
                              "churn model's label window (see `models`), with its reasons.")
 class ChurnRisk:
     customer_id: strawberry.Private[str]
+    as_of: strawberry.Private[datetime | None]
     probability: float
 
     @strawberry.field(description="The features that move this customer's probability most, strongest first.")
     async def reasons(self, info: Ctx, top: int = 5) -> list[ScoreReason]:
         return [ScoreReason.from_reason(r)
-                for r in await scoring.churn_reasons(info.context, self.customer_id, max(1, min(top, 20)))]
+                for r in await scoring.churn_reasons(info.context, self.customer_id, max(1, min(top, 20)),
+                                                     self.as_of)]
 
 
 @strawberry.type(description="Expected discounted margin over the horizon (docs/models.md).")
@@ -153,19 +155,27 @@ class ModelCard:
 # --------------------------------------------------------------------------- Customer fields
 
 
-async def churn_risk(info: Ctx, customer_id: str) -> ChurnRisk | None:
-    """``Customer.churnRisk``: MODEL_NOT_TRAINED when untrained, null when not scored."""
+async def _scores(info: Ctx, customer_id: str, as_of: datetime | None):  # type: ignore[no-untyped-def]
+    if as_of is None:
+        return await scoring.customer_scores(info.context, customer_id)
+    return await scoring.scores_as_of(info.context, customer_id, as_of)
+
+
+async def churn_risk(info: Ctx, customer_id: str, as_of: datetime | None = None) -> ChurnRisk | None:
+    """``Customer.churnRisk``: MODEL_NOT_TRAINED when untrained, null when not scored;
+    as of now or as of ``as_of`` (BAD_USER_INPUT when in the future)."""
     scoring.require(info.context, "churn")
-    scores = await scoring.customer_scores(info.context, customer_id)
+    scores = await _scores(info, customer_id, as_of)
     if scores is None or scores.churn_probability is None:
         return None
-    return ChurnRisk(customer_id=customer_id, probability=scores.churn_probability)
+    return ChurnRisk(customer_id=customer_id, as_of=as_of, probability=scores.churn_probability)
 
 
-async def lifetime_value(info: Ctx, customer_id: str) -> LifetimeValue | None:
-    """``Customer.lifetimeValue``: MODEL_NOT_TRAINED when untrained, null when not scored."""
+async def lifetime_value(info: Ctx, customer_id: str, as_of: datetime | None = None) -> LifetimeValue | None:
+    """``Customer.lifetimeValue``: MODEL_NOT_TRAINED when untrained, null when not scored;
+    as of now or as of ``as_of``."""
     scoring.require(info.context, "lifetime_value")
-    s = await scoring.customer_scores(info.context, customer_id)
+    s = await _scores(info, customer_id, as_of)
     if s is None or s.lifetime_value is None or s.churn_probability is None:
         return None
     return LifetimeValue(value=round(s.lifetime_value, 2), horizon_months=s.horizon_months or 0,
@@ -196,10 +206,11 @@ class ScoringQuery:
 @strawberry.type
 class ScoringMutation:
     @strawberry.mutation(description="Train a predictive model on the store's history: `churn`, `lifetime_value`, "
-                                     "`propensity` or `all`. Takes seconds to minutes, so it runs as a job: this "
+                                     "`propensity` or `all`, as of now or as of `asOf` (only what was known "
+                                     "then is read). Takes seconds to minutes, so it runs as a job: this "
                                      "answers at once; poll `job(id)` for its status and, when done, the new "
                                      "card(s) in `models`. BUSY when this credential has too many unfinished jobs.")
-    async def train_model(self, info: Ctx, name: str) -> JobRef:
+    async def train_model(self, info: Ctx, name: str, as_of: datetime | None = None) -> JobRef:
         from schema.jobs import Job
 
-        return Job(job=scoring.train(info.context, name))
+        return Job(job=scoring.train(info.context, name, as_of))

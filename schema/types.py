@@ -514,13 +514,15 @@ class Customer:
     async def value(self, info: Ctx) -> CustomerValue | None:
         return await customer_value(info, self.id)
 
-    @strawberry.field(description="Churn probability with reasons; null when not scored (no open account).")
-    async def churn_risk(self, info: Ctx) -> S.ChurnRisk | None:
-        return await S.churn_risk(info, self.id)
+    @strawberry.field(description="Churn probability with reasons; null when not scored (no open account). "
+                                  "With `asOf`: the customer as they were then (facts before it only).")
+    async def churn_risk(self, info: Ctx, as_of: datetime | None = None) -> S.ChurnRisk | None:
+        return await S.churn_risk(info, self.id, as_of)
 
-    @strawberry.field(description="Expected discounted margin over the horizon; null when not scored.")
-    async def lifetime_value(self, info: Ctx) -> S.LifetimeValue | None:
-        return await S.lifetime_value(info, self.id)
+    @strawberry.field(description="Expected discounted margin over the horizon; null when not scored. "
+                                  "With `asOf`: as of that time.")
+    async def lifetime_value(self, info: Ctx, as_of: datetime | None = None) -> S.LifetimeValue | None:
+        return await S.lifetime_value(info, self.id, as_of)
 
     @strawberry.field(description="Products the customer does not hold, likeliest to be taken first.")
     async def propensities(self, info: Ctx, first: int = 5) -> list[S.Propensity]:

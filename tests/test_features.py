@@ -157,3 +157,34 @@ def test_the_frame_follows_writes_incrementally(hand_store: GraphStore) -> None:
     pd.testing.assert_frame_equal(current.astype(object), expected.astype(object), check_names=False)
     assert current.loc[data.row_of("A"), "complaints_365d"] == 2
     assert str(current.loc[data.row_of("C"), "city"]) == "Ede"
+
+
+def test_contract_type_and_payment_method_are_kept_as_categories(tmp_path: Path) -> None:
+    """A contract type without an end date and a payment method other than direct debit
+    reach the feature frame as categories (issue 20: they used to become a constant and a
+    direct-debit flag); a closed account's values do not count."""
+    store = LadybugStore(tmp_path / "c.lbdb", buffer_pool_mb=64)
+    store.write([
+        node_op("Customer", [{"id": f"K{i}", "first_name": "K", "last_name": str(i), "status": "ACTIVE"}
+                             for i in range(3)]),
+        node_op("Account", [
+            {"id": "KA0", "type": "POSTPAID", "status": "ACTIVE", "opened_on": date(2024, 1, 1),
+             "contract_type": "MONTHS_24", "payment_method": "CARD"},
+            {"id": "KA1", "type": "POSTPAID", "status": "ACTIVE", "opened_on": date(2024, 1, 1),
+             "contract_type": "NO_CONTRACT", "payment_method": "INVOICE"},
+            {"id": "KA2", "type": "POSTPAID", "status": "CLOSED", "opened_on": date(2024, 1, 1),
+             "closed_on": date(2025, 1, 1), "contract_type": "MONTHS_12", "payment_method": "CASH"}]),
+        relationship_op("HOLDS", [{"from": f"K{i}", "to": f"KA{i}"} for i in range(3)]),
+    ])
+    try:
+        data = Projection(store).data()
+    finally:
+        store.close()
+    frame = F.compute(data, datetime(2026, 1, 1))
+    by_id = {str(data.ids[r]): r for r in frame.index}
+    assert isinstance(frame["contract_type"].dtype, pd.CategoricalDtype)
+    assert frame.loc[by_id["K0"], "contract_type"] == "MONTHS_24"       # no contract_end, still known
+    assert frame.loc[by_id["K0"], "on_contract"] == 0.0                 # (the end-date features cannot say)
+    assert frame.loc[by_id["K1"], "payment_method"] == "INVOICE"
+    assert pd.isna(frame.loc[by_id["K2"], "contract_type"])             # closed account: not held
+    assert F.describe("contract_type").startswith("contract type")

@@ -116,3 +116,38 @@ def test_graphql_value_segmentation(client) -> None:  # type: ignore[no-untyped-
     value = one["data"]["customer"]["value"]
     assert value["tier"] in {"HIGH", "MEDIUM", "LOW", "NONE"}
     assert value["clusterName"] and 1 <= value["recency"] <= 5
+
+
+def test_rfm_recency_reads_purchases_and_is_configurable(store: GraphStore) -> None:
+    """Transactional customers (PURCHASE events only) get recency scores spread over 1-5, not
+    all 1; restricting the kinds to payments and top-ups (the old behaviour) makes them all 1."""
+    now = datetime.now().replace(microsecond=0)
+    customers, accounts, events, holds, has = [], [], [], [], []
+    for i in range(40):
+        customers.append({"id": f"R{i:03d}", "first_name": "R", "last_name": str(i), "tier": "CONSUMER",
+                          "status": "ACTIVE", "joined_on": (now - timedelta(days=400)).date()})
+        accounts.append({"id": f"RA{i:03d}", "type": "PREPAID", "status": "ACTIVE",
+                         "opened_on": (now - timedelta(days=400)).date()})
+        holds.append({"from": f"R{i:03d}", "to": f"RA{i:03d}"})
+        events.append({"id": f"RE{i:03d}", "kind": "PURCHASE", "amount": 10.0 + i, "currency": "EUR",
+                       "at": now - timedelta(days=3 + 7 * i)})
+        has.append({"from": f"RA{i:03d}", "to": f"RE{i:03d}"})
+    store.write([node_op("Customer", customers), node_op("Account", accounts), node_op("MonetaryEvent", events),
+                 relationship_op("HOLDS", holds), relationship_op("HAS_EVENT", has)])
+    data = Projection(store).data()
+    features = FeatureFrame(Projection(store)).current(data)
+    result = V.analyse(data, features, now)
+    assert set(result.by_customer["recency"]) == {1, 2, 3, 4, 5}
+    newest = data.row_of("R000")
+    assert result.by_customer.loc[newest, "recency"] == 5          # bought 3 days ago: most recent
+    old = V.analyse(data, features, now, recency_kinds=("PAYMENT", "TOP_UP"))
+    assert set(old.by_customer["recency"]) == {1}
+
+
+def test_rfm_recency_kinds_setting() -> None:
+    from cdp.errors import ConfigurationError
+    from cdp.settings import Settings
+
+    assert Settings.from_env({"CDP_RFM_RECENCY_KINDS": "purchase, top_up"}).rfm_recency_kinds == ("PURCHASE", "TOP_UP")
+    with pytest.raises(ConfigurationError, match="CDP_RFM_RECENCY_KINDS"):
+        Settings.from_env({"CDP_RFM_RECENCY_KINDS": "PURCHASE,GIFT"})
