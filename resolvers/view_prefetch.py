@@ -59,8 +59,10 @@ def _children(field: FieldNode, fragments: Mapping[str, FragmentDefinitionNode])
 
 def _filters(field: FieldNode) -> bool:
     """True when a ``contacts`` field passes a filter: any filter argument other than a literal
-    null (a variable counts as a filter whatever its value: the shape does not depend on variables)."""
-    return any(a.name.value in _CONTACT_FILTERS and not isinstance(a.value, NullValueNode) for a in field.arguments)
+    null (a variable counts as a filter whatever its value: the shape does not depend on variables).
+    A field written without arguments has ``arguments`` None in the parsed document, not empty."""
+    return any(a.name.value in _CONTACT_FILTERS and not isinstance(a.value, NullValueNode)
+               for a in field.arguments or ())
 
 
 def view_shape(selections: Iterable[SelectionNode], fragments: Mapping[str, FragmentDefinitionNode]) -> ViewShape:

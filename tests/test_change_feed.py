@@ -276,7 +276,13 @@ def test_two_servers_on_one_neo4j_see_each_others_writes_without_rebuilding(tmp_
         b.wait_ready()
         feedville = {"d": {"attribute": {"key": "city", "op": "EQ", "value": "Feedville"}}}
         assert b.gql(PREVIEW, feedville)["previewSegment"]["size"] == 0
-        b.gql('mutation { trainModel(name: "churn") { name } }')
+        job = b.gql('mutation { trainModel(name: "churn") { id } }')["trainModel"]["id"]
+        deadline = time.monotonic() + 600  # training runs as a job (docs/limits.md, "Jobs")
+        while (state := b.gql('query($id: ID!) { job(id: $id) { status error { message } } }',
+                              {"id": job})["job"])["status"] not in ("SUCCEEDED", "FAILED"):
+            assert time.monotonic() < deadline, state
+            time.sleep(0.2)
+        assert state["status"] == "SUCCEEDED", state
         scored = b.gql(PREVIEW, {"d": {"score": {"name": "churn_risk", "op": "GTE", "value": 0}}})
         assert scored["previewSegment"]["size"] > 0
         members = b.gql("query($d: SegmentDefinitionInput!) { previewSegment(definition: $d, first: 1) "
