@@ -163,6 +163,8 @@ def test_contract_type_and_payment_method_are_kept_as_categories(tmp_path: Path)
     """A contract type without an end date and a payment method other than direct debit
     reach the feature frame as categories (issue 20: they used to become a constant and a
     direct-debit flag); a closed account's values do not count."""
+    from graph.ladybug_store import LadybugStore
+
     store = LadybugStore(tmp_path / "c.lbdb", buffer_pool_mb=64)
     store.write([
         node_op("Customer", [{"id": f"K{i}", "first_name": "K", "last_name": str(i), "status": "ACTIVE"}
