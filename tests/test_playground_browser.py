@@ -247,6 +247,12 @@ def test_wrong_key_is_reported_beside_the_field(server: Served, browser: Chromiu
                               " return t.startsWith('The server refused') ? t : ''; })()",
                               what="the refusal of a wrong key")
     assert len(text) > len("The server refused this key: ")
+    # Changing the key fetches the schema again, with the new key.
+    server.log.entries.clear()
+    enter_key(browser, server.key)
+    browser.wait_until("document.getElementById('cdp-key-status').textContent.startsWith('Schema loaded')",
+                       what="the schema to load after the key changed")
+    assert ("POST", "/graphql", 200) in server.log.entries
 
 
 def test_key_remembered_for_the_tab_only_when_asked(server: Served, browser: Chromium) -> None:
