@@ -8,6 +8,8 @@
 - ``/static/graphiql`` and ``/static/cdp``: the playground's JavaScript and CSS (vendored GraphiQL, cdp's own);
 - ``/healthz`` (process alive) and ``/readyz`` (store answers);
 - ``/metrics``: Prometheus metrics (``cdp.metrics``; docs/operations.md);
+- ``/insights``: charts of the data drawn from the GraphQL API with the user's key
+  (``cdp.insights``);
 - ``/``: a redirect to the playground.
 
 Authentication (``cdp.authentication``; docs/security.md) admits only requests with
@@ -65,6 +67,7 @@ from cdp.cors import Cors
 from cdp.http_caching import cache_get_answer
 from cdp.persisted_queries import PersistedQueries
 from cdp.metrics import Metrics
+from cdp.insights import INSIGHTS_PATH, insights_html
 from cdp.playground import asset_routes, playground_html
 from cdp.request_context import CURRENT
 from cdp.request_middleware import RequestObserver
@@ -147,7 +150,7 @@ class CdpGraphQL(GraphQL):
                        jobs=self.jobs)
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(playground_html(graphql_path=request.url.path))
+        return HTMLResponse(playground_html(graphql_path=request.url.path, insights_path=INSIGHTS_PATH))
 
     async def process_result(self, request: Request, result: _ExecutionResult) -> GraphQLHTTPResponse:
         """Strawberry's response body, after noting each error's ``extensions.code`` on the
@@ -234,6 +237,9 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
     async def home(_: Request) -> Response:
         return RedirectResponse("/graphql")
 
+    async def insights(_: Request) -> Response:
+        return HTMLResponse(insights_html())
+
     metrics = Metrics()
     store.call_observer = metrics.observe_store_call  # the latest app over a store records its calls
     metrics.watch_projection(lambda: graphql.analytics.projection.last_refresh,
@@ -269,6 +275,7 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
         Route("/", home),
+        Route(INSIGHTS_PATH, insights, methods=["GET"]),
         *asset_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={

@@ -159,17 +159,17 @@ def playground_html(graphql_path: str = "/graphql", asset_prefix: str = "/static
                                  f"{prefix}/. If they are not installed, run: {INSTALL_COMMAND}"),
     }
     return _PAGE_TEMPLATE.format(
-        css=_versioned(VENDOR_DIR, prefix, GRAPHIQL_CSS),
-        own_css=_versioned(OWN_DIR, own, "playground.css"),
-        react=_versioned(VENDOR_DIR, prefix, REACT_JS),
-        react_dom=_versioned(VENDOR_DIR, prefix, REACT_DOM_JS),
-        graphiql=_versioned(VENDOR_DIR, prefix, GRAPHIQL_JS),
-        own_js=_versioned(OWN_DIR, own, "playground.js"),
-        config=_js_string(config),
+        css=versioned_asset(VENDOR_DIR, prefix, GRAPHIQL_CSS),
+        own_css=versioned_asset(OWN_DIR, own, "playground.css"),
+        react=versioned_asset(VENDOR_DIR, prefix, REACT_JS),
+        react_dom=versioned_asset(VENDOR_DIR, prefix, REACT_DOM_JS),
+        graphiql=versioned_asset(VENDOR_DIR, prefix, GRAPHIQL_JS),
+        own_js=versioned_asset(OWN_DIR, own, "playground.js"),
+        config=script_json(config),
     )
 
 
-def _versioned(folder: Path, prefix: str, name: str) -> str:
+def versioned_asset(folder: Path, prefix: str, name: str) -> str:
     """``{prefix}/{name}?v=<token>``, HTML-escaped: the token (the file's size and mtime)
     busts browser caches when the file changes."""
     stat = (folder / name).stat()
@@ -182,7 +182,7 @@ def _normalise_prefix(prefix: str) -> str:
     return prefix
 
 
-def _js_string(value: object) -> str:
+def script_json(value: object) -> str:
     """``value`` as JSON (a JavaScript literal) that is safe inside an inline ``<script>``:
     no ``<``, ``>`` or ``&`` left to end the script or start markup."""
     return (

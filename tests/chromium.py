@@ -17,9 +17,11 @@ import itertools
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -214,8 +216,78 @@ class Chromium:
             self.send("Input.dispatchKeyEvent", {"type": kind, "key": key, "code": code, "modifiers": modifiers,
                                                  "windowsVirtualKeyCode": key_code})
 
-    def screenshot(self, target: Path) -> bytes:
-        """A PNG of the page, written to ``target``; its bytes."""
-        data = base64.b64decode(self.send("Page.captureScreenshot", {"format": "png"})["data"])
-        target.write_bytes(data)
+    def screenshot(self, target: Path | None = None, selector: str | None = None) -> bytes:
+        """A PNG of the page (or of the element ``selector`` picks), written to ``target`` when given; its bytes."""
+        params: dict[str, Any] = {"format": "png"}
+        if selector is not None:
+            box = self.evaluate(f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
+                                ".getBoundingClientRect(); return [r.x + window.scrollX, r.y + window.scrollY,"
+                                " r.width, r.height]; })()")
+            params["clip"] = {"x": box[0], "y": box[1], "width": box[2], "height": box[3], "scale": 1}
+            params["captureBeyondViewport"] = True
+        data = base64.b64decode(self.send("Page.captureScreenshot", params)["data"])
+        if target is not None:
+            target.write_bytes(data)
         return data
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_pixels(data: bytes) -> list[tuple[int, int, int]]:
+    """The RGB pixels of an 8-bit, non-interlaced RGB or RGBA PNG (what Chromium's screenshots are), row by row.
+
+    Raises ``ValueError`` for another kind of PNG. (No imaging library is needed for the
+    screenshot checks: PNG is zlib-compressed rows, each with one of five filters.)
+    """
+    if not data.startswith(PNG_SIGNATURE):
+        raise ValueError("not a PNG")
+    pos, idat, header = 8, bytearray(), None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", chunk)
+        elif kind == b"IDAT":
+            idat += chunk
+        elif kind == b"IEND":
+            break
+    if header is None:
+        raise ValueError("PNG without IHDR")
+    width, height, depth, color, _, _, interlace = header
+    if depth != 8 or interlace or color not in (2, 6):
+        raise ValueError(f"unsupported PNG: depth {depth}, colour type {color}, interlace {interlace}")
+    channels = 3 if color == 2 else 4
+    stride = width * channels
+    raw = zlib.decompress(bytes(idat))
+    pixels: list[tuple[int, int, int]] = []
+    previous = bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up = previous[i]
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                up_left = previous[i - channels] if i >= channels else 0
+                p = left + up - up_left
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
+                line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else up_left)) & 255
+        pixels += [(line[i], line[i + 1], line[i + 2]) for i in range(0, stride, channels)]
+        previous = line
+    return pixels
+
+
+def share_near(pixels: list[tuple[int, int, int]], colour: tuple[int, int, int], tolerance: int = 24) -> float:
+    """The share of ``pixels`` within ``tolerance`` of ``colour`` on every channel."""
+    r, g, b = colour
+    near = sum(1 for p in pixels if abs(p[0] - r) <= tolerance and abs(p[1] - g) <= tolerance
+               and abs(p[2] - b) <= tolerance)
+    return near / max(1, len(pixels))

@@ -161,7 +161,7 @@ def test_default_query_is_valid_graphql() -> None:
 
 
 def test_graphql_path_is_escaped_for_script() -> None:
-    literal = playground._js_string('</script><script>alert("x")</script>')
+    literal = playground.script_json('</script><script>alert("x")</script>')
     assert "</" not in literal and "<" not in literal
 
 
@@ -190,3 +190,34 @@ def test_incomplete_assets_count_as_missing(monkeypatch: pytest.MonkeyPatch, tmp
     (tmp_path / playground.VENDOR_FILES[-1]).write_text("x")
     assert assets_present()
     assert "cdp-playground-config" in playground_html()
+
+
+def test_insights_page_is_open_and_offline(client) -> None:  # type: ignore[no-untyped-def]
+    """The insights page and its assets need no credential (its charts ask the API with the
+    user's key) and load nothing from another origin."""
+    page = client.get("/insights", headers={"Authorization": ""})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert_offline(page.text)
+    refs = parse(page.text)
+    assert [Path(urlsplit(s).path).name for s in refs.scripts] == ["insights.js"]
+    for url in refs.scripts + refs.stylesheets:
+        asset = client.get(url, headers={"Authorization": ""})
+        assert asset.status_code == 200 and len(asset.content) > 1_000, url
+    match = re.search(r'<script type="application/json" id="cdp-insights-config">(.*?)</script>', page.text, re.S)
+    assert match and json.loads(match.group(1))["graphqlPath"] == "/graphql"
+    # The page holds no data: no customer name or id from the store is in it.
+    assert "C0000" not in page.text
+    # Other methods are refused in JSON.
+    assert client.post("/insights", headers={"Authorization": ""}).status_code in (401, 405)
+
+
+def test_insights_presets_are_valid_definitions(client) -> None:  # type: ignore[no-untyped-def]
+    from cdp.insights import PRESETS
+
+    for preset in PRESETS:
+        body = client.post("/graphql", json={
+            "query": "query($d: SegmentDefinitionInput!) { previewSegment(definition: $d, first: 1) { size baseSize } }",
+            "variables": {"d": preset["definition"]}}).json()
+        assert "errors" not in body, (preset["name"], body)
+        preview = body["data"]["previewSegment"]
+        assert 0 < preview["size"] < preview["baseSize"], (preset["name"], preview)

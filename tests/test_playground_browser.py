@@ -33,7 +33,7 @@ from cdp.app import build_app
 from cdp.playground import assets_present
 from cdp.settings import Settings
 from graph.store import GraphStore
-from tests.chromium import Chromium, browser_missing
+from tests.chromium import PNG_SIGNATURE, Chromium, browser_missing, png_pixels, share_near
 
 MISSING = browser_missing() or (None if assets_present() else
                                 "GraphiQL vendor assets are not installed (make install)")
@@ -297,3 +297,76 @@ def test_playground_screenshot(server: Served, browser: Chromium, tmp_path: Path
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     # A blank page compresses to a few KB; the rendered playground is far larger.
     assert len(data) > 20_000, len(data)
+
+
+# -- the insights page ------------------------------------------------------------------------
+
+PANELS = ("panel-concentration", "panel-profile", "panel-campaign", "panel-satisfaction")
+
+
+def api(server: Served, query: str, variables: dict | None = None) -> dict:
+    """What the API answers ``query`` with the server's admin key (what the page should show)."""
+    body = httpx.post(f"{server.base}/graphql", json={"query": query, "variables": variables or {}},
+                      headers={"Authorization": f"Bearer {server.key}"}).json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def test_insights_in_chromium(server: Served, browser: Chromium, tmp_path: Path) -> None:
+    base, key, log = server.base, server.key, server.log
+    # The playground links to it.
+    open_playground(browser, base)
+    assert browser.evaluate("document.querySelector('.cdp-keybar a').getAttribute('href')") == "/insights"
+
+    log.entries.clear()
+    browser.requests.clear()
+    browser.navigate(f"{base}/insights")
+    assert "No key yet" in browser.evaluate("document.getElementById('cdp-key-status').textContent")
+    time.sleep(0.5)
+    assert not [e for e in log.entries if e[0] == "POST"], log.entries  # nothing asked without a key
+
+    enter_key(browser, key)
+    browser.wait_until("document.body.getAttribute('data-loaded') === 'true'", timeout=90,
+                       what="every panel to load")
+    states = browser.evaluate(f"{json.dumps(PANELS)}.map(id => [id, document.getElementById(id)"
+                              ".getAttribute('data-state'), document.getElementById(id)"
+                              ".querySelector('.cdp-note').textContent])")
+    assert all(state == "ready" for _, state, _ in states), states
+
+    # What is drawn is what the API answers.
+    lorenz = api(server, "{ valueSegmentation { concentration { lorenz gini } } }")["valueSegmentation"]
+    points = browser.evaluate("document.getElementById('lorenz-line').getAttribute('points').split(' ').length")
+    assert points == len(lorenz["concentration"]["lorenz"]) + 1
+    assert f"Gini {lorenz['concentration']['gini']:.2f}" in browser.evaluate(
+        "document.getElementById('lorenz-figures').textContent")
+    campaign = browser.evaluate("document.getElementById('campaign-select').value")
+    total = api(server, "query($id: ID!) { campaign(id: $id) { report { total { contacted opened responded converted } } } }",
+                {"id": campaign})["campaign"]["report"]["total"]
+    drawn = browser.evaluate("Object.fromEntries(Array.from(document.querySelectorAll('.funnel-bar'))"
+                             ".map(r => [r.getAttribute('data-step'), Number(r.getAttribute('data-count'))]))")
+    assert drawn == total
+    channels = api(server, "{ satisfactionByChannel { channelId } }")["satisfactionByChannel"]
+    assert browser.evaluate("document.querySelectorAll('.satisfaction-bar').length") == len(channels) > 0
+    assert browser.evaluate("document.querySelectorAll('.profile-bar').length") > 0
+
+    # Choosing another campaign redraws the funnel from the API.
+    options = browser.evaluate("Array.from(document.getElementById('campaign-select').options).map(o => o.value)")
+    other = next(o for o in options if o != campaign)
+    browser.evaluate(f"(() => {{ const s = document.getElementById('campaign-select'); s.value = {json.dumps(other)};"
+                     " s.dispatchEvent(new Event('change')); })()")
+    other_total = api(server, "query($id: ID!) { campaign(id: $id) { report { total { contacted } } } }",
+                      {"id": other})["campaign"]["report"]["total"]
+    browser.wait_until(f"document.querySelector('.funnel-bar[data-step=contacted]')"
+                       f".getAttribute('data-count') === '{other_total['contacted']}'", what="the other funnel")
+
+    # The screenshot shows the charts: each panel holds pixels of its chart's colour.
+    target = Path(os.environ.get("CDP_INSIGHTS_SCREENSHOT") or tmp_path / "insights.png")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    assert browser.screenshot(target).startswith(PNG_SIGNATURE)
+    for selector, colour, least in (("#lorenz-chart", (0x1F, 0x5F, 0xBF), 0.004),
+                                    ("#funnel-chart", (0x7B, 0x4F, 0xBF), 0.02),
+                                    ("#satisfaction-chart", (0x2A, 0x9D, 0x8F), 0.02)):
+        share = share_near(png_pixels(browser.screenshot(selector=selector)), colour)
+        assert share >= least, (selector, share)
+    assert_loopback_only(browser)
+    assert not [e for e in log.entries if e[2] >= 400], log.entries
