@@ -42,6 +42,7 @@ class PersistedQueryNotFound(TransportError):
 
     code = "PERSISTED_QUERY_NOT_FOUND"
     status = 200
+    headers = {"Cache-Control": "no-store"}  # a GET of the hash must reach the server again
 
     def __init__(self) -> None:
         super().__init__("PersistedQueryNotFound")

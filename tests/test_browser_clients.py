@@ -130,6 +130,7 @@ def test_persisted_query_round_trip(client) -> None:  # type: ignore[no-untyped-
     error = missing.json()["errors"][0]
     assert error["message"] == "PersistedQueryNotFound"
     assert error["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    assert client.get("/graphql", params={"extensions": json.dumps(apq(digest))}).headers["cache-control"] == "no-store"
 
     registered = client.post("/graphql", json={"query": query, "extensions": apq(digest)})
     assert registered.status_code == 200 and registered.json() == plain
