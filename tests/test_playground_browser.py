@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,8 +23,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cdp.api_keys import create_key
 from cdp.app import build_app
@@ -34,6 +30,7 @@ from cdp.playground import assets_present
 from cdp.settings import Settings
 from graph.store import GraphStore
 from tests.chromium import PNG_SIGNATURE, Chromium, browser_missing, png_pixels, share_near
+from tests.loopback import RequestLog, serve
 
 MISSING = browser_missing() or (None if assets_present() else
                                 "GraphiQL vendor assets are not installed (make install)")
@@ -44,36 +41,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(MISSING is not None, reaso
 
 QUERY_EDITOR = ".graphiql-query-editor .CodeMirror"
 RESULT_EDITOR = ".result-window .CodeMirror"
-
-
-class RequestLog:
-    """ASGI middleware remembering (method, path, status) of every HTTP request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.entries: list[tuple[str, str, int]] = []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status: list[int] = []
-
-        async def noting_send(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, noting_send)
-        finally:
-            self.entries.append((scope["method"], scope["path"], status[0] if status else 0))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -97,20 +64,10 @@ def server(demo_data, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     app = build_app(Settings(db_path=folder / "demo.lbdb", audit_log=folder / "audit.jsonl"), store)
     _, key = create_key(store, "playground browser test", "admin")
     log = RequestLog(app)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(log, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
     try:
-        yield Served(f"http://127.0.0.1:{port}", key, log, store)
+        with serve(log) as base:
+            yield Served(base, key, log, store)
     finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
         store.close()
 
 
