@@ -18,13 +18,17 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from cdp.analytics import Analytics
 from cdp.api_keys import create_key
+from cdp.campaign_simulation import SimulationDesign, simulate
+from cdp.campaigns import Campaigns
 from cdp.app import build_app
 from cdp.playground import assets_present
 from cdp.settings import Settings
@@ -39,6 +43,7 @@ if MISSING and os.environ.get("CDP_REQUIRE_BROWSER"):
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(MISSING is not None, reason=MISSING or "")]
 
+SIMULATED = "Simulated campaign with a control group"
 QUERY_EDITOR = ".graphiql-query-editor .CodeMirror"
 RESULT_EDITOR = ".result-window .CodeMirror"
 
@@ -61,6 +66,12 @@ def server(demo_data, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     folder = tmp_path_factory.mktemp("playground-browser")
     store = LadybugStore(folder / "demo.lbdb", buffer_pool_mb=256)
     store.bulk_load(demo_data.nodes, demo_data.relationships)
+    # A campaign with a control group, so the insights page has a lift and interval to draw
+    # (the demo's past campaigns held none out).
+    analytics = Analytics(store, Settings())
+    simulate(Campaigns(store, analytics), seed=3, t0=datetime(2026, 9, 1, 11, 0), name=SIMULATED,
+             design=SimulationDesign(control_share=0.3, u1=0.15, u2=0.2))
+    analytics.close()
     app = build_app(Settings(db_path=folder / "demo.lbdb", audit_log=folder / "audit.jsonl"), store)
     _, key = create_key(store, "playground browser test", "admin")
     log = RequestLog(app)
@@ -316,13 +327,30 @@ def test_insights_in_chromium(server: Served, browser: Chromium, tmp_path: Path)
     browser.wait_until(f"document.querySelector('.funnel-bar[data-step=contacted]')"
                        f".getAttribute('data-count') === '{other_total['contacted']}'", what="the other funnel")
 
+    # A campaign with a control group: its lift and 95% interval are drawn as the API reports them.
+    simulated = next(c["id"] for c in api(server, "{ campaigns { id name } }")["campaigns"] if c["name"] == SIMULATED)
+    lift = api(server, "query($id: ID!) { campaign(id: $id) { report { lift { absolute interval { low high } } } } }",
+               {"id": simulated})["campaign"]["report"]["lift"]
+    assert lift is not None
+    browser.evaluate(f"(() => {{ const s = document.getElementById('campaign-select'); s.value = {json.dumps(simulated)};"
+                     " s.dispatchEvent(new Event('change')); })()")
+    caption = browser.wait_until("(() => { const i = document.getElementById('lift-interval');"
+                                 " return i && i.parentNode.textContent; })()", what="the lift interval")
+    low, high = lift["interval"]["low"], lift["interval"]["high"]
+    assert f"conversion lift {100 * lift['absolute']:.1f}%" in caption, caption
+    assert f"95% interval {100 * low:.1f}% to {100 * high:.1f}%" in caption, caption
+    line = browser.evaluate("(() => { const i = document.getElementById('lift-interval');"
+                            " return [Number(i.getAttribute('x1')), Number(i.getAttribute('x2'))]; })()")
+    assert line[0] < line[1]  # drawn from the low end to the high end
+
     # The screenshot shows the charts: each panel holds pixels of its chart's colour.
     target = Path(os.environ.get("CDP_INSIGHTS_SCREENSHOT") or tmp_path / "insights.png")
     target.parent.mkdir(parents=True, exist_ok=True)
     assert browser.screenshot(target).startswith(PNG_SIGNATURE)
     for selector, colour, least in (("#lorenz-chart", (0x1F, 0x5F, 0xBF), 0.004),
                                     ("#funnel-chart", (0x7B, 0x4F, 0xBF), 0.02),
-                                    ("#satisfaction-chart", (0x2A, 0x9D, 0x8F), 0.02)):
+                                    ("#satisfaction-chart", (0x2A, 0x9D, 0x8F), 0.02),
+                                    ("#lift-chart", (0xA6, 0x1B, 0x1B), 0.005)):
         share = share_near(png_pixels(browser.screenshot(selector=selector)), colour)
         assert share >= least, (selector, share)
     assert_loopback_only(browser)

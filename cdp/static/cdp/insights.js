@@ -245,19 +245,23 @@
       box.appendChild(el("p", { class: "cdp-lift-note" }, ["Lift: " + (note || "not measured")]));
       return;
     }
-    var W = 420, H = 70, L = 20, R = 20;
+    var W = 420, H = 88, L = 20, R = 20;
     var lo = Math.min(0, lift.interval.low), hi = Math.max(0, lift.interval.high);
     var pad = (hi - lo) * 0.1 || 0.01;
     lo -= pad; hi += pad;
     function x(v) { return L + (v - lo) / (hi - lo) * (W - L - R); }
     var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "Lift with its 95% interval" });
-    chart.appendChild(svg("line", { x1: x(0), x2: x(0), y1: 8, y2: 50, class: "zero" }));
+    chart.appendChild(svg("line", { x1: x(0), x2: x(0), y1: 14, y2: 50, class: "zero" }));
+    chart.appendChild(svg("text", { x: x(0), y: 10, "text-anchor": "middle", class: "tick" }, "no lift"));
     chart.appendChild(svg("line", { x1: x(lift.interval.low), x2: x(lift.interval.high), y1: 30, y2: 30,
                                     class: "interval", id: "lift-interval" }));
     chart.appendChild(svg("circle", { cx: x(lift.absolute), cy: 30, r: 5, class: "estimate" }));
     chart.appendChild(svg("text", { x: W / 2, y: 66, "text-anchor": "middle", class: "tick" },
                           "conversion lift " + pct(lift.absolute, 1) + " (95% interval " + pct(lift.interval.low, 1) +
                           " to " + pct(lift.interval.high, 1) + ")" + (lift.significant ? "" : ", not significant")));
+    chart.appendChild(svg("text", { x: W / 2, y: 82, "text-anchor": "middle", class: "tick" },
+                          "conversion " + pct(lift.treatmentRate, 1) + " contacted vs " + pct(lift.controlRate, 1) +
+                          " held out (" + lift.treatment + " vs " + lift.control + " customers)"));
     box.appendChild(chart);
   }
 
@@ -266,7 +270,7 @@
     if (!id) return Promise.resolve();
     setPanel("panel-campaign", "loading", "Loading\u2026");
     return graphql("query($id: ID!) { campaign(id: $id) { name status report { total { contacted opened responded " +
-                   "converted revenue cost } lift { treatmentRate controlRate absolute interval { low high } " +
+                   "converted revenue cost } lift { treatment control treatmentRate controlRate absolute interval { low high } " +
                    "significant } liftNote } } }", { id: id })
       .then(function (data) {
         var report = data.campaign && data.campaign.report;
