@@ -211,13 +211,18 @@ def test_insights_page_is_open_and_offline(client) -> None:  # type: ignore[no-u
     assert client.post("/insights", headers={"Authorization": ""}).status_code in (401, 405)
 
 
-def test_insights_presets_are_valid_definitions(client) -> None:  # type: ignore[no-untyped-def]
+def test_insights_presets_are_valid_definitions(demo_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from cdp.insights import PRESETS
+    from cdp.settings import Settings
+    from tests.conftest import api_client
 
-    for preset in PRESETS:
-        body = client.post("/graphql", json={
-            "query": "query($d: SegmentDefinitionInput!) { previewSegment(definition: $d, first: 1) { size baseSize } }",
-            "variables": {"d": preset["definition"]}}).json()
-        assert "errors" not in body, (preset["name"], body)
-        preview = body["data"]["previewSegment"]
-        assert 0 < preview["size"] < preview["baseSize"], (preset["name"], preview)
+    # Previews are heavy operations; without a heavy-lane time budget, so that three in a row
+    # on a cold Neo4j projection are not refused RATE_LIMITED (docs/limits.md "Lanes").
+    with api_client(Settings(heavy_budget=0, audit_log=tmp_path / "audit.jsonl"), demo_store) as client:
+        for preset in PRESETS:
+            body = client.post("/graphql", json={
+                "query": "query($d: SegmentDefinitionInput!) { previewSegment(definition: $d, first: 1) { size baseSize } }",
+                "variables": {"d": preset["definition"]}}).json()
+            assert "errors" not in body, (preset["name"], body)
+            preview = body["data"]["previewSegment"]
+            assert 0 < preview["size"] < preview["baseSize"], (preset["name"], preview)
