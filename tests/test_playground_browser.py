@@ -286,6 +286,11 @@ def test_insights_in_chromium(server: Served, browser: Chromium, tmp_path: Path)
     open_playground(browser, base)
     assert browser.evaluate("document.querySelector('.cdp-keybar a').getAttribute('href')") == "/insights"
 
+    # A saved segment: the profile panel shows it first.
+    saved = api(server, "mutation($d: SegmentDefinitionInput!) { createSegment(name: \"Business, browser test\","
+                " definition: $d) { id profile { measure value } } }",
+                {"d": {"attribute": {"key": "tier", "op": "EQ", "value": "BUSINESS"}}})["createSegment"]
+
     log.entries.clear()
     browser.requests.clear()
     browser.navigate(f"{base}/insights")
@@ -299,8 +304,13 @@ def test_insights_in_chromium(server: Served, browser: Chromium, tmp_path: Path)
     states = browser.evaluate(f"{json.dumps(PANELS)}.map(id => [id, document.getElementById(id)"
                               ".getAttribute('data-state'), document.getElementById(id)"
                               ".querySelector('.cdp-note').textContent])")
-    # (A saved segment of the demo, shown first, may have no members in this small store: "empty".)
-    assert all(state == "ready" or (panel, state) == ("panel-profile", "empty") for panel, state, _ in states), states
+    assert all(state == "ready" for _, state, _ in states), states
+    assert browser.evaluate("document.getElementById('segment-select').value") == saved["id"]
+    counts = api(server, f"{{ segment(id: \"{saved['id']}\") {{ size }} customers(first: 1) {{ totalCount }} }}")
+    note = browser.evaluate("document.querySelector('#panel-profile .cdp-note').textContent")
+    assert f"{counts['segment']['size']} members of {counts['customers']['totalCount']} customers" in note, note
+    labels = browser.evaluate("Array.from(document.querySelectorAll('#profile-chart text.label')).map(t => t.textContent)")
+    assert labels == [p["measure"] + (f" = {p['value']}" if p["value"] is not None else "") for p in saved["profile"][:8]]
     browser.evaluate("(() => { const s = document.getElementById('segment-select'); s.value = 'preset:0';"
                      " s.dispatchEvent(new Event('change')); })()")
     browser.wait_until("document.getElementById('panel-profile').getAttribute('data-state') === 'ready'"

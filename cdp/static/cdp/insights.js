@@ -67,7 +67,7 @@
 
   /* The data of one GraphQL operation; rejects with a readable message (and the error code).
      BUSY and RATE_LIMITED are retried after the server's retryAfter, a few times. */
-  function graphql(query, variables, tries) {
+  function graphql(query, variables, panel, tries) {
     if (!key) return Promise.reject(new Error("no API key: paste it into the field at the top"));
     tries = tries || 0;
     return fetch(url, {
@@ -81,7 +81,10 @@
         var e = body.errors[0];
         var ext = e.extensions || {};
         if ((ext.code === "BUSY" || ext.code === "RATE_LIMITED") && tries < RETRIES) {
-          return wait(ext.retryAfter || 1).then(function () { return graphql(query, variables, tries + 1); });
+          var seconds = ext.retryAfter || 1;
+          if (panel) setPanel(panel, "loading", "The server's heavy lane is busy for this key (" + ext.code +
+                              "): trying again in " + seconds + " s\u2026");
+          return wait(seconds).then(function () { return graphql(query, variables, panel, tries + 1); });
         }
         throw new Error(e.message + (ext.code ? " (" + ext.code + ")" : ""));
       }
@@ -124,7 +127,8 @@
 
   function loadConcentration() {
     setPanel("panel-concentration", "loading", "Loading\u2026");
-    return graphql("{ valueSegmentation { customers concentration { lorenz gini topShare totalRevenue } } }")
+    return graphql("{ valueSegmentation { customers concentration { lorenz gini topShare totalRevenue } } }", {},
+                   "panel-concentration")
       .then(function (data) {
         var c = data.valueSegmentation.concentration;
         if (!c.totalRevenue) {
@@ -180,14 +184,17 @@
     if (choice.indexOf("preset:") === 0) {
       var preset = config.presets[Number(choice.slice(7))];
       request = graphql("query($d: SegmentDefinitionInput!) { previewSegment(definition: $d, first: 1) { size baseSize " +
-                        PROFILE + " } }", { d: preset.definition })
+                        PROFILE + " } }", { d: preset.definition }, "panel-profile")
         .then(function (data) { return { size: data.previewSegment.size, base: data.previewSegment.baseSize,
                                          profile: data.previewSegment.profile }; });
     } else {
-      request = graphql("query($id: ID!) { segment(id: $id) { size " + PROFILE + " } valueSegmentation { customers } }",
-                        { id: choice })
-        .then(function (data) { return { size: data.segment.size, base: data.valueSegmentation.customers,
-                                         profile: data.segment.profile }; });
+      request = graphql("query($id: ID!) { segment(id: $id) { size share " + PROFILE + " } }",
+                        { id: choice }, "panel-profile")
+        .then(function (data) {
+          var seg = data.segment;
+          // The base's size from the share (asking valueSegmentation for it would cost seconds).
+          return { size: seg.size, base: seg.share > 0 ? Math.round(seg.size / seg.share) : 0, profile: seg.profile };
+        });
     }
     return request.then(function (result) {
       if (!result.size) {
@@ -271,7 +278,7 @@
     setPanel("panel-campaign", "loading", "Loading\u2026");
     return graphql("query($id: ID!) { campaign(id: $id) { name status report { total { contacted opened responded " +
                    "converted revenue cost } lift { treatment control treatmentRate controlRate absolute interval { low high } " +
-                   "significant } liftNote } } }", { id: id })
+                   "significant } liftNote } } }", { id: id }, "panel-campaign")
       .then(function (data) {
         var report = data.campaign && data.campaign.report;
         if (!report || !report.total.contacted) {
@@ -307,7 +314,8 @@
 
   function loadSatisfaction() {
     setPanel("panel-satisfaction", "loading", "Loading\u2026");
-    return graphql("{ satisfactionByChannel { channelId mean count lowShare channel { name } } }")
+    return graphql("{ satisfactionByChannel { channelId mean count lowShare channel { name } } }", {},
+                   "panel-satisfaction")
       .then(function (data) {
         var rows = data.satisfactionByChannel;
         var box = $("satisfaction-chart");
@@ -342,7 +350,8 @@
     if (!key) return;
     // One panel after another: analytic queries run in the server's heavy lane, which takes
     // a few per key at once (docs/limits.md); the page should not crowd out the user's other work.
-    loadConcentration().then(loadSegments).then(loadCampaigns).then(loadSatisfaction).then(function () {
+    // The cheap panels first; value segmentation (clusters and all: seconds on a cold base) last.
+    loadSatisfaction().then(loadCampaigns).then(loadSegments).then(loadConcentration).then(function () {
       var failed = document.querySelectorAll(".cdp-panel[data-state=error]").length;
       $("cdp-key-status").textContent = failed ? failed + " panel(s) could not be drawn: see their notes." : "Up to date.";
       document.body.setAttribute("data-loaded", "true");
