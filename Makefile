@@ -13,7 +13,7 @@ GRAPHIQL_MODULES := tools/graphiql/node_modules/.package-lock.json
 CYPHERLINT_MODULES := tools/cypher-lint/node_modules/.package-lock.json
 GRAPHIQL_ASSETS := cdp/static/graphiql/vendor/graphiql.min.js
 
-.PHONY: install serve test neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share bench-view bench-neo4j bench-recommend loadtest wrk-tool clean help
+.PHONY: install browser serve test neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share bench-view bench-neo4j bench-recommend loadtest wrk-tool clean help
 
 help:
 	@echo "make serve   - install, load demo data on first run, serve http://127.0.0.1:8000/graphql"
@@ -44,13 +44,26 @@ $(CYPHERLINT_MODULES): tools/cypher-lint/package-lock.json
 
 install: $(STAMP) $(GRAPHIQL_ASSETS) $(CYPHERLINT_MODULES)
 
+# Debian's chromium, for the real-browser tests of the playground (tests/test_playground_browser.py).
+# Installed as root, or with sudo when that needs no password; otherwise those tests are skipped
+# (CI sets CDP_REQUIRE_BROWSER=1, so there a missing browser fails the run).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then echo "*** no apt-get: install chromium yourself for the browser tests ***"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "*** chromium missing and neither root nor sudo: the browser tests are SKIPPED (apt-get install chromium) ***"; exit 0; fi; \
+	APT="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get"; \
+	$$APT install -y -q chromium >/dev/null 2>&1 || { $$APT update -q >/dev/null && \
+		$$APT install -y -q chromium >/dev/null; } || echo "*** apt-get install chromium failed: the browser tests are SKIPPED ***"
+
 serve: install
 	$(BIN)/cdp serve --dev-key
 
 # The whole suite runs on both stores: the embedded one always, and Neo4j 5.26 (tools/neo4j,
 # built from Maven Central and started on a free loopback port for the run) when Java and Maven
 # are present. CI sets CDP_REQUIRE_NEO4J=1 so that a Neo4j that cannot start fails the run.
-test: install
+test: install browser
 	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
 		$(BIN)/python tools/neo4j/local.py build && \
 		$(BIN)/python tools/neo4j/local.py run -- $(BIN)/python -m pytest -q; \
@@ -129,7 +142,7 @@ bench-fair-share: install
 
 # issue 7: 50 clients of mixed reads and writes for 2 minutes on loopback, every acknowledged write read
 # back; then cdp import and a partner's upserts to cdp serve killed mid-way and re-run (docs/benchmarks.md).
-loadtest: install
+loadtest: install browser
 	$(BIN)/python bench/loadtest.py --clients 50 --duration 120; status=$$?; \
 	$(BIN)/python bench/import_kill.py && exit $$status
 

@@ -2,17 +2,21 @@
 
 ``build_app(settings, store)`` returns a Starlette app with:
 
-- ``/graphql``: the GraphQL API (POST, or GET for queries) and, for a browser,
-  the GraphiQL playground served from cdp's own assets (no internet needed);
-- ``/static/graphiql``: the playground's JavaScript and CSS;
+- ``/graphql``: the GraphQL API (POST, or GET for queries, with caching headers:
+  ``cdp.http_caching``; automatic persisted queries: ``cdp.persisted_queries``) and, for a
+  browser, the GraphiQL playground served from cdp's own assets (no internet needed);
+- ``/static/graphiql`` and ``/static/cdp``: the playground's JavaScript and CSS (vendored GraphiQL, cdp's own);
 - ``/healthz`` (process alive) and ``/readyz`` (store answers);
 - ``/metrics``: Prometheus metrics (``cdp.metrics``; docs/operations.md);
+- ``/insights``: charts of the data drawn from the GraphQL API with the user's key
+  (``cdp.insights``);
 - ``/``: a redirect to the playground.
 
 Authentication (``cdp.authentication``; docs/security.md) admits only requests with
 an API key or JWT, except health checks and the playground's page and assets; the
 GraphQL layer then authorises each operation and field (``schema.authorization``).
-Request limits (docs/limits.md) wrap it: a rate limit per credential (429), the body
+Cross-origin pages may call it when ``CDP_CORS_ORIGINS`` says so (``cdp.cors``: preflights
+answered before authentication). Request limits (docs/limits.md) wrap it: a rate limit per credential (429), the body
 size (413, before anything is parsed), the time a client has to send its body (408),
 and the execution timeout of each operation (``CdpGraphQL.execute_single``); depth,
 aliases, tokens and cost are checked per document in ``schema.limits``; heavy operations
@@ -59,7 +63,11 @@ from cdp.limits import (BodyReadTimeout, BodySizeLimit, RequestTimeout, error_bo
                         send_error)
 from cdp.rate_limit import RateLimit, RateLimiter
 from cdp.contact_lists import contact_list_response
+from cdp.cors import Cors
+from cdp.http_caching import cache_get_answer
+from cdp.persisted_queries import PersistedQueries
 from cdp.metrics import Metrics
+from cdp.insights import INSIGHTS_PATH, insights_html
 from cdp.playground import asset_routes, playground_html
 from cdp.request_context import CURRENT
 from cdp.request_middleware import RequestObserver
@@ -79,6 +87,9 @@ ANONYMOUS = Principal(id="anonymous", role=Role.CUSTOMER, name="no credentials")
 
 RATE_LIMIT_EXEMPT = ("/healthz", "/readyz", "/metrics", "/static/")
 
+#: Key in the request's state: whether the operation answered errors (its answer is then not cached).
+_FAILED = "cdp.graphql_failed"
+
 
 class CdpGraphQL(GraphQL):
     """Strawberry's ASGI GraphQL app with cdp's context and offline playground."""
@@ -93,6 +104,7 @@ class CdpGraphQL(GraphQL):
         self.lane = HeavyLane.of(settings)  # heavy operations and jobs of every request (docs/limits.md)
         self.fair_share = FairShare(self.lane, settings)
         self.jobs = Jobs(self.lane, settings.heavy_per_credential)
+        self.persisted = PersistedQueries(settings.persisted_query_cache_mb * 1024 * 1024)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Strawberry's ASGI entry, with its plain-text refusals (``HTTPException``) and cdp's
@@ -100,21 +112,34 @@ class CdpGraphQL(GraphQL):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = await self.run(request)
         except HTTPException as exc:
             error = refusal_of(exc)
         except TransportError as exc:
             error = exc
         else:
+            if request.method == "GET" and response.media_type == "application/json":
+                response = cache_get_answer(request, response, self.settings.get_max_age,
+                                            failed=scope.get("state", {}).get(_FAILED, True))
             await response(scope, receive, send)
             return
         await send_error(send, error.status, error, error.extensions, headers=error.headers)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """The playground page: a browser's ``GET`` asking for HTML, with neither a query nor a
+        persisted query's hash (strawberry's own rule also takes ``Accept: */*``, so a
+        ``curl`` of a persisted query would get the page instead of its answer)."""
+        params = request.query_params
+        return (request.method == "GET" and params.get("query") is None and params.get("extensions") is None
+                and "text/html" in request.headers.get("accept", ""))
+
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
         """The request's query, operation name, variables and extensions, checked once here:
-        encoding, shape, JSON depth, lone surrogates. Raises ``TransportError``."""
-        return await read_request(request, self.settings.max_json_depth)
+        encoding, shape, JSON depth, lone surrogates; a persisted query's hash resolved
+        (``cdp.persisted_queries``). Raises ``TransportError``."""
+        return self.persisted.resolve(await read_request(request, self.settings.max_json_depth))
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         # Only the playground page (an open path: strawberry builds a context before rendering
@@ -125,11 +150,12 @@ class CdpGraphQL(GraphQL):
                        jobs=self.jobs)
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(playground_html(graphql_path=request.url.path))
+        return HTMLResponse(playground_html(graphql_path=request.url.path, insights_path=INSIGHTS_PATH))
 
     async def process_result(self, request: Request, result: _ExecutionResult) -> GraphQLHTTPResponse:
         """Strawberry's response body, after noting each error's ``extensions.code`` on the
         request being served (``cdp.request_context``) for the metrics and the access log."""
+        request.scope.setdefault("state", {})[_FAILED] = bool(result.errors)
         info = CURRENT.get()
         if info is not None and result.errors:
             info.error_codes.extend(str((error.extensions or {}).get("code", "INTERNAL_SERVER_ERROR"))
@@ -211,6 +237,9 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
     async def home(_: Request) -> Response:
         return RedirectResponse("/graphql")
 
+    async def insights(_: Request) -> Response:
+        return HTMLResponse(insights_html())
+
     metrics = Metrics()
     store.call_observer = metrics.observe_store_call  # the latest app over a store records its calls
     metrics.watch_projection(lambda: graphql.analytics.projection.last_refresh,
@@ -246,6 +275,7 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
         Route("/", home),
+        Route(INSIGHTS_PATH, insights, methods=["GET"]),
         *asset_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
@@ -257,6 +287,8 @@ def build_app(settings: Settings, store: GraphStore | None = None) -> Starlette:
     authenticator = Authenticator(store, settings)
     app.add_middleware(Authentication, authenticator=authenticator, limiter=limiter)
     app.add_middleware(BodyReadTimeout, seconds=settings.body_timeout)  # before anything reads the body
+    if settings.cors_origins:  # preflights carry no credential: answered before authentication
+        app.add_middleware(Cors, origins=settings.cors_origins, max_age=settings.cors_max_age)
     app.add_middleware(RequestObserver, metrics=metrics)  # outermost: every request gets an id and is counted
     app.state.metrics = metrics
     app.state.store = store

@@ -9,7 +9,8 @@ the access log names it).
 
 Open without credentials (``is_open``): ``/healthz``, ``/readyz``, the playground's
 static assets (``/static/``), the playground page itself (a browser's ``GET /graphql``
-asking for HTML, with no query) and ``/``, which redirects to it. ``/metrics`` needs
+asking for HTML, with no query), the insights page (``/insights``: no data in it; its
+charts query the API with the user's key) and ``/``, which redirects to the playground. ``/metrics`` needs
 an admin or the ``metrics`` scope.
 
 A refused request gets HTTP 401 with ``WWW-Authenticate: Bearer`` and a GraphQL-shaped
@@ -37,7 +38,7 @@ from graph.store import GraphStore
 
 log = logging.getLogger("cdp.auth")
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/", "/insights"})
 OPEN_PREFIXES = ("/static/",)
 METRICS_PATH = "/metrics"
 

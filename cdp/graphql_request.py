@@ -8,6 +8,9 @@ A GraphQL request is
 - a ``GET`` whose query string holds ``query``, ``operationName`` and, as JSON text,
   ``variables`` and ``extensions`` (queries only: a mutation needs ``POST``).
 
+Either may leave ``query`` out when its ``extensions`` name a persisted query (Apollo's
+automatic persisted queries, ``cdp.persisted_queries``).
+
 ``read_request`` turns an HTTP request into strawberry's ``GraphQLRequestData`` and checks
 on the way, once per request, that the JSON nests no deeper than ``CDP_MAX_JSON_DEPTH``
 and that no string in it (the query, a variable, a key, an extension) holds a lone
@@ -18,7 +21,9 @@ JSON body (``cdp.limits.send_error``), before GraphQL runs and before the store 
 | refusal | status | code | ``extensions.field`` |
 |---|---|---|---|
 | body not UTF-8 or not JSON; not one JSON object (a list: batches are not supported) | 400 | ``BAD_REQUEST`` | |
-| no ``query``, or ``query``, ``operationName``, ``variables``, ``extensions`` of the wrong type | 400 | ``BAD_REQUEST`` | the member |
+| no ``query`` (and no persisted query), or ``query``, ``operationName``, ``variables``, ``extensions`` of the wrong type | 400 | ``BAD_REQUEST`` | the member |
+| a malformed ``extensions.persistedQuery``, or a ``sha256Hash`` that is not the query's | 400 | ``BAD_REQUEST`` | ``extensions.persistedQuery...`` |
+| a persisted query's hash the server does not hold (the client sends the text again) | 200 | ``PERSISTED_QUERY_NOT_FOUND`` | |
 | JSON nested deeper than ``CDP_MAX_JSON_DEPTH`` | 400 | ``JSON_TOO_DEEP`` | |
 | a lone surrogate (``"\\ud800"``) in any string | 400 | ``BAD_USER_INPUT`` | its path, e.g. ``variables.items[3].email`` |
 | ``operationName`` names no operation, or several operations and no name | 400 | ``OPERATION_RESOLUTION_FAILURE`` | ``operationName`` |
@@ -240,17 +245,19 @@ def request_data(data: Any) -> GraphQLRequestData:
         raise BadRequest("the request must be one JSON object; batches (a JSON array) are not supported")
     if not isinstance(data, dict):
         raise BadRequest("the request must be a JSON object with a `query` member")
+    for member in ("variables", "extensions"):
+        if not isinstance(data.get(member), (dict, type(None))):
+            raise BadRequest(f"`{member}` must be a JSON object or null", field=member)
     query = data.get("query")
-    if query is None or query == "":
+    if query is None and "persistedQuery" in (data.get("extensions") or {}):
+        pass  # a persisted query's hash alone: ``cdp.persisted_queries`` fills the query in
+    elif query is None or query == "":
         raise BadRequest("the request holds no GraphQL query (`query`)", field="query")
-    if not isinstance(query, str):
+    elif not isinstance(query, str):
         raise BadRequest("`query` must be a string", field="query")
     operation_name = data.get("operationName")
     if not isinstance(operation_name, (str, type(None))):
         raise BadRequest("`operationName` must be a string or null", field="operationName")
-    for member in ("variables", "extensions"):
-        if not isinstance(data.get(member), (dict, type(None))):
-            raise BadRequest(f"`{member}` must be a JSON object or null", field=member)
     return GraphQLRequestData(query=query, variables=data.get("variables"), operation_name=operation_name,
                               extensions=data.get("extensions"), protocol="http")
 

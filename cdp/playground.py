@@ -5,7 +5,9 @@ the machines cdp runs on cannot reach.  This module renders an equivalent page
 that loads only assets served by cdp itself:
 
 * ``playground_html()`` - the HTML page (no ``http(s)://`` URL in it);
-* ``asset_routes()``    - a Starlette ``Mount`` serving the vendored files;
+* ``asset_routes()``    - Starlette ``Mount``s serving the vendored files and cdp's own
+  page assets (``cdp/static/cdp``: the playground's script, which puts a labelled
+  "API key" field above GraphiQL and keeps keys out of the browser's storage);
 * ``assets_present()``  - whether the vendored files are installed.
 
 The vendored files live in ``cdp/static/graphiql/vendor/`` (gitignored); they
@@ -53,17 +55,19 @@ INSTALL_COMMAND = (
     "(or: npm ci --prefix tools/graphiql --no-audit --no-fund && python tools/graphiql/vendor.py)"
 )
 
-#: What the Headers tab shows at first: where the key goes.
-DEFAULT_HEADERS = '{\n  "Authorization": "Bearer <your key>"\n}'
-
 DEFAULT_QUERY = """\
 # Welcome to the cdp GraphQL playground.
 #
-# Run: Ctrl-Enter or the play button.
-# Autocomplete: Ctrl-Space. Schema: the Docs button.
-# Every query needs a credential: put the key `make serve`
-# printed (or `cdp keys create`) into the Headers tab below,
-# replacing <your key>. Keys are not stored by the browser.
+# 1. Paste your API key into the "API key" field at the top of
+#    the page: `make serve` prints one (or run `cdp keys create`).
+#    The schema loads as soon as the key is there; Docs and
+#    autocomplete (Ctrl-Space) follow it.
+# 2. Run: Ctrl-Enter or the play button.
+#
+# The key is sent only to this server, as
+# "Authorization: Bearer <key>". The page holds it in memory;
+# tick "Remember for this tab" to keep it until the tab closes.
+# It is never written to the query history.
 
 {
   customers(first: 5) {
@@ -79,6 +83,14 @@ DEFAULT_QUERY = """\
 }
 """
 
+#: What a query run without a key answers (locally: nothing is sent).
+NO_KEY_MESSAGE = ('No API key: paste it into the "API key" field at the top of the page '
+                  "(`make serve` prints one; or run `cdp keys create`).")
+
+#: cdp's own page assets (the playground's and the insights page's script and style).
+OWN_DIR = Path(__file__).resolve().parent / "static" / "cdp"
+OWN_PREFIX = "/static/cdp"
+
 
 def assets_present() -> bool:
     """True when every vendored GraphiQL asset exists and is non-empty."""
@@ -92,8 +104,9 @@ def assets_present() -> bool:
     return True
 
 
-def asset_routes(asset_prefix: str = "/static/graphiql") -> list[BaseRoute]:
-    """Routes serving the vendored assets at ``{asset_prefix}/<file>``.
+def asset_routes(asset_prefix: str = "/static/graphiql", own_prefix: str = OWN_PREFIX) -> list[BaseRoute]:
+    """Routes serving the vendored assets at ``{asset_prefix}/<file>`` and cdp's own page
+    assets (``cdp/static/cdp``) at ``{own_prefix}/<file>``.
 
     ``check_dir=False`` so the app can be imported (and the routes built)
     before the assets are installed; requests then get a 404 (with a hint)
@@ -104,7 +117,8 @@ def asset_routes(asset_prefix: str = "/static/graphiql") -> list[BaseRoute]:
             _normalise_prefix(asset_prefix),
             app=_VendorStaticFiles(directory=VENDOR_DIR, check_dir=False),
             name="graphiql-assets",
-        )
+        ),
+        Mount(_normalise_prefix(own_prefix), app=StaticFiles(directory=OWN_DIR), name="cdp-assets"),
     ]
 
 
@@ -121,38 +135,46 @@ class _VendorStaticFiles(StaticFiles):
         await super().__call__(scope, receive, send)
 
 
-def playground_html(graphql_path: str = "/graphql", asset_prefix: str = "/static/graphiql") -> str:
-    """The GraphiQL page, loading only ``{asset_prefix}/...`` assets.
+def playground_html(graphql_path: str = "/graphql", asset_prefix: str = "/static/graphiql",
+                    own_prefix: str = OWN_PREFIX, insights_path: str | None = None) -> str:
+    """The playground page, loading only ``{asset_prefix}/...`` and ``{own_prefix}/...`` assets.
 
-    ``graphql_path`` is the endpoint GraphiQL talks to (resolved against the
-    page's own origin; subscriptions use ws(s):// on the same path).
-    If the assets are not installed, a page explaining how to install them is
+    ``graphql_path`` is the endpoint GraphiQL talks to (resolved against the page's own
+    origin); ``insights_path``, when given, is linked from the key bar. The page's script
+    (``cdp/static/cdp/playground.js``) reads its settings from an inline JSON block.
+    If the vendored assets are not installed, a page explaining how to install them is
     returned instead.
     """
     prefix = _normalise_prefix(asset_prefix)
+    own = _normalise_prefix(own_prefix)
     if not assets_present():
         return _missing_assets_html()
 
-    def asset(name: str) -> str:
-        # A version token derived from the file's size and mtime busts browser
-        # caches when the vendored assets are upgraded.
-        stat = (VENDOR_DIR / name).stat()
-        token = f"{stat.st_size:x}{int(stat.st_mtime):x}"
-        return html.escape(f"{prefix}/{name}?v={token}", quote=True)
-
+    config = {
+        "graphqlPath": graphql_path,
+        "insightsPath": insights_path,
+        "defaultQuery": DEFAULT_QUERY,
+        "noKeyMessage": NO_KEY_MESSAGE,
+        "missingAssetsMessage": ("The GraphiQL assets could not be loaded from "
+                                 f"{prefix}/. If they are not installed, run: {INSTALL_COMMAND}"),
+    }
     return _PAGE_TEMPLATE.format(
-        css=asset(GRAPHIQL_CSS),
-        react=asset(REACT_JS),
-        react_dom=asset(REACT_DOM_JS),
-        graphiql=asset(GRAPHIQL_JS),
-        graphql_path=_js_string(graphql_path),
-        default_query=_js_string(DEFAULT_QUERY),
-        default_headers=_js_string(DEFAULT_HEADERS),
-        missing_message=_js_string(
-            "The GraphiQL assets could not be loaded from "
-            f"{prefix}/. If they are not installed, run: {INSTALL_COMMAND}"
-        ),
+        css=versioned_asset(VENDOR_DIR, prefix, GRAPHIQL_CSS),
+        own_css=versioned_asset(OWN_DIR, own, "playground.css"),
+        react=versioned_asset(VENDOR_DIR, prefix, REACT_JS),
+        react_dom=versioned_asset(VENDOR_DIR, prefix, REACT_DOM_JS),
+        graphiql=versioned_asset(VENDOR_DIR, prefix, GRAPHIQL_JS),
+        own_js=versioned_asset(OWN_DIR, own, "playground.js"),
+        config=script_json(config),
     )
+
+
+def versioned_asset(folder: Path, prefix: str, name: str) -> str:
+    """``{prefix}/{name}?v=<token>``, HTML-escaped: the token (the file's size and mtime)
+    busts browser caches when the file changes."""
+    stat = (folder / name).stat()
+    token = f"{stat.st_size:x}{int(stat.st_mtime):x}"
+    return html.escape(f"{prefix}/{name}?v={token}", quote=True)
 
 
 def _normalise_prefix(prefix: str) -> str:
@@ -160,8 +182,9 @@ def _normalise_prefix(prefix: str) -> str:
     return prefix
 
 
-def _js_string(value: str) -> str:
-    """A JavaScript string literal that is safe inside an inline <script>."""
+def script_json(value: object) -> str:
+    """``value`` as JSON (a JavaScript literal) that is safe inside an inline ``<script>``:
+    no ``<``, ``>`` or ``&`` left to end the script or start markup."""
     return (
         json.dumps(value, ensure_ascii=True)
         .replace("<", "\\u003c")
@@ -197,9 +220,7 @@ _STYLE = """\
       }
 """
 
-# Doubled braces are literal braces (str.format).
-_PAGE_TEMPLATE = (
-    """\
+_PAGE_TEMPLATE = """\
 <!doctype html>
 <html lang="en">
   <head>
@@ -208,51 +229,18 @@ _PAGE_TEMPLATE = (
     <title>cdp GraphQL playground</title>
     <link rel="icon" href="data:," />
     <link rel="stylesheet" href="{css}" />
-    <style>
-"""
-    + _STYLE.replace("{", "{{").replace("}", "}}")
-    + """\
-    </style>
+    <link rel="stylesheet" href="{own_css}" />
   </head>
   <body>
     <div id="graphiql">Loading GraphiQL&hellip;</div>
+    <script type="application/json" id="cdp-playground-config">{config}</script>
     <script src="{react}"></script>
     <script src="{react_dom}"></script>
     <script src="{graphiql}"></script>
-    <script>
-      (function () {{
-        var root = document.getElementById("graphiql");
-        if (!window.React || !window.ReactDOM || !window.GraphiQL) {{
-          var box = document.createElement("div");
-          box.className = "cdp-playground-error";
-          box.textContent = {missing_message};
-          root.replaceChildren(box);
-          return;
-        }}
-        var url = new URL({graphql_path}, window.location.href);
-        var subscriptionUrl = new URL(url.href);
-        subscriptionUrl.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-        var fetcher = GraphiQL.createFetcher({{
-          url: url.href,
-          subscriptionUrl: subscriptionUrl.href
-        }});
-        ReactDOM.createRoot(root).render(
-          React.createElement(GraphiQL, {{
-            fetcher: fetcher,
-            defaultQuery: {default_query},
-            defaultHeaders: {default_headers},
-            isHeadersEditorEnabled: true,
-            shouldPersistHeaders: false,
-            defaultEditorToolsVisibility: "headers",
-            inputValueDeprecation: true
-          }})
-        );
-      }})();
-    </script>
+    <script src="{own_js}"></script>
   </body>
 </html>
 """
-)
 
 _MISSING_TEMPLATE = (
     """\

@@ -34,6 +34,10 @@
 | ``CDP_JWT_ISSUER`` / ``CDP_JWT_AUDIENCE`` | unset / ``cdp`` | accept JWT bearer tokens from this issuer (``iss``) for this audience (``aud``) |
 | ``CDP_JWT_KEY`` / ``CDP_JWT_KEY_FILE`` | unset | the issuer's verification key: an HMAC secret (HS256) or a PEM public key (RS256, ES256), inline or in a file |
 | ``CDP_JWT_ALGORITHM`` | ``RS256`` | the one signature algorithm accepted (``HS256``, ``RS256``, ``ES256``, ...) |
+| ``CDP_CORS_ORIGINS`` | unset (off) | browser origins allowed to call the API from their pages (CORS), comma-separated, each ``scheme://host[:port]``, or ``*`` for any; preflights are answered before authentication (docs/security.md) |
+| ``CDP_CORS_MAX_AGE`` | ``600`` | seconds a browser may reuse a preflight's answer |
+| ``CDP_PERSISTED_QUERY_CACHE_MB`` | ``16`` | query text the automatic persisted queries keep per process, least recently used first out (``cdp.persisted_queries``) |
+| ``CDP_GET_MAX_AGE`` | ``0`` | seconds a browser may reuse a successful ``GET`` query's answer without asking again (``Cache-Control: private``); ``0``: it revalidates each time (``ETag``, ``304``) |
 | ``CDP_PHONE_COUNTRY_CODE`` | ``31`` | calling code of phone numbers written without one (``06-12345678``), for partner upserts and imports (``cdp.write_rules``) |
 """
 
@@ -100,6 +104,10 @@ class Settings:
     jwt_key: str | None = None
     jwt_algorithm: str = "RS256"
     phone_country_code: str = "31"
+    cors_origins: tuple[str, ...] = ()
+    cors_max_age: int = 600
+    persisted_query_cache_mb: int = 16
+    get_max_age: int = 0
 
     @property
     def backend(self) -> str:
@@ -188,6 +196,10 @@ class Settings:
             jwt_key=_jwt_key(env),
             jwt_algorithm=(env.get("CDP_JWT_ALGORITHM") or cls.jwt_algorithm).strip(),
             phone_country_code=(env.get("CDP_PHONE_COUNTRY_CODE") or cls.phone_country_code).strip().lstrip("+"),
+            cors_origins=_origins(env.get("CDP_CORS_ORIGINS")),
+            cors_max_age=number("CDP_CORS_MAX_AGE", cls.cors_max_age),
+            persisted_query_cache_mb=number("CDP_PERSISTED_QUERY_CACHE_MB", cls.persisted_query_cache_mb),
+            get_max_age=int(seconds("CDP_GET_MAX_AGE", cls.get_max_age, zero_ok=True)),
         ).checked()
 
     def checked(self) -> Settings:
@@ -253,6 +265,28 @@ def _monetary_kinds(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...
         raise ConfigurationError(f"CDP_RFM_RECENCY_KINDS: unknown monetary event kind(s) {', '.join(unknown)}; "
                                  f"expected a comma-separated list of {', '.join(MONETARY_KIND_VALUES)}")
     return kinds
+
+
+def _origins(raw: str | None) -> tuple[str, ...]:
+    """``CDP_CORS_ORIGINS`` checked: ``*``, or origins ``scheme://host[:port]`` (no path, no
+    trailing slash: browsers send the origin exactly so). Raises ``ConfigurationError``."""
+    from urllib.parse import urlsplit
+
+    if raw is None or not raw.strip():
+        return ()
+    origins = tuple(o.strip() for o in raw.split(",") if o.strip())
+    if "*" in origins:
+        if len(origins) > 1:
+            raise ConfigurationError("CDP_CORS_ORIGINS is either * (any origin) or a list of origins, not both")
+        return origins
+    for origin in origins:
+        parts = urlsplit(origin)
+        if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query
+                or parts.fragment or parts.username or parts.password):
+            raise ConfigurationError(f"CDP_CORS_ORIGINS: {origin!r} is not an origin such as "
+                                     "https://app.example.com or http://localhost:3000 (scheme, host, "
+                                     "optional port; no path)")
+    return origins
 
 
 def _log_format(raw: str) -> str:

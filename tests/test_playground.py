@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -85,20 +86,36 @@ def test_page_has_no_external_url() -> None:
         assert_offline(get_page(client))
 
 
+def page_config(page: str) -> dict:
+    """The JSON settings block the page hands its script."""
+    match = re.search(r'<script type="application/json" id="cdp-playground-config">(.*?)</script>', page, re.S)
+    assert match, page
+    return json.loads(match.group(1))
+
+
 @needs_assets
 def test_page_mounts_graphiql_against_graphql_path() -> None:
     page = playground_html()
-    assert "GraphiQL.createFetcher" in page
-    assert 'new URL("/graphql", window.location.href)' in page
-    assert "isHeadersEditorEnabled: true" in page
-    assert "customers(first: 5)" in page
-    assert "totalCount" in page
+    config = page_config(page)
+    assert config["graphqlPath"] == "/graphql"
+    assert "customers(first: 5)" in config["defaultQuery"] and "totalCount" in config["defaultQuery"]
+    # The welcome text tells where the key goes, and no placeholder key is sent as a header.
+    assert '"API key" field' in config["defaultQuery"]
+    assert "<your key>" not in page and "not stored by the browser" not in page
     refs = parse(page)
-    assert len(refs.scripts) == 3
-    assert len(refs.stylesheets) == 1
-    # React must load before ReactDOM, both before the GraphiQL bundle.
+    assert len(refs.scripts) == 4
+    assert len(refs.stylesheets) == 2
+    # React must load before ReactDOM, both before the GraphiQL bundle, and cdp's script last.
     names = [Path(urlsplit(src).path).name for src in refs.scripts]
-    assert names == ["react.production.min.js", "react-dom.production.min.js", "graphiql.min.js"]
+    assert names == ["react.production.min.js", "react-dom.production.min.js", "graphiql.min.js", "playground.js"]
+
+
+def test_playground_script_keeps_keys_out_of_local_storage() -> None:
+    script = (playground.OWN_DIR / "playground.js").read_text()
+    # GraphiQL gets cdp's header-free storage; the key goes to sessionStorage only on request.
+    assert "storage: headerFreeStorage" in script
+    assert "shouldPersistHeaders: false" in script
+    assert "sessionStorage" in script and "localStorage.setItem" not in script
 
 
 @needs_assets
@@ -115,13 +132,14 @@ def test_every_asset_is_served(graphql_path: str, asset_prefix: str) -> None:
         checks = [(src, "javascript") for src in refs.scripts] + [
             (href, "text/css") for href in refs.stylesheets
         ]
-        assert len(checks) == 4
+        assert len(checks) == 6
         for url, content_type in checks:
-            assert url.startswith(expected_prefix), url
+            own = url.startswith("/static/cdp/")
+            assert own or url.startswith(expected_prefix), url
             response = client.get(url)
             assert response.status_code == 200, url
             assert content_type in response.headers["content-type"], (url, response.headers)
-            assert len(response.content) > 5_000, (url, len(response.content))
+            assert len(response.content) > (500 if own else 5_000), (url, len(response.content))
         # Anything outside the vendored set is not served.
         assert client.get(expected_prefix + "../../playground.py").status_code == 404
         assert client.get(expected_prefix + "nope.js").status_code == 404
@@ -143,7 +161,7 @@ def test_default_query_is_valid_graphql() -> None:
 
 
 def test_graphql_path_is_escaped_for_script() -> None:
-    literal = playground._js_string('</script><script>alert("x")</script>')
+    literal = playground.script_json('</script><script>alert("x")</script>')
     assert "</" not in literal and "<" not in literal
 
 
@@ -171,4 +189,40 @@ def test_incomplete_assets_count_as_missing(monkeypatch: pytest.MonkeyPatch, tmp
     assert not assets_present()
     (tmp_path / playground.VENDOR_FILES[-1]).write_text("x")
     assert assets_present()
-    assert "GraphiQL.createFetcher" in playground_html()
+    assert "cdp-playground-config" in playground_html()
+
+
+def test_insights_page_is_open_and_offline(client) -> None:  # type: ignore[no-untyped-def]
+    """The insights page and its assets need no credential (its charts ask the API with the
+    user's key) and load nothing from another origin."""
+    page = client.get("/insights", headers={"Authorization": ""})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert_offline(page.text)
+    refs = parse(page.text)
+    assert [Path(urlsplit(s).path).name for s in refs.scripts] == ["insights.js"]
+    for url in refs.scripts + refs.stylesheets:
+        asset = client.get(url, headers={"Authorization": ""})
+        assert asset.status_code == 200 and len(asset.content) > 1_000, url
+    match = re.search(r'<script type="application/json" id="cdp-insights-config">(.*?)</script>', page.text, re.S)
+    assert match and json.loads(match.group(1))["graphqlPath"] == "/graphql"
+    # The page holds no data: no customer name or id from the store is in it.
+    assert "C0000" not in page.text
+    # Other methods are refused in JSON.
+    assert client.post("/insights", headers={"Authorization": ""}).status_code in (401, 405)
+
+
+def test_insights_presets_are_valid_definitions(demo_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from cdp.insights import PRESETS
+    from cdp.settings import Settings
+    from tests.conftest import api_client
+
+    # Previews are heavy operations; without a heavy-lane time budget, so that three in a row
+    # on a cold Neo4j projection are not refused RATE_LIMITED (docs/limits.md "Lanes").
+    with api_client(Settings(heavy_budget=0, audit_log=tmp_path / "audit.jsonl"), demo_store) as client:
+        for preset in PRESETS:
+            body = client.post("/graphql", json={
+                "query": "query($d: SegmentDefinitionInput!) { previewSegment(definition: $d, first: 1) { size baseSize } }",
+                "variables": {"d": preset["definition"]}}).json()
+            assert "errors" not in body, (preset["name"], body)
+            preview = body["data"]["previewSegment"]
+            assert 0 < preview["size"] < preview["baseSize"], (preset["name"], preview)
