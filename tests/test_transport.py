@@ -226,6 +226,19 @@ def test_json_depth_within_the_limit_passes(transport_client: TestClient) -> Non
     assert "JSON_TOO_DEEP" not in response.text
 
 
+def test_a_named_operation_of_several_runs_that_one(transport_client: TestClient) -> None:
+    """With ``operationName`` a document of several operations runs the one named (POST and GET);
+    a document of one operation needs no name."""
+    document = "query A { __typename } query B { __schema { queryType { name } } }"
+    r = transport_client.post("/graphql", json={"query": document, "operationName": "B"})
+    assert r.status_code == 200 and r.json() == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+    r = transport_client.get("/graphql", params={"query": document, "operationName": "A"},
+                             headers={"accept": "application/json"})
+    assert r.status_code == 200 and r.json() == {"data": {"__typename": "Query"}}
+    r = transport_client.post("/graphql", json={"query": "query Only { __typename }"})
+    assert r.status_code == 200 and r.json() == {"data": {"__typename": "Query"}}
+
+
 def test_valid_surrogate_pairs_and_other_text_pass(transport_client: TestClient) -> None:
     r = transport_client.post("/graphql", content=b'{"query": "' + VIEW.encode() + b'", '
                               b'"variables": {"id": "\\ud83d\\ude00 \xc3\xa9 \\u0000"}}',
