@@ -13,7 +13,7 @@ GRAPHIQL_MODULES := tools/graphiql/node_modules/.package-lock.json
 CYPHERLINT_MODULES := tools/cypher-lint/node_modules/.package-lock.json
 GRAPHIQL_ASSETS := cdp/static/graphiql/vendor/graphiql.min.js
 
-.PHONY: install browser serve test neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share bench-view bench-neo4j bench-recommend loadtest wrk-tool clean help
+.PHONY: install browser serve test neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share bench-lane-switch bench-view bench-neo4j bench-recommend loadtest wrk-tool clean help
 
 help:
 	@echo "make serve   - install, load demo data on first run, serve http://127.0.0.1:8000/graphql"
@@ -139,6 +139,11 @@ bench-campaigns: install
 # customer view latency against idle (docs/limits.md "Lanes", docs/benchmarks.md); about 3 minutes.
 bench-fair-share: install
 	$(BIN)/python bench/fair_share.py --customers 2000 --duration 15 --cycles 3
+
+# issue 18: the heavy lane kept busy in one process, the customer view's latency with Python's switch
+# interval alternating between 5 and 0.5 ms every 5 views (docs/benchmarks.md); about 2 minutes.
+bench-lane-switch: install
+	$(BIN)/python bench/lane_switch_interval.py --customers 2000 --views 600 --intervals 0.005 0.0005
 
 # issue 7: 50 clients of mixed reads and writes for 2 minutes on loopback, every acknowledged write read
 # back; then cdp import and a partner's upserts to cdp serve killed mid-way and re-run (docs/benchmarks.md).

@@ -18,7 +18,8 @@ loaded figures see the same background load of a shared machine.
 The pass criteria of issue 18: under load the service desk's ``{ __typename }`` p99 is at
 most 100 ms, and its view p99 at most twice its idle p99. Each load generator runs in its
 own process (``python -m bench.fair_share --role ...``), so none shares the server's GIL
-or the other's. Prints one JSON document; ``make bench-fair-share`` runs it.
+or the other's. The machine's load average is noted at the start of each window. Prints
+one JSON document; ``make bench-fair-share`` runs it.
 """
 
 from __future__ import annotations
@@ -170,15 +171,20 @@ def run(args: argparse.Namespace) -> dict:
     failures: dict[str, dict] = {"idle": {}, "under_load": {}}
     heavy_outcomes: dict[str, int] = {}
     heavy_ok_ms: list[float] = []
+    # the machine's 1-minute load average at the start of each window: on a shared machine
+    # it says how far the figures are from a quiet machine's
+    load: dict[str, list[float]] = {"idle": [], "under_load": []}
     try:
         # warm up: the analytic projection and the recommendation engine are built on first use
         _result(_spawn("heavy", url, heavy_key, 5, ["--heavy-concurrency", "1"]))
         # idle and loaded windows alternate, so both see the same background load of the machine
         for _ in range(args.cycles):
             server.wait_idle(300)
+            load["idle"].append(round(os.getloadavg()[0], 2))
             idle = _result(_spawn("probe", url, desk_key, args.duration, probe_args))
             heavy = _spawn("heavy", url, heavy_key, args.duration + 4, heavy_args)
             time.sleep(3)  # let the load build up
+            load["under_load"].append(round(os.getloadavg()[0], 2))
             loaded = _result(_spawn("probe", url, desk_key, args.duration, probe_args))
             burst = _result(heavy)
             for phase, got in (("idle", idle), ("under_load", loaded)):
@@ -215,6 +221,7 @@ def run(args: argparse.Namespace) -> dict:
         "windows": f"{args.cycles} x ({args.duration:g} s idle, {args.duration:g} s under load)",
         "server_settings": {k: v for k, v in os.environ.items() if k.startswith("CDP_HEAVY_")},
         "server_start_s": round(started, 1),
+        "load_average_1min": load | {"after": round(os.getloadavg()[0], 2)},
         "idle": idle_result,
         "under_load": loaded_result,
         "heavy": heavy_result,

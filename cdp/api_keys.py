@@ -149,8 +149,8 @@ def list_keys(store: GraphStore) -> list[ApiKey]:
     return sorted((ApiKey.from_row(r) for r in rows), key=lambda k: (k.created_at or datetime.min, k.id))
 
 
-#: One revocation at a time in this process, so two admins revoking each other's keys at
-#: once cannot both pass the last-admin check.
+#: One revocation at a time in this process (the embedded store runs one write transaction
+#: at a time); across processes the store's transaction serialises them (``revoke_key``).
 _REVOKING = threading.Lock()
 
 
@@ -160,26 +160,25 @@ def revoke_key(store: GraphStore, key_id: str, now: datetime | None = None, *,
 
     The last usable admin key is not revoked unless ``allow_last_admin`` (``cdp keys revoke
     --last-admin``): without an admin key nobody can manage keys through the API until
-    someone with the store's files makes a new one. Raises ``NotFound`` for an unknown key,
-    ``Conflict`` for the last admin key.
+    someone with the store's files makes a new one. The check and the revocation are one
+    transaction of the store that first locks every admin key
+    (``GraphStore.revoke_api_key``), so it holds for servers sharing one Neo4j too: two
+    admins revoking the last two admin keys at once, on two servers, revoke one. Raises
+    ``NotFound`` for an unknown key, ``Conflict`` for the last admin key.
     """
     if key_id.startswith(KEY_PREFIX + "_"):
         key_id = parse_key(key_id)[0]
     now = now or _now()
     with _REVOKING:
-        row = store.nodes(LABEL, [key_id]).get(key_id)
-        if row is None:
-            raise NotFound(f"no API key {key_id!r}", field="key")
-        key = ApiKey.from_row(row)
-        if not allow_last_admin and key.role is Role.ADMIN and key.usable_at(now) and not any(
-                k.role is Role.ADMIN and k.id != key.id and k.usable_at(now) for k in list_keys(store)):
-            raise Conflict(f"API key {key_id} is the last active admin key: revoking it would leave nobody able "
-                           "to manage keys through the API. Create another admin key first (createApiKey or "
-                           "`cdp keys create --role admin`), or revoke it with `cdp keys revoke --last-admin`",
-                           field="id")
-        if row.get("revoked_at") is None:
-            row = {**row, "revoked_at": now}
-            store.upsert_nodes(LABEL, [{"id": key_id, "revoked_at": row["revoked_at"]}])
+        row, refused = store.revoke_api_key(key_id, now, None if allow_last_admin else Role.ADMIN.value,
+                                            lambda r, at: ApiKey.from_row(r).usable_at(at))
+    if row is None:
+        raise NotFound(f"no API key {key_id!r}", field="key")
+    if refused:
+        raise Conflict(f"API key {key_id} is the last active admin key: revoking it would leave nobody able "
+                       "to manage keys through the API. Create another admin key first (createApiKey or "
+                       "`cdp keys create --role admin`), or revoke it with `cdp keys revoke --last-admin`",
+                       field="id")
     return ApiKey.from_row(row)
 
 

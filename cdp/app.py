@@ -55,7 +55,7 @@ from cdp.analytics import Analytics
 from cdp.audit import AuditLog
 from cdp.authentication import Authentication, Authenticator
 from cdp.errors import CdpError, NotFound
-from cdp.graphql_request import MethodNotAllowed, TransportError, read_request, refusal_of
+from cdp.graphql_request import MethodNotAllowed, TransportError, check_operation_choice, read_request, refusal_of
 from cdp.fair_share import HeavyLane
 from cdp.jobs import Jobs
 from cdp.principal import Principal, Role
@@ -165,13 +165,15 @@ class CdpGraphQL(GraphQL):
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         """Execute one operation in its lane within ``settings.request_timeout`` seconds.
 
-        Cheap operations run on the event loop, heavy ones on a heavy lane thread, or are
+        A document of several operations without ``operationName`` is refused first
+        (``OPERATION_RESOLUTION_FAILURE``, HTTP 400). Cheap operations run on the event loop, heavy ones on a heavy lane thread, or are
         refused with BUSY / RATE_LIMITED (``schema.fair_share``). Out: the result, or one
         ``TIMEOUT`` error when it ran out of time; work left in a thread goes on to its end
         (``cdp.limits.run_with_timeout``).
         """
         context: Context = kwargs["context"]
         data = kwargs["request_data"]
+        check_operation_choice(data, self.settings.max_query_tokens)  # strawberry would run the first
         execute = super().execute_single
         lanes = self.fair_share.execute(context.principal.id, data.query, data.operation_name,
                                         kwargs.get("sub_response"), lambda: execute(*args, **kwargs))

@@ -5,8 +5,11 @@ The same writer serves the HTTP download
 ``cdp campaigns export``. Columns: see ``Campaigns.wave_contacts``. CSV has a
 header row and is UTF-8, every field quoted (RFC 4180), cells that would start a
 spreadsheet formula neutralised (``cdp.csv_export``); JSON Lines has one object per
-contact, values as stored. Errors over HTTP are JSON bodies with ``code`` and ``detail`` (404 for
-an unknown campaign or wave, 409 for a wave not launched yet, 400 for another format).
+contact, values as stored. Errors over HTTP are GraphQL-shaped JSON bodies like every
+other refusal (``{"data": null, "errors": [{"message", "extensions": {"code", "field"?}}]}``,
+docs/errors.md): 404 ``NOT_FOUND`` for an unknown campaign or wave, 409 ``CONFLICT`` for
+a wave not launched yet, 400 ``BAD_USER_INPUT`` for another format, 403 ``FORBIDDEN``,
+503 ``AUDIT_UNAVAILABLE`` when the personal read cannot be audited (nothing is sent then).
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from typing import Any, TextIO
 import pyarrow as pa
 from anyio import to_thread
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from cdp import csv_export
-from cdp.errors import CdpError, Conflict, Forbidden, InvalidInput, NotFound
+from cdp.errors import CdpError, InvalidInput, NotFound
+from cdp.limits import error_body, note_refusal
 from cdp.permissions import (
     PERSONAL_ATTRIBUTE_KEYS,
     Access,
@@ -84,6 +88,21 @@ def masked_for(table: pa.Table, principal: Any) -> tuple[pa.Table, list[str]]:
     return table, readable
 
 
+#: HTTP status of a refused download by error code (others: 400).
+_STATUS = {"FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409, "AUDIT_UNAVAILABLE": 503, "SHUTTING_DOWN": 503,
+           "UNAUTHENTICATED": 401}
+
+
+def refusal(error: CdpError) -> Response:
+    """A refused download as a GraphQL-shaped JSON response (``cdp.limits.error_body``), its
+    code noted for ``/metrics``. A wave the campaign does not have (``InvalidInput`` on
+    ``wave``: in the path, it names a resource) is 404 ``NOT_FOUND``."""
+    if isinstance(error, InvalidInput) and error.field == "wave":
+        error = NotFound(error.message, field="wave")
+    note_refusal(error)
+    return Response(error_body(error), _STATUS.get(error.code, 400), media_type="application/json")
+
+
 async def contact_list_response(campaigns: Any, request: Request, audit: Any = None) -> Response:
     """The HTTP download of one wave's contact list (see the module docstring), for the
     principal ``cdp.authentication`` put on the request; unmasked downloads are audited."""
@@ -102,14 +121,12 @@ async def contact_list_response(campaigns: Any, request: Request, audit: Any = N
             return campaigns.wave_contacts(campaign_id, wave), used
 
         table, used = await to_thread.run_sync(read)
+        table, readable = masked_for(table, principal)
+        if (readable or used) and audit is not None:
+            audit.record(principal, "read_personal", "campaignContactList",
+                         customers=table.column("customer_id").to_pylist(), fields=sorted({*readable, *used}))
     except CdpError as exc:
-        status = 403 if isinstance(exc, Forbidden) else 404 if isinstance(exc, NotFound) or (
-            isinstance(exc, InvalidInput) and exc.field == "wave") else 409 if isinstance(exc, Conflict) else 400
-        return JSONResponse({"code": exc.code, "detail": exc.message}, status)
-    table, readable = masked_for(table, principal)
-    if (readable or used) and audit is not None:
-        audit.record(principal, "read_personal", "campaignContactList",
-                     customers=table.column("customer_id").to_pylist(), fields=sorted({*readable, *used}))
+        return refusal(exc)
     filename = f"{campaign_id}-wave{wave}.{fmt}"
     return StreamingResponse(lines(table, fmt), media_type=FORMATS[fmt],
                              headers={"Content-Disposition": f'attachment; filename="{filename}"',

@@ -36,9 +36,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
@@ -260,6 +262,28 @@ def request_data(data: Any) -> GraphQLRequestData:
         raise BadRequest("`operationName` must be a string or null", field="operationName")
     return GraphQLRequestData(query=query, variables=data.get("variables"), operation_name=operation_name,
                               extensions=data.get("extensions"), protocol="http")
+
+
+@lru_cache(maxsize=512)
+def _operations_in(text: str, max_tokens: int) -> int:
+    """How many operations the document ``text`` defines; 0 when it does not parse (the
+    GraphQL layer answers that error)."""
+    try:
+        document = parse(text, max_tokens=max_tokens)
+    except (GraphQLError, RecursionError):
+        return 0
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+
+
+def check_operation_choice(data: GraphQLRequestData, max_tokens: int) -> None:
+    """Refuse a document of several operations sent without ``operationName``
+    (``OperationResolutionFailure``). The GraphQL spec requires the name then; strawberry
+    would run the first operation, so a client that forgot it gets an answer to a question
+    it may not have meant (and a mutation listed first would run). Computed once per
+    document text (a cache of 512)."""
+    if data.operation_name is None and isinstance(data.query, str) and _operations_in(data.query, max_tokens) > 1:
+        raise OperationResolutionFailure(
+            "the document holds several operations: name the one to run in `operationName`", field="operationName")
 
 
 def refusal_of(exc: HTTPException) -> TransportError:

@@ -22,6 +22,7 @@ from typing import Any
 from cdp.erased_customers import customer_to_record
 from cdp.errors import InvalidInput, NotFound
 from cdp.provenance import settle_rows, value_id
+from cdp.write_rules import CUSTOMER_CHECKS, WriteRules, check_customer_value, text_problem
 from graph.store import GraphStore, node_op, relationship_op
 
 Row = dict[str, Any]
@@ -229,42 +230,49 @@ def customer_fields(values: Iterable[Row], policy: ProfilePolicy, now: datetime)
 
 @dataclass(frozen=True)
 class ItemError:
-    """Why one item of a batch was not applied."""
+    """Why one item of a batch was not applied: the attribute ``field`` (key) at fault and its
+    ``path`` in the mutation's arguments (``changes[2].value``)."""
 
     field: str
     message: str
     code: str = "BAD_USER_INPUT"
+    path: str = ""
 
 
 def self_service_update(
     store: GraphStore, policy: ProfilePolicy, customer_id: str, changes: Sequence[tuple[str, str | None]],
-    now: datetime,
+    now: datetime, rules: WriteRules | None = None,
 ) -> tuple[list[Row], list[ItemError]]:
     """Record attribute values a customer entered, as far as the policy allows.
 
-    Each ``(key, value)`` the policy allows becomes an ``AttributeValue`` from
-    source ``CUSTOMER``, customer-maintained, unverified, with the policy's
-    self-service accuracy; the customer's profile fields are recomputed. All
-    accepted changes are written in one transaction. Returns the written values
-    and one ``ItemError`` per refused change. Raises ``NotFound`` for an unknown
-    customer, ``Conflict`` for an erased one (docs/privacy.md).
+    Each ``(key, value)`` the policy allows and ``cdp.write_rules`` accepts (``rules``;
+    default: national phone numbers of +31, today from ``now``: the same rules as partner
+    upserts and imports) becomes an ``AttributeValue`` from source ``CUSTOMER``,
+    customer-maintained, unverified, with the policy's self-service accuracy, its value
+    normalised as the rules say (phone in E.164, country in capitals, e-mail trimmed); the
+    customer's profile fields are recomputed. All accepted changes are written in one
+    transaction. Returns the written values and one ``ItemError`` per refused change, with
+    its path (``changes[2].value``). Raises ``NotFound`` for an unknown customer,
+    ``Conflict`` for an erased one (docs/privacy.md).
     """
     customer_to_record(store, customer_id)
+    rules = rules or WriteRules(today=now.date())
     errors: list[ItemError] = []
     written: list[Row] = []
     identity = f"{SELF_SERVICE_SOURCE}:{customer_id}"
-    for key, value in changes:
+    for index, (key, value) in enumerate(changes):
         try:
             check_key(key)
         except InvalidInput as exc:
-            errors.append(ItemError(key, exc.message))
+            errors.append(ItemError(key, exc.message, path=f"changes[{index}].key"))
             continue
         if key not in policy.self_service_allowed:
-            errors.append(ItemError(key, f"customers may not change {key!r}", "FORBIDDEN"))
+            errors.append(ItemError(key, f"customers may not change {key!r}", "FORBIDDEN", f"changes[{index}].key"))
             continue
-        problem = _check_value(key, value)
-        if problem:
-            errors.append(ItemError(key, problem))
+        try:
+            value = _checked_value(key, value, rules)
+        except ValueError as exc:
+            errors.append(ItemError(key, str(exc), path=f"changes[{index}].value"))
             continue
         written.append({
             "id": value_id(identity, key, now), "key": key, "value": value,
@@ -302,12 +310,23 @@ def _write_values(store: GraphStore, policy: ProfilePolicy, customer_id: str, ne
     ])
 
 
-def _check_value(key: str, value: str | None) -> str | None:
-    """Why ``value`` is not acceptable for ``key`` (None when it is)."""
-    if value is not None and len(value) > 500:
-        return "value longer than 500 characters"
-    if key == "email" and value and ("@" not in value or " " in value.strip()):
-        return f"{value!r} is not an e-mail address"
-    if key == "phone" and value and sum(ch.isdigit() for ch in value) < 6:
-        return f"{value!r} is not a phone number"
-    return None
+def _checked_value(key: str, value: str | None, rules: WriteRules) -> str | None:
+    """``value`` as it is stored for attribute ``key``; ``ValueError`` (the reason) when
+    ``cdp.write_rules`` refuses it. Keys that are Customer properties with a rule of their
+    own (e-mail, phone, country, birth date) get that rule; any text gets the text rule."""
+    if value is None:
+        return None
+    if len(value) > 500:
+        raise ValueError("value longer than 500 characters")
+    problem = text_problem(value, key)
+    if problem:
+        raise ValueError(problem)
+    if key not in CUSTOMER_CHECKS:
+        return value
+    if key == "birth_date":
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
+        return check_customer_value(key, day, rules).isoformat()
+    return check_customer_value(key, value, rules)

@@ -30,7 +30,8 @@ from cdp.erasure import ERASED
 from cdp.errors import InvalidInput
 from cdp.profile import ProfilePolicy, check_key
 from cdp.provenance import attribute_ops, identities_in, observation_ops, write_observations
-from cdp.write_rules import CUSTOMER_DEFAULTS, WriteRules, check_customer_value, check_source, id_problem, text_problem
+from cdp.write_rules import CUSTOMER_DEFAULTS, RESERVED_STATUSES, WriteRules, check_customer_value, check_source, \
+    id_problem, text_problem
 from graph.model import MODEL
 from graph.store import GraphStore, WriteOp, node_op, relationship_op
 
@@ -135,6 +136,7 @@ def upsert(
                 wanted[link.label].add(item[link.field])
     existing = {lbl: store.existing_ids(lbl, sorted(ids)) for lbl, ids in wanted.items()}
     erased = _erased(store, label, [item for _, item in good])
+    merged = _merged(store, label, [item for _, item in good])
     kept = []
     for index, item in good:
         missing = next((link for link in links if item.get(link.field)
@@ -147,9 +149,10 @@ def upsert(
         elif gone:
             outcome.errors.append(ItemError(index, _camel(gone), f"customer {item[gone]!r} was erased; nothing "
                                                                  "more is recorded about them", "CONFLICT"))
-        elif label == "Customer" and item.get("status") == ERASED:
-            outcome.errors.append(ItemError(index, "status", "status ERASED is set by eraseCustomer, which also "
-                                                             "removes the personal data"))
+        elif item.get("id") in merged and "status" in item:
+            outcome.errors.append(ItemError(index, "status", f"customer {item['id']!r} was merged into "
+                                                             f"{merged[item['id']]!r} by identity resolution; "
+                                                             "its status stays MERGED", "CONFLICT"))
         else:
             kept.append(item)
     if not kept:
@@ -177,6 +180,15 @@ def _erased(store: GraphStore, label: str, items: list[dict[str, Any]]) -> set[s
     if not ids:
         return set()
     return store.customers_with_status(ids, ERASED)
+
+
+def _merged(store: GraphStore, label: str, items: list[dict[str, Any]]) -> dict[str, str]:
+    """Customer items (by id) that name a customer identity resolution merged: id -> the survivor."""
+    if label != "Customer":
+        return {}
+    ids = sorted({item["id"] for item in items if "status" in item and isinstance(item.get("id"), str)})
+    merged = store.customers_with_status(ids, "MERGED")
+    return {cid: row.get("merged_into") or "another customer" for cid, row in store.customers(sorted(merged)).items()}
 
 
 def _check_item(label: str, properties: tuple[str, ...], links: tuple[Link, ...], item: Mapping[str, Any],
@@ -216,6 +228,9 @@ def _check_item(label: str, properties: tuple[str, ...], links: tuple[Link, ...]
         problem = text_problem(value, _camel(name))
         if problem:
             refuse(name, problem)
+            continue
+        if label == "Customer" and name == "status" and value in RESERVED_STATUSES:
+            refuse(name, f"status {value} is set only by {RESERVED_STATUSES[value]}; a partner cannot set it")
             continue
         if label == "Customer":
             try:

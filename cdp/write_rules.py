@@ -12,6 +12,7 @@ One module for both paths, so a value refused over the API is refused in a file 
 | ``birth_date`` | not in the future and at most ``OLDEST_AGE_YEARS`` years ago |
 | ``country`` | an ISO 3166-1 alpha-2 code (``NL``); lower case is raised |
 | source | 1-40 letters, digits or ``_``, not ``CUSTOMER`` (self-service's source); over the API also one the profile policy lists under ``[sources]`` |
+| ``status`` (upserts) | not ``MERGED`` or ``ERASED`` (``RESERVED_STATUSES``: only identity resolution and erasure set them), and not changed on a customer that is ``MERGED`` |
 | new customers | ``status`` ``ACTIVE`` and ``tier`` ``CONSUMER`` unless given (``CUSTOMER_DEFAULTS``); neither can be cleared |
 
 Scalar checks (``check_customer_value``, ``id_problem``, ``text_problem``) serve the
@@ -35,6 +36,14 @@ from cdp.errors import InvalidInput
 
 #: What a new customer gets when the writer does not say (docs/import.md, docs/errors.md).
 CUSTOMER_DEFAULTS: dict[str, str] = {"status": "ACTIVE", "tier": "CONSUMER"}
+
+#: Customer statuses only cdp itself sets, never a partner's upsert: ``MERGED`` (with
+#: ``merged_into``) by identity resolution (``cdp.customer_merge``), ``ERASED`` by
+#: ``eraseCustomer`` (which also removes the personal data). The value says who sets it.
+RESERVED_STATUSES: dict[str, str] = {
+    "MERGED": "identity resolution, which also records merged_into and moves the customer's data",
+    "ERASED": "eraseCustomer, which also removes the personal data",
+}
 
 #: Birth dates further back than this many years are refused (the oldest person on record lived 122).
 OLDEST_AGE_YEARS = 130

@@ -239,6 +239,33 @@ CUSTOMERS_WITH_STATUS = Query(
     ladybug_tables=("ids",),
 )
 
+# --------------------------------------------------------------------------- API keys (cdp.api_keys)
+
+#: The first statement of a key revocation: takes the write lock of every key of ``$role``
+#: (a no-op write), so two revocations of that role, even from two servers on one Neo4j,
+#: run one after the other and the second reads what the first committed
+#: (``GraphStore.revoke_api_key``: the last admin key cannot be revoked).
+LOCK_API_KEYS_OF_ROLE = Query(
+    "lock_api_keys_of_role",
+    "MATCH (k:ApiKey) WHERE k.role = $role SET k.role = $role",
+    ("role",),
+)
+
+#: The keys of ``$role``, every property (read after the lock).
+API_KEYS_OF_ROLE = Query(
+    "api_keys_of_role",
+    "MATCH (k:ApiKey) WHERE k.role = $role RETURN "
+    + ", ".join(f"k.{p} AS {p}" for p in MODEL.node("ApiKey").property_names),
+    ("role",),
+)
+
+#: Marks key ``$id`` revoked at ``$now`` unless it is revoked already (the first time stays).
+REVOKE_API_KEY = Query(
+    "revoke_api_key",
+    "MATCH (k:ApiKey {id: $id}) WHERE k.revoked_at IS NULL SET k.revoked_at = $now",
+    ("id", "now"),
+)
+
 _MEMBERSHIP = ("RETURN c.id AS owner, g.id AS campaign_id, g.name AS campaign_name, g.purpose AS purpose, "
                "g.status AS campaign_status, "
                + ", ".join(f"t.{p} AS {p}" for p in MODEL.relationship("TARGETED").property_names))
@@ -1074,6 +1101,7 @@ def fixed_queries() -> list[Query]:
         CONTACTS_BY_CUSTOMERS, PREFERRED_CHANNELS, MONETARY_EVENTS_BY_ACCOUNTS, PING,
         IDENTITIES_OF_CUSTOMERS, ATTRIBUTES_OF_CUSTOMERS, CUSTOMER_OF_IDENTITY, CAMPAIGN_CONTACTS,
         CUSTOMERS_MERGED_INTO, CAMPAIGNS_OF_CUSTOMERS, CUSTOMERS_WITH_STATUS,
+        LOCK_API_KEYS_OF_ROLE, API_KEYS_OF_ROLE, REVOKE_API_KEY,
     ]
     fixed += [*CHANGE_FEED_SCHEMA, CHANGE_FEED_APPEND, CHANGE_FEED_READ, CHANGE_FEED_HEAD, CHANGE_FEED_PRUNE]
     fixed += [NEO4J_TEXT_VALUE_IDS, NEO4J_RETYPE_VALUE_IDS, NEO4J_AWAIT_INDEXES,

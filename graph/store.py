@@ -1117,6 +1117,42 @@ class GraphStore(ABC):
             return {}
         return {r["id"]: r["merged_into"] for r in self._read(Q.CUSTOMERS_MERGED_INTO, {"ids": list(ids)})}
 
+    def revoke_api_key(self, key_id: str, now: datetime, keep_one_of: str | None = None,
+                       usable: Callable[[Row, datetime], bool] | None = None) -> tuple[Row | None, bool]:
+        """Mark ``ApiKey`` ``key_id`` revoked at ``now`` (a revoked key keeps its first time),
+        in one write transaction.
+
+        ``keep_one_of`` (a role, e.g. ``admin``): refuse when the key has that role, is
+        ``usable(row, now)`` and no other key of the role is; the keys of the role are
+        write-locked first, so concurrent revocations (other threads, other servers on one
+        Neo4j) are serialised and cannot together revoke the last ones. Out: the key's row
+        after the call (None: no such key) and whether the revocation was refused.
+        """
+        usable = usable or (lambda row, at: row.get("revoked_at") is None)
+        self._called()
+
+        def attempt(tx: Transaction) -> tuple[Row | None, bool]:
+            if keep_one_of is not None:
+                tx.run(Q.LOCK_API_KEYS_OF_ROLE, {"role": keep_one_of})
+            rows = tx.read(Q.NODES_BY_IDS["ApiKey"], {"ids": self._keys_param(pa.array([key_id], pa.string()))})
+            if not rows:
+                return None, False
+            row = rows[0]
+            if keep_one_of is not None and row.get("role") == keep_one_of and usable(row, now):
+                others = [r for r in tx.read(Q.API_KEYS_OF_ROLE, {"role": keep_one_of})
+                          if r["id"] != key_id and usable(r, now)]
+                if not others:
+                    return row, True
+            if row.get("revoked_at") is None:
+                tx.run(Q.REVOKE_API_KEY, {"id": key_id, "now": now})
+                row = {**row, "revoked_at": now}
+            return row, False
+
+        try:
+            return self._run_write(attempt)
+        finally:
+            self._wrote()
+
     def customers_with_status(self, ids: Keys, status: str) -> set[str]:
         """The subset of ``ids`` that are customers with ``status`` (e.g. ERASED)."""
         if not ids:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from anyio import to_thread
 
 from cdp import identity_links, profile
+from cdp.write_rules import WriteRules
 from graph.store import Row
 from resolvers.context import Context
 
@@ -12,9 +13,11 @@ from resolvers.context import Context
 async def update_profile(
     ctx: Context, customer_id: str, changes: list[tuple[str, str | None]],
 ) -> tuple[list[Row], list[profile.ItemError]]:
-    """Self-service changes of one customer; see ``cdp.profile.self_service_update``."""
+    """Self-service changes of one customer, checked by the write rules partners and imports
+    pass (``cdp.write_rules``); see ``cdp.profile.self_service_update``."""
     return await to_thread.run_sync(
-        profile.self_service_update, ctx.store, ctx.policy, customer_id, changes, ctx.now)
+        profile.self_service_update, ctx.store, ctx.policy, customer_id, changes, ctx.now,
+        WriteRules.of(ctx.settings, ctx.now))
 
 
 async def verify_value(ctx: Context, customer_id: str, value_id: str) -> Row:

@@ -27,6 +27,7 @@ class ItemError:
     field: str
     message: str
     code: str
+    path: str = strawberry.field(description="Where in the arguments, e.g. changes[2].value.")
 
 
 @strawberry.type(description="What a self-service profile update did.")
@@ -65,7 +66,7 @@ class Mutation(PartnerMutation, SegmentMutation, ScoringMutation, CatalogRulesMu
         return ProfileUpdatePayload(
             customer=await _customer(ctx, customer_id),
             values=[AttributeValue.from_row(v, ctx.policy, now, str(customer_id)) for v in written],
-            errors=[ItemError(field=e.field, message=e.message, code=e.code) for e in errors],
+            errors=[ItemError(field=e.field, message=e.message, code=e.code, path=e.path) for e in errors],
         )
 
     @strawberry.mutation(description="Mark an attribute value verified (e.g. the customer confirmed a code).")

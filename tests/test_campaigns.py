@@ -230,9 +230,18 @@ def test_launch_waves_exports_and_responses(http: TestClient, store: GraphStore)
     assert all(r["phone"] and r["offer_id"] in ("P-BB-500", "P-BB-100") for r in rows)
     jsonl = [json.loads(line) for line in http.get(wave1["contactList"]["jsonl"]).text.splitlines()]
     assert [j["contact_id"] for j in jsonl] == [r["contact_id"] for r in rows]
-    assert http.get(f"/campaigns/{campaign_id}/waves/2/contacts.csv").status_code == 409
-    assert http.get("/campaigns/NOPE/waves/1/contacts.csv").status_code == 404
-    assert http.get(f"/campaigns/{campaign_id}/waves/1/contacts.xml").status_code == 400
+    # Refused downloads answer GraphQL-shaped JSON with extensions.code, like every refusal (docs/errors.md).
+    for path, status, code, field in [
+            (f"/campaigns/{campaign_id}/waves/2/contacts.csv", 409, "CONFLICT", "wave"),
+            ("/campaigns/NOPE/waves/1/contacts.csv", 404, "NOT_FOUND", None),
+            (f"/campaigns/{campaign_id}/waves/9/contacts.csv", 404, "NOT_FOUND", "wave"),
+            (f"/campaigns/{campaign_id}/waves/1/contacts.xml", 400, "BAD_USER_INPUT", "format")]:
+        refused = http.get(path)
+        assert (refused.status_code, refused.headers["content-type"]) == (status, "application/json"), path
+        body = refused.json()
+        assert body["data"] is None and len(body["errors"]) == 1 and body["errors"][0]["message"], body
+        assert body["errors"][0]["extensions"]["code"] == code, (path, body)
+        assert field is None or body["errors"][0]["extensions"]["field"] == field, (path, body)
     # Responses: all or nothing.
     some = sorted(treated)[:3]
     control = sorted(set(members["customer"]) - treated)[:1]

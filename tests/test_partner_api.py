@@ -204,6 +204,32 @@ def test_new_customers_get_defaults_and_status_and_tier_cannot_be_cleared(api) -
     assert rows["D1"]["tier"] == "CONSUMER"
 
 
+def test_statuses_only_identity_resolution_and_erasure_set_are_refused(api) -> None:  # type: ignore[no-untyped-def]
+    """A partner cannot mark a customer MERGED (hiding it from every list and analysis) or
+    ERASED, nor revive a customer identity resolution merged: typed per-item errors, nothing
+    of the refused items written, the good item of the batch written."""
+    store, client = api
+    store.write([node_op("Customer", [
+        {"id": "M1", "status": "ACTIVE", "tier": "CONSUMER"}, {"id": "M2", "status": "ACTIVE", "tier": "CONSUMER"},
+        {"id": "M3", "status": "MERGED", "merged_into": "M1", "tier": "CONSUMER"}])])
+    out = gql(client, VALIDATED, {"source": "BILLING", "items": [
+        {"id": "M2", "status": "MERGED"}, {"id": "N1", "status": "MERGED"}, {"id": "M2", "status": "ERASED"},
+        {"id": "M3", "status": "ACTIVE", "city": "Delft"}, {"id": "M2", "city": "Gouda", "status": "CHURNED"}]})
+    assert "errors" not in out, out
+    payload = out["data"]["upsertCustomers"]
+    assert payload["ids"] == ["M2"]
+    assert [(e["index"], e["path"], e["code"]) for e in payload["errors"]] == [
+        (0, "items[0].status", "BAD_USER_INPUT"), (1, "items[1].status", "BAD_USER_INPUT"),
+        (2, "items[2].status", "BAD_USER_INPUT"), (3, "items[3].status", "CONFLICT")]
+    assert "identity resolution" in payload["errors"][0]["message"]
+    assert "eraseCustomer" in payload["errors"][2]["message"]
+    assert "merged into 'M1'" in payload["errors"][3]["message"]
+    rows = store.customers(["M1", "M2", "M3", "N1"])
+    assert "N1" not in rows
+    assert (rows["M2"]["status"], rows["M2"]["city"]) == ("CHURNED", "Gouda")
+    assert (rows["M3"]["status"], rows["M3"]["merged_into"], rows["M3"].get("city")) == ("MERGED", "M1", None)
+
+
 @pytest.mark.parametrize(("source", "message"), [
     ("NARNIA_SYNC", "unknown source NARNIA_SYNC: expected one of BILLING, CRM, SERVICE_DESK"),
     ("customer", "source CUSTOMER is reserved"),

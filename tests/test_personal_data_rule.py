@@ -366,8 +366,9 @@ def test_launches_and_contact_lists_obey_the_target_rule(env: dict) -> None:
     assert launched["data"]["launchCampaign"]["status"] == "RUNNING", launched
     path = f"/campaigns/{campaign}/waves/1/contacts.csv"
     denied = http.get(path, headers=env["keys"]["analyst"][0])
-    assert denied.status_code == 403 and denied.json()["code"] == "FORBIDDEN"
-    assert "national_id" in denied.json()["detail"]
+    error = denied.json()["errors"][0]
+    assert denied.status_code == 403 and error["extensions"]["code"] == "FORBIDDEN"
+    assert "national_id" in error["message"]
     headers, principal = env["keys"]["analyst+personal_data"]
     allowed = http.get(path, headers=headers)
     assert allowed.status_code == 200 and int(allowed.headers["X-Contact-Count"]) > 0

@@ -177,3 +177,37 @@ def test_a_bad_policy_file_names_the_file(tmp_path: Path) -> None:
     bad.write_text("stale_after_days = [\n")
     with pytest.raises(InvalidInput, match=str(bad)):
         ProfilePolicy.load(bad)
+
+
+def test_self_service_values_pass_the_write_rules_of_upserts_with_paths(writable) -> None:  # type: ignore[no-untyped-def]
+    """updateProfile checks values with ``cdp.write_rules`` (the upserts' and imports' rules),
+    not a looser check of its own: refused values come back typed with their path, accepted
+    ones are stored normalised (phone in E.164, country in capitals)."""
+    store, client = writable
+    cid = _with_email(store)["id"]
+    changes = [{"key": "email", "value": "someone@localhost"},        # no top-level domain
+               {"key": "phone", "value": "123456"},                   # six digits, but no number
+               {"key": "country", "value": "Narnia"},                 # not ISO 3166
+               {"key": "street", "value": "Main \u202eStreet"},       # right-to-left override
+               {"key": "phone", "value": "06-12345678"},              # national: normalised
+               {"key": "country", "value": "be"}]
+    body = gql(client, """mutation($id: ID!, $changes: [AttributeChange!]!) {
+        updateProfile(customerId: $id, changes: $changes) {
+          customer { phone address { country } } values { key value } errors { field path code message } } }""",
+               {"id": cid, "changes": changes})
+    assert "errors" not in body, body
+    payload = body["data"]["updateProfile"]
+    assert [(e["field"], e["path"], e["code"]) for e in payload["errors"]] == [
+        ("email", "changes[0].value", "BAD_USER_INPUT"), ("phone", "changes[1].value", "BAD_USER_INPUT"),
+        ("country", "changes[2].value", "BAD_USER_INPUT"), ("street", "changes[3].value", "BAD_USER_INPUT")]
+    messages = {e["path"]: e["message"] for e in payload["errors"]}
+    assert "not an e-mail address" in messages["changes[0].value"]
+    assert "not a phone number" in messages["changes[1].value"]
+    assert "ISO 3166-1" in messages["changes[2].value"]
+    assert "U+202E" in messages["changes[3].value"]
+    assert sorted((v["key"], v["value"]) for v in payload["values"]) == [("country", "BE"), ("phone", "+31612345678")]
+    assert payload["customer"]["phone"] == "+31612345678"
+    assert store.customers([cid])[cid]["phone"] == "+31612345678"
+    forbidden = gql(client, UPDATE, {"id": cid, "changes": [{"key": "national_id", "value": "1"}]})
+    assert forbidden["data"]["updateProfile"]["errors"] == [
+        {"field": "national_id", "code": "FORBIDDEN", "message": "customers may not change 'national_id'"}]

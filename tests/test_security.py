@@ -533,3 +533,54 @@ def test_the_last_admin_key_cannot_be_revoked_through_the_api(tmp_path, monkeypa
     with LadybugStore(db, buffer_pool_mb=64) as reopened:
         assert not any(k.role is Role.ADMIN and k.revoked_at is None and k.id != expired.id
                        for k in list_keys(reopened))
+
+
+def test_two_servers_cannot_together_revoke_the_last_two_admin_keys(store, request, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The last-admin rule holds in the store, not per process: two revocations started at
+    once, each on its own server (on Neo4j its own store connection; the embedded store has
+    one owner process) and each revoking one of the last two admin keys, revoke exactly one.
+    The process-wide lock of ``cdp.api_keys`` is replaced by a no-op, as each server has its own."""
+    import contextlib
+    import threading
+
+    from cdp import api_keys
+    from cdp.errors import Conflict
+    from tests.conftest import NEO4J_TEST_URI
+
+    monkeypatch.setattr(api_keys, "_REVOKING", contextlib.nullcontext())
+    if "neo4j" in request.node.callspec.id:
+        from graph.neo4j_store import Neo4jStore
+
+        other = Neo4jStore(NEO4J_TEST_URI, "neo4j", "", "neo4j")
+    else:
+        other = store
+    try:
+        for round_ in range(8):
+            for key in list_keys(store):
+                if key.role is Role.ADMIN and key.revoked_at is None:
+                    revoke_key(store, key.id, allow_last_admin=True)
+            first, _ = create_key(store, f"admin a{round_}", "admin")
+            second, _ = create_key(store, f"admin b{round_}", "admin")
+            start = threading.Barrier(2)
+            outcomes: dict[str, str] = {}
+
+            def revoke(server, key_id: str) -> None:  # type: ignore[no-untyped-def]
+                start.wait()
+                try:
+                    revoke_key(server, key_id)
+                    outcomes[key_id] = "revoked"
+                except Conflict:
+                    outcomes[key_id] = "refused"
+
+            threads = [threading.Thread(target=revoke, args=(store, first.id)),
+                       threading.Thread(target=revoke, args=(other, second.id))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert sorted(outcomes.values()) == ["refused", "revoked"], (round_, outcomes)
+            usable = [k.id for k in list_keys(store) if k.role is Role.ADMIN and k.revoked_at is None]
+            assert len(usable) == 1 and outcomes[usable[0]] == "refused"
+    finally:
+        if other is not store:
+            other.close()

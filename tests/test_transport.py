@@ -90,6 +90,15 @@ CASES: list[tuple[str, str, Any, str | None, int, str, str | None]] = [
     ("query not a string", "POST", _json({"query": 1}), "application/json", 400, "BAD_REQUEST", "query"),
     ("operationName unknown", "POST", _json({"query": "query A { __typename }", "operationName": "B"}),
      "application/json", 400, "OPERATION_RESOLUTION_FAILURE", "operationName"),
+    ("several operations, no operationName", "POST",
+     _json({"query": "query A { __typename } query B { __schema { queryType { name } } }"}),
+     "application/json", 400, "OPERATION_RESOLUTION_FAILURE", "operationName"),
+    ("several operations, operationName null", "POST",
+     _json({"query": "query A { __typename } mutation B { __typename }", "operationName": None}),
+     "application/json", 400, "OPERATION_RESOLUTION_FAILURE", "operationName"),
+    ("GET with several operations, no operationName", "GET",
+     {"query": "query A { __typename } query B { __typename }"}, None, 400, "OPERATION_RESOLUTION_FAILURE",
+     "operationName"),
     ("operationName not a string", "POST", _json({"query": "query A { __typename }", "operationName": 3}),
      "application/json", 400, "BAD_REQUEST", "operationName"),
     ("variables a list", "POST", _json({"query": "{ __typename }", "variables": [1]}), "application/json", 400,
@@ -215,6 +224,19 @@ def test_json_depth_within_the_limit_passes(transport_client: TestClient) -> Non
         "variables": {"d": definition, "deep": [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]}})
     assert response.status_code == 200
     assert "JSON_TOO_DEEP" not in response.text
+
+
+def test_a_named_operation_of_several_runs_that_one(transport_client: TestClient) -> None:
+    """With ``operationName`` a document of several operations runs the one named (POST and GET);
+    a document of one operation needs no name."""
+    document = "query A { __typename } query B { __schema { queryType { name } } }"
+    r = transport_client.post("/graphql", json={"query": document, "operationName": "B"})
+    assert r.status_code == 200 and r.json() == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+    r = transport_client.get("/graphql", params={"query": document, "operationName": "A"},
+                             headers={"accept": "application/json"})
+    assert r.status_code == 200 and r.json() == {"data": {"__typename": "Query"}}
+    r = transport_client.post("/graphql", json={"query": "query Only { __typename }"})
+    assert r.status_code == 200 and r.json() == {"data": {"__typename": "Query"}}
 
 
 def test_valid_surrogate_pairs_and_other_text_pass(transport_client: TestClient) -> None:
