@@ -36,6 +36,7 @@ from pathlib import Path
 from cdp.errors import CdpError, Conflict
 from cdp.exit_status import ExitStatus
 from cdp.progress_report import Progress
+from cdp.display_format import iso
 from cdp.settings import Settings
 
 
@@ -54,7 +55,8 @@ def _generate(customers: int, seed: int):  # type: ignore[no-untyped-def]
     def progress(step: str, rows_so_far: int) -> None:
         # demo.generate reports the running total, not the rows of the stage.
         bar.update(rows_so_far - bar.n)
-        bar.stage(f"{step} generated")
+        if step != "done":  # close() says done
+            bar.stage(f"{step} generated")
 
     try:
         data = demo.generate(customers, seed=seed, progress=progress)
@@ -251,15 +253,15 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
                     f"scopes={','.join(key.scopes)}" if key.scopes else "",
                     f"operations={','.join(key.operations)}" if key.operations else "",
                     f"customer={key.customer_id}" if key.customer_id else "",
-                    f"expires={key.expires_at:%Y-%m-%dT%H:%M}" if key.expires_at else ""]))
-                print(f"{key.id}\t{key.role.value}\t{state}\t{key.created_at:%Y-%m-%dT%H:%M}\t{key.name}"
+                    f"expires={iso(key.expires_at)}" if key.expires_at else ""]))
+                print(f"{key.id}\t{key.role.value}\t{state}\t{iso(key.created_at)}\t{key.name}"
                       + (f"\t{extra}" if extra else ""))
         else:
             _confirm(args, f"Revoke key {args.key}? Clients using it are refused from then on; this cannot "
                            "be undone.")
             key = api_keys.revoke_key(store, args.key, allow_last_admin=args.last_admin)
             audit.record(cli_principal(), "key_revoked", "keys revoke")
-            print(f"cdp: revoked key {key.id} ({key.name!r}) at {key.revoked_at:%Y-%m-%dT%H:%M:%S}Z",
+            print(f"cdp: revoked key {key.id} ({key.name!r}) at {iso(key.revoked_at)}",
                   file=sys.stderr)
     finally:
         store.close()
@@ -430,7 +432,10 @@ def _cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
         report = quality.report(store, policy, datetime.now(timezone.utc).replace(tzinfo=None))
     finally:
         store.close()
-    print(json.dumps(asdict(report), default=str, indent=2) if args.json else quality.markdown(report), end="")
+    def moment(value: object) -> str:
+        return iso(value) if isinstance(value, datetime) else str(value)
+
+    print(json.dumps(asdict(report), default=moment, indent=2) if args.json else quality.markdown(report), end="")
     return 0
 
 

@@ -27,7 +27,7 @@ class Progress:
         self.n = 0
         self._stream = stream or sys.stderr
         self._stage = ""
-        self._printed_at = 0.0
+        self._printed_at = time.monotonic()  # the first line comes with a stage or after the interval
         self._printed_n, self._printed_stage = -1, ""
         self._bar: Any = None
         if self._stream.isatty():
@@ -63,7 +63,7 @@ class Progress:
         """End the bar, or print the last line."""
         if self._bar is not None:
             self._bar.close()
-        elif (self._printed_n, self._printed_stage) != (self.n, self._stage) or not self._printed_at:
+        elif (self._printed_n, self._printed_stage) != (self.n, self._stage):
             self._stage = "done"
             self._line()
 
