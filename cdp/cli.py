@@ -374,6 +374,21 @@ def _cmd_schema_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    existed = settings.backend == "ladybug" and settings.db_path.exists()
+    store = _open(args, settings)  # creates the file and the schema (Neo4j: constraints and indexes)
+    try:
+        where = str(settings.db_path.resolve()) if settings.backend == "ladybug" else settings.neo4j_uri
+        empty = store.is_empty()
+    finally:
+        store.close()
+    state = "already there" + ("" if empty else ", holding data") if existed or settings.backend == "neo4j" \
+        else "created, empty"
+    print(f"cdp: store at {where}: {state}; next: `cdp keys create --role admin --name <you>`, then `cdp serve`",
+          file=sys.stderr)
+    return 0
+
+
 def _cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     store = _open(args, settings)
     try:
@@ -775,6 +790,10 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     era.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     era.set_defaults(run=_cmd_privacy)
     _store_use(era, "write", "the eraseCustomer mutation")
+    init = sub_parser(sub, "init", "create an empty store where the settings point (CDP_DB_PATH or NEO4J_URI); "
+                      "a store already there is left as it is")
+    init.set_defaults(run=_cmd_init)
+    _store_use(init, "create")
     stats = sub_parser(sub, "stats", "count nodes and relationships")
     stats.set_defaults(run=_cmd_stats)
     _store_use(stats, "read")

@@ -47,8 +47,8 @@ def open_for(settings: Settings, access: Access, *, command: str, instead: str |
     if settings.backend == "ladybug" and access != "create" and not settings.db_path.exists():
         raise StoreMissing(
             f"no store at {settings.db_path.resolve()} (CDP_DB_PATH); `{command}` does not create one. "
-            "Run it where the store is, set CDP_DB_PATH to its file, or create one with "
-            "`cdp demo load` or `cdp serve`")
+            "Run it where the store is, set CDP_DB_PATH to its file, or create one: `cdp init` (empty), "
+            "`cdp demo load` (demo data), `cdp import` (a source file)")
     try:
         return open_store(settings)
     except StoreLocked as locked:

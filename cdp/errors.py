@@ -48,8 +48,8 @@ class Forbidden(CdpError):
 
 class StoreMissing(StoreUnavailable):
     """A command that reads or changes a store found no store where the settings point
-    (``CDP_DB_PATH``); only commands that create a store (``cdp serve``, ``cdp demo load``,
-    ``cdp import``) make one."""
+    (``CDP_DB_PATH``); only commands that create a store (``cdp init``, ``cdp serve``,
+    ``cdp demo load``, ``cdp import``) make one."""
 
 
 class PortInUse(CdpError):

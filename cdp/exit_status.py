@@ -27,7 +27,7 @@ class ExitStatus(IntEnum):
 
 #: The meaning of each status, as docs/cli.md's table says it (a test compares them).
 MEANING: dict[ExitStatus, str] = {
-    ExitStatus.OK: "done (also when a reader closed the pipe early, as `cdp stats | head -1` does)",
+    ExitStatus.OK: "done (also when a reader closed the pipe early, as `head -1` after `cdp stats` does)",
     ExitStatus.CHECK_FAILED: "a check found a difference: `cdp schema export --check` on an out-of-date SDL",
     ExitStatus.USAGE: "refused, nothing done: a wrong option or argument, a bad setting, an unreadable or "
                       "invalid file, an unknown id, a conflict with the store's state",
