@@ -206,7 +206,7 @@ def test_long_commands_report_progress_on_stderr(tmp_path: Path) -> None:
     load = cdp("demo", "load", "--customers", "40", env=env)
     assert load.returncode == 0
     assert "cdp: generating 40 demo customers: customers generated" in load.stderr
-    assert "cdp: loading: Customer loaded" in load.stderr and "cdp: loading: done" in load.stderr
+    assert "cdp: loading: Customer loaded" in load.stderr and "cdp: loaded " in load.stderr
     resolve = cdp("resolve", "--dry-run", env=env)
     assert resolve.returncode == 0
     assert "cdp: resolve: reading source records" in resolve.stderr and "cdp: resolve: matching" in resolve.stderr
