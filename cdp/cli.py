@@ -19,8 +19,12 @@
     cdp privacy export ID [--out FILE] | cdp privacy erase ID
                                                    everything held about a person / erase them (docs/privacy.md)
 
-Every failure the user can fix is printed as ``cdp: error: <message>`` with
-exit status 2; no traceback. ``cdp import`` exits 3 when it rejected some rows.
+    cdp init                                       create an empty store (CDP_DB_PATH or NEO4J_URI)
+
+Every failure the user can fix is printed as ``cdp: error: <message>``, no traceback,
+with the exit status of its kind (``cdp.exit_status``; the table is in docs/cli.md).
+Commands that only read open an embedded store held by a running server read-only;
+the others name what to do instead (``cdp.command_store``).
 """
 
 from __future__ import annotations
