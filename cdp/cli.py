@@ -186,11 +186,19 @@ def _check_port(host: str, port: int) -> None:
 
 
 def _has_usable_key(settings: Settings) -> bool:
-    """Whether the store holds an API key that is neither revoked nor expired."""
+    """Whether the store holds an API key that is neither revoked nor expired. A Neo4j server
+    that does not answer yet counts as yes: ``cdp serve`` starts anyway and waits for it
+    (docs/operations.md), and the warning this check feeds would be a guess."""
     from cdp import api_keys
     from cdp.command_store import open_for
+    from cdp.errors import StoreUnavailable
 
-    store = open_for(settings, "create", command="cdp serve")
+    try:
+        store = open_for(settings, "create", command="cdp serve")
+    except StoreUnavailable:
+        if settings.backend == "neo4j":
+            return True
+        raise
     try:
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         return any(key.usable_at(now) for key in api_keys.list_keys(store))
