@@ -388,6 +388,8 @@ def _cmd_schema_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     existed = settings.backend == "ladybug" and settings.db_path.exists()
+    if existed:
+        args.access = "read"  # only looks: works beside a server that holds the store
     store = _open(args, settings)  # creates the file and the schema (Neo4j: constraints and indexes)
     try:
         where = str(settings.db_path.resolve()) if settings.backend == "ladybug" else settings.neo4j_uri
@@ -419,6 +421,8 @@ def _cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
 
     rules = identity.load_rules(args.rules)
     policy = load_policy(settings.profile_policy_path)
+    if args.dry_run:
+        args.access = "read"  # changes nothing: works beside a server that holds the store
     store = _open(args, settings)
     try:
         started = time.perf_counter()

@@ -131,6 +131,8 @@ def test_commands_beside_a_running_server(backend: str, tmp_path: Path) -> None:
         assert exported.returncode == 0, exported.stderr
         assert json.loads(exported.stdout)["customer_id"] == "C0000001"
         assert cdp("keys", "list", env=env).returncode == 0
+        assert cdp("resolve", "--dry-run", env=env).returncode == 0
+        assert cdp("init", env=env).returncode == 0  # the store is there: init only looks
         create = cdp("keys", "create", "--role", "admin", "--name", "me", env=env)
         erase = cdp("privacy", "erase", "C0000002", "--yes", env=env)
         if backend == "ladybug":
