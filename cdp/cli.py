@@ -510,7 +510,7 @@ def _cmd_campaigns(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "list":
             for c in service.list():
                 waves = " then ".join(f"{w.channel}{'*' if w.launched_at else ''}" for w in c.waves)
-                print(f"{c.id}\t{c.status}\t{c.name}\t{waves}\tspent {c.spent:.2f}")
+                print(f"{c.id}\t{c.status}\t{c.name}\t{waves}\tspent {c.spent:,.2f}")
         elif args.action == "audience":
             a = service.audience(args.campaign, args.wave, now)
             print(json.dumps({"campaign": args.campaign, "wave": args.wave, "channel": a.wave.channel,
