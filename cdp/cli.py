@@ -37,10 +37,10 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cdp.display_format import iso
 from cdp.errors import CdpError, Conflict
 from cdp.exit_status import ExitStatus
 from cdp.progress_report import Progress
-from cdp.display_format import iso
 from cdp.settings import Settings
 
 
@@ -124,8 +124,9 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
               f"Headers tab as {{\"Authorization\": \"Bearer <key>\"}}):\n\n    {key}\n", file=sys.stderr)
     elif not settings.jwt_issuer and not _has_usable_key(settings):
         print("cdp: warning: this store has no usable API key and no JWT issuer is set (CDP_JWT_ISSUER), "
-              "so every request will be refused with 401. To get a key: stop the server and run "
-              "`cdp keys create --role admin --name <you>` (it prints the key once), or restart with "
+              "so every request will be refused with 401. To get a key: "
+              + ("stop the server and run " if settings.backend == "ladybug" else "run ")
+              + "`cdp keys create --role admin --name <you>` (it prints the key once), or restart with "
               "`cdp serve --dev-key` (prints an admin key for development)", file=sys.stderr)
     from cdp.request_log import configure_logging
 
