@@ -115,10 +115,7 @@ def test_commands_beside_a_running_server(backend: str, tmp_path: Path) -> None:
     """Reads work beside ``cdp serve`` (the embedded store read-only, as it is); a command that
     changes a store the server holds fails with exit 4 naming the mutation to use instead;
     a second server on the port exits 5; a server nobody can use says how to get a key."""
-    env = {**_embedded(tmp_path), "CDP_DEMO_CUSTOMERS": "60"}
-    if backend == "neo4j":
-        make_store("neo4j", tmp_path).close()  # the test server, wiped
-        env["NEO4J_URI"] = NEO4J_TEST_URI
+    env = {**_store_env(backend, tmp_path), "CDP_DEMO_CUSTOMERS": "60"}
     port = _free_port()
     proc = _serve(env, port)
     try:
@@ -181,8 +178,17 @@ def _answer(args: list[str], env: dict[str, str], answer: str) -> tuple[int, str
     return proc.returncode, err
 
 
-def test_irreversible_commands_ask_or_take_yes(tmp_path: Path) -> None:
+def _store_env(backend: str, tmp_path: Path) -> dict[str, str]:
+    """Settings for an empty store of ``backend`` (Neo4j: the test server, wiped)."""
     env = _embedded(tmp_path)
+    if backend == "neo4j":
+        make_store("neo4j", tmp_path).close()
+        env["NEO4J_URI"] = NEO4J_TEST_URI
+    return env
+
+
+def test_irreversible_commands_ask_or_take_yes(backend: str, tmp_path: Path) -> None:
+    env = _store_env(backend, tmp_path)
     assert cdp("demo", "load", "--customers", "30", env=env).returncode == 0
     no_terminal = cdp("privacy", "erase", "C0000001", env=env)
     assert no_terminal.returncode == ExitStatus.NOT_CONFIRMED and "add --yes" in no_terminal.stderr
@@ -203,8 +209,8 @@ def test_irreversible_commands_ask_or_take_yes(tmp_path: Path) -> None:
     assert "revoked" in listed and ISO_WITH_OFFSET.search(listed)
 
 
-def test_long_commands_report_progress_on_stderr(tmp_path: Path) -> None:
-    env = _embedded(tmp_path)
+def test_long_commands_report_progress_on_stderr(backend: str, tmp_path: Path) -> None:
+    env = _store_env(backend, tmp_path)
     load = cdp("demo", "load", "--customers", "40", env=env)
     assert load.returncode == 0
     assert "cdp: generating 40 demo customers: customers generated" in load.stderr
