@@ -238,18 +238,36 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
     from cdp import api_keys
     from cdp.audit import AuditLog
+    from cdp.errors import StoreLocked
     from cdp.principal import cli_principal
-    store = _open(args, settings)
+
+    if args.action == "create":
+        expires = None
+        if args.expires:
+            try:
+                expires = datetime.fromisoformat(args.expires)
+            except ValueError:
+                raise CdpError(f"--expires: expected an ISO date or time, got {args.expires!r}") from None
+            expires = expires.replace(tzinfo=None)
+    try:
+        store = _open(args, settings)
+    except StoreLocked:
+        if args.action != "create":
+            raise
+        from cdp import server_keys
+
+        made = server_keys.create_key(settings, args.name, args.role, args.scope or [], args.operations or [],
+                                      args.customer, expires)
+        if made is None:
+            raise
+        print(made["key"])
+        print(f"cdp: created {made['apiKey']['role']} key {made['apiKey']['id']} for {made['apiKey']['name']!r} "
+              f"through the server at {settings.host}:{settings.port} (it holds the store); the key is shown "
+              "only now", file=sys.stderr)
+        return 0
     audit = AuditLog(settings.audit_log_path)
     try:
         if args.action == "create":
-            expires = None
-            if args.expires:
-                try:
-                    expires = datetime.fromisoformat(args.expires)
-                except ValueError:
-                    raise CdpError(f"--expires: expected an ISO date or time, got {args.expires!r}") from None
-                expires = expires.replace(tzinfo=None)
             key, text = api_keys.create_key(store, args.name, args.role, scopes=args.scope or (),
                                             operations=args.operations or (), customer_id=args.customer,
                                             expires_at=expires)

@@ -82,8 +82,9 @@ def test_a_missing_store_is_an_error_and_is_not_created(tmp_path: Path) -> None:
     assert "already there" in cdp("init", env=env).stderr
 
 
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "cdp.cli", "serve", "--port", str(port), "--log-level", "warning"],
+def _serve(env: dict[str, str], port: int, *options: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "cdp.cli", "serve", "--port", str(port), "--log-level", "warning",
+                             *options],
                             cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.monotonic() + 180
@@ -147,6 +148,28 @@ def test_commands_beside_a_running_server(backend: str, tmp_path: Path) -> None:
     finally:
         log = _stop(proc)
     assert "no usable API key" in log and "cdp keys create --role admin" in log and "--dev-key" in log
+
+
+def test_keys_create_goes_through_a_server_started_with_dev_key(tmp_path: Path) -> None:
+    """The embedded store is held, but ``cdp serve --dev-key`` left an admin key next to it:
+    ``cdp keys create`` asks the server (createApiKey) and the new key works there."""
+    port = _free_port()
+    env = {**_embedded(tmp_path), "CDP_DEMO_CUSTOMERS": "40", "CDP_PORT": str(port)}
+    proc = _serve(env, port, "--dev-key")
+    try:
+        made = cdp("keys", "create", "--role", "analyst", "--name", "desk", env=env)
+        assert made.returncode == 0, made.stderr
+        assert "through the server at" in made.stderr and made.stdout.startswith("cdp_")
+        key = made.stdout.strip()
+        answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ customers(first: 1) { totalCount } }"},
+                            headers={"Authorization": f"Bearer {key}"}).json()
+        assert answer["data"]["customers"]["totalCount"] == 40
+        refused = cdp("keys", "create", "--role", "wizard", "--name", "x", env=env)
+        assert refused.returncode == 2  # argparse knows the roles
+        elsewhere = cdp("keys", "create", "--role", "analyst", "--name", "y", env={**env, "CDP_PORT": str(_free_port())})
+        assert elsewhere.returncode == ExitStatus.STORE_UNAVAILABLE and "createApiKey" in elsewhere.stderr
+    finally:
+        _stop(proc)
 
 
 def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
