@@ -8,7 +8,8 @@ checkpointing every 5,000 rows; the read-only opens that succeeded always saw wh
 transactions, never fewer rows than the previous open; the others failed at once with
 "checkpoint recovery is pending" or a WAL read error and are retried). Commands that
 change the store cannot run beside the server: they fail with ``StoreLocked`` naming the
-holder and what to do instead (the server's GraphQL mutation, or stop it).
+holder and what to do instead (the server's GraphQL mutation, or stop it); ``cdp keys
+create`` asks the server itself when it can (``cdp.server_keys``).
 
 A missing embedded store is ``StoreMissing`` except for the commands that create one
 (``create``). Neo4j is a server: the store is never missing or locked; only unreachable.
