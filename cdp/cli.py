@@ -19,8 +19,12 @@
     cdp privacy export ID [--out FILE] | cdp privacy erase ID
                                                    everything held about a person / erase them (docs/privacy.md)
 
-Every failure the user can fix is printed as ``cdp: error: <message>`` with
-exit status 2; no traceback. ``cdp import`` exits 3 when it rejected some rows.
+    cdp init                                       create an empty store (CDP_DB_PATH or NEO4J_URI)
+
+Every failure the user can fix is printed as ``cdp: error: <message>``, no traceback,
+with the exit status of its kind (``cdp.exit_status``; the table is in docs/cli.md).
+Commands that only read open an embedded store held by a running server read-only;
+the others name what to do instead (``cdp.command_store``).
 """
 
 from __future__ import annotations
@@ -33,7 +37,10 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cdp.display_format import iso
 from cdp.errors import CdpError, Conflict
+from cdp.exit_status import ExitStatus
+from cdp.progress_report import Progress
 from cdp.settings import Settings
 
 
@@ -47,12 +54,13 @@ def _progress_bar(total: int | None, desc: str, unit: str = "rows"):  # type: ig
 def _generate(customers: int, seed: int):  # type: ignore[no-untyped-def]
     from cdp import demo
 
-    bar = _progress_bar(None, f"generating {customers:,} customers", "rows")
+    bar = Progress(f"generating {customers:,} demo customers", unit="rows")
 
     def progress(step: str, rows_so_far: int) -> None:
         # demo.generate reports the running total, not the rows of the stage.
-        bar.set_postfix_str(step)
         bar.update(rows_so_far - bar.n)
+        if step != "done":  # close() says done
+            bar.stage(f"{step} generated")
 
     try:
         data = demo.generate(customers, seed=seed, progress=progress)
@@ -68,9 +76,9 @@ def load_demo(settings: Settings, customers: int, seed: int, source: Path | None
     store already holds data, ``InvalidInput`` for an unreadable ``source``.
     """
     from cdp import demo
-    from cdp.store import open_store
+    from cdp.command_store import open_for
 
-    store = open_store(settings)
+    store = open_for(settings, "create", command="cdp demo load")
     try:
         if not store.is_empty() and not store.bulk_load_unfinished():  # an unfinished load resumes
             raise Conflict(
@@ -78,11 +86,11 @@ def load_demo(settings: Settings, customers: int, seed: int, source: Path | None
                 "already holds data; remove it first (embedded: delete the file) to reload")
         data = demo.read_parquet(source) if source else _generate(customers, seed)
         total = data.row_count()
-        bar = _progress_bar(total, "loading")
+        bar = Progress("loading", total)
         started = time.perf_counter()
         try:
             store.bulk_load(data.nodes, data.relationships, progress=lambda step, n: (
-                bar.set_postfix_str(step), bar.update(n)))
+                bar.update(n), bar.stage(f"{step} loaded")))
         finally:
             bar.close()
         seconds = time.perf_counter() - started
@@ -95,15 +103,15 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from cdp.app import build_app
-    from cdp.store import open_store
 
     settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
     if args.workers > 1:
         from cdp.serve_workers import worker_environment
 
         worker_environment(settings, args.workers)  # refuses the embedded store before anything starts
+    _check_port(settings.host, settings.port)  # before minutes of demo loading, not after
     if not args.no_demo:
-        store = open_store(settings)
+        store = _open(args, settings)
         empty = store.is_empty()
         store.close()
         if empty:
@@ -114,6 +122,12 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         key = _development_key(settings)
         print(f"cdp: development key (admin; send as 'Authorization: Bearer <key>' or in the playground's "
               f"Headers tab as {{\"Authorization\": \"Bearer <key>\"}}):\n\n    {key}\n", file=sys.stderr)
+    elif not settings.jwt_issuer and not _has_usable_key(settings):
+        print("cdp: warning: this store has no usable API key and no JWT issuer is set (CDP_JWT_ISSUER), "
+              "so every request will be refused with 401. To get a key: "
+              + ("stop the server and run " if settings.backend == "ladybug" else "run ")
+              + "`cdp keys create --role admin --name <you>` (it prints the key once), or restart with "
+              "`cdp serve --dev-key` (prints an admin key for development)", file=sys.stderr)
     from cdp.request_log import configure_logging
 
     from cdp.http_connection import protocol_with_header_timeout
@@ -146,19 +160,62 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     server.run()
     if not server.started:
         print("cdp: error: the server did not start (see the log above)", file=sys.stderr)
-        return 3
+        return ExitStatus.PORT_IN_USE
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """Raise ``PortInUse`` when ``host``:``port`` cannot be listened on (another server holds it,
+    or the address is not this machine's); the probe socket is closed at once."""
+    import errno
+    import socket
+
+    from cdp.errors import PortInUse
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise PortInUse(f"cannot listen on {host}:{port}: {exc.strerror}; set --host or CDP_HOST") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            what = "is in use (another `cdp serve`?)" if exc.errno == errno.EADDRINUSE else f"is not available: {exc.strerror}"
+            raise PortInUse(f"{host}:{port} {what}; pick another with --port or CDP_PORT") from None
+
+
+def _has_usable_key(settings: Settings) -> bool:
+    """Whether the store holds an API key that is neither revoked nor expired. A Neo4j server
+    that does not answer yet counts as yes: ``cdp serve`` starts anyway and waits for it
+    (docs/operations.md), and the warning this check feeds would be a guess."""
+    from cdp import api_keys
+    from cdp.command_store import open_for
+    from cdp.errors import StoreUnavailable
+
+    try:
+        store = open_for(settings, "create", command="cdp serve")
+    except StoreUnavailable:
+        if settings.backend == "neo4j":
+            return True
+        raise
+    try:
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        return any(key.usable_at(now) for key in api_keys.list_keys(store))
+    finally:
+        store.close()
 
 
 def _development_key(settings: Settings) -> str:
     """The development key ``cdp serve --dev-key`` prints: the one kept in ``settings.dev_key_path``
     while it still works, else a new admin key (written there, readable by the owner only)."""
     from cdp.api_keys import KeyVerifier, create_key
+    from cdp.command_store import open_for
     from cdp.errors import Unauthenticated
-    from cdp.store import open_store
 
     path = settings.dev_key_path
-    store = open_store(settings)
+    store = open_for(settings, "create", command="cdp serve --dev-key")
     try:
         if path.exists():
             text = path.read_text().strip()
@@ -181,20 +238,36 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
     from cdp import api_keys
     from cdp.audit import AuditLog
+    from cdp.errors import StoreLocked
     from cdp.principal import cli_principal
-    from cdp.store import open_store
 
-    store = open_store(settings)
+    if args.action == "create":
+        expires = None
+        if args.expires:
+            try:
+                expires = datetime.fromisoformat(args.expires)
+            except ValueError:
+                raise CdpError(f"--expires: expected an ISO date or time, got {args.expires!r}") from None
+            expires = expires.replace(tzinfo=None)
+    try:
+        store = _open(args, settings)
+    except StoreLocked:
+        if args.action != "create":
+            raise
+        from cdp import server_keys
+
+        made = server_keys.create_key(settings, args.name, args.role, args.scope or [], args.operations or [],
+                                      args.customer, expires)
+        if made is None:
+            raise
+        print(made["key"])
+        print(f"cdp: created {made['apiKey']['role']} key {made['apiKey']['id']} for {made['apiKey']['name']!r} "
+              f"through the server at {settings.host}:{settings.port} (it holds the store); the key is shown "
+              "only now", file=sys.stderr)
+        return 0
     audit = AuditLog(settings.audit_log_path)
     try:
         if args.action == "create":
-            expires = None
-            if args.expires:
-                try:
-                    expires = datetime.fromisoformat(args.expires)
-                except ValueError:
-                    raise CdpError(f"--expires: expected an ISO date or time, got {args.expires!r}") from None
-                expires = expires.replace(tzinfo=None)
             key, text = api_keys.create_key(store, args.name, args.role, scopes=args.scope or (),
                                             operations=args.operations or (), customer_id=args.customer,
                                             expires_at=expires)
@@ -211,13 +284,15 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
                     f"scopes={','.join(key.scopes)}" if key.scopes else "",
                     f"operations={','.join(key.operations)}" if key.operations else "",
                     f"customer={key.customer_id}" if key.customer_id else "",
-                    f"expires={key.expires_at:%Y-%m-%dT%H:%M}" if key.expires_at else ""]))
-                print(f"{key.id}\t{key.role.value}\t{state}\t{key.created_at:%Y-%m-%dT%H:%M}\t{key.name}"
+                    f"expires={iso(key.expires_at)}" if key.expires_at else ""]))
+                print(f"{key.id}\t{key.role.value}\t{state}\t{iso(key.created_at)}\t{key.name}"
                       + (f"\t{extra}" if extra else ""))
         else:
+            _confirm(args, f"Revoke key {args.key}? Clients using it are refused from then on; this cannot "
+                           "be undone.")
             key = api_keys.revoke_key(store, args.key, allow_last_admin=args.last_admin)
             audit.record(cli_principal(), "key_revoked", "keys revoke")
-            print(f"cdp: revoked key {key.id} ({key.name!r}) at {key.revoked_at:%Y-%m-%dT%H:%M:%S}Z",
+            print(f"cdp: revoked key {key.id} ({key.name!r}) at {iso(key.revoked_at)}",
                   file=sys.stderr)
     finally:
         store.close()
@@ -262,13 +337,12 @@ def _cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
 
 
 #: Exit status of ``cdp import`` when some rows were rejected (the rest were imported).
-EXIT_REJECTED = 3
+EXIT_REJECTED = ExitStatus.REJECTED_ROWS
 
 
 def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from cdp import ingest
     from cdp.mapping import load_mapping
-    from cdp.store import open_store
     from cdp.write_rules import WriteRules
 
     mapping = load_mapping(args.mapping)
@@ -290,7 +364,7 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             print(f"cdp: import: batch {report.batches} written: {report.read:,} rows read, "
                   f"{report.rejected:,} rejected ({report.rows_per_second:,.0f} rows/s)", file=sys.stderr, flush=True)
 
-    store = open_store(settings)
+    store = _open(args, settings)
     try:
         report = ingest.import_file(store, mapping, data, batch_size, rejects, progress, WriteRules.of(settings))
     finally:
@@ -320,7 +394,7 @@ def _cmd_schema_export(args: argparse.Namespace, settings: Settings) -> int:
         if current != text:
             print(f"cdp: error: {target} is out of date; run `cdp schema export --out {target}`",
                   file=sys.stderr)
-            return 1
+            return ExitStatus.CHECK_FAILED
         print(f"cdp: {target} is up to date", file=sys.stderr)
         return 0
     if args.out:
@@ -331,10 +405,25 @@ def _cmd_schema_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    from cdp.store import open_store
+def _cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    existed = settings.backend == "ladybug" and settings.db_path.exists()
+    if existed:
+        args.access = "read"  # only looks: works beside a server that holds the store
+    store = _open(args, settings)  # creates the file and the schema (Neo4j: constraints and indexes)
+    try:
+        where = str(settings.db_path.resolve()) if settings.backend == "ladybug" else settings.neo4j_uri
+        empty = store.is_empty()
+    finally:
+        store.close()
+    state = "already there" + ("" if empty else ", holding data") if existed or settings.backend == "neo4j" \
+        else "created, empty"
+    print(f"cdp: store at {where}: {state}; next: `cdp keys create --role admin --name <you>`, then `cdp serve`",
+          file=sys.stderr)
+    return 0
 
-    store = open_store(settings)
+
+def _cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    store = _open(args, settings)
     try:
         for name, count in store.counts().items():
             print(f"{name:<18}{count:>12,}")
@@ -348,14 +437,17 @@ def _cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
 
     from cdp import customer_merge, identity
     from cdp.profile import load_policy
-    from cdp.store import open_store
 
     rules = identity.load_rules(args.rules)
     policy = load_policy(settings.profile_policy_path)
-    store = open_store(settings)
+    if args.dry_run:
+        args.access = "read"  # changes nothing: works beside a server that holds the store
+    store = _open(args, settings)
     try:
         started = time.perf_counter()
+        print("cdp: resolve: reading source records", file=sys.stderr, flush=True)
         records = customer_merge.source_records(store)
+        print(f"cdp: resolve: matching {len(records):,} source records", file=sys.stderr, flush=True)
         resolution = identity.resolve(records, rules)
         merges = customer_merge.plan(records, resolution)
         print(f"cdp: {len(records):,} source records, {resolution.clusters:,} customers found, "
@@ -367,7 +459,7 @@ def _cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
         if args.dry_run or not merges:
             return 0
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        with _progress_bar(len(merges), "merge", unit="merges") as bar:
+        with Progress("merging", len(merges), unit="merges") as bar:
             outcome = customer_merge.apply(store, policy, merges, now, progress=bar.update)
         print(f"cdp: merged {outcome.customers_merged:,} customers into {outcome.merges:,}, moved "
               f"{outcome.relationships_moved:,} relationships in {outcome.batches:,} transactions", file=sys.stderr)
@@ -383,26 +475,36 @@ def _cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
 
     from cdp import quality
     from cdp.profile import load_policy
-    from cdp.store import open_store
 
     policy = load_policy(settings.profile_policy_path)
-    store = open_store(settings)
+    store = _open(args, settings)
     try:
         report = quality.report(store, policy, datetime.now(timezone.utc).replace(tzinfo=None))
     finally:
         store.close()
-    print(json.dumps(asdict(report), default=str, indent=2) if args.json else quality.markdown(report), end="")
+    def moment(value: object) -> str:
+        return iso(value) if isinstance(value, datetime) else str(value)
+
+    print(json.dumps(asdict(report), default=moment, indent=2) if args.json else quality.markdown(report), end="")
     return 0
 
 
 def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from cdp.analytics import Analytics
-    from cdp.store import open_store
-
-    store = open_store(settings)
+    store = _open(args, settings)
     analytics = Analytics(store, settings)
+    names = ["churn", "lifetime_value", "propensity"] if args.model == "all" else [args.model]
     try:
-        for card in analytics.models.train(args.model, args.as_of):
+        # The first minutes go to reading the store's history; then one model after another.
+        print(f"cdp: train: reading the store's history for {', '.join(names)}", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+
+        def progress(fraction: float) -> None:
+            print(f"cdp: train: {fraction:.0%} of the models trained ({time.perf_counter() - started:,.0f} s)",
+                  file=sys.stderr, flush=True)
+
+        cards = analytics.models.train(args.model, args.as_of, progress=progress)
+        for card in cards:
             print(card.summary())
         print(f"cdp: models saved in {settings.models_path}", file=sys.stderr)
     finally:
@@ -418,17 +520,16 @@ def _cmd_campaigns(args: argparse.Namespace, settings: Settings) -> int:
 
     from cdp import campaign_responses, contact_lists
     from cdp.analytics import Analytics
-    from cdp.store import open_store
 
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    store = open_store(settings)
+    store = _open(args, settings)
     analytics = Analytics(store, settings)
     try:
         service = analytics.campaigns
         if args.action == "list":
             for c in service.list():
                 waves = " then ".join(f"{w.channel}{'*' if w.launched_at else ''}" for w in c.waves)
-                print(f"{c.id}\t{c.status}\t{c.name}\t{waves}\tspent {c.spent:.2f}")
+                print(f"{c.id}\t{c.status}\t{c.name}\t{waves}\tspent {c.spent:,.2f}")
         elif args.action == "audience":
             a = service.audience(args.campaign, args.wave, now)
             print(json.dumps({"campaign": args.campaign, "wave": args.wave, "channel": a.wave.channel,
@@ -466,12 +567,11 @@ def _cmd_privacy(args: argparse.Namespace, settings: Settings) -> int:
     from cdp.analytics import Analytics
     from cdp.audit import AuditLog
     from cdp.principal import cli_principal
-    from cdp.store import open_store
 
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     audit = AuditLog(settings.audit_log_path)
     principal = cli_principal()
-    store = open_store(settings)
+    store = _open(args, settings)
     try:
         if args.action == "export":
             analytics = Analytics(store, settings)
@@ -487,6 +587,8 @@ def _cmd_privacy(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 sys.stdout.write(text)
         else:
+            _confirm(args, f"Erase the personal data of customer {args.customer} (and of the customers merged "
+                           "into it)? This cannot be undone.")
             try:
                 result = erasure.erase(store, args.customer, now)
             except CdpError as exc:
@@ -523,134 +625,241 @@ def _moment(text: str) -> datetime:
     return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, with every option's default shown (unless it has none, is a plain
+    switch, or its help says it already)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (default is None or default is False or default == argparse.SUPPRESS or "default" in text
+                or isinstance(action, (argparse._HelpAction, argparse._VersionAction))):
+            return text
+        shown = f"{default:,}" if isinstance(default, int) and not isinstance(default, bool) else default
+        return f"{text} (default: {shown})"
+
+
+def _store_use(cmd: argparse.ArgumentParser, access: str, instead: str | None = None) -> None:
+    """Record how ``cmd`` opens the store (``cdp.command_store.Access``) and, for a command that
+    changes it, what does the same through a running server (named when the store is locked)."""
+    cmd.set_defaults(access=access, instead=instead, command_line=cmd.prog)
+
+
+def _open(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
+    """The store, opened as the command's parser said (``_store_use``)."""
+    from cdp.command_store import open_for
+
+    return open_for(settings, args.access, command=args.command_line, instead=args.instead)
+
+
+def _confirm(args: argparse.Namespace, question: str) -> None:
+    """Ask ``question`` on the terminal unless ``--yes`` was given. Raises ``NotConfirmed`` for
+    any answer but yes, and when there is no terminal to ask (scripts pass ``--yes``)."""
+    from cdp.errors import NotConfirmed
+
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise NotConfirmed(f"{question} Not confirmed: there is no terminal to ask; add --yes to confirm")
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise NotConfirmed("not confirmed; nothing was changed")
+
+
+def _version() -> str:
+    """cdp's installed version (the package metadata), or ``unknown`` when not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cdp")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def parser(settings: Settings) -> argparse.ArgumentParser:
     """The argument parser of ``cdp`` (defaults come from ``settings``)."""
-    p = argparse.ArgumentParser(prog="cdp", description="cdp: a GraphQL customer-data platform")
-    sub = p.add_subparsers(dest="command", required=True)
+    def sub_parser(group, name: str, text: str, **kw):  # type: ignore[no-untyped-def]
+        return group.add_parser(name, help=text, description=kw.pop("description", text[:1].upper() + text[1:]),
+                                formatter_class=_HelpFormatter, **kw)
 
-    serve = sub.add_parser("serve", help="serve the GraphQL API and playground")
-    serve.add_argument("--host", help=f"address to listen on (default {settings.host})")
-    serve.add_argument("--port", type=_positive, help=f"port (default {settings.port})")
+    p = argparse.ArgumentParser(prog="cdp", description="cdp: a GraphQL customer-data platform. "
+                                "Exit statuses: docs/cli.md.", formatter_class=_HelpFormatter)
+    p.add_argument("--version", action="version", version=f"cdp {_version()}", help="print cdp's version and exit")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub_parser(sub, "serve", "serve the GraphQL API and playground")
+    serve.add_argument("--host", help=f"address to listen on (default: {settings.host}, CDP_HOST)")
+    serve.add_argument("--port", type=_positive, help=f"port to listen on (default: {settings.port}, CDP_PORT)")
     serve.add_argument("--no-demo", action="store_true", help="do not load demo data into an empty store")
     serve.add_argument("--dev-key", action="store_true",
                        help="print an admin key for development (kept in <CDP_DB_PATH>.dev-key; made on first use)")
-    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                       help="least severe log records written")
     serve.add_argument("--workers", type=_positive, default=1,
                        help="server processes on the port (Neo4j store only; each enforces 1/N of the rate limit)")
     serve.set_defaults(run=_cmd_serve)
+    _store_use(serve, "create")
 
-    demo = sub.add_parser("demo", help="generate or load demo data").add_subparsers(dest="action", required=True)
-    gen = demo.add_parser("generate", help="write seeded demo data as Parquet files")
-    gen.add_argument("--customers", type=_positive, default=settings.demo_customers)
-    gen.add_argument("--seed", type=int, default=settings.demo_seed)
-    gen.add_argument("--out", required=True, help="output folder")
+    demo = sub_parser(sub, "demo", "generate or load demo data").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    gen = sub_parser(demo, "generate", "write seeded demo data as Parquet files")
+    gen.add_argument("--customers", type=_positive, default=settings.demo_customers,
+                     help="customers to generate (CDP_DEMO_CUSTOMERS)")
+    gen.add_argument("--seed", type=int, default=settings.demo_seed,
+                     help="random seed: the same seed and size give the same data (CDP_DEMO_SEED)")
+    gen.add_argument("--out", required=True, help="output folder (required)")
     gen.set_defaults(run=_cmd_demo_generate)
-    load = demo.add_parser("load", help="load demo data into the configured (empty) store")
-    load.add_argument("--customers", type=_positive, default=settings.demo_customers)
-    load.add_argument("--seed", type=int, default=settings.demo_seed)
-    load.add_argument("--from", dest="source", help="a folder written by `cdp demo generate`")
+    load = sub_parser(demo, "load", "load demo data into the configured (empty) store; creates the store")
+    load.add_argument("--customers", type=_positive, default=settings.demo_customers,
+                      help="customers to generate (CDP_DEMO_CUSTOMERS)")
+    load.add_argument("--seed", type=int, default=settings.demo_seed,
+                      help="random seed (CDP_DEMO_SEED)")
+    load.add_argument("--from", dest="source",
+                      help="load a folder written by `cdp demo generate` instead of generating")
     load.set_defaults(run=_cmd_demo_load)
+    _store_use(load, "create")
 
-    imp = sub.add_parser("import", help="import a source system's file (CSV, Parquet, JSON Lines) by a mapping",
-                         description="Exit status: 0 all rows imported, 3 some rows rejected (see the rejects "
-                                     "file), 2 bad mapping or unreadable file. See docs/import.md.")
+    imp = sub_parser(sub, "import", "import a source system's file (CSV, Parquet, JSON Lines) by a mapping; "
+                     "creates the store", description="Import a source system's file by a mapping "
+                     "(docs/import.md). Exit status: 0 all rows imported, 3 some rows rejected (see the "
+                     "rejects file), 2 bad mapping or unreadable file, 4 store in use (docs/cli.md).")
     imp.add_argument("file", help="the data file")
-    imp.add_argument("--mapping", required=True, help="the mapping file (TOML)")
+    imp.add_argument("--mapping", required=True, help="the mapping file (TOML; required)")
     imp.add_argument("--batch-size", type=_positive,
-                     help="rows per transaction (default: the store's: 1000000 on the embedded store, "
-                          "50000 on Neo4j)")
+                     help="rows per transaction (default: the store's: 1,000,000 on the embedded store, "
+                          "50,000 on Neo4j)")
     imp.add_argument("--rejects", help="rejects file (default: <file stem>.rejects.csv here)")
     imp.set_defaults(run=_cmd_import)
+    _store_use(imp, "create", "the upsert mutations (upsertCustomers, ...)")
 
-    schema = sub.add_parser("schema", help="the GraphQL schema").add_subparsers(dest="action", required=True)
-    export = schema.add_parser("export", help="print or write the SDL")
+    schema = sub_parser(sub, "schema", "the GraphQL schema").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    export = sub_parser(schema, "export", "print or write the SDL")
     export.add_argument("--out", help="file to write (default: print)")
-    export.add_argument("--check", action="store_true", help="exit 1 if --out (or schema/schema.graphql) differs")
+    export.add_argument("--check", action="store_true",
+                        help="exit 1 if --out (or schema/schema.graphql) differs from the code's SDL")
     export.set_defaults(run=_cmd_schema_export)
 
-    res = sub.add_parser("resolve", help="identity resolution: merge customers whose source records are one person")
+    res = sub_parser(sub, "resolve", "identity resolution: merge customers whose source records are one person")
     res.add_argument("--rules", type=Path, default=None, help="match-rule file (default: cdp/identity_rules.toml)")
     res.add_argument("--dry-run", action="store_true", help="report what would be merged, change nothing")
     res.set_defaults(run=_cmd_resolve)
-    q = sub.add_parser("quality", help="data-quality report: completeness, staleness, conflicts, duplicates, rejects")
+    _store_use(res, "write")
+    q = sub_parser(sub, "quality", "data-quality report: completeness, staleness, conflicts, duplicates, rejects")
     q.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     q.set_defaults(run=_cmd_quality)
-    train = sub.add_parser("train", help="train predictive models on the store's history and print their cards")
-    train.add_argument("model", nargs="?", default="all", choices=["churn", "lifetime_value", "propensity", "all"])
+    _store_use(q, "read")
+    train = sub_parser(sub, "train", "train predictive models on the store's history and print their cards")
+    train.add_argument("model", nargs="?", default="all", choices=["churn", "lifetime_value", "propensity", "all"],
+                       help="the model to train")
     train.add_argument("--as-of", type=_moment, default=None, metavar="DATE",
-                       help="train as of this ISO date or time (UTC): only what was known then is read")
+                       help="train as of this ISO date or time (UTC; default: now): only what was known then is read")
     train.set_defaults(run=_cmd_train)
-    camp = sub.add_parser("campaigns", help="campaigns: list, audience, launch waves, export contact lists, "
-                                            "import responses").add_subparsers(dest="action", required=True)
-    camp.add_parser("list", help="every campaign, newest first").set_defaults(run=_cmd_campaigns)
+    _store_use(train, "write", "the trainModel mutation")
+    camp = sub_parser(sub, "campaigns", "campaigns: list, audience, launch waves, export contact lists, "
+                                        "import responses").add_subparsers(dest="action", required=True,
+                                                                           metavar="ACTION")
+    listed = sub_parser(camp, "list", "every campaign, newest first")
+    listed.set_defaults(run=_cmd_campaigns)
+    _store_use(listed, "read")
     for name, text in (("audience", "a wave's audience and exclusions (dry run)"),
                        ("launch", "launch a wave now"), ("export", "a launched wave's contact list")):
-        cmd = camp.add_parser(name, help=text)
+        cmd = sub_parser(camp, name, text)
         cmd.add_argument("campaign", help="campaign id")
-        cmd.add_argument("--wave", type=_positive, default=1)
+        cmd.add_argument("--wave", type=_positive, default=1, help="wave number")
         if name == "launch":
             cmd.add_argument("--force", action="store_true", help="launch a later wave before it is due")
         if name == "export":
-            cmd.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+            cmd.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="file format")
             cmd.add_argument("--out", help="file to write (default: print)")
         cmd.set_defaults(run=_cmd_campaigns)
-    resp = camp.add_parser("responses", help="record responses from a CSV or JSON Lines file (all or none)")
+        _store_use(cmd, "write" if name == "launch" else "read", "the launchWave mutation")
+    resp = sub_parser(camp, "responses", "record responses from a CSV or JSON Lines file (all or none)")
     resp.add_argument("campaign", help="campaign id")
     resp.add_argument("file", help="columns customer_id, response, at, revenue, wave")
     resp.set_defaults(run=_cmd_campaigns)
-    keys = sub.add_parser("keys", help="API keys: create, list, revoke (docs/security.md)").add_subparsers(
-        dest="action", required=True)
-    create = keys.add_parser("create", help="create a key and print it (only now: its secret is stored hashed)")
-    create.add_argument("--role", required=True, choices=["admin", "analyst", "app", "partner", "customer"])
-    create.add_argument("--name", required=True, help="who holds the key, e.g. 'service desk'")
-    create.add_argument("--scope", action="append", help="personal_data, personal:<field> or metrics (repeatable)")
+    _store_use(resp, "write", "the recordCampaignResponses mutation")
+    keys = sub_parser(sub, "keys", "API keys: create, list, revoke (docs/security.md)").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    create = sub_parser(keys, "create", "create a key and print it (only now: its secret is stored hashed)")
+    create.add_argument("--role", required=True, choices=["admin", "analyst", "app", "partner", "customer"],
+                        help="what the key may do (docs/security.md; required)")
+    create.add_argument("--name", required=True, help="who holds the key, e.g. 'service desk' (required)")
+    create.add_argument("--scope", action="append",
+                        help="personal_data, personal:<field> or metrics (repeatable; default: none)")
     create.add_argument("--operations", nargs="+", help="partner keys: the GraphQL operations they may use")
     create.add_argument("--customer", help="customer keys: the customer's id")
-    create.add_argument("--expires", help="ISO date or time (UTC) after which the key is refused")
+    create.add_argument("--expires", help="ISO date or time (UTC) after which the key is refused (default: never)")
     create.set_defaults(run=_cmd_keys)
-    keys.add_parser("list", help="every key: id, role, state, created, name (never the secret)").set_defaults(
-        run=_cmd_keys)
-    revoke = keys.add_parser("revoke", help="revoke a key (by id or the whole key)")
-    revoke.add_argument("key")
+    _store_use(create, "write", "the createApiKey mutation (with an admin key)")
+    klist = sub_parser(keys, "list", "every key: id, role, state, created, name (never the secret)")
+    klist.set_defaults(run=_cmd_keys)
+    _store_use(klist, "read")
+    revoke = sub_parser(keys, "revoke", "revoke a key (by id or the whole key); cannot be undone")
+    revoke.add_argument("key", help="the key's id (as `cdp keys list` shows it) or the whole key")
     revoke.add_argument("--last-admin", action="store_true",
                         help="also revoke the last active admin key (the API then has no admin until "
                              "`cdp keys create --role admin` or `cdp serve --dev-key` makes one)")
+    revoke.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     revoke.set_defaults(run=_cmd_keys)
-    aud = sub.add_parser("audit", help="print audit records (JSON lines), newest first")
+    _store_use(revoke, "write", "the revokeApiKey mutation (with an admin key)")
+    aud = sub_parser(sub, "audit", "print audit records (JSON lines), newest first")
     aud.add_argument("--customer", help="records about this customer id")
     aud.add_argument("--principal", help="records of this principal, e.g. key:0a1b2c3d4e5f")
     aud.add_argument("--action", help="write, read_personal, export, erase, key_created, key_revoked, denied")
     aud.add_argument("--since", help="ISO date or time (UTC)")
-    aud.add_argument("--limit", type=_positive, default=100)
+    aud.add_argument("--limit", type=_positive, default=100, help="most records printed")
     aud.set_defaults(run=_cmd_audit)
-    privacy = sub.add_parser("privacy", help="privacy: export everything held about a person, or erase them "
-                                             "(docs/privacy.md)").add_subparsers(dest="action", required=True)
-    exp = privacy.add_parser("export", help="print (or write) everything held about one customer as JSON")
+    privacy = sub_parser(sub, "privacy", "privacy: export everything held about a person, or erase them "
+                                         "(docs/privacy.md)").add_subparsers(dest="action", required=True,
+                                                                             metavar="ACTION")
+    exp = sub_parser(privacy, "export", "print (or write) everything held about one customer as JSON")
     exp.add_argument("customer", help="customer id")
     exp.add_argument("--out", help="write to this file instead of standard output")
     exp.set_defaults(run=_cmd_privacy)
-    era = privacy.add_parser("erase", help="remove a customer's personal data, keep anonymised aggregates")
+    _store_use(exp, "read")
+    era = sub_parser(privacy, "erase", "remove a customer's personal data, keep anonymised aggregates; "
+                                       "cannot be undone")
     era.add_argument("customer", help="customer id")
+    era.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     era.set_defaults(run=_cmd_privacy)
-    stats = sub.add_parser("stats", help="count nodes and relationships")
+    _store_use(era, "write", "the eraseCustomer mutation")
+    init = sub_parser(sub, "init", "create an empty store where the settings point (CDP_DB_PATH or NEO4J_URI); "
+                      "a store already there is left as it is")
+    init.set_defaults(run=_cmd_init)
+    _store_use(init, "create")
+    stats = sub_parser(sub, "stats", "count nodes and relationships")
     stats.set_defaults(run=_cmd_stats)
+    _store_use(stats, "read")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``cdp`` command; returns the exit status."""
+    """Entry point of the ``cdp`` command; returns the exit status (``cdp.exit_status``).
+
+    A reader that closes the pipe early (``cdp stats | head -1``) ends the command quietly."""
+    from cdp import exit_status
+
     try:
         settings = Settings.from_env()
         args = parser(settings).parse_args(argv)
-        return args.run(args, settings)
+        status = args.run(args, settings)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return status
     except CdpError as exc:
         print(f"cdp: error: {exc.message}", file=sys.stderr)
-        return 2
+        return exit_status.for_error(exc)
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at /dev/null so that flush is quiet too.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitStatus.OK
     except KeyboardInterrupt:
         print("cdp: interrupted", file=sys.stderr)
-        return 130
+        return ExitStatus.INTERRUPTED
 
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -8,11 +8,11 @@ logged with its traceback and reaches clients only as ``INTERNAL_SERVER_ERROR``.
 
 from __future__ import annotations
 
-from graph.errors import CdpError, Conflict, InvalidInput, StoreError, StoreUnavailable
+from graph.errors import CdpError, Conflict, InvalidInput, StoreError, StoreLocked, StoreUnavailable
 
 __all__ = [
-    "CdpError", "Conflict", "ConfigurationError", "InvalidInput", "NotFound",
-    "ShuttingDown", "StoreError", "StoreUnavailable", "Unauthenticated", "Forbidden",
+    "CdpError", "Conflict", "ConfigurationError", "InvalidInput", "NotConfirmed", "NotFound",
+    "PortInUse", "ShuttingDown", "StoreError", "StoreLocked", "StoreMissing", "StoreUnavailable", "Unauthenticated", "Forbidden",
 ]
 
 
@@ -44,3 +44,22 @@ class Forbidden(CdpError):
     """Valid credentials that do not allow this operation, field or customer."""
 
     code = "FORBIDDEN"
+
+
+class StoreMissing(StoreUnavailable):
+    """A command that reads or changes a store found no store where the settings point
+    (``CDP_DB_PATH``); only commands that create a store (``cdp init``, ``cdp serve``,
+    ``cdp demo load``, ``cdp import``) make one."""
+
+
+class PortInUse(CdpError):
+    """``cdp serve`` cannot listen: another process holds the address and port."""
+
+    code = "PORT_IN_USE"
+
+
+class NotConfirmed(CdpError):
+    """An irreversible command was not confirmed (the answer was not yes, or there was no
+    terminal to ask and no ``--yes``); nothing was changed."""
+
+    code = "NOT_CONFIRMED"

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cdp.display_format import iso, number
 from cdp.errors import InvalidInput
 from cdp.features import categorical_columns, describe
 
@@ -113,7 +114,7 @@ class ModelCard:
 
     def summary(self) -> str:
         """A few readable lines (the CLI prints them)."""
-        lines = [f"model {self.name} ({self.kind}), trained {self.trained_at:%Y-%m-%d %H:%M} UTC "
+        lines = [f"model {self.name} ({self.kind}), trained {iso(self.trained_at)} "
                  f"on {self.rows:,} rows" + (f" ({self.positives:,} positive)" if self.positives is not None else "")
                  + (f" in {self.seconds:.1f} s" if self.seconds is not None else "")]
         if self.metrics is not None:
@@ -126,7 +127,7 @@ class ModelCard:
         if self.drivers:
             lines.append("  top drivers: " + "; ".join(f"{d.description} ({d.importance:+.3f})" for d in self.drivers))
         for key, value in self.parameters.items():
-            lines.append(f"  {key}: {value}")
+            lines.append(f"  {key}: {number(value)}")
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from cdp import identity
+from cdp.display_format import iso
 from cdp.profile import ProfilePolicy
 from graph.store import GraphStore
 
@@ -139,7 +140,7 @@ def report(store: GraphStore, policy: ProfilePolicy, now: datetime, sample: int 
 
 def markdown(r: QualityReport) -> str:
     """The report as Markdown tables (what ``cdp quality`` prints)."""
-    lines = [f"# Data quality, {r.generated_at:%Y-%m-%d %H:%M} UTC, {r.customers:,} customers", "",
+    lines = [f"# Data quality, {iso(r.generated_at)}, {r.customers:,} customers", "",
              "## Completeness", "", "| attribute | filled | share |", "|---|---:|---:|"]
     lines += [f"| {c.attribute} | {c.filled:,} | {c.ratio:.1%} |" for c in r.completeness]
     lines += ["", "## Stale values (newest value older than the policy allows)", "",

@@ -26,6 +26,7 @@ from typing import Any
 import pyarrow as pa
 
 from cdp.consent import STATUSES, parse_key
+from cdp.display_format import number
 from cdp.erasure import ERASED
 from cdp.errors import InvalidInput
 from cdp.profile import ProfilePolicy, check_key
@@ -220,7 +221,7 @@ def _check_item(label: str, properties: tuple[str, ...], links: tuple[Link, ...]
             continue
         bounds = RANGES.get((label, name))
         if bounds and value is not None and not bounds[0] <= value <= bounds[1]:
-            refuse(name, f"{_camel(name)} must be between {bounds[0]:g} and {bounds[1]:g}")
+            refuse(name, f"{_camel(name)} must be between {number(bounds[0])} and {number(bounds[1])}")
             continue
         if isinstance(value, str) and len(value) > 2000:
             refuse(name, f"{_camel(name)} is longer than 2000 characters")

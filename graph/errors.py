@@ -38,6 +38,16 @@ class StoreUnavailable(StoreError):
     code = "STORE_UNAVAILABLE"
 
 
+class StoreLocked(StoreUnavailable):
+    """The embedded store's file is held read-write by another process (one writer at a
+    time, usually a running ``cdp serve``); ``pid`` is that process's id when LadybugDB
+    names it, else ``None``."""
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
 class Conflict(CdpError):
     """The operation conflicts with the current state (e.g. loading into a non-empty store)."""
 

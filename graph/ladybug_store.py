@@ -10,6 +10,7 @@ Bulk loads use ``COPY ... FROM`` an Arrow table; upserts use
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 
 from graph import queries as Q
 from graph.cypher import Query
-from graph.errors import KeyTaken, StoreError, StoreUnavailable
+from graph.errors import KeyTaken, StoreError, StoreLocked, StoreUnavailable
 from graph.model import MODEL
 from graph.observation_ids import distinct_ids, value_ids
 from graph.store import GraphStore, Row
@@ -97,6 +98,11 @@ class LadybugStore(GraphStore):
                 str(self.path), buffer_pool_size=buffer_pool_mb * 1024 * 1024, read_only=read_only
             )
         except RuntimeError as exc:
+            held = re.search(r"Could not set lock on file.*?held by PID (\d+)", str(exc))
+            if held or "Could not set lock on file" in str(exc):
+                pid = int(held.group(1)) if held else None
+                raise StoreLocked(f"the embedded store at {self.path} is in use by another process"
+                                  + (f" (PID {pid})" if pid else ""), pid) from exc
             raise StoreUnavailable(f"cannot open the embedded store at {self.path}: {exc}") from exc
         self._ladybug = ladybug
         self._read_gate = ReadGate(self.max_concurrent_reads)

@@ -483,7 +483,7 @@ def test_cli_export_erase_and_no_reimport(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert doc["customer"]["email"] == "anna.devries@example.nl" and doc["contacts"] and doc["accounts"]
     assert {v["source"] for v in doc["attribute_values"]} >= {"CRM"}
-    done = _cdp("privacy", "erase", "C1001", db=db, audit=audit)
+    done = _cdp("privacy", "erase", "C1001", "--yes", db=db, audit=audit)
     assert done.returncode == 0, done.stderr
     assert "erased C1001" in done.stderr
     doc = json.loads(_cdp("privacy", "export", "C1001", db=db, audit=audit).stdout)
@@ -504,7 +504,7 @@ def test_cli_export_erase_and_no_reimport(tmp_path: Path) -> None:
     doc = json.loads(_cdp("privacy", "export", "C1001", db=db, audit=audit).stdout)
     assert doc["customer"]["email"] is None and doc["attribute_values"] == []
     assert len(doc["contacts"]) == 2 and all(k["subject"] is None for k in doc["contacts"])
-    failed = _cdp("privacy", "erase", "C-NOBODY", db=db, audit=audit)
+    failed = _cdp("privacy", "erase", "C-NOBODY", "--yes", db=db, audit=audit)
     assert failed.returncode == 2 and "cdp: error: no customer 'C-NOBODY'" in failed.stderr
     assert "Traceback" not in failed.stderr
     log = AuditLog(audit)

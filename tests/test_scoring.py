@@ -5,6 +5,8 @@ untrained and unknown models, the segments seam and the CLI."""
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -225,8 +227,13 @@ def test_cli_train_prints_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CDP_DB_PATH", str(path))
     monkeypatch.setenv("CDP_BUFFER_POOL_MB", "128")
     assert cli.main(["train", "churn"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "model churn" in out and "ROC AUC" in out and "logistic baseline" in out
+    # progress on stderr while it runs (docs/cli.md); the card's time carries its offset
+    assert "cdp: train: reading the store's history" in captured.err
+    assert "cdp: train: 100% of the models trained" in captured.err
+    assert re.search(r"trained \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", out)
     assert (tmp_path / "cli.lbdb.models" / "churn.json").exists()
     with pytest.raises(SystemExit):  # argparse rejects an unknown model name
         cli.main(["train", "bogus"])

@@ -389,6 +389,7 @@ def test_rate_limit_is_per_credential(demo_store, tmp_path) -> None:  # type: ig
 
 def test_keys_cli(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("CDP_DB_PATH", str(tmp_path / "cli.lbdb"))
+    assert cdp_main(["init"]) == 0  # keys are made in a store that exists (cdp init makes an empty one)
     assert cdp_main(["keys", "create", "--role", "partner", "--name", "billing",
                      "--operations", "upsertAccounts", "customer", "--scope", "personal:email"]) == 0
     text = capsys.readouterr().out.strip()
@@ -401,10 +402,10 @@ def test_keys_cli(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-unt
     assert "must name the operations" in capsys.readouterr().err
     assert cdp_main(["keys", "create", "--role", "analyst", "--name", "x", "--scope", "everything"]) == 2
     assert "unknown scope" in capsys.readouterr().err
-    assert cdp_main(["keys", "revoke", key_id]) == 0
+    assert cdp_main(["keys", "revoke", "--yes", key_id]) == 0
     capsys.readouterr()
     assert cdp_main(["keys", "list"]) == 0 and "revoked" in capsys.readouterr().out
-    assert cdp_main(["keys", "revoke", "ffffffffffff"]) == 2
+    assert cdp_main(["keys", "revoke", "--yes", "ffffffffffff"]) == 2
     assert cdp_main(["audit", "--action", "key_revoked"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[0])["principal"].startswith("cli:")
 
@@ -527,9 +528,9 @@ def test_the_last_admin_key_cannot_be_revoked_through_the_api(tmp_path, monkeypa
     # The CLI (someone holding the store's files) may, but only when told so explicitly.
     monkeypatch.setenv("CDP_DB_PATH", str(db))
     monkeypatch.setenv("CDP_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
-    assert cdp_main(["keys", "revoke", made["apiKey"]["id"]]) == 2
+    assert cdp_main(["keys", "revoke", "--yes", made["apiKey"]["id"]]) == 2
     assert "last active admin key" in capsys.readouterr().err
-    assert cdp_main(["keys", "revoke", "--last-admin", made["apiKey"]["id"]]) == 0
+    assert cdp_main(["keys", "revoke", "--yes", "--last-admin", made["apiKey"]["id"]]) == 0
     with LadybugStore(db, buffer_pool_mb=64) as reopened:
         assert not any(k.role is Role.ADMIN and k.revoked_at is None and k.id != expired.id
                        for k in list_keys(reopened))
