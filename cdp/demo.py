@@ -1464,6 +1464,27 @@ def _campaign_audience(audience: str, holdings: _Holdings) -> np.ndarray:
     return audiences[audience]
 
 
+_HOLDS_MOBILE = {"any": [{"holds": {"category": "VOICE"}}, {"holds": {"category": "MOBILE_DATA"}}]}
+_HOLDS_BROADBAND = {"holds": {"category": "BROADBAND"}}
+#: Each campaign audience of :func:`_campaign_audience` as a segment definition (``docs/segments.md``):
+#: the demo campaigns' ``target_definition``, so their audience can be rebuilt through the API.
+#: Key accounts were never targeted (their account manager makes offers).
+AUDIENCE_DEFINITIONS: dict[str, dict] = {
+    "no_broadband": {"not": _HOLDS_BROADBAND},
+    "broadband_no_bundle": {"all": [_HOLDS_BROADBAND, {"not": {"holds": {"bundle": True}}}]},
+    "broadband_no_tv": {"all": [_HOLDS_BROADBAND, {"not": {"holds": {"category": "TV"}}}]},
+    "broadband": _HOLDS_BROADBAND,
+    "mobile": _HOLDS_MOBILE,
+    "mobile_no_bundle": {"all": [_HOLDS_MOBILE, {"not": {"holds": {"bundle": True}}}]},
+}
+
+
+def _target_definition(audience: str) -> str:
+    """The JSON ``target_definition`` of a demo campaign for ``audience``: who it is for, without key accounts."""
+    not_key = {"attribute": {"key": "tier", "op": "NE", "value": "KEY_ACCOUNT"}}
+    return json.dumps({"all": [AUDIENCE_DEFINITIONS[audience], not_key]}, sort_keys=True)
+
+
 def _campaign_contacts(rng: np.random.Generator, number: int, campaign: _Campaign, people: _People,
                        churn: _Churn, holdings: _Holdings, cat: _Catalog, clock: _Clock,
                        as_of: datetime.date, subjects: list[str], codes: list[str]) -> _ContactRows:
@@ -1803,7 +1824,9 @@ def _campaign_tables(contacts: _ContactRows, codes: list[str], cat: _Catalog, cu
     """The demo's past campaigns as ``Campaign`` nodes with ``OFFERS``, ``TARGETED`` and ``SENT``.
 
     They ran before cdp managed campaigns: no control group was held out, so
-    their reports have no lift. Each contacted customer is TREATMENT; an
+    their reports have no lift. Each carries its audience as a target definition
+    (:data:`AUDIENCE_DEFINITIONS`), so ``campaign { audience }`` shows who it
+    would reach today. Each contacted customer is TREATMENT; an
     ACCEPTED contact is the conversion (revenue: a year of the offer's price,
     plus its one-off price), a DECLINED one the decline.
     """
@@ -1830,7 +1853,7 @@ def _campaign_tables(contacts: _ContactRows, codes: list[str], cat: _Catalog, cu
         "purpose": pa.array(["MARKETING"] * count, pa.string()),
         "status": pa.array(["COMPLETED"] * count, pa.string()),
         "target_segment": pa.nulls(count, pa.string()),
-        "target_definition": pa.nulls(count, pa.string()),
+        "target_definition": pa.array([_target_definition(c.audience) for c in CAMPAIGNS[:count]], pa.string()),
         "waves": pa.array([_demo_waves(start_us[i], [int(((number == i) & (wave == w)).sum()) for w in (1, 2)])
                            for i in range(count)], pa.string()),
         "offer_choice": pa.array(["RANK"] * count, pa.string()),
