@@ -379,11 +379,11 @@ class Campaigns:
         for i, product in enumerate(spec.offers):
             row = products.get(product)
             if row is None:
-                raise InvalidInput(f"offers[{i}]: no product {product!r}", field="offers")
+                raise InvalidInput(f"offers[{i}]: no product {product!r}", field=f"offers[{i}]")
             if (row.get("lifecycle") or "ACTIVE") != "ACTIVE" or row.get("offerable") is False:
                 raise InvalidInput(f"offers[{i}]: product {product!r} is not offerable "
                                    f"(lifecycle {row.get('lifecycle')}, offerable {row.get('offerable')})",
-                                   field="offers")
+                                   field=f"offers[{i}]")
         if not spec.waves:
             raise InvalidInput("a campaign needs at least one wave", field="waves")
         if len(spec.waves) > MAX_WAVES:
@@ -391,9 +391,9 @@ class Campaigns:
         channels = self.store.channels()
         for i, wave in enumerate(spec.waves):
             if wave.channel not in channels:
-                raise InvalidInput(f"waves[{i}]: unknown channel {wave.channel!r}", field="waves")
+                raise InvalidInput(f"waves[{i}].channel: unknown channel {wave.channel!r}", field=f"waves[{i}].channel")
             if not 0 <= wave.delay_days <= 365:
-                raise InvalidInput(f"waves[{i}]: delayDays must be 0..365", field="waves")
+                raise InvalidInput(f"waves[{i}].delayDays: must be 0..365", field=f"waves[{i}].delayDays")
         if not 0.0 <= spec.control_share <= MAX_CONTROL_SHARE:
             raise InvalidInput(f"controlShare must be between 0 and {MAX_CONTROL_SHARE}", field="controlShare")
         if spec.budget is not None and not spec.budget >= 0:
@@ -659,12 +659,16 @@ class Campaigns:
             outcomes: dict[str, str] = {}
             for i, item in enumerate(responses):
                 where = f"{file}: row {i + 1}" if file else f"responses[{i}]"
+
+                def at(name: str, i: int = i) -> str:
+                    """``extensions.field``: the full argument path (``responses[3].wave``); from a file, the column."""
+                    return name if file else f"responses[{i}].{name}"
                 if item.kind not in RESPONSE_KINDS:
                     raise InvalidInput(f"{where}: response must be one of {', '.join(RESPONSE_KINDS)}",
-                                       field="response")
+                                       field=at("response"))
                 if item.customer_id not in members.index:
                     raise InvalidInput(f"{where}: customer {item.customer_id!r} is not in the campaign's audience",
-                                       field="customerId")
+                                       field=at("customerId"))
                 member = members.loc[item.customer_id]
                 current = updates.setdefault(item.customer_id, {
                     k: (None if pd.isna(member[k]) else member[k])
@@ -674,14 +678,14 @@ class Campaigns:
                 wave = item.wave if item.wave is not None else last
                 if item.wave is not None and (not treated or last is None or not 1 <= item.wave <= last):
                     raise InvalidInput(f"{where}: wave {item.wave} did not contact customer {item.customer_id!r}",
-                                       field="wave")
+                                       field=at("wave"))
                 if item.revenue is not None and item.kind != "CONVERTED":
-                    raise InvalidInput(f"{where}: revenue belongs to a CONVERTED response", field="revenue")
+                    raise InvalidInput(f"{where}: revenue belongs to a CONVERTED response", field=at("revenue"))
                 if item.revenue is not None and not item.revenue >= 0:
-                    raise InvalidInput(f"{where}: revenue must be >= 0", field="revenue")
+                    raise InvalidInput(f"{where}: revenue must be >= 0", field=at("revenue"))
                 if campaign.launched_at is not None and item.at < campaign.launched_at:
                     raise InvalidInput(f"{where}: {item.at:%Y-%m-%d %H:%M} lies before the launch "
-                                       f"({campaign.launched_at:%Y-%m-%d %H:%M})", field="at")
+                                       f"({campaign.launched_at:%Y-%m-%d %H:%M})", field=at("at"))
 
                 def earliest(key: str) -> None:
                     current[key] = item.at if current[key] is None else min(current[key], item.at)

@@ -34,6 +34,15 @@ What the data looks like (dates are relative to ``as_of``):
   contacts and campaign offers (SMS wave, then an outbound-call wave for the
   customers who did not answer), with channels, outcomes, satisfaction and
   resolution times.
+* Ongoing problems (the planted "unhappy now" group, :func:`_ongoing_problems`): about 8% of
+  active customers (more among broadband holders and customers whose contract ran out) made
+  2-4 complaints in the last 15-60 days, mostly still open or escalated and rated low. They
+  have not churned (yet): drawn after churn from a stream of their own, so everything else is
+  what it would be without them. They are the members of the retention examples of README.md
+  and docs/segments.md (broadband, two complaints in 90 days, out of contract).
+* Past campaigns (``Campaign``, ``OFFERS``, ``TARGETED``, ``SENT``): the eight campaigns of
+  :data:`CAMPAIGNS`, COMPLETED, each with its audience as a target definition
+  (:data:`AUDIENCE_DEFINITIONS`), so ``campaign { audience }`` rebuilds who it would reach now.
 * Monetary events: monthly INVOICE and PAYMENT on postpaid and business
   accounts over the last six months, TOP_UP on prepaid accounts, PURCHASE for
   devices bought in purchase contacts, REFUND after some resolved complaints.
@@ -42,8 +51,8 @@ What the data looks like (dates are relative to ``as_of``):
 Ground truth (``DemoData.truth``, one row per customer): ``customer_id``,
 ``tier``, ``churned``, ``churn_probability``, ``churned_on`` and the signals the
 probability was computed from: ``tenure_years``, ``contract_type`` and
-``out_of_contract`` (first account), ``complaints`` (equals the customer's
-COMPLAINT contacts), ``expected_satisfaction``, ``dissatisfaction`` (latent),
+``out_of_contract`` (first account), ``complaints`` (the customer's COMPLAINT
+contacts but those of an ongoing problem, counted in ``problem_complaints``), ``expected_satisfaction``, ``dissatisfaction`` (latent),
 ``usage_share`` and ``price_to_usage`` (latent usage, not in the graph),
 ``products``, ``has_bundle`` and ``monthly_spend`` (list price net of discount).
 
@@ -1314,11 +1323,13 @@ def _holdings(subs: _Subscriptions, accounts: _Accounts, cat: _Catalog, customer
 
 def _contacts(rng: np.random.Generator, people: _People, churn: _Churn, holdings: _Holdings,
               prefs: _Preferences, cat: _Catalog, clock: _Clock,
-              as_of: datetime.date) -> tuple[_ContactRows, list[str], list[str]]:
+              as_of: datetime.date, problems: tuple[np.random.Generator, np.ndarray] | None = None,
+              ) -> tuple[_ContactRows, list[str], list[str]]:
     """All contacts of the last two years, sorted by customer and time.
 
-    Returns the rows, the subject texts and the campaign codes their indexes
-    point into.
+    ``problems`` is the stream and the per-customer counts of ongoing-problem complaints
+    (:func:`_ongoing_problems`). Returns the rows, the subject texts and the campaign codes
+    their indexes point into.
     """
     subjects: list[str] = []
     parts = [_inbound_contacts(rng, spec, people, churn, holdings, prefs, cat, clock, subjects)
@@ -1328,9 +1339,73 @@ def _contacts(rng: np.random.Generator, people: _People, churn: _Churn, holdings
     for number, campaign in enumerate(CAMPAIGNS):
         parts.append(_campaign_contacts(rng, number, campaign, people, churn, holdings, cat, clock, as_of,
                                         subjects, codes))
+    if problems is not None:
+        parts.append(_problem_complaints(problems[0], problems[1], people, churn, holdings, clock, subjects))
     rows = _ContactRows.concat(parts)
     order = np.lexsort((rows.at, rows.customer))
     return rows.take(order), subjects, codes
+
+
+PROBLEM_RATE = 0.06
+"""Share of active customers with an ongoing service problem (before the multipliers of
+:func:`_ongoing_problems`)."""
+PROBLEM_DAYS = (15, 60)
+"""An ongoing problem's first complaint lies this many days before ``as_of`` (uniform)."""
+BROADBAND_PROBLEMS = ("Slow internet connection", "Outage not compensated", "Technician did not show up")
+MOBILE_PROBLEMS = ("Mobile coverage problems", "Unexpected charges on invoice", "Wrong price applied")
+
+
+def _ongoing_problems(rng: np.random.Generator, people: _People, churn: _Churn, accounts: _Accounts,
+                      holdings: _Holdings, clock: _Clock) -> np.ndarray:
+    """How many complaints each customer made about an ongoing problem (0 for most): the planted
+    "unhappy now" group a retention desk looks for (``docs/segments.md``'s examples).
+
+    Active customers (not churned, joined at least 90 days ago) holding broadband or mobile
+    products get a problem with probability ``PROBLEM_RATE``, doubled for broadband holders (home
+    service problems are the most reported) and doubled again when an account's contract has run
+    out (they are the ones who can leave, and say so), times ``exp(0.5 * dissatisfaction)``; capped at
+    0.6. A problem is 2-4 complaints (see :func:`_problem_complaints`). Drawn after churn, from a
+    stream of its own: the rest of the data, and each customer's churn probability, are what they
+    would be without it; the risk the problem carries lies after ``as_of``.
+    """
+    ran_out = (accounts.contract != NO_CONTRACT) & (accounts.contract_end >= 0) & (accounts.contract_end < clock.as_of)
+    out_of_contract = np.bincount(accounts.customer[ran_out], minlength=people.count) > 0
+    holds = holdings.broadband | holdings.mobile
+    active = ~churn.churned & holds & (people.joined < clock.as_of - 90)
+    p = (PROBLEM_RATE * np.where(holdings.broadband, 2.0, 1.0) * np.where(out_of_contract, 2.0, 1.0)
+         * np.exp(.5 * people.dissatisfaction))
+    has = active & (rng.random(people.count) < np.minimum(p, .6))
+    return np.where(has, 2 + rng.binomial(2, .4, people.count), 0)
+
+
+def _problem_complaints(rng: np.random.Generator, problems: np.ndarray, people: _People, churn: _Churn,
+                        holdings: _Holdings, clock: _Clock, subjects: list[str]) -> _ContactRows:
+    """The complaints of ongoing problems: the first 15-60 days before ``as_of``, follow-ups on later
+    days before it; about a broadband problem when the customer holds broadband, else a mobile one;
+    mostly through the call centre (key accounts: their account manager), mostly still OPEN or
+    ESCALATED, rated low when surveyed."""
+    customer = np.repeat(np.arange(people.count), problems)
+    size = len(customer)
+    first_of = np.cumsum(problems) - problems  # row of each customer's first complaint
+    first = np.zeros(size, dtype=bool)
+    first[first_of[problems > 0]] = True
+    start = clock.as_of - rng.integers(PROBLEM_DAYS[0], PROBLEM_DAYS[1] + 1, people.count)
+    lo = start[customer]
+    day = np.where(first, lo, _day_between(rng, lo + 1, np.full(size, clock.as_of - 1)))
+    channel = _choose(rng, _shares(CHANNEL_IDS, {"CALL_CENTRE": .6, "STORE": .1, "WEB": .15, "EMAIL": .15}), size)
+    channel = np.where(people.tier[customer] == KEY_ACCOUNT, AGENT, channel)
+    at = day * DAY_US + _time_of_day_us(rng, channel)
+    outcome = _choose(rng, _shares(CONTACT_OUTCOME_VALUES, {"OPEN": .45, "ESCALATED": .35, "RESOLVED": .2}), size)
+    outcome, resolved = _resolutions(rng, outcome, at, clock)
+    satisfaction = _satisfaction(rng, churn.satisfaction[customer], -1.8, rng.random(size) < .5)
+    broadband = holdings.broadband[customer]
+    topic = rng.integers(0, 3, size)
+    subject = np.where(broadband, topic, len(BROADBAND_PROBLEMS) + topic) + len(subjects)
+    subjects.extend(BROADBAND_PROBLEMS + MOBILE_PROBLEMS)
+    about = holdings.random_product(rng, customer)
+    return _ContactRows(customer=customer, at=at, kind=np.full(size, _code(CONTACT_KIND_VALUES, "COMPLAINT")),
+                        channel=channel, outcome=outcome, satisfaction=satisfaction, subject=subject,
+                        campaign=np.full(size, -1), resolved=resolved, about=about)
 
 
 def _contact_window(people: _People, churn: _Churn, clock: _Clock) -> tuple[np.ndarray, np.ndarray]:
@@ -1462,6 +1537,27 @@ def _campaign_audience(audience: str, holdings: _Holdings) -> np.ndarray:
         "mobile_no_bundle": h.mobile & ~h.bundle,
     }
     return audiences[audience]
+
+
+_HOLDS_MOBILE = {"any": [{"holds": {"category": "VOICE"}}, {"holds": {"category": "MOBILE_DATA"}}]}
+_HOLDS_BROADBAND = {"holds": {"category": "BROADBAND"}}
+#: Each campaign audience of :func:`_campaign_audience` as a segment definition (``docs/segments.md``):
+#: the demo campaigns' ``target_definition``, so their audience can be rebuilt through the API.
+#: Key accounts were never targeted (their account manager makes offers).
+AUDIENCE_DEFINITIONS: dict[str, dict] = {
+    "no_broadband": {"not": _HOLDS_BROADBAND},
+    "broadband_no_bundle": {"all": [_HOLDS_BROADBAND, {"not": {"holds": {"bundle": True}}}]},
+    "broadband_no_tv": {"all": [_HOLDS_BROADBAND, {"not": {"holds": {"category": "TV"}}}]},
+    "broadband": _HOLDS_BROADBAND,
+    "mobile": _HOLDS_MOBILE,
+    "mobile_no_bundle": {"all": [_HOLDS_MOBILE, {"not": {"holds": {"bundle": True}}}]},
+}
+
+
+def _target_definition(audience: str) -> str:
+    """The JSON ``target_definition`` of a demo campaign for ``audience``: who it is for, without key accounts."""
+    not_key = {"attribute": {"key": "tier", "op": "NE", "value": "KEY_ACCOUNT"}}
+    return json.dumps({"all": [AUDIENCE_DEFINITIONS[audience], not_key]}, sort_keys=True)
 
 
 def _campaign_contacts(rng: np.random.Generator, number: int, campaign: _Campaign, people: _People,
@@ -1803,7 +1899,9 @@ def _campaign_tables(contacts: _ContactRows, codes: list[str], cat: _Catalog, cu
     """The demo's past campaigns as ``Campaign`` nodes with ``OFFERS``, ``TARGETED`` and ``SENT``.
 
     They ran before cdp managed campaigns: no control group was held out, so
-    their reports have no lift. Each contacted customer is TREATMENT; an
+    their reports have no lift. Each carries its audience as a target definition
+    (:data:`AUDIENCE_DEFINITIONS`), so ``campaign { audience }`` shows who it
+    would reach today. Each contacted customer is TREATMENT; an
     ACCEPTED contact is the conversion (revenue: a year of the offer's price,
     plus its one-off price), a DECLINED one the decline.
     """
@@ -1830,7 +1928,7 @@ def _campaign_tables(contacts: _ContactRows, codes: list[str], cat: _Catalog, cu
         "purpose": pa.array(["MARKETING"] * count, pa.string()),
         "status": pa.array(["COMPLETED"] * count, pa.string()),
         "target_segment": pa.nulls(count, pa.string()),
-        "target_definition": pa.nulls(count, pa.string()),
+        "target_definition": pa.array([_target_definition(c.audience) for c in CAMPAIGNS[:count]], pa.string()),
         "waves": pa.array([_demo_waves(start_us[i], [int(((number == i) & (wave == w)).sum()) for w in (1, 2)])
                            for i in range(count)], pa.string()),
         "offer_choice": pa.array(["RANK"] * count, pa.string()),
@@ -1887,7 +1985,8 @@ def _event_table(events: _EventRows, descriptions: list[str]) -> pa.Table:
     })
 
 
-def _truth(people: _People, churn: _Churn, accounts: _Accounts, customer_ids: pa.Array) -> pd.DataFrame:
+def _truth(people: _People, churn: _Churn, accounts: _Accounts, customer_ids: pa.Array,
+           problems: np.ndarray) -> pd.DataFrame:
     """Per-customer ground truth: churn outcome, probability and the signals behind it."""
     table = pa.table({
         "customer_id": customer_ids,
@@ -1899,6 +1998,7 @@ def _truth(people: _People, churn: _Churn, accounts: _Accounts, customer_ids: pa
         "contract_type": _pick(CONTRACT_TYPE_VALUES, accounts.contract[accounts.start]),
         "out_of_contract": pa.array(churn.out_of_contract),
         "complaints": pa.array(churn.complaints.astype(np.int64)),
+        "problem_complaints": pa.array(problems.astype(np.int64)),
         "expected_satisfaction": pa.array(churn.satisfaction),
         "dissatisfaction": pa.array(people.dissatisfaction),
         "usage_share": pa.array(people.usage),
@@ -1939,7 +2039,9 @@ def generate(customers: int, *, seed: int = 42, as_of: datetime.date = datetime.
     """
     _check_arguments(customers, seed, as_of)
     clock = _Clock.at(as_of)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(10)]
+    # Streams are children of one seed; a new mechanism takes a new child at the end, so the
+    # data of the others stays what it was (child i does not depend on how many are spawned).
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(11)]
     nodes: dict[str, pa.Table] = {}
     rels: dict[str, pa.Table] = {}
 
@@ -1984,7 +2086,9 @@ def generate(customers: int, *, seed: int = 42, as_of: datetime.date = datetime.
     done("preferences")
 
     holdings = _holdings(subs, accounts, cat, people.count)
-    contacts, subjects, codes = _contacts(streams[7], people, churn, holdings, prefs, cat, clock, as_of)
+    problems = _ongoing_problems(streams[10], people, churn, accounts, holdings, clock)
+    contacts, subjects, codes = _contacts(streams[7], people, churn, holdings, prefs, cat, clock, as_of,
+                                          (streams[10], problems))
     del holdings
     nodes["Contact"] = _contact_table(contacts, subjects, codes, cat)
     contact_ids = nodes["Contact"].column("id").combine_chunks()
@@ -2012,7 +2116,7 @@ def generate(customers: int, *, seed: int = 42, as_of: datetime.date = datetime.
         nodes[label] = MODEL.node(label).arrow_schema().empty_table()
     done("identities and attribute provenance")
 
-    truth = _truth(people, churn, accounts, customer_ids)
+    truth = _truth(people, churn, accounts, customer_ids, problems)
     data = DemoData(nodes={n.label: nodes[n.label] for n in MODEL.nodes},
                     relationships={r.type: rels[r.type] for r in MODEL.relationships}, truth=truth)
     done("done")

@@ -60,9 +60,14 @@ class QueryTooComplex(LimitExceeded):
 
 
 class PageTooLarge(InvalidInput):
-    """A page size (``first``) above ``CDP_MAX_PAGE_SIZE``."""
+    """A page size (``first``) above ``CDP_MAX_PAGE_SIZE``; ``limit`` is that maximum
+    (answered as ``extensions.limit``, like the other limits)."""
 
     code = "PAGE_TOO_LARGE"
+
+    def __init__(self, message: str, *, field: str | None = None, limit: int) -> None:
+        super().__init__(message, field=field)
+        self.limit = limit
 
 
 class RequestTooLarge(LimitExceeded):

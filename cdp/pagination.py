@@ -41,6 +41,7 @@ def page_window(first: int, after: str | None, max_page_size: int) -> tuple[int,
     if first < 0:
         raise InvalidInput(f"first must be between 0 and {max_page_size}, got {first}", field="first")
     if first > max_page_size:
-        raise PageTooLarge(f"first must be between 0 and {max_page_size}, got {first}", field="first")
+        raise PageTooLarge(f"first must be between 0 and {max_page_size}, got {first}", field="first",
+                           limit=max_page_size)
     skip = decode_cursor(after) + 1 if after else 0
     return skip, first

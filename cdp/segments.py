@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from cdp.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cdp.model_card import ModelNotTrained
 from cdp.permissions import personal_key
 from cdp.projection import ProjectionData, utc_now
 from graph.model import (
@@ -69,7 +70,7 @@ from graph.store import GraphStore, node_op
 Authorise = Callable[[Mapping[str, str]], object]
 
 #: ``scores(name, data)``: per-row floats of score ``name`` (NaN = unscored);
-#: raises ``InvalidInput`` when the score is unknown or its model untrained.
+#: raises ``InvalidInput`` when the score is unknown, ``ModelNotTrained`` when its model is untrained.
 ScoreLookup = Callable[[str, ProjectionData], np.ndarray]
 
 #: Deepest nesting of all/any/not a definition may have.
@@ -1363,12 +1364,17 @@ class _Context:
         return np.where(previous > 0, ratio, fallback)
 
     def score(self, node: ScoreCondition) -> np.ndarray:
+        # An untrained model is MODEL_NOT_TRAINED here as on a customer's score fields (one
+        # cause, one code: docs/errors.md), with the node's path as for any bad node.
+        path = f"{node.path}.name"
         if self.scores is None:
-            raise _bad(f"{node.path}.name", f"score {node.name!r} is not available: no model is trained")
+            raise ModelNotTrained(f"{path}: score {node.name!r} is not available: no model is trained", field=path)
         try:
             values = np.asarray(self.scores(node.name, self.data), dtype=float)
+        except ModelNotTrained as exc:
+            raise ModelNotTrained(f"{path}: {exc.message}", field=path) from exc
         except InvalidInput as exc:
-            raise _bad(f"{node.path}.name", exc.message) from exc
+            raise _bad(path, exc.message) from exc
         if values.shape != (self.n,):
             raise AssertionError(f"score {node.name} has {values.shape} values for {self.n} customers")
         return values

@@ -18,6 +18,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from cdp.errors import CdpError
+from cdp.limits import PageTooLarge
 
 log = logging.getLogger("cdp.graphql")
 
@@ -60,6 +61,8 @@ class ErrorCodes(MaskErrors):
                 message = original.message
                 if original.field:
                     extensions["field"] = original.field
+                if isinstance(original, PageTooLarge):
+                    extensions["limit"] = original.limit
             extensions["code"] = code
             out.append(GraphQLError(
                 message, nodes=error.nodes, source=error.source, positions=error.positions,

@@ -80,9 +80,9 @@ def test_demo_history_is_listed_as_completed_campaigns(http: TestClient) -> None
 def test_create_rejects_bad_plans_with_the_field(http: TestClient) -> None:
     cases = [
         ({"offers": []}, "offers"),
-        ({"offers": ["P-NOPE"]}, "offers"),
+        ({"offers": ["P-BB-500", "P-NOPE"]}, "offers[1]"),  # the full path, as the message says
         ({"waves": []}, "waves"),
-        ({"waves": [{"channel": "PIGEON"}]}, "waves"),
+        ({"waves": [{"channel": "PIGEON"}]}, "waves[0].channel"),
         ({"controlShare": 0.9}, "controlShare"),
         ({"budget": -1.0}, "budget"),
         ({"targetSegment": "SEG-NONE", "targetDefinition": None}, "targetSegment"),
@@ -248,7 +248,8 @@ def test_launch_waves_exports_and_responses(http: TestClient, store: GraphStore)
     bad = gql(http, RESPOND, {"id": campaign_id, "r": [
         {"customerId": some[0], "response": "CONVERTED", "revenue": 100.0},
         {"customerId": "C-NOT-IN", "response": "OPENED"}]})
-    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT" and "responses[1]" in bad["errors"][0]["message"]
+    assert bad["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "responses[1].customerId"}
+    assert bad["errors"][0]["message"].startswith("responses[1]: ")
     assert Campaigns(store, None).members(campaign_id)["converted_at"].notna().sum() == 0
     good = gql(http, RESPOND, {"id": campaign_id, "r": [
         {"customerId": some[0], "response": "CONVERTED", "revenue": 100.0},

@@ -434,12 +434,16 @@ def test_churned_customers_closed_every_account(data: DemoData) -> None:
 
 def test_churn_depends_on_observable_signals(large: DemoData) -> None:
     """Churn, read from the tables, is more frequent with complaints, without a contract and
-    without a bundle; churners complained more and rated contacts lower."""
+    without a bundle; churners complained more and rated contacts lower. Complaints are read as
+    the churn model reads them: before its latest cutoff (90 days before ``as_of``), so the
+    ongoing problems of the last 60 days (customers who have not left yet) do not count."""
     customers = frame(large, "Customer").set_index("id")
     churned = customers.status == "CHURNED"
     contacts = frame(large, "Contact")
     contacts["customer"] = frame(large, "HAD_CONTACT").set_index("to")["from"].loc[contacts.id].to_numpy()
-    complaints = contacts[contacts.kind == "COMPLAINT"].groupby("customer").size()
+    every = contacts[contacts.kind == "COMPLAINT"].groupby("customer").size()
+    cutoff = pd.Timestamp(AS_OF - datetime.timedelta(days=90))
+    complaints = contacts[(contacts.kind == "COMPLAINT") & (contacts["at"] < cutoff)].groupby("customer").size()
     complaints = complaints.reindex(customers.index, fill_value=0)
     many = complaints >= 2
     assert many.sum() > 300
@@ -457,9 +461,31 @@ def test_churn_depends_on_observable_signals(large: DemoData) -> None:
     assert churned[truth.has_bundle.loc[customers.index]].mean() < churned[~truth.has_bundle].mean()
     short = truth.tenure_years < 1
     assert churned[short].mean() > churned[truth.tenure_years > 5].mean()
-    assert (truth.complaints.loc[complaints.index] == complaints).all()
+    assert ((truth.complaints + truth.problem_complaints).loc[every.index] == every).all()
+    assert (truth.complaints + truth.problem_complaints).sum() == every.sum()
     # the drawn churn rate matches the latent probabilities
     assert truth.churned.mean() == pytest.approx(truth.churn_probability.mean(), abs=.01)
+
+
+def test_ongoing_problems_are_recent_complaints_of_customers_still_here(large: DemoData) -> None:
+    """The planted "unhappy now" group: active customers with 2-4 complaints, the first 15-60
+    days before ``as_of``, most not resolved; broadband holders and customers out of contract
+    more often."""
+    truth = large.truth.set_index("customer_id")
+    problem = truth.problem_complaints > 0
+    assert .03 < problem.mean() < .2
+    assert truth.problem_complaints[problem].between(2, 4).all()
+    customers = frame(large, "Customer").set_index("id")
+    assert (customers.status[problem[problem].index] == "ACTIVE").all()
+    contacts = frame(large, "Contact")
+    contacts["customer"] = frame(large, "HAD_CONTACT").set_index("to")["from"].loc[contacts.id].to_numpy()
+    recent = contacts[(contacts.kind == "COMPLAINT")
+                      & (contacts["at"] >= pd.Timestamp(AS_OF - datetime.timedelta(days=60)))]
+    per_customer = recent.groupby("customer").size()
+    assert (per_customer.reindex(problem[problem].index, fill_value=0) >= truth.problem_complaints[problem]).all()
+    assert (recent[recent.customer.isin(problem[problem].index)].outcome != "RESOLVED").mean() > .6
+    out_of_contract = truth.out_of_contract & (truth.contract_type != "NO_CONTRACT")
+    assert problem[out_of_contract].mean() > 1.5 * problem[~out_of_contract].mean()
 
 
 # ---------------------------------------------------------------- parquet

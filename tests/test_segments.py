@@ -420,17 +420,20 @@ def test_preview_size_agrees_with_the_customer_search(client) -> None:  # type: 
     assert body["data"]["previewSegment"]["size"] == search["data"]["customers"]["totalCount"] > 0
 
 
-@pytest.mark.parametrize("definition,field", [
-    ({"all": [{"contacts": {"days": -3}}]}, "definition.all[0].contacts.days"),
-    ({"all": [{"attribute": {"key": "tier", "op": "EQ", "value": "x"}}, {}]}, "definition.all[0].attribute.value"),
-    ({"any": [{"holds": {"product": "NOPE"}}]}, "definition.any[0].holds.product"),
-    ({"all": [{"not": {"contacts": {"days": 3}, "holds": {"bundle": True}}}]}, "definition.all[0].not"),
-    ({"score": {"name": "churn_risk", "op": "GT", "value": 0.5}}, "definition.score.name"),
+@pytest.mark.parametrize("definition,field,code", [
+    ({"all": [{"contacts": {"days": -3}}]}, "definition.all[0].contacts.days", "BAD_USER_INPUT"),
+    ({"all": [{"attribute": {"key": "tier", "op": "EQ", "value": "x"}}, {}]}, "definition.all[0].attribute.value",
+     "BAD_USER_INPUT"),
+    ({"any": [{"holds": {"product": "NOPE"}}]}, "definition.any[0].holds.product", "BAD_USER_INPUT"),
+    ({"all": [{"not": {"contacts": {"days": 3}, "holds": {"bundle": True}}}]}, "definition.all[0].not",
+     "BAD_USER_INPUT"),
+    # an untrained model: the code a customer's churnRisk gives for the same cause
+    ({"score": {"name": "churn_risk", "op": "GT", "value": 0.5}}, "definition.score.name", "MODEL_NOT_TRAINED"),
 ])
-def test_preview_errors_name_the_node(client, definition: dict, field: str) -> None:  # type: ignore[no-untyped-def]
+def test_preview_errors_name_the_node(client, definition: dict, field: str, code: str) -> None:  # type: ignore[no-untyped-def]
     body = gql(client, PREVIEW, {"d": definition, "first": 5})
     error = body["errors"][0]
-    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
+    assert error["extensions"] == {"code": code, "field": field}
     assert error["message"].startswith(field)
 
 
