@@ -104,6 +104,7 @@ def import_demo(data: Any, home: Path, heap: str = "1g", off_heap: str = "2G") -
     cmd = ["java", f"-Xmx{heap}", "-cp", f"{NEO4J_TOOLS / 'classes'}{os.pathsep}{NEO4J_TOOLS / 'lib'}/*",
            "org.neo4j.cli.AdminTool", "database", "import", "full", "neo4j", "--threads=2",
            f"--max-off-heap-memory={off_heap}", "--multiline-fields=true", "--skip-duplicate-nodes=false",
+           f"--report-file={home / 'import.report'}",  # else written into the working directory
            *args]
     log = home / "import.log"
     with open(log, "w") as out:
