@@ -20,7 +20,7 @@ help:
 	@echo "make test    - install and run the whole test suite (both stores: embedded and a local Neo4j)"
 	@echo "make neo4j   - run a local Neo4j 5.26 on bolt://127.0.0.1:7687 for development"
 	@echo "make bench   - run the benchmarks (1,000,000 customers; long) and print figures"
-	@echo "make bench-view - cdp's customer view against the Neo4j GraphQL Library on the same local Neo4j (about 10 minutes)"
+	@echo "make bench-view - cdp's customer view against the Neo4j GraphQL Library on the same local Neo4j (about 10 minutes; VIEW_CUSTOMERS=1000000 for 1M)"
 	@echo "make loadtest - 50 clients of mixed reads and writes, then kill-and-re-run convergence (about 5 minutes)"
 
 $(BIN)/python:
@@ -97,10 +97,12 @@ bench: install wrk-tool
 	$(BIN)/python bench/campaigns.py --customers 1000000
 
 # issue 27: cdp's customer view against the Neo4j GraphQL Library 7.6.3 (npm, pinned in
-# bench/neo4j-graphql/package-lock.json) on the same local Neo4j 5.26 and 2,000-customer demo graph,
-# and cdp on its embedded store; 1 and 16 connections, 20 s each (docs/benchmarks.md).
+# bench/neo4j-graphql/package-lock.json) on the same local Neo4j 5.26 and demo graph (2,000 customers;
+# `make bench-view VIEW_CUSTOMERS=1000000` for 1M, imported into Neo4j with neo4j-admin), and cdp on
+# its embedded store; 1 and 16 connections, 20 s each (docs/benchmarks.md).
+VIEW_CUSTOMERS ?= 2000
 bench-view: install wrk-tool neo4j-build
-	$(BIN)/python bench/view_vs_neo4j_graphql.py --customers 2000 --duration 20
+	$(BIN)/python bench/view_vs_neo4j_graphql.py --customers $(VIEW_CUSTOMERS) --duration 20
 
 bench-small: install wrk-tool
 	$(BIN)/python bench/run.py --customers 20000 --duration 10

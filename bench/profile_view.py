@@ -2,6 +2,7 @@
 
     NEO4J_URI=bolt://127.0.0.1:7687 .venv/bin/python -m bench.profile_view --requests 2000
     CDP_DB_PATH=bench/out/store-2000.lbdb .venv/bin/python -m bench.profile_view --view fuller
+    CDP_DB_PATH=bench/out/store-2000.lbdb .venv/bin/python -m bench.profile_view --compare --requests 2000
 
 Builds the real app (``cdp.app.build_app``) on the configured store (which must hold demo
 data, e.g. from ``cdp demo load``), makes an admin key, and sends ``--requests`` views of random
@@ -22,6 +23,8 @@ import time
 from pathlib import Path
 
 from bench.view_query import CUSTOMER_VIEW_QUERY, FULLER_VIEW_QUERY
+
+VIEWS = {"plain": CUSTOMER_VIEW_QUERY, "fuller": FULLER_VIEW_QUERY}
 
 
 async def _drive(app, key: str, ids: list[str], query: str, requests: int, concurrency: int) -> float:  # type: ignore[no-untyped-def]
@@ -52,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--view", choices=["plain", "fuller"], default="plain")
     p.add_argument("--html", type=Path, default=None)
     p.add_argument("--flat", action="store_true", help="self time per function instead of the call tree")
+    p.add_argument("--compare", action="store_true",
+                   help="no profiler: the process CPU per view of the plain and the fuller view, in "
+                        "alternating rounds of 100 (the in-process client's CPU included, alike for both)")
     args = p.parse_args(argv)
 
     from pyinstrument import Profiler
@@ -66,6 +72,24 @@ def main(argv: list[str] | None = None) -> int:
     ids = [r["id"] for r in store.export_nodes("Customer").select(["id"]).to_pylist()][:5000]
     _, key = create_key(store, "profile", "admin")
     query = CUSTOMER_VIEW_QUERY if args.view == "plain" else FULLER_VIEW_QUERY
+
+    async def compare() -> dict[str, float]:
+        cpu = {"plain": 0.0, "fuller": 0.0}
+        async with app.router.lifespan_context(app):
+            for view in cpu:
+                await _drive(app, key, ids, VIEWS[view], 100, args.concurrency)  # warm-up
+            for _ in range(max(1, args.requests // 100)):
+                for view in cpu:
+                    started = time.process_time()
+                    await _drive(app, key, ids, VIEWS[view], 100, args.concurrency)
+                    cpu[view] += time.process_time() - started
+        return {view: seconds * 1000 / (max(1, args.requests // 100) * 100) for view, seconds in cpu.items()}
+
+    if args.compare:
+        per_view = asyncio.run(compare())
+        print(f"{settings.backend}: process CPU per view: plain {per_view['plain']:.2f} ms, fuller "
+              f"{per_view['fuller']:.2f} ms, fuller/plain {per_view['fuller'] / per_view['plain']:.2f}")
+        return 0
 
     async def run() -> float:
         async with app.router.lifespan_context(app):

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from strawberry.dataloader import DataLoader
 
 from cdp import customers as rules
 from cdp.pagination import page_window
@@ -16,7 +19,7 @@ from graph.queries import CustomerFilter, ViewShape
 from graph.store import Row
 from resolvers import view_prefetch
 from resolvers.context import Context
-from resolvers.loaders import ContactKey, cached_value, in_thread
+from resolvers.loaders import MISSING, ContactKey, cached_value, in_thread
 
 
 async def customer(ctx: Context, customer_id: str) -> Row | None:
@@ -92,7 +95,12 @@ async def contact_summary(ctx: Context, customer_id: str) -> Row:
 
 async def monetary_events(ctx: Context, account_ids: list[str]) -> list[Row]:
     """Monetary events of the given accounts, newest first, each with ``account_id``."""
-    per_account = await ctx.loaders.events.load_many(account_ids)
+    return _merged_events(account_ids, await ctx.loaders.events.load_many(account_ids))
+
+
+def _merged_events(account_ids: list[str], per_account: list[list[Row]]) -> list[Row]:
+    """The events of the accounts (``per_account[i]`` of ``account_ids[i]``) in one list, newest
+    first, each with its ``account_id``."""
     rows = [{**e, "account_id": aid} for aid, events in zip(account_ids, per_account) for e in events]
     rows.sort(key=lambda e: (e["at"] or datetime.min, e["id"]), reverse=True)
     return rows
@@ -127,4 +135,51 @@ def contacts_now(
 
 def preferred_channels_now(ctx: Context, customer_id: str) -> list[Row]:
     return cached_value(ctx.loaders.preferences, customer_id)
+
+
+def _per_account_now(ctx: Context, loader: DataLoader, customer_id: str) -> tuple[list[str], list[list[Row]]] | Any:
+    """The customer's account ids and what ``loader`` holds for each, or ``MISSING`` when the
+    accounts or any account's rows are not held."""
+    accs = accounts_now(ctx, customer_id)
+    if accs is MISSING:
+        return MISSING
+    ids = [a["id"] for a in accs]
+    per_account = []
+    for account_id in ids:
+        rows = cached_value(loader, account_id)
+        if rows is MISSING:
+            return MISSING
+        per_account.append(rows)
+    return ids, per_account
+
+
+def all_subscriptions_now(ctx: Context, customer_id: str) -> list[Row]:
+    """``all_subscriptions`` from what the loaders hold, or ``MISSING``."""
+    held = _per_account_now(ctx, ctx.loaders.subscriptions, customer_id)
+    if held is MISSING:
+        return MISSING
+    return [s for subs in held[1] for s in subs]
+
+
+def monetary_events_now(ctx: Context, customer_id: str) -> list[Row]:
+    """``monetary_events`` of all the customer's accounts from what the loaders hold, or ``MISSING``."""
+    held = _per_account_now(ctx, ctx.loaders.events, customer_id)
+    if held is MISSING:
+        return MISSING
+    return _merged_events(*held)
+
+
+def contact_summary_now(ctx: Context, customer_id: str) -> Row:
+    """``contact_summary`` from what the loaders hold (the summary, or the unfiltered contacts it
+    is computed from, as the loader computes it), or ``MISSING``. A summary computed here is primed,
+    so the view's other summary fields reuse it."""
+    summary = cached_value(ctx.loaders.contact_summary, customer_id)
+    if summary is not MISSING:
+        return summary
+    rows = cached_value(ctx.loaders.contacts, ContactKey(customer_id, None, None, None))
+    if rows is MISSING:
+        return MISSING
+    summary = rules.contact_summary(rows)
+    ctx.loaders.contact_summary.prime(customer_id, summary)
+    return summary
 

@@ -130,6 +130,54 @@ def test_on_neo4j_a_view_is_one_store_call(loaded: GraphStore, tmp_path: Path) -
     assert calls == (1 if loaded.one_statement_views else 4)
 
 
+FULLER = """query($id: ID!) { customer(id: $id) {
+  id email tier tenureMonths openComplaints lastContactAt monthlyRevenue productCount
+  accounts { id subscriptions { id product { id name } } }
+  contacts(first: 10) { edges { node { id at kind outcome channel { id name } } } }
+  preferredChannels { rank channel { id name } }
+  monetaryHistory(first: 10) { id kind amount at accountId }
+} }"""
+
+
+def test_the_fuller_view_is_answered_from_the_one_prefetch(loaded: GraphStore, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tenure, open complaints, last contact, revenue, product count, preferred channels and the
+    monetary history answer from what the prefetch read: no store call after it."""
+    ids = [r["id"] for r in loaded.export_nodes("Customer").select(["id"]).to_pylist()]
+    with _client(loaded, tmp_path) as client:
+        gql(client, FULLER, {"id": ids[0]})  # the product and channel catalogues are cached after this
+        before = loaded.call_count
+        gql(client, "{ __typename }")
+        per_request = loaded.call_count - before
+        fast = []
+        for i in ids[1:9]:
+            before = loaded.call_count
+            fast.append(gql(client, FULLER, {"id": i}))
+            calls = loaded.call_count - before - per_request
+            # one statement on Neo4j; embedded, one call per part: customer, accounts,
+            # subscriptions, monetary events, contacts, preferences
+            assert calls == (1 if loaded.one_statement_views else 6), (i, calls)
+        _without_prefetch(monkeypatch)
+        slow = [gql(client, FULLER, {"id": i}) for i in ids[1:9]]
+    assert all("errors" not in v for v in fast), fast
+    assert fast == slow
+    seen = [v["data"]["customer"] for v in fast]
+    assert any(c["monetaryHistory"] for c in seen) and any(c["preferredChannels"] for c in seen)
+    assert any(c["lastContactAt"] for c in seen) and any(c["monthlyRevenue"] for c in seen)
+    for c in seen:
+        history = c["monetaryHistory"]
+        assert len(history) <= 10 and [e["at"] for e in history] == sorted((e["at"] for e in history), reverse=True)
+
+
+def test_a_bad_argument_fails_alike_on_the_fast_path(loaded: GraphStore, tmp_path: Path) -> None:
+    customer_id = loaded.export_nodes("Customer").select(["id"]).to_pylist()[0]["id"]
+    bad = "query($id: ID!) { customer(id: $id) { id accounts { id } monetaryHistory(first: 501) { id } } }"
+    with _client(loaded, tmp_path) as client:
+        body = client.post("/graphql", json={"query": bad, "variables": {"id": customer_id}}).json()
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert body["errors"][0]["path"] == ["customer", "monetaryHistory"]
+
+
 def test_a_masked_field_stays_masked_on_the_fast_path(loaded: GraphStore, tmp_path: Path) -> None:
     row = loaded.export_nodes("Customer").to_pylist()[0]
     with _client(loaded, tmp_path, role="analyst") as client:
