@@ -133,6 +133,20 @@ def open_accounts(data: ProjectionData, at: datetime) -> np.ndarray:
     return np.bincount(a["row"].to_numpy(), weights=(started & ~ended).astype(float), minlength=data.size)
 
 
+def open_subscription_accounts(data: ProjectionData, at: datetime) -> np.ndarray:
+    """Per customer row of ``data``: open accounts at ``at`` that are not prepaid (postpaid,
+    business: the accounts a recurring margin and a closing date belong to)."""
+    a = data.fact("accounts")
+    t = np.datetime64(at.replace(tzinfo=None), "us")
+    started = np.asarray(a["opened_on"], dtype="datetime64[us]")
+    closed = np.asarray(a["closed_on"], dtype="datetime64[us]")
+    status = a["status"].astype(object).to_numpy()
+    open_ = (np.isnat(started) | (started <= t)) & ~((~np.isnat(closed) & (closed <= t))
+                                                    | (np.isnat(closed) & (status == "CLOSED")))
+    prepaid = (a["type"].astype(object).to_numpy() == "PREPAID")
+    return np.bincount(a["row"].to_numpy(), weights=(open_ & ~prepaid).astype(float), minlength=data.size)
+
+
 def active(data: ProjectionData, at: datetime, inactivity_days: int | None = PREPAID_INACTIVITY_DAYS) -> np.ndarray:
     """Per customer row of ``data``: True when the customer is still a customer at ``at``.
 
@@ -147,16 +161,8 @@ def active(data: ProjectionData, at: datetime, inactivity_days: int | None = PRE
     e = data.fact("events")
     if inactivity_days is None or e.empty:  # no money events recorded at all: activity is not observable
         return opened > 0
-    a = data.fact("accounts")
+    other = open_subscription_accounts(data, at)
     t = np.datetime64(at.replace(tzinfo=None), "us")
-    started = np.asarray(a["opened_on"], dtype="datetime64[us]")
-    closed = np.asarray(a["closed_on"], dtype="datetime64[us]")
-    status = a["status"].astype(object).to_numpy()
-    open_ = (np.isnat(started) | (started <= t)) & ~((~np.isnat(closed) & (closed <= t))
-                                                    | (np.isnat(closed) & (status == "CLOSED")))
-    prepaid = (a["type"].astype(object).to_numpy() == "PREPAID")
-    rows = a["row"].to_numpy()
-    other = np.bincount(rows, weights=(open_ & ~prepaid).astype(float), minlength=data.size)
     stamp = np.asarray(e["at"], dtype="datetime64[us]")
     money_in = np.isin(e["kind"].astype(object).to_numpy(), ACTIVITY_KINDS)
     recent = money_in & ~np.isnat(stamp) & (stamp <= t) & (stamp > t - np.timedelta64(inactivity_days, "D"))
