@@ -9,8 +9,8 @@ DSL and fibre internet, add-ons. The extracts:
   (VALUE_ADDED), TV and film streaming (TV). The account carries the contract and the
   payment method as the source writes them (``bench/mappings/wa_churn_billing.toml`` maps
   them onto the model's vocabulary: electronic and mailed checks both become INVOICE).
-  The account opened ``tenure`` months before the extract; churners' closed the day
-  before it. The monthly charge is spread evenly over the products held.
+  The account opened ``tenure`` months before it closed (churners: on a day of the last
+  quarter, seeded) or before the extract (the others). The monthly charge is spread evenly over the products held.
 * ``wa_profile.csv``: gender, senior citizen, partner, dependents, paperless billing and
   total charges, one row per customer and figure, imported as custom attributes.
 
@@ -70,11 +70,15 @@ def write_extract(frame: pd.DataFrame, out: Path, today: date) -> tuple[Path, Pa
     """The billing and profile extracts of ``frame`` in ``out``; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     extracted = datetime.combine(today, datetime.min.time()).isoformat()
-    closed = today - timedelta(days=1)
     rows = []
     for i, r in frame.iterrows():
         cid = f"WA{i + 1:05d}"
         churned = r["churn"] == "yes"
+        # The data set says who left, not when: churners left on a day of the last quarter
+        # (seeded by their row). All leaving the day before the extract would put every
+        # churner's tenure on a lattice of whole months minus one day, which the churn
+        # model's date-leakage check rightly refuses to learn from (docs/models.md).
+        closed = today - timedelta(days=1 + int(np.random.default_rng(i).integers(0, 89)))
         end = closed if churned else today
         opened = end - timedelta(days=int(round(r["tenure"] * 30.44)))
         held = [p for p in PRODUCTS if r[p[0]] == p[1]]

@@ -7,7 +7,8 @@ watches one import (``cdp.ingest.import_file``) and names such columns in the im
 report (``ImportReport.signal``, printed by ``cdp import``):
 
 * **constant**: a property filled by a ``default`` only, or whose column gave one value
-  (or none) on every imported row;
+  on every imported row, or none on any (a value on some rows and none on others is kept:
+  a closing date only churners have is signal);
 * **collapsed**: an ``enum`` or ``bool`` column whose distinct values became fewer model
   values, with the source values that merged;
 * **unused**: columns of the file the mapping does not read.
@@ -47,6 +48,7 @@ class _Seen:
     values: set = field(default_factory=set)
     pairs: dict[Any, Any] = field(default_factory=dict)  # source text -> model value
     many: bool = False  # more than MAX_DISTINCT values
+    empty: bool = False  # some rows had no value (empty against a value is signal too)
 
 
 class ColumnSignal:
@@ -79,6 +81,7 @@ class ColumnSignal:
                 source = pc.filter(table.column(column), keep).cast(pa.string())
                 pairs = pa.table({"s": source, "m": model}).group_by(["s", "m"]).aggregate([])
                 for s, m in zip(pairs.column("s").to_pylist(), pairs.column("m").to_pylist()):
+                    seen.empty |= m is None
                     if m is not None:
                         seen.values.add(m)
                         seen.pairs.setdefault(str(s).strip().upper(), m)
@@ -87,7 +90,9 @@ class ColumnSignal:
                 if len(distinct) > MAX_DISTINCT + 1:
                     seen.many, seen.values, seen.pairs = True, set(), {}
                     continue
-                seen.values.update(v for v in distinct.to_pylist() if v is not None)
+                values = distinct.to_pylist()
+                seen.empty |= None in values
+                seen.values.update(v for v in values if v is not None)
             if len(seen.values) > MAX_DISTINCT or len(seen.pairs) > MAX_DISTINCT:
                 seen.many, seen.values, seen.pairs = True, set(), {}
 
@@ -101,7 +106,7 @@ class ColumnSignal:
             if p.column is None:
                 out.append(f"{where} is constant: no column, the default {p.default!r} on every row; "
                            "no model can learn from it")
-            elif len(seen.values) <= 1:
+            elif not seen.values or (len(seen.values) == 1 and not seen.empty):
                 what = f"one value {next(iter(seen.values))!r}" if seen.values else "no value"
                 out.append(f"{where} is constant: column {p.column!r} gave {what} on all {seen.rows:,} rows")
             elif p.conversion.kind in MERGING:

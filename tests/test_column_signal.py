@@ -28,6 +28,7 @@ key = "account_id"
 type = { default = "POSTPAID" }
 status = { default = "ACTIVE" }
 contract_type = { default = "NO_CONTRACT" }
+closed_on = { column = "closed", convert = "date" }
 payment_method = { column = "payment", values = { "bank transfer (automatic)" = "DIRECT_DEBIT", "credit card (automatic)" = "DIRECT_DEBIT", "electronic check" = "INVOICE", "mailed check" = "INVOICE" } }
 
 [[relationship]]
@@ -42,8 +43,9 @@ PAYMENTS = ("Bank transfer (automatic)", "Credit card (automatic)", "Electronic 
 def _files(tmp_path: Path) -> tuple[Path, Path]:
     mapping = tmp_path / "telco.toml"
     mapping.write_text(MAPPING)
-    rows = ["customer_id,account_id,country,payment,gender,tenure"]
-    rows += [f"T{i:03d},A{i:03d},NL,{PAYMENTS[i % 4]},{'F' if i % 2 else 'M'},{i}" for i in range(40)]
+    rows = ["customer_id,account_id,country,payment,gender,tenure,closed"]
+    rows += [f"T{i:03d},A{i:03d},NL,{PAYMENTS[i % 4]},{'F' if i % 2 else 'M'},{i},{'2025-01-01' if i % 5 else ''}"
+             for i in range(40)]
     data = tmp_path / "telco.csv"
     data.write_text("\n".join(rows) + "\n")
     return mapping, data
@@ -61,6 +63,7 @@ def test_import_names_constant_collapsed_and_unused_columns(tmp_path: Path) -> N
     assert "'BANK TRANSFER (AUTOMATIC)', 'CREDIT CARD (AUTOMATIC)' -> 'DIRECT_DEBIT'" in text
     assert "columns not mapped (their signal is not imported): gender, tenure" in text
     assert not any("first_name" in line for line in signal)  # 40 distinct values: nothing lost
+    assert not any("closed_on" in line for line in signal)   # one date on some rows, none on others: signal
 
 
 def test_import_report_carries_the_findings(tmp_path: Path) -> None:
