@@ -9,8 +9,8 @@ DSL and fibre internet, add-ons. The extracts:
   (VALUE_ADDED), TV and film streaming (TV). The account carries the contract and the
   payment method as the source writes them (``bench/mappings/wa_churn_billing.toml`` maps
   them onto the model's vocabulary: electronic and mailed checks both become INVOICE).
-  The account opened ``tenure`` months before it closed (churners: on a day of the last
-  quarter, seeded) or before the extract (the others). The monthly charge is spread evenly over the products held.
+  The account opened ``tenure`` months before the extract's last day, the day the
+  churners' accounts closed. The monthly charge is spread evenly over the products held.
 * ``wa_profile.csv``: gender, senior citizen, partner, dependents, paperless billing and
   total charges, one row per customer and figure, imported as custom attributes.
 
@@ -38,7 +38,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.mlc_churn import MAPPINGS, ROOT, SCORES, raw_baselines, train_through_api  # noqa: E402
+from bench.mlc_churn import MAPPINGS, ROOT, churn_risk, raw_baselines, train_through_api  # noqa: E402
 
 PROFILE = ("female", "senior_citizen", "partner", "dependents", "paperless_billing", "total_charges")
 #: (column, value that means "held", product code, name, category)
@@ -74,13 +74,13 @@ def write_extract(frame: pd.DataFrame, out: Path, today: date) -> tuple[Path, Pa
     for i, r in frame.iterrows():
         cid = f"WA{i + 1:05d}"
         churned = r["churn"] == "yes"
-        # The data set says who left, not when: churners left on a day of the last quarter
-        # (seeded by their row). All leaving the day before the extract would put every
-        # churner's tenure on a lattice of whole months minus one day, which the churn
-        # model's date-leakage check rightly refuses to learn from (docs/models.md).
-        closed = today - timedelta(days=1 + int(np.random.default_rng(i).integers(0, 89)))
-        end = closed if churned else today
-        opened = end - timedelta(days=int(round(r["tenure"] * 30.44)))
+        # The data set says who left, not when, and counts tenure in whole months: every
+        # account opened ``tenure`` months before the extract's last day, the day churners
+        # left. (Opening stayers' accounts a day later than churners' would put the two
+        # classes on lattices of dates one day apart, which the churn model's date-leakage
+        # check rightly refuses to learn tenure from: docs/models.md.)
+        closed = today - timedelta(days=1)
+        opened = closed - timedelta(days=int(round(r["tenure"] * 30.44)))
         held = [p for p in PRODUCTS if r[p[0]] == p[1]]
         for column, _, code, name, category in held:
             rows.append({
@@ -140,8 +140,7 @@ def run(workdir: Path, test_size: float = 0.2, seed: int = 0) -> dict:
     scores = []
     with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as client:
         for i in test.index:
-            body = client.post("/graphql", json={"query": SCORES, "variables": {"id": f"WA{i + 1:05d}"}}).json()
-            risk = ((body.get("data") or {}).get("customer") or {}).get("churnRisk")
+            risk = churn_risk(client, f"WA{i + 1:05d}")
             scores.append(np.nan if not risk else risk["probability"])
     p = np.array(scores, dtype=float)
     scored = ~np.isnan(p)
