@@ -32,10 +32,9 @@ Model: ``HistGradientBoostingClassifier`` (pandas categoricals used natively)
 calibrated with isotonic regression (``CalibratedClassifierCV``: 3-fold
 ensemble up to ``ENSEMBLE_ROWS`` training rows, above that one model calibrated
 on a held-out fifth through ``FrozenEstimator``), next to a logistic-regression
-baseline trained on the same rows in the same run. The model served is the best
-of three candidates by ROC AUC on the evaluation rows: those trees, that logistic
-regression, or the mean of their probabilities (``Blend``); the card's ``served_model``
-says which. At most ``MAX_ROWS`` examples (stratified sample) are used.
+baseline trained on the same rows in the same run. The model served is the better
+of the two by ROC AUC on the evaluation rows (ties: the trees); the card's
+``served_model`` says which. At most ``MAX_ROWS`` examples (stratified sample) are used.
 """
 
 from __future__ import annotations
@@ -47,7 +46,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from cdp import features as F
 from cdp.consent import trainable
@@ -278,31 +276,9 @@ class ChurnModel:
         return reasons(lambda b: self.estimator.predict_proba(b)[:, 1], x, self.typical, top)
 
 
-class Blend(ClassifierMixin, BaseEstimator):
-    """The mean of fitted classifiers' probabilities (``train``'s "blend" candidate)."""
-
-    def __init__(self, estimators: list | None = None) -> None:
-        self.estimators = estimators
-
-    def fit(self, x: pd.DataFrame, y: np.ndarray) -> Blend:
-        """Nothing to fit: the estimators come fitted."""
-        self.classes_ = np.array([0, 1])
-        return self
-
-    def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
-        """Mean of the estimators' class probabilities."""
-        return np.mean([e.predict_proba(x) for e in self.estimators or []], axis=0)
-
-    def predict(self, x: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(x)[:, 1] >= 0.5).astype(int)
-
-
 def _refit(chosen: str, x: pd.DataFrame, y: np.ndarray, seed: int):  # type: ignore[no-untyped-def]
     """The candidate ``chosen`` by ``train`` fitted on every example."""
-    if chosen == "logistic":
-        return baseline_pipeline(x).fit(x, y)
-    trees = fit_calibrated(x, y, seed)
-    return trees if chosen == "trees" else Blend([trees, baseline_pipeline(x).fit(x, y)]).fit(x, y)
+    return baseline_pipeline(x).fit(x, y) if chosen == "logistic" else fit_calibrated(x, y, seed)
 
 
 def fit_calibrated(x: pd.DataFrame, y: np.ndarray, seed: int = 0, **params: Any):  # type: ignore[no-untyped-def]
@@ -439,11 +415,10 @@ def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: i
     trees = fit_calibrated(x_train, y_train, seed)
     baseline = baseline_pipeline(x_train).fit(x_train, y_train)
     base_metrics = metrics(y_test, baseline.predict_proba(x_test)[:, 1])
-    # The served model is the candidate with the best ROC AUC on the evaluation rows: the
-    # trees, the logistic regression, or the mean of their probabilities. On some data a
-    # linear model is as good or better (the IBM telco set, docs/models.md); serving the
-    # trees there would serve the weaker model knowingly.
-    candidates = {"trees": trees, "logistic": baseline, "blend": Blend([trees, baseline]).fit(x_train, y_train)}
+    # The served model is the better of the trees and the logistic regression by ROC AUC on
+    # the evaluation rows. On some data a linear model is as good or better (the IBM telco
+    # set, docs/models.md); serving the trees there would serve the weaker model knowingly.
+    candidates = {"trees": trees, "logistic": baseline}
     scored = {name: metrics(y_test, c.predict_proba(x_test)[:, 1]) for name, c in candidates.items()}
     chosen = max(candidates, key=lambda n: (scored[n].roc_auc or 0.0, n == "trees"))
     held_out = scored[chosen]
@@ -453,8 +428,8 @@ def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: i
     estimator = _refit(chosen, x, y, seed)  # deployed: every cutoff, the latest included
     if chosen != "trees":
         notes.append(f"served model: {chosen} (ROC AUC on the evaluation rows: trees {scored['trees'].roc_auc}, "
-                     f"logistic {scored['logistic'].roc_auc}, blend {scored['blend'].roc_auc}); the card's "
-                     "figures are of the chosen one on the rows it was chosen on")
+                     f"logistic {scored['logistic'].roc_auc}); the card's figures are of the chosen one on the "
+                     "rows it was chosen on")
     categories = {c: list(x[c].cat.categories) for c in x.columns if isinstance(x[c].dtype, pd.CategoricalDtype)}
     model = ChurnModel(estimator, list(x.columns), categories, typical_values(x), ex.window_months)
     notes += [f"feature {c} left out: alone it separates the classes (ROC AUC {auc})" for c, auc in leaky.items()]
@@ -469,9 +444,7 @@ def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: i
     notes.append("custom attributes and profile columns are current values, not as of each cutoff")
     card = ModelCard(
         name="churn", kind={"trees": "calibrated gradient-boosted trees (HistGradientBoostingClassifier, isotonic)",
-                            "logistic": "logistic regression (chosen over the trees on the evaluation rows)",
-                            "blend": "mean of calibrated gradient-boosted trees and logistic regression (chosen "
-                                     "on the evaluation rows)"}[chosen],
+                            "logistic": "logistic regression (chosen over the trees on the evaluation rows)"}[chosen],
         trained_at=now, rows=len(y), positives=int(y.sum()), held_out_rows=int(test.sum()),
         seconds=round(time.perf_counter() - started, 2), metrics=held_out, baseline=base_metrics, drivers=top,
         features=list(x.columns), excluded_features=excluded,
