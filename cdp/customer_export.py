@@ -108,6 +108,7 @@ def _scores(analytics: Any, customer_id: str) -> dict[str, Any] | None:
         "models": [card.name for card in models.cards()],
         "churn_probability": scores.churn_probability,
         "lifetime_value": scores.lifetime_value,
+        "lifetime_value_model": scores.value_model,
         "monthly_margin": scores.monthly_margin,
         "propensities": [{"product_id": p, "probability": v, "model_based": m} for p, v, m in scores.propensities],
     })

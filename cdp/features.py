@@ -7,6 +7,9 @@ and accounts are those active at ``at``, tenure and age are measured at ``at``.
 ``at`` may differ per customer, which is how training avoids leaking the future
 (a churner is described as they were just before leaving, see ``cdp.scoring``).
 
+Besides ``FEATURES``, a frame has ``holds_<product id>`` for the most subscribed products
+(``product_features``) and ``attr_<key>`` per usable custom attribute.
+
 Profile columns and custom attributes are current values: the projection keeps
 only the surviving value of each, not its history.
 
@@ -38,6 +41,10 @@ FRESH_SECONDS = 3600.0
 REVENUE_KINDS = ("INVOICE", "PURCHASE", "TOP_UP")
 #: Custom attributes with at most this many distinct values become categorical features.
 MAX_ATTRIBUTE_CATEGORIES = 50
+#: Products that get their own ``holds_<product id>`` feature (the most subscribed; ``product_features``).
+MAX_PRODUCT_FEATURES = 40
+#: Subscriptions a product needs for its own feature.
+MIN_PRODUCT_HOLDERS = 10
 #: Share of a custom attribute's values that must parse as numbers to make it numeric.
 NUMERIC_SHARE = 0.9
 
@@ -115,11 +122,14 @@ NEVER_DAYS = 3650.0
 
 
 def describe(name: str) -> str:
-    """A readable description of feature ``name`` (custom attributes: ``attribute <key>``)."""
+    """A readable description of feature ``name`` (custom attributes: ``attribute <key>``;
+    products: ``holds product <id>``)."""
     if name in FEATURE_INDEX:
         return FEATURE_INDEX[name].description
     if name.startswith("attr_"):
         return f"attribute {name[5:]}"
+    if name.startswith("holds_"):
+        return f"holds product {name[6:]}"
     return name.replace("_", " ")
 
 
@@ -255,6 +265,10 @@ def _holdings(data: ProjectionData, pos: np.ndarray, t: np.ndarray, n: int, out:
         out[f"has_{c.lower()}"] = flag
         held_categories += flag
     out["categories_held"] = held_categories
+    # The products themselves, not only their categories: DSL and fibre are both BROADBAND,
+    # and the category flags made them look alike (issue 20).
+    for p in product_features(data):
+        out[f"holds_{p}"] = (_count(where, active & (product == p), n) > 0).astype(float)
     spend = _count(where, active, n, fee * (1 - discount))
     out["monthly_spend"] = spend
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -263,6 +277,20 @@ def _holdings(data: ProjectionData, pos: np.ndarray, t: np.ndarray, n: int, out:
     cost_to_serve = _count(where, active, n, cost)
     out["monthly_cost_to_serve"] = cost_to_serve
     out["monthly_margin"] = spend - cost_to_serve
+
+
+def product_features(data: ProjectionData) -> list[str]:
+    """The product ids that get a ``holds_<id>`` flag: the ``MAX_PRODUCT_FEATURES`` products
+    with the most subscriptions in the store (at any time; ties by id), each with at least
+    ``MIN_PRODUCT_HOLDERS``. Counted over the whole store, so every row of a frame and every
+    time gets the same columns, and a 20,000-product catalogue still adds only a few."""
+    s = data.fact("subscriptions")
+    if s.empty:
+        return []
+    counts = s["product"].astype(object).value_counts()
+    counts = counts[counts >= MIN_PRODUCT_HOLDERS]
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+    return [str(p) for p, _ in ranked[:MAX_PRODUCT_FEATURES]]
 
 
 def _contacts(data: ProjectionData, pos: np.ndarray, t: np.ndarray, n: int, out: dict) -> None:

@@ -130,6 +130,8 @@ class ImportReport:
     started_at: datetime = field(default_factory=lambda: _utcnow())
     run_id: str | None = None
     writing: int = 0
+    #: Mapped columns that ended up constant, collapsed or unused (``cdp.column_signal``).
+    signal: list[str] = field(default_factory=list)
 
     @property
     def imported(self) -> int:
@@ -159,7 +161,7 @@ class ImportReport:
             "unchanged": self.unchanged, "batches": self.batches, "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second), "rejects_path": self.rejects_path,
             "items": {name: vars(c).copy() for name, c in self.items.items()}, "warnings": list(self.warnings),
-            "run_id": self.run_id,
+            "signal": list(self.signal), "run_id": self.run_id,
         }
 
 
@@ -218,6 +220,8 @@ def import_file(
     """Import ``path`` into ``store`` as ``mapping`` says; return the report.
 
     ``rules`` are the value rules of ``cdp.write_rules`` (None: calling code +31, today).
+    The report's ``signal`` names mapped columns that ended up constant, collapsed or
+    unused (``cdp.column_signal``).
 
     Every batch of ``batch_size`` rows (None: ``store.import_batch_rows``) is one
     ``store.write`` (one transaction);
@@ -236,6 +240,7 @@ def import_file(
     first) and nothing is written.
     """
     from cdp import catalog_import
+    from cdp.column_signal import ColumnSignal
 
     started = time.perf_counter()
     batch_size = batch_size or store.import_batch_rows
@@ -248,6 +253,7 @@ def import_file(
                           total=source.total, warnings=list(source.warnings))
     sink = RejectsFile(Path(rejects_path)) if rejects_path else None
     converters = Converters(rules)
+    signal = ColumnSignal(mapping, source.columns)
     if progress:
         progress(report)
     # Two threads ahead of the writes: one reads the next chunk while the other converts
@@ -275,6 +281,7 @@ def import_file(
             outcome = write_batch(store, mapping, converted)
             report.writing = 0
             _add(report, batch, converted, outcome)
+            signal.observe(batch.table, converted.nodes, converted.relationships, converted.rejected)
             if sink:
                 sink.write(sorted(batch.rejects + converted.rejects + outcome.rejects, key=lambda r: r.row))
             report.seconds = time.perf_counter() - started
@@ -288,6 +295,7 @@ def import_file(
             sink.close()
             report.rejects_path = str(sink.path) if sink.count else None
         report.seconds = time.perf_counter() - started
+    report.signal = signal.findings()
     record_run(store, mapping, report)
     return report
 

@@ -4,6 +4,10 @@
 
 * ``churn``: calibrated churn probability with per-customer reasons (``cdp.churn``);
 * ``lifetime_value``: expected discounted margin over a horizon (``cdp.lifetime_value``);
+* ``repeat_purchase``: expected discounted revenue of transactional customers (prepaid,
+  retail: no postpaid or business account), BG/NBD x Gamma-Gamma (``cdp.repeat_purchase``).
+  ``Customer.lifetimeValue`` serves it for those customers and ``lifetime_value`` for the
+  others (``value_model`` says which);
 * ``propensity``: per-product probability of taking it (``cdp.propensity``).
 
 ``train(name)`` trains one (or ``"all"``) on the current projection and saves
@@ -42,7 +46,9 @@ from cdp.settings import Settings
 log = logging.getLogger(__name__)
 
 #: Models the registry trains, in training order (lifetime value needs churn).
-NAMES = ("churn", "lifetime_value", "propensity")
+NAMES = ("churn", "lifetime_value", "repeat_purchase", "propensity")
+#: What serves a customer's lifetime value: the subscription-margin model or the repeat-purchase model.
+VALUE_MODELS = ("lifetime_value", "repeat_purchase")
 
 
 class AnalyticsLike(Protocol):
@@ -64,6 +70,10 @@ class CustomerScores:
     monthly_retention: float | None
     horizon_months: int | None
     propensities: list[tuple[str, float, bool]] = field(default_factory=list)  # (product, p, model-based)
+    value_model: str | None = None  # "lifetime_value" (subscription margin) or "repeat_purchase"
+    expected_purchases: float | None = None  # repeat_purchase: purchases expected over the horizon
+    expected_spend: float | None = None  # repeat_purchase: spend per purchase
+    probability_alive: float | None = None  # repeat_purchase: chance the customer still buys
 
 
 #: Past times whose scores of everyone are kept (``scores_as_of``).
@@ -128,7 +138,9 @@ class ModelRegistry:
         naive UTC or aware) and save it; returns the new card(s). Training as of a past time
         reads only what was known then (``cdp.churn``: cutoffs and labels end at ``as_of``).
 
-        ``lifetime_value`` trains churn first when churn is not trained. ``progress`` is
+        ``lifetime_value`` trains churn first when churn is not trained. With ``"all"``,
+        ``repeat_purchase`` is left out (logged) when the store has too few repeat buyers: a
+        store of subscriptions only is normal. ``progress`` is
         told the fraction of the models trained after each one (``cdp.jobs``).
         Raises ``InvalidInput`` for an unknown name, a future ``as_of`` or data that cannot
         train the model.
@@ -142,13 +154,18 @@ class ModelRegistry:
                 names.insert(names.index("lifetime_value"), "churn")
             cards = []
             for done, n in enumerate(names, 1):
-                cards.append(self._train_one(n, data, now))
+                try:
+                    cards.append(self._train_one(n, data, now))
+                except InvalidInput as error:
+                    if name != "all" or n != "repeat_purchase" or isinstance(error, ModelNotTrained):
+                        raise
+                    log.info("repeat_purchase not trained: %s", error)
                 if progress is not None:
                     progress(done / len(names))
             return cards
 
     def _train_one(self, name: str, data: ProjectionData, now: Any) -> ModelCard:
-        from cdp import churn, propensity
+        from cdp import churn, propensity, repeat_purchase
         from cdp.lifetime_value import LifetimeValueModel
 
         if name == "churn":
@@ -158,12 +175,16 @@ class ModelRegistry:
                                       inactivity_days=st.prepaid_inactivity_days)
         elif name == "propensity":
             model, card = propensity.train(data, now)
+        elif name == "repeat_purchase":
+            model, card = repeat_purchase.train(data, now, horizon_days=self.settings.repeat_purchase_horizon_days,
+                                                annual_discount_rate=self.settings.ltv_discount_rate)
         else:
             card_churn = self._cards.get("churn")
             if card_churn is None:
                 raise ModelNotTrained("lifetime_value needs the churn model: train churn first", field="name")
             window = float(card_churn.parameters.get("label_window_months", 12.0))
-            model = LifetimeValueModel(window_months=window).fit()
+            model = LifetimeValueModel(window_months=window,
+                                       annual_discount_rate=self.settings.ltv_discount_rate).fit()
             card = ModelCard(name="lifetime_value", kind="expected discounted margin over a horizon "
                                                          "(churn probability as a monthly retention rate)",
                              trained_at=now, rows=0,
@@ -177,16 +198,22 @@ class ModelRegistry:
             self._cards[name] = card
             self._scores["propensity" if name == "propensity" else "risk"] = None  # rescore with the new model
             self._past.clear()
-        if name == "lifetime_value":
+        if name in VALUE_MODELS:
             card = self._describe_values(card)
         log.info("trained %s: %s", name, card.summary().splitlines()[0])
         return card
 
     def _describe_values(self, card: ModelCard) -> ModelCard:
-        """Add the distribution of lifetime values to the card (scores everyone once)."""
-        value = self._current("risk").arrays.get("value")
-        values = value[~np.isnan(value)] if value is not None else np.zeros(0)
-        card.rows = int(len(values))
+        """Add the distribution of the lifetime values ``card``'s model serves to the card (scores
+        everyone once); the repeat-purchase card keeps its training rows and adds ``valued_customers``."""
+        arrays = self._current("risk").arrays
+        value, which = arrays.get("value"), arrays.get("value_model")
+        chosen = which == (VALUE_MODELS.index(card.name) + 1) if which is not None else None
+        values = value[chosen & ~np.isnan(value)] if value is not None and chosen is not None else np.zeros(0)
+        if card.name == "lifetime_value":
+            card.rows = int(len(values))
+        else:
+            card.parameters["valued_customers"] = int(len(values))
         if len(values):
             card.parameters.update(mean_value=round(float(values.mean()), 2),
                                    median_value=round(float(np.median(values)), 2),
@@ -198,6 +225,13 @@ class ModelRegistry:
         """Cards of the trained models, in ``NAMES`` order."""
         with self._lock:
             return [self._cards[n] for n in NAMES if n in self._cards]
+
+    def require_value(self) -> None:
+        """Raise ``ModelNotTrained`` unless a lifetime value model (``VALUE_MODELS``) is trained."""
+        with self._lock:
+            if not any(n in self._cards for n in VALUE_MODELS):
+                raise ModelNotTrained("lifetime value is not trained: run `cdp train lifetime_value` "
+                                      "(subscriptions) or `cdp train repeat_purchase` (transactional customers)")
 
     def card(self, name: str) -> ModelCard:
         """The card of model ``name``; ``ModelNotTrained`` when it is not trained."""
@@ -269,12 +303,12 @@ class ModelRegistry:
                 return scores
             if scores is None or self._rebuilt[group] or scores.as_of != as_of or scores.size > data.size:
                 rows = np.arange(data.size, dtype=np.int64)
-                scores = _Scores(data.version, data.size, as_of, self._score(group, data, frame, rows))
+                scores = _Scores(data.version, data.size, as_of, self._score(group, data, frame, rows, as_of))
             else:
                 grown = range(scores.size, data.size)
                 rows = np.array(sorted(self._dirty[group].union(grown)), dtype=np.int64)
                 rows = rows[rows < data.size]
-                fresh = self._score(group, data, frame, rows)
+                fresh = self._score(group, data, frame, rows, as_of)
                 arrays = {k: _grown(v, data.size) for k, v in scores.arrays.items()}
                 for k, v in fresh.items():
                     if k in arrays:
@@ -285,10 +319,13 @@ class ModelRegistry:
             self._scores[group] = scores
             return scores
 
-    def _score(self, group: str, data: ProjectionData, frame: pd.DataFrame, rows: np.ndarray) -> dict:
-        """Arrays of ``group`` for ``rows``: ``churn``, ``margin``, ``value`` (risk) or ``propensity``
-        (rows x products); models not trained are left out. ``frame`` describes the customers
-        at one time (now, or a past time for ``scores_as_of``)."""
+    def _score(self, group: str, data: ProjectionData, frame: pd.DataFrame, rows: np.ndarray,
+               at: datetime | None = None) -> dict:
+        """Arrays of ``group`` for ``rows``: ``churn``, ``margin``, ``value`` and ``value_model``
+        (1: subscription margin, 2: repeat purchases), and the repeat-purchase parts
+        ``purchases``, ``spend``, ``alive`` (risk); or ``propensity`` (rows x products). Models
+        not trained are left out. ``frame`` describes the customers at one time ``at`` (now,
+        or a past time for ``scores_as_of``)."""
         from cdp.propensity import holdings
 
         x = frame.iloc[rows] if len(rows) != len(frame) else frame
@@ -303,11 +340,7 @@ class ModelRegistry:
                 if scorable.any():
                     churn[scorable] = self._models["churn"].predict(x[scorable])
                 out["churn"] = churn
-                if "lifetime_value" in self._models:
-                    value = self._models["lifetime_value"].predict(
-                        pd.DataFrame({"churn_probability": churn, "monthly_margin": margin}))
-                    value[np.isnan(churn)] = np.nan
-                    out["value"] = value
+            out.update(self._values(data, x, rows, scorable, out.get("churn"), margin, at))
         elif "propensity" in self._models:
             model = self._models["propensity"]
             propensity = np.full((len(rows), len(model.products)), np.nan, dtype=np.float32)
@@ -315,6 +348,49 @@ class ModelRegistry:
                 held = holdings(data, rows[scorable], utc_now(), model.products)
                 propensity[scorable] = model.predict(x[scorable], held)
             out["propensity"] = propensity
+        return out
+
+    def _values(self, data: ProjectionData, x: pd.DataFrame, rows: np.ndarray, scorable: np.ndarray,
+                churn: np.ndarray | None, margin: np.ndarray, at: datetime | None) -> dict:
+        """Lifetime values of ``rows`` (``_score``): transactional customers (an open account,
+        none postpaid or business) by the repeat-purchase model when it is trained, everyone
+        else (and they too when it is not) by the subscription-margin model."""
+        from cdp.repeat_purchase import PURCHASE_KINDS, summary
+
+        out: dict[str, np.ndarray] = {}
+        value = np.full(len(rows), np.nan)
+        which = np.full(len(rows), np.nan)
+        if "lifetime_value" in self._models and churn is not None:
+            sub = self._models["lifetime_value"].predict(pd.DataFrame({"churn_probability": churn,
+                                                                       "monthly_margin": margin}))
+            known = ~np.isnan(churn)
+            value[known], which[known] = sub[known], 1.0
+        model = self._models.get("repeat_purchase")
+        if model is not None:
+            subscribed = (x["has_postpaid"].to_numpy() > 0) | (x["has_business_account"].to_numpy() > 0)
+            transactional = scorable & ~subscribed
+            value[transactional], which[transactional] = np.nan, np.nan
+            purchases, spend, alive = (np.full(len(rows), np.nan) for _ in range(3))
+            if transactional.any():
+                when = at if at is not None else utc_now()
+                history = summary(data, when, PURCHASE_KINDS, rows=rows[transactional])
+                # No purchase yet (a prepaid line never topped up): valued as a customer who has
+                # made none since joining (x = 0, T = tenure), at the population's mean spend.
+                none = transactional & ~np.isin(rows, history.index.to_numpy())
+                if none.any():
+                    tenure = np.nan_to_num(x["tenure_months"].to_numpy(dtype=float)[none]) * 30.44
+                    history = pd.concat([history, pd.DataFrame(
+                        {"frequency": 0.0, "recency": 0.0, "T": tenure, "monetary_value": 0.0}, index=rows[none])])
+                position = pd.Series(np.arange(len(rows)), index=rows)
+                at_rows = position.reindex(history.index).to_numpy()
+                purchases[at_rows] = model.expected_purchases(history)
+                spend[at_rows] = model.expected_spend(history)
+                alive[at_rows] = model.probability_alive(history)
+                value[at_rows] = purchases[at_rows] * spend[at_rows] * model.discount()
+                which[at_rows] = 2.0
+            out.update(purchases=purchases, spend=spend, alive=alive)
+        if model is not None or "lifetime_value" in self._models:
+            out.update(value=value, value_model=which)
         return out
 
     def score_everyone(self, propensity: bool = False) -> int:
@@ -335,13 +411,16 @@ class ModelRegistry:
 
         Raises ``InvalidInput`` for an unknown name, ``ModelNotTrained`` for an untrained model.
         """
-        model = {"churn_risk": "churn", "lifetime_value": "lifetime_value"}.get(name)
+        model = {"churn_risk": "churn", "lifetime_value": "value"}.get(name)
         product = name.split(":", 1)[1] if name.startswith("propensity:") else None
         if model is None and product is None:
             raise InvalidInput(f"unknown score {name!r}; expected churn_risk, lifetime_value or "
                                "propensity:<product id>", field="score")
         model = model or "propensity"
-        self.card(model)  # raises when not trained
+        if model == "value":
+            self.require_value()
+        else:
+            self.card(model)  # raises when not trained
         if model == "propensity":
             products = self._models["propensity"].products
             if product not in products:
@@ -380,7 +459,6 @@ class ModelRegistry:
         if row is None:
             return None
         with self._lock:
-            ltv = self._models.get("lifetime_value")
             model = self._models.get("propensity")
         risk = self._current("risk").arrays
 
@@ -397,12 +475,9 @@ class ModelRegistry:
             if matrix is not None and row < len(matrix):
                 props = sorted(((p, float(v), p in model.estimators) for p, v in zip(model.products, matrix[row])
                                 if not np.isnan(v)), key=lambda item: -item[1])
-        return CustomerScores(
-            churn_probability=churn, lifetime_value=at("value") if ltv is not None else None,
-            monthly_margin=at("margin"),
-            monthly_retention=float(ltv.monthly_retention(np.array([churn]))[0]) if ltv is not None
-            and churn is not None else None,
-            horizon_months=ltv.horizon_months if ltv is not None else None, propensities=props)
+        return self._with_value(CustomerScores(
+            churn_probability=churn, lifetime_value=None, monthly_margin=at("margin"), monthly_retention=None,
+            horizon_months=None, propensities=props), at)
 
     def scores_as_of(self, customer_id: str, at: datetime) -> CustomerScores | None:
         """One customer's churn risk and lifetime value as they were at ``at`` (naive UTC or
@@ -425,25 +500,41 @@ class ModelRegistry:
             from cdp import features as F
 
             frame = F.compute(data, at)
-            arrays = self._score("risk", data, frame, np.arange(data.size, dtype=np.int64))
+            arrays = self._score("risk", data, frame, np.arange(data.size, dtype=np.int64), at)
             with self._lock:
                 while len(self._past) >= PAST_TIMES:
                     self._past.pop(next(iter(self._past)))
                 self._past[(at, data.version)] = arrays
-        with self._lock:
-            ltv = self._models.get("lifetime_value")
 
         def value(name: str) -> float | None:
             column = arrays.get(name)
             return None if column is None or np.isnan(column[row]) else float(column[row])
 
-        churn = value("churn")
-        return CustomerScores(
-            churn_probability=churn, lifetime_value=value("value") if ltv is not None else None,
-            monthly_margin=value("margin"),
-            monthly_retention=float(ltv.monthly_retention(np.array([churn]))[0]) if ltv is not None
-            and churn is not None else None,
-            horizon_months=ltv.horizon_months if ltv is not None else None)
+        return self._with_value(CustomerScores(churn_probability=value("churn"), lifetime_value=None,
+                                               monthly_margin=value("margin"), monthly_retention=None,
+                                               horizon_months=None), value)
+
+    def _with_value(self, scores: CustomerScores, value: Callable[[str], float | None]) -> CustomerScores:
+        """``scores`` with the lifetime value of the model that values the customer (``_values``);
+        ``value(name)`` reads the customer's entry of a score array (None: not scored)."""
+        which = value("value_model")
+        if which is None or value("value") is None:
+            return scores
+        with self._lock:
+            name = VALUE_MODELS[int(which) - 1]
+            model = self._models.get(name)
+        if model is None:
+            return scores
+        scores.lifetime_value, scores.value_model = value("value"), name
+        if name == "lifetime_value":
+            churn = scores.churn_probability
+            scores.monthly_retention = None if churn is None else float(model.monthly_retention(np.array([churn]))[0])
+            scores.horizon_months = model.horizon_months
+        else:
+            scores.horizon_months = int(round(model.horizon_days / 30.4375))
+            scores.expected_purchases, scores.expected_spend = value("purchases"), value("spend")
+            scores.probability_alive = value("alive")
+        return scores
 
     def churn_reasons(self, customer_id: str, top: int = 5, at: datetime | None = None) -> list[Reason]:
         """Why one customer's churn probability is what it is (computed on demand), as of

@@ -76,6 +76,8 @@ class Settings:
     churn_cutoffs: int = 6
     prepaid_inactivity_days: int = 90
     rfm_recency_kinds: tuple[str, ...] = ("INVOICE", "PAYMENT", "PURCHASE", "TOP_UP")
+    repeat_purchase_horizon_days: int = 730
+    ltv_discount_rate: float = 0.08
     complaint_sla_hours: int = 48
     log_format: str = "json"
     shutdown_grace_seconds: int = 20
@@ -168,6 +170,9 @@ class Settings:
             churn_cutoffs=number("CDP_CHURN_CUTOFFS", cls.churn_cutoffs),
             prepaid_inactivity_days=number("CDP_PREPAID_INACTIVITY_DAYS", cls.prepaid_inactivity_days),
             rfm_recency_kinds=_monetary_kinds(env.get("CDP_RFM_RECENCY_KINDS"), cls.rfm_recency_kinds),
+            repeat_purchase_horizon_days=number("CDP_REPEAT_PURCHASE_HORIZON_DAYS",
+                                                cls.repeat_purchase_horizon_days),
+            ltv_discount_rate=seconds("CDP_LTV_DISCOUNT_RATE", cls.ltv_discount_rate, zero_ok=True),
             complaint_sla_hours=number("CDP_COMPLAINT_SLA_HOURS", cls.complaint_sla_hours),
             log_format=_log_format(env.get("CDP_LOG_FORMAT") or cls.log_format),
             shutdown_grace_seconds=number("CDP_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),

@@ -38,6 +38,11 @@ async def churn_reasons(ctx: Context, customer_id: str, top: int, at: datetime |
     return await run_sync(lambda: registry.churn_reasons(customer_id, top, at))
 
 
+def require_value(ctx: Context) -> None:
+    """Raise ``ModelNotTrained`` unless a lifetime value model is trained."""
+    _registry(ctx).require_value()
+
+
 def require(ctx: Context, name: str) -> None:
     """Raise ``ModelNotTrained`` when model ``name`` is not trained."""
     _registry(ctx).card(name)

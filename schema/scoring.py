@@ -54,13 +54,27 @@ class ChurnRisk:
                                                      self.as_of)]
 
 
-@strawberry.type(description="Expected discounted margin over the horizon (docs/models.md).")
+@strawberry.type(description="Expected discounted value over the horizon (docs/models.md): margin for "
+                             "subscription customers (`model: \"lifetime_value\"`), revenue from repeat purchases "
+                             "for transactional ones, whose open accounts are all prepaid "
+                             "(`model: \"repeat_purchase\"`).")
 class LifetimeValue:
     value: float
+    model: str = strawberry.field(description="The model that valued the customer: `lifetime_value` (subscription "
+                                              "margin x churn-derived retention) or `repeat_purchase` "
+                                              "(BG/NBD x Gamma-Gamma).")
     horizon_months: int
-    monthly_margin: float = strawberry.field(description="Monthly recurring spend minus cost to serve.")
-    monthly_retention: float = strawberry.field(description="Monthly chance of staying implied by the churn risk.")
-    churn_probability: float
+    monthly_margin: float | None = strawberry.field(
+        description="Monthly recurring spend minus cost to serve (lifetime_value; null for repeat_purchase).")
+    monthly_retention: float | None = strawberry.field(
+        description="Monthly chance of staying implied by the churn risk (lifetime_value only).")
+    churn_probability: float | None = strawberry.field(description="The churn risk (lifetime_value only).")
+    expected_purchases: float | None = strawberry.field(
+        description="Purchases expected over the horizon (repeat_purchase only).")
+    expected_spend: float | None = strawberry.field(
+        description="Expected spend per purchase (repeat_purchase only).")
+    probability_alive: float | None = strawberry.field(
+        description="Chance the customer still buys, from their purchase history (repeat_purchase only).")
 
 
 @strawberry.type(description="How likely the customer is to take a product they do not hold.")
@@ -172,15 +186,22 @@ async def churn_risk(info: Ctx, customer_id: str, as_of: datetime | None = None)
 
 
 async def lifetime_value(info: Ctx, customer_id: str, as_of: datetime | None = None) -> LifetimeValue | None:
-    """``Customer.lifetimeValue``: MODEL_NOT_TRAINED when untrained, null when not scored;
-    as of now or as of ``as_of``."""
-    scoring.require(info.context, "lifetime_value")
+    """``Customer.lifetimeValue``: MODEL_NOT_TRAINED when no value model is trained, null when
+    not scored; as of now or as of ``as_of``. Which model values whom: ``cdp.scoring``."""
+    scoring.require_value(info.context)
     s = await _scores(info, customer_id, as_of)
-    if s is None or s.lifetime_value is None or s.churn_probability is None:
+    if s is None or s.lifetime_value is None or s.value_model is None:
         return None
-    return LifetimeValue(value=round(s.lifetime_value, 2), horizon_months=s.horizon_months or 0,
+    if s.value_model == "repeat_purchase":
+        return LifetimeValue(value=round(s.lifetime_value, 2), model=s.value_model,
+                             horizon_months=s.horizon_months or 0, monthly_margin=None, monthly_retention=None,
+                             churn_probability=None, expected_purchases=s.expected_purchases,
+                             expected_spend=None if s.expected_spend is None else round(s.expected_spend, 2),
+                             probability_alive=s.probability_alive)
+    return LifetimeValue(value=round(s.lifetime_value, 2), model=s.value_model, horizon_months=s.horizon_months or 0,
                          monthly_margin=round(s.monthly_margin or 0.0, 2),
-                         monthly_retention=s.monthly_retention or 0.0, churn_probability=s.churn_probability)
+                         monthly_retention=s.monthly_retention or 0.0, churn_probability=s.churn_probability,
+                         expected_purchases=None, expected_spend=None, probability_alive=None)
 
 
 async def propensities(info: Ctx, customer_id: str, first: int) -> list[Propensity]:
@@ -198,7 +219,7 @@ async def propensities(info: Ctx, customer_id: str, first: int) -> list[Propensi
 
 @strawberry.type
 class ScoringQuery:
-    @strawberry.field(description="Cards of the trained predictive models (churn, lifetime_value, propensity).")
+    @strawberry.field(description="Cards of the trained predictive models (churn, lifetime_value, repeat_purchase, propensity).")
     async def models(self, info: Ctx) -> list[ModelCard]:
         return [ModelCard.from_card(c) for c in await scoring.cards(info.context)]
 
@@ -206,7 +227,7 @@ class ScoringQuery:
 @strawberry.type
 class ScoringMutation:
     @strawberry.mutation(description="Train a predictive model on the store's history: `churn`, `lifetime_value`, "
-                                     "`propensity` or `all`, as of now or as of `asOf` (only what was known "
+                                     "`repeat_purchase`, `propensity` or `all`, as of now or as of `asOf` (only what was known "
                                      "then is read). Takes seconds to minutes, so it runs as a job: this "
                                      "answers at once; poll `job(id)` for its status and, when done, the new "
                                      "card(s) in `models`. BUSY when this credential has too many unfinished jobs.")

@@ -134,7 +134,7 @@ def test_a_time_per_row_must_fit(hand_store: GraphStore) -> None:
 def test_every_feature_is_described(demo_store: GraphStore) -> None:
     frame = F.compute(build(demo_store), NOW)
     for column in frame.columns:
-        assert F.describe(column) and (column in F.FEATURE_INDEX or column.startswith("attr_"))
+        assert F.describe(column) and (column in F.FEATURE_INDEX or column.startswith(("attr_", "holds_")))
     assert set(F.FEATURE_INDEX) <= set(frame.columns)
 
 
@@ -190,3 +190,42 @@ def test_contract_type_and_payment_method_are_kept_as_categories(tmp_path: Path)
     assert frame.loc[by_id["K1"], "payment_method"] == "INVOICE"
     assert pd.isna(frame.loc[by_id["K2"], "contract_type"])             # closed account: not held
     assert F.describe("contract_type").startswith("contract type")
+
+
+def test_products_are_features_so_dsl_and_fibre_differ(tmp_path: Path) -> None:
+    """Two broadband products (one category) get a ``holds_<product>`` flag each, so customers
+    on DSL and on fibre differ in the frame (issue 20: the category flag made them alike);
+    a product with fewer than ``MIN_PRODUCT_HOLDERS`` subscriptions gets no column."""
+    from graph.ladybug_store import LadybugStore
+
+    n = 2 * F.MIN_PRODUCT_HOLDERS
+    product = ["P-DSL" if i % 2 else "P-FIBRE" for i in range(n)] + ["P-RARE"]
+    store = LadybugStore(tmp_path / "p.lbdb", buffer_pool_mb=64)
+    store.write([
+        node_op("Customer", [{"id": f"K{i}", "first_name": "K", "last_name": str(i), "status": "ACTIVE"}
+                             for i in range(n + 1)]),
+        node_op("Product", [{"id": p, "name": p, "category": "BROADBAND", "monthly_price": 30.0}
+                            for p in ("P-DSL", "P-FIBRE", "P-RARE")]),
+        node_op("Account", [{"id": f"KA{i}", "type": "POSTPAID", "status": "ACTIVE", "opened_on": date(2024, 1, 1)}
+                            for i in range(n + 1)]),
+        node_op("Subscription", [{"id": f"KS{i}", "status": "ACTIVE", "since": date(2024, 1, 1), "monthly_fee": 30.0,
+                                  "discount": 0.0} for i in range(n + 1)]),
+        relationship_op("HOLDS", [{"from": f"K{i}", "to": f"KA{i}"} for i in range(n + 1)]),
+        relationship_op("HAS_SUBSCRIPTION", [{"from": f"KA{i}", "to": f"KS{i}"} for i in range(n + 1)]),
+        relationship_op("OF_PRODUCT", [{"from": f"KS{i}", "to": product[i]} for i in range(n + 1)]),
+    ])
+    try:
+        data = Projection(store).data()
+    finally:
+        store.close()
+    frame = F.compute(data, datetime(2026, 1, 1))
+    by_id = {str(data.ids[r]): r for r in frame.index}
+    assert {"holds_P-DSL", "holds_P-FIBRE"} <= set(frame.columns) and "holds_P-RARE" not in frame.columns
+    dsl, fibre = frame.loc[by_id["K1"]], frame.loc[by_id["K0"]]
+    assert dsl["has_broadband"] == fibre["has_broadband"] == 1.0
+    assert (dsl["holds_P-DSL"], dsl["holds_P-FIBRE"]) == (1.0, 0.0)
+    assert (fibre["holds_P-DSL"], fibre["holds_P-FIBRE"]) == (0.0, 1.0)
+    assert F.describe("holds_P-DSL") == "holds product P-DSL"
+    # A frame of some rows only has the same product columns (counted over the whole store).
+    assert [c for c in F.compute(data, datetime(2026, 1, 1), np.array([0])).columns if c.startswith("holds_")] \
+        == [c for c in frame.columns if c.startswith("holds_")]

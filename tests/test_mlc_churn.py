@@ -28,3 +28,16 @@ def test_mlc_churn_reaches_target_and_beats_the_logistic_baseline(tmp_path: Path
     drivers = {d["feature"] for d in card["topDrivers"]}
     assert drivers & {"attr_number_customer_service_calls", "attr_international_plan", "monthly_spend",
                       "attr_total_day_minutes", "attr_total_day_charge"}
+
+
+def test_held_out_auc_through_the_api_is_at_least_the_raw_baselines(tmp_path: Path) -> None:
+    """A fifth of the customers (stratified, seed 0) is imported only after training, with
+    its outcome withheld, and scored over GraphQL; logistic regression and gradient boosting
+    are fitted on the raw columns of the other four fifths (bench/mlc_churn.run_held_out).
+    Measured: cdp 0.939, gradient boosting 0.926, logistic regression 0.797."""
+    from bench.mlc_churn import run_held_out
+
+    r = run_held_out(tmp_path)
+    assert r["held_out"] == 1000 and r["scored"] == r["held_out"], r
+    assert r["cdp"] >= max(r["logistic_regression"], r["gradient_boosting"]), r
+    assert r["cdp"] >= 0.90 and r["cdp"] > r["logistic_regression"] + 0.08, r

@@ -26,7 +26,8 @@ CARD = """{ models { name kind trainedAt rows positives heldOutRows trainingSeco
 
 SCORES = """query($id: ID!) { customer(id: $id) {
   churnRisk { probability reasons { feature description value effect } }
-  lifetimeValue { value horizonMonths monthlyMargin monthlyRetention churnProbability }
+  lifetimeValue { value model horizonMonths monthlyMargin monthlyRetention churnProbability
+                  expectedPurchases expectedSpend probabilityAlive }
   propensities(first: 3) { productId probability modelBased product { name } } } }"""
 
 
@@ -58,11 +59,22 @@ def app_client(scoring_store: GraphStore, settings: Settings):  # type: ignore[n
         yield c
 
 
-def _active_customer(client) -> str:  # type: ignore[no-untyped-def]
+def _active_customer(client, kind: str | None = None) -> str:  # type: ignore[no-untyped-def]
+    """A customer with an open account; with ``kind`` "subscription" one with a postpaid or
+    business account, with "prepaid" one whose open accounts are all prepaid and who topped up."""
     analytics = client.app.state.analytics
     data = analytics.data()
     frame = analytics.features.current(data)
-    rows = np.flatnonzero((frame["accounts_open"].to_numpy() > 0) & data.base())
+    subscribed = (frame["has_postpaid"].to_numpy() > 0) | (frame["has_business_account"].to_numpy() > 0)
+    keep = (frame["accounts_open"].to_numpy() > 0) & data.base()
+    if kind == "subscription":
+        keep &= subscribed
+    elif kind == "prepaid":
+        e = data.fact("events")
+        topped = np.zeros(data.size, dtype=bool)
+        topped[e["row"].to_numpy()[(e["kind"].astype(object) == "TOP_UP").to_numpy()]] = True
+        keep &= ~subscribed & topped
+    rows = np.flatnonzero(keep)
     return str(data.ids[rows[0]])
 
 
@@ -113,22 +125,46 @@ def test_churn_risk_with_reasons(app_client) -> None:  # type: ignore[no-untyped
 def test_train_all_gives_value_and_propensities(app_client) -> None:  # type: ignore[no-untyped-def]
     job = train_model(app_client, "all")
     assert job["status"] == "SUCCEEDED", job
-    assert [c["name"] for c in job["models"]] == ["churn", "lifetime_value", "propensity"]
+    assert [c["name"] for c in job["models"]] == ["churn", "lifetime_value", "repeat_purchase", "propensity"]
     cards = {c["name"]: c for c in gql(app_client, CARD)["data"]["models"]}
-    assert set(cards) == {"churn", "lifetime_value", "propensity"}
+    assert set(cards) == {"churn", "lifetime_value", "repeat_purchase", "propensity"}
     products = cards["propensity"]["products"]
     assert any(p["trained"] and p["rocAuc"] > 0.6 for p in products)
     assert any(not p["trained"] for p in products)           # rare products: base rate only
     params = {p["name"]: p["value"] for p in cards["lifetime_value"]["parameters"]}
     assert params["horizon_months"] == "24" and float(params["mean_value"]) > 0
-    customer = gql(app_client, SCORES, {"id": _active_customer(app_client)})["data"]["customer"]
+    customer = gql(app_client, SCORES, {"id": _active_customer(app_client, "subscription")})["data"]["customer"]
     ltv = customer["lifetimeValue"]
+    assert ltv["model"] == "lifetime_value" and ltv["expectedPurchases"] is None
     assert ltv["horizonMonths"] == 24 and 0 < ltv["monthlyRetention"] <= 1
     assert ltv["value"] == pytest.approx(ltv["monthlyMargin"] * _months(ltv["monthlyRetention"]), rel=0.01)
     props = customer["propensities"]
     assert 1 <= len(props) <= 3
     assert [p["probability"] for p in props] == sorted((p["probability"] for p in props), reverse=True)
     assert all(p["product"]["name"] for p in props)
+
+
+def test_prepaid_customers_are_valued_by_repeat_purchases(app_client) -> None:  # type: ignore[no-untyped-def]
+    """After `all`, a prepaid-only customer's lifetime value is top-ups to come (BG/NBD x
+    Gamma-Gamma), a postpaid one's the subscription margin; the card has its out-of-time check."""
+    if not any(c["name"] == "repeat_purchase" for c in gql(app_client, CARD)["data"]["models"]):
+        train_model(app_client, "all")
+    card = {c["name"]: c for c in gql(app_client, CARD)["data"]["models"]}["repeat_purchase"]
+    params = {p["name"]: p["value"] for p in card["parameters"]}
+    assert card["rows"] > card["positives"] >= 30
+    assert params["evaluation"].startswith("out-of-time") and int(params["valued_customers"]) > 0
+    assert float(params["holdout_mae"]) < float(params["holdout_mae_pace_baseline"]), params
+    prepaid = _active_customer(app_client, "prepaid")
+    ltv = gql(app_client, SCORES, {"id": prepaid})["data"]["customer"]["lifetimeValue"]
+    assert ltv["model"] == "repeat_purchase" and ltv["monthlyMargin"] is None and ltv["churnProbability"] is None
+    assert 0 < ltv["probabilityAlive"] <= 1 and ltv["expectedPurchases"] >= 0
+    discount = 1.08 ** (-365 / 365.25)  # 730 days, discounted by the midpoint
+    assert ltv["value"] == pytest.approx(ltv["expectedPurchases"] * ltv["expectedSpend"] * discount, rel=0.01, abs=0.01)
+    assert ltv["horizonMonths"] == 24
+    analytics = app_client.app.state.analytics
+    data = analytics.data()
+    values = analytics.score_column("lifetime_value", data)
+    assert values[data.row_of(prepaid)] == pytest.approx(ltv["value"], abs=0.01)
 
 
 def _months(retention: float, horizon: int = 24, annual: float = 0.08) -> float:
@@ -196,7 +232,7 @@ def test_models_survive_a_restart(app_client, scoring_store: GraphStore, setting
     before = gql(app_client, SCORES, {"id": customer_id})["data"]["customer"]
     with api_client(settings, scoring_store) as restarted:
         cards = gql(restarted, "{ models { name rocAuc } }")["data"]["models"]
-        assert [c["name"] for c in cards] == ["churn", "lifetime_value", "propensity"]
+        assert [c["name"] for c in cards] == ["churn", "lifetime_value", "repeat_purchase", "propensity"]
         after = gql(restarted, SCORES, {"id": customer_id})["data"]["customer"]
     assert after["churnRisk"]["probability"] == pytest.approx(before["churnRisk"]["probability"])
     assert after["lifetimeValue"]["value"] == pytest.approx(before["lifetimeValue"]["value"], rel=1e-3)
