@@ -503,6 +503,11 @@ def _ladybug_columns(names: tuple[str, ...]) -> dict[str, str]:
     return {name: f"c{i}" for i, name in enumerate(names)}
 
 
+def _prop(properties: tuple[Property, ...], name: str) -> Property | None:
+    """The property ``name`` among ``properties`` (None for a key or an unknown name)."""
+    return next((p for p in properties if p.name == name), None)
+
+
 def upsert_nodes(node: NodeType, properties: tuple[str, ...]) -> Query:
     """Set ``properties`` (key excluded) on nodes of ``node`` by key.
 
@@ -512,7 +517,7 @@ def upsert_nodes(node: NodeType, properties: tuple[str, ...]) -> Query:
     whose columns are renamed with ``ladybug_load_columns``.
     """
     props = tuple(p for p in properties if p != node.key)
-    set_neo = ", ".join(f"n.{p} = r.{p}" for p in props)
+    set_neo = ", ".join(f"n.{p} = {_neo4j_value(_prop(node.properties, p), f'r.{p}')}" for p in props)
     neo = f"UNWIND $rows AS r MERGE (n:{node.label} {{{node.key}: r.{node.key}}})"
     if props:
         neo += f" SET {set_neo}"
@@ -540,7 +545,7 @@ def create_nodes(node: NodeType, properties: tuple[str, ...]) -> Query:
     props = tuple(p for p in properties if p != node.key)
     cols = _ladybug_columns((node.key, *props))
     assign = ", ".join(f"{p}: {cols[p]}" for p in (node.key, *props))
-    neo_assign = ", ".join(f"{p}: r.{p}" for p in (node.key, *props))
+    neo_assign = ", ".join(f"{p}: {_neo4j_value(_prop(node.properties, p), f'r.{p}')}" for p in (node.key, *props))
     name = f"create_{node.label.lower()}_" + "_".join(sorted(props))
     return Query(name, "", ("rows",), neo4j=f"UNWIND $rows AS r CREATE (n:{node.label} {{{neo_assign}}})",
                  ladybug=f"LOAD FROM $rows CREATE (n:{node.label} {{{assign}}})")
@@ -551,7 +556,7 @@ def upsert_relationships(rel: RelType, properties: tuple[str, ...]) -> Query:
 
     Rows whose endpoints do not exist write nothing; callers check endpoints first.
     """
-    set_neo = ", ".join(f"x.{p} = r.{p}" for p in properties)
+    set_neo = ", ".join(f"x.{p} = {_neo4j_value(_prop(rel.properties, p), f'r.{p}')}" for p in properties)
     neo = (
         f"UNWIND $rows AS r MATCH (a:{rel.source} {{id: r.from}}) "
         f"MATCH (b:{rel.target} {{id: r.to}}) MERGE (a)-[x:{rel.type}]->(b)"
@@ -636,17 +641,20 @@ def ladybug_load_columns(names: list[str]) -> list[str]:
     return [mapping[n] for n in names]
 
 
-def _bulk_column(prop: Property, column: str) -> str:
-    """The Neo4j expression of one value of a bulk load's column ``column`` (``$rows.<name>[i]``).
+def _neo4j_value(prop: Property | None, value: str) -> str:
+    """The Neo4j expression storing ``value`` (``r.at``, ``$rows.at[i]``) as ``prop``'s type.
 
-    Dates and times travel as ISO text and are parsed by the server (``date``,
-    ``localdatetime``; both give null for null): the Python driver spends about 40 us
-    packing one ``datetime``, text costs it nothing measurable (docs/neo4j.md)."""
+    Written dates and times travel as ISO text (``Neo4jStore._rows_param``,
+    ``_bulk_columns``) and are parsed by the server (``date``, ``localdatetime``; both give
+    null for null): the Python driver spends about 40 us packing one ``datetime``, a
+    string costs it well under 1 us (docs/neo4j.md)."""
+    if prop is None:
+        return value
     if prop.type == "TIMESTAMP":
-        return f"localdatetime({column})"
+        return f"localdatetime({value})"
     if prop.type == "DATE":
-        return f"date({column})"
-    return column
+        return f"date({value})"
+    return value
 
 
 def bulk_create_nodes(node: NodeType) -> Query:
@@ -659,7 +667,7 @@ def bulk_create_nodes(node: NodeType) -> Query:
     constraint fails a batch that meets a stored key, and a load run again skips the
     batches it committed before (``NEO4J_BULK_BATCH_DONE``) rather than each row.
     """
-    sets = ", ".join(f"n.{p.name} = {_bulk_column(p, f'$rows.{p.name}[i]')}" for p in node.properties)
+    sets = ", ".join(f"n.{p.name} = {_neo4j_value(p, f'$rows.{p.name}[i]')}" for p in node.properties)
     return Query(
         f"bulk_create_{node.label.lower()}",
         "",
@@ -679,7 +687,7 @@ def bulk_create_relationships(rel: RelType) -> Query:
         f"MATCH (b:{rel.target} {{id: $rows.to[i]}}) CREATE (a)-[x:{rel.type}]->(b)"
     )
     if rel.properties:
-        neo += " SET " + ", ".join(f"x.{p.name} = {_bulk_column(p, f'$rows.{p.name}[i]')}" for p in rel.properties)
+        neo += " SET " + ", ".join(f"x.{p.name} = {_neo4j_value(p, f'$rows.{p.name}[i]')}" for p in rel.properties)
     return Query(
         f"bulk_create_{rel.type.lower()}",
         "",
