@@ -35,6 +35,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 TARGET_ROWS_PER_SECOND = 50_000
+#: issue 19's target for ``cdp import`` into Neo4j.
+TARGET_NEO4J_ROWS_PER_SECOND = 20_000
 
 MAPPING = """\
 [source]
@@ -182,7 +184,8 @@ def run_import(csv_path: Path, mapping_path: Path, db_path: Path, batch_size: in
 def markdown(results: dict) -> str:
     """The results as a Markdown table."""
     first = results["runs"][0]
-    met = "yes" if first["rows_per_second"] >= TARGET_ROWS_PER_SECOND else "**no**"
+    target = TARGET_NEO4J_ROWS_PER_SECOND if results.get("store") == "neo4j" else TARGET_ROWS_PER_SECOND
+    met = "yes" if first["rows_per_second"] >= target else "**no**"
     lines = [
         f"`{results['command']}`: {results['rows']:,} rows, {results['csv_mib']:,} MiB CSV, "
         f"batches of {results['batch_size']:,}, {results['machine']['usable_cores']} cores, "
@@ -195,7 +198,7 @@ def markdown(results: dict) -> str:
         lines.append(f"| {r['run']} | {r['read']:,} | {r['seconds']:,.1f} | {r['rows_per_second']:,} | "
                      f"{r['created']:,} | {r['updated']:,} | {r['unchanged']:,} | {r['rejected']:,} |")
     lines += ["", "| target | goal | measured | met |", "|---|---:|---:|:---:|",
-              f"| first import | >= {TARGET_ROWS_PER_SECOND:,} rows/s | {first['rows_per_second']:,} rows/s | {met} |",
+              f"| first import ({results.get('store', 'ladybug')}) | >= {target:,} rows/s | {first['rows_per_second']:,} rows/s | {met} |",
               f"| peak RSS of the importing process | | {results['peak_rss_mib']:,} MiB | |", ""]
     return "\n".join(lines)
 

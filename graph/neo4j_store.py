@@ -83,6 +83,10 @@ class Neo4jStore(GraphStore):
     # others; four readers of 50,000 customers each measured best (docs/neo4j.md).
     projection_readers = 4
     projection_slice_customers = 50_000
+    #: An import batch is one transaction, held in the server's transaction memory until it
+    #: commits: with provenance a CSV row is ~13 graph elements, and 50,000 rows overran a
+    #: 2 GiB heap's transaction pool (70% of the heap); 10,000 rows use a few hundred MiB.
+    import_batch_rows = 10_000
     #: Batches of one table a bulk load keeps in flight, each in its own session and
     #: transaction: the server works on one while the client packs the next.
     bulk_writers = 2
