@@ -478,13 +478,17 @@ def test_an_unlink_of_many_pairs_is_one_statement_on_neo4j(store: GraphStore) ->
         assert statements == 1 + int(store.change_feed)
 
 
-def test_a_bulk_load_that_died_half_way_completes_when_run_again(store: GraphStore) -> None:
+def test_a_bulk_load_that_died_half_way_completes_when_run_again(store: GraphStore,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Neo4j loads in transactions of ``BULK_BATCH`` rows, each committed with a marker; a load
     that fails after some of them leaves a marker (``bulk_load_unfinished``), and the same load
     run again skips the batches stored instead of failing on the key constraint. A load of
     other data cannot resume it."""
     if store.backend != "neo4j":
         pytest.skip("the embedded store's bulk load is COPY into an empty store (not resumable)")
+    import graph.neo4j_store
+
+    monkeypatch.setattr(graph.neo4j_store, "BULK_BATCH", 10_000)  # several batches, two in flight
     n = 25_000  # three batches of customers
 
     def table(label: str, ids: list) -> pa.Table:
