@@ -13,7 +13,7 @@ GRAPHIQL_MODULES := tools/graphiql/node_modules/.package-lock.json
 CYPHERLINT_MODULES := tools/cypher-lint/node_modules/.package-lock.json
 GRAPHIQL_ASSETS := cdp/static/graphiql/vendor/graphiql.min.js
 
-.PHONY: install browser serve test neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share bench-lane-switch bench-view bench-neo4j bench-recommend bench-models loadtest wrk-tool clean help
+.PHONY: install browser serve test neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share bench-lane-switch bench-view bench-neo4j bench-import-neo4j bench-recommend bench-models loadtest wrk-tool clean help
 
 help:
 	@echo "make serve   - install, load demo data on first run, serve http://127.0.0.1:8000/graphql"
@@ -133,6 +133,12 @@ BENCH_NEO4J_CUSTOMERS ?= 1000000
 bench-neo4j: install neo4j-build
 	CDP_NEO4J_HEAP=4g CDP_NEO4J_PAGECACHE_MB=6144 $(BIN)/python tools/neo4j/local.py run -- \
 		$(BIN)/python bench/neo4j.py --customers $(BENCH_NEO4J_CUSTOMERS) --one-reader
+
+# issue 19: cdp import of a generated customer CSV (provenance on) into a fresh local Neo4j, run twice.
+BENCH_NEO4J_IMPORT_ROWS ?= 1000000
+bench-import-neo4j: install neo4j-build
+	CDP_NEO4J_HEAP=4g CDP_NEO4J_PAGECACHE_MB=2048 $(BIN)/python tools/neo4j/local.py run -- \
+		$(BIN)/python bench/import_csv.py --rows $(BENCH_NEO4J_IMPORT_ROWS) --neo4j
 
 # recommendations on big catalogues: first request and one customer's offers at 1,000 customers x
 # 20,000 products and 1,000,000 customers x 500 products (docs/recommendations.md, docs/benchmarks.md).

@@ -1,6 +1,7 @@
-"""Benchmark ``cdp import``: a generated customer CSV into a fresh embedded store.
+"""Benchmark ``cdp import``: a generated customer CSV into a fresh embedded store or Neo4j.
 
     .venv/bin/python bench/import_csv.py --rows 1000000     # make bench-import
+    .venv/bin/python tools/neo4j/local.py run -- .venv/bin/python bench/import_csv.py --rows 100000 --neo4j
 
 1. Generates a seeded CSV of ``--rows`` customers the way a CRM exports them
    (';' separated, dd-mm-yyyy dates, source codes for gender, segment and
@@ -10,6 +11,8 @@
    a new store ``bench/out/import-<rows>.lbdb`` with ``cdp.ingest.import_file``,
    the code path of ``cdp import``, in batches of ``--batch-size`` rows; then
    imports the same file again (every row unchanged: the idempotent re-run).
+   With ``--neo4j [URI]`` (default ``CDP_TEST_NEO4J_URI``, as ``tools/neo4j/local.py run``
+   sets it) the store is that Neo4j, wiped first.
 3. Checks the store holds every customer, and prints JSON and a Markdown table
    (also written to ``bench/out/import-csv-<rows>.json`` and ``.md``).
 
@@ -32,6 +35,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 TARGET_ROWS_PER_SECOND = 50_000
+#: issue 19's target for ``cdp import`` into Neo4j.
+TARGET_NEO4J_ROWS_PER_SECOND = 20_000
 
 MAPPING = """\
 [source]
@@ -130,8 +135,10 @@ def _schema():  # type: ignore[no-untyped-def]
 
 
 def run_import(csv_path: Path, mapping_path: Path, db_path: Path, batch_size: int | None,
-               buffer_pool_mb: int) -> dict:
-    """Import ``csv_path`` twice into a fresh store (this process); return figures and checks."""
+               buffer_pool_mb: int, neo4j: str | None = None) -> dict:
+    """Import ``csv_path`` twice into a fresh store (this process; Neo4j at ``neo4j``, wiped,
+    when given); return figures and checks."""
+    import os
     import resource
 
     from bench.bulk import remove_store
@@ -140,9 +147,17 @@ def run_import(csv_path: Path, mapping_path: Path, db_path: Path, batch_size: in
     from cdp.settings import Settings
     from graph.ladybug_store import LadybugStore
 
-    remove_store(db_path)
     mapping = load_mapping(mapping_path)
-    store = LadybugStore(db_path, buffer_pool_mb=buffer_pool_mb, checkpoint_mb=Settings.from_env().checkpoint_mb)
+    if neo4j:
+        from graph.neo4j_store import Neo4jStore
+
+        store = Neo4jStore(neo4j, os.environ.get("NEO4J_USER", "neo4j"), os.environ.get("NEO4J_PASSWORD", ""),
+                           os.environ.get("NEO4J_DATABASE", "neo4j"), max_retry_seconds=60)
+        store.wipe()
+    else:
+        remove_store(db_path)
+        store = LadybugStore(db_path, buffer_pool_mb=buffer_pool_mb,
+                             checkpoint_mb=Settings.from_env().checkpoint_mb)
     batch_size = batch_size or store.import_batch_rows
     try:
         runs = []
@@ -162,14 +177,15 @@ def run_import(csv_path: Path, mapping_path: Path, db_path: Path, batch_size: in
     finally:
         store.close()
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"batch_size": batch_size, "runs": runs, "customers_in_store": counts["Customer"], "sample_customer": {
+    return {"store": store.backend, "batch_size": batch_size, "runs": runs, "customers_in_store": counts["Customer"], "sample_customer": {
         k: str(v) for k, v in sample.items()}, "peak_rss_mib": round(peak_kib / 1024)}
 
 
 def markdown(results: dict) -> str:
     """The results as a Markdown table."""
     first = results["runs"][0]
-    met = "yes" if first["rows_per_second"] >= TARGET_ROWS_PER_SECOND else "**no**"
+    target = TARGET_NEO4J_ROWS_PER_SECOND if results.get("store") == "neo4j" else TARGET_ROWS_PER_SECOND
+    met = "yes" if first["rows_per_second"] >= target else "**no**"
     lines = [
         f"`{results['command']}`: {results['rows']:,} rows, {results['csv_mib']:,} MiB CSV, "
         f"batches of {results['batch_size']:,}, {results['machine']['usable_cores']} cores, "
@@ -182,7 +198,7 @@ def markdown(results: dict) -> str:
         lines.append(f"| {r['run']} | {r['read']:,} | {r['seconds']:,.1f} | {r['rows_per_second']:,} | "
                      f"{r['created']:,} | {r['updated']:,} | {r['unchanged']:,} | {r['rejected']:,} |")
     lines += ["", "| target | goal | measured | met |", "|---|---:|---:|:---:|",
-              f"| first import | >= {TARGET_ROWS_PER_SECOND:,} rows/s | {first['rows_per_second']:,} rows/s | {met} |",
+              f"| first import ({results.get('store', 'ladybug')}) | >= {target:,} rows/s | {first['rows_per_second']:,} rows/s | {met} |",
               f"| peak RSS of the importing process | | {results['peak_rss_mib']:,} MiB | |", ""]
     return "\n".join(lines)
 
@@ -198,14 +214,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--provenance", default="contact", choices=["contact", "all", "off"],
                    help="observations recorded per customer: contact data (the default of a mapping), "
                         "all profile keys, or none")
+    p.add_argument("--neo4j", nargs="?", const="", default=None, metavar="URI",
+                   help="import into this Neo4j (wiped first; default CDP_TEST_NEO4J_URI) instead of LadybugDB")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / f"customers-{args.rows}-{args.seed}.csv"
     mapping_path = args.out / "customers-mapping.toml"
     db_path = args.out / f"import-{args.rows}.lbdb"
+    if args.neo4j == "":
+        import os
+
+        args.neo4j = os.environ.get("CDP_TEST_NEO4J_URI") or p.error("--neo4j: no URI and no CDP_TEST_NEO4J_URI")
     if args.child:  # the import itself, in its own process
-        print(json.dumps(run_import(csv_path, mapping_path, db_path, args.batch_size, args.buffer_pool_mb)))
+        print(json.dumps(run_import(csv_path, mapping_path, db_path, args.batch_size, args.buffer_pool_mb,
+                                    args.neo4j)))
         return 0
 
     from bench import machine
@@ -219,11 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     child = subprocess.run([sys.executable, __file__, "--child", "--rows", str(args.rows), "--seed", str(args.seed),
                             *(["--batch-size", str(args.batch_size)] if args.batch_size else []),
                             "--buffer-pool-mb", str(args.buffer_pool_mb),
+                            *(["--neo4j", args.neo4j] if args.neo4j else []),
                             "--out", str(args.out)], stdout=subprocess.PIPE, text=True, check=True)
     results = {
         "command": f".venv/bin/python bench/import_csv.py --rows {args.rows}"
                    + (f" --batch-size {args.batch_size}" if args.batch_size else "")
-                   + (f" --provenance {args.provenance}" if args.provenance != "contact" else ""),
+                   + (f" --provenance {args.provenance}" if args.provenance != "contact" else "")
+                   + (" --neo4j" if args.neo4j else ""),
         "provenance": args.provenance,
         "rows": args.rows, "seed": args.seed,
         "csv_mib": round(csv_path.stat().st_size / 2**20), "generate_seconds": generate_seconds,
@@ -233,8 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"error: the store holds {results['customers_in_store']:,} customers, expected {args.rows:,}")
         return 1
     text = markdown(results)
-    (args.out / f"import-csv-{args.rows}.json").write_text(json.dumps(results, indent=2))
-    (args.out / f"import-csv-{args.rows}.md").write_text(text)
+    name = f"import-csv-{args.rows}" + ("-neo4j" if args.neo4j else "")
+    (args.out / f"{name}.json").write_text(json.dumps(results, indent=2))
+    (args.out / f"{name}.md").write_text(text)
     print(json.dumps(results, indent=2))
     print()
     print(text)

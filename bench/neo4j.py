@@ -59,6 +59,48 @@ def _rust_ext() -> bool:
     return True
 
 
+def _server_pid(uri: str) -> int | None:
+    """The pid of the local Neo4j JVM (``tools/neo4j``) serving ``uri``, found by its port in
+    the command line; None for any other server."""
+    port = uri.rsplit(":", 1)[-1]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"cdp.neo4j.LocalNeo4j" in argv and port.encode() in argv:
+            return int(entry.name)
+    return None
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of ``pid`` so far (0 when unknown)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Cpu:
+    """CPU seconds of this process (the client) and of the Neo4j JVM over a block."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+
+    def __enter__(self) -> "_Cpu":
+        self._client, self._server = time.process_time(), _cpu_seconds(self.pid)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client = round(time.process_time() - self._client, 1)
+        self.server = round(_cpu_seconds(self.pid) - self._server, 1) if self.pid else None
+
+
 def _analytics(store: Any, out: Path) -> Any:
     """The ``Analytics`` a server would own over ``store`` (models kept under ``out``)."""
     from cdp.analytics import Analytics
@@ -143,9 +185,13 @@ def _neo4j(uri: str, data: Any, customers: int, reuse: bool) -> tuple[Any, dict]
             last["step"] = step
             _say(f"  neo4j load: {step} ({time.perf_counter() - started:.0f} s)")
 
-    rows = store.bulk_load(data.nodes, data.relationships, progress=progress)
+    load_before = os.getloadavg()[0]
+    with _Cpu(_server_pid(uri)) as cpu:
+        rows = store.bulk_load(data.nodes, data.relationships, progress=progress)
     seconds = time.perf_counter() - started
-    return store, {"reused": False, "rows": rows, "seconds": round(seconds, 1), "rows_per_second": round(rows / seconds)}
+    return store, {"reused": False, "rows": rows, "seconds": round(seconds, 1), "rows_per_second": round(rows / seconds),
+                   "client_cpu_seconds": cpu.client, "server_cpu_seconds": cpu.server,
+                   "bulk_writers": store.bulk_writers, "load_average": [load_before, os.getloadavg()[0]]}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -188,7 +234,9 @@ def run(args: argparse.Namespace) -> dict:
     analytics = _analytics(neo, args.out)
     try:
         _say(f"neo4j: projection builds ({neo.projection_readers} readers)")
-        results["neo4j_projection_build_seconds"], snapshot = _builds(analytics, args.builds)
+        with _Cpu(_server_pid(uri)) as cpu:
+            results["neo4j_projection_build_seconds"], snapshot = _builds(analytics, args.builds)
+        results["neo4j_projection_cpu_seconds"] = {"client": cpu.client, "server": cpu.server, "builds": args.builds}
         results["neo4j_projection_readers"] = neo.projection_readers
         results["neo4j_projection_rows"] = {"customers": snapshot.size, **{k: len(v) for k, v in snapshot.facts.items()}}
         _say(f"neo4j: build {results['neo4j_projection_build_seconds']} s")
@@ -213,6 +261,13 @@ def markdown(r: dict) -> str:
             f"| first bulk load, rows/s | {load_l.get('rows_per_second', '')} | {load_n.get('rows_per_second', '')} |",
             f"| projection build, s | {r.get('ladybug_projection_build_seconds', '')} | "
             f"{r.get('neo4j_projection_build_seconds', '')} |"]
+    if load_n.get("server_cpu_seconds") is not None:
+        rows.append(f"| Neo4j bulk load: client / server CPU s | | {load_n['client_cpu_seconds']} / "
+                    f"{load_n['server_cpu_seconds']} |")
+    cpu = r.get("neo4j_projection_cpu_seconds") or {}
+    if cpu.get("server") is not None:
+        rows.append(f"| Neo4j projection builds ({cpu['builds']}): client / server CPU s | | "
+                    f"{cpu['client']} / {cpu['server']} |")
     if "neo4j_projection_build_one_reader_seconds" in r:
         rows.append(f"| projection build, one reader, s | | {r['neo4j_projection_build_one_reader_seconds']} |")
     for key in ("segment_preview_p50_ms", "segment_preview_p95_ms", "recommend_one_p50_ms", "recommend_one_p95_ms"):

@@ -54,7 +54,7 @@ from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
 #: Rows per batch when reading a file without a store (``convert_batch``, the CLI's
 #: check of a file before it opens the store). An import's batches (one transaction
 #: each) default to the store's ``import_batch_rows``: 1,000,000 on the embedded store,
-#: 50,000 on Neo4j. A kill loses at most the batch under way; re-running converges.
+#: 10,000 on Neo4j. A kill loses at most the batch under way; re-running converges.
 DEFAULT_BATCH_SIZE = 50_000
 
 #: Columns of a rejects file, one line per problem.

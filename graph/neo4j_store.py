@@ -23,9 +23,11 @@ Times are stored as Neo4j ``LocalDateTime`` values holding UTC, dates as ``Date`
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timezone
 from typing import Any, TypeVar
 
@@ -44,8 +46,12 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-#: Rows per transaction of a bulk load (Neo4j's advice: 10k-50k per transaction).
-BULK_BATCH = 10_000
+#: Rows per transaction of a bulk load (Neo4j's advice: 10k-50k per transaction; 25,000
+#: keeps a batch's transaction state in tens of MiB of the server's heap).
+BULK_BATCH = 25_000
+#: Seconds the driver may retry one bulk-load batch that failed for a transient reason
+#: (two batches in flight deadlocking on a shared end node: the server picks one to retry).
+BULK_RETRY_SECONDS = 120.0
 
 #: Every property name of each label and relationship type, to fill what Neo4j omits.
 _NODE_PROPERTIES = {node.label: node.property_names for node in MODEL.nodes}
@@ -77,6 +83,13 @@ class Neo4jStore(GraphStore):
     # others; four readers of 50,000 customers each measured best (docs/neo4j.md).
     projection_readers = 4
     projection_slice_customers = 50_000
+    #: An import batch is one transaction, held in the server's transaction memory until it
+    #: commits: with provenance a CSV row is ~13 graph elements, and 50,000 rows overran a
+    #: 2 GiB heap's transaction pool (70% of the heap); 10,000 rows use a few hundred MiB.
+    import_batch_rows = 10_000
+    #: Batches of one table a bulk load keeps in flight, each in its own session and
+    #: transaction: the server works on one while the client packs the next.
+    bulk_writers = 2
 
     def __init__(self, uri: str, user: str, password: str, database: str = "neo4j", *,
                  connect_timeout: float = 5.0, max_retry_seconds: float = 5.0, lazy: bool = False,
@@ -184,7 +197,7 @@ class Neo4jStore(GraphStore):
         and retype text ``AttributeValue`` ids an older cdp stored."""
         for stmt in Q.neo4j_schema_statements():
             self._write_statement(stmt, {})
-        for stmt in Q.CHANGE_FEED_SCHEMA:
+        for stmt in (*Q.CHANGE_FEED_SCHEMA, Q.NEO4J_BULK_SCHEMA):
             self._write_statement(stmt, {})
         self._write_statement(Q.NEO4J_AWAIT_INDEXES, {})
         self._schema_ready = True
@@ -218,7 +231,9 @@ class Neo4jStore(GraphStore):
         raise AssertionError("unreachable")  # _raise always raises
 
     def _rows_param(self, table: pa.Table) -> list[dict]:
-        return table.to_pylist()
+        """Rows as maps, dates and times as ISO text (the statements parse them:
+        ``graph.queries._neo4j_value``): the driver packs a ``datetime`` in about 40 us."""
+        return _as_text_times(table).to_pylist()
 
     def _create(self, tx: Transaction, name: str, is_node: bool, props: tuple[str, ...], rows: pa.Table,
                 touched: bool, *, fresh: bool = False) -> None:
@@ -233,26 +248,72 @@ class Neo4jStore(GraphStore):
         tx.run(Q.UNLINK_ROWS[rel_type], {"rows": rows.select(["from", "to"]).to_pylist()})
 
     def _bulk_create(self, name: str, is_node: bool, table: pa.Table) -> None:
+        """Create ``table``'s rows in transactions of ``BULK_BATCH`` rows, ``bulk_writers`` at
+        once. Each batch commits with its marker (``NEO4J_BULK_BATCH_DONE``), so it is
+        stored whole or not at all, and a batch committed by an earlier run of the same
+        load is skipped. Raises ``KeyTaken`` when a batch meets a stored key."""
         self._ready()
         query = Q.bulk_create_nodes(MODEL.node(name)) if is_node else Q.bulk_create_relationships(
             MODEL.relationship(name))
-        for batch in table.to_batches(BULK_BATCH):
-            self._write_statement(query, {"rows": batch.to_pylist()})
+        load, done = self._bulk_state
+        todo = [(f"{load}:{name}:{first}", first) for first in range(0, table.num_rows, BULK_BATCH)]
+        todo = [(batch, first) for batch, first in todo if batch not in done]
+
+        def one(batch: str, first: int) -> None:
+            rows = _bulk_columns(table.slice(first, BULK_BATCH))
+
+            def work(tx: Any) -> None:
+                tx.run(query.text("neo4j"), {"rows": rows}).consume()
+                tx.run(Q.NEO4J_BULK_BATCH_DONE.text("neo4j"), {"id": batch}).consume()
+
+            self._counted()
+            self._counted()
+            try:
+                with self._driver.session(database=self.database, bookmark_manager=self._bookmarks,
+                                          max_transaction_retry_time=BULK_RETRY_SECONDS) as session:
+                    session.execute_write(work)
+            except self._errors() as exc:
+                self._raise(exc)
+
+        if len(todo) <= 1 or self.bulk_writers <= 1:
+            for batch, first in todo:
+                one(batch, first)
+            return
+        pool = ThreadPoolExecutor(self.bulk_writers, thread_name_prefix="cdp-bulk")
+        try:
+            for future in [pool.submit(one, batch, first) for batch, first in todo]:
+                future.result()
+        finally:  # a failed batch: the queued ones are not started, those in flight finish
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def bulk_load(self, nodes: Mapping[str, pa.Table], relationships: Mapping[str, pa.Table],
                   progress: Progress | None = None) -> int:
-        """``GraphStore.bulk_load`` in transactions of ``BULK_BATCH`` rows, resumable: a marker
-        says a load is under way until its last batch commits (``bulk_load_unfinished``), and
-        every batch skips the nodes and relationships already stored, so a load that died
-        half-way is completed by running the same load again."""
+        """``GraphStore.bulk_load`` in transactions of ``BULK_BATCH`` rows (``bulk_writers`` of
+        a table at once), resumable: a marker says a load is under way until its last batch
+        commits (``bulk_load_unfinished``), and each batch commits together with a marker of
+        its own, so running the same load again skips the batches already stored and
+        completes it. Raises ``StoreError`` when an unfinished load of other tables (other
+        row counts) is in the store: wipe it, or finish that load."""
         for label, table in nodes.items():  # bad tables fail before anything is written
             _conform(table, MODEL.node(label).arrow_schema(), label)
         for rel_type, table in relationships.items():
             _conform(table, MODEL.relationship(rel_type).arrow_schema(), rel_type)
         self._ready()
-        self._write_statement(Q.NEO4J_BULK_LOAD_BEGIN, {"at": datetime.now(timezone.utc).replace(tzinfo=None)})
-        total = super().bulk_load(nodes, relationships, progress)
+        plan = json.dumps([[name, table.num_rows] for name, table in (*nodes.items(), *relationships.items())])
+        begun = self._run_write(lambda tx: tx.read(Q.NEO4J_BULK_LOAD_BEGIN, {
+            "at": datetime.now(timezone.utc).replace(tzinfo=None), "plan": plan, "load": uuid.uuid4().hex}))[0]
+        if begun["plan"] != plan:
+            raise StoreError("the store holds an unfinished bulk load of other data (other tables or row "
+                             "counts): run that load again to finish it, or wipe the store")
+        load = begun["load"]
+        done = set(self._read(Q.NEO4J_BULK_BATCHES_DONE, {"prefix": f"{load}:"})[0]["ids"])
+        self._bulk_state = (load, done)
+        try:
+            total = super().bulk_load(nodes, relationships, progress)
+        finally:
+            del self._bulk_state
         self._write_statement(Q.NEO4J_BULK_LOAD_END, {})
+        self._autocommit(Q.NEO4J_BULK_BATCHES_FORGET)  # the load is done: its batch markers go
         return total
 
     def bulk_load_unfinished(self) -> bool:
@@ -270,6 +331,7 @@ class Neo4jStore(GraphStore):
             for query in Q.WIPE.values():
                 self._autocommit(query)
             self._write_statement(Q.NEO4J_BULK_LOAD_END, {})
+            self._autocommit(Q.NEO4J_BULK_BATCHES_FORGET)
         finally:
             self._wrote()
             self._record_change_alone(Changes(everything=True))
@@ -321,6 +383,27 @@ class _Neo4jTransaction:
     def run(self, query: Query, params: Mapping[str, Any]) -> None:
         self._store._counted()
         self._tx.run(query.text("neo4j"), dict(params)).consume()
+
+
+def _as_text_times(table: pa.Table) -> pa.Table:
+    """``table`` with its date and time columns as ISO text (made by Arrow in C++; the
+    driver packs a ``datetime`` in about 40 us, a string in well under 1 us)."""
+    for index, column in enumerate(table.columns):
+        if pa.types.is_timestamp(column.type):
+            text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")  # %S carries the fraction
+        elif pa.types.is_date(column.type):
+            text = column.cast(pa.string())
+        else:
+            continue
+        table = table.set_column(index, table.field(index).name, text)
+    return table
+
+
+def _bulk_columns(batch: pa.Table) -> dict[str, list[Any]]:
+    """One bulk-load batch as ``graph.queries.bulk_create_nodes`` takes it: a list per column,
+    dates and times as ISO text."""
+    batch = _as_text_times(batch)
+    return {name: column.to_pylist() for name, column in zip(batch.column_names, batch.columns)}
 
 
 def _column(values: list[Any], type_: pa.DataType) -> pa.Array:

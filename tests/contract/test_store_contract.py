@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from cdp.customers import contact_summary
-from graph.errors import InvalidInput, KeyTaken
+from graph.errors import InvalidInput, KeyTaken, StoreError
 from graph.model import CHANNELS, MODEL
 from graph.queries import CustomerFilter
 from graph.store import GraphStore, node_op, relationship_op, unlink_op
@@ -478,12 +478,17 @@ def test_an_unlink_of_many_pairs_is_one_statement_on_neo4j(store: GraphStore) ->
         assert statements == 1 + int(store.change_feed)
 
 
-def test_a_bulk_load_that_died_half_way_completes_when_run_again(store: GraphStore) -> None:
-    """Neo4j loads in transactions of 10,000 rows; a load that fails after some of them leaves
-    a marker (``bulk_load_unfinished``), and the same load run again skips what is stored
-    instead of failing on the key constraint."""
+def test_a_bulk_load_that_died_half_way_completes_when_run_again(store: GraphStore,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neo4j loads in transactions of ``BULK_BATCH`` rows, each committed with a marker; a load
+    that fails after some of them leaves a marker (``bulk_load_unfinished``), and the same load
+    run again skips the batches stored instead of failing on the key constraint. A load of
+    other data cannot resume it."""
     if store.backend != "neo4j":
         pytest.skip("the embedded store's bulk load is COPY into an empty store (not resumable)")
+    import graph.neo4j_store
+
+    monkeypatch.setattr(graph.neo4j_store, "BULK_BATCH", 10_000)  # several batches, two in flight
     n = 25_000  # three batches of customers
 
     def table(label: str, ids: list) -> pa.Table:
@@ -503,12 +508,39 @@ def test_a_bulk_load_that_died_half_way_completes_when_run_again(store: GraphSto
         store.bulk_load(nodes, rels, progress=die_after_customers)
     assert store.bulk_load_unfinished()
     assert store.counts()["Customer"] == n and store.counts()["Account"] == 0
+    with pytest.raises(StoreError, match="unfinished bulk load of other data"):
+        store.bulk_load({"Customer": nodes["Customer"].slice(0, 10)}, {})
+    assert store.counts()["Customer"] == n
     assert store.bulk_load(nodes, rels) == 3 * n
     assert not store.bulk_load_unfinished()
     counts = store.counts()
     assert (counts["Customer"], counts["Account"], counts["HOLDS"]) == (n, n, n)
     store.wipe()
     assert store.is_empty() and store.counts()["Customer"] == 0
+
+
+def test_a_bulk_load_keeps_dates_times_and_absent_values(store: GraphStore) -> None:
+    """Bulk-loaded dates, times (to the microsecond), numbers, flags and absent values read
+    back as written (Neo4j receives dates and times as ISO text and parses them)."""
+    at = datetime(2024, 3, 1, 12, 30, 5, 123456)
+    schema = MODEL.node("Contact").arrow_schema()
+    contacts = pa.table({name: pa.nulls(2, schema.field(name).type) for name in schema.names}, schema=schema)
+    contacts = contacts.set_column(schema.get_field_index("id"), "id", pa.array(["K1", "K2"]))
+    contacts = contacts.set_column(schema.get_field_index("at"), "at", pa.array([at, None], pa.timestamp("us")))
+    contacts = contacts.set_column(schema.get_field_index("satisfaction"), "satisfaction", pa.array([4, None]))
+    customers = MODEL.node("Customer").arrow_schema()
+    people = pa.table({name: pa.nulls(1, customers.field(name).type) for name in customers.names}, schema=customers)
+    people = people.set_column(customers.get_field_index("id"), "id", pa.array(["C1"]))
+    people = people.set_column(customers.get_field_index("joined_on"), "joined_on",
+                               pa.array([date(2001, 2, 3)], pa.date32()))
+    rels = {"HAD_CONTACT": pa.table({"from": ["C1", "C1"], "to": ["K1", "K2"]})}
+    assert store.bulk_load({"Customer": people, "Contact": contacts}, rels) == 5
+    rows = store.nodes("Contact", ["K1", "K2"])
+    assert rows["K1"]["at"] == at and rows["K1"]["satisfaction"] == 4
+    assert rows["K2"]["at"] is None and rows["K2"]["satisfaction"] is None
+    assert store.nodes("Customer", ["C1"])["C1"]["joined_on"] == date(2001, 2, 3)
+    assert not store.bulk_load_unfinished()
+    assert store.counts()["HAD_CONTACT"] == 2
 
 
 def test_a_routing_uri_reads_its_own_writes(store: GraphStore) -> None:
