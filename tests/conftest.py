@@ -35,8 +35,10 @@ BACKENDS = ["ladybug"] + (["neo4j"] if NEO4J_TEST_URI else [])
 DEMO_BACKENDS = ["ladybug"] + (["neo4j"] if NEO4J_DEMO_URI else [])
 
 
-def make_store(backend: str, tmp_path: Path) -> GraphStore:
-    """A fresh, empty store of ``backend``."""
+def make_store(backend: str, tmp_path: Path, wipe: bool = True) -> GraphStore:
+    """A fresh, empty store of ``backend`` (``wipe=False``: on Neo4j, another store object on
+    the test server's data as it is, like a second server; the embedded file is locked by
+    its one opener)."""
     if backend == "ladybug":
         from graph.ladybug_store import LadybugStore
 
@@ -44,7 +46,8 @@ def make_store(backend: str, tmp_path: Path) -> GraphStore:
     from graph.neo4j_store import Neo4jStore
 
     store = Neo4jStore(NEO4J_TEST_URI, "neo4j", "", "neo4j")
-    store.wipe()
+    if wipe:
+        store.wipe()
     return store
 
 
