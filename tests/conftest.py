@@ -226,8 +226,8 @@ class CliStore:
 
 @pytest.fixture
 def cli_store(backend: str, tmp_path: Path) -> Iterator[CliStore]:
-    """An empty store for the ``cdp`` command, once per available backend (Neo4j: wiped
-    before and after)."""
+    """An empty store for the ``cdp`` command or for a test that opens it again (a restart),
+    once per available backend (Neo4j: wiped before and after)."""
     target = CliStore(backend, tmp_path)
     yield target
     if backend == "neo4j":
