@@ -14,7 +14,6 @@ from cdp.analytics import Analytics
 from cdp.app import build_app
 from cdp.recommendations import DECLINED_FACTOR, MARGIN_MONTHS
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
 from graph.model import CHANNELS
 from graph.store import GraphStore, node_op, relationship_op
 from tests.conftest import BACKENDS, api_client, gql, make_store
@@ -116,14 +115,14 @@ def test_graphql_recommendations_responses_and_segments(rec_store: GraphStore, t
         assert ids and not set(ids) & {m["customerId"] for m in seg["members"]}
 
 
-@pytest.fixture(scope="module")
-def engine_store(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module", params=BACKENDS)
+def engine_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """3,000 demo customers (seed 7) with the demo catalogue's rules: enough recent takers
     to calibrate the collaborative model."""
     from cdp import demo
 
     data = demo.generate(3_000, seed=7)
-    store = LadybugStore(tmp_path_factory.mktemp("engine") / "e.lbdb", buffer_pool_mb=256)
+    store = make_store(request.param, tmp_path_factory.mktemp("engine"))
     store.bulk_load(data.nodes, data.relationships)
     yield store
     store.close()
