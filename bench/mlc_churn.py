@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -92,22 +93,24 @@ def write_extract(frame: pd.DataFrame, out: Path, today: date) -> tuple[Path, Pa
     return billing_path, usage_path
 
 
-def cdp_import(db: Path, mapping: Path, data: Path) -> None:
-    """Run the real ``cdp import`` command; raises CalledProcessError when it fails."""
-    env = {**os.environ, "CDP_DB_PATH": str(db), "CDP_BUFFER_POOL_MB": "256"}
+def cdp_import(store_env: Mapping[str, str], mapping: Path, data: Path) -> None:
+    """Run the real ``cdp import`` command on the store ``store_env`` names (settings
+    variables); raises CalledProcessError when it fails."""
+    env = {**os.environ, **store_env}
     subprocess.run([sys.executable, "-m", "cdp.cli", "import", "--mapping", str(mapping), str(data),
                     "--rejects", str(data.with_suffix(".rejects.csv"))],
                    env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def train_through_api(db: Path, models: Path) -> dict:
-    """Start the real app on ``db`` and train churn over GraphQL; returns the card (JSON)."""
+def train_through_api(store_env: Mapping[str, str], models: Path) -> dict:
+    """Start the real app on the store ``store_env`` names and train churn over GraphQL;
+    returns the card (JSON)."""
     from starlette.testclient import TestClient
 
     from cdp.app import build_app
     from cdp.settings import Settings
 
-    settings = Settings(db_path=db, buffer_pool_mb=256, model_dir=models)
+    settings = Settings.from_env({**os.environ, **store_env}).with_(model_dir=models)
     from cdp.api_keys import create_key
 
     app = build_app(settings)
@@ -128,16 +131,19 @@ def train_through_api(db: Path, models: Path) -> dict:
     return job["models"][0]
 
 
-def run(workdir: Path) -> dict:
-    """The whole path, from data set to card; returns the card plus timings."""
+def run(workdir: Path, store_env: Mapping[str, str] | None = None) -> dict:
+    """The whole path, from data set to card; returns the card plus timings. ``store_env``:
+    the settings variables naming an empty store (default: an embedded file in ``workdir``,
+    or Neo4j when ``NEO4J_URI`` is set; docs/neo4j.md)."""
     started = time.perf_counter()
     today = datetime.now(timezone.utc).date()
     billing, usage = write_extract(load(), workdir, today)
-    db = workdir / "mlc.lbdb"
-    cdp_import(db, MAPPINGS / "mlc_churn_billing.toml", billing)
-    cdp_import(db, MAPPINGS / "mlc_churn_usage.toml", usage)
+    env = dict(store_env) if store_env is not None else {"CDP_DB_PATH": str(workdir / "mlc.lbdb"),
+                                                         "CDP_BUFFER_POOL_MB": "256"}
+    cdp_import(env, MAPPINGS / "mlc_churn_billing.toml", billing)
+    cdp_import(env, MAPPINGS / "mlc_churn_usage.toml", usage)
     imported = time.perf_counter()
-    card = train_through_api(db, workdir / "models")
+    card = train_through_api(env, workdir / "models")
     card["import_seconds"] = round(imported - started, 1)
     card["total_seconds"] = round(time.perf_counter() - started, 1)
     return card

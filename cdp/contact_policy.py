@@ -178,9 +178,14 @@ def _cap(item: Any, path: str) -> FrequencyCap:
     return FrequencyCap(maximum, days, channel)
 
 
-def load(store: GraphStore) -> ContactPolicy:
-    """The stored policy, or ``DEFAULT_POLICY`` when none was saved. Raises StoreError."""
-    row = store.nodes("ContactPolicy", [POLICY_ID]).get(POLICY_ID)
+def load(store: GraphStore, fresh: bool = False) -> ContactPolicy:
+    """The stored policy, or ``DEFAULT_POLICY`` when none was saved. Raises StoreError.
+
+    Next-best offers and channel choice read it on every call, so it is cached in the store
+    (``GraphStore.cached_nodes``: dropped by this process's next write and by another
+    process's policy write seen in the change feed); ``fresh`` reads the store itself."""
+    found = store.nodes("ContactPolicy", [POLICY_ID]) if fresh else store.cached_nodes("ContactPolicy", [POLICY_ID])
+    row = found.get(POLICY_ID)
     if not row or not row.get("definition"):
         return DEFAULT_POLICY
     return ContactPolicy.from_mapping(json.loads(row["definition"]), int(row.get("version") or 0))
@@ -198,7 +203,7 @@ def save(store: GraphStore, raw: Mapping[str, Any], now: datetime) -> ContactPol
     for channel in policy.explicit_consent_channels:
         if channel not in known:
             raise InvalidInput(f"unknown channel {channel!r}", field="explicit_consent_channels")
-    version = load(store).version + 1
+    version = load(store, fresh=True).version + 1
     store.write([node_op("ContactPolicy", [{"id": POLICY_ID, "definition": policy.to_json(),
                                             "updated_at": now, "version": version}])])
     return replace(policy, version=version)

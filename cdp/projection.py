@@ -314,7 +314,7 @@ class Projection:
                     return queued + 1
                 for entry in read.entries:
                     if entry.origin != self.store.origin:  # our own writes were heard through subscribe
-                        if _touches_catalogue(entry.changes):
+                        if _touches_catalogue(entry.changes) or _touches_cached(self.store, entry.changes):
                             self.store.forget_catalogue()
                         self._on_change(entry.changes)
                         queued += 1
@@ -564,6 +564,12 @@ def _touches_catalogue(changes: Changes) -> bool:
     """True when ``changes`` wrote products, channels or the catalogue's relationships."""
     return any(changes.nodes.get(label) or changes.deleted.get(label) for label in ("Product", "Channel")) or any(
         changes.relationships.get(t) for t in _CATALOGUE_RELATIONSHIPS)
+
+
+def _touches_cached(store: GraphStore, changes: Changes) -> bool:
+    """True when ``changes`` wrote a label the store caches (``GraphStore.CACHED_LABELS``:
+    the contact policy), so the cached copy is stale."""
+    return any(changes.nodes.get(label) or changes.deleted.get(label) for label in store.CACHED_LABELS)
 
 
 def _untraced_deletes(changes: Changes) -> bool:

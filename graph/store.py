@@ -578,8 +578,24 @@ class GraphStore(ABC):
         raise NotImplementedError(f"the {self.backend} store keeps no change feed")
 
     def forget_catalogue(self) -> None:
-        """Drop the cached catalogue (products, channels): another process changed it."""
+        """Drop the cached catalogue (products, channels) and ``cached_nodes``: another
+        process changed them."""
         self._wrote()
+
+    #: Labels read through ``cached_nodes``: a change-feed entry writing one of them makes a
+    #: follower drop the cache (``cdp.projection.Projection.follow``).
+    CACHED_LABELS: tuple[str, ...] = ("ContactPolicy",)
+
+    def cached_nodes(self, label: str, ids: Sequence[str]) -> dict[str, Row]:
+        """``nodes(label, ids)`` for a small document read on every request (the contact
+        policy, label in ``CACHED_LABELS``), cached like the catalogue: until this store
+        object's next write, a change-feed entry of another process writing ``label``
+        (``forget_catalogue``), and at most ``CATALOGUE_TTL_SECONDS`` on a store other
+        processes may write. Out: fresh copies of the rows. Raises StoreError/StoreUnavailable."""
+        if label not in self.CACHED_LABELS:
+            raise ValueError(f"{label} is not in CACHED_LABELS: a follower would not forget it")
+        cached = self._catalogue("nodes:" + label + ":" + "\x00".join(ids), lambda: self.nodes(label, list(ids)))
+        return {k: dict(v) for k, v in cached.items()}
 
     def _catalogue(self, name: str, load: Callable[[], dict[str, Row]]) -> dict[str, Row]:
         """``load()`` cached until the next write (and at most ``CATALOGUE_TTL_SECONDS``

@@ -35,8 +35,10 @@ BACKENDS = ["ladybug"] + (["neo4j"] if NEO4J_TEST_URI else [])
 DEMO_BACKENDS = ["ladybug"] + (["neo4j"] if NEO4J_DEMO_URI else [])
 
 
-def make_store(backend: str, tmp_path: Path) -> GraphStore:
-    """A fresh, empty store of ``backend``."""
+def make_store(backend: str, tmp_path: Path, wipe: bool = True) -> GraphStore:
+    """A fresh, empty store of ``backend`` (``wipe=False``: on Neo4j, another store object on
+    the test server's data as it is, like a second server; the embedded file is locked by
+    its one opener)."""
     if backend == "ladybug":
         from graph.ladybug_store import LadybugStore
 
@@ -44,7 +46,8 @@ def make_store(backend: str, tmp_path: Path) -> GraphStore:
     from graph.neo4j_store import Neo4jStore
 
     store = Neo4jStore(NEO4J_TEST_URI, "neo4j", "", "neo4j")
-    store.wipe()
+    if wipe:
+        store.wipe()
     return store
 
 
@@ -186,6 +189,53 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         out += [i for i in run if _wipes_neo4j(i)] + [i for i in run if not _wipes_neo4j(i)]
         start = end
     items[:] = out
+
+
+class CliStore:
+    """An empty store of one backend and the settings that point ``cdp`` at it (the CLI in a
+    subprocess or in-process, ``cdp serve``): on Neo4j the wiped test server, embedded a file.
+
+    ``env``: the environment variables (``NEO4J_URI`` empty for the embedded store, so a
+    developer's own setting cannot redirect a test); ``path``: ``CDP_DB_PATH``, the embedded
+    file, and on both backends the folder the models and the audit log default next to.
+    """
+
+    def __init__(self, backend: str, folder: Path, buffer_pool_mb: int = 256) -> None:
+        self.backend = backend
+        self.path = folder / "cli.lbdb"
+        self.buffer_pool_mb = buffer_pool_mb
+        self.env = {"CDP_DB_PATH": str(self.path), "CDP_BUFFER_POOL_MB": str(buffer_pool_mb),
+                    "NEO4J_URI": NEO4J_TEST_URI if backend == "neo4j" else ""}
+        if backend == "neo4j":
+            make_store("neo4j", folder).close()  # wiped
+
+    def open(self) -> GraphStore:
+        """A store object on it. Close it before the CLI runs on the embedded store: the file
+        is locked by its one opener (Neo4j has no such limit)."""
+        if self.backend == "ladybug":
+            from graph.ladybug_store import LadybugStore
+
+            return LadybugStore(self.path, buffer_pool_mb=self.buffer_pool_mb)
+        return make_store("neo4j", self.path.parent, wipe=False)
+
+    def settings(self, **changes: object) -> Settings:
+        """``Settings`` as ``cdp`` reads them from ``env`` (plus ``changes``)."""
+        return Settings.from_env({**os.environ, **self.env}).with_(**changes)
+
+    def setenv(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Put ``env`` into this process's environment, for ``cdp.cli.main`` run in-process."""
+        for name, value in self.env.items():
+            monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def cli_store(backend: str, tmp_path: Path) -> Iterator[CliStore]:
+    """An empty store for the ``cdp`` command or for a test that opens it again (a restart),
+    once per available backend (Neo4j: wiped before and after)."""
+    target = CliStore(backend, tmp_path)
+    yield target
+    if backend == "neo4j":
+        make_store("neo4j", tmp_path).close()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,4 +1,4 @@
-"""``cdp campaigns``: the real CLI (a subprocess) on a real embedded store: launch,
+"""``cdp campaigns``: the real CLI (a subprocess) on a real store of each backend: launch,
 export contact lists, and import responses with errors naming file, row and column."""
 
 from __future__ import annotations
@@ -11,23 +11,21 @@ from pathlib import Path
 from cdp import demo
 from cdp.analytics import Analytics
 from cdp.campaigns import Campaigns, CampaignSpec, WavePlan
-from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
+from tests.conftest import CliStore
 from tests.test_cli import cdp
 
 
-def test_launch_export_and_import_responses(tmp_path: Path) -> None:
-    path = tmp_path / "cli.lbdb"
+def test_launch_export_and_import_responses(cli_store: CliStore, tmp_path: Path) -> None:
     data = demo.generate(400, seed=5)
-    store = LadybugStore(path, buffer_pool_mb=128)
+    store = cli_store.open()
     store.bulk_load(data.nodes, data.relationships)
-    analytics = Analytics(store, Settings(db_path=path))
+    analytics = Analytics(store, cli_store.settings())
     campaign = Campaigns(store, analytics).create(CampaignSpec(
         name="CLI campaign", offers=("P-VAS-CLOUD",), waves=(WavePlan("SMS"), WavePlan("EMAIL", 3)),
         target_definition={"holds": {"category": "MOBILE_DATA"}}, control_share=0.25))
     analytics.close()
-    store.close()
-    env = {"CDP_DB_PATH": str(path), "CDP_BUFFER_POOL_MB": "128"}
+    store.close()  # the embedded file is locked by its one opener: the CLI opens it next
+    env = cli_store.env
 
     audience = cdp("campaigns", "audience", campaign.id, env=env)
     assert audience.returncode == 0, audience.stderr
@@ -74,7 +72,7 @@ def test_launch_export_and_import_responses(tmp_path: Path) -> None:
     assert accepted.returncode == 0, accepted.stderr
     assert "2 responses recorded" in accepted.stderr
 
-    store = LadybugStore(path, buffer_pool_mb=128)
+    store = cli_store.open()
     try:
         members = Campaigns(store, None).members(campaign.id).set_index("customer")
         assert members.loc[rows[0]["customer_id"], "revenue"] == 99.5

@@ -1,5 +1,5 @@
 """The campaign performance report (cdp.campaign_report) and the simulated campaigns
-with a known uplift (cdp.campaign_simulation), through the real embedded store."""
+with a known uplift (cdp.campaign_simulation), through the real store of each backend."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from cdp.campaign_simulation import SimulationDesign, interval_coverage, simulat
 from cdp.campaigns import CampaignSpec, Campaigns, ResponseInput, WavePlan
 from cdp.errors import NotFound
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
 from graph.store import node_op
+from tests.conftest import make_store
 
 AS_OF = date(2026, 3, 1)
 T0 = datetime(2026, 3, 2, 11, 0)
@@ -38,9 +38,9 @@ def data():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def campaigns(data, tmp_path: Path) -> Iterator[Campaigns]:  # type: ignore[no-untyped-def]
-    """A fresh store of the demo data, with its campaigns."""
-    store = LadybugStore(tmp_path / "store.lbdb", buffer_pool_mb=256)
+def campaigns(data, backend: str, tmp_path: Path) -> Iterator[Campaigns]:  # type: ignore[no-untyped-def]
+    """A fresh store of the demo data (each backend), with its campaigns."""
+    store = make_store(backend, tmp_path)
     store.bulk_load(data.nodes, data.relationships)
     yield Campaigns(store, Analytics(store, Settings()))
     store.close()
@@ -249,12 +249,13 @@ def test_simulated_campaigns_interval_contains_the_truth(campaigns: Campaigns,
         assert result.report.waves[1].contacted == result.wave2_reached
 
 
-def test_simulation_is_reproducible(data, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_simulation_is_reproducible(data, backend: str, tmp_path: Path,  # type: ignore[no-untyped-def]
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     figures = []
     for i in range(2):
         _fixed_campaign_ids(monkeypatch)
-        store = LadybugStore(tmp_path / f"s{i}.lbdb", buffer_pool_mb=256)
+        (tmp_path / f"s{i}").mkdir()
+        store = make_store(backend, tmp_path / f"s{i}")  # Neo4j: the test server, wiped again
         store.bulk_load(data.nodes, data.relationships)
         result = simulate(Campaigns(store, Analytics(store, Settings())), 9, T0)
         figures.append((result.true_uplift, result.report.lift, result.report.total, result.conversions))

@@ -20,7 +20,6 @@ from cdp.analytics import Analytics
 from cdp.app import build_app
 from cdp.campaigns import Campaigns, CampaignSpec, WavePlan, stable_uniform
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, node_op, relationship_op
 from tests.conftest import BACKENDS, api_client, gql, make_store
 
@@ -124,9 +123,9 @@ def test_audience_accounts_for_every_candidate(http: TestClient, store: GraphSto
     analytics.close()
 
 
-def test_contact_policy_reasons_are_each_reported(tmp_path: Path) -> None:
-    """Build a tiny store where each customer trips exactly one rule of the policy."""
-    store = LadybugStore(tmp_path / "p.lbdb", buffer_pool_mb=128)
+def test_contact_policy_reasons_are_each_reported(backend: str, tmp_path: Path) -> None:
+    """Build a tiny store (each backend) where each customer trips exactly one rule of the policy."""
+    store = make_store(backend, tmp_path)
     now = datetime(2026, 11, 2, 12, 0)
     people = {
         "C-OK": {}, "C-INACTIVE": {"status": "CHURNED"}, "C-DNC": {}, "C-NOMKT": {}, "C-NOSMS": {},

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
-import sys
 from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import BACKENDS, api_client, make_store
+from tests.conftest import BACKENDS, CliStore, api_client, make_store
+from tests.test_cli import cdp
 
 from cdp import catalog_rules as cr
 from cdp.errors import InvalidInput
 from cdp.projection import build
-from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, node_op, relationship_op
 
-ROOT = Path(__file__).resolve().parent.parent
 AT = datetime(2026, 3, 1)
 
 PRODUCTS = [
@@ -239,22 +236,18 @@ def test_graphql_set_and_read_rules(rules_store: GraphStore) -> None:
 # --------------------------------------------------------------------------- import
 
 
-def test_import_catalog_rules_through_cli(tmp_path: Path) -> None:
+def test_import_catalog_rules_through_cli(cli_store: CliStore) -> None:
     from cdp import demo
 
-    db = tmp_path / "import.lbdb"
-    store = LadybugStore(db, buffer_pool_mb=256)
+    store = cli_store.open()
     products = demo.generate(20, seed=1).nodes["Product"].select(["id", "name", "category", "lifecycle"])
     store.write([node_op("Product", products)])
-    store.close()
-    env = {**os.environ, "CDP_DB_PATH": str(db), "CDP_BUFFER_POOL_MB": "256"}
-    cdp = [str(Path(sys.executable).with_name("cdp"))]
+    store.close()  # the embedded file is locked by its one opener: the CLI opens it next
     for name in ("catalog_rules", "catalog_requires", "catalog_excludes", "catalog_upgrades"):
-        done = subprocess.run([*cdp, "import", "--mapping", f"examples/mappings/{name}.toml",
-                               f"examples/data/{name}.csv"], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=300)
+        done = cdp("import", "--mapping", f"examples/mappings/{name}.toml", f"examples/data/{name}.csv",
+                   env=cli_store.env)
         assert done.returncode == 0, done.stdout + done.stderr
-    store = LadybugStore(db, buffer_pool_mb=256)
+    store = cli_store.open()
     try:
         rules = cr.read_rules(store)
         products = store.products()
@@ -293,30 +286,26 @@ RULES_HEADER = "product,account_types,tiers,contract,min_tenure_months,offer_fro
     ("catalog_rules", None, f"{RULES_HEADER}\nP-VAS-MUSIC,,,,,2026-12-31,2026-01-01,yes\n", 2, "offer_until",
      "offerFrom 2026-12-31 is after offerUntil 2026-01-01"),
 ])
-def test_import_refuses_bad_rules_whole(tmp_path: Path, name: str, before: tuple[str, str] | None, text: str,
+def test_import_refuses_bad_rules_whole(cli_store: CliStore, tmp_path: Path, name: str, before: tuple[str, str] | None, text: str,
                                         row: int, column: str, reason: str) -> None:
     """A bad rule in an import file: exit 2, the message names file, row and column, the
     rejects file lists it, and nothing of the file is written (not even its good rows)."""
     from cdp import demo
 
-    db = tmp_path / "import.lbdb"
-    store = LadybugStore(db, buffer_pool_mb=256)
+    store = cli_store.open()
     products = demo.generate(20, seed=1).nodes["Product"].select(["id", "name", "category", "lifecycle"])
     store.write([node_op("Product", products)])
     store.close()
-    env = {**os.environ, "CDP_DB_PATH": str(db), "CDP_BUFFER_POOL_MB": "256"}
-    cdp = [str(Path(sys.executable).with_name("cdp"))]
 
     def run(mapping: str, body: str, file: Path) -> subprocess.CompletedProcess[str]:
         file.write_text(body)
-        return subprocess.run([*cdp, "import", "--mapping", f"examples/mappings/{mapping}.toml", str(file),
-                               "--rejects", str(tmp_path / "rejects.csv")], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300)
+        return cdp("import", "--mapping", f"examples/mappings/{mapping}.toml", str(file),
+                   "--rejects", str(tmp_path / "rejects.csv"), env=cli_store.env)
 
     if before:
         done = run(before[0], before[1], tmp_path / "before.csv")
         assert done.returncode == 0, done.stdout + done.stderr
-    store = LadybugStore(db, buffer_pool_mb=256)
+    store = cli_store.open()
     rules_before, products_before = cr.read_rules(store), store.products()
     store.close()
     bad = tmp_path / "bad.csv"
@@ -329,7 +318,7 @@ def test_import_refuses_bad_rules_whole(tmp_path: Path, name: str, before: tuple
         rejects = list(csv.reader(f))
     assert [str(bad), str(row), column] in [line[:3] for line in rejects]
     assert any(reason.split(":")[0] in line[4] for line in rejects)
-    store = LadybugStore(db, buffer_pool_mb=256)
+    store = cli_store.open()
     try:
         assert cr.read_rules(store) == rules_before
         assert store.products() == products_before

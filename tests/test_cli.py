@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import NEO4J_TEST_URI, make_store
+from tests.conftest import NEO4J_TEST_URI, CliStore, make_store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,16 +41,8 @@ def test_schema_export_check_fails_on_drift(tmp_path: Path) -> None:
     assert done.returncode == 1 and "out of date" in done.stderr
 
 
-def _store_env(backend: str, tmp_path: Path) -> dict[str, str]:
-    """The settings that make ``cdp`` use an empty store of ``backend`` (Neo4j: the test server, wiped)."""
-    if backend == "ladybug":
-        return {"CDP_DB_PATH": str(tmp_path / "cli.lbdb"), "CDP_BUFFER_POOL_MB": "256"}
-    make_store(backend, tmp_path).close()
-    return {"NEO4J_URI": NEO4J_TEST_URI, "CDP_DB_PATH": str(tmp_path / "unused.lbdb")}
-
-
-def test_generate_load_stats_and_refuse_reload(backend: str, tmp_path: Path) -> None:
-    env = _store_env(backend, tmp_path)
+def test_generate_load_stats_and_refuse_reload(cli_store: CliStore, tmp_path: Path) -> None:
+    env = cli_store.env
     out = tmp_path / "demo"
     gen = cdp("demo", "generate", "--customers", "60", "--seed", "3", "--out", str(out), env=env)
     assert gen.returncode == 0, gen.stderr
@@ -74,7 +66,7 @@ def test_a_demo_load_that_died_half_way_completes_when_run_again(tmp_path: Path)
         pytest.skip("needs the Neo4j test server (CDP_TEST_NEO4J_URI)")
     from cdp import demo
 
-    env = _store_env("neo4j", tmp_path)
+    env = CliStore("neo4j", tmp_path).env
     out = tmp_path / "demo"
     assert cdp("demo", "generate", "--customers", "40", "--seed", "3", "--out", str(out)).returncode == 0
     data = demo.read_parquet(out)
@@ -99,13 +91,12 @@ def test_a_demo_load_that_died_half_way_completes_when_run_again(tmp_path: Path)
     assert again.returncode == 2 and "already holds data" in again.stderr
 
 
-def test_user_mistakes_are_clear_messages(tmp_path: Path) -> None:
+def test_user_mistakes_are_clear_messages(cli_store: CliStore, tmp_path: Path) -> None:
     bad_number = cdp("demo", "generate", "--customers", "many", "--out", str(tmp_path))
     assert bad_number.returncode == 2 and "expected a whole number" in bad_number.stderr
     bad_env = cdp("stats", env={"CDP_PORT": "eighty"})
     assert bad_env.returncode == 2 and "CDP_PORT must be a whole number" in bad_env.stderr
-    missing = cdp("demo", "load", "--from", str(tmp_path / "nowhere"),
-                  env={"CDP_DB_PATH": str(tmp_path / "x.lbdb"), "CDP_BUFFER_POOL_MB": "128"})
+    missing = cdp("demo", "load", "--from", str(tmp_path / "nowhere"), env=cli_store.env)
     assert missing.returncode == 2 and "nowhere" in missing.stderr and "Traceback" not in missing.stderr
 
 
@@ -115,10 +106,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_loads_demo_data_on_first_run_and_answers_over_http(tmp_path: Path) -> None:
+def test_serve_loads_demo_data_on_first_run_and_answers_over_http(cli_store: CliStore) -> None:
     port = _free_port()
-    env = {**os.environ, "CDP_DB_PATH": str(tmp_path / "serve.lbdb"), "CDP_BUFFER_POOL_MB": "256",
-           "CDP_DEMO_CUSTOMERS": "80"}
+    env = {**os.environ, **cli_store.env, "CDP_DEMO_CUSTOMERS": "80"}
     proc = subprocess.Popen([sys.executable, "-m", "cdp.cli", "serve", "--port", str(port),
                              "--log-level", "warning", "--dev-key"], cwd=ROOT, env=env,  # as `make serve` runs it
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -138,8 +128,9 @@ def test_serve_loads_demo_data_on_first_run_and_answers_over_http(tmp_path: Path
             time.sleep(0.3)
         query = {"query": "{ customers(first: 3) { totalCount edges { node { id accounts { id } } } } }"}
         assert httpx.post(f"{base}/graphql", json=query).status_code == 401  # credentials required
-        key = (tmp_path / "serve.lbdb.dev-key").read_text().strip()  # the key --dev-key printed
-        assert oct((tmp_path / "serve.lbdb.dev-key").stat().st_mode & 0o777) == "0o600"
+        dev_key = cli_store.settings().dev_key_path
+        key = dev_key.read_text().strip()  # the key --dev-key printed
+        assert oct(dev_key.stat().st_mode & 0o777) == "0o600"
         body = httpx.post(f"{base}/graphql", json=query, headers={"Authorization": f"Bearer {key}"}).json()
         assert body["data"]["customers"]["totalCount"] == 80
         assert len(body["data"]["customers"]["edges"]) == 3

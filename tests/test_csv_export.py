@@ -13,9 +13,8 @@ import pytest
 
 from cdp.csv_export import FORMULA_STARTS, neutralise
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore
-from tests.conftest import api_client, gql
+from tests.conftest import BACKENDS, CliStore, api_client, gql, make_store
 from tests.test_import import read_rejects, run_cdp, write_mapping
 
 FORMULA = "=cmd|' /C calc'!A0"
@@ -45,9 +44,10 @@ def _no_formula(rows: list[list[str]]) -> None:
             assert not cell.startswith(FORMULA_STARTS) or cell.lstrip("+-").replace(".", "", 1).isdigit(), cell
 
 
-@pytest.fixture(scope="module")
-def campaign_store(demo_data, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:  # type: ignore[no-untyped-def]
-    store = LadybugStore(tmp_path_factory.mktemp("csv") / "c.lbdb", buffer_pool_mb=256)
+@pytest.fixture(scope="module", params=BACKENDS)
+def campaign_store(request: pytest.FixtureRequest, demo_data,  # type: ignore[no-untyped-def]
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
+    store = make_store(request.param, tmp_path_factory.mktemp("csv"))
     store.bulk_load(demo_data.nodes, demo_data.relationships)
     yield store
     store.close()
@@ -95,7 +95,7 @@ def test_contact_lists_neutralise_formulas_a_partner_wrote(campaign_store: Graph
     assert out.getvalue() == response.text
 
 
-def test_rejects_files_neutralise_formulas_from_the_source_file(tmp_path: Path) -> None:
+def test_rejects_files_neutralise_formulas_from_the_source_file(cli_store: CliStore, tmp_path: Path) -> None:
     mapping = write_mapping(tmp_path, '[source]\nname = "CRM"\n[[entity]]\nlabel = "Customer"\nkey = "id"\n'
                                       '[entity.columns]\njoined_on = "since"\nfirst_name = "name"\n')
     data = tmp_path / "customers.csv"
@@ -105,7 +105,7 @@ def test_rejects_files_neutralise_formulas_from_the_source_file(tmp_path: Path) 
                     'C3,-2+3,Piet\n'
                     'C4,2020-01-01,Kees\n')
     rejects = tmp_path / "rejects.csv"
-    done = run_cdp("import", "--mapping", str(mapping), str(data), "--rejects", str(rejects), db=tmp_path / "s.lbdb")
+    done = run_cdp("import", "--mapping", str(mapping), str(data), "--rejects", str(rejects), db=cli_store)
     assert done.returncode == 3, done.stderr
     with rejects.open(newline="") as f:
         rows = list(csv.reader(f))

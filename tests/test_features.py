@@ -159,13 +159,11 @@ def test_the_frame_follows_writes_incrementally(hand_store: GraphStore) -> None:
     assert str(current.loc[data.row_of("C"), "city"]) == "Ede"
 
 
-def test_contract_type_and_payment_method_are_kept_as_categories(tmp_path: Path) -> None:
+def test_contract_type_and_payment_method_are_kept_as_categories(backend: str, tmp_path: Path) -> None:
     """A contract type without an end date and a payment method other than direct debit
     reach the feature frame as categories (issue 20: they used to become a constant and a
     direct-debit flag); a closed account's values do not count."""
-    from graph.ladybug_store import LadybugStore
-
-    store = LadybugStore(tmp_path / "c.lbdb", buffer_pool_mb=64)
+    store = make_store(backend, tmp_path)
     store.write([
         node_op("Customer", [{"id": f"K{i}", "first_name": "K", "last_name": str(i), "status": "ACTIVE"}
                              for i in range(3)]),

@@ -19,7 +19,7 @@ from typing import Any
 import hypothesis_graphql as hg
 import pytest
 
-from tests.conftest import api_client
+from tests.conftest import BACKENDS, api_client, make_store
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
@@ -93,24 +93,27 @@ def fuzz_client(demo_store: GraphStore) -> Iterator[TestClient]:
         yield c
 
 
-def _throwaway_store(folder: Path, buffer_pool_mb: int = 256) -> GraphStore:
-    """A store of 80 demo customers in ``folder``. The embedded store's buffer pool fills
-    up after some hundred small writes (about 2.8 MB each, not freed before the store is
-    reopened), so tests that write many times give it room."""
+def _throwaway_store(backend: str, folder: Path, buffer_pool_mb: int = 256) -> GraphStore:
+    """A store of 80 demo customers of ``backend`` (embedded: in ``folder``; Neo4j: the test
+    server, wiped). The embedded store's buffer pool fills up after some hundred small writes
+    (about 2.8 MB each, not freed before the store is reopened), so tests that write many
+    times give it room."""
     from cdp import demo
     from graph.ladybug_store import LadybugStore
 
     data = demo.generate(80, seed=11)
-    store = LadybugStore(folder / "throwaway.lbdb", buffer_pool_mb=buffer_pool_mb)
+    store = LadybugStore(folder / "throwaway.lbdb", buffer_pool_mb=buffer_pool_mb) if backend == "ladybug" \
+        else make_store(backend, folder)
     store.bulk_load(data.nodes, data.relationships)
     return store
 
 
-@pytest.fixture(scope="module")
-def throwaway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, GraphStore]]:
-    """An app over a store of its own that mutations may write to."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def throwaway(request: pytest.FixtureRequest,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, GraphStore]]:
+    """An app over a store of its own that mutations may write to, per backend."""
     folder = tmp_path_factory.mktemp("fuzz")
-    store = _throwaway_store(folder)
+    store = _throwaway_store(request.param, folder)
     app_settings = Settings(db_path=folder / "throwaway.lbdb", model_dir=folder / "models", **FUZZ_SETTINGS)
     with api_client(app_settings, store) as c:
         yield c, store
@@ -235,9 +238,9 @@ def _send_all(client: TestClient, root: GraphQLObjectType, operation: str) -> in
 
 
 def test_injection_strings_in_query_arguments_change_nothing(
-        tmp_path_factory: pytest.TempPathFactory) -> None:
+        backend: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     folder = tmp_path_factory.mktemp("inject-q")
-    store = _throwaway_store(folder)
+    store = _throwaway_store(backend, folder)
     try:
         with api_client(Settings(db_path=folder / "throwaway.lbdb", model_dir=folder / "models",
                                            **FUZZ_SETTINGS), store) as client:
@@ -248,11 +251,12 @@ def test_injection_strings_in_query_arguments_change_nothing(
         store.close()
 
 
-def test_injection_strings_in_mutation_arguments_are_data(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_injection_strings_in_mutation_arguments_are_data(backend: str,
+                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
     """Mutations may create what they are asked to (an injection string is then a name or
     an id like any other), but nothing is ever deleted or changed wholesale by one."""
     folder = tmp_path_factory.mktemp("inject-m")
-    store = _throwaway_store(folder, buffer_pool_mb=1536)
+    store = _throwaway_store(backend, folder, buffer_pool_mb=1536)
     try:
         before = store.counts()
         with api_client(Settings(db_path=folder / "throwaway.lbdb", model_dir=folder / "models",

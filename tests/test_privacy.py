@@ -22,7 +22,7 @@ from cdp.audit import AuditLog
 from cdp.settings import Settings
 from graph.errors import InvalidInput
 from graph.store import GraphStore, delete_op, node_op, relationship_op, unlink_op
-from tests.conftest import BACKENDS, api_client, gql, make_store, train_model
+from tests.conftest import BACKENDS, CliStore, api_client, gql, make_store, train_model
 
 CUSTOMERS = 800
 ROOT = Path(__file__).resolve().parents[1]
@@ -465,14 +465,14 @@ def test_a_write_with_deletes_is_all_or_nothing(store: GraphStore) -> None:
 # --------------------------------------------------------------------------- command line
 
 
-def _cdp(*args: str, db: Path, audit: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CDP_DB_PATH": str(db), "CDP_BUFFER_POOL_MB": "256", "CDP_AUDIT_LOG": str(audit)}
+def _cdp(*args: str, db: CliStore, audit: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, **db.env, "CDP_AUDIT_LOG": str(audit)}
     return subprocess.run([sys.executable, "-m", "cdp.cli", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
 
 
-def test_cli_export_erase_and_no_reimport(tmp_path: Path) -> None:
-    db, audit = tmp_path / "cli.lbdb", tmp_path / "audit.jsonl"
+def test_cli_export_erase_and_no_reimport(cli_store: CliStore, tmp_path: Path) -> None:
+    db, audit = cli_store, tmp_path / "audit.jsonl"
     for mapping, data in (("billing.toml", "billing_accounts.csv"), ("crm.toml", "crm_customers.jsonl"),
                           ("service_desk.toml", "service_desk_tickets.parquet")):
         done = _cdp("import", "--mapping", f"examples/mappings/{mapping}", f"examples/data/{data}", db=db, audit=audit)

@@ -1,20 +1,18 @@
 """The data-quality report on a store with planted problems: through the
-domain function, the GraphQL query and the real ``cdp quality`` command."""
+domain function, the GraphQL query and the real ``cdp quality`` command, on each backend."""
 
 from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from pathlib import Path
 
 import pytest
 
 from cdp import quality
 from cdp.profile import load_policy
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import api_client, gql
+from tests.conftest import CliStore, api_client, gql
 from tests.test_cli import cdp
 
 NOW = datetime(2026, 11, 1)
@@ -49,16 +47,15 @@ def _plant(store: GraphStore) -> None:
 
 
 @pytest.fixture()
-def planted(tmp_path: Path) -> Path:
-    path = tmp_path / "q.lbdb"
-    store = LadybugStore(path, buffer_pool_mb=128)
+def planted(cli_store: CliStore) -> CliStore:
+    store = cli_store.open()
     _plant(store)
-    store.close()
-    return path
+    store.close()  # the embedded file is locked by its one opener
+    return cli_store
 
 
-def test_report_finds_every_planted_problem(planted: Path) -> None:
-    store = LadybugStore(planted, buffer_pool_mb=128)
+def test_report_finds_every_planted_problem(planted: CliStore) -> None:
+    store = planted.open()
     try:
         r = quality.report(store, load_policy(), NOW)
     finally:
@@ -74,12 +71,12 @@ def test_report_finds_every_planted_problem(planted: Path) -> None:
     assert [(s.source, s.rows, s.runs) for s in r.rejects] == [("BILLING", 4, 2), ("CRM", 0, 1)]
 
 
-def test_graphql_and_cli_report(planted: Path) -> None:
+def test_graphql_and_cli_report(planted: CliStore) -> None:
     from starlette.testclient import TestClient
 
     from cdp.app import build_app
 
-    store = LadybugStore(planted, buffer_pool_mb=128)
+    store = planted.open()
     try:
         with api_client(Settings(), store) as client:
             body = gql(client, """{ dataQuality { customers duplicateGroups
@@ -94,9 +91,9 @@ def test_graphql_and_cli_report(planted: Path) -> None:
     assert {"attribute": "email", "filled": 2, "ratio": 0.5} in q["completeness"]
     assert q["rejects"][0] == {"source": "BILLING", "rows": 4, "runs": 2}
 
-    proc = cdp("quality", "--json", env={"CDP_DB_PATH": str(planted)})
+    proc = cdp("quality", "--json", env=planted.env)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["customers"] == 4 and data["duplicate_groups"] == 2
-    text = cdp("quality", env={"CDP_DB_PATH": str(planted)}).stdout
+    text = cdp("quality", env=planted.env).stdout
     assert "| BILLING | 4 | 2 |" in text and "Likely duplicates not merged: 2 groups" in text

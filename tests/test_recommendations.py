@@ -14,7 +14,6 @@ from cdp.analytics import Analytics
 from cdp.app import build_app
 from cdp.recommendations import DECLINED_FACTOR, MARGIN_MONTHS
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
 from graph.model import CHANNELS
 from graph.store import GraphStore, node_op, relationship_op
 from tests.conftest import BACKENDS, api_client, gql, make_store
@@ -116,14 +115,14 @@ def test_graphql_recommendations_responses_and_segments(rec_store: GraphStore, t
         assert ids and not set(ids) & {m["customerId"] for m in seg["members"]}
 
 
-@pytest.fixture(scope="module")
-def engine_store(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module", params=BACKENDS)
+def engine_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """3,000 demo customers (seed 7) with the demo catalogue's rules: enough recent takers
     to calibrate the collaborative model."""
     from cdp import demo
 
     data = demo.generate(3_000, seed=7)
-    store = LadybugStore(tmp_path_factory.mktemp("engine") / "e.lbdb", buffer_pool_mb=256)
+    store = make_store(request.param, tmp_path_factory.mktemp("engine"))
     store.bulk_load(data.nodes, data.relationships)
     yield store
     store.close()
@@ -210,3 +209,41 @@ def test_graphql_offer_eligibility_explains(rec_store: GraphStore, tmp_path: Pat
         bad = gql(http, query, {"p": "P-NOPE"})
         assert bad["errors"][0]["extensions"]["code"] == "NOT_FOUND"
         assert "P-NOPE" in bad["errors"][0]["message"]
+
+
+def test_the_contact_policy_is_read_once_and_a_change_shows_in_the_next_call(rec_store: GraphStore) -> None:
+    """Next-best offers read the contact policy on every call (whom to withhold, which
+    channel): it is cached in the store, and a policy write (here, or on Neo4j by another
+    server, seen through the change feed) shows in the very next call."""
+    from cdp import contact_policy
+
+    reads: list[str] = []
+    rec_store.call_observer = lambda name, seconds, error: reads.append(name)
+    policy_read = "contactpolicy_nodes_by_ids"
+    analytics = Analytics(rec_store, Settings(change_feed_poll=0))
+    try:
+        assert {r.product for r in analytics.recommendations.for_customer("C01")} == {"P-BB", "P-MOB-L"}
+        assert reads.count(policy_read) == 1
+        for _ in range(3):
+            assert analytics.recommendations.for_customer("C01")
+        assert reads.count(policy_read) == 1, reads  # served from the cache
+
+        # Explicit MARKETING consent: nobody here said yes, so nobody gets offers.
+        contact_policy.save(rec_store, {"explicit_consent_purposes": ["MARKETING"]}, datetime(2030, 1, 1))
+        assert analytics.recommendations.for_customer("C01") == []
+        assert contact_policy.load(rec_store).version == 1
+        if rec_store.backend != "neo4j":
+            return
+        # Another server on the same Neo4j lifts it: this one sees it at its next call.
+        other = make_store("neo4j", Path("/nonexistent"), wipe=False)
+        try:
+            contact_policy.save(other, {"explicit_consent_purposes": []}, datetime(2030, 1, 2))
+        finally:
+            other.close()
+        before = reads.count(policy_read)
+        assert {r.product for r in analytics.recommendations.for_customer("C01")} == {"P-BB", "P-MOB-L"}
+        assert reads.count(policy_read) == before + 1  # the feed entry dropped the cached policy
+        assert contact_policy.load(rec_store).version == 2
+    finally:
+        rec_store.call_observer = None
+        analytics.close()

@@ -18,7 +18,6 @@ from starlette.testclient import TestClient
 from cdp import demo
 from cdp.app import build_app
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, node_op, relationship_op
 from tests.conftest import BACKENDS, api_client, gql, make_store, train_model
 
@@ -225,12 +224,12 @@ def test_assigning_account_managers(crm: TestClient) -> None:
 # --------------------------------------------------------------------------- figures on demo data
 
 
-@pytest.fixture(scope="module")
-def demo3k(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo3k(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """3,000 demo customers (enough key accounts, and churners to train on) and an app over them."""
     data = demo.generate(3000, seed=11)
     folder = tmp_path_factory.mktemp("relationship")
-    store = LadybugStore(folder / "store.lbdb", buffer_pool_mb=256)
+    store = make_store(request.param, folder)
     store.bulk_load(data.nodes, data.relationships)
     try:
         with api_client(Settings(db_path=folder / "store.lbdb", model_dir=folder / "models"),

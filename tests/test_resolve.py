@@ -1,9 +1,10 @@
 """Identity resolution applied to a real store by the real ``cdp resolve`` command:
 multi-source records with planted duplicates become one customer per person, with
-every identity, value, account and contact kept, and a split stays split."""
+every identity, value, account and contact kept, and a split stays split. On each backend."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -13,8 +14,8 @@ import pytest
 from cdp.identity import INPUT_COLUMNS, normalise_birth_date, pair_quality
 from cdp.provenance import value_id
 from cdp.sources_demo import generate_sources
-from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore, node_op, relationship_op
+from tests.conftest import CliStore
 from tests.test_cli import cdp
 
 SEEN = datetime(2026, 9, 1)
@@ -50,31 +51,34 @@ def _load_sources(store: GraphStore, records: pd.DataFrame) -> None:
 
 
 @pytest.fixture()
-def sources(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+def sources(backend: str, tmp_path: Path) -> Iterator[tuple[CliStore, pd.DataFrame]]:
     data = generate_sources(400, seed=5)
-    path = tmp_path / "resolve.lbdb"
-    store = LadybugStore(path, buffer_pool_mb=512)
+    # The merges of `cdp resolve` need more than the tests' usual embedded page cache.
+    cli_store = CliStore(backend, tmp_path, buffer_pool_mb=2048)
+    store = cli_store.open()
     _load_sources(store, data.records)
-    store.close()
+    store.close()  # the embedded file is locked by its one opener: `cdp resolve` opens it next
     truth = data.truth.assign(identity_id=data.truth["source"] + ":" + data.truth["source_key"])
-    return path, truth
+    yield cli_store, truth
+    if backend == "neo4j":
+        CliStore(backend, tmp_path)  # wiped
 
 
 def test_cdp_resolve_merges_duplicates_keeping_everything(sources) -> None:  # type: ignore[no-untyped-def]
-    path, truth = sources
-    env = {"CDP_DB_PATH": str(path)}
+    target, truth = sources
+    env = target.env
     dry = cdp("resolve", "--dry-run", env=env)
     assert dry.returncode == 0, dry.stderr
     assert "merges to make" in dry.stderr
 
-    store = LadybugStore(path, buffer_pool_mb=512)
+    store = target.open()
     before = store.counts()
     store.close()
     assert before["Customer"] == len(truth)  # the dry run changed nothing
 
     run = cdp("resolve", env=env)
     assert run.returncode == 0, run.stderr
-    store = LadybugStore(path, buffer_pool_mb=512)
+    store = target.open()
     try:
         after = store.counts()
         customers = store.export_nodes("Customer").to_pandas()
@@ -104,10 +108,10 @@ def test_a_split_identity_is_not_merged_again(sources) -> None:  # type: ignore[
     from cdp.identity_links import split_identity
     from cdp.profile import load_policy
 
-    path, truth = sources
-    env = {"CDP_DB_PATH": str(path)}
+    target, truth = sources
+    env = target.env
     assert cdp("resolve", env=env).returncode == 0
-    store = LadybugStore(path, buffer_pool_mb=512)
+    store = target.open()
     try:
         links = store.export_relationships("HAS_IDENTITY").to_pandas()
         shared = links.groupby("from").filter(lambda g: len(g) > 1)
@@ -116,7 +120,7 @@ def test_a_split_identity_is_not_merged_again(sources) -> None:  # type: ignore[
     finally:
         store.close()
     assert cdp("resolve", env=env).returncode == 0
-    store = LadybugStore(path, buffer_pool_mb=512)
+    store = target.open()
     try:
         assert store.customer_of_identity(identity) == split.new_customer_id
         assert store.identities_of_customers([split.new_customer_id])[split.new_customer_id][0]["matched_by"] == "SPLIT"

@@ -1,4 +1,4 @@
-"""Predictive scores through the real embedded store and the HTTP endpoint:
+"""Predictive scores through the real store (each backend) and the HTTP endpoint:
 training on demo data (churn is planted), cards, reasons, lifetime value,
 propensities, a customer written after training, persistence across a restart,
 untrained and unknown models, the segments seam and the CLI."""
@@ -16,7 +16,7 @@ import pytest
 
 from cdp.settings import Settings
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import api_client, gql, train_model
+from tests.conftest import BACKENDS, NEO4J_TEST_URI, api_client, gql, make_store, train_model
 
 CUSTOMERS = 3000
 
@@ -31,21 +31,22 @@ SCORES = """query($id: ID!) { customer(id: $id) {
   propensities(first: 3) { productId probability modelBased product { name } } } }"""
 
 
-@pytest.fixture(scope="module")
-def scoring_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
-    """A store of a few thousand demo customers (enough churners to learn from)."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def scoring_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
+    """A store of a few thousand demo customers (enough churners to learn from), per backend."""
     from cdp import demo
-    from graph.ladybug_store import LadybugStore
 
     data = demo.generate(CUSTOMERS, seed=11)
-    store = LadybugStore(tmp_path_factory.mktemp("scoring") / "store.lbdb", buffer_pool_mb=256)
+    store = make_store(request.param, tmp_path_factory.mktemp("scoring"))
     store.bulk_load(data.nodes, data.relationships)
     yield store
     store.close()
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(scoring_store: GraphStore, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings with an empty model folder of the backend's own (models trained on one
+    backend must not answer the other's tests)."""
     return Settings(model_dir=tmp_path_factory.mktemp("models"))
 
 
@@ -250,18 +251,26 @@ def test_one_customers_scores_are_a_lookup(app_client) -> None:  # type: ignore[
     assert (time.perf_counter() - started) / 50 < 0.005
 
 
-def test_cli_train_prints_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_cli_train_prints_the_card(scoring_store: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture) -> None:
     from cdp import cli, demo
-    from graph.ladybug_store import LadybugStore
 
     path = tmp_path / "cli.lbdb"
-    data = demo.generate(1500, seed=5)
-    store = LadybugStore(path, buffer_pool_mb=128)
-    store.bulk_load(data.nodes, data.relationships)
-    store.close()
     monkeypatch.setenv("CDP_DB_PATH", str(path))
     monkeypatch.setenv("CDP_BUFFER_POOL_MB", "128")
+    if scoring_store.backend == "neo4j":
+        # Neo4j serves many processes: the CLI trains on the module's store as an operator's
+        # `cdp train` next to a running server would (no second load of the data).
+        monkeypatch.setenv("NEO4J_URI", NEO4J_TEST_URI)
+    else:
+        # The module's embedded file is locked by its opener: the CLI gets a file of its own.
+        monkeypatch.setenv("NEO4J_URI", "")
+        data = demo.generate(1500, seed=5)
+        store = make_store("ladybug", tmp_path)
+        store.bulk_load(data.nodes, data.relationships)
+        store.close()
+        monkeypatch.setenv("CDP_DB_PATH", str(tmp_path / "store.lbdb"))
+        path = tmp_path / "store.lbdb"
     assert cli.main(["train", "churn"]) == 0
     captured = capsys.readouterr()
     out = captured.out
@@ -270,7 +279,7 @@ def test_cli_train_prints_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "cdp: train: reading the store's history" in captured.err
     assert "cdp: train: 100% of the models trained" in captured.err
     assert re.search(r"trained \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", out)
-    assert (tmp_path / "cli.lbdb.models" / "churn.json").exists()
+    assert (path.parent / (path.name + ".models") / "churn.json").exists()
     with pytest.raises(SystemExit):  # argparse rejects an unknown model name
         cli.main(["train", "bogus"])
 

@@ -25,6 +25,7 @@ from cdp.permissions import OPERATION_ROLES, PARTNER_OPERATIONS, mask
 from cdp.principal import Role
 from cdp.settings import Settings
 from schema import schema as cdp_schema
+from tests.conftest import make_store
 
 ROUTES = {"campaignContactList"}  # rows of OPERATION_ROLES that are HTTP routes, not root fields
 VIEW = """query($id: ID!) { customer(id: $id) { id name firstName lastName birthDate nationalId email phone
@@ -387,8 +388,8 @@ def test_rate_limit_is_per_credential(demo_store, tmp_path) -> None:  # type: ig
 # --------------------------------------------------------------------------- CLI
 
 
-def test_keys_cli(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("CDP_DB_PATH", str(tmp_path / "cli.lbdb"))
+def test_keys_cli(cli_store, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    cli_store.setenv(monkeypatch)
     assert cdp_main(["init"]) == 0  # keys are made in a store that exists (cdp init makes an empty one)
     assert cdp_main(["keys", "create", "--role", "partner", "--name", "billing",
                      "--operations", "upsertAccounts", "customer", "--scope", "personal:email"]) == 0
@@ -460,11 +461,10 @@ def test_no_write_runs_when_the_audit_log_cannot_be_written(demo_store, tmp_path
     assert demo_store.customers([row["id"]])[row["id"]]["language"] == before
 
 
-def test_partners_see_personal_data_only_with_scope_and_consent(demo_data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_partners_see_personal_data_only_with_scope_and_consent(demo_data, backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from cdp import consent
-    from graph.ladybug_store import LadybugStore
 
-    demo_store = LadybugStore(tmp_path / "consent.lbdb", buffer_pool_mb=256)  # consents written: not the shared store
+    demo_store = make_store(backend, tmp_path)  # consents written: not the shared store
     demo_store.bulk_load(demo_data.nodes, demo_data.relationships)
 
     settings = Settings(db_path=tmp_path / "unused.lbdb", audit_log=tmp_path / "audit.jsonl", rate_limit=0)
@@ -493,11 +493,9 @@ def test_partners_see_personal_data_only_with_scope_and_consent(demo_data, tmp_p
     demo_store.close()
 
 
-def test_the_last_admin_key_cannot_be_revoked_through_the_api(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    from graph.ladybug_store import LadybugStore
-
-    db = tmp_path / "admins.lbdb"
-    store = LadybugStore(db, buffer_pool_mb=64)
+def test_the_last_admin_key_cannot_be_revoked_through_the_api(cli_store, tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    db = cli_store.path
+    store = cli_store.open()
     revoke = """mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }"""
     try:
         only, only_text = create_key(store, "the only admin", "admin")
@@ -526,12 +524,12 @@ def test_the_last_admin_key_cannot_be_revoked_through_the_api(tmp_path, monkeypa
     finally:
         store.close()
     # The CLI (someone holding the store's files) may, but only when told so explicitly.
-    monkeypatch.setenv("CDP_DB_PATH", str(db))
+    cli_store.setenv(monkeypatch)
     monkeypatch.setenv("CDP_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     assert cdp_main(["keys", "revoke", "--yes", made["apiKey"]["id"]]) == 2
     assert "last active admin key" in capsys.readouterr().err
     assert cdp_main(["keys", "revoke", "--yes", "--last-admin", made["apiKey"]["id"]]) == 0
-    with LadybugStore(db, buffer_pool_mb=64) as reopened:
+    with cli_store.open() as reopened:
         assert not any(k.role is Role.ADMIN and k.revoked_at is None and k.id != expired.id
                        for k in list_keys(reopened))
 

@@ -19,10 +19,9 @@ from cdp.errors import Conflict, InvalidInput, NotFound
 from cdp.projection import Projection, ProjectionData, utc_now
 from cdp.segments import MAX_DEPTH, MAX_NODES, SegmentEngine, definition_json
 from cdp.settings import Settings
-from graph.ladybug_store import LadybugStore
 from graph.model import CHANNELS
 from graph.store import GraphStore, node_op, relationship_op
-from tests.conftest import BACKENDS, api_client, gql, make_store
+from tests.conftest import BACKENDS, CliStore, api_client, gql, make_store
 
 TODAY = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
 PAST = TODAY - timedelta(days=100)
@@ -461,11 +460,10 @@ LIST = """{ segments { id name version size sizeThen: size(asOf: "%s") contains(
     PAST.isoformat() + "Z")
 
 
-def test_saved_segments_survive_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "app.lbdb"
-    store = LadybugStore(path, buffer_pool_mb=128)
+def test_saved_segments_survive_a_restart(cli_store: CliStore) -> None:
+    store = cli_store.open()
     write_tiny(store)
-    with api_client(Settings(db_path=path), store) as http:
+    with api_client(cli_store.settings(), store) as http:
         created = gql(http, CREATE, {"name": "Complainers", "description": "recent complaints",
                                      "d": {"contacts": {"days": 30, "kinds": ["COMPLAINT"]}}})
         segment = created["data"]["createSegment"]
@@ -493,8 +491,8 @@ def test_saved_segments_survive_a_restart(tmp_path: Path) -> None:
         assert missing["extensions"]["code"] == "NOT_FOUND"
     store.close()
 
-    store = LadybugStore(path, buffer_pool_mb=128)
-    with api_client(Settings(db_path=path), store) as http:
+    store = cli_store.open()  # a new store object and app: a restart
+    with api_client(cli_store.settings(), store) as http:
         listed = gql(http, LIST)["data"]["segments"]
         assert [s["name"] for s in listed] == ["Complainers, 90 days", "Everyone"]
         complainers = listed[0]
@@ -525,12 +523,10 @@ def test_engine_writes_nothing_for_an_invalid_definition(tiny) -> None:
     assert engine.get(created.id).version == 1 and [s.name for s in engine.list()] == ["Good"]
 
 
-def test_a_write_shows_in_the_next_preview(tmp_path: Path) -> None:
-    path = tmp_path / "fresh.lbdb"
-    store = LadybugStore(path, buffer_pool_mb=128)
+def test_a_write_shows_in_the_next_preview(store: GraphStore, tmp_path: Path) -> None:
     write_tiny(store)
     definition = {"contacts": {"days": 30, "kinds": ["COMPLAINT"], "channels": ["SMS"]}}
-    with api_client(Settings(db_path=path), store) as http:
+    with api_client(Settings(db_path=tmp_path / "unused.lbdb"), store) as http:
         before = gql(http, PREVIEW, {"d": definition, "first": 5})["data"]["previewSegment"]
         assert before["size"] == 0
         store.write([node_op("Contact", [{"id": "K-NEW", "at": days_ago(2), "kind": "COMPLAINT"}]),
@@ -538,4 +534,3 @@ def test_a_write_shows_in_the_next_preview(tmp_path: Path) -> None:
                      relationship_op("VIA", [{"from": "K-NEW", "to": "SMS"}])])
         after = gql(http, PREVIEW, {"d": definition, "first": 5})["data"]["previewSegment"]
         assert after["size"] == 1 and after["members"]["edges"][0]["node"]["id"] == "C2"
-    store.close()

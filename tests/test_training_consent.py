@@ -1,6 +1,6 @@
 """Customers who object to profiling are left out of model training, not only of scoring.
 
-Through the real embedded store and projection: a few hundred demo customers refuse
+Through the real store (each backend) and projection: a few hundred demo customers refuse
 PROFILING (``cdp.consent.record``), one is erased; the churn labels, the propensity
 training base and the collaborative recommender's training rows must not contain them,
 and the model cards say how many were left out."""
@@ -16,17 +16,17 @@ import pytest
 from cdp import churn, consent, demo, propensity
 from cdp.projection import Projection, ProjectionData
 from cdp.recommendations import CollaborativeProbability, holdings_matrix
-from graph.ladybug_store import LadybugStore
 from graph.store import GraphStore
+from tests.conftest import BACKENDS, make_store
 
 CUSTOMERS = 2500
 REFUSING = 300
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
     data = demo.generate(CUSTOMERS, seed=11)
-    s = LadybugStore(tmp_path_factory.mktemp("training") / "store.lbdb", buffer_pool_mb=256)
+    s = make_store(request.param, tmp_path_factory.mktemp("training"))
     s.bulk_load(data.nodes, data.relationships)
     yield s
     s.close()

@@ -338,6 +338,8 @@ def _read_answer(sock: socket.socket) -> tuple[bytes, bytes, bool]:
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
     """A real ``cdp serve`` (an empty store, no demo data) with 1-second read timeouts: (port, key)."""
+    # Embedded only: these tests time the HTTP layer (slow headers and bodies) and never reach
+    # the store; a second server on Neo4j would only repeat the waits.
     folder = tmp_path_factory.mktemp("slow")
     port = _free_port()
     env = {**os.environ, "CDP_DB_PATH": str(folder / "slow.lbdb"), "CDP_BUFFER_POOL_MB": "256",

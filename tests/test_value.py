@@ -79,25 +79,19 @@ def test_tiers_rfm_and_clusters_partition_the_base(analysis) -> None:  # type: i
         assert abs(cluster.traits[0].z) >= abs(cluster.traits[-1].z)
 
 
-def test_cached_per_data_version(demo_store: GraphStore, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from graph.ladybug_store import LadybugStore
-
-    store = LadybugStore(tmp_path / "v.lbdb", buffer_pool_mb=128)
-    try:
-        store.bulk_load({"Customer": demo_store.export_nodes("Customer")}, {})
-        projection = Projection(store)
-        analysis = V.ValueAnalysis(projection, FeatureFrame(projection))
-        first = analysis.current()
-        assert analysis.current() is first
-        customer = first.by_customer.index[0]
-        store.write([node_op("Customer", [{"id": projection.data().ids[customer], "city": "Elders"}])])
-        second = analysis.current()
-        assert second is not first and second.data_version > first.data_version
-        # The clustering is reused across data versions (re-assigned, not refitted) until forced.
-        assert first.clustering is not None and second.clustering is first.clustering
-        assert analysis.current(refit=True).clustering is not first.clustering
-    finally:
-        store.close()
+def test_cached_per_data_version(demo_data, store: GraphStore) -> None:  # type: ignore[no-untyped-def]
+    store.bulk_load({"Customer": demo_data.nodes["Customer"]}, {})
+    projection = Projection(store)
+    analysis = V.ValueAnalysis(projection, FeatureFrame(projection))
+    first = analysis.current()
+    assert analysis.current() is first
+    customer = first.by_customer.index[0]
+    store.write([node_op("Customer", [{"id": projection.data().ids[customer], "city": "Elders"}])])
+    second = analysis.current()
+    assert second is not first and second.data_version > first.data_version
+    # The clustering is reused across data versions (re-assigned, not refitted) until forced.
+    assert first.clustering is not None and second.clustering is first.clustering
+    assert analysis.current(refit=True).clustering is not first.clustering
 
 
 def test_graphql_value_segmentation(client) -> None:  # type: ignore[no-untyped-def]

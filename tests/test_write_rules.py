@@ -12,8 +12,8 @@ import pytest
 
 from cdp.settings import Settings
 from cdp.write_rules import CUSTOMER_DEFAULTS, WriteRules, check_customer_value, customer_column
-from graph.ladybug_store import LadybugStore
 from graph.store import node_op
+from tests.conftest import CliStore
 from tests.test_import import read_rejects, run_cdp, summary, write_mapping
 
 RULES = WriteRules(phone_country_code="31", today=date(2026, 12, 7))
@@ -76,9 +76,9 @@ tier = "tier"
 '''
 
 
-def test_imports_apply_the_same_rules_and_name_file_row_and_column(tmp_path: Path) -> None:
-    db = tmp_path / "store.lbdb"
-    with LadybugStore(db, buffer_pool_mb=128) as store:
+def test_imports_apply_the_same_rules_and_name_file_row_and_column(cli_store: CliStore, tmp_path: Path) -> None:
+    db = cli_store
+    with db.open() as store:
         store.write([node_op("Customer", [{"id": "OLD", "last_name": "Old", "tier": "BUSINESS", "status": "CHURNED"}])])
     mapping = write_mapping(tmp_path, CUSTOMERS_MAPPING)
     data = tmp_path / "customers.csv"
@@ -107,7 +107,7 @@ def test_imports_apply_the_same_rules_and_name_file_row_and_column(tmp_path: Pat
     assert reasons[2] == "Customer.birth_date: birth date 2090-01-01 is in the future"
     assert reasons[3].startswith("Customer.country: 'Narnia' is not an ISO 3166-1 alpha-2 country code")
     assert "(found U+000A)" in reasons[4] and "(found U+202E)" in reasons[5] and "(found U+202E)" in reasons[6]
-    with LadybugStore(db, buffer_pool_mb=128) as store:
+    with db.open() as store:
         assert sorted(store.existing_ids("Customer", ["N1", "N2", "N3", "N4", "N5", "N6\nX", "N7\u202eX", "N8",
                                                       "OLD"])) == ["N1", "OLD"]
         rows = store.customers(["N1", "OLD"])
@@ -118,12 +118,12 @@ def test_imports_apply_the_same_rules_and_name_file_row_and_column(tmp_path: Pat
         assert (old["last_name"], old["status"], old["tier"]) == ("Old again", "CHURNED", "BUSINESS")
 
 
-def test_partner_and_import_refuse_the_same_values(tmp_path: Path) -> None:
+def test_partner_and_import_refuse_the_same_values(cli_store: CliStore, tmp_path: Path) -> None:
     """The upsert and the import of one bad value each give one error, with the same reason."""
     from tests.conftest import api_client, gql
 
     values = {"email": "not-an-email", "phone": "hello", "country": "Narnia"}
-    store = LadybugStore(tmp_path / "api.lbdb", buffer_pool_mb=128)
+    store = cli_store.open()
     try:
         with api_client(Settings(), store) as client:
             out = gql(client, """mutation($items: [CustomerInput!]!) { upsertCustomers(source: "CRM", items: $items) {
@@ -137,14 +137,15 @@ def test_partner_and_import_refuse_the_same_values(tmp_path: Path) -> None:
     data.write_text("id,name,email,phone,born,country,tier\n"
                     "P0,x,not-an-email,,,,\nP1,x,,hello,,,\nP2,x,,,,Narnia,\n")
     rejects = tmp_path / "same.rejects.csv"
-    run_cdp("import", "--mapping", str(mapping), str(data), "--rejects", str(rejects), db=tmp_path / "imp.lbdb")
+    run_cdp("import", "--mapping", str(mapping), str(data), "--rejects", str(rejects), db=cli_store)
     assert [r["reason"].split(": ", 1)[1] for r in read_rejects(rejects)] == api and len(api) == 3
 
 
 @pytest.mark.parametrize(("name", "message"), [("CUSTOMER", "reserved"), ("my source!", "1-40 letters")])
-def test_an_import_may_not_claim_a_reserved_or_malformed_source(tmp_path: Path, name: str, message: str) -> None:
+def test_an_import_may_not_claim_a_reserved_or_malformed_source(cli_store: CliStore, tmp_path: Path, name: str,
+                                                                 message: str) -> None:
     mapping = write_mapping(tmp_path, CUSTOMERS_MAPPING.replace('name = "CRM"', f'name = "{name}"'))
     data = tmp_path / "c.csv"
     data.write_text("id,name,email,phone,born,country,tier\nN1,x,,,,,\n")
-    done = run_cdp("import", "--mapping", str(mapping), str(data), db=tmp_path / "s.lbdb")
+    done = run_cdp("import", "--mapping", str(mapping), str(data), db=cli_store)
     assert done.returncode == 2 and f"{mapping}, line 2: source.name" in done.stderr and message in done.stderr
