@@ -45,8 +45,8 @@ from cdp import csv_export
 from cdp.errors import InvalidInput
 from cdp.mapping import ATTRIBUTES_ITEM, Conversion, KeySpec, PropertyMapping, SourceMapping
 from cdp.provenance import attribute_ops, identities_in, observation_ops, write_observations
-from cdp.write_rules import CUSTOMER_DEFAULTS, WriteRules, customer_column, id_problem, id_problems, text_problem, \
-    text_problems
+from cdp.write_rules import CUSTOMER_DEFAULTS, WriteRules, customer_column, id_problem, id_problems, \
+    reserved_statuses, text_problem, text_problems
 from graph.model import ARROW_TYPES, MODEL
 from graph.observation_ids import text_ids
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
@@ -962,6 +962,9 @@ def convert_batch(mapping: SourceMapping, batch: SourceBatch, file: str,
             if customer:  # the rules partner upserts follow too (cdp.write_rules)
                 values, bad, reasons = customer_column(p.name, values, converters.rules)
                 problems.add(bad, p.column or "", [f"{item}.{p.name}: {r}" for r in reasons], item)
+                if p.name == "status":  # MERGED / ERASED: only identity resolution and erasure set them
+                    bad, reasons = reserved_statuses(values)
+                    problems.add(bad, p.column or "", [f"{item}.status: {r}" for r in reasons], item)
             if p.required:
                 empty = np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))
                 problems.add(empty, p.column or "", f"{item}.{p.name}: required value is empty", item)

@@ -12,11 +12,11 @@ One module for both paths, so a value refused over the API is refused in a file 
 | ``birth_date`` | not in the future and at most ``OLDEST_AGE_YEARS`` years ago |
 | ``country`` | an ISO 3166-1 alpha-2 code (``NL``); lower case is raised |
 | source | 1-40 letters, digits or ``_``, not ``CUSTOMER`` (self-service's source); over the API also one the profile policy lists under ``[sources]`` |
-| ``status`` (upserts) | not ``MERGED`` or ``ERASED`` (``RESERVED_STATUSES``: only identity resolution and erasure set them), and not changed on a customer that is ``MERGED`` |
+| ``status`` (upserts and imports) | not ``MERGED`` or ``ERASED`` (``RESERVED_STATUSES``: only identity resolution and erasure set them), and not changed on a customer that is ``MERGED`` |
 | new customers | ``status`` ``ACTIVE`` and ``tier`` ``CONSUMER`` unless given (``CUSTOMER_DEFAULTS``); neither can be cleared |
 
 Scalar checks (``check_customer_value``, ``id_problem``, ``text_problem``) serve the
-upserts; the column checks (``customer_column``, ``id_problems``, ``text_problems``)
+upserts; the column checks (``customer_column``, ``reserved_statuses``, ``id_problems``, ``text_problems``)
 apply the same rules to an import's Arrow columns at about a second per million values.
 """
 
@@ -237,6 +237,14 @@ def id_problems(values: pa.Array) -> np.ndarray:
 def text_problems(values: pa.Array) -> np.ndarray:
     """Positions of the text ``values`` holding a character text may not (see ``text_problem``)."""
     return _positions(pc.match_substring_regex(values, _TEXT_BAD_ARROW))
+
+
+def reserved_statuses(values: pa.Array) -> tuple[np.ndarray, list[str]]:
+    """Positions of the customer ``status`` values only cdp itself sets (``RESERVED_STATUSES``)
+    and a reason for each: an import, like a partner's upsert, may not set them."""
+    bad = _positions(pc.is_in(values, value_set=pa.array(sorted(RESERVED_STATUSES), values.type)))
+    return bad, [f"status {values[int(i)].as_py()} is set only by {RESERVED_STATUSES[values[int(i)].as_py()]}; "
+                 "an import cannot set it" for i in bad]
 
 
 def customer_column(name: str, values: pa.Array, rules: WriteRules) -> tuple[pa.Array, np.ndarray, list[str]]:

@@ -149,3 +149,24 @@ def test_an_import_may_not_claim_a_reserved_or_malformed_source(cli_store: CliSt
     data.write_text("id,name,email,phone,born,country,tier\nN1,x,,,,,\n")
     done = run_cdp("import", "--mapping", str(mapping), str(data), db=cli_store)
     assert done.returncode == 2 and f"{mapping}, line 2: source.name" in done.stderr and message in done.stderr
+
+
+def test_an_import_cannot_set_a_status_only_cdp_sets(cli_store: CliStore, tmp_path: Path) -> None:
+    """MERGED and ERASED come only from identity resolution and erasure, as for partner upserts:
+    an import's row claiming one is rejected naming file, row and column; the others go in."""
+    mapping = write_mapping(tmp_path, CUSTOMERS_MAPPING.replace('tier = "tier"', 'tier = "tier"\nstatus = "state"'))
+    data = tmp_path / "statuses.csv"
+    data.write_text("id,name,email,phone,born,country,tier,state\n"
+                    "S1,Fine,,,,,,CHURNED\n"      # row 2
+                    "S2,Merged,,,,,,MERGED\n"     # row 3
+                    "S3,Erased,,,,,,ERASED\n")    # row 4
+    rejects = tmp_path / "statuses.rejects.csv"
+    done = run_cdp("import", "--mapping", str(mapping), str(data), "--rejects", str(rejects), db=cli_store)
+    assert done.returncode == 3, done.stderr
+    lines = [(r["row"], r["column"], r["reason"]) for r in read_rejects(rejects)]
+    assert [line[:2] for line in lines] == [("3", "state"), ("4", "state")]
+    assert lines[0][2].startswith("Customer.status: status MERGED is set only by identity resolution")
+    assert lines[1][2].startswith("Customer.status: status ERASED is set only by eraseCustomer")
+    with cli_store.open() as store:
+        assert sorted(store.existing_ids("Customer", ["S1", "S2", "S3"])) == ["S1"]
+        assert store.customers(["S1"])["S1"]["status"] == "CHURNED"
