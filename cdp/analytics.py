@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from cdp.cancellation import Cancellation
 from cdp.errors import InvalidInput
+from cdp.fair_share import not_charged
 from cdp.projection import Projection, ProjectionData
 from cdp.settings import Settings
 from graph.store import GraphStore
@@ -42,7 +43,9 @@ class Analytics:
         self.store = store
         self.settings = settings
         # On Neo4j other servers write too: their writes come through the change feed.
-        self.projection = Projection(store, follow_every=settings.change_feed_poll)
+        # The first build serves everyone: not charged to the heavy-lane budget of the request
+        # that happens to trigger it (cdp.fair_share).
+        self.projection = Projection(store, follow_every=settings.change_feed_poll, first_build_scope=not_charged)
         #: Set when the app shuts down: long computations stop at their next check (cdp.cancellation).
         self.cancellation = Cancellation()
 

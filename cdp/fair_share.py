@@ -32,10 +32,11 @@ pool, or inline in a lane thread (which is a worker thread already).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -49,6 +50,8 @@ T = TypeVar("T")
 
 #: True in a heavy lane's thread: its blocking calls run inline (it is a worker thread already).
 _IN_LANE: ContextVar[bool] = ContextVar("cdp_in_heavy_lane", default=False)
+#: The ticket of the heavy operation a lane thread runs (``not_charged`` excuses time on it).
+_TICKET: ContextVar[Ticket | None] = ContextVar("cdp_heavy_ticket", default=None)
 
 
 async def run_sync(fn: Callable[..., T], *args: Any) -> T:
@@ -61,6 +64,24 @@ async def run_sync(fn: Callable[..., T], *args: Any) -> T:
     if _IN_LANE.get():
         return fn(*args)
     return await to_thread.run_sync(fn, *args)
+
+
+@contextlib.contextmanager
+def not_charged() -> Iterator[None]:
+    """Time spent inside is not charged to the budget of the heavy operation running in
+    this thread (if any): work the server does for everyone that the first caller happens
+    to trigger, such as the projection's first build (seconds on Neo4j). Without it a new
+    user's first segment preview spent their whole burst and the next query was refused.
+    Outside a lane thread it does nothing."""
+    ticket = _TICKET.get()
+    if ticket is None:
+        yield
+        return
+    began = ticket.lane.clock()
+    try:
+        yield
+    finally:
+        ticket.excused += ticket.lane.clock() - began
 
 
 @dataclass
@@ -81,6 +102,8 @@ class Ticket:
     key: str
     started: float
     released: bool = field(default=False)
+    #: seconds spent in ``not_charged`` blocks (not charged)
+    excused: float = field(default=0.0)
 
     def start(self) -> None:
         """The operation starts running now (it may have waited for a lane thread: not charged)."""
@@ -89,7 +112,7 @@ class Ticket:
     def release(self) -> None:
         if not self.released:
             self.released = True
-            self.lane._leave(self.key, self.lane.clock() - self.started)
+            self.lane._leave(self.key, max(0.0, self.lane.clock() - self.started - self.excused))
 
 
 class HeavyLane:
@@ -173,6 +196,7 @@ class HeavyLane:
             if ticket is not None:
                 ticket.start()
             _IN_LANE.set(True)  # in this thread's copy of the request's context only
+            _TICKET.set(ticket)
             return asyncio.run(operation())
 
         return await to_thread.run_sync(in_lane, limiter=self.limiter())

@@ -30,6 +30,7 @@ followed (entries pruned while this process did not look, or a wipe or bulk load
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -228,11 +229,18 @@ class Projection:
     ``follow_every`` (seconds; None: do not follow): on a store with a change feed,
     ``data()`` reads the feed when it last did longer ago than that (0: on every call)
     and applies other processes' writes incrementally.
+
+    ``first_build_scope``: a context manager the first build (and the wait for it) runs in;
+    the app passes ``cdp.fair_share.not_charged``, so whichever request triggers the build
+    is not charged for work done for everyone.
     """
 
     def __init__(self, store: GraphStore, slice_customers: int | None = None,
-                 follow_every: float | None = None) -> None:
+                 follow_every: float | None = None,
+                 first_build_scope: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
+                 ) -> None:
         self.store = store
+        self.first_build_scope = first_build_scope
         self.slice_customers = slice_customers
         self.follow_every = follow_every if store.change_feed else None
         self._feed_lock = threading.Lock()
@@ -270,13 +278,14 @@ class Projection:
         snapshot = self._snapshot
         if snapshot is not None and self._applied == self._heard:
             return snapshot
-        with self._refresh_lock:
-            if self._snapshot is None:
-                self.rebuild()
-            elif self._pending or self._applied != self._heard:
-                self.refresh()
-            assert self._snapshot is not None
-            return self._snapshot
+        with self.first_build_scope() if snapshot is None else contextlib.nullcontext():
+            with self._refresh_lock:
+                if self._snapshot is None:
+                    self.rebuild()
+                elif self._pending or self._applied != self._heard:
+                    self.refresh()
+                assert self._snapshot is not None
+                return self._snapshot
 
     @property
     def built(self) -> bool:

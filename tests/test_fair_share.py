@@ -13,7 +13,7 @@ from graphql import parse
 from starlette.testclient import TestClient
 
 from cdp.api_keys import create_key
-from cdp.fair_share import HeavyLane
+from cdp.fair_share import HeavyLane, not_charged
 from cdp.limits import Busy, RateLimited
 from cdp.settings import Settings
 from graph.store import GraphStore
@@ -195,3 +195,56 @@ def test_lane_settings_are_read_from_the_environment() -> None:
         Settings.from_env({"CDP_HEAVY_PER_CREDENTIAL": "0"})
     with pytest.raises(ConfigurationError, match="CDP_HEAVY_BURST"):
         Settings.from_env({"CDP_HEAVY_BURST": "0"})
+
+
+def test_time_in_a_not_charged_block_is_not_charged_to_the_credential() -> None:
+    """Work done for everyone (the projection's first build) is not charged to the heavy
+    operation that happens to trigger it; the rest of its run time is."""
+    import asyncio
+    import contextlib
+
+    now = [0.0]
+    lane = HeavyLane(per_credential=1, budget=1.0, burst=2.0, threads=1, clock=lambda: now[0])
+
+    async def operation(excused: bool) -> None:
+        with not_charged() if excused else contextlib.nullcontext():
+            now[0] += 10.0  # a 10 s build
+        now[0] += 0.5  # the operation's own work
+
+    async def run(excused: bool) -> None:
+        ticket = lane.admit("a")
+        try:
+            await lane.run(lambda: operation(excused), ticket)
+        finally:
+            ticket.release()
+
+    asyncio.run(run(True))
+    lane.admit("a").release()  # charged 0.5 s of its 2 s burst: let in again
+    asyncio.run(run(False))
+    with pytest.raises(RateLimited) as limited:  # charged all 10.5 s
+        lane.admit("a")
+    assert limited.value.retry_after >= 8
+    with not_charged():  # outside a lane thread it does nothing
+        pass
+
+
+def test_the_projection_builds_first_in_its_scope(store: GraphStore) -> None:
+    """The first ``data()`` (and only it) runs in ``first_build_scope``; the app passes
+    ``not_charged`` (cdp.analytics)."""
+    import contextlib
+
+    from cdp.analytics import Analytics
+    from cdp.projection import Projection
+
+    entered: list[bool] = []
+
+    @contextlib.contextmanager
+    def scope() -> Iterator[None]:
+        entered.append(True)
+        yield
+
+    projection = Projection(store, first_build_scope=scope)
+    projection.data()
+    projection.data()
+    assert entered == [True] and projection.built
+    assert Analytics(store, Settings()).projection.first_build_scope is not_charged
