@@ -307,6 +307,19 @@ def _not_in(values: pa.Array, exclude: list[pa.Array]) -> pa.Array:
     return values
 
 
+def _on_made(rows: pa.Table, sources: list[pa.Array], targets: list[pa.Array]) -> pa.Array:
+    """A boolean mask: which relationship ``rows`` have an end among the node ids in
+    ``sources`` (for ``from``) or ``targets`` (for ``to``)."""
+    mask = pa.array(np.zeros(rows.num_rows, dtype=bool))
+    for column, made in (("from", sources), ("to", targets)):
+        ends = rows.column(column).combine_chunks()
+        for ids in made:
+            if len(ids) == len(ends) and ids.type == ends.type and ids.equals(ends):
+                return pa.array(np.ones(rows.num_rows, dtype=bool))
+            mask = pc.or_(mask, _is_in(ends, ids))
+    return mask
+
+
 def _split(table: pa.Table, is_old: pa.Array) -> tuple[pa.Table, pa.Table]:
     """The rows of ``table`` that are new and those that exist (``is_old``), copying only when
     both kinds occur (a first import's tables are all new)."""
@@ -664,10 +677,13 @@ class GraphStore(ABC):
             # Fresh state per attempt: a retried transaction starts again from nothing.
             result = WriteResult()
             created: dict[str, list[pa.Array]] = defaultdict(list)  # node ids this write creates, by label
+            # The subset of ``created`` made by ``fresh`` ops (a plain CREATE): nodes no other
+            # transaction can have linked, so their new relationships need no MERGE.
+            made: dict[str, list[pa.Array]] = defaultdict(list)
             touched: set[str] = set()  # labels and types this write has already written
             for op in ordered:
                 if op.rows.num_rows:
-                    self._apply(tx, op, result, created, touched)
+                    self._apply(tx, op, result, created, touched, made)
                     touched.add(op.name)
             # --- change feed: the write's entry, in this same transaction (graph.change_feed)
             if self.change_feed:
@@ -687,7 +703,7 @@ class GraphStore(ABC):
         return result
 
     def _apply(self, tx: Transaction, op: WriteOp, result: WriteResult, created: dict[str, list[pa.Array]],
-               touched: set[str]) -> None:
+               touched: set[str], made: dict[str, list[pa.Array]]) -> None:
         if op.kind == "unlink":
             self._unlink(tx, op.name, op.rows)
             result.deleted[op.name] = result.deleted.get(op.name, 0) + op.rows.num_rows
@@ -705,6 +721,7 @@ class GraphStore(ABC):
                 self._create(tx, op.name, True, props, table.select([node.key, *props]), op.name in touched,
                              fresh=True)
                 created[op.name].append(unique)
+                made[op.name].append(unique)
                 result.created[op.name] = result.created.get(op.name, 0) + table.num_rows
                 return
             keys = table.column(node.key).combine_chunks()
@@ -755,7 +772,14 @@ class GraphStore(ABC):
         table = table.select(["from", "to", *props])
         new_rows, old_rows = _split(table, is_old)
         if new_rows.num_rows:
-            self._create(tx, op.name, False, props, new_rows, op.name in touched)
+            # Links to a node a fresh op of this write created are created without a MERGE
+            # (``fresh``); the others are MERGEd on Neo4j, as another client may link them too.
+            to_made = _on_made(new_rows, made[rel.source], made[rel.target])
+            unmade, on_made = _split(new_rows, to_made)
+            if on_made.num_rows:
+                self._create(tx, op.name, False, props, on_made, op.name in touched, fresh=True)
+            if unmade.num_rows:
+                self._create(tx, op.name, False, props, unmade, op.name in touched or on_made.num_rows > 0)
         if old_rows.num_rows:
             tx.run(Q.upsert_relationships(rel, props), {"rows": self._rows_param(old_rows)})
         result.created[op.name] = result.created.get(op.name, 0) + new_rows.num_rows
@@ -787,14 +811,19 @@ class GraphStore(ABC):
     def _create(self, tx: Transaction, name: str, is_node: bool, props: tuple[str, ...], rows: pa.Table,
                 touched: bool, *, fresh: bool = False) -> None:
         """Create ``rows`` (key column(s) then ``props``), which the write checked are new
-        (``fresh``: which the caller believes new, unchecked; a stored key must fail the
-        write with ``KeyTaken``).
+        (``fresh``: nodes the caller believes new, unchecked, a stored key must fail the
+        write with ``KeyTaken``; relationships with an end a ``fresh`` node op of this
+        transaction created, so none of them can exist yet).
 
         ``touched``: this transaction already wrote ``name``. Backends may use a
         faster bulk path (LadybugDB: ``COPY``); the default runs ``create_*``.
         """
-        query = Q.create_nodes(MODEL.node(name), props) if is_node else \
-            Q.create_relationships(MODEL.relationship(name), props)
+        if is_node:
+            query = Q.create_nodes(MODEL.node(name), props)
+        elif fresh:
+            query = Q.create_relationships_to_new_nodes(MODEL.relationship(name), props)
+        else:
+            query = Q.create_relationships(MODEL.relationship(name), props)
         tx.run(query, {"rows": self._rows_param(rows)})
 
     def _keys_param(self, keys: pa.Array) -> Any:

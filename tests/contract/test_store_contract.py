@@ -147,6 +147,33 @@ def test_a_fresh_op_creates_without_looking_and_refuses_a_stored_key(store: Grap
     assert "F3" not in store.accounts_of_customers(["F1", "F3"])
 
 
+def test_links_to_fresh_nodes_are_created_once_beside_merged_ones(store: GraphStore) -> None:
+    """One write links fresh nodes (created, so their links are too), nodes found new
+    (not fresh) and stored nodes: each pair ends up linked exactly once, with its
+    properties; writing the fresh nodes again is refused and adds no link."""
+    store.write([node_op("Customer", [{"id": "S1"}]), node_op("Channel", [{"id": "SMS"}, {"id": "APP"}])])
+    store.upsert_relationships("PREFERS", [{"from": "S1", "to": "SMS", "rank": 1}])
+
+    def write() -> dict[str, int]:
+        return store.write([
+            node_op("Customer", [{"id": "N1"}, {"id": "N2"}], fresh=True),
+            node_op("Customer", [{"id": "M1"}]),
+            relationship_op("PREFERS", [{"from": "N1", "to": "SMS", "rank": 1}, {"from": "N2", "to": "APP", "rank": 2},
+                                        {"from": "M1", "to": "SMS", "rank": 3}, {"from": "S1", "to": "SMS", "rank": 4},
+                                        {"from": "S1", "to": "APP", "rank": 5}]),
+        ])
+
+    first = write()
+    assert first.created == {"Customer": 3, "PREFERS": 4} and first.updated.get("PREFERS") == 1
+    assert store.counts()["PREFERS"] == 5
+    ranks = {c: sorted((p["channel_id"], p["rank"]) for p in v)
+             for c, v in store.preferred_channels(["N1", "N2", "M1", "S1"]).items()}
+    assert ranks == {"N1": [("SMS", 1)], "N2": [("APP", 2)], "M1": [("SMS", 3)], "S1": [("APP", 5), ("SMS", 4)]}
+    with pytest.raises(KeyTaken):  # the fresh customers are stored now: the write refuses
+        write()
+    assert store.counts()["PREFERS"] == 5
+
+
 def test_relationship_upsert_counts_and_properties(store: GraphStore) -> None:
     seed(store)
     res = store.upsert_relationships("PREFERS", [{"from": "C1", "to": "SMS", "rank": 1},
