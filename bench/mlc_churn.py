@@ -93,24 +93,31 @@ def write_extract(frame: pd.DataFrame, out: Path, today: date) -> tuple[Path, Pa
     return billing_path, usage_path
 
 
-def cdp_import(store_env: Mapping[str, str], mapping: Path, data: Path) -> None:
+def settings_env(store: Mapping[str, str] | Path) -> dict[str, str]:
+    """The settings variables naming a store: a mapping as it is; a path, that embedded file."""
+    if isinstance(store, Path):
+        return {"CDP_DB_PATH": str(store), "CDP_BUFFER_POOL_MB": "256", "NEO4J_URI": ""}
+    return dict(store)
+
+
+def cdp_import(store_env: Mapping[str, str] | Path, mapping: Path, data: Path) -> None:
     """Run the real ``cdp import`` command on the store ``store_env`` names (settings
-    variables); raises CalledProcessError when it fails."""
-    env = {**os.environ, **store_env}
+    variables, or an embedded file's path); raises CalledProcessError when it fails."""
+    env = {**os.environ, **settings_env(store_env)}
     subprocess.run([sys.executable, "-m", "cdp.cli", "import", "--mapping", str(mapping), str(data),
                     "--rejects", str(data.with_suffix(".rejects.csv"))],
                    env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def train_through_api(store_env: Mapping[str, str], models: Path) -> dict:
-    """Start the real app on the store ``store_env`` names and train churn over GraphQL;
-    returns the card (JSON)."""
+def train_through_api(store_env: Mapping[str, str] | Path, models: Path) -> dict:
+    """Start the real app on the store ``store_env`` names (settings variables, or an
+    embedded file's path) and train churn over GraphQL; returns the card (JSON)."""
     from starlette.testclient import TestClient
 
     from cdp.app import build_app
     from cdp.settings import Settings
 
-    settings = Settings.from_env({**os.environ, **store_env}).with_(model_dir=models)
+    settings = Settings.from_env({**os.environ, **settings_env(store_env)}).with_(model_dir=models)
     from cdp.api_keys import create_key
 
     app = build_app(settings)

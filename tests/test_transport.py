@@ -285,7 +285,7 @@ def test_a_lone_surrogate_in_any_string_or_id_argument_is_bad_user_input(
     """Every String and ID position of every argument of every root field, by variable: refused
     as ``BAD_USER_INPUT`` naming the variable's path; nothing reaches the store."""
     folder = tmp_path_factory.mktemp(f"surrogate-{operation}")
-    store = _throwaway_store(folder)
+    store = _throwaway_store("ladybug", folder)  # refused before any store call: one backend shows it
     root = GRAPHQL.query_type if operation == "query" else GRAPHQL.mutation_type
     try:
         with api_client(Settings(db_path=folder / "throwaway.lbdb", model_dir=folder / "models",
