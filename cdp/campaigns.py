@@ -45,7 +45,8 @@ import threading
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -317,7 +318,7 @@ class Campaigns:
         if target_definition is not None:
             return personal_uses(target_definition, "targetDefinition")
         segment = self.analytics.segments.get(target_segment) if target_segment is not None else None
-        return personal_uses(segment.definition, f"targetSegment.definition") if segment is not None else {}
+        return personal_uses(segment.definition, "targetSegment.definition") if segment is not None else {}
 
     def _offers(self, ids: list[str]) -> dict[str, tuple[str, ...]]:
         by: dict[str, list[tuple[int, str]]] = {}
@@ -688,7 +689,8 @@ class Campaigns:
                                        f"({campaign.launched_at:%Y-%m-%d %H:%M})", field=at("at"))
 
                 def earliest(key: str) -> None:
-                    current[key] = item.at if current[key] is None else min(current[key], item.at)
+                    # called within this iteration, so `current` and `item` are this one's
+                    current[key] = item.at if current[key] is None else min(current[key], item.at)  # noqa: B023
 
                 earliest("opened_at")
                 if item.kind in ("RESPONDED", "CONVERTED", "DECLINED"):

@@ -529,7 +529,7 @@ def _catalogue(products: pd.DataFrame, bundles: Mapping[str, Sequence[str]], rul
         repeatable = products["repeatable"].to_numpy(dtype=object) if p and "repeatable" in products \
             else np.full(p, None, dtype=object)
         out = _Catalogue(
-            bundles=_matrix(ids, {b: c for b, c in bundles.items()}),
+            bundles=_matrix(ids, dict(bundles)),
             requires=requires, excludes=excludes, upgrades=upgrades,
             excludes_not_upgrades=(excludes - excludes.multiply(upgrades)).tocsr(),
             requiring=np.asarray(requires.sum(axis=1)).ravel() > 0,

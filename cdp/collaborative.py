@@ -43,7 +43,7 @@ Raises ``ValueError`` for a matrix that is not two-dimensional or a call before 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -108,7 +108,7 @@ class Recommender(BaseEstimator):
     when only ``holdings`` are known).
     """
 
-    def fit(self, X: sp.spmatrix | np.ndarray, y: None = None) -> "Recommender":
+    def fit(self, X: sp.spmatrix | np.ndarray, y: None = None) -> Recommender:
         """Fit on the binary user x item matrix ``X``; returns self."""
         self.X_ = binary_csr(X)
         self.n_users_, self.n_items_ = self.X_.shape
@@ -580,7 +580,7 @@ def tune_blend(components: list[tuple[str, Recommender]], train: pd.DataFrame, s
     fit_part, val_part = temporal_split(train, n_latest=n_latest, fraction=fraction, user=user, time=time)
     Xf = interaction_matrix(fit_part[user].to_numpy(), fit_part[item].to_numpy(), shape)
     Xv = interaction_matrix(val_part[user].to_numpy(), val_part[item].to_numpy(), shape)
-    fitted = Blend(components).fit(Xf)
+    Blend(components).fit(Xf)  # fits each component in place: they are scored below
     have = np.flatnonzero(np.diff(Xv.indptr) > 0)
     if max_users and len(have) > max_users:
         have = np.sort(np.random.default_rng(0).choice(have, max_users, replace=False))

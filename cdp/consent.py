@@ -273,7 +273,8 @@ class ConsentTable:
         self.valid_until: datetime | None = (datetime(1970, 1, 1) + timedelta(microseconds=int(later.min()))
                                              if len(later) else None)
         self._frame = latest[live & (latest["status"].to_numpy() > 0)]
-        self._by_key = {key: group for key, group in self._frame.groupby("key", sort=False)}
+        # not dict(groupby): a GroupBy has a `keys` attribute, so dict() would take it for a mapping
+        self._by_key = {key: group for key, group in self._frame.groupby("key", sort=False)}  # noqa: C416
 
     def _mask(self, rows: np.ndarray) -> np.ndarray:
         out = np.zeros(self.size, dtype=bool)

@@ -87,7 +87,7 @@ def erase(store: GraphStore, customer_id: str, now: datetime) -> Erasure:
         ops.append(unlink_op("HAS_ATTRIBUTE", [{"from": c, "to": v} for c, v in pairs]))
         ops.append(delete_op("AttributeValue", [v for _, v in pairs]))
     if personal or unmarked or ops or contacts or events or keys:
-        ops.append(node_op("Customer", [{"id": c, **{p: None for p in ERASED_PROPERTIES}, "status": ERASED,
+        ops.append(node_op("Customer", [{"id": c, **dict.fromkeys(ERASED_PROPERTIES), "status": ERASED,
                                          "updated_at": now} for c in cluster]))
     if contacts:
         ops.append(node_op("Contact", [{"id": k, "subject": None} for k in contacts]))

@@ -260,7 +260,7 @@ def import_file(
     # this one (pyarrow releases the GIL), so a one-batch import waits for the slower of
     # the two, not their sum.
     reading = _Prefetch(iter(source))
-    ahead = _Prefetch(((batch, convert_batch(mapping, batch, str(path), converters)) for batch in reading))
+    ahead = _Prefetch((batch, convert_batch(mapping, batch, str(path), converters)) for batch in reading)
     try:
         for batch, converted in _grouped(ahead, batch_size // chunk):
             if rules:
@@ -373,7 +373,7 @@ class _Prefetch:
             for item in items:
                 if not self._put((item, None)):
                     return
-        except BaseException as exc:  # handed to the consumer, raised there
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             self._put((None, exc))
             return
         self._put((self._END, None))

@@ -278,14 +278,13 @@ class Projection:
         snapshot = self._snapshot
         if snapshot is not None and self._applied == self._heard:
             return snapshot
-        with self.first_build_scope() if snapshot is None else contextlib.nullcontext():
-            with self._refresh_lock:
-                if self._snapshot is None:
-                    self.rebuild()
-                elif self._pending or self._applied != self._heard:
-                    self.refresh()
-                assert self._snapshot is not None
-                return self._snapshot
+        with self.first_build_scope() if snapshot is None else contextlib.nullcontext(), self._refresh_lock:
+            if self._snapshot is None:
+                self.rebuild()
+            elif self._pending or self._applied != self._heard:
+                self.refresh()
+            assert self._snapshot is not None
+            return self._snapshot
 
     @property
     def built(self) -> bool:

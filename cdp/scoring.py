@@ -107,9 +107,9 @@ class ModelRegistry:
         self._lock = threading.RLock()
         self._train_lock = threading.Lock()
         self._data_lock = threading.Lock()
-        self._scores: dict[str, _Scores | None] = {g: None for g in GROUPS}
+        self._scores: dict[str, _Scores | None] = dict.fromkeys(GROUPS)
         self._dirty: dict[str, set[int]] = {g: set() for g in GROUPS}
-        self._rebuilt: dict[str, bool] = {g: False for g in GROUPS}
+        self._rebuilt: dict[str, bool] = dict.fromkeys(GROUPS, False)
         self._past: dict[tuple[Any, int], dict[str, np.ndarray]] = {}  # scores as of a past time
         self._load()
         analytics.projection.listeners.append(self._on_refresh)

@@ -38,7 +38,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -207,8 +207,8 @@ class ScoreCondition:
     path: str
 
 
-Node = Union[AllOf, AnyOf, Not, AttributeCondition, HoldsCondition, AccountCondition, ContactsCondition,
-             SpendChangeCondition, SpendCondition, ScoreCondition]
+Node = (AllOf | AnyOf | Not | AttributeCondition | HoldsCondition | AccountCondition | ContactsCondition
+        | SpendChangeCondition | SpendCondition | ScoreCondition)
 
 # --------------------------------------------------------------------------- parsing
 

@@ -568,11 +568,11 @@ class GraphStore(ABC):
 
     # ------------------------------------------------------------ change feed
 
-    def _record_changes(self, tx: Transaction, changes: Changes) -> None:
+    def _record_changes(self, tx: Transaction, changes: Changes) -> None:  # noqa: B027 - default: no feed
         """Append ``changes`` to the change feed inside the write transaction ``tx``
         (stores with ``change_feed``; the default records nothing)."""
 
-    def _record_change_alone(self, changes: Changes) -> None:
+    def _record_change_alone(self, changes: Changes) -> None:  # noqa: B027 - default: no feed
         """Append ``changes`` to the change feed in a transaction of its own: for writes
         that are not one transaction (a wipe, a bulk load, a delete statement)."""
 

@@ -67,11 +67,11 @@ WORK: dict[str, int] = {
     **{f"Customer.{name}": 1 for name in (
         "recommendations", "offerEligibility", "nextBestChannels", "segments", "value", "churnRisk",
         "lifetimeValue", "propensities")},
-    **{name: WHOLE_BASE for name in (
+    **dict.fromkeys((
         "Query.valueSegmentation", "Query.previewSegment", "Query.segmentRecommendations", "Query.dataQuality",
         "Query.complaintStats", "Query.satisfactionByChannel", "Segment.size", "Segment.share",
         "Segment.members", "Segment.profile", "Segment.contains", "Campaign.audience", "Campaign.report",
-        "Mutation.launchCampaign", "Mutation.launchWave")},
+        "Mutation.launchCampaign", "Mutation.launchWave"), WHOLE_BASE),
 }
 
 

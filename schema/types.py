@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from schema.catalog_rules import ProductEligibility, ProductUpgrade
     from schema.segments import Segment
     from schema.relationship import SatisfactionMonth
+    from schema.recommendations import OfferEligibility, Recommendation
 from schema import scoring as S
 
 Row = dict[str, Any]
