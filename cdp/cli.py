@@ -44,14 +44,14 @@ from cdp.progress_report import Progress
 from cdp.settings import Settings
 
 
-def _progress_bar(total: int | None, desc: str, unit: str = "rows"):  # type: ignore[no-untyped-def]
+def _progress_bar(total: int | None, desc: str, unit: str = "rows"):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
                 disable=None, dynamic_ncols=True)
 
 
-def _generate(customers: int, seed: int):  # type: ignore[no-untyped-def]
+def _generate(customers: int, seed: int):
     from cdp import demo
 
     bar = Progress(f"generating {customers:,} demo customers", unit="rows")
@@ -649,7 +649,7 @@ def _store_use(cmd: argparse.ArgumentParser, access: str, instead: str | None = 
     cmd.set_defaults(access=access, instead=instead, command_line=cmd.prog)
 
 
-def _open(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
+def _open(args: argparse.Namespace, settings: Settings):
     """The store, opened as the command's parser said (``_store_use``)."""
     from cdp.command_store import open_for
 
@@ -683,7 +683,7 @@ def _version() -> str:
 
 def parser(settings: Settings) -> argparse.ArgumentParser:
     """The argument parser of ``cdp`` (defaults come from ``settings``)."""
-    def sub_parser(group, name: str, text: str, **kw):  # type: ignore[no-untyped-def]
+    def sub_parser(group, name: str, text: str, **kw):
         return group.add_parser(name, help=text, description=kw.pop("description", text[:1].upper() + text[1:]),
                                 formatter_class=_HelpFormatter, **kw)
 

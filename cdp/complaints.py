@@ -93,7 +93,7 @@ def status_of(outcome: str | None, resolved_at: datetime | None) -> str:
     """The status of one complaint from its outcome and resolution time (module docstring)."""
     if resolved_at is not None or outcome not in OPEN_OUTCOMES:
         return RESOLVED
-    return outcome  # type: ignore[return-value]
+    return outcome
 
 
 # --------------------------------------------------------------------------- writes

@@ -16,7 +16,7 @@ from resolvers.context import Context
 MAX_OFFERS = 20
 
 
-def _analytics(ctx: Context):  # type: ignore[no-untyped-def]
+def _analytics(ctx: Context):
     if ctx.analytics is None:
         raise ConfigurationError("analytics are not available in this context")
     return ctx.analytics

@@ -36,6 +36,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLSchema,
@@ -157,6 +158,7 @@ class _Measurer:
                 if name == "__typename":
                     depth, cost = max(depth, 1), cost + 1
                     continue
+                field: GraphQLField | None
                 if name == "__schema":
                     field = SchemaMetaFieldDef
                 elif name == "__type":
