@@ -91,8 +91,11 @@ def load_demo(settings: Settings, customers: int, seed: int, source: Path | None
         bar = Progress("loading", total)
         started = time.perf_counter()
         try:
-            store.bulk_load(data.nodes, data.relationships, progress=lambda step, n: (
-                bar.update(n), bar.stage(f"{step} loaded")))
+            def progress(step: str, n: int) -> None:
+                bar.update(n)
+                bar.stage(f"{step} loaded")
+
+            store.bulk_load(data.nodes, data.relationships, progress=progress)
         finally:
             bar.close()
         seconds = time.perf_counter() - started
@@ -287,14 +290,15 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
                     f"operations={','.join(key.operations)}" if key.operations else "",
                     f"customer={key.customer_id}" if key.customer_id else "",
                     f"expires={iso(key.expires_at)}" if key.expires_at else ""]))
-                print(f"{key.id}\t{key.role.value}\t{state}\t{iso(key.created_at)}\t{key.name}"
+                created = iso(key.created_at) if key.created_at else "-"
+                print(f"{key.id}\t{key.role.value}\t{state}\t{created}\t{key.name}"
                       + (f"\t{extra}" if extra else ""))
         else:
             _confirm(args, f"Revoke key {args.key}? Clients using it are refused from then on; this cannot "
                            "be undone.")
             key = api_keys.revoke_key(store, args.key, allow_last_admin=args.last_admin)
             audit.record(cli_principal(), "key_revoked", "keys revoke")
-            print(f"cdp: revoked key {key.id} ({key.name!r}) at {iso(key.revoked_at)}",
+            print(f"cdp: revoked key {key.id} ({key.name!r}) at {iso(key.revoked_at) if key.revoked_at else '-'}",
                   file=sys.stderr)
     finally:
         store.close()

@@ -325,6 +325,7 @@ class ItemCooccurrence(Recommender):
         """
         self._check()
         if holdings is None:
+            assert user is not None, "explain() needs user or holdings"
             held = self.X_.indices[self.X_.indptr[user]:self.X_.indptr[user + 1]]
         else:
             held = np.asarray(holdings, dtype=np.int64)
@@ -536,7 +537,7 @@ def ranking_quality(items: np.ndarray, test: sp.csr_matrix, k: int) -> Quality:
     rows = np.repeat(np.arange(n), k)
     flat = items[:, :k].ravel()
     ok = flat >= 0
-    hit = np.zeros(len(flat), dtype=bool)
+    hit: np.ndarray = np.zeros(len(flat), dtype=bool)
     hit[ok] = np.asarray(test[rows[ok], flat[ok]]).ravel() > 0
     hit = hit.reshape(n, k)
     denom = np.minimum(k, np.diff(test.indptr))
@@ -603,6 +604,7 @@ def tune_blend(components: list[tuple[str, Recommender]], train: pd.DataFrame, s
         if w in results:
             continue
         total = sum(np.float32(c) * p for c, p in zip(w, parts) if c > 0)
+        assert not isinstance(total, int)  # some weight is > 0, so the sum has a term
         results[w] = ranking_quality(_top_k(total, k), truth, k)
     best = max(results, key=lambda w: (results[w].recall, results[w].ndcg))
     from sklearn.base import clone

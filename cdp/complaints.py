@@ -311,7 +311,7 @@ def page(store: GraphStore, data: ProjectionData, selected: pd.DataFrame, skip: 
             chosen.append((customer, found[n]))
             used[key] = n + 1
     products = store.relationships("ABOUT", [r["id"] for _, r in chosen]) if chosen else {}
-    product_of = dict(products)
+    product_of = dict(products.keys())  # keyed by (complaint, product) pairs
     return [Complaint.from_row(r, customer, r.get("channel_id"), product_of.get(r["id"])) for customer, r in chosen]
 
 

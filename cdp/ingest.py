@@ -244,10 +244,11 @@ def import_file(
 
     started = time.perf_counter()
     batch_size = batch_size or store.import_batch_rows
-    rules = catalog_import.writes_rules(mapping)
-    if rules:  # catalog rules depend on each other: the whole file is checked, then written in one batch
+    # not `rules`: that name is the caller's value rules, handed to Converters below
+    catalog = catalog_import.writes_rules(mapping)
+    if catalog:  # catalog rules depend on each other: the whole file is checked, then written in one batch
         batch_size = catalog_import.MAX_ROWS + 1
-    chunk = _chunk_rows(batch_size) if data_format(mapping, Path(path)) == "csv" and not rules else batch_size
+    chunk = _chunk_rows(batch_size) if data_format(mapping, Path(path)) == "csv" and not catalog else batch_size
     source = open_source(mapping, path, chunk)
     report = ImportReport(str(path), mapping.source.name, {name: Counts() for name in mapping.names()},
                           total=source.total, warnings=list(source.warnings))
@@ -263,7 +264,7 @@ def import_file(
     ahead = _Prefetch((batch, convert_batch(mapping, batch, str(path), converters)) for batch in reading)
     try:
         for batch, converted in _grouped(ahead, batch_size // chunk):
-            if rules:
+            if catalog:
                 if len(batch.rows) > catalog_import.MAX_ROWS:
                     raise InvalidInput(f"{path}: a catalog rules file holds at most {catalog_import.MAX_ROWS:,} "
                                        "rows; nothing was imported")

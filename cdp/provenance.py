@@ -93,7 +93,7 @@ def _taken_by_others(store: GraphStore | None, observations: pa.Table, ids: np.n
         # rows sharing an id hold different observations (_last_per_observation)
         clash.update(int(i) for i in np.flatnonzero(ids == value)[1:] if i in waiting)
     stored = store.existing_ids("AttributeValue", ids[pending].tolist()) if store is not None else set()
-    if stored:
+    if stored and store is not None:
         found = store.nodes("AttributeValue", sorted(stored))
         for i in pending.tolist():
             row = found.get(int(ids[i]))
@@ -274,7 +274,7 @@ def attribute_ops(
         return [], 0, unchanged
     table = settle_ids(None, pa.concat_tables(parts))  # a customer named twice at one time: the last value
     owners_written = pc.unique(table.column("owner"))
-    first_seen = {}
+    first_seen: dict[str, datetime] = {}
     for owner, at in zip(table.column("owner").to_pylist(), table.column("observed_at").to_pylist()):
         first_seen.setdefault(owner, at)
     ops = identity_ops(store, source, owners_written,

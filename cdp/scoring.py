@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -40,8 +40,11 @@ import pandas as pd
 from cdp.consent import unprofiled
 from cdp.errors import InvalidInput
 from cdp.model_card import ModelCard, ModelNotTrained, Reason
-from cdp.projection import ProjectionData, utc_now
+from cdp.projection import Projection, ProjectionData, utc_now
 from cdp.settings import Settings
+
+if TYPE_CHECKING:
+    from cdp.features import FeatureFrame
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +57,10 @@ VALUE_MODELS = ("lifetime_value", "repeat_purchase")
 class AnalyticsLike(Protocol):
     """What the registry needs of ``cdp.analytics.Analytics``."""
 
-    projection: Any
-    features: Any
+    @property
+    def projection(self) -> Projection: ...
+    @property
+    def features(self) -> FeatureFrame: ...
 
     def data(self) -> ProjectionData: ...
 
@@ -168,6 +173,7 @@ class ModelRegistry:
         from cdp import churn, propensity, repeat_purchase
         from cdp.lifetime_value import LifetimeValueModel
 
+        model: churn.ChurnModel | propensity.PropensityModel | repeat_purchase.RepeatPurchaseValue | LifetimeValueModel
         if name == "churn":
             st = self.settings
             model, card = churn.train(data, now, horizon_days=st.churn_horizon_days,

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar, overload
 
 import numpy as np
 import pyarrow as pa
@@ -867,13 +867,26 @@ class GraphStore(ABC):
         self.seed_channels()  # as new: the channel catalogue every store starts with
         self._publish(Changes(everything=True))
 
-    def existing_ids(self, label: str, ids: Keys) -> set[str]:
+    # Node ids are text, but an AttributeValue's is an integer: what comes back is what went in.
+    @overload
+    def existing_ids(self, label: str, ids: Sequence[str]) -> set[str]: ...
+    @overload
+    def existing_ids(self, label: str, ids: Sequence[int]) -> set[int]: ...
+    @overload
+    def existing_ids(self, label: str, ids: Keys) -> set[Any]: ...
+    def existing_ids(self, label: str, ids: Keys) -> set[Any]:
         """The subset of ``ids`` that exist as ``label`` nodes."""
         if not ids:
             return set()
         return {r["id"] for r in self._read_keyed(Q.EXISTING_IDS[label], ids)}
 
-    def nodes(self, label: str, ids: Keys) -> dict[str, Row]:
+    @overload
+    def nodes(self, label: str, ids: Sequence[str]) -> dict[str, Row]: ...
+    @overload
+    def nodes(self, label: str, ids: Sequence[int]) -> dict[int, Row]: ...
+    @overload
+    def nodes(self, label: str, ids: Keys) -> dict[Any, Row]: ...
+    def nodes(self, label: str, ids: Keys) -> dict[Any, Row]:
         """The stored properties of the ``label`` nodes among ``ids``, by id.
 
         Every row has all of the label's properties (``None`` when unset);
