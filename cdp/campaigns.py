@@ -39,6 +39,7 @@ a conversion or a decline also sets the outcome of the wave's contact
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import threading
@@ -58,7 +59,7 @@ from cdp.errors import Conflict, InvalidInput, NotFound
 from cdp.projection import ProjectionData, utc_now
 from cdp.segments import parse_definition, personal_uses
 from graph.model import CAMPAIGN_PURPOSE_VALUES
-from graph.store import GraphStore, node_op, relationship_op, unlink_op
+from graph.store import GraphStore, WriteOp, node_op, relationship_op, unlink_op
 
 #: Reasons a campaign itself (not the contact policy) leaves a candidate out.
 CAMPAIGN_REASONS: tuple[str, ...] = ("ALREADY_RESPONDED", "NO_ELIGIBLE_OFFER", "BUDGET")
@@ -320,7 +321,8 @@ class Campaigns:
         segment = self.analytics.segments.get(target_segment) if target_segment is not None else None
         return personal_uses(segment.definition, "targetSegment.definition") if segment is not None else {}
 
-    def _offers(self, ids: list[str]) -> dict[str, tuple[str, ...]]:
+    # builtins.list: in this class `list` is the method Campaigns.list
+    def _offers(self, ids: builtins.list[str]) -> dict[str, tuple[str, ...]]:
         by: dict[str, list[tuple[int, str]]] = {}
         for (src, dst), row in self.store.relationships("OFFERS", ids).items():
             by.setdefault(src, []).append((int(row.get("rank") or 0), dst))
@@ -592,7 +594,7 @@ class Campaigns:
             self.store.write(self._launch_ops(campaign, audience, at))
             return campaign, audience
 
-    def _launch_ops(self, campaign: Campaign, audience: Audience, at: datetime) -> list:
+    def _launch_ops(self, campaign: Campaign, audience: Audience, at: datetime) -> builtins.list[WriteOp]:
         ids = audience.ids()
         treated = ~audience.control
         t_ids = ids[treated]

@@ -189,7 +189,7 @@ def refusal(values: Iterable[Mapping[str, Any]], purpose: str, channel: str | No
         return "NO_CONSENT_PURPOSE"
     if channel is None:
         return None
-    keys = (key_of(None, channel), both)
+    keys = [k for k in (key_of(None, channel), both) if k is not None]
     if any(said.get(k) in (DENIED, REVOKED) for k in keys):
         return "NO_CONSENT_CHANNEL"
     if channel in explicit_channels and not any(said.get(k) == GRANTED for k in keys):
@@ -209,7 +209,7 @@ def _explicit(purpose: str, explicit_purposes: Sequence[str]) -> bool:
 
 # --------------------------------------------------------------------------- a whole projection
 
-_STATUS_CODE = {GRANTED: 1, DENIED: 2, REVOKED: 3}
+_STATUS_CODE: dict[str | None, int] = {GRANTED: 1, DENIED: 2, REVOKED: 3}  # unreadable (None): 0
 _CACHE_SIZE = 4
 _cache: list[tuple[pd.DataFrame, pd.DataFrame]] = []
 _cache_lock = threading.Lock()

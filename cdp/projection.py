@@ -613,7 +613,7 @@ def touched_customers(store: GraphStore, changes: Changes) -> dict[str, set[str]
     owner_of: dict[str, str] = {}
     for rel_type, pairs in changes.relationships.items():
         if rel_type in _FROM_CUSTOMER:
-            target = MODEL_TARGETS.get(rel_type)
+            target = MODEL_TARGETS[rel_type]  # every _FROM_CUSTOMER type has one
             new = changes.created.get(target, set()) if target in _CREATED_TABLES else set()
             mark(rel_type, {f for f, t in pairs if t not in new})
             mark(_CREATED_TABLES.get(target, rel_type), {f for f, t in pairs if t in new})
