@@ -36,6 +36,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cdp.display_format import iso
 from cdp.errors import CdpError, Conflict
@@ -43,15 +44,21 @@ from cdp.exit_status import ExitStatus
 from cdp.progress_report import Progress
 from cdp.settings import Settings
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
-def _progress_bar(total: int | None, desc: str, unit: str = "rows"):
+    from cdp.demo import DemoData
+    from graph.store import GraphStore
+
+
+def _progress_bar(total: int | None, desc: str, unit: str = "rows") -> tqdm:
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
                 disable=None, dynamic_ncols=True)
 
 
-def _generate(customers: int, seed: int):
+def _generate(customers: int, seed: int) -> DemoData:
     from cdp import demo
 
     bar = Progress(f"generating {customers:,} demo customers", unit="rows")
@@ -137,7 +144,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from cdp.http_connection import protocol_with_header_timeout
 
-    configure_logging(settings.log_format, args.log_level)  # type: ignore[arg-type]
+    configure_logging(settings.log_format, args.log_level)
     if args.workers > 1:
         from cdp import serve_workers
 
@@ -653,7 +660,7 @@ def _store_use(cmd: argparse.ArgumentParser, access: str, instead: str | None = 
     cmd.set_defaults(access=access, instead=instead, command_line=cmd.prog)
 
 
-def _open(args: argparse.Namespace, settings: Settings):
+def _open(args: argparse.Namespace, settings: Settings) -> GraphStore:
     """The store, opened as the command's parser said (``_store_use``)."""
     from cdp.command_store import open_for
 
@@ -687,7 +694,8 @@ def _version() -> str:
 
 def parser(settings: Settings) -> argparse.ArgumentParser:
     """The argument parser of ``cdp`` (defaults come from ``settings``)."""
-    def sub_parser(group, name: str, text: str, **kw):
+    def sub_parser(group: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str,
+                   **kw: Any) -> argparse.ArgumentParser:
         return group.add_parser(name, help=text, description=kw.pop("description", text[:1].upper() + text[1:]),
                                 formatter_class=_HelpFormatter, **kw)
 

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from cdp.erased_customers import ERASED  # re-exported: the status an erasure sets
+from cdp.erased_customers import ERASED as ERASED  # re-exported: the status an erasure sets
 from cdp.errors import NotFound
 from cdp.permissions import PERSONAL_ATTRIBUTE_KEYS
 from graph.store import GraphStore, WriteOp, delete_op, node_op, unlink_op

@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 
 from graph.model import MODEL
 from graph.errors import IdTaken, KeyTaken
-from graph.observation_ids import CONTENT, identity_hashes, next_ids, repeats, value_id, value_ids  # noqa: F401 - value_id is re-exported (profile, consent)
+from graph.observation_ids import CONTENT, identity_hashes, next_ids, repeats
+from graph.observation_ids import value_id as value_id, value_ids as value_ids  # re-exported to cdp
 from graph.store import GraphStore, Row, WriteOp, WriteResult, node_op, relationship_op
 
 #: Customer properties that can be recorded as observations.

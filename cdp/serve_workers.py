@@ -25,8 +25,12 @@ from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 from cdp.errors import ConfigurationError
 from cdp.settings import Settings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 
 def worker_environment(settings: Settings, workers: int) -> dict[str, str]:
@@ -43,7 +47,7 @@ def worker_environment(settings: Settings, workers: int) -> dict[str, str]:
     return env
 
 
-def app():
+def app() -> Starlette:
     """The ASGI app of one worker (uvicorn's factory): settings from the environment the
     parent prepared, logging as ``cdp serve`` configures it (``CDP_SERVE_LOG_LEVEL``)."""
     from cdp.app import build_app
