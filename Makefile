@@ -13,11 +13,13 @@ GRAPHIQL_MODULES := tools/graphiql/node_modules/.package-lock.json
 CYPHERLINT_MODULES := tools/cypher-lint/node_modules/.package-lock.json
 GRAPHIQL_ASSETS := cdp/static/graphiql/vendor/graphiql.min.js
 
-.PHONY: install browser serve test neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share bench-lane-switch bench-view bench-neo4j bench-import-neo4j bench-recommend bench-models loadtest wrk-tool clean help
+.PHONY: install browser serve test lint typecheck neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share bench-lane-switch bench-view bench-neo4j bench-import-neo4j bench-recommend bench-models loadtest wrk-tool clean help
 
 help:
 	@echo "make serve   - install, load demo data on first run, serve http://127.0.0.1:8000/graphql"
-	@echo "make test    - install and run the whole test suite (both stores: embedded and a local Neo4j)"
+	@echo "make test    - install, lint, type-check and run the whole test suite (both stores: embedded and a local Neo4j)"
+	@echo "make lint    - ruff over the code, tests, benches and tools ([tool.ruff] in pyproject.toml)"
+	@echo "make typecheck - mypy over cdp, graph, resolvers and schema; graph/ strict ([tool.mypy])"
 	@echo "make neo4j   - run a local Neo4j 5.26 on bolt://127.0.0.1:7687 for development"
 	@echo "make bench   - run the benchmarks (1,000,000 customers; long) and print figures"
 	@echo "make bench-view - cdp's customer view against the Neo4j GraphQL Library on the same local Neo4j (about 10 minutes; VIEW_CUSTOMERS=1000000 for 1M)"
@@ -61,10 +63,18 @@ browser:
 serve: install
 	$(BIN)/cdp serve --dev-key
 
+# Static checks, offline from the venv; each fails the build (and so `make test`) on any finding.
+LINT_PATHS := cdp graph resolvers schema tests bench tools
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
 # The whole suite runs on both stores: the embedded one always, and Neo4j 5.26 (tools/neo4j,
 # built from Maven Central and started on a free loopback port for the run) when Java and Maven
 # are present. CI sets CDP_REQUIRE_NEO4J=1 so that a Neo4j that cannot start fails the run.
-test: install browser
+test: install browser lint typecheck
 	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
 		$(BIN)/python tools/neo4j/local.py build && \
 		$(BIN)/python tools/neo4j/local.py run -- $(BIN)/python -m pytest -q; \

@@ -144,7 +144,7 @@ def _write_contacts(store: Any, ids: list[str], tag: str, at: datetime) -> float
 def _definitions(rng: random.Random, products: list[str], count: int) -> list[dict]:
     """``count`` different five-condition segment definitions (no two alike, so no cache hits)."""
     out = []
-    for i in range(count):
+    for _ in range(count):
         out.append({"all": [
             {"attribute": {"key": "tier", "op": "IN", "values": ["CONSUMER", "BUSINESS"]}},
             {"holds": {"product": rng.choice(products)}},

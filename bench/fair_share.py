@@ -154,7 +154,6 @@ def run(args: argparse.Namespace) -> dict:
         _cli(env, "demo", "load", "--customers", str(args.customers), "--seed", "42")
     heavy_key = _cli(env, "keys", "create", "--role", "app", "--name", "heavy partner")
     desk_key = _cli(env, "keys", "create", "--role", "app", "--name", "service desk")
-    ids = [f"C{i:07d}" for i in range(1, args.customers + 1)]
     # the server's own limits stay at their defaults (CDP_RATE_LIMIT=100 per credential):
     # this benchmark is about what a client can do within them
     server = Server(db, work / "server.log", cli=[sys.executable, "-m", "cdp.cli"],

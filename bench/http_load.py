@@ -94,7 +94,7 @@ def run_wrk(url: str, template: Path, ids: Path, concurrency: int, duration: flo
     sample = next((ln.split(" ", 1)[1] for ln in proc.stdout.splitlines() if ln.startswith("BENCH_ERROR ")), None)
     lat = {k: v / 1000 for k, v in raw["latency_us"].items() if k in ("p50", "p90", "p99", "max", "mean")}
     if raw["responses"] == 0:  # nothing answered in time: there is no latency to report
-        lat = {k: None for k in lat}
+        lat = dict.fromkeys(lat)
     sock = raw["socket_errors"]
     socket_errors = sock["connect"] + sock["read"] + sock["write"] + sock["timeout"]
     # wrk counts a request cut off at the end of the run only in "requests"; use answered ones.

@@ -92,7 +92,7 @@ class _Cpu:
     def __init__(self, pid: int | None) -> None:
         self.pid = pid
 
-    def __enter__(self) -> "_Cpu":
+    def __enter__(self) -> _Cpu:
         self._client, self._server = time.process_time(), _cpu_seconds(self.pid)
         return self
 

@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                    "median_p99_ms": statistics.median(r["p99_ms"] for r in rs),
                    "median_cpu_ms_per_request": statistics.median(r["cpu_ms_per_request"] for r in rs)}
                for v, rs in rounds.items()}
-    access_lines = sum(1 for _ in open(work / "server-ops.log") if '"cdp.access"' in _)
+    with open(work / "server-ops.log") as log:
+        access_lines = sum(1 for line in log if '"cdp.access"' in line)
     summary["ops_access_lines"] = access_lines
     summary["store"] = str(args.store)
     print(json.dumps(summary, indent=1))

@@ -104,7 +104,7 @@ class Server:
         os.environ["CDP_API_KEY"] = self.api_key
         self.command = [*self.cli, "serve", "--no-demo", "--port", str(self.port),
                         "--log-level", "warning", *self.serve_args]
-        log = open(self.log_path, "w")
+        log = open(self.log_path, "w")  # noqa: SIM115 - the server inherits it; closed once started
         started = time.perf_counter()
         self.process = subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL)

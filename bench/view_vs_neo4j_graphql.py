@@ -140,7 +140,7 @@ class Library:
         """Start the server; return the seconds until it printed its ready line. Raises RuntimeError."""
         env = dict(os.environ, NEO4J_URI=self.uri, PORT=str(self.port))
         started = time.perf_counter()
-        log = open(self.log_path, "w")
+        log = open(self.log_path, "w")  # noqa: SIM115 - the server inherits it; closed once started
         self.process = subprocess.Popen(["node", "server.mjs"], cwd=LIBRARY_DIR, env=env, stdout=log,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()

@@ -82,7 +82,7 @@ def write_extract(frame: pd.DataFrame, out: Path, today: date) -> tuple[Path, Pa
         closed = today - timedelta(days=1)
         opened = closed - timedelta(days=int(round(r["tenure"] * 30.44)))
         held = [p for p in PRODUCTS if r[p[0]] == p[1]]
-        for column, _, code, name, category in held:
+        for _column, _, code, name, category in held:
             rows.append({
                 "customer_id": cid, "account_id": f"A-{cid}", "subscription_id": f"S-{cid}-{code}",
                 "customer_status": "churned" if churned else "active",

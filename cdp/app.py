@@ -91,7 +91,7 @@ RATE_LIMIT_EXEMPT = ("/healthz", "/readyz", "/metrics", "/static/")
 _FAILED = "cdp.graphql_failed"
 
 
-class CdpGraphQL(GraphQL):
+class CdpGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI GraphQL app with cdp's context and offline playground."""
 
     def __init__(self, store: GraphStore, settings: Settings) -> None:
@@ -189,9 +189,9 @@ async def http_refusal(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, StarletteHTTPException) else 400
     if status == 404:
         error: CdpError = NotFound(f"nothing is served at {request.url.path}")
-    elif status == 405:
+    elif status == 405 and isinstance(exc, StarletteHTTPException):
         error = MethodNotAllowed(f"{request.method} is not served at {request.url.path}",
-                                 allow=(exc.headers or {}).get("Allow", "GET"))  # type: ignore[union-attr]
+                                 allow=(exc.headers or {}).get("Allow", "GET"))
     else:
         error = TransportError(str(getattr(exc, "detail", "bad request")))
     return _error_response(status, error, getattr(error, "headers", {}))

@@ -39,13 +39,15 @@ a conversion or a decline also sets the outcome of the wave's contact
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import threading
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -57,7 +59,7 @@ from cdp.errors import Conflict, InvalidInput, NotFound
 from cdp.projection import ProjectionData, utc_now
 from cdp.segments import parse_definition, personal_uses
 from graph.model import CAMPAIGN_PURPOSE_VALUES
-from graph.store import GraphStore, node_op, relationship_op, unlink_op
+from graph.store import GraphStore, WriteOp, node_op, relationship_op, unlink_op
 
 #: Reasons a campaign itself (not the contact policy) leaves a candidate out.
 CAMPAIGN_REASONS: tuple[str, ...] = ("ALREADY_RESPONDED", "NO_ELIGIBLE_OFFER", "BUDGET")
@@ -317,9 +319,10 @@ class Campaigns:
         if target_definition is not None:
             return personal_uses(target_definition, "targetDefinition")
         segment = self.analytics.segments.get(target_segment) if target_segment is not None else None
-        return personal_uses(segment.definition, f"targetSegment.definition") if segment is not None else {}
+        return personal_uses(segment.definition, "targetSegment.definition") if segment is not None else {}
 
-    def _offers(self, ids: list[str]) -> dict[str, tuple[str, ...]]:
+    # builtins.list: in this class `list` is the method Campaigns.list
+    def _offers(self, ids: builtins.list[str]) -> dict[str, tuple[str, ...]]:
         by: dict[str, list[tuple[int, str]]] = {}
         for (src, dst), row in self.store.relationships("OFFERS", ids).items():
             by.setdefault(src, []).append((int(row.get("rank") or 0), dst))
@@ -591,7 +594,7 @@ class Campaigns:
             self.store.write(self._launch_ops(campaign, audience, at))
             return campaign, audience
 
-    def _launch_ops(self, campaign: Campaign, audience: Audience, at: datetime) -> list:
+    def _launch_ops(self, campaign: Campaign, audience: Audience, at: datetime) -> builtins.list[WriteOp]:
         ids = audience.ids()
         treated = ~audience.control
         t_ids = ids[treated]
@@ -688,7 +691,8 @@ class Campaigns:
                                        f"({campaign.launched_at:%Y-%m-%d %H:%M})", field=at("at"))
 
                 def earliest(key: str) -> None:
-                    current[key] = item.at if current[key] is None else min(current[key], item.at)
+                    # called within this iteration, so `current` and `item` are this one's
+                    current[key] = item.at if current[key] is None else min(current[key], item.at)  # noqa: B023
 
                 earliest("opened_at")
                 if item.kind in ("RESPONDED", "CONVERTED", "DECLINED"):

@@ -346,9 +346,10 @@ def evaluate(data: ProjectionData, rows: Sequence[int] | np.ndarray, at: datetim
     failing["excludes"] = _reaches(held, c.excludes_not_upgrades)
 
     types, tiers, contract, tenure = _customer_state(data, rows, position, t, n)
-    failing["account_type"] = c.wanted_types.any(axis=0)[None, :] & ~(types.astype(np.float32)
+    # numpy's stubs type any(axis=0) as maybe a scalar; of a 2-D array it is a 1-D array
+    failing["account_type"] = c.wanted_types.any(axis=0)[None, :] & ~(types.astype(np.float32)  # type: ignore[index]
                                                                        @ c.wanted_types.astype(np.float32) > 0)
-    failing["tier"] = c.wanted_tiers.any(axis=0)[None, :] & ~(tiers.astype(np.float32)
+    failing["tier"] = c.wanted_tiers.any(axis=0)[None, :] & ~(tiers.astype(np.float32)  # type: ignore[index]
                                                                @ c.wanted_tiers.astype(np.float32) > 0)
     need = c.contract
     in_c, out_c, none_c = contract
@@ -439,7 +440,7 @@ def _sentences(ev: Evaluation, product_id: str, rules: CatalogRules, data: Proje
 # --------------------------------------------------------------------------- helpers
 
 
-def _held(data: ProjectionData, position: np.ndarray, t: int, ids: pd.Index, n: int) -> np.ndarray:
+def _held(data: ProjectionData, position: np.ndarray, t: int | np.int64, ids: pd.Index, n: int) -> np.ndarray:
     """(n x products): active subscriptions at ``t`` of the evaluated customers."""
     out = np.zeros((n, len(ids)), dtype=bool)
     s = data.fact("subscriptions")
@@ -453,7 +454,7 @@ def _held(data: ProjectionData, position: np.ndarray, t: int, ids: pd.Index, n: 
     return out
 
 
-def _customer_state(data: ProjectionData, rows: np.ndarray, position: np.ndarray, t: int, n: int
+def _customer_state(data: ProjectionData, rows: np.ndarray, position: np.ndarray, t: int | np.int64, n: int
                     ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
     """Open account types (n x types), tier (n x tiers), contract state (in, out, none) and tenure months."""
     types = np.zeros((n, len(ACCOUNT_TYPE_VALUES)), dtype=bool)
@@ -529,7 +530,7 @@ def _catalogue(products: pd.DataFrame, bundles: Mapping[str, Sequence[str]], rul
         repeatable = products["repeatable"].to_numpy(dtype=object) if p and "repeatable" in products \
             else np.full(p, None, dtype=object)
         out = _Catalogue(
-            bundles=_matrix(ids, {b: c for b, c in bundles.items()}),
+            bundles=_matrix(ids, dict(bundles)),
             requires=requires, excludes=excludes, upgrades=upgrades,
             excludes_not_upgrades=(excludes - excludes.multiply(upgrades)).tocsr(),
             requiring=np.asarray(requires.sum(axis=1)).ravel() > 0,

@@ -276,12 +276,12 @@ class ChurnModel:
         return reasons(lambda b: self.estimator.predict_proba(b)[:, 1], x, self.typical, top)
 
 
-def _refit(chosen: str, x: pd.DataFrame, y: np.ndarray, seed: int):  # type: ignore[no-untyped-def]
+def _refit(chosen: str, x: pd.DataFrame, y: np.ndarray, seed: int):
     """The candidate ``chosen`` by ``train`` fitted on every example."""
     return baseline_pipeline(x).fit(x, y) if chosen == "logistic" else fit_calibrated(x, y, seed)
 
 
-def fit_calibrated(x: pd.DataFrame, y: np.ndarray, seed: int = 0, **params: Any):  # type: ignore[no-untyped-def]
+def fit_calibrated(x: pd.DataFrame, y: np.ndarray, seed: int = 0, **params: Any):
     """Gradient-boosted trees with isotonic calibration (see module docstring)."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.frozen import FrozenEstimator

@@ -36,6 +36,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cdp.display_format import iso
 from cdp.errors import CdpError, Conflict
@@ -43,15 +44,21 @@ from cdp.exit_status import ExitStatus
 from cdp.progress_report import Progress
 from cdp.settings import Settings
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
-def _progress_bar(total: int | None, desc: str, unit: str = "rows"):  # type: ignore[no-untyped-def]
+    from cdp.demo import DemoData
+    from graph.store import GraphStore
+
+
+def _progress_bar(total: int | None, desc: str, unit: str = "rows") -> tqdm:
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
                 disable=None, dynamic_ncols=True)
 
 
-def _generate(customers: int, seed: int):  # type: ignore[no-untyped-def]
+def _generate(customers: int, seed: int) -> DemoData:
     from cdp import demo
 
     bar = Progress(f"generating {customers:,} demo customers", unit="rows")
@@ -91,8 +98,11 @@ def load_demo(settings: Settings, customers: int, seed: int, source: Path | None
         bar = Progress("loading", total)
         started = time.perf_counter()
         try:
-            store.bulk_load(data.nodes, data.relationships, progress=lambda step, n: (
-                bar.update(n), bar.stage(f"{step} loaded")))
+            def progress(step: str, n: int) -> None:
+                bar.update(n)
+                bar.stage(f"{step} loaded")
+
+            store.bulk_load(data.nodes, data.relationships, progress=progress)
         finally:
             bar.close()
         seconds = time.perf_counter() - started
@@ -134,7 +144,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from cdp.http_connection import protocol_with_header_timeout
 
-    configure_logging(settings.log_format, args.log_level)  # type: ignore[arg-type]
+    configure_logging(settings.log_format, args.log_level)
     if args.workers > 1:
         from cdp import serve_workers
 
@@ -287,14 +297,15 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
                     f"operations={','.join(key.operations)}" if key.operations else "",
                     f"customer={key.customer_id}" if key.customer_id else "",
                     f"expires={iso(key.expires_at)}" if key.expires_at else ""]))
-                print(f"{key.id}\t{key.role.value}\t{state}\t{iso(key.created_at)}\t{key.name}"
+                created = iso(key.created_at) if key.created_at else "-"
+                print(f"{key.id}\t{key.role.value}\t{state}\t{created}\t{key.name}"
                       + (f"\t{extra}" if extra else ""))
         else:
             _confirm(args, f"Revoke key {args.key}? Clients using it are refused from then on; this cannot "
                            "be undone.")
             key = api_keys.revoke_key(store, args.key, allow_last_admin=args.last_admin)
             audit.record(cli_principal(), "key_revoked", "keys revoke")
-            print(f"cdp: revoked key {key.id} ({key.name!r}) at {iso(key.revoked_at)}",
+            print(f"cdp: revoked key {key.id} ({key.name!r}) at {iso(key.revoked_at) if key.revoked_at else '-'}",
                   file=sys.stderr)
     finally:
         store.close()
@@ -649,7 +660,7 @@ def _store_use(cmd: argparse.ArgumentParser, access: str, instead: str | None = 
     cmd.set_defaults(access=access, instead=instead, command_line=cmd.prog)
 
 
-def _open(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
+def _open(args: argparse.Namespace, settings: Settings) -> GraphStore:
     """The store, opened as the command's parser said (``_store_use``)."""
     from cdp.command_store import open_for
 
@@ -683,7 +694,8 @@ def _version() -> str:
 
 def parser(settings: Settings) -> argparse.ArgumentParser:
     """The argument parser of ``cdp`` (defaults come from ``settings``)."""
-    def sub_parser(group, name: str, text: str, **kw):  # type: ignore[no-untyped-def]
+    def sub_parser(group: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str,
+                   **kw: Any) -> argparse.ArgumentParser:
         return group.add_parser(name, help=text, description=kw.pop("description", text[:1].upper() + text[1:]),
                                 formatter_class=_HelpFormatter, **kw)
 

@@ -43,7 +43,7 @@ Raises ``ValueError`` for a matrix that is not two-dimensional or a call before 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -108,7 +108,7 @@ class Recommender(BaseEstimator):
     when only ``holdings`` are known).
     """
 
-    def fit(self, X: sp.spmatrix | np.ndarray, y: None = None) -> "Recommender":
+    def fit(self, X: sp.spmatrix | np.ndarray, y: None = None) -> Recommender:
         """Fit on the binary user x item matrix ``X``; returns self."""
         self.X_ = binary_csr(X)
         self.n_users_, self.n_items_ = self.X_.shape
@@ -325,6 +325,7 @@ class ItemCooccurrence(Recommender):
         """
         self._check()
         if holdings is None:
+            assert user is not None, "explain() needs user or holdings"
             held = self.X_.indices[self.X_.indptr[user]:self.X_.indptr[user + 1]]
         else:
             held = np.asarray(holdings, dtype=np.int64)
@@ -536,7 +537,7 @@ def ranking_quality(items: np.ndarray, test: sp.csr_matrix, k: int) -> Quality:
     rows = np.repeat(np.arange(n), k)
     flat = items[:, :k].ravel()
     ok = flat >= 0
-    hit = np.zeros(len(flat), dtype=bool)
+    hit: np.ndarray = np.zeros(len(flat), dtype=bool)
     hit[ok] = np.asarray(test[rows[ok], flat[ok]]).ravel() > 0
     hit = hit.reshape(n, k)
     denom = np.minimum(k, np.diff(test.indptr))
@@ -580,7 +581,7 @@ def tune_blend(components: list[tuple[str, Recommender]], train: pd.DataFrame, s
     fit_part, val_part = temporal_split(train, n_latest=n_latest, fraction=fraction, user=user, time=time)
     Xf = interaction_matrix(fit_part[user].to_numpy(), fit_part[item].to_numpy(), shape)
     Xv = interaction_matrix(val_part[user].to_numpy(), val_part[item].to_numpy(), shape)
-    fitted = Blend(components).fit(Xf)
+    Blend(components).fit(Xf)  # fits each component in place: they are scored below
     have = np.flatnonzero(np.diff(Xv.indptr) > 0)
     if max_users and len(have) > max_users:
         have = np.sort(np.random.default_rng(0).choice(have, max_users, replace=False))
@@ -603,6 +604,7 @@ def tune_blend(components: list[tuple[str, Recommender]], train: pd.DataFrame, s
         if w in results:
             continue
         total = sum(np.float32(c) * p for c, p in zip(w, parts) if c > 0)
+        assert not isinstance(total, int)  # some weight is > 0, so the sum has a term
         results[w] = ranking_quality(_top_k(total, k), truth, k)
     best = max(results, key=lambda w: (results[w].recall, results[w].ndcg))
     from sklearn.base import clone

@@ -68,7 +68,7 @@ def open_for(settings: Settings, access: Access, *, command: str, instead: str |
 def _read_only(settings: Settings) -> GraphStore:
     """The embedded store opened read-only beside its writer, retried while the writer
     checkpoints. Raises ``StoreUnavailable`` when no attempt succeeds."""
-    for attempt in range(READ_ONLY_ATTEMPTS):
+    for _ in range(READ_ONLY_ATTEMPTS):
         try:
             return open_store(settings, read_only=True)
         except StoreUnavailable as exc:

@@ -93,7 +93,7 @@ def status_of(outcome: str | None, resolved_at: datetime | None) -> str:
     """The status of one complaint from its outcome and resolution time (module docstring)."""
     if resolved_at is not None or outcome not in OPEN_OUTCOMES:
         return RESOLVED
-    return outcome  # type: ignore[return-value]
+    return outcome
 
 
 # --------------------------------------------------------------------------- writes
@@ -311,7 +311,7 @@ def page(store: GraphStore, data: ProjectionData, selected: pd.DataFrame, skip: 
             chosen.append((customer, found[n]))
             used[key] = n + 1
     products = store.relationships("ABOUT", [r["id"] for _, r in chosen]) if chosen else {}
-    product_of = {f: t for (f, t) in products}
+    product_of = dict(products.keys())  # keyed by (complaint, product) pairs
     return [Complaint.from_row(r, customer, r.get("channel_id"), product_of.get(r["id"])) for customer, r in chosen]
 
 

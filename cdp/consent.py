@@ -189,7 +189,7 @@ def refusal(values: Iterable[Mapping[str, Any]], purpose: str, channel: str | No
         return "NO_CONSENT_PURPOSE"
     if channel is None:
         return None
-    keys = (key_of(None, channel), both)
+    keys = [k for k in (key_of(None, channel), both) if k is not None]
     if any(said.get(k) in (DENIED, REVOKED) for k in keys):
         return "NO_CONSENT_CHANNEL"
     if channel in explicit_channels and not any(said.get(k) == GRANTED for k in keys):
@@ -209,7 +209,7 @@ def _explicit(purpose: str, explicit_purposes: Sequence[str]) -> bool:
 
 # --------------------------------------------------------------------------- a whole projection
 
-_STATUS_CODE = {GRANTED: 1, DENIED: 2, REVOKED: 3}
+_STATUS_CODE: dict[str | None, int] = {GRANTED: 1, DENIED: 2, REVOKED: 3}  # unreadable (None): 0
 _CACHE_SIZE = 4
 _cache: list[tuple[pd.DataFrame, pd.DataFrame]] = []
 _cache_lock = threading.Lock()
@@ -273,7 +273,8 @@ class ConsentTable:
         self.valid_until: datetime | None = (datetime(1970, 1, 1) + timedelta(microseconds=int(later.min()))
                                              if len(later) else None)
         self._frame = latest[live & (latest["status"].to_numpy() > 0)]
-        self._by_key = {key: group for key, group in self._frame.groupby("key", sort=False)}
+        # not dict(groupby): a GroupBy has a `keys` attribute, so dict() would take it for a mapping
+        self._by_key = {key: group for key, group in self._frame.groupby("key", sort=False)}  # noqa: C416
 
     def _mask(self, rows: np.ndarray) -> np.ndarray:
         out = np.zeros(self.size, dtype=bool)

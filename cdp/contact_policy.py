@@ -38,7 +38,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -355,7 +356,7 @@ def _mask(n: int, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _next_allowed(t_us: int, allowed_hours: np.ndarray) -> int:
+def _next_allowed(t_us: int | np.int64, allowed_hours: np.ndarray) -> int:
     """The first time at or after ``t_us`` whose hour is allowed (``t_us`` itself if allowed)."""
     if not allowed_hours.any():
         return int(t_us)

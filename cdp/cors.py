@@ -45,7 +45,7 @@ class Cors(CORSMiddleware):
         if response.status_code < 400:
             return Response(None, 204, headers=kept)
         reasons = []
-        refused = response.body.decode().removeprefix("Disallowed CORS ").split(", ")
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ").split(", ")
         if "origin" in refused:
             reasons.append(f"the origin {request_headers['origin']} is not in CDP_CORS_ORIGINS")
         if "method" in refused:

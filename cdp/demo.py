@@ -290,17 +290,17 @@ BUNDLE_COMPONENTS: dict[str, tuple[tuple[str, int], ...]] = {
 """Bundle id -> (component id, quantity); the bundle discount is in BUNDLE_DISCOUNTS."""
 BUNDLE_DISCOUNTS = {"P-BND-DUO": 0.15, "P-BND-MOBILE": 0.20, "P-BND-FAMILY": 0.25, "P-BND-BUSINESS": 0.30}
 
-_BROADBAND = ("P-BB-100", "P-BB-500", "P-BB-1000", "P-BB-4000")
-_VOICE = ("P-VOI-BASIC", "P-VOI-UNL", "P-VOI-INTL")
-_DATA = ("P-MOB-1GB", "P-MOB-5GB", "P-MOB-10GB", "P-MOB-30GB", "P-MOB-UNL")
+_BROADBAND_PLANS = ("P-BB-100", "P-BB-500", "P-BB-1000", "P-BB-4000")
+_VOICE_PLANS = ("P-VOI-BASIC", "P-VOI-UNL", "P-VOI-INTL")
+_DATA_PLANS = ("P-MOB-1GB", "P-MOB-5GB", "P-MOB-10GB", "P-MOB-30GB", "P-MOB-UNL")
 CATALOG_REQUIRES: dict[str, tuple[str, ...]] = {
-    "P-TV-START": _BROADBAND, "P-TV-PLUS": _BROADBAND, "P-TV-SPORT": _BROADBAND,
-    "P-DEV-ROUTER": _BROADBAND, "P-DEV-TVBOX": ("P-TV-START", "P-TV-PLUS"),
-    "P-VAS-ROAM": _VOICE, "P-VAS-INSURE": ("P-DEV-PHONE-BASIC", "P-DEV-PHONE-MID", "P-DEV-PHONE-TOP"),
+    "P-TV-START": _BROADBAND_PLANS, "P-TV-PLUS": _BROADBAND_PLANS, "P-TV-SPORT": _BROADBAND_PLANS,
+    "P-DEV-ROUTER": _BROADBAND_PLANS, "P-DEV-TVBOX": ("P-TV-START", "P-TV-PLUS"),
+    "P-VAS-ROAM": _VOICE_PLANS, "P-VAS-INSURE": ("P-DEV-PHONE-BASIC", "P-DEV-PHONE-MID", "P-DEV-PHONE-TOP"),
 }
 """Catalog rule REQUIRES: product -> products of which the customer must hold one."""
 CATALOG_EXCLUDES: tuple[tuple[str, str], ...] = tuple(
-    (group[i], group[j]) for group in (_BROADBAND, _VOICE, _DATA, ("P-TV-START", "P-TV-PLUS"))
+    (group[i], group[j]) for group in (_BROADBAND_PLANS, _VOICE_PLANS, _DATA_PLANS, ("P-TV-START", "P-TV-PLUS"))
     for i in range(len(group)) for j in range(i + 1, len(group)))
 """Catalog rule EXCLUDES: competing plans cannot be held together."""
 CATALOG_UPGRADES: tuple[tuple[str, str, float | None], ...] = (

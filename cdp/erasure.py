@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from cdp.erased_customers import ERASED  # re-exported: the status an erasure sets
+from cdp.erased_customers import ERASED as ERASED  # re-exported: the status an erasure sets
 from cdp.errors import NotFound
 from cdp.permissions import PERSONAL_ATTRIBUTE_KEYS
 from graph.store import GraphStore, WriteOp, delete_op, node_op, unlink_op
@@ -87,7 +87,7 @@ def erase(store: GraphStore, customer_id: str, now: datetime) -> Erasure:
         ops.append(unlink_op("HAS_ATTRIBUTE", [{"from": c, "to": v} for c, v in pairs]))
         ops.append(delete_op("AttributeValue", [v for _, v in pairs]))
     if personal or unmarked or ops or contacts or events or keys:
-        ops.append(node_op("Customer", [{"id": c, **{p: None for p in ERASED_PROPERTIES}, "status": ERASED,
+        ops.append(node_op("Customer", [{"id": c, **dict.fromkeys(ERASED_PROPERTIES), "status": ERASED,
                                          "updated_at": now} for c in cluster]))
     if contacts:
         ops.append(node_op("Contact", [{"id": k, "subject": None} for k in contacts]))

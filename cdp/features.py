@@ -444,6 +444,7 @@ class FeatureFrame:
                 dirty = np.array(sorted(self._dirty | set(grown.tolist())), dtype=np.int64)
                 dirty = dirty[dirty < data.size]
                 if len(dirty):
+                    assert self._as_of is not None  # set whenever the frame is (not stale)
                     fresh = compute(data, self._as_of, dirty)
                     self._frame = _replace_rows(self._frame, fresh, data.size)
                 self._dirty.clear()

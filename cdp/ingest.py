@@ -244,10 +244,11 @@ def import_file(
 
     started = time.perf_counter()
     batch_size = batch_size or store.import_batch_rows
-    rules = catalog_import.writes_rules(mapping)
-    if rules:  # catalog rules depend on each other: the whole file is checked, then written in one batch
+    # not `rules`: that name is the caller's value rules, handed to Converters below
+    catalog = catalog_import.writes_rules(mapping)
+    if catalog:  # catalog rules depend on each other: the whole file is checked, then written in one batch
         batch_size = catalog_import.MAX_ROWS + 1
-    chunk = _chunk_rows(batch_size) if data_format(mapping, Path(path)) == "csv" and not rules else batch_size
+    chunk = _chunk_rows(batch_size) if data_format(mapping, Path(path)) == "csv" and not catalog else batch_size
     source = open_source(mapping, path, chunk)
     report = ImportReport(str(path), mapping.source.name, {name: Counts() for name in mapping.names()},
                           total=source.total, warnings=list(source.warnings))
@@ -260,10 +261,10 @@ def import_file(
     # this one (pyarrow releases the GIL), so a one-batch import waits for the slower of
     # the two, not their sum.
     reading = _Prefetch(iter(source))
-    ahead = _Prefetch(((batch, convert_batch(mapping, batch, str(path), converters)) for batch in reading))
+    ahead = _Prefetch((batch, convert_batch(mapping, batch, str(path), converters)) for batch in reading)
     try:
         for batch, converted in _grouped(ahead, batch_size // chunk):
-            if rules:
+            if catalog:
                 if len(batch.rows) > catalog_import.MAX_ROWS:
                     raise InvalidInput(f"{path}: a catalog rules file holds at most {catalog_import.MAX_ROWS:,} "
                                        "rows; nothing was imported")
@@ -373,7 +374,7 @@ class _Prefetch:
             for item in items:
                 if not self._put((item, None)):
                     return
-        except BaseException as exc:  # handed to the consumer, raised there
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             self._put((None, exc))
             return
         self._put((self._END, None))

@@ -170,20 +170,20 @@ class _ProjectionCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         stats = self.source() if self.source is not None else None
-        if stats is not None and getattr(stats, "seconds", 0.0):
+        if stats is not None and getattr(stats, "seconds", None):
             kept = (float(stats.seconds), int(stats.customers))
             if stats.rebuilt:
                 self._build = kept
             else:
                 self._refresh = kept
-        for kind, kept in (("build", self._build), ("refresh", self._refresh)):
+        for kind, last in (("build", self._build), ("refresh", self._refresh)):
             seconds = GaugeMetricFamily(f"cdp_projection_last_{kind}_seconds",
                                         f"Seconds the analytic projection's last {kind} took (seen at a scrape).")
             customers = GaugeMetricFamily(f"cdp_projection_last_{kind}_customers",
                                           f"Customers the analytic projection's last {kind} read.")
-            if kept is not None:
-                seconds.add_metric([], kept[0])
-                customers.add_metric([], kept[1])
+            if last is not None:
+                seconds.add_metric([], last[0])
+                customers.add_metric([], last[1])
             yield seconds
             yield customers
         totals = self.totals() if self.totals is not None else None

@@ -199,7 +199,7 @@ def align(frame: pd.DataFrame, columns: list[str], categories: dict[str, list]) 
     return pd.DataFrame(out, index=frame.index)
 
 
-def gradient_boosting(**overrides: Any):  # type: ignore[no-untyped-def]
+def gradient_boosting(**overrides: Any):
     """The gradient-boosted trees every classifier of cdp is built on."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -217,7 +217,7 @@ class _AsText:
         return frame.astype(object).where(frame.notna(), "(missing)").astype(str)
 
 
-def baseline_pipeline(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
+def baseline_pipeline(frame: pd.DataFrame):
     """The logistic-regression baseline for ``frame``'s columns: median imputation and
     scaling of numbers, one-hot encoding of categoricals."""
     from sklearn.compose import ColumnTransformer

@@ -64,6 +64,6 @@ def cli_principal() -> Principal:
     named after the operating-system user for the audit log."""
     try:
         user = getpass.getuser()
-    except Exception:  # no user name in some containers
+    except (KeyError, OSError):  # no user name in some containers (no passwd entry, no LOGNAME)
         user = "unknown"
     return Principal(id=f"cli:{user}", role=Role.ADMIN, name=f"cdp CLI ({user})")

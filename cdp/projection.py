@@ -278,14 +278,13 @@ class Projection:
         snapshot = self._snapshot
         if snapshot is not None and self._applied == self._heard:
             return snapshot
-        with self.first_build_scope() if snapshot is None else contextlib.nullcontext():
-            with self._refresh_lock:
-                if self._snapshot is None:
-                    self.rebuild()
-                elif self._pending or self._applied != self._heard:
-                    self.refresh()
-                assert self._snapshot is not None
-                return self._snapshot
+        with self.first_build_scope() if snapshot is None else contextlib.nullcontext(), self._refresh_lock:
+            if self._snapshot is None:
+                self.rebuild()
+            elif self._pending or self._applied != self._heard:
+                self.refresh()
+            assert self._snapshot is not None
+            return self._snapshot
 
     @property
     def built(self) -> bool:
@@ -614,7 +613,7 @@ def touched_customers(store: GraphStore, changes: Changes) -> dict[str, set[str]
     owner_of: dict[str, str] = {}
     for rel_type, pairs in changes.relationships.items():
         if rel_type in _FROM_CUSTOMER:
-            target = MODEL_TARGETS.get(rel_type)
+            target = MODEL_TARGETS[rel_type]  # every _FROM_CUSTOMER type has one
             new = changes.created.get(target, set()) if target in _CREATED_TABLES else set()
             mark(rel_type, {f for f, t in pairs if t not in new})
             mark(_CREATED_TABLES.get(target, rel_type), {f for f, t in pairs if t in new})

@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 
 from graph.model import MODEL
 from graph.errors import IdTaken, KeyTaken
-from graph.observation_ids import CONTENT, identity_hashes, next_ids, repeats, value_id, value_ids
+from graph.observation_ids import CONTENT, identity_hashes, next_ids, repeats
+from graph.observation_ids import value_id as value_id, value_ids as value_ids  # re-exported to cdp
 from graph.store import GraphStore, Row, WriteOp, WriteResult, node_op, relationship_op
 
 #: Customer properties that can be recorded as observations.
@@ -93,7 +94,7 @@ def _taken_by_others(store: GraphStore | None, observations: pa.Table, ids: np.n
         # rows sharing an id hold different observations (_last_per_observation)
         clash.update(int(i) for i in np.flatnonzero(ids == value)[1:] if i in waiting)
     stored = store.existing_ids("AttributeValue", ids[pending].tolist()) if store is not None else set()
-    if stored:
+    if stored and store is not None:
         found = store.nodes("AttributeValue", sorted(stored))
         for i in pending.tolist():
             row = found.get(int(ids[i]))
@@ -274,7 +275,7 @@ def attribute_ops(
         return [], 0, unchanged
     table = settle_ids(None, pa.concat_tables(parts))  # a customer named twice at one time: the last value
     owners_written = pc.unique(table.column("owner"))
-    first_seen = {}
+    first_seen: dict[str, datetime] = {}
     for owner, at in zip(table.column("owner").to_pylist(), table.column("observed_at").to_pylist()):
         first_seen.setdefault(owner, at)
     ops = identity_ops(store, source, owners_written,

@@ -522,6 +522,7 @@ class CollaborativeProbability:
             return self
         from sklearn.isotonic import IsotonicRegression
 
+        assert past is not None and labels is not None and candidates is not None  # takers >= MIN_TAKERS
         check()
         models = self._fit_models(past[np.flatnonzero(allowed)], kind)
         check()
@@ -611,6 +612,9 @@ def started_matrix(data: ProjectionData, rows: np.ndarray, after: datetime, unti
 class _State:
     """What one projection version gives the engine: holdings, the fitted model, margins."""
 
+    together: sp.csr_matrix  # products x products: customers holding both (set by ``build``)
+    holders: np.ndarray  # per product: customers holding it (set by ``build``)
+
     def __init__(self, products: list[str], names: list[str], holdings: sp.csr_matrix,
                  model: CollaborativeProbability, margin: np.ndarray, offers: _Offers | None, rules: Any,
                  upgrades: sp.csc_matrix, priced: bool = True) -> None:
@@ -695,7 +699,10 @@ def holdout_quality(analytics: Any, at: datetime, until: datetime | None = None,
     for kind in kinds:
         state = _State.build(data, rules, at, collaborative=kind)
         out["calibration"][kind] = state.model.calibration_
-        by_p, by_ev, pop_p, pop_ev = [], [], [], []
+        by_p: list[np.ndarray] = []
+        by_ev: list[np.ndarray] = []
+        pop_p: list[np.ndarray] = []
+        pop_ev: list[np.ndarray] = []
         for lo in range(0, len(rows), CHUNK):
             chunk = rows[lo:lo + CHUNK]
             ev, probability, margin, *_ = engine._scores(data, state, chunk, at, propensity=False)

@@ -50,7 +50,7 @@ MIN_CUSTOMERS = 30
 COLUMNS = ("frequency", "recency", "T", "monetary_value")
 
 
-def summary(data, at: datetime, kinds: tuple[str, ...] = PURCHASE_KINDS,  # type: ignore[no-untyped-def]
+def summary(data, at: datetime, kinds: tuple[str, ...] = PURCHASE_KINDS,
             since: datetime | None = None, rows: np.ndarray | None = None) -> pd.DataFrame:
     """Frequency, recency, T and monetary value (``COLUMNS``, days) of every customer row of
     ``data`` (a ``ProjectionData``; only ``rows`` when given) with a purchase of ``kinds`` in
@@ -172,7 +172,7 @@ class RepeatPurchaseValue(RegressorMixin, BaseEstimator):
 # --------------------------------------------------------------------------- who, training, card
 
 
-def transactional(data, at: datetime) -> np.ndarray:  # type: ignore[no-untyped-def]
+def transactional(data, at: datetime) -> np.ndarray:
     """Per customer row of ``data``: True when the customer's value is transactional at ``at``:
     an open account, none of them postpaid or business (prepaid, pay-as-you-go, retail).
     These customers never close an account and have no recurring margin."""
@@ -185,7 +185,7 @@ def transactional(data, at: datetime) -> np.ndarray:  # type: ignore[no-untyped-
 HOLDOUT_DAYS = 180
 
 
-def train(data, now: datetime, horizon_days: int = 730, annual_discount_rate: float = 0.08,  # type: ignore[no-untyped-def]
+def train(data, now: datetime, horizon_days: int = 730, annual_discount_rate: float = 0.08,
           kinds: tuple[str, ...] = PURCHASE_KINDS):
     """Fit ``RepeatPurchaseValue`` on the transactional customers of ``data`` (``transactional``,
     trainable: in the base, profiling not refused) from their purchases before ``now``; returns
@@ -227,7 +227,7 @@ def train(data, now: datetime, horizon_days: int = 730, annual_discount_rate: fl
     return model, card
 
 
-def _holdout(data, now: datetime, kinds: tuple[str, ...], notes: list[str]) -> dict:  # type: ignore[no-untyped-def]
+def _holdout(data, now: datetime, kinds: tuple[str, ...], notes: list[str]) -> dict:
     """The card's out-of-time figures (``train``); a note instead when the history is too short."""
     from datetime import timedelta
 

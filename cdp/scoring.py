@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -40,8 +40,11 @@ import pandas as pd
 from cdp.consent import unprofiled
 from cdp.errors import InvalidInput
 from cdp.model_card import ModelCard, ModelNotTrained, Reason
-from cdp.projection import ProjectionData, utc_now
+from cdp.projection import Projection, ProjectionData, utc_now
 from cdp.settings import Settings
+
+if TYPE_CHECKING:
+    from cdp.features import FeatureFrame
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +57,10 @@ VALUE_MODELS = ("lifetime_value", "repeat_purchase")
 class AnalyticsLike(Protocol):
     """What the registry needs of ``cdp.analytics.Analytics``."""
 
-    projection: Any
-    features: Any
+    @property
+    def projection(self) -> Projection: ...
+    @property
+    def features(self) -> FeatureFrame: ...
 
     def data(self) -> ProjectionData: ...
 
@@ -107,9 +112,9 @@ class ModelRegistry:
         self._lock = threading.RLock()
         self._train_lock = threading.Lock()
         self._data_lock = threading.Lock()
-        self._scores: dict[str, _Scores | None] = {g: None for g in GROUPS}
+        self._scores: dict[str, _Scores | None] = dict.fromkeys(GROUPS)
         self._dirty: dict[str, set[int]] = {g: set() for g in GROUPS}
-        self._rebuilt: dict[str, bool] = {g: False for g in GROUPS}
+        self._rebuilt: dict[str, bool] = dict.fromkeys(GROUPS, False)
         self._past: dict[tuple[Any, int], dict[str, np.ndarray]] = {}  # scores as of a past time
         self._load()
         analytics.projection.listeners.append(self._on_refresh)
@@ -168,6 +173,7 @@ class ModelRegistry:
         from cdp import churn, propensity, repeat_purchase
         from cdp.lifetime_value import LifetimeValueModel
 
+        model: churn.ChurnModel | propensity.PropensityModel | repeat_purchase.RepeatPurchaseValue | LifetimeValueModel
         if name == "churn":
             st = self.settings
             model, card = churn.train(data, now, horizon_days=st.churn_horizon_days,

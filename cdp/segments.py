@@ -38,7 +38,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Union
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -207,8 +207,8 @@ class ScoreCondition:
     path: str
 
 
-Node = Union[AllOf, AnyOf, Not, AttributeCondition, HoldsCondition, AccountCondition, ContactsCondition,
-             SpendChangeCondition, SpendCondition, ScoreCondition]
+Node = (AllOf | AnyOf | Not | AttributeCondition | HoldsCondition | AccountCondition | ContactsCondition
+        | SpendChangeCondition | SpendCondition | ScoreCondition)
 
 # --------------------------------------------------------------------------- parsing
 
@@ -506,6 +506,12 @@ def _text(body: Mapping[str, Any], name: str, path: str, required: bool = False)
     return value.strip()
 
 
+@overload
+def _int(body: Mapping[str, Any], name: str, path: str, default: int, minimum: int,
+         maximum: int | None = None) -> int: ...
+@overload
+def _int(body: Mapping[str, Any], name: str, path: str, default: None, minimum: int,
+         maximum: int | None = None) -> int | None: ...
 def _int(body: Mapping[str, Any], name: str, path: str, default: int | None, minimum: int,
          maximum: int | None = None) -> int | None:
     value = body.get(name)
@@ -528,6 +534,10 @@ def _days(body: Mapping[str, Any], path: str) -> int:
     return value
 
 
+@overload
+def _choice(value: Any, allowed: Sequence[str], path: str, required: Literal[True]) -> str: ...
+@overload
+def _choice(value: Any, allowed: Sequence[str], path: str, required: bool = False) -> str | None: ...
 def _choice(value: Any, allowed: Sequence[str], path: str, required: bool = False) -> str | None:
     if value is None:
         if required:
@@ -548,12 +558,12 @@ def _choices(body: Mapping[str, Any], name: str, allowed: Sequence[str], path: s
     if single is not None and body.get(single) is not None:
         if raw is not None:
             raise _bad(f"{path}.{single}", f"give {name} or {single}, not both")
-        return (_choice(body[single], allowed, f"{path}.{single}", required=True),)  # type: ignore[return-value]
+        return (_choice(body[single], allowed, f"{path}.{single}", required=True),)
     if raw is None:
         return None
     if not isinstance(raw, (list, tuple)) or not raw:
         raise _bad(f"{path}.{name}", f"must be a non-empty list of {', '.join(allowed)}")
-    return tuple(_choice(v, allowed, f"{path}.{name}[{i}]", required=True) for i, v in enumerate(raw))  # type: ignore[misc]
+    return tuple(_choice(v, allowed, f"{path}.{name}[{i}]", required=True) for i, v in enumerate(raw))
 
 
 def _number(value: Any, path: str) -> float:

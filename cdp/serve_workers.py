@@ -25,8 +25,12 @@ from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 from cdp.errors import ConfigurationError
 from cdp.settings import Settings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 
 def worker_environment(settings: Settings, workers: int) -> dict[str, str]:
@@ -43,14 +47,14 @@ def worker_environment(settings: Settings, workers: int) -> dict[str, str]:
     return env
 
 
-def app():  # type: ignore[no-untyped-def]
+def app() -> Starlette:
     """The ASGI app of one worker (uvicorn's factory): settings from the environment the
     parent prepared, logging as ``cdp serve`` configures it (``CDP_SERVE_LOG_LEVEL``)."""
     from cdp.app import build_app
     from cdp.request_log import configure_logging
 
     settings = Settings.from_env()
-    configure_logging(settings.log_format, os.environ.get("CDP_SERVE_LOG_LEVEL", "info"))  # type: ignore[arg-type]
+    configure_logging(settings.log_format, os.environ.get("CDP_SERVE_LOG_LEVEL", "info"))
     return build_app(settings)
 
 

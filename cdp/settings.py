@@ -47,6 +47,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from cdp.errors import ConfigurationError
 
@@ -79,7 +80,7 @@ class Settings:
     repeat_purchase_horizon_days: int = 730
     ltv_discount_rate: float = 0.08
     complaint_sla_hours: int = 48
-    log_format: str = "json"
+    log_format: Literal["json", "plain"] = "json"
     shutdown_grace_seconds: int = 20
     neo4j_connect_timeout: int = 5
     neo4j_max_retry_seconds: int = 5
@@ -294,9 +295,11 @@ def _origins(raw: str | None) -> tuple[str, ...]:
     return origins
 
 
-def _log_format(raw: str) -> str:
+def _log_format(raw: str) -> Literal["json", "plain"]:
     """``CDP_LOG_FORMAT`` checked: ``json`` or ``plain``; raises ``ConfigurationError`` otherwise."""
     value = raw.strip().lower()
-    if value not in ("json", "plain"):
-        raise ConfigurationError(f"CDP_LOG_FORMAT must be json or plain, got {raw!r}")
-    return value
+    if value == "json":
+        return "json"
+    if value == "plain":
+        return "plain"
+    raise ConfigurationError(f"CDP_LOG_FORMAT must be json or plain, got {raw!r}")

@@ -218,8 +218,9 @@ def _people(n: int, rng: np.random.Generator) -> pd.DataFrame:
     company = _company_names(int(business.sum()), rng)
     national = np.where(business, _digits(_unique_numbers(n, 10_000_000, 90_000_000, rng), 8),
                         _digits(_unique_numbers(n, 100_000_000, 900_000_000, rng), 9))
-    first = np.where(business, None, first)
-    last = np.where(business, None, last)
+    # numpy's stubs leave None out of ArrayLike; in an object array it is the missing value
+    first = np.where(business, None, first)  # type: ignore[call-overload]
+    last = np.where(business, None, last)  # type: ignore[call-overload]
     company_name = np.full(n, None, dtype=object)
     company_name[business] = company
     born_text = pd.Series(born).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
@@ -482,7 +483,8 @@ def _customer_refs(rows: pd.DataFrame, rng: np.random.Generator) -> pd.Series:
     pick = rng.random(m)
     cites_billing = ((src == "CRM") & (pick < 0.55)) | ((src == "SERVICE_DESK") & (pick < 0.25))
     cites_crm = (src == "SERVICE_DESK") & (pick >= 0.25) & (pick < 0.40)
-    target = np.where(cites_billing, billing_key, None)
+    # numpy's stubs read a None there as the one-argument form (indices), not an object value
+    target: np.ndarray = np.where(cites_billing, billing_key, None)  # type: ignore[assignment]
     target = np.where(cites_crm, crm_key, target)
     lost = cites_billing & pd.isna(billing_key) & (rng.random(m) < 0.3)
     target = np.where(lost, closed, target)
@@ -578,8 +580,8 @@ def _phone_variants(nsn: pd.Series, rng: np.random.Generator) -> pd.Series:
     ]
     weights = np.array([0.25, 0.2, 0.15, 0.05, 0.08, 0.12, 0.05, 0.08, 0.02])
     choice = rng.choice(len(styles), size=len(nsn), p=weights)
-    written = np.select([choice == i for i in range(len(styles))],
-                        [s.to_numpy(dtype=object, na_value=None) for s in styles], None)
+    written = np.select([choice == i for i in range(len(styles))],  # type: ignore[call-overload]
+                        [s.to_numpy(dtype=object, na_value=None) for s in styles], None)  # None: see np.where above
     return _text(written).where(nsn.notna(), None)
 
 

@@ -239,9 +239,9 @@ def _check_item(label: str, properties: tuple[str, ...], links: tuple[Link, ...]
             except ValueError as exc:
                 refuse(name, str(exc))
     if label == "Customer" and item.get("attributes"):
-        problem = _check_attributes(item["attributes"], properties)
-        if problem:
-            refuse("attributes", problem[1], problem[0])
+        bad = _check_attributes(item["attributes"], properties)
+        if bad:
+            refuse("attributes", bad[1], bad[0])
     return problems, clean
 
 
@@ -254,7 +254,7 @@ def _check_attributes(attributes: Sequence[Mapping[str, Any]], properties: tuple
         where = f"attributes[{at}]"
         key, value = attribute.get("key"), attribute.get("value")
         try:
-            check_key(key or "")
+            key = check_key(key or "")
         except InvalidInput as exc:
             return f"{where}.key", exc.message
         if key in properties:
@@ -298,7 +298,7 @@ def _ops(store: GraphStore, label: str, properties: tuple[str, ...], links: tupl
             keys = list(dict.fromkeys(k for _, k, _ in said))
             owners = list(dict.fromkeys(i for i, _, _ in said))
             at = {i: n for n, i in enumerate(owners)}
-            columns = {k: [None] * len(owners) for k in keys}
+            columns: dict[str, list[str | None]] = {k: [None] * len(owners) for k in keys}
             for owner, key, value in said:
                 columns[key][at[owner]] = value.upper() if parse_key(key) is not None else value
             more, _, _ = attribute_ops(store, source, policy.trust(source), pa.array(owners, pa.string()),

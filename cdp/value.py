@@ -328,7 +328,7 @@ def _clusters(f: pd.DataFrame, revenue: np.ndarray, total: float, fitted: Pipeli
         if best is None:
             return np.zeros(n, dtype=np.int64), 1, 0.0, (), None
         silhouette, k, pipeline = best
-        pipeline.silhouette_ = silhouette  # type: ignore[attr-defined]
+        pipeline.silhouette_ = silhouette
     labels = pipeline.predict(x)
     # Number clusters by size, largest first, so ids are stable for the same data.
     sizes = np.bincount(labels, minlength=k)

@@ -273,7 +273,7 @@ class LadybugStore(GraphStore):
         """
         node, rel = MODEL.node("AttributeValue"), MODEL.relationship("HAS_ATTRIBUTE")
         info = self._execute(self._writer, Q.ladybug_table_info(node.label).text("ladybug"), None)
-        if dict((row[0], row[1]) for row in info.get_all()).get("id") == "INT64":
+        if {row[0]: row[1] for row in info.get_all()}.get("id") == "INT64":
             return
         old = _arrow(self._execute(self._writer, Q.LEGACY_ATTRIBUTE_VALUES.text("ladybug"), None))
         props = [p.name for p in node.properties if p.name != "id"]

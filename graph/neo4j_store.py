@@ -150,7 +150,8 @@ class Neo4jStore(GraphStore):
             )
         except self._errors() as exc:
             self._raise(exc)
-        return [{k: _plain(v) for k, v in rec.items()} for rec in records]
+        # neo4j's Record.items() has no annotations
+        return [{k: _plain(v) for k, v in rec.items()} for rec in records]  # type: ignore[no-untyped-call]
 
     def _fetch_table(self, query: Query, params: Mapping[str, Any], schema: pa.Schema) -> pa.Table:
         if not query.neo4j_columns:
@@ -225,15 +226,17 @@ class Neo4jStore(GraphStore):
         self._ready()
         try:
             with self._session() as session:
-                return session.execute_write(lambda tx: work(_Neo4jTransaction(self, tx)))
+                done: _T = session.execute_write(lambda tx: work(_Neo4jTransaction(self, tx)))
+                return done
         except self._errors() as exc:
             self._raise(exc)
         raise AssertionError("unreachable")  # _raise always raises
 
-    def _rows_param(self, table: pa.Table) -> list[dict]:
+    def _rows_param(self, table: pa.Table) -> list[dict[str, Any]]:
         """Rows as maps, dates and times as ISO text (the statements parse them:
         ``graph.queries._neo4j_value``): the driver packs a ``datetime`` in about 40 us."""
-        return _as_text_times(table).to_pylist()
+        rows: list[dict[str, Any]] = _as_text_times(table).to_pylist()
+        return rows
 
     def _create(self, tx: Transaction, name: str, is_node: bool, props: tuple[str, ...], rows: pa.Table,
                 touched: bool, *, fresh: bool = False) -> None:
@@ -318,7 +321,8 @@ class Neo4jStore(GraphStore):
 
     def bulk_load_unfinished(self) -> bool:
         """True when a bulk load started and did not finish (run it again to complete it)."""
-        return self._read(Q.NEO4J_BULK_LOAD_PENDING)[0]["n"] > 0
+        pending: bool = self._read(Q.NEO4J_BULK_LOAD_PENDING)[0]["n"] > 0
+        return pending
 
     def wipe(self) -> None:
         """Delete every node and relationship, ``NEO4J_WIPE_BATCH`` nodes per transaction

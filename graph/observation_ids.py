@@ -37,12 +37,14 @@ def _mix(x: np.ndarray) -> np.ndarray:
         x = x * np.uint64(0xFF51AFD7ED558CCD)
         x = x ^ (x >> np.uint64(33))
         x = x * np.uint64(0xC4CEB9FE1A85EC53)
-        return x ^ (x >> np.uint64(33))
+        mixed: np.ndarray = x ^ (x >> np.uint64(33))
+        return mixed
 
 
 def _text_hash(texts: np.ndarray) -> np.ndarray:
     """SipHash-2-4 (pandas' ``hash_array``, keyed by ``_HASH_KEY``) of an object array of strings."""
-    return pd.util.hash_array(texts, encoding="utf8", hash_key=_HASH_KEY, categorize=False)
+    hashed: np.ndarray = pd.util.hash_array(texts, encoding="utf8", hash_key=_HASH_KEY, categorize=False)
+    return hashed
 
 
 def identity_hashes(identities: pa.Array) -> np.ndarray:
@@ -89,8 +91,9 @@ def text_ids(keys: pa.Array) -> pa.Array:
 
 def value_id(identity_id: str, key: str, observed_at: datetime | None) -> int:
     """The id of one observation (``value_ids`` for one)."""
-    return value_ids(pa.array([identity_id], pa.string()), key,
-                     pa.array([observed_at], pa.timestamp("us")))[0].as_py()
+    one: int = value_ids(pa.array([identity_id], pa.string()), key,
+                         pa.array([observed_at], pa.timestamp("us")))[0].as_py()
+    return one
 
 
 def next_ids(ids: np.ndarray) -> np.ndarray:

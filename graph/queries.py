@@ -792,7 +792,7 @@ class CustomerFilter:
     account_type: str | None = None
     spend_min: float | None = None
     spend_max: float | None = None
-    extra: dict = field(default_factory=dict, compare=False)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def needs_spend(self) -> bool:
@@ -818,10 +818,10 @@ _SPEND = (
 )
 
 
-def _customer_match(flt: CustomerFilter, with_spend: bool) -> tuple[str, dict]:
+def _customer_match(flt: CustomerFilter, with_spend: bool) -> tuple[str, dict[str, Any]]:
     """The MATCH ... WHERE part shared by page and count queries, and its parameters."""
     conds: list[str] = []
-    params: dict = {}
+    params: dict[str, Any] = {}
 
     def add(cond: str, **values: object) -> None:
         conds.append(cond)
@@ -874,7 +874,7 @@ def _customer_match(flt: CustomerFilter, with_spend: bool) -> tuple[str, dict]:
     return text, params
 
 
-def customer_page(flt: CustomerFilter, sort: str, descending: bool) -> tuple[Query, dict]:
+def customer_page(flt: CustomerFilter, sort: str, descending: bool) -> tuple[Query, dict[str, Any]]:
     """Ids of one page of customers matching ``flt``, sorted by ``sort`` then id.
 
     Returns the query and its parameters except ``skip`` and ``limit``, which
@@ -890,7 +890,7 @@ def customer_page(flt: CustomerFilter, sort: str, descending: bool) -> tuple[Que
     return Query(f"customer_page_{sort.lower()}", text, names), params
 
 
-def customer_count(flt: CustomerFilter) -> tuple[Query, dict]:
+def customer_count(flt: CustomerFilter) -> tuple[Query, dict[str, Any]]:
     """The number of customers matching ``flt``."""
     match, params = _customer_match(flt, flt.needs_spend)
     return Query("customer_count", f"{match} RETURN count(c) AS n", tuple(sorted(params))), params

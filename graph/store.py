@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar, overload
 
 import numpy as np
 import pyarrow as pa
@@ -41,7 +41,7 @@ Row = dict[str, Any]
 _T = TypeVar("_T")
 #: ``GraphStore.call_observer``: ``(query name, seconds, error or None)``.
 CallObserver = Callable[[str, float, "BaseException | None"], None]
-Rows = pa.Table | Sequence[Mapping[str, Any]]
+Rows: TypeAlias = pa.Table | Sequence[Mapping[str, Any]]
 Progress = Callable[[str, int], None]
 
 #: The earliest time a "since" filter can mean; used when a caller gives none.
@@ -96,10 +96,11 @@ class Changes:
 
     def merge(self, other: Changes) -> None:
         """Add ``other`` to these changes (in place)."""
-        for mine, theirs in ((self.nodes, other.nodes), (self.relationships, other.relationships),
-                             (self.deleted, other.deleted), (self.created, other.created)):
-            for name, items in theirs.items():
-                mine.setdefault(name, set()).update(items)
+        for mine, theirs in ((self.nodes, other.nodes), (self.deleted, other.deleted), (self.created, other.created)):
+            for name, ids in theirs.items():
+                mine.setdefault(name, set()).update(ids)
+        for rel_type, pairs in other.relationships.items():
+            self.relationships.setdefault(rel_type, set()).update(pairs)
         self.everything = self.everything or other.everything
 
     def __bool__(self) -> bool:
@@ -218,7 +219,7 @@ def delete_op(label: str, ids: Sequence[str] | Sequence[int]) -> WriteOp:
 
 
 #: Keys of a keyed read: a sequence, or an Arrow array (nulls ignored).
-Keys = Sequence[str] | Sequence[int] | pa.Array | pa.ChunkedArray
+Keys: TypeAlias = Sequence[str] | Sequence[int] | pa.Array | pa.ChunkedArray
 
 
 def _check_key(table: pa.Table, key: str, what: str) -> None:
@@ -563,16 +564,16 @@ class GraphStore(ABC):
         (callers may then skip a worker thread)."""
         with self._count_lock:
             hit = self._catalogue_cache.get(name)
-            return bool(hit) and hit[0] == self._generation and (
+            return hit is not None and hit[0] == self._generation and (
                 self.exclusive_writer or time.monotonic() - hit[1] < CATALOGUE_TTL_SECONDS)
 
     # ------------------------------------------------------------ change feed
 
-    def _record_changes(self, tx: Transaction, changes: Changes) -> None:
+    def _record_changes(self, tx: Transaction, changes: Changes) -> None:  # noqa: B027 - default: no feed
         """Append ``changes`` to the change feed inside the write transaction ``tx``
         (stores with ``change_feed``; the default records nothing)."""
 
-    def _record_change_alone(self, changes: Changes) -> None:
+    def _record_change_alone(self, changes: Changes) -> None:  # noqa: B027 - default: no feed
         """Append ``changes`` to the change feed in a transaction of its own: for writes
         that are not one transaction (a wipe, a bulk load, a delete statement)."""
 
@@ -645,7 +646,8 @@ class GraphStore(ABC):
 
     def ping(self) -> bool:
         """Return True when the store answers a trivial query."""
-        return self._read(Q.PING)[0]["ok"] == 1
+        ok: bool = self._read(Q.PING)[0]["ok"] == 1
+        return ok
 
     def counts(self) -> dict[str, int]:
         """Number of nodes per label and relationships per type."""
@@ -865,13 +867,26 @@ class GraphStore(ABC):
         self.seed_channels()  # as new: the channel catalogue every store starts with
         self._publish(Changes(everything=True))
 
-    def existing_ids(self, label: str, ids: Keys) -> set[str]:
+    # Node ids are text, but an AttributeValue's is an integer: what comes back is what went in.
+    @overload
+    def existing_ids(self, label: str, ids: Sequence[str]) -> set[str]: ...
+    @overload
+    def existing_ids(self, label: str, ids: Sequence[int]) -> set[int]: ...
+    @overload
+    def existing_ids(self, label: str, ids: Keys) -> set[Any]: ...
+    def existing_ids(self, label: str, ids: Keys) -> set[Any]:
         """The subset of ``ids`` that exist as ``label`` nodes."""
         if not ids:
             return set()
         return {r["id"] for r in self._read_keyed(Q.EXISTING_IDS[label], ids)}
 
-    def nodes(self, label: str, ids: Keys) -> dict[str, Row]:
+    @overload
+    def nodes(self, label: str, ids: Sequence[str]) -> dict[str, Row]: ...
+    @overload
+    def nodes(self, label: str, ids: Sequence[int]) -> dict[int, Row]: ...
+    @overload
+    def nodes(self, label: str, ids: Keys) -> dict[Any, Row]: ...
+    def nodes(self, label: str, ids: Keys) -> dict[Any, Row]:
         """The stored properties of the ``label`` nodes among ``ids``, by id.
 
         Every row has all of the label's properties (``None`` when unset);
@@ -1233,7 +1248,8 @@ class GraphStore(ABC):
     def count_customers(self, flt: Q.CustomerFilter) -> int:
         """Number of customers matching ``flt``."""
         query, params = Q.customer_count(flt)
-        return self._read(query, params)[0]["n"]
+        n: int = self._read(query, params)[0]["n"]
+        return n
 
 
 def _changes_of(ops: Sequence[WriteOp], created: Mapping[str, list[pa.Array]] | None = None) -> Changes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from strawberry.dataloader import DataLoader
 
@@ -137,18 +136,18 @@ def preferred_channels_now(ctx: Context, customer_id: str) -> list[Row]:
     return cached_value(ctx.loaders.preferences, customer_id)
 
 
-def _per_account_now(ctx: Context, loader: DataLoader, customer_id: str) -> tuple[list[str], list[list[Row]]] | Any:
-    """The customer's account ids and what ``loader`` holds for each, or ``MISSING`` when the
+def _per_account_now(ctx: Context, loader: DataLoader, customer_id: str) -> tuple[list[str], list[list[Row]]] | None:
+    """The customer's account ids and what ``loader`` holds for each, or None when the
     accounts or any account's rows are not held."""
     accs = accounts_now(ctx, customer_id)
     if accs is MISSING:
-        return MISSING
+        return None
     ids = [a["id"] for a in accs]
     per_account = []
     for account_id in ids:
         rows = cached_value(loader, account_id)
         if rows is MISSING:
-            return MISSING
+            return None
         per_account.append(rows)
     return ids, per_account
 
@@ -156,7 +155,7 @@ def _per_account_now(ctx: Context, loader: DataLoader, customer_id: str) -> tupl
 def all_subscriptions_now(ctx: Context, customer_id: str) -> list[Row]:
     """``all_subscriptions`` from what the loaders hold, or ``MISSING``."""
     held = _per_account_now(ctx, ctx.loaders.subscriptions, customer_id)
-    if held is MISSING:
+    if held is None:
         return MISSING
     return [s for subs in held[1] for s in subs]
 
@@ -164,7 +163,7 @@ def all_subscriptions_now(ctx: Context, customer_id: str) -> list[Row]:
 def monetary_events_now(ctx: Context, customer_id: str) -> list[Row]:
     """``monetary_events`` of all the customer's accounts from what the loaders hold, or ``MISSING``."""
     held = _per_account_now(ctx, ctx.loaders.events, customer_id)
-    if held is MISSING:
+    if held is None:
         return MISSING
     return _merged_events(*held)
 

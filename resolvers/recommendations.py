@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-
+from typing import TYPE_CHECKING
 
 from cdp import catalog_rules, offer_responses
 from cdp.errors import ConfigurationError, InvalidInput, NotFound
@@ -12,11 +12,14 @@ from cdp.recommendations import Recommendation
 from resolvers import catalog_rules as catalog_rules_resolvers
 from resolvers.context import Context
 
+if TYPE_CHECKING:
+    from cdp.analytics import Analytics
+
 #: Most offers one customer's list holds.
 MAX_OFFERS = 20
 
 
-def _analytics(ctx: Context):  # type: ignore[no-untyped-def]
+def _analytics(ctx: Context) -> Analytics:
     if ctx.analytics is None:
         raise ConfigurationError("analytics are not available in this context")
     return ctx.analytics

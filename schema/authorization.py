@@ -31,6 +31,7 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
@@ -68,7 +69,7 @@ OTHER_CUSTOMERS = frozenset({("Segment", "members"), ("Segment", "contains"), ("
 CATALOGUE_READS = frozenset({"product", "products", "channels"})
 
 
-def _root_fields(operation: OperationDefinitionNode, fragments: dict) -> Iterator[FieldNode]:
+def _root_fields(operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]) -> Iterator[FieldNode]:
     """Root-level fields of ``operation``, through inline fragments and fragment spreads."""
     stack = list(operation.selection_set.selections)
     seen: set[str] = set()
@@ -170,7 +171,7 @@ class Authorization(SchemaExtension):
             return
         graphql_schema = ec.schema._schema
         root_type = graphql_schema.get_root_type(operation.operation)
-        fragments = {d.name.value: d for d in document.definitions if getattr(d, "kind", "") == "fragment_definition"}
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         variables = get_variable_values(graphql_schema, operation.variable_definitions or (), ec.variables or {})
         for node in _root_fields(operation, fragments):
             name = node.name.value

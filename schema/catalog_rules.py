@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import strawberry
 from strawberry.types import Info
@@ -24,17 +24,20 @@ from schema.types import Product
 
 Ctx = Info[Context, None]
 
-EligibleContract = strawberry.enum(
-    enum.Enum("EligibleContract", {v: v for v in ELIGIBLE_CONTRACT_VALUES}),
-    description="Contract state a product is offered in: ANY; IN_CONTRACT (an open account's contract runs); "
-                "OUT_OF_CONTRACT (a contract ended and none runs); NO_CONTRACT (no contract at all).")
+if TYPE_CHECKING:  # made at run time from graph.model's vocabulary (see schema.enums)
+    EligibleContract: TypeAlias = enum.Enum
+else:
+    EligibleContract = E._enum(
+        "EligibleContract", ELIGIBLE_CONTRACT_VALUES,
+        "Contract state a product is offered in: ANY; IN_CONTRACT (an open account's contract runs); "
+        "OUT_OF_CONTRACT (a contract ended and none runs); NO_CONTRACT (no contract at all).")
 
 
 @strawberry.type(description="Who may be offered a product (empty lists mean any).")
 class ProductEligibility:
     account_types: list[E.AccountType] = strawberry.field(description="An open account of one of these types.")
     tiers: list[E.Tier]
-    contract: EligibleContract  # type: ignore[valid-type]
+    contract: EligibleContract
     min_tenure_months: int = strawberry.field(description="Months since joining needed.")
     offerable: bool = strawberry.field(description="False keeps the product out of offers.")
 
@@ -69,7 +72,7 @@ class UpgradeInput:
 class EligibilityInput:
     account_types: list[E.AccountType] | None = None
     tiers: list[E.Tier] | None = None
-    contract: EligibleContract | None = None  # type: ignore[valid-type]
+    contract: EligibleContract | None = None
     min_tenure_months: int | None = None
     offer_from: date | None = None
     offer_until: date | None = None

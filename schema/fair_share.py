@@ -15,7 +15,7 @@ heavy operations; ``RATE_LIMITED``: its time budget is spent) is one error with
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from functools import lru_cache
 from typing import Any
 
@@ -56,7 +56,7 @@ class FairShare:
                        self.settings.max_page_size, self.settings.max_query_tokens)
 
     async def execute(self, principal_id: str, query: str | None, operation_name: str | None, response: Any,
-                      execute: Callable[[], Awaitable[ExecutionResult]]) -> ExecutionResult:
+                      execute: Callable[[], Coroutine[Any, Any, ExecutionResult]]) -> ExecutionResult:
         """``execute()``'s result: run on the event loop when cheap, on a lane thread when heavy,
         or the refusal (``response`` then gets HTTP 429 and ``Retry-After``)."""
         work = self.work(query, operation_name)

@@ -36,6 +36,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLSchema,
@@ -67,11 +68,11 @@ WORK: dict[str, int] = {
     **{f"Customer.{name}": 1 for name in (
         "recommendations", "offerEligibility", "nextBestChannels", "segments", "value", "churnRisk",
         "lifetimeValue", "propensities")},
-    **{name: WHOLE_BASE for name in (
+    **dict.fromkeys((
         "Query.valueSegmentation", "Query.previewSegment", "Query.segmentRecommendations", "Query.dataQuality",
         "Query.complaintStats", "Query.satisfactionByChannel", "Segment.size", "Segment.share",
         "Segment.members", "Segment.profile", "Segment.contains", "Campaign.audience", "Campaign.report",
-        "Mutation.launchCampaign", "Mutation.launchWave")},
+        "Mutation.launchCampaign", "Mutation.launchWave"), WHOLE_BASE),
 }
 
 
@@ -157,6 +158,7 @@ class _Measurer:
                 if name == "__typename":
                     depth, cost = max(depth, 1), cost + 1
                     continue
+                field: GraphQLField | None
                 if name == "__schema":
                     field = SchemaMetaFieldDef
                 elif name == "__type":

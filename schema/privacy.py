@@ -4,8 +4,9 @@ person (``exportCustomerData``) and erasure (``eraseCustomer``)."""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import strawberry
 from strawberry.scalars import JSON
@@ -23,12 +24,16 @@ if TYPE_CHECKING:
 
 Ctx = Info[Context, None]
 
-ConsentPurpose = _enum("ConsentPurpose", rules.PURPOSES,
-                       "What a consent is for: the campaign purposes MARKETING, RETENTION and SERVICE, "
-                       "DATA_SHARING (personal data shown to partners) and PROFILING (scores and "
-                       "recommendations from the customer's data).")
-ConsentStatus = _enum("ConsentStatus", rules.STATUSES,
-                      "What the customer said: GRANTED, DENIED, or REVOKED (a grant taken back).")
+if TYPE_CHECKING:  # made at run time from cdp.consent's vocabularies (see schema.enums)
+    ConsentPurpose: TypeAlias = enum.Enum
+    ConsentStatus: TypeAlias = enum.Enum
+else:
+    ConsentPurpose = _enum("ConsentPurpose", rules.PURPOSES,
+                           "What a consent is for: the campaign purposes MARKETING, RETENTION and SERVICE, "
+                           "DATA_SHARING (personal data shown to partners) and PROFILING (scores and "
+                           "recommendations from the customer's data).")
+    ConsentStatus = _enum("ConsentStatus", rules.STATUSES,
+                          "What the customer said: GRANTED, DENIED, or REVOKED (a grant taken back).")
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -37,10 +42,10 @@ def _utc(value: datetime | None) -> datetime | None:
 
 @strawberry.type(description="One consent statement: for a purpose and/or through a channel, with its provenance.")
 class Consent:
-    purpose: ConsentPurpose | None = strawberry.field(  # type: ignore[valid-type]
+    purpose: ConsentPurpose | None = strawberry.field(
         description="The purpose; null: every purpose (a statement about a channel).")
     channel: strawberry.ID | None = strawberry.field(description="The channel; null: every channel.")
-    status: ConsentStatus  # type: ignore[valid-type]
+    status: ConsentStatus
     recorded_at: datetime | None = strawberry.field(description="When it was said (observed).")
     expires_at: datetime | None = strawberry.field(description="When it stops holding; null: never.")
     source: str | None = strawberry.field(description="Who recorded it: a source system, API, or CUSTOMER.")
@@ -88,7 +93,7 @@ async def customer_consents(info: Ctx, customer_id: str) -> list[Consent]:
     return [Consent.from_consent(c) for c in await resolve.consents(info.context, customer_id)]
 
 
-async def customer_consent_history(info: Ctx, customer_id: str, purpose: ConsentPurpose | None,  # type: ignore[valid-type]
+async def customer_consent_history(info: Ctx, customer_id: str, purpose: ConsentPurpose | None,
                                    channel: str | None) -> list[Consent]:
     """Resolver of ``Customer.consentHistory``."""
     found = await resolve.consent_history(info.context, customer_id, purpose.value if purpose else None, channel)
@@ -103,7 +108,7 @@ class PrivacyQuery:
                                   "preferences, campaign memberships and responses, segments, and scores when a "
                                   "model is trained (docs/privacy.md). Audited. NOT_FOUND for an unknown id.")
     async def export_customer_data(self, info: Ctx, customer_id: strawberry.ID) -> JSON:
-        return await resolve.export_customer_data(info.context, str(customer_id))
+        return JSON(await resolve.export_customer_data(info.context, str(customer_id)))
 
 
 @strawberry.type
@@ -114,8 +119,8 @@ class PrivacyMutation:
                                      "(with the field) for an unknown channel, an expiry not in the future or a "
                                      "bad source; NOT_FOUND for an unknown customer; CONFLICT for an erased one.")
     async def record_consent(
-        self, info: Ctx, customer_id: strawberry.ID, status: ConsentStatus,  # type: ignore[valid-type]
-        purpose: ConsentPurpose | None = None, channel: strawberry.ID | None = None,  # type: ignore[valid-type]
+        self, info: Ctx, customer_id: strawberry.ID, status: ConsentStatus,
+        purpose: ConsentPurpose | None = None, channel: strawberry.ID | None = None,
         expires_at: datetime | None = None, source: str | None = None,
     ) -> list[Consent]:
         found = await resolve.record_consent(info.context, str(customer_id), purpose.value if purpose else None,

@@ -138,7 +138,7 @@ class ComplaintStats:
                    mean_resolution_hours=s.mean_resolution_hours, sla_hours=s.sla_hours,
                    within_sla_share=s.within_sla_share, overdue=s.overdue, mean_open_hours=s.mean_open_hours,
                    oldest_open_hours=s.oldest_open_hours, mean_satisfaction=s.mean_satisfaction,
-                   satisfaction_count=s.satisfaction_count, as_of=utc(s.as_of))  # type: ignore[arg-type]
+                   satisfaction_count=s.satisfaction_count, as_of=utc(s.as_of))
 
 
 def _filter(status: list[ComplaintStatus] | None = None, customer_id: strawberry.ID | None = None,
@@ -320,7 +320,7 @@ class Portfolio:
     @classmethod
     def from_view(cls, view: resolve.PortfolioView) -> Portfolio:
         p = view.portfolio
-        return cls(manager=p.manager, as_of=utc(p.as_of), customer_count=p.size,  # type: ignore[arg-type]
+        return cls(manager=p.manager, as_of=utc(p.as_of), customer_count=p.size,
                    open_complaints=int(p.open_complaints.sum()),
                    revenue=PortfolioRevenue(last_12_months=round(float(p.revenue_12m.sum()), 2),
                                             monthly_recurring=round(float(p.monthly_recurring.sum()), 2),

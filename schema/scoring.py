@@ -19,6 +19,7 @@ from resolvers import scoring
 from resolvers.context import Context
 
 if TYPE_CHECKING:
+    from cdp.scoring import CustomerScores
     from schema.jobs import Job
     from schema.types import Product
 
@@ -169,7 +170,7 @@ class ModelCard:
 # --------------------------------------------------------------------------- Customer fields
 
 
-async def _scores(info: Ctx, customer_id: str, as_of: datetime | None):  # type: ignore[no-untyped-def]
+async def _scores(info: Ctx, customer_id: str, as_of: datetime | None) -> CustomerScores | None:
     if as_of is None:
         return await scoring.customer_scores(info.context, customer_id)
     return await scoring.scores_as_of(info.context, customer_id, as_of)

@@ -50,9 +50,10 @@ class SecurityQuery:
         ctx = info.context
         if not 0 < first <= MAX_AUDIT_PAGE:
             raise InvalidInput(f"first must be between 1 and {MAX_AUDIT_PAGE}", field="first")
-        if ctx.audit is None:
+        audit = ctx.audit
+        if audit is None:
             return []
-        records = await to_thread.run_sync(lambda: ctx.audit.read(
+        records = await to_thread.run_sync(lambda: audit.read(
             customer_id=str(customer_id) if customer_id else None, principal=principal, action=action,
             since=since, limit=first))
         return [AuditEntry.from_record(r) for r in records]

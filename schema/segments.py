@@ -288,7 +288,7 @@ class SegmentQuery:
         page = await resolve.preview(info.context, raw, first, after, naive_utc(as_of))
         evaluation = page.evaluation
         return SegmentPreview(size=page.size, base_size=evaluation.base_size, share=evaluation.share,
-                              as_of=utc(evaluation.at), definition=rules.canonical(raw),  # type: ignore[arg-type]
+                              as_of=utc(evaluation.at), definition=rules.canonical(raw),
                               members=_members(page), evaluation=evaluation)
 
     @strawberry.field(description="Every saved segment, by name.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, overload
 
 import strawberry
 from strawberry.types import Info
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from schema.catalog_rules import ProductEligibility, ProductUpgrade
     from schema.segments import Segment
     from schema.relationship import SatisfactionMonth
+    from schema.recommendations import OfferEligibility, Recommendation
 from schema import scoring as S
 
 Row = dict[str, Any]
@@ -40,13 +41,21 @@ Ctx = Info[Context, None]
 ID = strawberry.ID
 
 
+@overload
+def utc(value: datetime) -> datetime: ...
+@overload
+def utc(value: None) -> None: ...
 def utc(value: datetime | None) -> datetime | None:
-    """Stored times are naive UTC: mark them as UTC for clients."""
+    """Stored times are naive UTC: mark them as UTC for clients (None stays None)."""
     return value.replace(tzinfo=timezone.utc) if value is not None else None
 
 
+@overload
+def naive_utc(value: datetime) -> datetime: ...
+@overload
+def naive_utc(value: None) -> None: ...
 def naive_utc(value: datetime | None) -> datetime | None:
-    """A client's time, converted to the store's naive UTC."""
+    """A client's time, converted to the store's naive UTC (None stays None)."""
     if value is None or value.tzinfo is None:
         return value
     return value.astimezone(timezone.utc).replace(tzinfo=None)

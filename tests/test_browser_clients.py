@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cdp.errors import ConfigurationError
-from cdp.persisted_queries import PersistedQueries, query_hash
+from cdp.persisted_queries import PersistedQueries, PersistedQueryNotFound, query_hash
 from cdp.settings import Settings
 from strawberry.http import GraphQLRequestData
 from tests.conftest import api_client
@@ -209,7 +209,7 @@ def test_persisted_query_registry_keeps_within_its_bytes() -> None:
         try:
             registry.resolve(GraphQLRequestData(query=None, variables=None, operation_name=None,
                                                 extensions=apq(query_hash(query))))
-        except Exception:
+        except PersistedQueryNotFound:
             return False
         return True
 

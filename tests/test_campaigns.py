@@ -17,7 +17,6 @@ from starlette.testclient import TestClient
 
 from cdp import contact_policy, demo
 from cdp.analytics import Analytics
-from cdp.app import build_app
 from cdp.campaigns import Campaigns, CampaignSpec, WavePlan, stable_uniform
 from cdp.settings import Settings
 from graph.store import GraphStore, node_op, relationship_op

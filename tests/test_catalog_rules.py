@@ -202,9 +202,7 @@ def test_demo_catalogue_rules_are_valid(demo_store: GraphStore) -> None:
 
 
 def test_graphql_set_and_read_rules(rules_store: GraphStore) -> None:
-    from starlette.testclient import TestClient
 
-    from cdp.app import build_app
     from cdp.settings import Settings
 
     mutation = """mutation($id: ID!, $input: ProductRulesInput!) { setProductRules(productId: $id, input: $input) {

@@ -99,7 +99,7 @@ def test_concurrent_writers_get_dense_sequence_numbers() -> None:
             try:
                 for i in range(15):
                     store.upsert_nodes("Customer", [{"id": f"FEED{worker}_{i}", "city": "Seq"}])
-            except BaseException as exc:  # pragma: no cover - reported below
+            except BaseException as exc:  # noqa: BLE001  # pragma: no cover - reported below
                 errors.append(exc)
 
         threads = [threading.Thread(target=write, args=(w,)) for w in range(6)]

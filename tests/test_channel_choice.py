@@ -7,10 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from starlette.testclient import TestClient
 
 from cdp import channel_choice as C
-from cdp.app import build_app
 from cdp.projection import build
 from cdp.settings import Settings
 from graph.model import CHANNELS

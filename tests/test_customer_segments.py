@@ -7,9 +7,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from starlette.testclient import TestClient
 
-from cdp.app import build_app
 from cdp.settings import Settings
 from graph.store import node_op
 from tests.conftest import api_client, gql, make_store

@@ -35,7 +35,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from cdp.app import build_app
 from cdp.settings import Settings
 from graph.store import GraphStore
 from schema import schema as cdp_schema

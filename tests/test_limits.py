@@ -11,7 +11,6 @@ from tests.conftest import api_client, with_key
 from graphql import get_introspection_query
 from starlette.testclient import TestClient
 
-from cdp.app import build_app
 from cdp.rate_limit import RateLimiter
 from cdp.settings import Settings
 from graph.store import GraphStore

@@ -201,7 +201,6 @@ def test_neo4j_down_answers_store_unavailable_and_readyz_503() -> None:
     import jwt as pyjwt
     from starlette.testclient import TestClient
 
-    from cdp.app import build_app
 
     secret = "a-shared-secret-of-at-least-32-bytes!!"
     settings = Settings(neo4j_uri=uri, neo4j_connect_timeout=1, neo4j_max_retry_seconds=1, jwt_issuer="idp",

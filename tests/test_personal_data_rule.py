@@ -402,7 +402,7 @@ def test_the_rule_covers_every_personal_field_by_every_name() -> None:
     principals = {name: Principal(id=name, role=Role(o["role"]), scopes=frozenset(o.get("scopes", ())),
                                   operations=frozenset(o.get("operations", ()))) for name, o in ROLES.items()}
     principals["customer"] = Principal(id="customer", role=Role.CUSTOMER, customer_id="C1")
-    names = {**{n: k for n, k in PERSONAL_FIELDS.items()}, **{k: k for k in PERSONAL_ATTRIBUTE_KEYS},
+    names = {**PERSONAL_FIELDS, **{k: k for k in PERSONAL_ATTRIBUTE_KEYS},
              **{k.upper(): k for k in PERSONAL_ATTRIBUTE_KEYS}, "age": "birth_date", "Age": "birth_date"}
     for role, principal in principals.items():
         for name, key in names.items():

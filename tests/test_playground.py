@@ -77,7 +77,7 @@ def assert_offline(page: str) -> None:
     assert not EXTERNAL_URL.search(page), EXTERNAL_URL.search(page)
     assert not PROTOCOL_RELATIVE.search(page)
     for ref in parse(page).other_links:
-        assert ref.startswith("data:") or ref.startswith("/"), ref
+        assert ref.startswith(("data:", "/")), ref
 
 
 @needs_assets

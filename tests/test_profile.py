@@ -35,9 +35,7 @@ UPDATE = """mutation($id: ID!, $changes: [AttributeChange!]!) {
 @pytest.fixture(params=BACKENDS)
 def writable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[GraphStore, object]]:
     """A store of 40 demo customers and a client on it (tests here write)."""
-    from starlette.testclient import TestClient
 
-    from cdp.app import build_app
 
     store = make_store(request.param, tmp_path)
     data = demo.generate(40, seed=11)

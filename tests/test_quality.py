@@ -72,9 +72,7 @@ def test_report_finds_every_planted_problem(planted: CliStore) -> None:
 
 
 def test_graphql_and_cli_report(planted: CliStore) -> None:
-    from starlette.testclient import TestClient
 
-    from cdp.app import build_app
 
     store = planted.open()
     try:

@@ -8,10 +8,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
 
 from cdp.analytics import Analytics
-from cdp.app import build_app
 from cdp.recommendations import DECLINED_FACTOR, MARGIN_MONTHS
 from cdp.settings import Settings
 from graph.model import CHANNELS

@@ -16,9 +16,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from cdp import demo
-from cdp.app import build_app
 from cdp.settings import Settings
-from graph.store import GraphStore, node_op, relationship_op
+from graph.store import node_op
 from tests.conftest import BACKENDS, api_client, gql, make_store, train_model
 
 OPEN = """mutation($input: OpenComplaintInput!) { openComplaint(input: $input) {

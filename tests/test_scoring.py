@@ -52,9 +52,7 @@ def settings(scoring_store: GraphStore, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="module")
 def app_client(scoring_store: GraphStore, settings: Settings):  # type: ignore[no-untyped-def]
-    from starlette.testclient import TestClient
 
-    from cdp.app import build_app
 
     with api_client(settings, scoring_store) as c:
         yield c
@@ -206,7 +204,7 @@ def test_score_column_names(app_client) -> None:  # type: ignore[no-untyped-def]
     churn = analytics.score_column("churn_risk", data)
     value = analytics.score_column("lifetime_value", data)
     assert np.isnan(churn).sum() == np.isnan(value).sum()
-    assert 0.0 <= np.nanmin(churn) and np.nanmax(churn) <= 1.0
+    assert np.nanmin(churn) >= 0.0 and np.nanmax(churn) <= 1.0
     products = analytics.models._models["propensity"].products
     assert len(analytics.score_column(f"propensity:{products[0]}", data)) == data.size
     for bad in ("nonsense", "propensity:NO-SUCH-PRODUCT"):
@@ -225,9 +223,7 @@ def test_segments_use_the_scores(app_client) -> None:  # type: ignore[no-untyped
 
 
 def test_models_survive_a_restart(app_client, scoring_store: GraphStore, settings: Settings) -> None:  # type: ignore[no-untyped-def]
-    from starlette.testclient import TestClient
 
-    from cdp.app import build_app
 
     customer_id = _active_customer(app_client)
     before = gql(app_client, SCORES, {"id": customer_id})["data"]["customer"]

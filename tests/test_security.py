@@ -563,13 +563,14 @@ def test_two_servers_cannot_together_revoke_the_last_two_admin_keys(store, reque
             start = threading.Barrier(2)
             outcomes: dict[str, str] = {}
 
+            # run by the threads below and joined within this round
             def revoke(server, key_id: str) -> None:  # type: ignore[no-untyped-def]
-                start.wait()
+                start.wait()  # noqa: B023
                 try:
                     revoke_key(server, key_id)
-                    outcomes[key_id] = "revoked"
+                    outcomes[key_id] = "revoked"  # noqa: B023
                 except Conflict:
-                    outcomes[key_id] = "refused"
+                    outcomes[key_id] = "refused"  # noqa: B023
 
             threads = [threading.Thread(target=revoke, args=(store, first.id)),
                        threading.Thread(target=revoke, args=(other, second.id))]

@@ -12,9 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from starlette.testclient import TestClient
 
-from cdp.app import build_app
 from cdp.errors import Conflict, InvalidInput, NotFound
 from cdp.projection import Projection, ProjectionData, utc_now
 from cdp.segments import MAX_DEPTH, MAX_NODES, SegmentEngine, definition_json

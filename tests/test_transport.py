@@ -254,7 +254,7 @@ def _samples(client: TestClient) -> list[tuple[str, dict[str, str], float]]:
 
 
 def test_refusals_are_counted_by_code_and_never_as_store_errors(transport_client: TestClient) -> None:
-    for label, method, body, content_type, *_ in CASES:
+    for _label, method, body, content_type, *_ in CASES:
         _send(transport_client, method, body, content_type)
     rows = _samples(transport_client)
     assert sum(v for n, _, v in rows if n == "cdp_store_call_errors_total") == 0

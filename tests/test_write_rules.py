@@ -118,6 +118,21 @@ def test_imports_apply_the_same_rules_and_name_file_row_and_column(cli_store: Cl
         assert (old["last_name"], old["status"], old["tier"]) == ("Old again", "CHURNED", "BUSINESS")
 
 
+def test_an_import_writes_phones_with_the_configured_calling_code(cli_store: CliStore, tmp_path: Path) -> None:
+    """``cdp import`` hands the settings' value rules to the conversion: a national number gets
+    CDP_PHONE_COUNTRY_CODE, not the default +31 (it once got the default, the rules lost on the way)."""
+    db = cli_store
+    db.env["CDP_PHONE_COUNTRY_CODE"] = "32"
+    mapping = write_mapping(tmp_path, CUSTOMERS_MAPPING)
+    data = tmp_path / "customers.csv"
+    data.write_text("id,name,email,phone,born,country,tier\nB1,Peeters,,0470 12 34 56,,,\n", encoding="utf-8")
+    done = run_cdp("import", "--mapping", str(mapping), str(data), db=db)
+    assert done.returncode == 0, done.stderr
+    assert summary(done.stdout)["Customer"] == (1, 0, 0, 0)
+    with db.open() as store:
+        assert store.customers(["B1"])["B1"]["phone"] == "+32470123456"
+
+
 def test_partner_and_import_refuse_the_same_values(cli_store: CliStore, tmp_path: Path) -> None:
     """The upsert and the import of one bad value each give one error, with the same reason."""
     from tests.conftest import api_client, gql
