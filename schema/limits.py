@@ -69,7 +69,7 @@ WORK: dict[str, int] = {
         "lifetimeValue", "propensities")},
     **{name: WHOLE_BASE for name in (
         "Query.valueSegmentation", "Query.previewSegment", "Query.segmentRecommendations", "Query.dataQuality",
-        "Query.complaintStats", "Query.satisfactionByChannel", "Segment.size", "Segment.share",
+        "Query.complaintStats", "Query.satisfactionByChannel", "Query.churnDrivers", "Segment.size", "Segment.share",
         "Segment.members", "Segment.profile", "Segment.contains", "Campaign.audience", "Campaign.report",
         "Mutation.launchCampaign", "Mutation.launchWave")},
 }
