@@ -43,6 +43,18 @@ What the data looks like (dates are relative to ``as_of``):
 * Past campaigns (``Campaign``, ``OFFERS``, ``TARGETED``, ``SENT``): the eight campaigns of
   :data:`CAMPAIGNS`, COMPLETED, each with its audience as a target definition
   (:data:`AUDIENCE_DEFINITIONS`), so ``campaign { audience }`` rebuilds who it would reach now.
+* Consents (``cdp.consent``; ``AttributeValue`` rows as ``recordConsent`` writes them, source
+  ``WEB``, ``STORE``, ``CALL_CENTRE`` or ``APP``, with the time of the statement), drawn from a
+  stream of their own (:func:`_consents`), so nothing else depends on them:
+  at sign-up ~60% grant MARKETING and ~18% refuse it (the other ~22% said nothing: soft
+  opt-in), through the channel they joined by (web ~45%, store ~35%, call centre ~20%); on the
+  sign-up form ~40% of those with an e-mail address say yes to e-mail offers
+  (``consent_email_marketing``) and ~10% no to SMS offers (``consent_sms_marketing``); later,
+  ~7% join the do-not-call register (``consent_outbound_call`` DENIED: outbound calls for
+  every purpose), ~12% allow DATA_SHARING with partners (~15% of them withdraw it again within
+  half a year), ~2% refuse PROFILING (no scores, no offers), and ~6% of the MARKETING grants
+  are withdrawn (REVOKED in the app), ~18% among the most dissatisfied customers (latent
+  dissatisfaction above one standard deviation).
 * Monetary events: monthly INVOICE and PAYMENT on postpaid and business
   accounts over the last six months, TOP_UP on prepaid accounts, PURCHASE for
   devices bought in purchase contacts, REFUND after some resolved complaints.
@@ -2041,7 +2053,7 @@ def generate(customers: int, *, seed: int = 42, as_of: datetime.date = datetime.
     clock = _Clock.at(as_of)
     # Streams are children of one seed; a new mechanism takes a new child at the end, so the
     # data of the others stays what it was (child i does not depend on how many are spawned).
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(11)]
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(12)]
     nodes: dict[str, pa.Table] = {}
     rels: dict[str, pa.Table] = {}
 
@@ -2111,10 +2123,13 @@ def generate(customers: int, *, seed: int = 42, as_of: datetime.date = datetime.
 
     nodes["Identity"], nodes["AttributeValue"], rels["HAS_IDENTITY"], rels["HAS_ATTRIBUTE"] = \
         _provenance(nodes["Customer"])
+    consents, consent_links = _consents(streams[11], nodes["Customer"], people, churn)
+    nodes["AttributeValue"] = pa.concat_tables([nodes["AttributeValue"], consents])
+    rels["HAS_ATTRIBUTE"] = pa.concat_tables([rels["HAS_ATTRIBUTE"], consent_links])
     nodes["ImportRun"] = MODEL.node("ImportRun").arrow_schema().empty_table()
     for label in ("Segment", "ContactPolicy", "ApiKey"):
         nodes[label] = MODEL.node(label).arrow_schema().empty_table()
-    done("identities and attribute provenance")
+    done("identities, attribute provenance and consents")
 
     truth = _truth(people, churn, accounts, customer_ids, problems)
     data = DemoData(nodes={n.label: nodes[n.label] for n in MODEL.nodes},
@@ -2159,6 +2174,93 @@ def _provenance(customers: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table, pa.T
                     {name: values.column(name) for name in MODEL.node("AttributeValue").property_names})
     return (identities, values, _relationship("HAS_IDENTITY", cid, identity_ids),
             _relationship("HAS_ATTRIBUTE", owners, values.column("id")))
+
+
+#: Consent statements of the demo (``_consents``): (key, status, share of customers, source,
+#: customer-maintained). Shares are of every customer unless the mechanism says otherwise.
+CONSENT_AT_SIGN_UP_GRANTED = 0.60
+CONSENT_AT_SIGN_UP_DENIED = 0.18
+EMAIL_MARKETING_GRANTED = 0.40
+SMS_MARKETING_DENIED = 0.10
+DO_NOT_CALL = 0.07
+DATA_SHARING_GRANTED = 0.12
+DATA_SHARING_WITHDRAWN = 0.15
+PROFILING_DENIED = 0.02
+MARKETING_WITHDRAWN = 0.06
+MARKETING_WITHDRAWN_UNHAPPY = 0.18
+SIGN_UP_SOURCES = ("WEB", "STORE", "CALL_CENTRE")
+SIGN_UP_SOURCE_SHARES = (0.45, 0.35, 0.20)
+
+
+def _consents(rng: np.random.Generator, customers: pa.Table, people: _People,
+              churn: _Churn) -> tuple[pa.Table, pa.Table]:
+    """Consent statements (``cdp.consent``) as ``AttributeValue`` rows and their
+    ``HAS_ATTRIBUTE`` links: (values, HAS_ATTRIBUTE). Each statement is recorded as
+    ``recordConsent`` records one (identity ``<SOURCE>:<customer id>``, accuracy 1, value
+    in lower case), observed between joining and the customer's last day. The mechanisms
+    and their shares: the module docstring."""
+    cid = customers.column("id").combine_chunks()
+    n = people.count
+    joined, last = people.joined, np.maximum(churn.last_day, people.joined)
+    parts: list[tuple[np.ndarray, str, str, np.ndarray, np.ndarray, bool | np.ndarray]] = []
+
+    def on_day(rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """A moment in office hours (08:00-20:00) of a day in [lo, hi] per row."""
+        day = _day_between(rng, lo[rows], hi[rows])
+        return day * DAY_US + rng.integers(8 * 3600, 20 * 3600, len(rows)) * 1_000_000
+
+    # At sign-up, through the channel the customer joined by: MARKETING granted or refused.
+    u = rng.random(n)
+    source = _choose(rng, np.array(SIGN_UP_SOURCE_SHARES), n)
+    signed_up = on_day(np.arange(n), joined, joined)
+    granted = np.flatnonzero(u < CONSENT_AT_SIGN_UP_GRANTED)
+    denied = np.flatnonzero((u >= CONSENT_AT_SIGN_UP_GRANTED)
+                            & (u < CONSENT_AT_SIGN_UP_GRANTED + CONSENT_AT_SIGN_UP_DENIED))
+    for rows, status in ((granted, "granted"), (denied, "denied")):
+        for code, name in enumerate(SIGN_UP_SOURCES):
+            picked = rows[source[rows] == code]
+            parts.append((picked, "consent_marketing", status, name, signed_up[picked], name == "WEB"))
+    # Channel statements made on the sign-up form: e-mail offers yes, SMS offers no.
+    email = np.asarray(pc.is_valid(customers.column("email").combine_chunks()))
+    for key, status, share in (("consent_email_marketing", "granted", EMAIL_MARKETING_GRANTED),
+                               ("consent_sms_marketing", "denied", SMS_MARKETING_DENIED)):
+        rows = np.flatnonzero((rng.random(n) < share) & (email if key.startswith("consent_email") else True))
+        parts.append((rows, key, status, "WEB", signed_up[rows], True))
+    # Later: the do-not-call register (outbound calls, every purpose), data sharing granted
+    # (some withdrawn again), profiling refused, marketing withdrawn (more by unhappy customers).
+    rows = np.flatnonzero(rng.random(n) < DO_NOT_CALL)
+    parts.append((rows, "consent_outbound_call", "denied", "CALL_CENTRE", on_day(rows, joined, last), False))
+    rows = np.flatnonzero(rng.random(n) < DATA_SHARING_GRANTED)
+    shared = on_day(rows, joined, last)
+    parts.append((rows, "consent_data_sharing", "granted", "WEB", shared, True))
+    back = rng.random(len(rows)) < DATA_SHARING_WITHDRAWN
+    end_of = last * DAY_US + 20 * 3600 * 1_000_000  # the last day's close: never after as_of
+    parts.append((rows[back], "consent_data_sharing", "revoked", "APP",
+                  np.minimum(shared[back] + rng.integers(1, 180, int(back.sum())) * DAY_US, end_of[rows[back]]),
+                  True))
+    rows = np.flatnonzero(rng.random(n) < PROFILING_DENIED)
+    parts.append((rows, "consent_profiling", "denied", "APP", on_day(rows, joined, last), True))
+    withdraw = np.where(people.dissatisfaction > 1.0, MARKETING_WITHDRAWN_UNHAPPY, MARKETING_WITHDRAWN)
+    rows = granted[rng.random(len(granted)) < withdraw[granted]]
+    later = np.minimum(np.maximum(on_day(rows, joined, last), signed_up[rows] + DAY_US), end_of[rows])
+    parts.append((rows, "consent_marketing", "revoked", "APP", later, True))
+
+    owner = np.concatenate([p[0] for p in parts])
+    owners = pc.take(cid, pa.array(owner, pa.int64()))
+    sources = np.concatenate([np.full(len(p[0]), p[3], dtype=object) for p in parts])
+    identities = pc.binary_join_element_wise(pa.array(sources, pa.string()), owners, ":")
+    keys = pa.array(np.concatenate([np.full(len(p[0]), p[1], dtype=object) for p in parts]), pa.string())
+    observed = _timestamps(np.concatenate([p[4] for p in parts]))
+    m = len(owner)
+    values = _table(MODEL.node("AttributeValue").arrow_schema(), {
+        "id": value_ids(identities, keys, observed), "key": keys,
+        "value": pa.array(np.concatenate([np.full(len(p[0]), p[2], dtype=object) for p in parts]), pa.string()),
+        "source": pa.array(sources, pa.string()), "identity_id": identities, "observed_at": observed,
+        "accuracy": pa.array(np.ones(m)),
+        "customer_maintained": pa.array(np.concatenate([np.full(len(p[0]), p[5], dtype=bool) for p in parts])),
+        "verified": pa.array(np.zeros(m, bool)), "expires_at": pa.nulls(m, pa.timestamp("us")),
+    })
+    return values, _relationship("HAS_ATTRIBUTE", owners, values.column("id"))
 
 
 def _check_arguments(customers: object, seed: object, as_of: object) -> None:

@@ -1,9 +1,10 @@
 """The insights page: pictures of the data beside the playground, drawn from the GraphQL API.
 
-``insights_html()`` renders ``/insights``: a key field (as the playground's) and four panels
+``insights_html()`` renders ``/insights``: a key field (as the playground's) and five panels
 drawn by ``cdp/static/cdp/insights.js`` from GraphQL queries sent with the user's key:
 revenue concentration (a Lorenz curve), a segment's profile against the base, a campaign's
-funnel with its lift and 95% interval, satisfaction by channel. The page itself holds no
+funnel with its lift and 95% interval, satisfaction by channel, what drives churn risk
+among the at-risk customers (``churnDrivers``). The page itself holds no
 data (it is open, like the playground's); every figure comes from the API, with the key's
 role and masking. Its script and style are served by cdp (``cdp.playground.asset_routes``):
 nothing is fetched from another origin, so it works offline.
@@ -13,10 +14,15 @@ from __future__ import annotations
 
 from cdp.playground import OWN_DIR, OWN_PREFIX, script_json, versioned_asset
 
-__all__ = ["INSIGHTS_PATH", "PRESETS", "insights_html"]
+__all__ = ["CHURN_THRESHOLDS", "INSIGHTS_PATH", "PRESETS", "insights_html"]
 
 #: Where the page is served.
 INSIGHTS_PATH = "/insights"
+
+#: Churn probabilities the churn panel offers as "at risk from" (the first is chosen): 30% and
+#: up are a few percent of the demo base over the model's 90-day horizon; 50% is the
+#: portfolio's high-risk threshold (``cdp.portfolio.HIGH_RISK``).
+CHURN_THRESHOLDS: tuple[float, ...] = (0.3, 0.5, 0.2, 0.1)
 
 #: Segment definitions the profile panel offers beside the saved segments (``SegmentDefinitionInput``).
 PRESETS: tuple[dict, ...] = (
@@ -29,11 +35,13 @@ PRESETS: tuple[dict, ...] = (
 
 def insights_html(graphql_path: str = "/graphql", playground_path: str = "/graphql") -> str:
     """The insights page. In: the API's path and the playground's (linked). Out: HTML."""
-    config = {"graphqlPath": graphql_path, "playgroundPath": playground_path, "presets": list(PRESETS)}
+    config = {"graphqlPath": graphql_path, "playgroundPath": playground_path, "presets": list(PRESETS),
+              "churnThreshold": CHURN_THRESHOLDS[0]}
     return _PAGE.format(
         css=versioned_asset(OWN_DIR, OWN_PREFIX, "insights.css"),
         js=versioned_asset(OWN_DIR, OWN_PREFIX, "insights.js"),
         config=script_json(config),
+        thresholds="".join(f'<option value="{t}">{t:.0%}</option>' for t in sorted(CHURN_THRESHOLDS, reverse=True)),
         playground=playground_path,
     )
 
@@ -83,6 +91,13 @@ _PAGE = """\
         <h2>Satisfaction by channel</h2>
         <div class="cdp-note"></div>
         <div id="satisfaction-chart"></div>
+      </section>
+      <section class="cdp-panel" id="panel-churn" data-state="loading">
+        <h2>What drives churn risk</h2>
+        <label>At risk from
+          <select id="churn-threshold" aria-label="churn risk threshold">{thresholds}</select></label>
+        <div class="cdp-note"></div>
+        <div id="churn-chart"></div>
       </section>
     </main>
     <script type="application/json" id="cdp-insights-config">{config}</script>

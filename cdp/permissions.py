@@ -43,6 +43,7 @@ OPERATION_ROLES: dict[str, frozenset[Role]] = {
     "segments": frozenset({ADMIN, ANALYST, APP, PARTNER}),
     "segment": frozenset({ADMIN, ANALYST, APP, PARTNER}),
     "models": frozenset({ADMIN, ANALYST}),
+    "churnDrivers": frozenset({ADMIN, ANALYST}),
     "job": frozenset({ADMIN, ANALYST}),  # its own jobs only (cdp.jobs): the roles that may submit one
     "segmentRecommendations": frozenset({ADMIN, ANALYST, PARTNER}),
     "dataQuality": frozenset({ADMIN, ANALYST}),

@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from cdp.churn_drivers import ChurnDrivers, summarise
+from cdp.churn_drivers import check as check_drivers
 from cdp.consent import unprofiled
 from cdp.errors import InvalidInput
 from cdp.model_card import ModelCard, ModelNotTrained, Reason
@@ -561,6 +563,29 @@ class ModelRegistry:
         with self._lock:
             model = self._models["churn"]
         return model.reasons(frame.iloc[[row]], top)
+
+    def churn_drivers(self, threshold: float = 0.5, customers: int = 200, top: int = 3) -> ChurnDrivers:
+        """What drives churn risk among the customers scored at or above ``threshold``
+        (``cdp.churn_drivers``): the ``customers`` highest-risk of them are explained
+        (``top`` reasons each, computed now on the current data) and their reasons counted.
+
+        Raises ``InvalidInput`` for an argument out of range (``churn_drivers.check``),
+        ``ModelNotTrained`` when the churn model is not trained.
+        """
+        check_drivers(threshold, customers, top)
+        self.card("churn")
+        data = self._data()
+        risk = self.score_column("churn_risk", data)
+        scored = ~np.isnan(risk)
+        at_risk = np.flatnonzero(scored & (risk >= threshold))
+        # Highest risk first; ties by row, so the same data explains the same customers.
+        chosen = at_risk[np.lexsort((at_risk, -risk[at_risk]))][:customers]
+        frame = self.analytics.features.current(data)
+        with self._lock:
+            model = self._models["churn"]
+        explained, drivers = summarise(model.reasons(frame.iloc[[row]], top) for row in chosen)
+        return ChurnDrivers(threshold=threshold, scored=int(scored.sum()), at_risk=len(at_risk),
+                            explained=explained, top=top, drivers=drivers)
 
 
 def _naive(at: datetime) -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from cdp.churn_drivers import ChurnDrivers
 from cdp.errors import CdpError
 from cdp.fair_share import run_sync
 from cdp.jobs import Job
@@ -37,6 +38,11 @@ async def churn_reasons(ctx: Context, customer_id: str, top: int, at: datetime |
     registry = _registry(ctx)
     return await run_sync(lambda: registry.churn_reasons(customer_id, top, at))
 
+
+async def churn_drivers(ctx: Context, threshold: float, customers: int, top: int) -> ChurnDrivers:
+    """What drives churn risk among the highest-risk customers (``ModelRegistry.churn_drivers``)."""
+    registry = _registry(ctx)
+    return await run_sync(lambda: registry.churn_drivers(threshold, customers, top))
 
 def require_value(ctx: Context) -> None:
     """Raise ``ModelNotTrained`` unless a lifetime value model is trained."""

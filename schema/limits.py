@@ -70,7 +70,7 @@ WORK: dict[str, int] = {
         "lifetimeValue", "propensities")},
     **dict.fromkeys((
         "Query.valueSegmentation", "Query.previewSegment", "Query.segmentRecommendations", "Query.dataQuality",
-        "Query.complaintStats", "Query.satisfactionByChannel", "Segment.size", "Segment.share",
+        "Query.complaintStats", "Query.satisfactionByChannel", "Query.churnDrivers", "Segment.size", "Segment.share",
         "Segment.members", "Segment.profile", "Segment.contains", "Campaign.audience", "Campaign.report",
         "Mutation.launchCampaign", "Mutation.launchWave"), WHOLE_BASE),
 }

@@ -15,6 +15,7 @@ import strawberry
 from strawberry.types import Info
 
 from cdp import model_card as MC
+from cdp.churn_drivers import ChurnDrivers as ChurnDriversResult
 from resolvers import scoring
 from resolvers.context import Context
 
@@ -167,6 +168,38 @@ class ModelCard:
             notes=list(c.notes))
 
 
+@strawberry.type(description="A feature raising churn risk among the at-risk customers explained "
+                             "(`Query.churnDrivers`).")
+class ChurnDriver:
+    feature: str = strawberry.field(description="Feature name (docs/models.md).")
+    description: str = strawberry.field(description="The feature in words.")
+    customers: int = strawberry.field(description="Explained customers with this feature among their top reasons "
+                                                  "raising their risk.")
+    share: float = strawberry.field(description="`customers` over the customers explained (0..1).")
+    mean_effect: float = strawberry.field(description="Mean effect on those customers' probability (> 0): their "
+                                                      "score minus the score with the base's typical value.")
+    typical_value: str = strawberry.field(description="The commonest value of the feature among those customers.")
+
+
+@strawberry.type(description="What drives churn risk across the at-risk base: the churn model's reasons of the "
+                             "highest-risk customers, counted per feature (computed on request on the current data).")
+class ChurnDrivers:
+    threshold: float = strawberry.field(description="Probability from which a customer counts as at risk.")
+    scored: int = strawberry.field(description="Customers the churn model scores.")
+    at_risk: int = strawberry.field(description="Scored customers at or above `threshold`.")
+    explained: int = strawberry.field(description="The highest-risk at-risk customers whose reasons were counted "
+                                                  "(at most the `customers` asked for).")
+    top: int = strawberry.field(description="Reasons looked at per customer.")
+    drivers: list[ChurnDriver] = strawberry.field(description="Features raising risk, those of most customers "
+                                                              "first (ties: larger mean effect first).")
+
+    @classmethod
+    def from_drivers(cls, d: ChurnDriversResult) -> ChurnDrivers:
+        return cls(threshold=d.threshold, scored=d.scored, at_risk=d.at_risk, explained=d.explained, top=d.top,
+                   drivers=[ChurnDriver(feature=x.feature, description=x.description, customers=x.customers,
+                                        share=x.share, mean_effect=x.mean_effect, typical_value=x.typical_value)
+                            for x in d.drivers])
+
 # --------------------------------------------------------------------------- Customer fields
 
 
@@ -223,6 +256,21 @@ class ScoringQuery:
     @strawberry.field(description="Cards of the trained predictive models (churn, lifetime_value, repeat_purchase, propensity).")
     async def models(self, info: Ctx) -> list[ModelCard]:
         return [ModelCard.from_card(c) for c in await scoring.cards(info.context)]
+
+    @strawberry.field(description="What drives churn risk across the at-risk base: the `customers` highest-risk "
+                                  "customers scored at or above `threshold` are explained (`top` reasons each) and "
+                                  "the reasons raising their risk counted per feature. MODEL_NOT_TRAINED before the "
+                                  "churn model is trained; BAD_USER_INPUT for an argument out of range.")
+    async def churn_drivers(
+        self, info: Ctx,
+        threshold: Annotated[float, strawberry.argument(
+            description="Probability from which a customer counts as at risk, in (0, 1].")] = 0.5,
+        customers: Annotated[int, strawberry.argument(
+            description="How many of the highest-risk customers to explain, 1..1000.")] = 200,
+        top: Annotated[int, strawberry.argument(
+            description="Reasons looked at per customer, 1..10.")] = 3,
+    ) -> ChurnDrivers:
+        return ChurnDrivers.from_drivers(await scoring.churn_drivers(info.context, threshold, customers, top))
 
 
 @strawberry.type

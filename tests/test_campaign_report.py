@@ -238,7 +238,9 @@ def test_simulated_campaigns_interval_contains_the_truth(campaigns: Campaigns,
         result = simulate(campaigns, seed, T0 + timedelta(days=60 * k))
         lift = result.report.lift
         assert lift is not None and result.report.lift_note is None
-        assert result.treatment == lift.treatment > 800 and result.control == lift.control > 150
+        # Enough customers on each side for an interval (the demo's consents leave out those who
+        # refused marketing or SMS offers: about a third of the simulated audience).
+        assert result.treatment == lift.treatment > 500 and result.control == lift.control > 100
         assert 0 < result.wave2_reached <= result.wave2_eligible <= result.treatment
         design = SimulationDesign()
         assert design.u1 < result.true_uplift < 1 - (1 - design.u1) * (1 - design.u2)

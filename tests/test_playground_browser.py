@@ -305,6 +305,11 @@ def test_insights_in_chromium(server: Served, browser: Chromium, tmp_path: Path)
                               ".getAttribute('data-state'), document.getElementById(id)"
                               ".querySelector('.cdp-note').textContent])")
     assert all(state == "ready" for _, state, _ in states), states
+    # No churn model yet: the churn panel says how to train one, and is not an error.
+    churn_state, churn_note = browser.evaluate("[document.getElementById('panel-churn').getAttribute('data-state'),"
+                                               " document.querySelector('#panel-churn .cdp-note').textContent]")
+    assert churn_state == "empty" and "not trained" in churn_note and "cdp train churn" in churn_note, churn_note
+    assert browser.evaluate("document.querySelectorAll('.churn-bar').length") == 0
     assert browser.evaluate("document.getElementById('segment-select').value") == saved["id"]
     counts = api(server, f"{{ segment(id: \"{saved['id']}\") {{ size }} customers(first: 1) {{ totalCount }} }}")
     note = browser.evaluate("document.querySelector('#panel-profile .cdp-note').textContent")
@@ -375,3 +380,64 @@ def test_insights_in_chromium(server: Served, browser: Chromium, tmp_path: Path)
         assert share >= least, (selector, share)
     assert_loopback_only(browser)
     assert not [e for e in log.entries if e[2] >= 400], log.entries
+
+
+def test_insights_churn_drivers_in_chromium(server: Served, browser: Chromium, tmp_path: Path) -> None:
+    """Once the churn model is trained, the churn panel draws what drives the risk of the
+    at-risk customers exactly as ``churnDrivers`` answers it."""
+    submitted = api(server, 'mutation { trainModel(name: "churn") { id } }')["trainModel"]["id"]
+    deadline = time.monotonic() + 600
+    while (job := api(server, "query($id: ID!) { job(id: $id) { status error { message } } }",
+                      {"id": submitted})["job"])["status"] not in ("SUCCEEDED", "FAILED"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    assert job["status"] == "SUCCEEDED", job
+
+    server.log.entries.clear()
+    browser.requests.clear()
+    browser.navigate(f"{server.base}/insights")
+    enter_key(browser, server.key)
+    browser.wait_until("document.body.getAttribute('data-loaded') === 'true'", timeout=90, what="every panel to load")
+    state, note = browser.evaluate("[document.getElementById('panel-churn').getAttribute('data-state'),"
+                                   " document.querySelector('#panel-churn .cdp-note').textContent]")
+    threshold = browser.evaluate("document.getElementById('churn-threshold').value")
+    expected = api(server, "query($t: Float!) { churnDrivers(threshold: $t) { scored atRisk explained"
+                           " drivers { feature description customers share } } }", {"t": float(threshold)})["churnDrivers"]
+    assert expected["atRisk"] > 0 and expected["drivers"], expected  # the demo has customers at risk
+    assert state == "ready", note
+    assert f"{expected['atRisk']} of {expected['scored']} scored customers" in note, note
+    drawn = browser.evaluate("Array.from(document.querySelectorAll('.churn-bar'))"
+                             ".map(r => [r.getAttribute('data-feature'), Number(r.getAttribute('data-customers'))])")
+    assert drawn == [[d["feature"], d["customers"]] for d in expected["drivers"][:8]]
+    labels = browser.evaluate("Array.from(document.querySelectorAll('#churn-chart text.label'))"
+                              ".map(t => t.firstChild.textContent)")
+    assert labels == [d["description"] if len(d["description"]) <= 32 else d["description"][:31] + "\u2026"
+                      for d in expected["drivers"][:8]]
+    widths = browser.evaluate("Array.from(document.querySelectorAll('.churn-bar')).map(r => Number(r.getAttribute('width')))")
+    assert widths == sorted(widths, reverse=True) or len({d["customers"] for d in expected["drivers"][:8]}) == 1
+
+    # Another threshold redraws from the API.
+    options = browser.evaluate("Array.from(document.getElementById('churn-threshold').options).map(o => o.value)")
+    other = next(o for o in options if o != threshold)
+    browser.evaluate(f"(() => {{ const s = document.getElementById('churn-threshold'); s.value = {json.dumps(other)};"
+                     " s.dispatchEvent(new Event('change')); })()")
+    again = api(server, "query($t: Float!) { churnDrivers(threshold: $t) { atRisk scored } }",
+                {"t": float(other)})["churnDrivers"]
+    browser.wait_until("(() => { const p = document.getElementById('panel-churn'); return p.getAttribute('data-state')"
+                       f" !== 'loading' && p.textContent.includes({json.dumps(str(again['atRisk']) + ' of ')}); }})()"
+                       if again["atRisk"] else
+                       "document.getElementById('panel-churn').getAttribute('data-state') === 'empty'",
+                       what="the churn panel at another threshold")
+
+    # Back to the first threshold; the screenshot shows the bars in the churn colour.
+    browser.evaluate(f"(() => {{ const s = document.getElementById('churn-threshold'); s.value = {json.dumps(threshold)};"
+                     " s.dispatchEvent(new Event('change')); })()")
+    browser.wait_until("document.getElementById('panel-churn').getAttribute('data-state') === 'ready'"
+                       " && document.querySelectorAll('.churn-bar').length > 0", what="the churn bars again")
+    target = Path(os.environ.get("CDP_INSIGHTS_SCREENSHOT") or tmp_path / "insights-churn.png")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    assert browser.screenshot(target).startswith(PNG_SIGNATURE)
+    share = share_near(png_pixels(browser.screenshot(selector="#churn-chart")), (0xB8, 0x32, 0x80))
+    assert share >= 0.02, share
+    assert_loopback_only(browser)
+    assert not [e for e in server.log.entries if e[2] >= 400], server.log.entries

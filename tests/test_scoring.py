@@ -82,6 +82,8 @@ def test_untrained_models_answer_a_clear_error(app_client) -> None:  # type: ign
     body = gql(app_client, SCORES, {"id": _active_customer(app_client)})
     codes = {e["extensions"]["code"] for e in body["errors"]}
     assert codes == {"MODEL_NOT_TRAINED"}
+    body = gql(app_client, "{ churnDrivers { atRisk drivers { feature } } }")
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["MODEL_NOT_TRAINED"]
     body = gql(app_client, 'mutation { trainModel(name: "nonsense") { id } }')
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"  # refused at once, no job
     with pytest.raises(Exception) as err:
@@ -120,6 +122,54 @@ def test_churn_risk_with_reasons(app_client) -> None:  # type: ignore[no-untyped
     assert effects == sorted(effects, reverse=True)
     assert all(r["feature"] and r["description"] and r["value"] for r in risk["reasons"])
 
+
+DRIVERS = """query($t: Float!, $n: Int!) { churnDrivers(threshold: $t, customers: $n, top: 3) {
+  threshold scored atRisk explained top drivers { feature description customers share meanEffect typicalValue } } }"""
+
+
+def test_churn_drivers_count_the_reasons_of_the_at_risk_customers(app_client) -> None:  # type: ignore[no-untyped-def]
+    analytics = app_client.app.state.analytics
+    data = analytics.data()
+    risk = analytics.score_column("churn_risk", data)
+    scored = np.flatnonzero(~np.isnan(risk))
+    # A threshold a dozen customers reach, so each of them can be checked through the API.
+    threshold = float(np.sort(risk[scored])[-12])
+    at_risk = scored[risk[scored] >= threshold]
+    result = gql(app_client, DRIVERS, {"t": threshold, "n": 1000})["data"]["churnDrivers"]
+    assert result["scored"] == len(scored) and result["atRisk"] == len(at_risk) == result["explained"] >= 12
+    assert result["threshold"] == threshold and result["top"] == 3
+
+    # The same counts from each at-risk customer's own reasons (Customer.churnRisk.reasons).
+    counted: dict[str, list[float]] = {}
+    for row in at_risk:
+        reasons = gql(app_client, "query($id: ID!) { customer(id: $id) { churnRisk { reasons(top: 3) {"
+                                  " feature effect } } } }", {"id": str(data.ids[row])})
+        for r in reasons["data"]["customer"]["churnRisk"]["reasons"]:
+            if r["effect"] > 0:
+                counted.setdefault(r["feature"], []).append(r["effect"])
+    drivers = result["drivers"]
+    assert drivers, result
+    assert {d["feature"]: d["customers"] for d in drivers} == {f: len(e) for f, e in counted.items()}
+    for d in drivers:
+        assert d["meanEffect"] == pytest.approx(sum(counted[d["feature"]]) / d["customers"], abs=1e-4)
+        assert d["share"] == pytest.approx(d["customers"] / result["explained"], abs=1e-4)
+        assert d["description"] and d["typicalValue"] and d["meanEffect"] > 0
+    assert [d["customers"] for d in drivers] == sorted((d["customers"] for d in drivers), reverse=True)
+
+    # Fewer customers asked for: the highest-risk ones are explained.
+    few = gql(app_client, DRIVERS, {"t": threshold, "n": 3})["data"]["churnDrivers"]
+    assert few["explained"] == 3 and few["atRisk"] == len(at_risk)
+    assert sum(d["customers"] for d in few["drivers"]) <= 3 * 3
+
+
+@pytest.mark.parametrize(("variables", "field"), [({"t": 0.0, "n": 10}, "threshold"), ({"t": 1.5, "n": 10}, "threshold"),
+                                                  ({"t": 0.5, "n": 0}, "customers"), ({"t": 0.5, "n": 5000}, "customers")])
+def test_churn_drivers_refuse_arguments_out_of_range(app_client, variables: dict, field: str) -> None:  # type: ignore[no-untyped-def]
+    body = gql(app_client, DRIVERS, variables)
+    assert body["data"] is None
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and error["extensions"]["field"] == field, error
+    assert field in error["message"]
 
 def test_train_all_gives_value_and_propensities(app_client) -> None:  # type: ignore[no-untyped-def]
     job = train_model(app_client, "all")

@@ -33,17 +33,20 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="module")
-def refused(store: GraphStore) -> tuple[ProjectionData, set[str], datetime, ProjectionData]:
-    """The projection after ``REFUSING`` customers of the base, evenly spread, said no to
-    PROFILING; the chosen ids, the time, and the projection from before."""
+def refused(store: GraphStore) -> tuple[ProjectionData, set[str], datetime, ProjectionData, set[str]]:
+    """The projection after ``REFUSING`` more customers of the base, evenly spread, said no to
+    PROFILING; the chosen ids, the time, the projection from before, and the customers who
+    had refused before (the demo data records a few refusals of its own, ``cdp.demo``)."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     data = Projection(store).data()
-    ids = [str(i) for i in data.ids[np.flatnonzero(data.base())]]
+    base = data.base()
+    already = _ids(data, np.flatnonzero(base & ~consent.trainable(data, now)))
+    ids = [i for i in (str(i) for i in data.ids[np.flatnonzero(base)]) if i not in already]
     chosen = set(ids[:: len(ids) // REFUSING][:REFUSING])
     for customer in chosen:
         consent.record(store, customer, "PROFILING", None, "DENIED", None, "CRM", False, now)
     after = Projection(store).data()
-    return after, chosen, now, data
+    return after, chosen, now, data, already
 
 
 def _ids(data: ProjectionData, rows: np.ndarray) -> set[str]:
@@ -51,35 +54,36 @@ def _ids(data: ProjectionData, rows: np.ndarray) -> set[str]:
 
 
 def test_trainable_is_the_base_without_refusals(refused) -> None:  # type: ignore[no-untyped-def]
-    data, chosen, now, _ = refused
+    data, chosen, now, _, already = refused
+    assert already  # the demo's own refusals: checked as well
     mask = consent.trainable(data, now)
-    assert _ids(data, np.flatnonzero(data.base() & ~mask)) == chosen
+    assert _ids(data, np.flatnonzero(data.base() & ~mask)) == chosen | already
     assert not (mask & ~data.base()).any()
 
 
 def test_churn_labels_leave_out_refusals(refused) -> None:  # type: ignore[no-untyped-def]
-    data, chosen, now, before = refused
+    data, chosen, now, before, already = refused
     labels = churn.labels(data, now)
     assert len(labels.rows) > 0
-    assert not _ids(data, labels.rows) & chosen
-    assert labels.unprofiled == len(chosen)
+    assert not _ids(data, labels.rows) & (chosen | already)
+    assert labels.unprofiled == len(chosen | already)
     # before they refused, many of them were labelled: the exclusion is doing something
     earlier = churn.labels(before, now)
     assert len(_ids(before, earlier.rows) & chosen) > REFUSING // 2
-    assert earlier.unprofiled == 0
+    assert earlier.unprofiled == len(already)
 
 
 def test_propensity_card_counts_refusals(refused) -> None:  # type: ignore[no-untyped-def]
-    data, chosen, now, _ = refused
+    data, chosen, now, _, already = refused
     _, card = propensity.train(data, now, max_rows=2000)
-    assert card.parameters["left_out_no_profiling_consent"] == len(chosen)
+    assert card.parameters["left_out_no_profiling_consent"] == len(chosen | already)
 
 
 def test_collaborative_model_is_not_fitted_on_refusals(refused) -> None:  # type: ignore[no-untyped-def]
-    data, chosen, now, _ = refused
+    data, chosen, now, _, already = refused
     held = holdings_matrix(data, now)
     model = CollaborativeProbability("cooccurrence").fit(data, now, held)
-    assert model.left_out_ == len(chosen)
+    assert model.left_out_ == len(chosen | already)
     rows = np.flatnonzero(consent.trainable(data, now))
     # the fitted item statistics are those of the allowed customers' holdings alone
     expected = CollaborativeProbability("cooccurrence")._fit_models(held[rows], "share")["cooccurrence"]

@@ -2,13 +2,16 @@
  * cdp insights: a few pictures of the data, drawn from the GraphQL API with the user's key.
  *
  * In: the page's JSON config (<script id="cdp-insights-config">): graphqlPath, playgroundPath,
- * presets (segment definitions offered beside the saved segments).
+ * presets (segment definitions offered beside the saved segments), churnThreshold (the churn
+ * panel's first "at risk from").
  *
  * Panels (each an element with data-state "loading" | "ready" | "empty" | "error"):
  * - value concentration: the Lorenz curve of revenue (valueSegmentation.concentration);
  * - a segment's profile against the base (segment.profile or previewSegment.profile);
  * - a campaign's funnel and its lift with the 95% interval (campaign.report);
- * - satisfaction by channel (satisfactionByChannel).
+ * - satisfaction by channel (satisfactionByChannel);
+ * - what drives churn risk: the reasons raising the risk of the highest-risk customers,
+ *   counted per feature (churnDrivers); "empty" with a hint while the model is not trained.
  *
  * The key is handled as in the playground (playground.js): in memory, in this tab's
  * sessionStorage only when "remember" is ticked (the same item, so the two pages share it),
@@ -343,6 +346,60 @@
       .catch(function (e) { setPanel("panel-satisfaction", "error", e.message); });
   }
 
+  // -- churn drivers --------------------------------------------------------------------------
+
+  function drawChurn(result) {
+    var box = $("churn-chart");
+    clear(box);
+    var rows = result.drivers.slice(0, 8);
+    var W = 460, row = 30, L = 200, R = 110, T = 4;
+    var H = T + row * rows.length;
+    var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img",
+                             "aria-label": "What drives churn risk among the at-risk customers" });
+    rows.forEach(function (d, i) {
+      var y = T + i * row;
+      var name = d.description;
+      if (name.length > 32) name = name.slice(0, 31) + "\u2026";
+      var label = svg("text", { x: L - 8, y: y + 16, "text-anchor": "end", class: "label" }, name);
+      label.appendChild(svg("title", {}, d.feature + ": commonest value " + d.typicalValue));
+      chart.appendChild(label);
+      chart.appendChild(svg("rect", { x: L, y: y, width: Math.max(1, (W - L - R) * d.share), height: row - 10,
+                                      class: "churn-bar", "data-feature": d.feature, "data-customers": d.customers }));
+      chart.appendChild(svg("text", { x: W - 4, y: y + 16, "text-anchor": "end", class: "value" },
+                            pct(d.share) + " of them, +" + pct(d.meanEffect, 1)));
+    });
+    box.appendChild(chart);
+  }
+
+  function loadChurn() {
+    setPanel("panel-churn", "loading", "Loading\u2026");
+    return graphql("query($t: Float!) { churnDrivers(threshold: $t) { threshold scored atRisk explained top " +
+                   "drivers { feature description customers share meanEffect typicalValue } } }",
+                   { t: Number($("churn-threshold").value) }, "panel-churn")
+      .then(function (data) {
+        var d = data.churnDrivers;
+        if (!d.atRisk || !d.drivers.length) {
+          clear($("churn-chart"));
+          setPanel("panel-churn", "empty", "No customer is at " + pct(d.threshold) + " churn risk or more (" +
+                   d.scored + " scored).");
+          return;
+        }
+        drawChurn(d);
+        setPanel("panel-churn", "ready", d.atRisk + " of " + d.scored + " scored customers are at " +
+                 pct(d.threshold) + " risk or more; the reasons raising the risk of the " + d.explained +
+                 " riskiest, per feature: share of them, mean effect on their probability.");
+      })
+      .catch(function (e) {
+        clear($("churn-chart"));
+        if (/MODEL_NOT_TRAINED/.test(e.message)) {
+          setPanel("panel-churn", "empty", "The churn model is not trained yet: run `cdp train churn` or the " +
+                   "trainModel mutation in the playground, then reload.");
+          return;
+        }
+        setPanel("panel-churn", "error", e.message);
+      });
+  }
+
   // -- the key --------------------------------------------------------------------------------
 
   function loadAll() {
@@ -351,7 +408,7 @@
     // One panel after another: analytic queries run in the server's heavy lane, which takes
     // a few per key at once (docs/limits.md); the page should not crowd out the user's other work.
     // The cheap panels first; value segmentation (clusters and all: seconds on a cold base) last.
-    loadSatisfaction().then(loadCampaigns).then(loadSegments).then(loadConcentration).then(function () {
+    loadSatisfaction().then(loadCampaigns).then(loadSegments).then(loadChurn).then(loadConcentration).then(function () {
       var failed = document.querySelectorAll(".cdp-panel[data-state=error]").length;
       $("cdp-key-status").textContent = failed ? failed + " panel(s) could not be drawn: see their notes." : "Up to date.";
       document.body.setAttribute("data-loaded", "true");
@@ -385,6 +442,8 @@
   $("cdp-remember").addEventListener("change", rememberKey);
   $("segment-select").addEventListener("change", loadProfile);
   $("campaign-select").addEventListener("change", loadCampaign);
+  $("churn-threshold").addEventListener("change", loadChurn);
+  $("churn-threshold").value = String(config.churnThreshold);
 
   var s = sessionStore();
   var remembered = (s && s.getItem(KEY_ITEM)) || "";
