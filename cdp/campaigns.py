@@ -54,8 +54,9 @@ import pyarrow as pa
 from cdp import catalog_rules, consent, contact_policy
 from cdp.contact_policy import ContactPolicy
 from cdp.errors import Conflict, InvalidInput, NotFound
-from cdp.projection import ProjectionData, utc_now
+from cdp.projection import ProjectionData
 from cdp.segments import parse_definition, personal_uses
+from graph.clock import utc_now
 from graph.model import CAMPAIGN_PURPOSE_VALUES
 from graph.store import GraphStore, node_op, relationship_op, unlink_op
 

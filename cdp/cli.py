@@ -42,6 +42,7 @@ from cdp.errors import CdpError, Conflict
 from cdp.exit_status import ExitStatus
 from cdp.progress_report import Progress
 from cdp.settings import Settings
+from graph.clock import naive_utc, utc_now, utc_today
 
 
 def _progress_bar(total: int | None, desc: str, unit: str = "rows"):  # type: ignore[no-untyped-def]
@@ -65,7 +66,7 @@ def _generate(customers: int, seed: int):  # type: ignore[no-untyped-def]
     try:
         # Dated as of today, so "the last 90 days" of the docs' examples hold the demo's recent
         # activity (ongoing complaints, the latest campaign) whenever the demo is loaded.
-        data = demo.generate(customers, seed=seed, as_of=datetime.now(timezone.utc).date(), progress=progress)
+        data = demo.generate(customers, seed=seed, as_of=utc_today(), progress=progress)
     finally:
         bar.close()
     return data
@@ -203,7 +204,7 @@ def _has_usable_key(settings: Settings) -> bool:
             return True
         raise
     try:
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = utc_now()
         return any(key.usable_at(now) for key in api_keys.list_keys(store))
     finally:
         store.close()
@@ -250,7 +251,7 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
                 expires = datetime.fromisoformat(args.expires)
             except ValueError:
                 raise CdpError(f"--expires: expected an ISO date or time, got {args.expires!r}") from None
-            expires = expires.replace(tzinfo=None)
+            expires = naive_utc(expires)
     try:
         store = _open(args, settings)
     except StoreLocked:
@@ -280,7 +281,7 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
                   file=sys.stderr)
         elif args.action == "list":
             for key in api_keys.list_keys(store):
-                state = "revoked" if key.revoked_at else "expired" if not key.usable_at(datetime.utcnow()) \
+                state = "revoked" if key.revoked_at else "expired" if not key.usable_at(utc_now()) \
                     else "active"
                 extra = " ".join(filter(None, [
                     f"scopes={','.join(key.scopes)}" if key.scopes else "",
@@ -304,7 +305,6 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     import json
     from dataclasses import asdict
-    from datetime import datetime, timezone
 
     from cdp.audit import AuditLog
 
@@ -437,7 +437,6 @@ def _cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import datetime, timezone
 
     from cdp import customer_merge, identity
     from cdp.profile import load_policy
@@ -462,7 +461,7 @@ def _cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  refused, {reason}: {n:,}", file=sys.stderr)
         if args.dry_run or not merges:
             return 0
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = utc_now()
         with Progress("merging", len(merges), unit="merges") as bar:
             outcome = customer_merge.apply(store, policy, merges, now, progress=bar.update)
         print(f"cdp: merged {outcome.customers_merged:,} customers into {outcome.merges:,}, moved "
@@ -475,7 +474,6 @@ def _cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
     import json
     from dataclasses import asdict
-    from datetime import datetime, timezone
 
     from cdp import quality
     from cdp.profile import load_policy
@@ -483,7 +481,7 @@ def _cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
     policy = load_policy(settings.profile_policy_path)
     store = _open(args, settings)
     try:
-        report = quality.report(store, policy, datetime.now(timezone.utc).replace(tzinfo=None))
+        report = quality.report(store, policy, utc_now())
     finally:
         store.close()
     def moment(value: object) -> str:
@@ -520,12 +518,11 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_campaigns(args: argparse.Namespace, settings: Settings) -> int:
     """``cdp campaigns list | audience | launch | export | responses`` (docs/campaigns.md)."""
     import json
-    from datetime import datetime, timezone
 
     from cdp import campaign_responses, contact_lists
     from cdp.analytics import Analytics
 
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = utc_now()
     store = _open(args, settings)
     analytics = Analytics(store, settings)
     try:
@@ -565,14 +562,13 @@ def _cmd_campaigns(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_privacy(args: argparse.Namespace, settings: Settings) -> int:
     """``cdp privacy export | erase`` (docs/privacy.md), audited as the CLI principal."""
     import json
-    from datetime import datetime, timezone
 
     from cdp import customer_export, erasure
     from cdp.analytics import Analytics
     from cdp.audit import AuditLog
     from cdp.principal import cli_principal
 
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = utc_now()
     audit = AuditLog(settings.audit_log_path)
     principal = cli_principal()
     store = _open(args, settings)
@@ -626,7 +622,7 @@ def _moment(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an ISO date or time such as 2026-09-01, got {text!r}") from None
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo is not None else value
+    return naive_utc(value)
 
 
 class _HelpFormatter(argparse.HelpFormatter):

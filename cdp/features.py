@@ -31,7 +31,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from cdp.projection import Projection, ProjectionData, subscriptions_held, utc_now
+from cdp.projection import Projection, ProjectionData, subscriptions_held
+from graph.clock import utc_now
 from graph.model import CONTRACT_TYPE_VALUES, PAYMENT_METHOD_VALUES, PRODUCT_CATEGORY_VALUES
 
 DAY_US = 86_400_000_000

@@ -47,6 +47,7 @@ from cdp.mapping import ATTRIBUTES_ITEM, Conversion, KeySpec, PropertyMapping, S
 from cdp.provenance import attribute_ops, identities_in, observation_ops, write_observations
 from cdp.write_rules import CUSTOMER_DEFAULTS, WriteRules, customer_column, id_problem, id_problems, \
     reserved_statuses, text_problem, text_problems
+from graph.clock import naive_utc, utc_now
 from graph.model import ARROW_TYPES, MODEL
 from graph.observation_ids import text_ids
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
@@ -127,7 +128,7 @@ class ImportReport:
     total: int | None = None
     rejects_path: str | None = None
     warnings: list[str] = field(default_factory=list)
-    started_at: datetime = field(default_factory=lambda: _utcnow())
+    started_at: datetime = field(default_factory=utc_now)
     run_id: str | None = None
     writing: int = 0
     #: Mapped columns that ended up constant, collapsed or unused (``cdp.column_signal``).
@@ -404,7 +405,7 @@ class _Prefetch:
 
 def record_run(store: GraphStore, mapping: SourceMapping, report: ImportReport) -> str:
     """Write ``report`` as an ``ImportRun`` node (read by the data-quality report); return its id."""
-    finished = _utcnow()
+    finished = utc_now()
     run_id = f"{report.source}:{report.started_at:%Y%m%dT%H%M%S%f}"
     store.write([node_op("ImportRun", [{
         "id": run_id, "source": report.source, "file": report.file, "mapping": mapping.path,
@@ -414,10 +415,6 @@ def record_run(store: GraphStore, mapping: SourceMapping, report: ImportReport) 
     }])])
     report.run_id = run_id
     return run_id
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def import_rows(
@@ -1184,9 +1181,9 @@ def _file_time(path: str) -> datetime:
     """When a file's records were observed, lacking an ``observed_at`` column: its
     modification time (naive UTC), so re-importing the file records the same times."""
     try:
-        return datetime.fromtimestamp(Path(path).stat().st_mtime, timezone.utc).replace(tzinfo=None)
+        return naive_utc(datetime.fromtimestamp(Path(path).stat().st_mtime, timezone.utc))
     except OSError:
-        return _utcnow()
+        return utc_now()
 
 
 def _observed_times(batch: ConvertedBatch, valid: np.ndarray, ids: pa.Array, batch_time: datetime) -> pa.Array:

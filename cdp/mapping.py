@@ -20,7 +20,7 @@ import re
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +29,7 @@ from cdp.errors import InvalidInput
 from cdp.provenance import CONTACT_KEYS, PROFILE_KEYS
 from cdp.write_rules import check_source
 from graph import model as m
+from graph.clock import naive_utc
 from graph.model import MODEL, Property
 
 #: Conversions by name. ``string``, ``upper`` and ``lower`` strip whitespace.
@@ -197,15 +198,6 @@ class Conversion:
         except ValueError:
             raise ValueError(f"not a date-time in format {self.format or 'ISO 8601'}") from None
         return naive_utc(value, self.timezone)
-
-
-def naive_utc(value: datetime, zone: str | None = None) -> datetime:
-    """``value`` as naive UTC: aware times are converted, naive ones are taken to be in ``zone`` (None: UTC)."""
-    if value.tzinfo is None:
-        if zone is None:
-            return value
-        value = value.replace(tzinfo=ZoneInfo(zone))
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass(frozen=True, eq=False)

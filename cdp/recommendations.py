@@ -56,7 +56,8 @@ from cdp.cancellation import never
 from cdp.collaborative import ItemCooccurrence, ItemRegression, Recommender, _minmax_rows, ranking_quality
 from cdp.consent import ConsentTable, trainable, unprofiled
 from cdp.errors import InvalidInput
-from cdp.projection import ProjectionData, subscriptions_held, utc_now
+from cdp.projection import ProjectionData, subscriptions_held
+from graph.clock import utc_now
 
 #: Months of margin an accepted offer is worth.
 MARGIN_MONTHS = 12

@@ -30,7 +30,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,8 +40,9 @@ import pandas as pd
 from cdp.consent import unprofiled
 from cdp.errors import InvalidInput
 from cdp.model_card import ModelCard, ModelNotTrained, Reason
-from cdp.projection import ProjectionData, utc_now
+from cdp.projection import ProjectionData
 from cdp.settings import Settings
+from graph.clock import naive_utc, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class ModelRegistry:
     def check_as_of(as_of: datetime | None) -> datetime:
         """The training time for ``as_of`` (default: now; naive UTC or aware), as naive UTC.
         Raises ``InvalidInput`` (field ``asOf``) for a future time."""
-        now = utc_now() if as_of is None else _naive(as_of)
+        now = utc_now() if as_of is None else naive_utc(as_of)
         if now > utc_now():
             raise InvalidInput(f"asOf {now:%Y-%m-%d %H:%M} is in the future; models train on the past",
                                field="asOf")
@@ -487,7 +488,7 @@ class ModelRegistry:
 
         Raises ``InvalidInput`` when ``at`` is in the future.
         """
-        at = _naive(at)
+        at = naive_utc(at)
         if at > utc_now():
             raise InvalidInput(f"asOf {at:%Y-%m-%d %H:%M} is in the future", field="asOf")
         data = self._data()
@@ -547,7 +548,7 @@ class ModelRegistry:
         if at is not None:
             from cdp import features as F
 
-            frame = F.compute(data, _naive(at), np.array([row]))
+            frame = F.compute(data, naive_utc(at), np.array([row]))
             with self._lock:
                 model = self._models["churn"]
             return model.reasons(frame, top)
@@ -555,11 +556,6 @@ class ModelRegistry:
         with self._lock:
             model = self._models["churn"]
         return model.reasons(frame.iloc[[row]], top)
-
-
-def _naive(at: datetime) -> datetime:
-    """``at`` as naive UTC (the projection's clock)."""
-    return at.astimezone(timezone.utc).replace(tzinfo=None) if at.tzinfo is not None else at
 
 
 def _grown(column: np.ndarray, size: int) -> np.ndarray:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdp.errors import InvalidInput
+from graph.clock import utc_now, utc_today
 
 #: What a new customer gets when the writer does not say (docs/import.md, docs/errors.md).
 CUSTOMER_DEFAULTS: dict[str, str] = {"status": "ACTIVE", "tier": "CONSUMER"}
@@ -105,12 +106,12 @@ class WriteRules:
     (``Settings.phone_country_code``) and today's date (birth dates), from the one clock."""
 
     phone_country_code: str = "31"
-    today: date = field(default_factory=lambda: datetime.now(timezone.utc).date())
+    today: date = field(default_factory=utc_today)
 
     @classmethod
     def of(cls, settings: Any, now: datetime | None = None) -> WriteRules:
         """The rules for ``settings`` (a ``cdp.settings.Settings``) at ``now`` (naive UTC; None: now)."""
-        today = (now or datetime.now(timezone.utc).replace(tzinfo=None)).date()
+        today = (now or utc_now()).date()
         return cls(phone_country_code=settings.phone_country_code, today=today)
 
     @property

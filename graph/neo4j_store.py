@@ -28,7 +28,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 
 from graph import change_feed as feed
 from graph import queries as Q
+from graph.clock import utc_now
 from graph.cypher import Query
 from graph.errors import KeyTaken, StoreError, StoreUnavailable
 from graph.model import MODEL
@@ -301,7 +302,7 @@ class Neo4jStore(GraphStore):
         self._ready()
         plan = json.dumps([[name, table.num_rows] for name, table in (*nodes.items(), *relationships.items())])
         begun = self._run_write(lambda tx: tx.read(Q.NEO4J_BULK_LOAD_BEGIN, {
-            "at": datetime.now(timezone.utc).replace(tzinfo=None), "plan": plan, "load": uuid.uuid4().hex}))[0]
+            "at": utc_now(), "plan": plan, "load": uuid.uuid4().hex}))[0]
         if begun["plan"] != plan:
             raise StoreError("the store holds an unfinished bulk load of other data (other tables or row "
                              "counts): run that load again to finish it, or wipe the store")

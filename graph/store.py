@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph import queries as Q
+from graph.clock import naive_utc
 from graph.cypher import Backend, Query
 from graph.errors import IdTaken, InvalidInput
 from graph.model import ARROW_TYPES, CHANNELS, MODEL
@@ -173,8 +174,8 @@ def _parse_times(values: list[Any], type_: pa.DataType, what: str, column: str) 
                 kind = "date (YYYY-MM-DD)" if pa.types.is_date(type_) else "date-time (ISO 8601)"
                 raise InvalidInput(f"{what}: row {i + 1}, column {column}: expected a {kind}, got {value!r}",
                                    field=column) from None
-        if isinstance(value, datetime) and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        if isinstance(value, datetime):
+            value = naive_utc(value)
         out.append(value)
     return out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +14,7 @@ from cdp.jobs import Jobs
 from cdp.principal import Principal, Role
 from cdp.profile import ProfilePolicy, load_policy
 from cdp.settings import Settings
+from graph.clock import utc_now, utc_today
 from graph.store import GraphStore
 from resolvers.loaders import Loaders
 
@@ -35,7 +36,7 @@ class Context:
     request: Any = None
     response: Any = None
     loaders: Loaders = field(init=False)
-    today: date = field(default_factory=lambda: datetime.now(timezone.utc).date())
+    today: date = field(default_factory=utc_today)
     policy: ProfilePolicy = field(default_factory=load_policy)
     #: The app's whole-population analytics (projection, segments, models); shared by requests.
     analytics: Analytics | None = None
@@ -63,7 +64,7 @@ class Context:
     @property
     def now(self) -> datetime:
         """The current time as the store keeps it (naive UTC)."""
-        return datetime.now(timezone.utc).replace(tzinfo=None)
+        return utc_now()
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.store, self.analytics)

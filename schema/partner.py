@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 import strawberry
 from anyio import to_thread
 from strawberry.types import Info
 
+from graph.clock import naive_utc
 from cdp import consent, upserts
 from cdp.write_rules import WriteRules
 from resolvers.context import Context
@@ -130,8 +131,8 @@ def _plain(value: Any) -> Any:
         return [{"key": v.key, "value": v.value} if isinstance(v, AttributeChange) else _plain(v) for v in value]
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    if isinstance(value, datetime):
+        return naive_utc(value)
     return value
 
 

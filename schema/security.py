@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import strawberry
 from anyio import to_thread
 from strawberry.types import Info
 
+from graph.clock import naive_utc
 from cdp import api_keys
 from cdp.api_keys import ApiKey
 from cdp.audit import AuditRecord
@@ -103,8 +104,7 @@ class SecurityMutation:
             parsed = Role.parse(role)
         except ValueError as exc:
             raise InvalidInput(str(exc), field="role") from None
-        expires = expires_at.astimezone(timezone.utc).replace(tzinfo=None) if expires_at and expires_at.tzinfo \
-            else expires_at
+        expires = naive_utc(expires_at)
         key, text = await to_thread.run_sync(lambda: api_keys.create_key(
             info.context.store, name, parsed, scopes=scopes or (), operations=operations or (),
             customer_id=str(customer_id) if customer_id else None, expires_at=expires))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from graph.clock import naive_utc
 from cdp import customers as rules
 from cdp import profile as rules_profile
 from cdp.errors import InvalidInput
@@ -43,13 +44,6 @@ ID = strawberry.ID
 def utc(value: datetime | None) -> datetime | None:
     """Stored times are naive UTC: mark them as UTC for clients."""
     return value.replace(tzinfo=timezone.utc) if value is not None else None
-
-
-def naive_utc(value: datetime | None) -> datetime | None:
-    """A client's time, converted to the store's naive UTC."""
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _field(description: str) -> Any:
