@@ -41,7 +41,8 @@ from graph.cypher import Query
 from graph.errors import KeyTaken, StoreError, StoreUnavailable
 from graph.model import MODEL
 from graph.observation_ids import distinct_ids, value_ids
-from graph.store import Changes, GraphStore, Progress, Row, Transaction, _conform
+from graph.store import Changes, GraphStore, Progress, Row, Transaction
+from graph.write_batch import conform
 
 log = logging.getLogger(__name__)
 
@@ -296,9 +297,9 @@ class Neo4jStore(GraphStore):
         completes it. Raises ``StoreError`` when an unfinished load of other tables (other
         row counts) is in the store: wipe it, or finish that load."""
         for label, table in nodes.items():  # bad tables fail before anything is written
-            _conform(table, MODEL.node(label).arrow_schema(), label)
+            conform(table, MODEL.node(label).arrow_schema(), label)
         for rel_type, table in relationships.items():
-            _conform(table, MODEL.relationship(rel_type).arrow_schema(), rel_type)
+            conform(table, MODEL.relationship(rel_type).arrow_schema(), rel_type)
         self._ready()
         plan = json.dumps([[name, table.num_rows] for name, table in (*nodes.items(), *relationships.items())])
         begun = self._run_write(lambda tx: tx.read(Q.NEO4J_BULK_LOAD_BEGIN, {
