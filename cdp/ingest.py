@@ -51,6 +51,7 @@ from graph.clock import naive_utc, utc_now
 from graph.model import ARROW_TYPES, MODEL
 from graph.observation_ids import text_ids
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
+from graph.write_batch import last_per_key
 
 #: Rows per batch when reading a file without a store (``convert_batch``, the CLI's
 #: check of a file before it opens the store). An import's batches (one transaction
@@ -1030,7 +1031,7 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     for entity in mapping.entities:
         table = batch.nodes[entity.label].filter(pa.array(valid))
         if not len(keys[entity.label]) == valid_before == table.num_rows:  # an id may repeat: the last row wins
-            table = _last_per_key(table, ["id"])
+            table = last_per_key(table, ["id"])
         if entity.label == "Customer":
             table = _keep_status_and_tier(table, stored["Customer"])
         new, changed = _node_changes(table, stored[entity.label], [p.name for p in entity.properties])
@@ -1048,7 +1049,7 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
         if entity.label == "Customer" and entity.attributes:
             items[ATTRIBUTES_ITEM] = _attribute_ops(store, mapping, batch, valid, batch_time, ops)
     for rel in mapping.relationships:
-        table = _last_per_key(batch.relationships[rel.type].filter(pa.array(valid)), ["from", "to"])
+        table = last_per_key(batch.relationships[rel.type].filter(pa.array(valid)), ["from", "to"])
         existing = store.relationships(rel.type, _distinct(table.column("from")))
         changed, counts = _changes(table, ["from", "to"], existing, [p.name for p in rel.properties])
         items[rel.type] = counts
@@ -1250,17 +1251,6 @@ def _check_endpoints(store: GraphStore, mapping: SourceMapping, batch: Converted
             rejects.append(Reject(batch.file, int(batch.rows[i]), batch.key_columns[rel_type][side], value,
                                   f"{rel_type} {side}: no {label} {value!r} in the store or in this batch",
                                   rel_type))
-
-
-def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
-    """Keep the last row for each key (a later row in a file wins), in row order."""
-    if len(keys) == 1 and pc.count_distinct(table.column(keys[0])).as_py() == table.num_rows:
-        return table
-    columns = [table.column(k).to_pylist() for k in keys]
-    last = {key: i for i, key in enumerate(zip(*columns))}
-    if len(last) == table.num_rows:
-        return table
-    return table.take(sorted(last.values()))
 
 
 def _changes(table: pa.Table, keys: list[str], stored: Mapping[Any, Row],
