@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from cdp.cancellation import Cancellation
-from cdp.errors import InvalidInput
+from cdp.errors import ConfigurationError, InvalidInput
 from cdp.fair_share import not_charged
 from cdp.projection import Projection, ProjectionData
 from cdp.settings import Settings
@@ -30,6 +30,16 @@ if TYPE_CHECKING:  # the services import pandas/scikit-learn: load them on first
     from cdp.scoring import ModelRegistry
     from cdp.value import ValueAnalysis
     from cdp.segments import SegmentEngine
+
+
+def require_analytics(analytics: Analytics | None) -> Analytics:
+    """``analytics``, when there are some: the one guard of every operation that needs the
+    app's analytics (segments, scores, value, offers, campaigns, relationship management).
+    Raises ``ConfigurationError`` (``CONFIGURATION_ERROR``, docs/errors.md) when they are
+    None: a context built without them (an app always builds one)."""
+    if analytics is None:
+        raise ConfigurationError("analytics are not available in this context (the app was built without them)")
+    return analytics
 
 
 class Analytics:

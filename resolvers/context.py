@@ -7,7 +7,7 @@ from datetime import date, datetime
 from collections.abc import Mapping
 from typing import Any
 
-from cdp.analytics import Analytics
+from cdp.analytics import Analytics, require_analytics
 from cdp.audit import AuditLog
 from cdp.permissions import authorise_personal_use
 from cdp.jobs import Jobs
@@ -50,6 +50,11 @@ class Context:
     personal_reads: dict[str, set[str]] = field(default_factory=dict)
     #: Personal fields this request let shape an answer (filters, sorts, segment conditions).
     personal_uses: set[str] = field(default_factory=set)
+
+    def ready_analytics(self) -> Analytics:
+        """The app's analytics; ``ConfigurationError`` when this context has none
+        (``cdp.analytics.require_analytics``)."""
+        return require_analytics(self.analytics)
 
     def authorise_personal_use(self, uses: Mapping[str, str]) -> None:
         """Raise ``Forbidden`` unless the principal may let every personal field of ``uses``
