@@ -76,7 +76,7 @@ def run(customers: int, seed: int, consents: int, sample: int, out: Path, buffer
 
     from cdp import consent, customer_export, erasure
     from cdp.analytics import Analytics
-    from cdp.campaigns import CampaignSpec, Campaigns, WavePlan
+    from cdp.campaigns import CampaignSpec, WavePlan
     from cdp.settings import Settings
     from cdp.store import open_store
     from graph.store import node_op, relationship_op
@@ -126,7 +126,7 @@ def run(customers: int, seed: int, consents: int, sample: int, out: Path, buffer
              f"{results['refresh_after_consents_seconds']} s, table {times}")
 
         # 3. The audience of every active customer through the full policy, consents included.
-        campaigns = Campaigns(store, analytics)
+        campaigns = analytics.campaigns
         broad = campaigns.create(CampaignSpec(name="Bench: privacy audience", offers=OFFERS,
                                               waves=(WavePlan("SMS"),), target_definition=EVERY_ACTIVE,
                                               control_share=0.1), now=now)

@@ -1,6 +1,6 @@
 """The model registry: trains, keeps, persists and applies the predictive models.
 
-``ModelRegistry(analytics, settings)`` knows three models (docs/models.md):
+``ModelRegistry(projection, features, settings)`` knows three models (docs/models.md):
 
 * ``churn``: calibrated churn probability with per-customer reasons (``cdp.churn``);
 * ``lifetime_value``: expected discounted margin over a horizon (``cdp.lifetime_value``);
@@ -32,15 +32,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cdp.consent import unprofiled
 from cdp.errors import InvalidInput
+from cdp import features as F
 from cdp.model_card import ModelCard, ModelNotTrained, Reason
-from cdp.projection import ProjectionData
+from cdp.projection import Projection, ProjectionData
 from cdp.settings import Settings
 from graph.clock import naive_utc, utc_now
 
@@ -50,15 +51,6 @@ log = logging.getLogger(__name__)
 NAMES = ("churn", "lifetime_value", "repeat_purchase", "propensity")
 #: What serves a customer's lifetime value: the subscription-margin model or the repeat-purchase model.
 VALUE_MODELS = ("lifetime_value", "repeat_purchase")
-
-
-class AnalyticsLike(Protocol):
-    """What the registry needs of ``cdp.analytics.Analytics``."""
-
-    projection: Any
-    features: Any
-
-    def data(self) -> ProjectionData: ...
 
 
 @dataclass
@@ -97,10 +89,16 @@ class _Scores:
 
 
 class ModelRegistry:
-    """Trained models of one store, their cards and the scores of every customer."""
+    """Trained models of one store, their cards and the scores of every customer.
 
-    def __init__(self, analytics: AnalyticsLike, settings: Settings) -> None:
-        self.analytics = analytics
+    ``projection``: the live projection (models train and score on its snapshots; the
+    registry follows its refreshes); ``features``: the feature frame kept current with it;
+    ``settings``: where models are kept and how they train. The app wires them
+    (``cdp.analytics``)."""
+
+    def __init__(self, projection: Projection, features: F.FeatureFrame, settings: Settings) -> None:
+        self.projection = projection
+        self.features = features
         self.path = Path(settings.models_path)
         self.settings = settings
         self._models: dict[str, Any] = {}
@@ -113,7 +111,7 @@ class ModelRegistry:
         self._rebuilt: dict[str, bool] = {g: False for g in GROUPS}
         self._past: dict[tuple[Any, int], dict[str, np.ndarray]] = {}  # scores as of a past time
         self._load()
-        analytics.projection.listeners.append(self._on_refresh)
+        projection.listeners.append(self._on_refresh)
 
     # ------------------------------------------------------------ training and cards
 
@@ -283,7 +281,7 @@ class ModelRegistry:
         calling ``Projection.data()`` may get the snapshot before that write (its fast
         path sees no pending changes once the refresh took them)."""
         with self._data_lock:
-            return self.analytics.data()
+            return self.projection.data()
 
     def _on_refresh(self, snapshot: ProjectionData, rows: np.ndarray | None) -> None:
         with self._lock:
@@ -296,8 +294,8 @@ class ModelRegistry:
     def _current(self, group: str) -> _Scores:
         """Scores of ``group`` for every row of the current snapshot, rescoring only what changed."""
         data = self._data()
-        frame = self.analytics.features.current(data)
-        as_of = self.analytics.features.as_of
+        frame = self.features.current(data)
+        as_of = self.features.as_of
         with self._lock:
             scores = self._scores[group]
             if scores is not None and scores.version == data.version and scores.as_of == as_of:
@@ -498,8 +496,6 @@ class ModelRegistry:
         with self._lock:
             arrays = self._past.get((at, data.version))
         if arrays is None:
-            from cdp import features as F
-
             frame = F.compute(data, at)
             arrays = self._score("risk", data, frame, np.arange(data.size, dtype=np.int64), at)
             with self._lock:
@@ -546,13 +542,11 @@ class ModelRegistry:
         if row is None:
             return []
         if at is not None:
-            from cdp import features as F
-
             frame = F.compute(data, naive_utc(at), np.array([row]))
             with self._lock:
                 model = self._models["churn"]
             return model.reasons(frame, top)
-        frame = self.analytics.features.current(data)
+        frame = self.features.current(data)
         with self._lock:
             model = self._models["churn"]
         return model.reasons(frame.iloc[[row]], top)

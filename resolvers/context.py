@@ -7,8 +7,9 @@ from datetime import date, datetime
 from collections.abc import Mapping
 from typing import Any
 
-from cdp.analytics import Analytics, require_analytics
+from cdp.analytics import Analytics
 from cdp.audit import AuditLog
+from cdp.errors import require_analytics
 from cdp.permissions import authorise_personal_use
 from cdp.jobs import Jobs
 from cdp.principal import Principal, Role
@@ -53,7 +54,7 @@ class Context:
 
     def ready_analytics(self) -> Analytics:
         """The app's analytics; ``ConfigurationError`` when this context has none
-        (``cdp.analytics.require_analytics``)."""
+        (``cdp.errors.require_analytics``)."""
         return require_analytics(self.analytics)
 
     def authorise_personal_use(self, uses: Mapping[str, str]) -> None:

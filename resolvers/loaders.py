@@ -26,7 +26,8 @@ import numpy as np
 from strawberry.dataloader import DataLoader
 
 from cdp import customers as rules
-from cdp.analytics import Analytics, require_analytics
+from cdp.analytics import Analytics
+from cdp.errors import require_analytics
 from cdp.fair_share import run_sync
 from cdp.recommendations import Recommendation
 from graph.store import GraphStore, Row

@@ -1,4 +1,4 @@
-"""The one guard of operations that need the app's analytics (``cdp.analytics.require_analytics``):
+"""The one guard of operations that need the app's analytics (``cdp.errors.require_analytics``):
 every resolver that needs them refuses a context without them with the same typed error."""
 from __future__ import annotations
 
