@@ -14,12 +14,10 @@ from datetime import date, datetime
 from typing import Any
 
 import strawberry
-from anyio import to_thread
 from strawberry.types import Info
 
 from graph.clock import naive_utc
-from cdp import consent, upserts
-from cdp.write_rules import WriteRules
+from resolvers import partner as resolve
 from resolvers.context import Context
 from schema import enums as E
 from schema.inputs import AttributeChange
@@ -143,16 +141,7 @@ def _items(inputs: list[Any]) -> list[dict[str, Any]]:
 
 
 async def _upsert(info: Ctx, label: str, inputs: list[Any], source: str) -> UpsertPayload:
-    ctx = info.context
-    now = ctx.now
-    rules = WriteRules.of(ctx.settings, now)
-    items = _items(inputs)
-    if label == "Customer":  # consents sent as attributes obey who may record them (docs/privacy.md)
-        consent.check_statements(ctx.principal, [
-            (f"items[{i}].attributes[{j}]", a.get("key"), a.get("value"))
-            for i, item in enumerate(items) for j, a in enumerate(item.get("attributes") or ())])
-    outcome = await to_thread.run_sync(upserts.upsert, ctx.store, ctx.policy, label, items, source, now, rules)
-    ctx.forget_reads()
+    outcome = await resolve.upsert(info.context, label, _items(inputs), source)
     return UpsertPayload(
         created=outcome.created, updated=outcome.updated, ids=[strawberry.ID(i) for i in outcome.written_ids],
         errors=[UpsertError(index=e.index, field=e.field, path=e.path, message=e.message, code=e.code)
