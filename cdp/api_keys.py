@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cdp.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from cdp.permissions import PARTNER_OPERATIONS
+from cdp.permissions import PARTNER_OPERATIONS, PERSONAL_ATTRIBUTE_KEYS
 from cdp.principal import METRICS_SCOPE, PERSONAL_DATA_SCOPE, PERSONAL_FIELD_SCOPE_PREFIX, Principal, Role
 from graph.clock import utc_now
 from graph.store import GraphStore
@@ -85,8 +85,6 @@ def parse_key(text: str) -> tuple[str, str]:
 
 def check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
     """``scopes`` checked against the known ones (``personal_data``, ``personal:<field>``, ``metrics``)."""
-    from cdp.permissions import PERSONAL_ATTRIBUTE_KEYS
-
     out = []
     for scope in scopes:
         field = scope.removeprefix(PERSONAL_FIELD_SCOPE_PREFIX)

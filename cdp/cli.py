@@ -37,12 +37,20 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cdp import exit_status
+from cdp.audit import AuditLog
 from cdp.display_format import iso
-from cdp.errors import CdpError, Conflict
+from cdp.errors import CdpError, Conflict, NotConfirmed, PortInUse, StoreLocked, StoreUnavailable, Unauthenticated
 from cdp.exit_status import ExitStatus
+from cdp.principal import cli_principal
 from cdp.progress_report import Progress
+from cdp.request_log import configure_logging
 from cdp.settings import Settings
 from graph.clock import naive_utc, utc_now, utc_today
+
+# Each command imports the modules it runs inside its function: the store drivers, pandas,
+# scikit-learn and the GraphQL schema take seconds to load, and ``cdp --help`` or a command
+# that needs none of them should not wait for them. Only light modules are imported above.
 
 
 def _progress_bar(total: int | None, desc: str, unit: str = "rows"):  # type: ignore[no-untyped-def]
@@ -131,8 +139,6 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
               + ("stop the server and run " if settings.backend == "ladybug" else "run ")
               + "`cdp keys create --role admin --name <you>` (it prints the key once), or restart with "
               "`cdp serve --dev-key` (prints an admin key for development)", file=sys.stderr)
-    from cdp.request_log import configure_logging
-
     from cdp.http_connection import protocol_with_header_timeout
 
     configure_logging(settings.log_format, args.log_level)  # type: ignore[arg-type]
@@ -173,8 +179,6 @@ def _check_port(host: str, port: int) -> None:
     import errno
     import socket
 
-    from cdp.errors import PortInUse
-
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -195,7 +199,6 @@ def _has_usable_key(settings: Settings) -> bool:
     (docs/operations.md), and the warning this check feeds would be a guess."""
     from cdp import api_keys
     from cdp.command_store import open_for
-    from cdp.errors import StoreUnavailable
 
     try:
         store = open_for(settings, "create", command="cdp serve")
@@ -215,7 +218,6 @@ def _development_key(settings: Settings) -> str:
     while it still works, else a new admin key (written there, readable by the owner only)."""
     from cdp.api_keys import KeyVerifier, create_key
     from cdp.command_store import open_for
-    from cdp.errors import Unauthenticated
 
     path = settings.dev_key_path
     store = open_for(settings, "create", command="cdp serve --dev-key")
@@ -240,9 +242,6 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import datetime
 
     from cdp import api_keys
-    from cdp.audit import AuditLog
-    from cdp.errors import StoreLocked
-    from cdp.principal import cli_principal
 
     if args.action == "create":
         expires = None
@@ -305,8 +304,6 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     import json
     from dataclasses import asdict
-
-    from cdp.audit import AuditLog
 
     since = None
     if args.since:
@@ -565,8 +562,6 @@ def _cmd_privacy(args: argparse.Namespace, settings: Settings) -> int:
 
     from cdp import customer_export, erasure
     from cdp.analytics import Analytics
-    from cdp.audit import AuditLog
-    from cdp.principal import cli_principal
 
     now = utc_now()
     audit = AuditLog(settings.audit_log_path)
@@ -655,8 +650,6 @@ def _open(args: argparse.Namespace, settings: Settings):  # type: ignore[no-unty
 def _confirm(args: argparse.Namespace, question: str) -> None:
     """Ask ``question`` on the terminal unless ``--yes`` was given. Raises ``NotConfirmed`` for
     any answer but yes, and when there is no terminal to ask (scripts pass ``--yes``)."""
-    from cdp.errors import NotConfirmed
-
     if args.yes:
         return
     if not sys.stdin.isatty():
@@ -840,8 +833,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cdp`` command; returns the exit status (``cdp.exit_status``).
 
     A reader that closes the pipe early (``cdp stats | head -1``) ends the command quietly."""
-    from cdp import exit_status
-
     try:
         settings = Settings.from_env()
         args = parser(settings).parse_args(argv)

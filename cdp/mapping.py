@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cdp.consent import STATUSES, parse_key
 from cdp.errors import InvalidInput
+from cdp.profile import check_key
 from cdp.provenance import CONTACT_KEYS, PROFILE_KEYS
 from cdp.write_rules import check_source
 from graph import model as m
@@ -586,9 +588,6 @@ class _Parser:
 
     def attributes(self, raw: Any, where: tuple, label: str) -> tuple[PropertyMapping, ...]:
         """``[entity.attributes]``: attribute key -> column spec (text; consent keys take a status)."""
-        from cdp.consent import STATUSES, parse_key
-        from cdp.profile import check_key
-
         if label != "Customer":
             self.fail(where, f"attributes belong to customers: {label} has none (map them under the "
                              "Customer entity)")

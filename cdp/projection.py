@@ -64,7 +64,7 @@ from graph.model import (
 )
 from graph.change_feed import FeedRead
 from graph.errors import StoreUnavailable
-from graph.store import Changes, GraphStore
+from graph.store import Changes, GraphStore, projection_schema
 
 log = logging.getLogger(__name__)
 
@@ -464,8 +464,6 @@ def _read_parallel(store: GraphStore, slice_customers: int) -> tuple[pa.Table, d
 
 
 def _empty(fact: str) -> pa.Table:
-    from graph.store import projection_schema
-
     return projection_schema(fact).empty_table()
 
 

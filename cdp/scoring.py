@@ -164,6 +164,8 @@ class ModelRegistry:
             return cards
 
     def _train_one(self, name: str, data: ProjectionData, now: Any) -> ModelCard:
+        # deferred: the models load scikit-learn and SciPy (seconds); a registry that only serves
+        # stored scores, or none, does not need them until it trains
         from cdp import churn, propensity, repeat_purchase
         from cdp.lifetime_value import LifetimeValueModel
 
@@ -325,7 +327,7 @@ class ModelRegistry:
         ``purchases``, ``spend``, ``alive`` (risk); or ``propensity`` (rows x products). Models
         not trained are left out. ``frame`` describes the customers at one time ``at`` (now,
         or a past time for ``scores_as_of``)."""
-        from cdp.propensity import holdings
+        from cdp.propensity import holdings  # deferred: scikit-learn (see _train_one)
 
         x = frame.iloc[rows] if len(rows) != len(frame) else frame
         # A customer who refused PROFILING (now), or was erased, is not scored (cdp.consent, docs/privacy.md).
@@ -354,7 +356,7 @@ class ModelRegistry:
         """Lifetime values of ``rows`` (``_score``): transactional customers (an open account,
         none postpaid or business) by the repeat-purchase model when it is trained, everyone
         else (and they too when it is not) by the subscription-margin model."""
-        from cdp.repeat_purchase import PURCHASE_KINDS, summary
+        from cdp.repeat_purchase import PURCHASE_KINDS, summary  # deferred: scikit-learn (see _train_one)
 
         out: dict[str, np.ndarray] = {}
         value = np.full(len(rows), np.nan)

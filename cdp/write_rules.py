@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdp.errors import InvalidInput
+from cdp.identity import NATIONAL_NUMBER_DIGITS, normalise_phone, normalise_phones
 from graph.clock import utc_now, utc_today
 
 #: What a new customer gets when the writer does not say (docs/import.md, docs/errors.md).
@@ -155,8 +156,6 @@ def email(value: str, rules: WriteRules) -> str:
 
 def phone(value: str, rules: WriteRules) -> str:
     """``value`` in E.164; ``ValueError`` when it cannot be a phone number."""
-    from cdp.identity import normalise_phone
-
     number = normalise_phone(value, rules.phone_country_code)
     if number is None:
         raise ValueError(f"{_quoted(value)} is not a phone number (expected E.164 such as +31612345678, or a "
@@ -293,8 +292,6 @@ def _phones(values: pa.Array, calling_code: str) -> pa.Array:
     already in E.164 that ``normalise_phone`` keeps as they are (most of a clean export)
     are recognised by one regular expression; only the others go through the normaliser,
     which takes about ten times as long."""
-    from cdp.identity import NATIONAL_NUMBER_DIGITS, normalise_phones
-
     e164 = pc.match_substring_regex(values, r"^\+[1-9][0-9]{7,14}$")
     for code, digits in NATIONAL_NUMBER_DIGITS.items():  # countries whose numbers have a fixed length
         theirs = pc.starts_with(values, "+" + code)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from cdp import contact_policy
+from cdp import campaign_report, contact_policy
 from cdp.campaigns import Audience, Campaign, Campaigns, CampaignSpec, ResponseInput, ResponseResult
 from cdp.contact_policy import ContactPolicy
 from cdp.fair_share import run_sync
@@ -71,8 +71,6 @@ async def record(ctx: Context, campaign_id: str, responses: Sequence[ResponseInp
 
 async def report(ctx: Context, campaign_id: str, at: datetime | None) -> Any:
     """The performance report of one campaign (``cdp.campaign_report``)."""
-    from cdp import campaign_report
-
     def run() -> Any:
         authorise_target(ctx, campaign_id)  # its figures count who matched the target
         return campaign_report.report(service(ctx), campaign_id, at)
