@@ -79,6 +79,7 @@ def run(customers: int, seed: int, consents: int, sample: int, out: Path, buffer
     from cdp.campaigns import CampaignSpec, WavePlan
     from cdp.settings import Settings
     from cdp.store import open_store
+    from graph.clock import utc_now
     from graph.store import node_op, relationship_op
 
     source = _store(out, customers, seed, buffer_pool_mb)
@@ -98,7 +99,7 @@ def run(customers: int, seed: int, consents: int, sample: int, out: Path, buffer
         data = analytics.data()
         results["projection_build_seconds"] = round(time.perf_counter() - started, 2)
         _say(f"projection: {results['projection_build_seconds']} s")
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = utc_now()
         rng = np.random.default_rng(seed)
         active = np.flatnonzero(data.base() & (data.customers["status"] == "ACTIVE").to_numpy())
         chosen = data.ids.to_numpy()[rng.choice(active, min(consents, len(active)), replace=False)].tolist()
