@@ -160,6 +160,7 @@ def run(customers: int, seed: int, writes: int, previews: int, lookups: int, out
     from cdp.analytics import Analytics
     from cdp.settings import Settings
     from cdp.store import open_store
+    from graph.clock import utc_now
 
     path = _store(out, customers, seed, buffer_pool_mb)
     settings = Settings(db_path=path, buffer_pool_mb=buffer_pool_mb)
@@ -191,7 +192,7 @@ def run(customers: int, seed: int, writes: int, previews: int, lookups: int, out
 
         rng = random.Random(seed)
         refresh, write_s, feature_s = [], [], []
-        at = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=1)
+        at = utc_now() - timedelta(hours=1)
         run_tag = datetime.now().strftime("%H%M%S")
         for i in range(writes):
             ids = rng.sample(list(data.ids), 1000)

@@ -91,7 +91,7 @@ def run(customers: int, seed: int, contacts: int, repeats: int, responses: int, 
         buffer_pool_mb: int, keep: bool) -> dict:
     from cdp.analytics import Analytics
     from cdp.campaign_report import report
-    from cdp.campaigns import CampaignSpec, Campaigns, ResponseInput, WavePlan
+    from cdp.campaigns import CampaignSpec, ResponseInput, WavePlan
     from cdp.settings import Settings
     from cdp.store import open_store
 
@@ -108,7 +108,7 @@ def run(customers: int, seed: int, contacts: int, repeats: int, responses: int, 
     try:
         results["campaign_nodes_before"] = store.counts().get("Campaign")
         analytics = Analytics(store, settings)
-        campaigns = Campaigns(store, analytics)
+        campaigns = analytics.campaigns
         gc.collect()
         _say("building the projection")
         started = time.perf_counter()

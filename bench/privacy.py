@@ -76,9 +76,10 @@ def run(customers: int, seed: int, consents: int, sample: int, out: Path, buffer
 
     from cdp import consent, customer_export, erasure
     from cdp.analytics import Analytics
-    from cdp.campaigns import CampaignSpec, Campaigns, WavePlan
+    from cdp.campaigns import CampaignSpec, WavePlan
     from cdp.settings import Settings
     from cdp.store import open_store
+    from graph.clock import utc_now
     from graph.store import node_op, relationship_op
 
     source = _store(out, customers, seed, buffer_pool_mb)
@@ -98,7 +99,7 @@ def run(customers: int, seed: int, consents: int, sample: int, out: Path, buffer
         data = analytics.data()
         results["projection_build_seconds"] = round(time.perf_counter() - started, 2)
         _say(f"projection: {results['projection_build_seconds']} s")
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = utc_now()
         rng = np.random.default_rng(seed)
         active = np.flatnonzero(data.base() & (data.customers["status"] == "ACTIVE").to_numpy())
         chosen = data.ids.to_numpy()[rng.choice(active, min(consents, len(active)), replace=False)].tolist()
@@ -126,7 +127,7 @@ def run(customers: int, seed: int, consents: int, sample: int, out: Path, buffer
              f"{results['refresh_after_consents_seconds']} s, table {times}")
 
         # 3. The audience of every active customer through the full policy, consents included.
-        campaigns = Campaigns(store, analytics)
+        campaigns = analytics.campaigns
         broad = campaigns.create(CampaignSpec(name="Bench: privacy audience", offers=OFFERS,
                                               waves=(WavePlan("SMS"),), target_definition=EVERY_ACTIVE,
                                               control_share=0.1), now=now)

@@ -147,7 +147,7 @@ def engine_run(customers: int = 20_000, seed: int = 42, days: int = 180, k: int 
 
     from bench.bulk import bulk_load
     from cdp.analytics import Analytics
-    from cdp.projection import utc_now
+    from graph.clock import utc_now
     from cdp.recommendations import holdout_quality
     from cdp.settings import Settings
     from cdp.store import open_store

@@ -2,10 +2,14 @@
 
 ``Analytics(store, settings)`` owns the live analytic projection
 (``cdp.projection``) and the services computed on it on demand: segments
-(``cdp.segments``), value analysis (``cdp.value``) and predictive models
-(``cdp.scoring``). The app builds one and hands it to every request through the
-GraphQL context (``resolvers.context.Context.analytics``); the CLI and the
-benchmarks build their own.
+(``cdp.segments``), value analysis (``cdp.value``), predictive models
+(``cdp.scoring``), channels, recommendations and campaigns. The app builds one and
+hands it to every request through the GraphQL context
+(``resolvers.context.Context.analytics``); the CLI and the benchmarks build their own.
+
+It is the composition root of the analytics: the one place that wires them. Each
+service gets exactly the parts it uses (the store, the snapshot function, another
+service, a score function), never the ``Analytics`` that built it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ from cdp.projection import Projection, ProjectionData
 from cdp.settings import Settings
 from graph.store import GraphStore
 
-if TYPE_CHECKING:  # the services import pandas/scikit-learn: load them on first use
+# The services import pandas, SciPy and scikit-learn (seconds at start): each property
+# imports its service on first use, so a command that needs none of them (``cdp privacy
+# export``, ``cdp quality``) does not pay for them. These are the deferred imports below.
+if TYPE_CHECKING:
     import numpy as np
 
     from cdp.campaigns import Campaigns
@@ -59,16 +66,16 @@ class Analytics:
     @cached_property
     def features(self) -> FeatureFrame:
         """The per-customer feature frame, kept current with the projection."""
-        from cdp.features import FeatureFrame
+        from cdp.features import FeatureFrame  # deferred: see the module's imports
 
         return FeatureFrame(self.projection)
 
     @cached_property
     def models(self) -> ModelRegistry:
         """Predictive models (churn, lifetime value, propensity): training, cards, scores of everyone."""
-        from cdp.scoring import ModelRegistry
+        from cdp.scoring import ModelRegistry  # deferred: see the module's imports
 
-        return ModelRegistry(self, self.settings)
+        return ModelRegistry(self.projection, self.features, self.settings)
 
     def score_column(self, name: str, data: ProjectionData) -> np.ndarray:
         """Per-row scores ``name`` (``churn_risk``, ``lifetime_value``, ``propensity:<product>``)
@@ -84,37 +91,40 @@ class Analytics:
     @cached_property
     def segments(self) -> SegmentEngine:
         """Rule segments: evaluation on the projection (cached per data version) and saved segments."""
-        from cdp.segments import SegmentEngine
+        from cdp.segments import SegmentEngine  # deferred: see the module's imports
 
         return SegmentEngine(self.store, self.data, self.score_column)
 
     @cached_property
     def value(self) -> ValueAnalysis:
         """Value segmentation (concentration, tiers, RFM, clusters), cached per data version."""
-        from cdp.value import ValueAnalysis
+        from cdp.value import ValueAnalysis  # deferred: see the module's imports
 
         return ValueAnalysis(self.projection, self.features, recency_kinds=self.settings.rfm_recency_kinds)
 
     @cached_property
     def channels(self) -> ChannelChoices:
         """Next-best channel and time per customer, rebuilt once per data version."""
-        from cdp.channel_choice import ChannelChoices
+        from cdp.channel_choice import ChannelChoices  # deferred: see the module's imports
 
         return ChannelChoices(self.projection)
 
     @cached_property
     def recommendations(self) -> RecommendationEngine:
         """Next-best offers with their channel and time, on the live projection."""
-        from cdp.recommendations import RecommendationEngine
+        from cdp.recommendations import RecommendationEngine  # deferred: see the module's imports
 
-        return RecommendationEngine(self)
+        # The models load on the first propensity asked for, not when the engine is built.
+        return RecommendationEngine(self.store, self.data, self.channels,
+                                    propensities=lambda rows, data: self.models.propensity_rows(rows, data),
+                                    check=self.cancellation.check)
 
     @cached_property
     def campaigns(self) -> Campaigns:
         """Campaigns: audiences under the contact policy, wave launches, responses."""
-        from cdp.campaigns import Campaigns
+        from cdp.campaigns import Campaigns  # deferred: see the module's imports
 
-        return Campaigns(self.store, self)
+        return Campaigns(self.store, self.data, self.segments, self.recommendations)
 
     def close(self) -> None:
         """Stop following the store, and cancel long computations still running (they raise

@@ -21,11 +21,12 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from cdp.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from cdp.permissions import PARTNER_OPERATIONS
+from cdp.permissions import PARTNER_OPERATIONS, PERSONAL_ATTRIBUTE_KEYS
 from cdp.principal import METRICS_SCOPE, PERSONAL_DATA_SCOPE, PERSONAL_FIELD_SCOPE_PREFIX, Principal, Role
+from graph.clock import utc_now
 from graph.store import GraphStore
 
 KEY_PREFIX = "cdp"
@@ -66,7 +67,8 @@ class ApiKey:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    """Now, to the second: the precision key times are stored and shown with."""
+    return utc_now().replace(microsecond=0)
 
 
 def _hash(secret: str) -> str:
@@ -83,8 +85,6 @@ def parse_key(text: str) -> tuple[str, str]:
 
 def check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
     """``scopes`` checked against the known ones (``personal_data``, ``personal:<field>``, ``metrics``)."""
-    from cdp.permissions import PERSONAL_ATTRIBUTE_KEYS
-
     out = []
     for scope in scopes:
         field = scope.removeprefix(PERSONAL_FIELD_SCOPE_PREFIX)
@@ -201,7 +201,7 @@ class KeyVerifier:
         key = ApiKey.from_row(row)
         if key.revoked_at is not None:
             raise Unauthenticated(f"API key {key_id} was revoked")
-        if not key.usable_at(now or datetime.now(timezone.utc).replace(tzinfo=None)):
+        if not key.usable_at(now or utc_now()):
             raise Unauthenticated(f"API key {key_id} has expired")
         return key.principal()
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from cdp.errors import CdpError
 from cdp.principal import Principal
 from cdp.request_context import current_request_id
+from graph.clock import utc_now
 
 
 class AuditUnavailable(CdpError):
@@ -78,7 +79,7 @@ class AuditLog:
                customers: Iterable[str] = (), fields: Iterable[str] = (), outcome: str = "ok",
                at: datetime | None = None) -> AuditRecord:
         """Append one record and return it. Raises ``AuditUnavailable`` when the file cannot be written."""
-        when = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        when = (at or utc_now().replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
         record = AuditRecord(at=when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                              principal=principal.id, role=principal.role.value, action=action,
                              operation=operation, customers=sorted(set(customers)), fields=sorted(set(fields)),

@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cdp.projection import utc_now
+from graph.clock import utc_now
 
 if TYPE_CHECKING:
     from cdp.campaigns import Campaign, Campaigns

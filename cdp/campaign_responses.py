@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cdp.campaigns import RESPONSE_KINDS, ResponseInput
 from cdp.errors import InvalidInput
+from graph.clock import naive_utc
 
 COLUMNS = ("customer_id", "response", "at", "revenue", "wave")
 REQUIRED = ("customer_id", "response")
@@ -76,8 +77,7 @@ def _item(path: Path, row: int, record: dict[str, Any], now: datetime) -> Respon
             at = datetime.fromisoformat(text("at").replace("Z", "+00:00"))
         except ValueError:
             raise bad("at", f"{text('at')!r} is not an ISO 8601 time") from None
-        if at.tzinfo is not None:
-            at = at.astimezone(timezone.utc).replace(tzinfo=None)
+        at = naive_utc(at)
     revenue = None
     if text("revenue"):
         try:

@@ -46,8 +46,9 @@ import threading
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Callable
 from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -55,9 +56,10 @@ import pyarrow as pa
 
 from cdp import catalog_rules, consent, contact_policy
 from cdp.contact_policy import ContactPolicy
-from cdp.errors import Conflict, InvalidInput, NotFound
-from cdp.projection import ProjectionData, utc_now
-from cdp.segments import parse_definition, personal_uses
+from cdp.errors import Conflict, InvalidInput, NotFound, require_analytics
+from cdp.projection import ProjectionData
+from cdp.segments import SegmentEngine, parse_definition, personal_uses
+from graph.clock import utc_now
 from graph.model import CAMPAIGN_PURPOSE_VALUES
 from graph.store import GraphStore, WriteOp, node_op, relationship_op, unlink_op
 
@@ -279,13 +281,39 @@ def stable_uniform(campaign_id: str, ids: np.ndarray, salt: str = "control") -> 
     return (hashed >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-class Campaigns:
-    """Campaigns of one store, built on the live analytics (``cdp.analytics.Analytics``)."""
+class OfferValues(Protocol):
+    """What campaigns need of the recommendation engine (``cdp.recommendations``): the
+    value of each of a campaign's offers to each customer, to pick the best."""
 
-    def __init__(self, store: GraphStore, analytics: Any) -> None:
+    def expected_values(self, rows: np.ndarray, products: list[str], at: datetime | None = None,
+                        data: ProjectionData | None = None) -> np.ndarray: ...
+
+
+class Campaigns:
+    """Campaigns of one store.
+
+    ``data``: the live projection snapshot (``cdp.analytics.Analytics.data``); ``segments``:
+    the segment engine (saved targets, evaluation); ``offers``: the recommendation engine's
+    offer values. The app wires them (``cdp.analytics``); without them (None) campaigns and
+    their members can be read, and anything needing an audience raises ``ConfigurationError``.
+    """
+
+    def __init__(self, store: GraphStore, data: Callable[[], ProjectionData] | None = None,
+                 segments: SegmentEngine | None = None, offers: OfferValues | None = None) -> None:
         self.store = store
-        self.analytics = analytics
+        self._data = data
+        self._segments = segments
+        self._offer_values = offers
         self._lock = threading.Lock()  # one launch or response batch at a time
+
+    def data(self) -> ProjectionData:
+        """The live projection snapshot; ``ConfigurationError`` when these campaigns have none."""
+        return require_analytics(self._data)()
+
+    @property
+    def segments(self) -> SegmentEngine:
+        """The segment engine; ``ConfigurationError`` when these campaigns have none."""
+        return require_analytics(self._segments)
 
     # ------------------------------------------------------------ reading
 
@@ -318,7 +346,7 @@ class Campaigns:
         creates, previews, launches or downloads a campaign uses its target's conditions."""
         if target_definition is not None:
             return personal_uses(target_definition, "targetDefinition")
-        segment = self.analytics.segments.get(target_segment) if target_segment is not None else None
+        segment = self.segments.get(target_segment) if target_segment is not None else None
         return personal_uses(segment.definition, "targetSegment.definition") if segment is not None else {}
 
     # builtins.list: in this class `list` is the method Campaigns.list
@@ -371,7 +399,7 @@ class Campaigns:
             if not self.store.nodes("Segment", [spec.target_segment]):
                 raise InvalidInput(f"no saved segment {spec.target_segment!r}", field="targetSegment")
         else:
-            parse_definition(spec.target_definition, self.analytics.data(), "targetDefinition")
+            parse_definition(spec.target_definition, self.data(), "targetDefinition")
         if spec.offer_choice not in OFFER_CHOICES:
             raise InvalidInput(f"offerChoice must be one of {', '.join(OFFER_CHOICES)}", field="offerChoice")
         if not spec.offers:
@@ -462,18 +490,18 @@ class Campaigns:
         return self._audience(campaign, campaign.wave(wave), at or utc_now())
 
     def _audience(self, campaign: Campaign, wave: Wave, at: datetime) -> Audience:
-        data = self.analytics.data()
+        data = self.data()
         excluded: dict[str, int] = {}
         if wave.number == 1:
             definition = campaign.target_definition
             if campaign.target_segment is not None:
-                segment = self.analytics.segments.get(campaign.target_segment)
+                segment = self.segments.get(campaign.target_segment)
                 if segment is None:
                     raise InvalidInput(f"the target segment {campaign.target_segment!r} was deleted",
                                        field="targetSegment")
                 definition = segment.definition
             # the principal asking was authorised for the target (``target_uses``) by the caller
-            evaluation = self.analytics.segments.evaluate(definition, now=at, authorise=None)
+            evaluation = self.segments.evaluate(definition, now=at, authorise=None)
             data = evaluation.data
             candidates = evaluation.member_rows()
             offers_of: np.ndarray | None = None
@@ -531,7 +559,7 @@ class Campaigns:
             return out
         by_rank = np.ones(len(rows), dtype=bool)
         if campaign.offer_choice == "EXPECTED_VALUE" and len(campaign.offers) > 1:
-            values = self.analytics.recommendations.expected_values(rows, list(campaign.offers), at, data)
+            values = require_analytics(self._offer_values).expected_values(rows, list(campaign.offers), at, data)
             # argmax takes the first of equal values: the better-ranked offer wins ties.
             best = np.argmax(values, axis=1)
             ok = np.isfinite(values[np.arange(len(rows)), best])
@@ -730,7 +758,7 @@ class Campaigns:
         if campaign.wave(wave).launched_at is None:
             raise Conflict(f"wave {wave} of {campaign_id} has not been launched", field="wave")
         contacts = self.store.campaign_contacts(campaign_id, wave).sort_by("customer")
-        data = self.analytics.data()
+        data = self.data()
         rows = data.rows_of(contacts.column("customer").to_pylist())
         frame = data.customers
 

@@ -43,7 +43,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from cdp.errors import InvalidInput, NotFound
-from cdp.projection import ProjectionData, subscriptions_held, utc_now
+from cdp.projection import ProjectionData, subscriptions_held
+from graph.clock import utc_now
 from graph.model import ACCOUNT_TYPE_VALUES, ELIGIBLE_CONTRACT_VALUES, TIER_VALUES
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op, unlink_op
 

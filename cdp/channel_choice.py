@@ -36,7 +36,8 @@ import pandas as pd
 
 from cdp.consent import ConsentTable
 from cdp.features import DAY_US
-from cdp.projection import Projection, ProjectionData, utc_now
+from cdp.projection import Projection, ProjectionData
+from graph.clock import utc_now
 
 #: Pseudo-offers pulling a customer's response rate toward the channel's rate.
 PRIOR_OFFERS = 4.0

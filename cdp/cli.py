@@ -38,11 +38,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cdp import exit_status
+from cdp.audit import AuditLog
 from cdp.display_format import iso
-from cdp.errors import CdpError, Conflict
+from cdp.errors import CdpError, Conflict, NotConfirmed, PortInUse, StoreLocked, StoreUnavailable, Unauthenticated
 from cdp.exit_status import ExitStatus
+from cdp.principal import cli_principal
 from cdp.progress_report import Progress
+from cdp.request_log import configure_logging
 from cdp.settings import Settings
+from graph.clock import naive_utc, utc_now, utc_today
+
+# Each command imports the modules it runs inside its function: the store drivers, pandas,
+# scikit-learn and the GraphQL schema take seconds to load, and ``cdp --help`` or a command
+# that needs none of them should not wait for them. Only light modules are imported above.
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -72,7 +81,7 @@ def _generate(customers: int, seed: int) -> DemoData:
     try:
         # Dated as of today, so "the last 90 days" of the docs' examples hold the demo's recent
         # activity (ongoing complaints, the latest campaign) whenever the demo is loaded.
-        data = demo.generate(customers, seed=seed, as_of=datetime.now(timezone.utc).date(), progress=progress)
+        data = demo.generate(customers, seed=seed, as_of=utc_today(), progress=progress)
     finally:
         bar.close()
     return data
@@ -140,8 +149,6 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
               + ("stop the server and run " if settings.backend == "ladybug" else "run ")
               + "`cdp keys create --role admin --name <you>` (it prints the key once), or restart with "
               "`cdp serve --dev-key` (prints an admin key for development)", file=sys.stderr)
-    from cdp.request_log import configure_logging
-
     from cdp.http_connection import protocol_with_header_timeout
 
     configure_logging(settings.log_format, args.log_level)
@@ -182,8 +189,6 @@ def _check_port(host: str, port: int) -> None:
     import errno
     import socket
 
-    from cdp.errors import PortInUse
-
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -204,7 +209,6 @@ def _has_usable_key(settings: Settings) -> bool:
     (docs/operations.md), and the warning this check feeds would be a guess."""
     from cdp import api_keys
     from cdp.command_store import open_for
-    from cdp.errors import StoreUnavailable
 
     try:
         store = open_for(settings, "create", command="cdp serve")
@@ -213,7 +217,7 @@ def _has_usable_key(settings: Settings) -> bool:
             return True
         raise
     try:
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = utc_now()
         return any(key.usable_at(now) for key in api_keys.list_keys(store))
     finally:
         store.close()
@@ -224,7 +228,6 @@ def _development_key(settings: Settings) -> str:
     while it still works, else a new admin key (written there, readable by the owner only)."""
     from cdp.api_keys import KeyVerifier, create_key
     from cdp.command_store import open_for
-    from cdp.errors import Unauthenticated
 
     path = settings.dev_key_path
     store = open_for(settings, "create", command="cdp serve --dev-key")
@@ -249,9 +252,6 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import datetime
 
     from cdp import api_keys
-    from cdp.audit import AuditLog
-    from cdp.errors import StoreLocked
-    from cdp.principal import cli_principal
 
     if args.action == "create":
         expires = None
@@ -260,7 +260,7 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
                 expires = datetime.fromisoformat(args.expires)
             except ValueError:
                 raise CdpError(f"--expires: expected an ISO date or time, got {args.expires!r}") from None
-            expires = expires.replace(tzinfo=None)
+            expires = naive_utc(expires)
     try:
         store = _open(args, settings)
     except StoreLocked:
@@ -290,7 +290,7 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
                   file=sys.stderr)
         elif args.action == "list":
             for key in api_keys.list_keys(store):
-                state = "revoked" if key.revoked_at else "expired" if not key.usable_at(datetime.utcnow()) \
+                state = "revoked" if key.revoked_at else "expired" if not key.usable_at(utc_now()) \
                     else "active"
                 extra = " ".join(filter(None, [
                     f"scopes={','.join(key.scopes)}" if key.scopes else "",
@@ -315,9 +315,6 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     import json
     from dataclasses import asdict
-    from datetime import datetime, timezone
-
-    from cdp.audit import AuditLog
 
     since = None
     if args.since:
@@ -448,7 +445,6 @@ def _cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import datetime, timezone
 
     from cdp import customer_merge, identity
     from cdp.profile import load_policy
@@ -473,7 +469,7 @@ def _cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  refused, {reason}: {n:,}", file=sys.stderr)
         if args.dry_run or not merges:
             return 0
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = utc_now()
         with Progress("merging", len(merges), unit="merges") as bar:
             outcome = customer_merge.apply(store, policy, merges, now, progress=bar.update)
         print(f"cdp: merged {outcome.customers_merged:,} customers into {outcome.merges:,}, moved "
@@ -486,7 +482,6 @@ def _cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
     import json
     from dataclasses import asdict
-    from datetime import datetime, timezone
 
     from cdp import quality
     from cdp.profile import load_policy
@@ -494,7 +489,7 @@ def _cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
     policy = load_policy(settings.profile_policy_path)
     store = _open(args, settings)
     try:
-        report = quality.report(store, policy, datetime.now(timezone.utc).replace(tzinfo=None))
+        report = quality.report(store, policy, utc_now())
     finally:
         store.close()
     def moment(value: object) -> str:
@@ -531,12 +526,11 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_campaigns(args: argparse.Namespace, settings: Settings) -> int:
     """``cdp campaigns list | audience | launch | export | responses`` (docs/campaigns.md)."""
     import json
-    from datetime import datetime, timezone
 
     from cdp import campaign_responses, contact_lists
     from cdp.analytics import Analytics
 
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = utc_now()
     store = _open(args, settings)
     analytics = Analytics(store, settings)
     try:
@@ -576,14 +570,11 @@ def _cmd_campaigns(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_privacy(args: argparse.Namespace, settings: Settings) -> int:
     """``cdp privacy export | erase`` (docs/privacy.md), audited as the CLI principal."""
     import json
-    from datetime import datetime, timezone
 
     from cdp import customer_export, erasure
     from cdp.analytics import Analytics
-    from cdp.audit import AuditLog
-    from cdp.principal import cli_principal
 
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = utc_now()
     audit = AuditLog(settings.audit_log_path)
     principal = cli_principal()
     store = _open(args, settings)
@@ -637,7 +628,7 @@ def _moment(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an ISO date or time such as 2026-09-01, got {text!r}") from None
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo is not None else value
+    return naive_utc(value)
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -670,8 +661,6 @@ def _open(args: argparse.Namespace, settings: Settings) -> GraphStore:
 def _confirm(args: argparse.Namespace, question: str) -> None:
     """Ask ``question`` on the terminal unless ``--yes`` was given. Raises ``NotConfirmed`` for
     any answer but yes, and when there is no terminal to ask (scripts pass ``--yes``)."""
-    from cdp.errors import NotConfirmed
-
     if args.yes:
         return
     if not sys.stdin.isatty():
@@ -856,8 +845,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cdp`` command; returns the exit status (``cdp.exit_status``).
 
     A reader that closes the pipe early (``cdp stats | head -1``) ends the command quietly."""
-    from cdp import exit_status
-
     try:
         settings = Settings.from_env()
         args = parser(settings).parse_args(argv)

@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from cdp.erased_customers import customer_to_record
+from cdp.erasure import ERASED
 from cdp.errors import Forbidden, InvalidInput
 from cdp.permissions import DATA_SHARING
 from cdp.principal import Principal, Role
@@ -330,8 +331,6 @@ class ConsentTable:
 def unprofiled(data: ProjectionData, at: datetime, consents: ConsentTable | None = None) -> np.ndarray:
     """Per customer row of ``data``: True when the customer's data may not be used for scores,
     rankings or recommendations: PROFILING refused at ``at``, or the customer was erased."""
-    from cdp.erasure import ERASED
-
     status = data.customers["status"].astype(object).to_numpy() if "status" in data.customers \
         else np.full(data.size, None, dtype=object)
     return (consents or ConsentTable(data, at)).purpose_refused(PROFILING) | (status == ERASED)

@@ -27,21 +27,38 @@ from __future__ import annotations
 import logging
 import math
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cdp import consent
 from cdp.errors import CdpError, NotFound
 from graph.store import GraphStore
 
+if TYPE_CHECKING:  # types only: the services load pandas and scikit-learn
+    from cdp.scoring import ModelRegistry
+    from cdp.segments import SegmentEngine
+
 log = logging.getLogger(__name__)
+
+
+class CustomerAnalytics(Protocol):
+    """What an export reads of the app's analytics (``cdp.analytics.Analytics``): saved
+    segments and their evaluation, and the model scores."""
+
+    @property
+    def segments(self) -> SegmentEngine: ...
+
+    @property
+    def models(self) -> ModelRegistry: ...
+
 
 #: Version of the document's layout (bumped when keys change meaning).
 FORMAT_VERSION = 1
 
 
-def export(store: GraphStore, customer_id: str, now: datetime, analytics: Any | None = None) -> dict[str, Any]:
-    """The export document of ``customer_id`` as of ``now`` (naive UTC); ``analytics`` (a
-    ``cdp.analytics.Analytics``, optional) adds segments and scores.
+def export(store: GraphStore, customer_id: str, now: datetime,
+           analytics: CustomerAnalytics | None = None) -> dict[str, Any]:
+    """The export document of ``customer_id`` as of ``now`` (naive UTC); ``analytics`` (the
+    app's, optional) adds segments and scores.
 
     Raises ``NotFound`` for an unknown customer; store errors propagate.
     """
@@ -82,7 +99,7 @@ def export(store: GraphStore, customer_id: str, now: datetime, analytics: Any | 
     return document
 
 
-def _segments(analytics: Any, customer_id: str) -> list[dict[str, str]]:
+def _segments(analytics: CustomerAnalytics, customer_id: str) -> list[dict[str, str]]:
     """Saved segments the customer belongs to now; a definition that no longer evaluates is skipped."""
     out = []
     engine = analytics.segments
@@ -96,7 +113,7 @@ def _segments(analytics: Any, customer_id: str) -> list[dict[str, str]]:
     return out
 
 
-def _scores(analytics: Any, customer_id: str) -> dict[str, Any] | None:
+def _scores(analytics: CustomerAnalytics, customer_id: str) -> dict[str, Any] | None:
     """The customer's model scores, or None when no model is trained."""
     models = analytics.models
     if not models.cards():

@@ -8,7 +8,7 @@ layer and later analytics agree on one definition.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import Any
 
@@ -87,26 +87,14 @@ def months_before(today: date, months: int) -> date:
 
 
 @dataclass(frozen=True)
-class CustomerCriteria:
-    """What a client may ask ``customers(where:)`` for, before translation to a store filter."""
+class CustomerCriteria(CustomerFilter):
+    """What a client may ask ``customers(where:)`` for: the store's one customer filter
+    (``graph.queries.CustomerFilter``, every condition the store evaluates) plus a tenure
+    range in whole months, which only becomes a join-date range against today
+    (``customer_filter``)."""
 
-    ids: tuple[str, ...] | None = None
-    tiers: tuple[str, ...] | None = None
-    statuses: tuple[str, ...] | None = None
-    cities: tuple[str, ...] | None = None
-    countries: tuple[str, ...] | None = None
-    name_contains: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    holds_product: str | None = None
-    holds_category: str | None = None
-    account_type: str | None = None
     tenure_min_months: int | None = None
     tenure_max_months: int | None = None
-    spend_min: float | None = None
-    spend_max: float | None = None
-    joined_from: date | None = None
-    joined_to: date | None = None
 
 
 #: Criteria and sort keys that read a personal field, by the GraphQL name of the field they read.
@@ -157,13 +145,9 @@ def customer_filter(criteria: CustomerCriteria, today: date) -> CustomerFilter:
     if criteria.tenure_min_months is not None:
         bound = months_before(today, criteria.tenure_min_months)
         joined_to = min(joined_to, bound) if joined_to else bound
-    return CustomerFilter(
-        ids=criteria.ids, tiers=criteria.tiers, statuses=criteria.statuses, cities=criteria.cities,
-        countries=criteria.countries, name_contains=criteria.name_contains or None,
-        email=criteria.email, phone=criteria.phone, joined_from=joined_from, joined_to=joined_to,
-        holds_product=criteria.holds_product, holds_category=criteria.holds_category,
-        account_type=criteria.account_type, spend_min=criteria.spend_min, spend_max=criteria.spend_max,
-    )
+    store_filter = CustomerFilter(**{f.name: getattr(criteria, f.name) for f in fields(CustomerFilter)})
+    return replace(store_filter, name_contains=criteria.name_contains or None,
+                   joined_from=joined_from, joined_to=joined_to)
 
 
 def check_sort(field: str) -> str:

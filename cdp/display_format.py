@@ -3,7 +3,7 @@
 Times: ISO 8601 with the UTC offset, ``2026-12-07T15:54:00+00:00``, the one format.
 Numbers: thousands separated, never in exponent notation (``20,000``, not ``2e+04``).
 
-cdp keeps times as naive UTC internally (``cdp.projection.utc_now``); a naive time
+cdp keeps times as naive UTC internally (``graph.clock``); a naive time
 given here is read as UTC.
 """
 

@@ -8,11 +8,14 @@ logged with its traceback and reaches clients only as ``INTERNAL_SERVER_ERROR``.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from graph.errors import CdpError, Conflict, InvalidInput, StoreError, StoreLocked, StoreUnavailable
 
 __all__ = [
     "CdpError", "Conflict", "ConfigurationError", "InvalidInput", "NotConfirmed", "NotFound",
     "PortInUse", "ShuttingDown", "StoreError", "StoreLocked", "StoreMissing", "StoreUnavailable", "Unauthenticated", "Forbidden",
+    "require_analytics",
 ]
 
 
@@ -26,6 +29,20 @@ class ConfigurationError(CdpError):
     """A setting is missing or contradictory."""
 
     code = "CONFIGURATION_ERROR"
+
+
+_Part = TypeVar("_Part")
+
+
+def require_analytics(part: _Part | None) -> _Part:
+    """``part`` (the app's ``cdp.analytics.Analytics``, or one of its services) when it is
+    there: the one guard of every operation that needs the app's analytics (segments,
+    scores, value, offers, campaign audiences, relationship management). Raises
+    ``ConfigurationError`` (``CONFIGURATION_ERROR``, docs/errors.md) when it is None: a
+    context or service built without them (an app always builds them)."""
+    if part is None:
+        raise ConfigurationError("analytics are not available in this context (the app was built without them)")
+    return part
 
 
 class ShuttingDown(CdpError):

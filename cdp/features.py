@@ -31,7 +31,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from cdp.projection import Projection, ProjectionData, subscriptions_held, utc_now
+from cdp.projection import Projection, ProjectionData, _upsert_rows, subscriptions_held
+from graph.clock import utc_now
 from graph.model import CONTRACT_TYPE_VALUES, PAYMENT_METHOD_VALUES, PRODUCT_CATEGORY_VALUES
 
 DAY_US = 86_400_000_000
@@ -462,8 +463,6 @@ class FeatureFrame:
 def _replace_rows(frame: pd.DataFrame, fresh: pd.DataFrame, size: int) -> pd.DataFrame:
     """``frame`` grown to ``size`` rows with the rows of ``fresh`` replaced (by
     row index); columns only ``fresh`` has (a new custom attribute) are added."""
-    from cdp.projection import _upsert_rows
-
     for column in fresh.columns.difference(frame.columns):
         frame = frame.assign(**{column: pd.Series(np.nan, index=frame.index, dtype=fresh[column].dtype)
                                 if not isinstance(fresh[column].dtype, pd.CategoricalDtype)

@@ -47,9 +47,11 @@ from cdp.mapping import ATTRIBUTES_ITEM, Conversion, KeySpec, PropertyMapping, S
 from cdp.provenance import attribute_ops, identities_in, observation_ops, write_observations
 from cdp.write_rules import CUSTOMER_DEFAULTS, WriteRules, customer_column, id_problem, id_problems, \
     reserved_statuses, text_problem, text_problems
+from graph.clock import naive_utc, utc_now
 from graph.model import ARROW_TYPES, MODEL
 from graph.observation_ids import text_ids
 from graph.store import GraphStore, Row, WriteOp, node_op, relationship_op
+from graph.write_batch import last_per_key
 
 #: Rows per batch when reading a file without a store (``convert_batch``, the CLI's
 #: check of a file before it opens the store). An import's batches (one transaction
@@ -127,7 +129,7 @@ class ImportReport:
     total: int | None = None
     rejects_path: str | None = None
     warnings: list[str] = field(default_factory=list)
-    started_at: datetime = field(default_factory=lambda: _utcnow())
+    started_at: datetime = field(default_factory=utc_now)
     run_id: str | None = None
     writing: int = 0
     #: Mapped columns that ended up constant, collapsed or unused (``cdp.column_signal``).
@@ -405,7 +407,7 @@ class _Prefetch:
 
 def record_run(store: GraphStore, mapping: SourceMapping, report: ImportReport) -> str:
     """Write ``report`` as an ``ImportRun`` node (read by the data-quality report); return its id."""
-    finished = _utcnow()
+    finished = utc_now()
     run_id = f"{report.source}:{report.started_at:%Y%m%dT%H%M%S%f}"
     store.write([node_op("ImportRun", [{
         "id": run_id, "source": report.source, "file": report.file, "mapping": mapping.path,
@@ -415,10 +417,6 @@ def record_run(store: GraphStore, mapping: SourceMapping, report: ImportReport) 
     }])])
     report.run_id = run_id
     return run_id
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def import_rows(
@@ -1034,7 +1032,7 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
     for entity in mapping.entities:
         table = batch.nodes[entity.label].filter(pa.array(valid))
         if not len(keys[entity.label]) == valid_before == table.num_rows:  # an id may repeat: the last row wins
-            table = _last_per_key(table, ["id"])
+            table = last_per_key(table, ["id"])
         if entity.label == "Customer":
             table = _keep_status_and_tier(table, stored["Customer"])
         new, changed = _node_changes(table, stored[entity.label], [p.name for p in entity.properties])
@@ -1052,7 +1050,7 @@ def write_batch(store: GraphStore, mapping: SourceMapping, batch: ConvertedBatch
         if entity.label == "Customer" and entity.attributes:
             items[ATTRIBUTES_ITEM] = _attribute_ops(store, mapping, batch, valid, batch_time, ops)
     for rel in mapping.relationships:
-        table = _last_per_key(batch.relationships[rel.type].filter(pa.array(valid)), ["from", "to"])
+        table = last_per_key(batch.relationships[rel.type].filter(pa.array(valid)), ["from", "to"])
         existing = store.relationships(rel.type, _distinct(table.column("from")))
         changed, counts = _changes(table, ["from", "to"], existing, [p.name for p in rel.properties])
         items[rel.type] = counts
@@ -1185,9 +1183,9 @@ def _file_time(path: str) -> datetime:
     """When a file's records were observed, lacking an ``observed_at`` column: its
     modification time (naive UTC), so re-importing the file records the same times."""
     try:
-        return datetime.fromtimestamp(Path(path).stat().st_mtime, timezone.utc).replace(tzinfo=None)
+        return naive_utc(datetime.fromtimestamp(Path(path).stat().st_mtime, timezone.utc))
     except OSError:
-        return _utcnow()
+        return utc_now()
 
 
 def _observed_times(batch: ConvertedBatch, valid: np.ndarray, ids: pa.Array, batch_time: datetime) -> pa.Array:
@@ -1254,17 +1252,6 @@ def _check_endpoints(store: GraphStore, mapping: SourceMapping, batch: Converted
             rejects.append(Reject(batch.file, int(batch.rows[i]), batch.key_columns[rel_type][side], value,
                                   f"{rel_type} {side}: no {label} {value!r} in the store or in this batch",
                                   rel_type))
-
-
-def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
-    """Keep the last row for each key (a later row in a file wins), in row order."""
-    if len(keys) == 1 and pc.count_distinct(table.column(keys[0])).as_py() == table.num_rows:
-        return table
-    columns = [table.column(k).to_pylist() for k in keys]
-    last = {key: i for i, key in enumerate(zip(*columns))}
-    if len(last) == table.num_rows:
-        return table
-    return table.take(sorted(last.values()))
 
 
 def _changes(table: pa.Table, keys: list[str], stored: Mapping[Any, Row],

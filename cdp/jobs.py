@@ -28,7 +28,7 @@ from typing import Any
 from cdp.errors import CdpError
 from cdp.fair_share import HeavyLane
 from cdp.limits import Busy
-from cdp.projection import utc_now
+from graph.clock import utc_now
 
 log = logging.getLogger("cdp.jobs")
 

@@ -20,15 +20,18 @@ import re
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cdp.consent import STATUSES, parse_key
 from cdp.errors import InvalidInput
+from cdp.profile import check_key
 from cdp.provenance import CONTACT_KEYS, PROFILE_KEYS
 from cdp.write_rules import check_source
 from graph import model as m
+from graph.clock import naive_utc
 from graph.model import MODEL, Property
 
 #: Conversions by name. ``string``, ``upper`` and ``lower`` strip whitespace.
@@ -197,15 +200,6 @@ class Conversion:
         except ValueError:
             raise ValueError(f"not a date-time in format {self.format or 'ISO 8601'}") from None
         return naive_utc(value, self.timezone)
-
-
-def naive_utc(value: datetime, zone: str | None = None) -> datetime:
-    """``value`` as naive UTC: aware times are converted, naive ones are taken to be in ``zone`` (None: UTC)."""
-    if value.tzinfo is None:
-        if zone is None:
-            return value
-        value = value.replace(tzinfo=ZoneInfo(zone))
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -594,9 +588,6 @@ class _Parser:
 
     def attributes(self, raw: Any, where: tuple, label: str) -> tuple[PropertyMapping, ...]:
         """``[entity.attributes]``: attribute key -> column spec (text; consent keys take a status)."""
-        from cdp.consent import STATUSES, parse_key
-        from cdp.profile import check_key
-
         if label != "Customer":
             self.fail(where, f"attributes belong to customers: {label} has none (map them under the "
                              "Customer entity)")

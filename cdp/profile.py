@@ -23,6 +23,7 @@ from cdp.erased_customers import customer_to_record
 from cdp.errors import InvalidInput, NotFound
 from cdp.provenance import settle_rows, value_id
 from cdp.write_rules import CUSTOMER_CHECKS, WriteRules, check_customer_value, text_problem
+from graph.model import MODEL
 from graph.store import GraphStore, node_op, relationship_op
 
 Row = dict[str, Any]
@@ -207,8 +208,6 @@ def customer_fields(values: Iterable[Row], policy: ProfilePolicy, now: datetime)
     Only keys that are ``Customer`` properties (email, phone, city, ...) appear;
     a value that cannot be converted to the property's type is skipped.
     """
-    from graph.model import MODEL
-
     node = MODEL.node("Customer")
     out: dict[str, Any] = {}
     for attribute in profile(values, policy, now):

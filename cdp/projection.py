@@ -37,7 +37,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph import queries as Q
+from graph.clock import utc_now
 from graph.model import (
     ACCOUNT_STATUS_VALUES,
     ACCOUNT_TYPE_VALUES,
@@ -63,7 +64,7 @@ from graph.model import (
 )
 from graph.change_feed import FeedRead
 from graph.errors import StoreUnavailable
-from graph.store import Changes, GraphStore
+from graph.store import Changes, GraphStore, projection_schema
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +120,6 @@ def subscriptions_held(subscriptions: pd.DataFrame, t: np.ndarray | np.int64 | i
     cancelled = (subscriptions["status"] == "CANCELLED").to_numpy()
     nat = np.iinfo(np.int64).min
     return ((since == nat) | (since <= t)) & (((until == nat) & ~cancelled) | ((until != nat) & (until > t)))
-
-
-def utc_now() -> datetime:
-    """The current time as the store keeps it (naive UTC)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -467,8 +463,6 @@ def _read_parallel(store: GraphStore, slice_customers: int) -> tuple[pa.Table, d
 
 
 def _empty(fact: str) -> pa.Table:
-    from graph.store import projection_schema
-
     return projection_schema(fact).empty_table()
 
 

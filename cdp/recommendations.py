@@ -46,17 +46,28 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from cdp import catalog_rules, contact_policy
 from cdp.cancellation import never
 from cdp.collaborative import ItemCooccurrence, ItemRegression, Recommender, _minmax_rows, ranking_quality
 from cdp.consent import ConsentTable, trainable, unprofiled
 from cdp.errors import InvalidInput
-from cdp.projection import ProjectionData, subscriptions_held, utc_now
+from cdp.projection import ProjectionData, subscriptions_held
+from graph.clock import utc_now
+from graph.store import GraphStore
+
+if TYPE_CHECKING:
+    from cdp.channel_choice import ChannelChoices
+
+#: Trained propensities of customer rows of a snapshot: ``(product ids, rows x products)``,
+#: nan = not scored (``cdp.scoring.ModelRegistry.propensity_rows``); raises ``InvalidInput``
+#: (``ModelNotTrained``) while the propensity models are not trained.
+Propensities = Callable[[np.ndarray, ProjectionData], tuple[list[str], np.ndarray]]
 
 #: Months of margin an accepted offer is worth.
 MARGIN_MONTHS = 12
@@ -111,21 +122,30 @@ class Recommendation:
 
 
 class RecommendationEngine:
-    """Recommendations on the live projection of an ``Analytics``."""
+    """Recommendations on the live projection.
 
-    def __init__(self, analytics: Any) -> None:
-        self.analytics = analytics
+    ``store``: where the catalog rules and the contact policy are read; ``data``: the live
+    snapshot (``cdp.analytics.Analytics.data``); ``channels``: each customer's best channel
+    and time; ``propensities``: the trained propensity models' scores (None: none, the
+    collaborative probability alone); ``check``: called in long work, raises to stop it once
+    the app shuts down (``cdp.cancellation``). The app wires them (``cdp.analytics``).
+    """
+
+    def __init__(self, store: GraphStore, data: Callable[[], ProjectionData], channels: ChannelChoices,
+                 propensities: Propensities | None = None, check: Callable[[], None] = never) -> None:
+        self.store = store
+        self.data = data
+        self.channels = channels
+        self._propensity_rows = propensities
+        self.check = check
         self._lock = threading.Lock()
-        # Long work stops at its next check once the app shuts down (cdp.cancellation).
-        cancellation = getattr(analytics, "cancellation", None)
-        self.check: Callable[[], None] = cancellation.check if cancellation is not None else never
         self._state: tuple[ProjectionData, _State] | None = None
 
     # ------------------------------------------------------------ public
 
     def for_customer(self, customer_id: str, first: int = 5, at: datetime | None = None) -> list[Recommendation]:
         """The ``first`` best offers for one customer, best first (empty outside the base)."""
-        data = self.analytics.data()
+        data = self.data()
         row = data.row_of(customer_id)
         if row is None:
             return []
@@ -136,7 +156,7 @@ class RecommendationEngine:
         """The ``first`` best offers for each row of ``rows`` (customer rows of ``data``)."""
         if first < 1:
             raise InvalidInput("first must be at least 1", field="first")
-        data = data or self.analytics.data()
+        data = data or self.data()
         at = at or utc_now()
         state = self._current(data)
         out: list[list[Recommendation]] = []
@@ -150,7 +170,7 @@ class RecommendationEngine:
                      data: ProjectionData | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Batch ranking without explanations: ``(product index, expected value)``, each
         ``len(rows) x first`` (index -1 where fewer candidates); product order is ``data.products.index``."""
-        data = data or self.analytics.data()
+        data = data or self.data()
         at = at or utc_now()
         state = self._current(data)
         items = np.full((len(rows), first), -1, dtype=np.int64)
@@ -176,7 +196,7 @@ class RecommendationEngine:
         (``len(rows) x len(products)``; -inf where the catalog rules rule it out, the
         product is unknown, or the customer refused PROFILING (``cdp.consent.unprofiled``)). Used by
         campaigns to pick each customer's best offer."""
-        data = data or self.analytics.data()
+        data = data or self.data()
         at = at or utc_now()
         state = self._current(data)
         columns = pd.Index(state.products).get_indexer(products)
@@ -195,25 +215,21 @@ class RecommendationEngine:
         """Per customer row of ``data``: True when the customer gets no offers at all: MARKETING
         refused (under the contact policy's explicit purposes), PROFILING refused, or erased.
         Reads the contact policy (one small store read)."""
-        from cdp import contact_policy
-
-        policy = contact_policy.load(self.analytics.store)
+        policy = contact_policy.load(self.store)
         consents = ConsentTable(data, at)
         refused = consents.purpose_refused("MARKETING", None, policy.explicit_consent_purposes)
         return refused | unprofiled(data, at, consents)
 
     def calibration(self, data: ProjectionData | None = None) -> Calibration | None:
         """How the current collaborative probability was calibrated (fits the state if needed)."""
-        return self._current(data or self.analytics.data()).model.calibration_
+        return self._current(data or self.data()).model.calibration_
 
     # ------------------------------------------------------------ internals
 
     def _current(self, data: ProjectionData) -> _State:
         with self._lock:
             if self._state is None or self._state[0] is not data:
-                from cdp import catalog_rules
-
-                self._state = (data, _State.build(data, catalog_rules.read_rules(self.analytics.store),
+                self._state = (data, _State.build(data, catalog_rules.read_rules(self.store),
                                                   check=self.check))
             return self._state[1]
 
@@ -225,8 +241,6 @@ class RecommendationEngine:
         (for reasons), and the propensities (rows x products, nan where none).
         ``propensity=False`` leaves the propensity models out (the holdout evaluation: they are
         trained on what came after a past ``at``)."""
-        from cdp import catalog_rules
-
         if len(rows) <= SUBSET_ROWS:
             # A few customers: apply the rules to their rows only (O(their facts), not O(base)).
             view = data.subset(rows)
@@ -263,11 +277,10 @@ class RecommendationEngine:
     def _propensities(self, data: ProjectionData, rows: np.ndarray, state: _State) -> np.ndarray:
         """Trained propensities of ``rows`` (rows of ``data``) x ``state.products``; nan where none."""
         out = np.full((len(rows), len(state.products)), np.nan)
-        models = getattr(self.analytics, "models", None)
-        if models is None:
+        if self._propensity_rows is None:
             return out
         try:
-            products, matrix = models.propensity_rows(rows, data)
+            products, matrix = self._propensity_rows(rows, data)
         except InvalidInput:  # not trained
             return out
         column = pd.Index(state.products).get_indexer(products)
@@ -279,7 +292,7 @@ class RecommendationEngine:
               explain: bool) -> list[list[Recommendation]]:
         ev, probability, margin, upsell, offers, local, propensity = self._scores(data, state, rows, at)
         ev[self.withheld(data, at)[rows]] = -np.inf
-        channels = self.analytics.channels.current(data)
+        channels = self.channels.current(data)
         out = []
         for i, row in enumerate(rows):
             if i % 1_000 == 0:
@@ -634,8 +647,6 @@ class _State:
         """The state of ``data`` as of ``at`` (default now) with catalog ``rules``; ``collaborative``
         names the model behind the probability (``CollaborativeProbability.KINDS``). ``check`` is
         called between steps and raises to stop (``cdp.cancellation``: ShuttingDown)."""
-        from cdp import catalog_rules
-
         at = at or utc_now()
         products = list(data.products.index)
         names = list(data.products["name"]) if "name" in data.products else products
@@ -681,8 +692,6 @@ def holdout_quality(analytics: Any, at: datetime, until: datetime | None = None,
     value is that share x margin). ``probability`` ranks by the probability alone,
     ``expected_value`` as the engine does. Raises ValueError for an unknown kind.
     """
-    from cdp import catalog_rules
-
     data = analytics.data()
     until = until or utc_now()
     rules = catalog_rules.read_rules(analytics.store)

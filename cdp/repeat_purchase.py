@@ -41,7 +41,10 @@ from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from cdp.churn import open_accounts, open_subscription_accounts
+from cdp.consent import trainable
 from cdp.errors import InvalidInput
+from cdp.model_card import ModelCard
 
 #: Money events counted as purchases by default.
 PURCHASE_KINDS = ("PURCHASE", "TOP_UP")
@@ -176,8 +179,6 @@ def transactional(data, at: datetime) -> np.ndarray:
     """Per customer row of ``data``: True when the customer's value is transactional at ``at``:
     an open account, none of them postpaid or business (prepaid, pay-as-you-go, retail).
     These customers never close an account and have no recurring margin."""
-    from cdp.churn import open_accounts, open_subscription_accounts
-
     return (open_accounts(data, at) > 0) & (open_subscription_accounts(data, at) == 0)
 
 
@@ -201,8 +202,6 @@ def train(data, now: datetime, horizon_days: int = 730, annual_discount_rate: fl
     """
     import time
 
-    from cdp.consent import trainable
-    from cdp.model_card import ModelCard
 
     started = time.perf_counter()
     now = now.replace(tzinfo=None)
@@ -231,7 +230,6 @@ def _holdout(data, now: datetime, kinds: tuple[str, ...], notes: list[str]) -> d
     """The card's out-of-time figures (``train``); a note instead when the history is too short."""
     from datetime import timedelta
 
-    from cdp.consent import trainable
 
     e = data.fact("events")
     stamp = np.asarray(e["at"], dtype="datetime64[us]")

@@ -1,6 +1,6 @@
 """The model registry: trains, keeps, persists and applies the predictive models.
 
-``ModelRegistry(analytics, settings)`` knows three models (docs/models.md):
+``ModelRegistry(projection, features, settings)`` knows three models (docs/models.md):
 
 * ``churn``: calibrated churn probability with per-customer reasons (``cdp.churn``);
 * ``lifetime_value``: expected discounted margin over a horizon (``cdp.lifetime_value``);
@@ -30,9 +30,9 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,12 +41,11 @@ from cdp.churn_drivers import ChurnDrivers, summarise
 from cdp.churn_drivers import check as check_drivers
 from cdp.consent import unprofiled
 from cdp.errors import InvalidInput
+from cdp import features as F
 from cdp.model_card import ModelCard, ModelNotTrained, Reason
-from cdp.projection import Projection, ProjectionData, utc_now
+from cdp.projection import Projection, ProjectionData
 from cdp.settings import Settings
-
-if TYPE_CHECKING:
-    from cdp.features import FeatureFrame
+from graph.clock import naive_utc, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +53,6 @@ log = logging.getLogger(__name__)
 NAMES = ("churn", "lifetime_value", "repeat_purchase", "propensity")
 #: What serves a customer's lifetime value: the subscription-margin model or the repeat-purchase model.
 VALUE_MODELS = ("lifetime_value", "repeat_purchase")
-
-
-class AnalyticsLike(Protocol):
-    """What the registry needs of ``cdp.analytics.Analytics``."""
-
-    @property
-    def projection(self) -> Projection: ...
-    @property
-    def features(self) -> FeatureFrame: ...
-
-    def data(self) -> ProjectionData: ...
 
 
 @dataclass
@@ -103,10 +91,16 @@ class _Scores:
 
 
 class ModelRegistry:
-    """Trained models of one store, their cards and the scores of every customer."""
+    """Trained models of one store, their cards and the scores of every customer.
 
-    def __init__(self, analytics: AnalyticsLike, settings: Settings) -> None:
-        self.analytics = analytics
+    ``projection``: the live projection (models train and score on its snapshots; the
+    registry follows its refreshes); ``features``: the feature frame kept current with it;
+    ``settings``: where models are kept and how they train. The app wires them
+    (``cdp.analytics``)."""
+
+    def __init__(self, projection: Projection, features: F.FeatureFrame, settings: Settings) -> None:
+        self.projection = projection
+        self.features = features
         self.path = Path(settings.models_path)
         self.settings = settings
         self._models: dict[str, Any] = {}
@@ -119,7 +113,7 @@ class ModelRegistry:
         self._rebuilt: dict[str, bool] = dict.fromkeys(GROUPS, False)
         self._past: dict[tuple[Any, int], dict[str, np.ndarray]] = {}  # scores as of a past time
         self._load()
-        analytics.projection.listeners.append(self._on_refresh)
+        projection.listeners.append(self._on_refresh)
 
     # ------------------------------------------------------------ training and cards
 
@@ -133,7 +127,7 @@ class ModelRegistry:
     def check_as_of(as_of: datetime | None) -> datetime:
         """The training time for ``as_of`` (default: now; naive UTC or aware), as naive UTC.
         Raises ``InvalidInput`` (field ``asOf``) for a future time."""
-        now = utc_now() if as_of is None else _naive(as_of)
+        now = utc_now() if as_of is None else naive_utc(as_of)
         if now > utc_now():
             raise InvalidInput(f"asOf {now:%Y-%m-%d %H:%M} is in the future; models train on the past",
                                field="asOf")
@@ -172,6 +166,8 @@ class ModelRegistry:
             return cards
 
     def _train_one(self, name: str, data: ProjectionData, now: Any) -> ModelCard:
+        # deferred: the models load scikit-learn and SciPy (seconds); a registry that only serves
+        # stored scores, or none, does not need them until it trains
         from cdp import churn, propensity, repeat_purchase
         from cdp.lifetime_value import LifetimeValueModel
 
@@ -290,7 +286,7 @@ class ModelRegistry:
         calling ``Projection.data()`` may get the snapshot before that write (its fast
         path sees no pending changes once the refresh took them)."""
         with self._data_lock:
-            return self.analytics.data()
+            return self.projection.data()
 
     def _on_refresh(self, snapshot: ProjectionData, rows: np.ndarray | None) -> None:
         with self._lock:
@@ -303,8 +299,8 @@ class ModelRegistry:
     def _current(self, group: str) -> _Scores:
         """Scores of ``group`` for every row of the current snapshot, rescoring only what changed."""
         data = self._data()
-        frame = self.analytics.features.current(data)
-        as_of = self.analytics.features.as_of
+        frame = self.features.current(data)
+        as_of = self.features.as_of
         with self._lock:
             scores = self._scores[group]
             if scores is not None and scores.version == data.version and scores.as_of == as_of:
@@ -334,7 +330,7 @@ class ModelRegistry:
         ``purchases``, ``spend``, ``alive`` (risk); or ``propensity`` (rows x products). Models
         not trained are left out. ``frame`` describes the customers at one time ``at`` (now,
         or a past time for ``scores_as_of``)."""
-        from cdp.propensity import holdings
+        from cdp.propensity import holdings  # deferred: scikit-learn (see _train_one)
 
         x = frame.iloc[rows] if len(rows) != len(frame) else frame
         # A customer who refused PROFILING (now), or was erased, is not scored (cdp.consent, docs/privacy.md).
@@ -363,7 +359,7 @@ class ModelRegistry:
         """Lifetime values of ``rows`` (``_score``): transactional customers (an open account,
         none postpaid or business) by the repeat-purchase model when it is trained, everyone
         else (and they too when it is not) by the subscription-margin model."""
-        from cdp.repeat_purchase import PURCHASE_KINDS, summary
+        from cdp.repeat_purchase import PURCHASE_KINDS, summary  # deferred: scikit-learn (see _train_one)
 
         out: dict[str, np.ndarray] = {}
         value = np.full(len(rows), np.nan)
@@ -495,7 +491,7 @@ class ModelRegistry:
 
         Raises ``InvalidInput`` when ``at`` is in the future.
         """
-        at = _naive(at)
+        at = naive_utc(at)
         if at > utc_now():
             raise InvalidInput(f"asOf {at:%Y-%m-%d %H:%M} is in the future", field="asOf")
         data = self._data()
@@ -505,8 +501,6 @@ class ModelRegistry:
         with self._lock:
             arrays = self._past.get((at, data.version))
         if arrays is None:
-            from cdp import features as F
-
             frame = F.compute(data, at)
             arrays = self._score("risk", data, frame, np.arange(data.size, dtype=np.int64), at)
             with self._lock:
@@ -553,13 +547,11 @@ class ModelRegistry:
         if row is None:
             return []
         if at is not None:
-            from cdp import features as F
-
-            frame = F.compute(data, _naive(at), np.array([row]))
+            frame = F.compute(data, naive_utc(at), np.array([row]))
             with self._lock:
                 model = self._models["churn"]
             return model.reasons(frame, top)
-        frame = self.analytics.features.current(data)
+        frame = self.features.current(data)
         with self._lock:
             model = self._models["churn"]
         return model.reasons(frame.iloc[[row]], top)
@@ -580,17 +572,12 @@ class ModelRegistry:
         at_risk = np.flatnonzero(scored & (risk >= threshold))
         # Highest risk first; ties by row, so the same data explains the same customers.
         chosen = at_risk[np.lexsort((at_risk, -risk[at_risk]))][:customers]
-        frame = self.analytics.features.current(data)
+        frame = self.features.current(data)
         with self._lock:
             model = self._models["churn"]
         explained, drivers = summarise(model.reasons(frame.iloc[[row]], top) for row in chosen)
         return ChurnDrivers(threshold=threshold, scored=int(scored.sum()), at_risk=len(at_risk),
                             explained=explained, top=top, drivers=drivers)
-
-
-def _naive(at: datetime) -> datetime:
-    """``at`` as naive UTC (the projection's clock)."""
-    return at.astimezone(timezone.utc).replace(tzinfo=None) if at.tzinfo is not None else at
 
 
 def _grown(column: np.ndarray, size: int) -> np.ndarray:

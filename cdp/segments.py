@@ -37,7 +37,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -46,7 +46,8 @@ import pandas as pd
 from cdp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cdp.model_card import ModelNotTrained
 from cdp.permissions import personal_key
-from cdp.projection import ProjectionData, utc_now
+from cdp.projection import ProjectionData
+from graph.clock import naive_utc, utc_now
 from graph.model import (
     ACCOUNT_STATUS_VALUES,
     ACCOUNT_TYPE_VALUES,
@@ -603,12 +604,12 @@ def _operand(value: Any, kind: str, key: str, path: str) -> Any:
         return _number(value, path)
     if kind == "date":
         if isinstance(value, datetime):
-            return _naive(value)
+            return naive_utc(value)
         if isinstance(value, date):
             return datetime(value.year, value.month, value.day)
         if isinstance(value, str):
             try:
-                return _naive(datetime.fromisoformat(value.replace("Z", "+00:00")))
+                return naive_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
             except ValueError:
                 raise _bad(path, f"{key} compares with ISO 8601 dates, got {value!r}") from None
         raise _bad(path, f"{key} compares with ISO 8601 dates, got {value!r}")
@@ -621,10 +622,6 @@ def _operand(value: Any, kind: str, key: str, path: str) -> Any:
             raise _bad(path, f"unknown {key} {text!r} (expected one of {', '.join(allowed)})")
         return text.upper()
     return text
-
-
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -764,7 +761,7 @@ class SegmentEngine:
         if authorise is not None:
             authorise(personal_uses(definition, path))
         data = self._data()
-        as_of = _naive(as_of) if as_of is not None else None
+        as_of = naive_utc(as_of) if as_of is not None else None
         at = as_of or (now or utc_now())
         if as_of is not None and as_of > (now or utc_now()):
             raise InvalidInput("asOf must not lie in the future", field="asOf")

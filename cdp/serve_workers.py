@@ -50,6 +50,7 @@ def worker_environment(settings: Settings, workers: int) -> dict[str, str]:
 def app() -> Starlette:
     """The ASGI app of one worker (uvicorn's factory): settings from the environment the
     parent prepared, logging as ``cdp serve`` configures it (``CDP_SERVE_LOG_LEVEL``)."""
+    # deferred: each worker builds its app; the parent (``cdp serve``) never loads it
     from cdp.app import build_app
     from cdp.request_log import configure_logging
 

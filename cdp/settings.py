@@ -261,7 +261,7 @@ def _jwt_key(env: Mapping[str, str]) -> str | None:
 def _monetary_kinds(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     """A comma-separated list of monetary event kinds (``CDP_RFM_RECENCY_KINDS``);
     ``ConfigurationError`` naming the variable for an unknown kind."""
-    from graph.model import MONETARY_KIND_VALUES
+    from graph.model import MONETARY_KIND_VALUES  # deferred: the model loads pyarrow; settings load first, everywhere
 
     if raw is None or not raw.strip():
         return default

@@ -38,8 +38,9 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from graph.clock import utc_now
 from cdp.features import DAY_US, NEVER_DAYS, REVENUE_KINDS, FeatureFrame, describe, signed_revenue
-from cdp.projection import Projection, ProjectionData, utc_now
+from cdp.projection import Projection, ProjectionData
 
 #: Share of customers (by revenue) called the top in the concentration figure.
 TOP_SHARE = 0.2

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdp.errors import InvalidInput
+from cdp.identity import NATIONAL_NUMBER_DIGITS, normalise_phone, normalise_phones
+from graph.clock import utc_now, utc_today
 
 #: What a new customer gets when the writer does not say (docs/import.md, docs/errors.md).
 CUSTOMER_DEFAULTS: dict[str, str] = {"status": "ACTIVE", "tier": "CONSUMER"}
@@ -105,12 +107,12 @@ class WriteRules:
     (``Settings.phone_country_code``) and today's date (birth dates), from the one clock."""
 
     phone_country_code: str = "31"
-    today: date = field(default_factory=lambda: datetime.now(timezone.utc).date())
+    today: date = field(default_factory=utc_today)
 
     @classmethod
     def of(cls, settings: Any, now: datetime | None = None) -> WriteRules:
         """The rules for ``settings`` (a ``cdp.settings.Settings``) at ``now`` (naive UTC; None: now)."""
-        today = (now or datetime.now(timezone.utc).replace(tzinfo=None)).date()
+        today = (now or utc_now()).date()
         return cls(phone_country_code=settings.phone_country_code, today=today)
 
     @property
@@ -154,8 +156,6 @@ def email(value: str, rules: WriteRules) -> str:
 
 def phone(value: str, rules: WriteRules) -> str:
     """``value`` in E.164; ``ValueError`` when it cannot be a phone number."""
-    from cdp.identity import normalise_phone
-
     number = normalise_phone(value, rules.phone_country_code)
     if number is None:
         raise ValueError(f"{_quoted(value)} is not a phone number (expected E.164 such as +31612345678, or a "
@@ -292,8 +292,6 @@ def _phones(values: pa.Array, calling_code: str) -> pa.Array:
     already in E.164 that ``normalise_phone`` keeps as they are (most of a clean export)
     are recognised by one regular expression; only the others go through the normaliser,
     which takes about ten times as long."""
-    from cdp.identity import NATIONAL_NUMBER_DIGITS, normalise_phones
-
     e164 = pc.match_substring_regex(values, r"^\+[1-9][0-9]{7,14}$")
     for code, digits in NATIONAL_NUMBER_DIGITS.items():  # countries whose numbers have a fixed length
         theirs = pc.starts_with(values, "+" + code)

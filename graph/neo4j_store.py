@@ -28,7 +28,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -36,11 +36,13 @@ import pyarrow.compute as pc
 
 from graph import change_feed as feed
 from graph import queries as Q
+from graph.clock import utc_now
 from graph.cypher import Query
 from graph.errors import KeyTaken, StoreError, StoreUnavailable
 from graph.model import MODEL
 from graph.observation_ids import distinct_ids, value_ids
-from graph.store import Changes, GraphStore, Progress, Row, Transaction, _conform
+from graph.store import Changes, GraphStore, Progress, Row, Transaction
+from graph.write_batch import conform
 
 log = logging.getLogger(__name__)
 
@@ -298,13 +300,13 @@ class Neo4jStore(GraphStore):
         completes it. Raises ``StoreError`` when an unfinished load of other tables (other
         row counts) is in the store: wipe it, or finish that load."""
         for label, table in nodes.items():  # bad tables fail before anything is written
-            _conform(table, MODEL.node(label).arrow_schema(), label)
+            conform(table, MODEL.node(label).arrow_schema(), label)
         for rel_type, table in relationships.items():
-            _conform(table, MODEL.relationship(rel_type).arrow_schema(), rel_type)
+            conform(table, MODEL.relationship(rel_type).arrow_schema(), rel_type)
         self._ready()
         plan = json.dumps([[name, table.num_rows] for name, table in (*nodes.items(), *relationships.items())])
         begun = self._run_write(lambda tx: tx.read(Q.NEO4J_BULK_LOAD_BEGIN, {
-            "at": datetime.now(timezone.utc).replace(tzinfo=None), "plan": plan, "load": uuid.uuid4().hex}))[0]
+            "at": utc_now(), "plan": plan, "load": uuid.uuid4().hex}))[0]
         if begun["plan"] != plan:
             raise StoreError("the store holds an unfinished bulk load of other data (other tables or row "
                              "counts): run that load again to finish it, or wipe the store")

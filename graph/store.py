@@ -1,8 +1,13 @@
 """The one store interface, shared by the LadybugDB and Neo4j backends.
 
-``GraphStore`` implements every operation once, in terms of four primitives a
-backend provides (``_read``, ``_write_batch``, ``_bulk_create`` and
-``ensure_schema``). All values crossing this interface are plain Python:
+``GraphStore`` implements every operation once, in terms of the primitives a backend
+provides: ``_fetch`` (run one read statement), ``_write_statement`` (one write statement
+in its own transaction), ``_transaction`` or ``_run_write`` (a write transaction),
+``_rows_param`` (how a table is bound as ``$rows``), ``_bulk_create`` (create rows in an
+empty store), ``ensure_schema`` and ``close``; a backend may override the defaults of
+``_fetch_keyed``, ``_keys_param``, ``_create`` and ``_unlink`` where it has a faster
+path. What a write is made of (``WriteOp``, ``node_op``, ...) and the Arrow work of
+applying one live in ``graph.write_batch``. All values crossing this interface are plain Python:
 ``str``, ``int``, ``float``, ``bool``, ``date``, naive-UTC ``datetime`` and
 ``None``; node rows are dicts of the model's properties; bulk data travels as
 ``pyarrow.Table`` with the model's Arrow schema.
@@ -21,7 +26,7 @@ from contextlib import AbstractContextManager
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar, overload
 
 import numpy as np
@@ -32,7 +37,17 @@ from graph import queries as Q
 from graph.cypher import Backend, Query
 from graph.errors import IdTaken, InvalidInput
 from graph.model import ARROW_TYPES, CHANNELS, MODEL
-from graph.observation_ids import CONTENT, repeats
+from graph.observation_ids import CONTENT
+# What callers build writes from, re-exported (``X as X``): ``graph.store`` stays the one
+# import of the store interface; the machinery itself lives in ``graph.write_batch``.
+from graph.write_batch import Rows as Rows
+from graph.write_batch import WriteOp as WriteOp
+from graph.write_batch import WriteResult as WriteResult
+from graph.write_batch import conform, distinct_keys, is_in, last_per_key, new_and_old, not_in, on_nodes_made
+from graph.write_batch import delete_op as delete_op
+from graph.write_batch import node_op as node_op
+from graph.write_batch import relationship_op as relationship_op
+from graph.write_batch import unlink_op as unlink_op
 
 if TYPE_CHECKING:
     from graph.change_feed import FeedRead
@@ -41,7 +56,6 @@ Row = dict[str, Any]
 _T = TypeVar("_T")
 #: ``GraphStore.call_observer``: ``(query name, seconds, error or None)``.
 CallObserver = Callable[[str, float, "BaseException | None"], None]
-Rows: TypeAlias = pa.Table | Sequence[Mapping[str, Any]]
 Progress = Callable[[str, int], None]
 
 #: The earliest time a "since" filter can mean; used when a caller gives none.
@@ -51,30 +65,6 @@ EPOCH = datetime(1900, 1, 1)
 #: other processes may write (Neo4j). On a store only this process can write
 #: (the embedded file is locked by its opener) the cache lives until our next write.
 CATALOGUE_TTL_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class WriteOp:
-    """One batch of upserts of a node label or relationship type.
-
-    ``kind`` is ``"node"``, ``"relationship"``, ``"unlink"`` (delete the
-    relationships ``from``/``to``; missing ones are ignored) or ``"delete"``
-    (delete the ``name`` nodes whose ids are in column ``id``, with their
-    relationships; missing ones are ignored); ``name`` the label
-    or type; ``rows`` a table (or list of dicts) whose columns are the key
-    (``id``, or ``from``/``to``) plus the properties to set. Columns absent from
-    ``rows`` are left untouched on existing items; a null value clears a property.
-
-    ``fresh`` (node ops only): the rows are believed new, so they are created without
-    reading which keys are stored; if one is stored the write raises ``KeyTaken`` and
-    writes nothing, and the caller writes again without ``fresh``. For bulk imports,
-    where reading a million keys that are not there is a large part of the work.
-    """
-
-    kind: str
-    name: str
-    rows: pa.Table
-    fresh: bool = False
 
 
 @dataclass
@@ -112,121 +102,8 @@ class Changes:
 ChangeListener = Callable[[Changes], None]
 
 
-@dataclass
-class WriteResult:
-    """What a write batch did, per label or relationship type."""
-
-    created: dict[str, int] = field(default_factory=dict)
-    updated: dict[str, int] = field(default_factory=dict)
-    deleted: dict[str, int] = field(default_factory=dict)  # unlink and delete requests, per type or label
-
-    @property
-    def total_created(self) -> int:
-        return sum(self.created.values())
-
-    @property
-    def total_updated(self) -> int:
-        return sum(self.updated.values())
-
-
-def to_table(schema: pa.Schema, rows: Rows, what: str) -> pa.Table:
-    """Return ``rows`` as an Arrow table with the columns of ``schema`` it has.
-
-    ``rows`` may carry a subset of the schema's columns (partial upsert) but no
-    column the schema lacks. Raises ``InvalidInput`` naming the column when a
-    column is unknown or a value cannot be converted to the declared type.
-    """
-    if isinstance(rows, pa.Table):
-        names = rows.column_names
-    else:
-        rows = list(rows)
-        names = list(dict.fromkeys(k for r in rows for k in r))
-    unknown = [n for n in names if n not in schema.names]
-    if unknown:
-        raise InvalidInput(f"{what}: unknown column(s) {', '.join(sorted(unknown))}", field=unknown[0])
-    sub = pa.schema([schema.field(n) for n in names])
-    columns = []
-    for n in names:  # column by column, so an error names its column
-        type_ = sub.field(n).type
-        try:
-            if isinstance(rows, pa.Table):
-                columns.append(rows.column(n).cast(type_))
-            else:
-                columns.append(pa.array(_parse_times([r.get(n) for r in rows], type_, what, n), type=type_))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"{what}: column {n}: {exc}", field=n) from exc
-    return pa.Table.from_arrays(columns, schema=sub)
-
-
-def _parse_times(values: list[Any], type_: pa.DataType, what: str, column: str) -> list[Any]:
-    """Accept ISO-8601 strings for DATE and TIMESTAMP columns (offsets converted to UTC)."""
-    if not (pa.types.is_date(type_) or pa.types.is_timestamp(type_)):
-        return values
-    out = []
-    for i, value in enumerate(values):
-        if isinstance(value, str):
-            try:
-                if pa.types.is_date(type_):
-                    value = date.fromisoformat(value)
-                else:
-                    value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                kind = "date (YYYY-MM-DD)" if pa.types.is_date(type_) else "date-time (ISO 8601)"
-                raise InvalidInput(f"{what}: row {i + 1}, column {column}: expected a {kind}, got {value!r}",
-                                   field=column) from None
-        if isinstance(value, datetime) and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        out.append(value)
-    return out
-
-
-def node_op(label: str, rows: Rows, fresh: bool = False) -> WriteOp:
-    """Build an upsert of ``label`` nodes (``fresh``: believed new, see ``WriteOp``); raise
-    ``InvalidInput`` for bad rows or a missing key."""
-    node = MODEL.node(label)
-    table = to_table(node.arrow_schema(), rows, label)
-    _check_key(table, node.key, label)
-    return WriteOp("node", label, table, fresh)
-
-
-def relationship_op(rel_type: str, rows: Rows) -> WriteOp:
-    """Build an upsert of ``rel_type`` relationships; rows need ``from`` and ``to``."""
-    rel = MODEL.relationship(rel_type)
-    table = to_table(rel.arrow_schema(), rows, rel_type)
-    _check_key(table, "from", rel_type)
-    _check_key(table, "to", rel_type)
-    return WriteOp("relationship", rel_type, table)
-
-
-def unlink_op(rel_type: str, rows: Rows) -> WriteOp:
-    """Build a deletion of ``rel_type`` relationships given by ``from``/``to`` (nodes stay)."""
-    rel = MODEL.relationship(rel_type)
-    table = to_table(rel.endpoint_schema(), rows, rel_type)
-    _check_key(table, "from", rel_type)
-    _check_key(table, "to", rel_type)
-    return WriteOp("unlink", rel.type, table)
-
-
-def delete_op(label: str, ids: Sequence[str] | Sequence[int]) -> WriteOp:
-    """Build a deletion of the ``label`` nodes ``ids`` and their relationships (unknown ids are ignored).
-
-    Listeners hear of them in ``Changes.deleted``; unlinking a deleted node's customer
-    relationship in the same write tells them whose it was (``cdp.projection``)."""
-    node = MODEL.node(label)  # KeyError for an undeclared label
-    table = pa.table({"id": pa.array(list(ids), node.key_type)})
-    _check_key(table, "id", label)
-    return WriteOp("delete", label, table)
-
-
 #: Keys of a keyed read: a sequence, or an Arrow array (nulls ignored).
 Keys: TypeAlias = Sequence[str] | Sequence[int] | pa.Array | pa.ChunkedArray
-
-
-def _check_key(table: pa.Table, key: str, what: str) -> None:
-    if key not in table.column_names:
-        raise InvalidInput(f"{what}: column {key} is required", field=key)
-    if table.column(key).null_count:
-        raise InvalidInput(f"{what}: column {key} must not be empty", field=key)
 
 
 class Transaction(Protocol):
@@ -237,98 +114,6 @@ class Transaction(Protocol):
 
     def run(self, query: Query, params: Mapping[str, Any]) -> None:
         """Run a statement inside the transaction, discarding rows."""
-
-
-def _all_distinct(values: pa.Array | pa.ChunkedArray) -> bool:
-    """Whether no value repeats (a sort for integers, a hash for the rest: the fast path of each)."""
-    if pa.types.is_integer(values.type) and values.null_count == 0:
-        return not repeats(values.to_numpy())
-    return len(pc.unique(values)) == len(values)
-
-
-def _unique(values: pa.Array) -> pa.Array:
-    """The distinct values (sorted for integers, where a sort beats Arrow's hash)."""
-    if pa.types.is_integer(values.type) and values.null_count == 0 and len(values):
-        ordered = np.sort(values.to_numpy())
-        return pa.array(ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))])
-    return pc.unique(values)
-
-
-def _ascending(values: np.ndarray) -> bool:
-    return bool(len(values) < 2 or (values[1:] >= values[:-1]).all())
-
-
-def _is_in(values: pa.Array, value_set: pa.Array) -> pa.Array:
-    """A boolean mask: which of ``values`` are in ``value_set`` (for integers a sorted
-    search: Arrow's and numpy 2's hash sets are several times slower
-    on a million random 63-bit ids). Sorted inputs (``_unique``'s) are not sorted again."""
-    if pa.types.is_integer(values.type) and values.null_count == 0 and value_set.null_count == 0:
-        if len(value_set) == 0:
-            return pa.array(np.zeros(len(values), bool))
-        ordered = value_set.to_numpy()
-        if not _ascending(ordered):
-            ordered = np.sort(ordered)
-        wanted = values.to_numpy()
-        if _ascending(wanted):
-            at = np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)
-            return pa.array(ordered[at] == wanted)
-        order = np.argsort(wanted)  # searching in sorted order keeps the lookups cache-friendly
-        at = np.minimum(np.searchsorted(ordered, wanted[order]), len(ordered) - 1)
-        found = np.empty(len(wanted), bool)
-        found[order] = ordered[at] == wanted[order]
-        return pa.array(found)
-    return pc.is_in(values, value_set=value_set)
-
-
-def _last_per_key(table: pa.Table, keys: list[str], distinct: Mapping[str, pa.Array] | None = None) -> pa.Table:
-    """Keep the last row for each key (a later row in a batch wins). ``distinct``: the
-    distinct values of some key columns, when the caller has them."""
-    distinct = distinct or {}
-    # The usual case, cheaply: one key column alone is distinct (an id, or the new end of a link).
-    if any(len(distinct[k]) == table.num_rows for k in keys if k in distinct):
-        return table
-    if any(_all_distinct(table.column(k)) for k in keys if k not in distinct):
-        return table
-    rows = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    last = rows.group_by(keys, use_threads=False).aggregate([("_row", "max")]).column("_row_max")
-    if len(last) == table.num_rows:
-        return table
-    return table.take(pc.take(last, pc.sort_indices(last)))
-
-
-def _not_in(values: pa.Array, exclude: list[pa.Array]) -> pa.Array:
-    """``values`` without those in any of the ``exclude`` arrays. An array equal to one
-    of them (a link's ends listed as the write created the nodes, the usual case of an
-    import) is found so by one comparison, not a lookup per value."""
-    for other in exclude:
-        if len(values) == len(other) and values.type == other.type and values.equals(other):
-            return values.slice(0, 0)
-        if len(values):
-            values = values.filter(pc.invert(_is_in(values, other)))
-    return values
-
-
-def _on_made(rows: pa.Table, sources: list[pa.Array], targets: list[pa.Array]) -> pa.Array:
-    """A boolean mask: which relationship ``rows`` have an end among the node ids in
-    ``sources`` (for ``from``) or ``targets`` (for ``to``)."""
-    mask = pa.array(np.zeros(rows.num_rows, dtype=bool))
-    for column, made in (("from", sources), ("to", targets)):
-        ends = rows.column(column).combine_chunks()
-        for ids in made:
-            if len(ids) == len(ends) and ids.type == ends.type and ids.equals(ends):
-                return pa.array(np.ones(rows.num_rows, dtype=bool))
-            mask = pc.or_(mask, _is_in(ends, ids))
-    return mask
-
-
-def _split(table: pa.Table, is_old: pa.Array) -> tuple[pa.Table, pa.Table]:
-    """The rows of ``table`` that are new and those that exist (``is_old``), copying only when
-    both kinds occur (a first import's tables are all new)."""
-    if not pc.any(is_old).as_py():
-        return table, table.slice(0, 0)
-    if pc.all(is_old).as_py():
-        return table.slice(0, 0), table
-    return table.filter(pc.invert(is_old)), table.filter(is_old)
 
 
 def _newest_first(rows: list[Row]) -> list[Row]:
@@ -716,8 +501,8 @@ class GraphStore(ABC):
             return
         if op.kind == "node":
             node = MODEL.node(op.name)
-            unique = _unique(op.rows.column(node.key).combine_chunks())
-            table = _last_per_key(op.rows, [node.key], {node.key: unique})
+            unique = distinct_keys(op.rows.column(node.key).combine_chunks())
+            table = last_per_key(op.rows, [node.key], {node.key: unique})
             props = tuple(n for n in table.column_names if n != node.key)
             if op.fresh:  # no existence read: a stored key fails the create (KeyTaken)
                 self._create(tx, op.name, True, props, table.select([node.key, *props]), op.name in touched,
@@ -731,14 +516,14 @@ class GraphStore(ABC):
                              node.key_type)
             table = table.select([node.key, *props])
             # Rows known to be new are created, not merged (about twice as fast on LadybugDB).
-            is_old = _is_in(keys, found)
-            new_rows, old_rows = _split(table, is_old)
+            is_old = is_in(keys, found)
+            new_rows, old_rows = new_and_old(table, is_old)
             if op.name == "AttributeValue" and old_rows.num_rows:
                 self._check_observations(tx, old_rows)
             if new_rows.num_rows:
                 self._create(tx, op.name, True, props, new_rows, op.name in touched)
                 created[op.name].append(unique if not old_rows.num_rows else
-                                        _unique(new_rows.column(node.key).combine_chunks()))
+                                        distinct_keys(new_rows.column(node.key).combine_chunks()))
             if old_rows.num_rows:
                 tx.run(Q.upsert_nodes(node, props), {"rows": self._rows_param(old_rows)})
             result.created[op.name] = result.created.get(op.name, 0) + new_rows.num_rows
@@ -746,19 +531,19 @@ class GraphStore(ABC):
             return
         rel = MODEL.relationship(op.name)
         # Each end's distinct ids, sorted once (keeping the last row per pair keeps every id).
-        distinct = {end: _unique(op.rows.column(end).combine_chunks()) for end in ("from", "to")}
-        table = _last_per_key(op.rows, ["from", "to"], distinct)
+        distinct = {end: distinct_keys(op.rows.column(end).combine_chunks()) for end in ("from", "to")}
+        table = last_per_key(op.rows, ["from", "to"], distinct)
         sources = table.column("from").combine_chunks()
         targets = table.column("to").combine_chunks()
         older: dict[str, pa.Array] = {}  # each end's distinct ids, less the nodes this write created
         for label, column in ((rel.source, "from"), (rel.target, "to")):
             # Nodes this write just created exist; only the others are looked up.
-            unique = older[column] = _not_in(distinct[column], created[label])
+            unique = older[column] = not_in(distinct[column], created[label])
             if len(unique):
                 found = pa.array([r["id"] for r in tx.read(Q.EXISTING_IDS[label],
                                                              {"ids": self._keys_param(unique)})],
                                  MODEL.node(label).key_type)
-                missing = unique.filter(pc.invert(_is_in(unique, found)))
+                missing = unique.filter(pc.invert(is_in(unique, found)))
                 if len(missing):
                     sample = ", ".join(str(k) for k in sorted(missing.to_pylist())[:5])
                     raise InvalidInput(
@@ -772,12 +557,12 @@ class GraphStore(ABC):
             is_old = pa.array(np.zeros(table.num_rows, dtype=bool))
         props = tuple(n for n in table.column_names if n not in ("from", "to"))
         table = table.select(["from", "to", *props])
-        new_rows, old_rows = _split(table, is_old)
+        new_rows, old_rows = new_and_old(table, is_old)
         if new_rows.num_rows:
             # Links to a node a fresh op of this write created are created without a MERGE
             # (``fresh``); the others are MERGEd on Neo4j, as another client may link them too.
-            to_made = _on_made(new_rows, made[rel.source], made[rel.target])
-            unmade, on_made = _split(new_rows, to_made)
+            to_made = on_nodes_made(new_rows, made[rel.source], made[rel.target])
+            unmade, on_made = new_and_old(new_rows, to_made)
             if on_made.num_rows:
                 self._create(tx, op.name, False, props, on_made, op.name in touched, fresh=True)
             if unmade.num_rows:
@@ -936,7 +721,7 @@ class GraphStore(ABC):
                   for rel_type, table in relationships.items()]
         try:
             for name, is_node, table, schema in items:
-                table = _conform(table, schema, name)
+                table = conform(table, schema, name)
                 if name == "Channel":
                     # The store was seeded with the channel catalogue (``seed_channels``):
                     # upsert the few channel rows rather than create them twice.
@@ -1270,14 +1055,6 @@ def _changes_of(ops: Sequence[WriteOp], created: Mapping[str, list[pa.Array]] | 
             pairs = zip(op.rows.column("from").to_pylist(), op.rows.column("to").to_pylist())
             changes.relationships.setdefault(op.name, set()).update(pairs)
     return changes
-
-
-def _conform(table: pa.Table, schema: pa.Schema, what: str) -> pa.Table:
-    """Reorder and cast ``table`` to ``schema``; raise InvalidInput if it cannot fit."""
-    missing = [n for n in schema.names if n not in table.column_names]
-    if missing:
-        raise InvalidInput(f"{what}: missing column(s) {', '.join(missing)}", field=missing[0])
-    return to_table(schema, table.select(schema.names), what)
 
 
 def _rows_to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:

@@ -6,19 +6,16 @@ from datetime import datetime
 from typing import Any
 from collections.abc import Mapping, Sequence
 
-from cdp import contact_policy
+from cdp import campaign_report, contact_policy
 from cdp.campaigns import Audience, Campaign, Campaigns, CampaignSpec, ResponseInput, ResponseResult
 from cdp.contact_policy import ContactPolicy
-from cdp.errors import CdpError
 from cdp.fair_share import run_sync
 from resolvers.context import Context
 
 
 def service(ctx: Context) -> Campaigns:
-    """The app's campaigns; ``CdpError`` when the context has no analytics."""
-    if ctx.analytics is None:
-        raise CdpError("analytics are not available in this context")
-    return ctx.analytics.campaigns
+    """The app's campaigns; ``ConfigurationError`` when the context has no analytics."""
+    return ctx.ready_analytics().campaigns
 
 
 async def campaigns(ctx: Context, status: str | None) -> list[Campaign]:
@@ -75,8 +72,6 @@ async def record(ctx: Context, campaign_id: str, responses: Sequence[ResponseInp
 
 async def report(ctx: Context, campaign_id: str, at: datetime | None) -> Any:
     """The performance report of one campaign (``cdp.campaign_report``)."""
-    from cdp import campaign_report
-
     def run() -> Any:
         authorise_target(ctx, campaign_id)  # its figures count who matched the target
         return campaign_report.report(service(ctx), campaign_id, at)

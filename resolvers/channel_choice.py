@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cdp.channel_choice import ChannelChoice
-from cdp.errors import ConfigurationError, InvalidInput
+from cdp.errors import InvalidInput
 from cdp.fair_share import run_sync
 from resolvers.context import Context
 
@@ -17,9 +17,7 @@ async def choices(ctx: Context, customer_id: str, first: int, value: float | Non
         raise InvalidInput(f"first must be between 1 and {MAX_CHANNELS}", field="first")
     if value is not None and value < 0:
         raise InvalidInput("value must not be negative", field="value")
-    analytics = ctx.analytics
-    if analytics is None:
-        raise ConfigurationError("analytics are not available in this context")
+    analytics = ctx.ready_analytics()
 
     def run() -> list[ChannelChoice]:
         data = analytics.data()

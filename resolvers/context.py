@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from collections.abc import Mapping
 from typing import Any
 
 from cdp.analytics import Analytics
 from cdp.audit import AuditLog
+from cdp.errors import require_analytics
 from cdp.permissions import authorise_personal_use
 from cdp.jobs import Jobs
 from cdp.principal import Principal, Role
 from cdp.profile import ProfilePolicy, load_policy
 from cdp.settings import Settings
+from graph.clock import utc_now, utc_today
 from graph.store import GraphStore
 from resolvers.loaders import Loaders
 
@@ -35,7 +37,7 @@ class Context:
     request: Any = None
     response: Any = None
     loaders: Loaders = field(init=False)
-    today: date = field(default_factory=lambda: datetime.now(timezone.utc).date())
+    today: date = field(default_factory=utc_today)
     policy: ProfilePolicy = field(default_factory=load_policy)
     #: The app's whole-population analytics (projection, segments, models); shared by requests.
     analytics: Analytics | None = None
@@ -50,6 +52,11 @@ class Context:
     #: Personal fields this request let shape an answer (filters, sorts, segment conditions).
     personal_uses: set[str] = field(default_factory=set)
 
+    def ready_analytics(self) -> Analytics:
+        """The app's analytics; ``ConfigurationError`` when this context has none
+        (``cdp.errors.require_analytics``)."""
+        return require_analytics(self.analytics)
+
     def authorise_personal_use(self, uses: Mapping[str, str]) -> None:
         """Raise ``Forbidden`` unless the principal may let every personal field of ``uses``
         (name -> argument path) shape an answer (``cdp.permissions.authorise_personal_use``);
@@ -63,7 +70,7 @@ class Context:
     @property
     def now(self) -> datetime:
         """The current time as the store keeps it (naive UTC)."""
-        return datetime.now(timezone.utc).replace(tzinfo=None)
+        return utc_now()
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.store, self.analytics)

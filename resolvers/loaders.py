@@ -27,7 +27,7 @@ from strawberry.dataloader import DataLoader
 
 from cdp import customers as rules
 from cdp.analytics import Analytics
-from cdp.errors import ConfigurationError
+from cdp.errors import require_analytics
 from cdp.fair_share import run_sync
 from cdp.recommendations import Recommendation
 from graph.store import GraphStore, Row
@@ -142,9 +142,7 @@ class Loaders:
         return DataLoader(self._attribute_values)
 
     async def _offers(self, keys: list[tuple[str, int]]) -> list[list[Recommendation]]:
-        analytics = self.analytics
-        if analytics is None:
-            raise ConfigurationError("analytics are not available in this context")
+        analytics = require_analytics(self.analytics)
 
         def run() -> list[list[Recommendation]]:
             data = analytics.data()

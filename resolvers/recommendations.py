@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from cdp import catalog_rules, offer_responses
-from cdp.errors import ConfigurationError, InvalidInput, NotFound
+from cdp.errors import InvalidInput, NotFound
 from cdp.fair_share import run_sync
 from cdp.recommendations import Recommendation
 from resolvers import catalog_rules as catalog_rules_resolvers
 from resolvers.context import Context
 
-if TYPE_CHECKING:
-    from cdp.analytics import Analytics
-
 #: Most offers one customer's list holds.
 MAX_OFFERS = 20
-
-
-def _analytics(ctx: Context) -> Analytics:
-    if ctx.analytics is None:
-        raise ConfigurationError("analytics are not available in this context")
-    return ctx.analytics
 
 
 def _check_first(first: int) -> None:
@@ -34,7 +24,7 @@ async def for_customer(ctx: Context, customer_id: str, first: int) -> list[Recom
     """The ``first`` best offers for one customer (empty outside the base). The customers of
     one page are ranked together (``Loaders.offers``)."""
     _check_first(first)
-    _analytics(ctx)
+    ctx.ready_analytics()
     return await ctx.loaders.offers.load((customer_id, first))
 
 
@@ -42,7 +32,7 @@ async def offer_eligibility(ctx: Context, customer_id: str, product_id: str,
                             at: datetime | None) -> catalog_rules.OfferCheck:
     """Every catalog rule applied to one customer and one product at ``at`` (None: now).
     Raises NotFound (a customer outside the analytic projection, or an unknown product)."""
-    analytics = _analytics(ctx)
+    analytics = ctx.ready_analytics()
     rules = await catalog_rules_resolvers.rules(ctx)
 
     def run() -> catalog_rules.OfferCheck:
@@ -59,7 +49,7 @@ async def for_segment(ctx: Context, definition: object, first: int, skip: int, l
                       ) -> tuple[list[tuple[str, list[Recommendation]]], int, bool]:
     """Offers for one page of a segment's members (customer-id order): ``(pairs, size, has_next)``."""
     _check_first(first)
-    analytics = _analytics(ctx)
+    analytics = ctx.ready_analytics()
 
     def run() -> tuple[list[tuple[str, list[Recommendation]]], int, bool]:
         evaluation = analytics.segments.evaluate(definition, authorise=ctx.authorise_personal_use)

@@ -16,20 +16,11 @@ import pandas as pd
 from cdp import complaints as C
 from cdp import portfolio as P
 from cdp import satisfaction as S
-from cdp.analytics import Analytics
-from cdp.errors import ConfigurationError
 from cdp.fair_share import run_sync
 from cdp.pagination import page_window
 from cdp.projection import ProjectionData
 from graph.store import Row
 from resolvers.context import Context
-
-
-def analytics(ctx: Context) -> Analytics:
-    """The app's analytics; ``ConfigurationError`` when the context has none."""
-    if ctx.analytics is None:
-        raise ConfigurationError("relationship management needs the app's analytics (none on this context)")
-    return ctx.analytics
 
 
 # --------------------------------------------------------------------------- complaints
@@ -75,7 +66,7 @@ class ComplaintPage:
 
 def _selection(ctx: Context, flt: C.ComplaintFilter, data: ProjectionData | None = None,
                complaints: pd.DataFrame | None = None) -> tuple[ProjectionData, pd.DataFrame]:
-    data = data if data is not None else analytics(ctx).data()
+    data = data if data is not None else ctx.ready_analytics().data()
     complaints = complaints if complaints is not None else C.frame(data)
     return data, C.select(data, complaints, flt)
 
@@ -111,7 +102,7 @@ async def complaint_stats(ctx: Context, flt: C.ComplaintFilter, sla_hours: float
 async def managers(ctx: Context) -> list[P.ManagerSummary]:
     """Every account manager with their portfolio's size and open complaints."""
     def run() -> list[P.ManagerSummary]:
-        data = analytics(ctx).data()
+        data = ctx.ready_analytics().data()
         return P.managers(data, C.frame(data))
 
     return await run_sync(run)
@@ -128,7 +119,7 @@ class PortfolioView:
 
 async def portfolio(ctx: Context, name: str) -> PortfolioView | None:
     """The portfolio of account manager ``name`` now; None when no customer has that manager."""
-    a = analytics(ctx)
+    a = ctx.ready_analytics()
     now = ctx.now
 
     def run() -> PortfolioView | None:
@@ -167,7 +158,7 @@ async def by_channel(ctx: Context, start: datetime | None, end: datetime | None,
     begin, stop = S.window(start, end, ctx.now)
 
     def run() -> list[S.ChannelSatisfaction]:
-        data = analytics(ctx).data()
+        data = ctx.ready_analytics().data()
         rows = C.manager_rows(data, manager) if manager is not None else None
         return S.by_channel(data, begin, stop, rows)
 
@@ -181,7 +172,7 @@ async def of_customer(ctx: Context, customer_id: str, start: datetime | None,
     begin, stop = S.window(start, end, ctx.now)
 
     def run() -> tuple[S.MonthlySatisfaction, ...]:
-        return S.of_customer(analytics(ctx).data(), customer_id, begin, stop) or ()
+        return S.of_customer(ctx.ready_analytics().data(), customer_id, begin, stop) or ()
 
     return await run_sync(run)
 

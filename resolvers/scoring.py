@@ -15,9 +15,8 @@ from resolvers.context import Context
 
 
 def _registry(ctx: Context) -> ModelRegistry:
-    if ctx.analytics is None:
-        raise CdpError("analytics are not available in this context")
-    return ctx.analytics.models
+    """The app's model registry; ``ConfigurationError`` when the context has no analytics."""
+    return ctx.ready_analytics().models
 
 
 async def customer_scores(ctx: Context, customer_id: str, propensity: bool = False) -> CustomerScores | None:

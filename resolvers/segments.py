@@ -12,7 +12,7 @@ from typing import Any
 
 import logging
 
-from cdp.errors import CdpError, ConfigurationError, Forbidden
+from cdp.errors import CdpError, Forbidden
 from cdp.fair_share import run_sync
 from cdp.pagination import page_window
 from cdp.permissions import readable_in_full
@@ -25,9 +25,7 @@ log = logging.getLogger(__name__)
 
 def engine(ctx: Context) -> SegmentEngine:
     """The segment engine of the app's analytics; ``ConfigurationError`` when the app has none."""
-    if ctx.analytics is None:
-        raise ConfigurationError("segments need the app's analytics (none on this context)")
-    return ctx.analytics.segments
+    return ctx.ready_analytics().segments
 
 
 @dataclass

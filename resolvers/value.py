@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from cdp import value as V
-from cdp.errors import CdpError
 from cdp.fair_share import run_sync
 from resolvers.context import Context
 
 
-def _analytics(ctx: Context) -> Any:
-    if ctx.analytics is None:
-        raise CdpError("analytics are not available in this context")
-    return ctx.analytics
-
-
 async def segmentation(ctx: Context) -> V.ValueSegmentation:
     """The current value segmentation (computed once per data version)."""
-    analytics = _analytics(ctx)
+    analytics = ctx.ready_analytics()
     return await run_sync(lambda: analytics.value.current(analytics.data()))
 
 
 async def customer_value(ctx: Context, customer_id: str) -> tuple[dict, str] | None:
     """One customer's row of the segmentation and their cluster's name, or None outside the base."""
     seg = await segmentation(ctx)
-    data = _analytics(ctx).data()
+    data = ctx.ready_analytics().data()
     row = data.row_of(customer_id)
     if row is None or row not in seg.by_customer.index:
         return None

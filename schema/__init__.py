@@ -12,8 +12,8 @@ import strawberry
 from strawberry.extensions import ValidationCache
 from strawberry.types import Info
 
-from cdp.fair_share import run_sync
 from resolvers import catalog, customers, view_prefetch
+from resolvers import quality as quality_resolvers
 from resolvers.context import Context
 from schema.enums import ProductCategory, SortDirection
 from schema.document_cache import DocumentCache
@@ -34,9 +34,7 @@ from schema.value import ValueQuery
 from schema.segments import SegmentQuery
 from schema.scoring import ScoringQuery
 from schema.types import Channel, Customer, CustomerConnection, Product, customer_connection
-from cdp import quality
 from cdp.customers import CustomerCriteria
-from cdp.permissions import readable_in_full
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
@@ -105,11 +103,7 @@ class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, Relatio
 
     @strawberry.field(description="Data-quality report over the whole store (computed on request).")
     async def data_quality(self, info: Info[Context, None]) -> DataQualityReport:
-        ctx = info.context
-        report = await run_sync(quality.report, ctx.store, ctx.policy, ctx.now)
-        report = quality.duplicates_readable(report, lambda rule: readable_in_full(ctx.principal, rule))
-        ctx.authorise_personal_use({g.rule: "duplicateSample" for g in report.duplicate_sample})
-        return DataQualityReport.from_report(report)
+        return DataQualityReport.from_report(await quality_resolvers.data_quality(info.context))
 
 
 class CdpSchema(strawberry.Schema):

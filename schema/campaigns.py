@@ -16,6 +16,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from graph.clock import naive_utc
 from cdp import campaigns as C
 from cdp import contact_policy as P
 from resolvers import campaigns as resolve
@@ -23,7 +24,7 @@ from resolvers import catalog
 from resolvers.context import Context
 from resolvers.segments import shown_definition
 from schema.segments import SegmentDefinitionInput, definition_dict
-from schema.types import Product, naive_utc, utc
+from schema.types import Product, utc
 
 Ctx = Info[Context, None]
 

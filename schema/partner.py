@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 import strawberry
-from anyio import to_thread
 from strawberry.types import Info
 
-from cdp import consent, upserts
-from cdp.write_rules import WriteRules
+from graph.clock import naive_utc
+from resolvers import partner as resolve
 from resolvers.context import Context
 from schema import enums as E
 from schema.inputs import AttributeChange
@@ -130,8 +129,8 @@ def _plain(value: Any) -> Any:
         return [{"key": v.key, "value": v.value} if isinstance(v, AttributeChange) else _plain(v) for v in value]
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    if isinstance(value, datetime):
+        return naive_utc(value)
     return value
 
 
@@ -142,16 +141,7 @@ def _items(inputs: list[Any]) -> list[dict[str, Any]]:
 
 
 async def _upsert(info: Ctx, label: str, inputs: list[Any], source: str) -> UpsertPayload:
-    ctx = info.context
-    now = ctx.now
-    rules = WriteRules.of(ctx.settings, now)
-    items = _items(inputs)
-    if label == "Customer":  # consents sent as attributes obey who may record them (docs/privacy.md)
-        consent.check_statements(ctx.principal, [
-            (f"items[{i}].attributes[{j}]", a.get("key"), a.get("value"))
-            for i, item in enumerate(items) for j, a in enumerate(item.get("attributes") or ())])
-    outcome = await to_thread.run_sync(upserts.upsert, ctx.store, ctx.policy, label, items, source, now, rules)
-    ctx.forget_reads()
+    outcome = await resolve.upsert(info.context, label, _items(inputs), source)
     return UpsertPayload(
         created=outcome.created, updated=outcome.updated, ids=[strawberry.ID(i) for i in outcome.written_ids],
         errors=[UpsertError(index=e.index, field=e.field, path=e.path, message=e.message, code=e.code)

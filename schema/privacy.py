@@ -12,12 +12,12 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from graph.clock import naive_utc
 from cdp import consent as rules
 from cdp.erasure import Erasure as ErasureResult
 from resolvers import privacy as resolve
 from resolvers.context import Context
 from schema.enums import _enum
-from schema.types import naive_utc
 
 if TYPE_CHECKING:
     from schema.types import Customer

@@ -9,11 +9,11 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from graph.clock import naive_utc
 from cdp.pagination import decode_cursor, encode_cursor
 from cdp.recommendations import Recommendation as Rec
 from resolvers import recommendations as resolve
 from resolvers.context import Context
-from schema.types import naive_utc
 
 
 @strawberry.enum(description="What kind of offer: something new, or an upgrade of something held.")

@@ -17,6 +17,7 @@ import numpy as np
 import strawberry
 from strawberry.types import Info
 
+from graph.clock import naive_utc
 from cdp import complaints as rules
 from cdp import portfolio as P
 from cdp import satisfaction as S
@@ -24,7 +25,7 @@ from cdp.pagination import encode_cursor, page_window
 from resolvers import relationship as resolve
 from resolvers.context import Context
 from schema import enums as E
-from schema.types import Channel, Customer, PageInfo, Product, _channel, _product, naive_utc, page_info, utc
+from schema.types import Channel, Customer, PageInfo, Product, _channel, _product, page_info, utc
 
 Ctx = Info[Context, None]
 

@@ -3,21 +3,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import strawberry
-from anyio import to_thread
 from strawberry.types import Info
 
-from cdp import api_keys
 from cdp.api_keys import ApiKey
 from cdp.audit import AuditRecord
-from cdp.principal import Role
-from cdp.errors import InvalidInput
+from graph.clock import naive_utc
+from resolvers import security as resolve
 from resolvers.context import Context
-
-#: Most audit records one ``auditLog`` call returns.
-MAX_AUDIT_PAGE = 1000
 
 
 @strawberry.type(description="One audit record: who did or read what, when (ids only, never personal values).")
@@ -47,15 +42,8 @@ class SecurityQuery:
     async def audit_log(self, info: Info[Context, None], customer_id: strawberry.ID | None = None,
                         principal: str | None = None, action: str | None = None, since: datetime | None = None,
                         first: int = 100) -> list[AuditEntry]:
-        ctx = info.context
-        if not 0 < first <= MAX_AUDIT_PAGE:
-            raise InvalidInput(f"first must be between 1 and {MAX_AUDIT_PAGE}", field="first")
-        audit = ctx.audit
-        if audit is None:
-            return []
-        records = await to_thread.run_sync(lambda: audit.read(
-            customer_id=str(customer_id) if customer_id else None, principal=principal, action=action,
-            since=since, limit=first))
+        records = await resolve.audit_log(info.context, str(customer_id) if customer_id else None, principal,
+                                          action, since, first)
         return [AuditEntry.from_record(r) for r in records]
 
 
@@ -88,7 +76,7 @@ class CreatedApiKey:
 class SecurityKeysQuery:
     @strawberry.field(description="Every API key, revoked ones too, oldest first. Admins only.")
     async def api_keys(self, info: Info[Context, None]) -> list[ApiKeyInfo]:
-        keys = await to_thread.run_sync(api_keys.list_keys, info.context.store)
+        keys = await resolve.keys(info.context)
         return [ApiKeyInfo.from_key(k) for k in keys]
 
 
@@ -100,15 +88,8 @@ class SecurityMutation:
                              scopes: list[str] | None = None, operations: list[str] | None = None,
                              customer_id: strawberry.ID | None = None,
                              expires_at: datetime | None = None) -> CreatedApiKey:
-        try:
-            parsed = Role.parse(role)
-        except ValueError as exc:
-            raise InvalidInput(str(exc), field="role") from None
-        expires = expires_at.astimezone(timezone.utc).replace(tzinfo=None) if expires_at and expires_at.tzinfo \
-            else expires_at
-        key, text = await to_thread.run_sync(lambda: api_keys.create_key(
-            info.context.store, name, parsed, scopes=scopes or (), operations=operations or (),
-            customer_id=str(customer_id) if customer_id else None, expires_at=expires))
+        key, text = await resolve.create_key(info.context, name, role, scopes or [], operations or [],
+                                             str(customer_id) if customer_id else None, naive_utc(expires_at))
         return CreatedApiKey(key=text, api_key=ApiKeyInfo.from_key(key))
 
     @strawberry.mutation(description="Revoke an API key: refused from now on by this server, and by other "
@@ -116,9 +97,4 @@ class SecurityMutation:
                                      "active admin key cannot be revoked here (CONFLICT): create another admin "
                                      "key first.")
     async def revoke_api_key(self, info: Info[Context, None], id: strawberry.ID) -> ApiKeyInfo:
-        ctx = info.context
-        key = await to_thread.run_sync(api_keys.revoke_key, ctx.store, str(id))
-        authenticator = getattr(getattr(getattr(ctx.request, "app", None), "state", None), "authenticator", None)
-        if authenticator is not None:
-            authenticator.keys.forget(key.id)
-        return ApiKeyInfo.from_key(key)
+        return ApiKeyInfo.from_key(await resolve.revoke_key(info.context, str(id)))

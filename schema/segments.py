@@ -18,11 +18,12 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from graph.clock import naive_utc
 from cdp import segments as rules
 from resolvers import segments as resolve
 from resolvers.context import Context
 from schema import enums as E
-from schema.types import Customer, CustomerEdge, PageInfo, naive_utc, page_info, utc
+from schema.types import Customer, CustomerEdge, PageInfo, page_info, utc
 from cdp.pagination import encode_cursor
 
 Ctx = Info[Context, None]

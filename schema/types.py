@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, overload
 import strawberry
 from strawberry.types import Info
 
+from graph.clock import naive_utc
 from cdp import customers as rules
 from cdp import profile as rules_profile
 from cdp.errors import InvalidInput
@@ -48,17 +49,6 @@ def utc(value: None) -> None: ...
 def utc(value: datetime | None) -> datetime | None:
     """Stored times are naive UTC: mark them as UTC for clients (None stays None)."""
     return value.replace(tzinfo=timezone.utc) if value is not None else None
-
-
-@overload
-def naive_utc(value: datetime) -> datetime: ...
-@overload
-def naive_utc(value: None) -> None: ...
-def naive_utc(value: datetime | None) -> datetime | None:
-    """A client's time, converted to the store's naive UTC (None stays None)."""
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _field(description: str) -> Any:

@@ -20,7 +20,7 @@ def test_launch_export_and_import_responses(cli_store: CliStore, tmp_path: Path)
     store = cli_store.open()
     store.bulk_load(data.nodes, data.relationships)
     analytics = Analytics(store, cli_store.settings())
-    campaign = Campaigns(store, analytics).create(CampaignSpec(
+    campaign = analytics.campaigns.create(CampaignSpec(
         name="CLI campaign", offers=("P-VAS-CLOUD",), waves=(WavePlan("SMS"), WavePlan("EMAIL", 3)),
         target_definition={"holds": {"category": "MOBILE_DATA"}}, control_share=0.25))
     analytics.close()

@@ -42,7 +42,7 @@ def campaigns(data, backend: str, tmp_path: Path) -> Iterator[Campaigns]:  # typ
     """A fresh store of the demo data (each backend), with its campaigns."""
     store = make_store(backend, tmp_path)
     store.bulk_load(data.nodes, data.relationships)
-    yield Campaigns(store, Analytics(store, Settings()))
+    yield Analytics(store, Settings()).campaigns
     store.close()
 
 
@@ -259,7 +259,7 @@ def test_simulation_is_reproducible(data, backend: str, tmp_path: Path,  # type:
         (tmp_path / f"s{i}").mkdir()
         store = make_store(backend, tmp_path / f"s{i}")  # Neo4j: the test server, wiped again
         store.bulk_load(data.nodes, data.relationships)
-        result = simulate(Campaigns(store, Analytics(store, Settings())), 9, T0)
+        result = simulate(Analytics(store, Settings()).campaigns, 9, T0)
         figures.append((result.true_uplift, result.report.lift, result.report.total, result.conversions))
         store.close()
     assert figures[0] == figures[1]

@@ -153,7 +153,7 @@ def test_contact_policy_reasons_are_each_reported(backend: str, tmp_path: Path) 
     ])
     analytics = Analytics(store, Settings())
     try:
-        campaigns = Campaigns(store, analytics)
+        campaigns = analytics.campaigns
         campaign = campaigns.create(CampaignSpec(name="Policy", offers=("P-X",), waves=(WavePlan("SMS"),),
                                                  target_definition={"attribute": {"key": "tier", "op": "EQ",
                                                                                   "value": "CONSUMER"}},
@@ -357,7 +357,7 @@ def test_report_over_graphql(http: TestClient, store: GraphStore) -> None:
 def test_expected_value_offer_choice_follows_the_recommendation_engine(store: GraphStore) -> None:
     analytics = Analytics(store, Settings())
     try:
-        service = Campaigns(store, analytics)
+        service = analytics.campaigns
         offers = ("P-VAS-CLOUD", "P-VAS-SEC", "P-VAS-MUSIC")
         campaign = service.create(CampaignSpec(name="Best add-on", offers=offers, waves=(WavePlan("EMAIL"),),
                                                target_definition=MOBILE, offer_choice="EXPECTED_VALUE",

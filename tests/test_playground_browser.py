@@ -28,7 +28,6 @@ import pytest
 from cdp.analytics import Analytics
 from cdp.api_keys import create_key
 from cdp.campaign_simulation import SimulationDesign, simulate
-from cdp.campaigns import Campaigns
 from cdp.app import build_app
 from cdp.playground import assets_present
 from cdp.settings import Settings
@@ -69,7 +68,7 @@ def server(demo_data, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     # A campaign with a control group, so the insights page has a lift and interval to draw
     # (the demo's past campaigns held none out).
     analytics = Analytics(store, Settings())
-    simulate(Campaigns(store, analytics), seed=3, t0=datetime(2026, 9, 1, 11, 0), name=SIMULATED,
+    simulate(analytics.campaigns, seed=3, t0=datetime(2026, 9, 1, 11, 0), name=SIMULATED,
              design=SimulationDesign(control_share=0.3, u1=0.15, u2=0.2))
     analytics.close()
     app = build_app(Settings(db_path=folder / "demo.lbdb", audit_log=folder / "audit.jsonl"), store)

@@ -162,7 +162,7 @@ def test_engine_probability_is_calibrated_ease(engine_store: GraphStore) -> None
 def test_holdout_quality_ease_beats_popularity_and_share(engine_store: GraphStore) -> None:
     from datetime import timedelta
 
-    from cdp.projection import utc_now
+    from graph.clock import utc_now
     from cdp.recommendations import holdout_quality
 
     analytics = Analytics(engine_store, Settings())

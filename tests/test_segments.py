@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 
 from cdp.errors import Conflict, InvalidInput, NotFound
-from cdp.projection import Projection, ProjectionData, utc_now
+from cdp.projection import Projection, ProjectionData
 from cdp.segments import MAX_DEPTH, MAX_NODES, SegmentEngine, definition_json
 from cdp.settings import Settings
+from graph.clock import utc_now
 from graph.model import CHANNELS
 from graph.store import GraphStore, node_op, relationship_op
 from tests.conftest import BACKENDS, CliStore, api_client, gql, make_store
