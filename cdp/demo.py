@@ -2202,7 +2202,7 @@ def _consents(rng: np.random.Generator, customers: pa.Table, people: _People,
     cid = customers.column("id").combine_chunks()
     n = people.count
     joined, last = people.joined, np.maximum(churn.last_day, people.joined)
-    parts: list[tuple[np.ndarray, str, str, np.ndarray, np.ndarray, bool | np.ndarray]] = []
+    parts: list[tuple[np.ndarray, str, str, str, np.ndarray, bool]] = []
 
     def on_day(rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """A moment in office hours (08:00-20:00) of a day in [lo, hi] per row."""
