@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from cdp.column_signal import stored_findings
 from cdp.consent import unprofiled
 from cdp.errors import InvalidInput
 from cdp.model_card import ModelCard, ModelNotTrained, Reason
@@ -56,6 +57,7 @@ class AnalyticsLike(Protocol):
 
     projection: Any
     features: Any
+    store: Any  # graph.store.GraphStore: the import runs' findings go on the cards
 
     def data(self) -> ProjectionData: ...
 
@@ -192,6 +194,8 @@ class ModelRegistry:
                                          "annual_discount_rate": model.annual_discount_rate,
                                          "churn_window_months": window,
                                          "churn_model_trained_at": card_churn.trained_at.isoformat()})
+        # What the imports' mappings lost (constant, collapsed, unused columns), seen at training time.
+        card.import_findings = stored_findings(self.analytics.store)
         self._save(name, model, card)
         with self._lock:
             self._models[name] = model
