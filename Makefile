@@ -23,7 +23,7 @@ help:
 	@echo "make neo4j   - run a local Neo4j 5.26 on bolt://127.0.0.1:7687 for development"
 	@echo "make bench   - run the benchmarks (1,000,000 customers; long) and print figures"
 	@echo "make bench-view - cdp's customer view against the Neo4j GraphQL Library on the same local Neo4j (about 10 minutes; VIEW_CUSTOMERS=1000000 for 1M)"
-	@echo "make bench-models - churn and lifetime value on public data sets beside baselines (about 15 minutes)"
+	@echo "make bench-models - churn, lifetime value and basket recommendations on public data sets beside baselines (about 17 minutes)"
 	@echo "make loadtest - 50 clients of mixed reads and writes, then kill-and-re-run convergence (about 5 minutes)"
 
 $(BIN)/python:
@@ -131,11 +131,13 @@ bench-analytics: install
 	$(BIN)/python bench/analytics.py --customers 1000000
 
 # issue 20: models on public data through cdp import + the API, beside baselines on the same
-# split (docs/models.md): mlc_churn and wa_churn held out, CDNOW lifetime value vs lifetimes.
+# split (docs/models.md): mlc_churn and wa_churn held out, CDNOW lifetime value vs lifetimes,
+# Instacart basket recommendations vs popularity and item-kNN (docs/recommendations.md).
 bench-models: install
 	OMP_NUM_THREADS=1 $(BIN)/python bench/mlc_churn.py --held-out
 	OMP_NUM_THREADS=1 $(BIN)/python bench/wa_churn.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/cdnow.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/instacart.py
 
 # issue 19: the same demo data in a fresh local Neo4j and LadybugDB, side by side: first bulk load,
 # projection build, segment preview, next-best offer (docs/benchmarks.md; long: the Neo4j load dominates).

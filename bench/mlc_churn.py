@@ -48,7 +48,8 @@ TRAIN = 'mutation { trainModel(name: "churn") { id } }'
 #: trainModel runs as a job (docs/limits.md, "Jobs"): poll it until it is done.
 CHURN_CARD = ('query($id: ID!) { job(id: $id) { status error { code message } models { name rows positives '
               'heldOutRows trainingSeconds rocAuc prAuc brier baseline { rocAuc prAuc brier } '
-              'topDrivers { feature description importance } excludedFeatures parameters { name value } notes } } }')
+              'topDrivers { feature description importance } excludedFeatures parameters { name value } notes '
+              'importFindings } } }')
 
 
 def load() -> pd.DataFrame:

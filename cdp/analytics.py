@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from cdp.cancellation import Cancellation
+from cdp.column_signal import stored_findings
 from cdp.errors import InvalidInput
 from cdp.fair_share import not_charged
 from cdp.projection import Projection, ProjectionData
@@ -75,7 +76,9 @@ class Analytics:
         """Predictive models (churn, lifetime value, propensity): training, cards, scores of everyone."""
         from cdp.scoring import ModelRegistry  # deferred: see the module's imports
 
-        return ModelRegistry(self.projection, self.features, self.settings)
+        store = self.store
+        return ModelRegistry(self.projection, self.features, self.settings,
+                             import_findings=lambda: stored_findings(store))
 
     def score_column(self, name: str, data: ProjectionData) -> np.ndarray:
         """Per-row scores ``name`` (``churn_risk``, ``lifetime_value``, ``propensity:<product>``)

@@ -16,19 +16,26 @@ report (``ImportReport.signal``, printed by ``cdp import``):
 What comes in: the mapping, the file's columns, then every batch (source and converted).
 What goes out: ``findings()``, one sentence per column. Nothing can fail: columns with more
 than ``MAX_DISTINCT`` values are only checked for being constant.
+
+The findings are kept on the run's ``ImportRun`` node (``cdp.ingest.record_run``), and
+``stored_findings(store)`` reads them back for the model cards: a data scientist sees at
+training time which imported columns could not reach the model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdp.mapping import PropertyMapping, SourceMapping
+from graph.store import GraphStore
 
 #: Distinct values tracked per column; beyond that a column is neither constant nor checked for collapse.
 MAX_DISTINCT = 200
@@ -122,3 +129,23 @@ class ColumnSignal:
         if self.unused:
             out.append(f"columns not mapped (their signal is not imported): {', '.join(self.unused)}")
         return out
+
+
+def stored_findings(store: GraphStore) -> list[str]:
+    """The findings of the latest import of each source and mapping in ``store``, each as
+    ``"SOURCE (mapping, imported YYYY-MM-DD): finding"``, sources in name order; empty when
+    no import left any (or none ran). Reads the ``ImportRun`` nodes; nothing else can fail."""
+    runs = store.export_nodes("ImportRun").to_pandas()
+    if not len(runs) or "signal" not in runs:
+        return []
+    runs = runs.sort_values("finished_at", kind="stable")
+    latest = runs.groupby([runs["source"].fillna(""), runs["mapping"].fillna("")], sort=True).tail(1)
+    out: list[str] = []
+    for run in latest.sort_values(["source", "mapping"], kind="stable").itertuples():
+        if not isinstance(run.signal, str) or not run.signal:
+            continue
+        finished = run.finished_at
+        when = f", imported {finished:%Y-%m-%d}" if isinstance(finished, datetime) and not pd.isna(finished) else ""
+        where = f"{run.source} ({run.mapping}{when})"
+        out.extend(f"{where}: {line}" for line in run.signal.splitlines() if line)
+    return out

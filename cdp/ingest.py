@@ -414,6 +414,7 @@ def record_run(store: GraphStore, mapping: SourceMapping, report: ImportReport) 
         "started_at": report.started_at, "finished_at": finished, "read": report.read,
         "created": report.created, "updated": report.updated, "unchanged": report.unchanged,
         "rejected": report.rejected, "rejects_file": report.rejects_path,
+        "signal": "\n".join(report.signal) or None,
     }])])
     report.run_id = run_id
     return run_id

@@ -93,6 +93,8 @@ class ModelCard:
     products: list[ProductModel] = field(default_factory=list)
     parameters: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Signal the imports' mappings lost (``cdp.column_signal.stored_findings``) when it was trained.
+    import_findings: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         """The card as JSON text."""
@@ -129,6 +131,7 @@ class ModelCard:
         for key, value in self.parameters.items():
             lines.append(f"  {key}: {number(value)}")
         lines.extend(f"  note: {n}" for n in self.notes)
+        lines.extend(f"  import: {f}" for f in self.import_findings)
         return "\n".join(lines)
 
 

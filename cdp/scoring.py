@@ -95,11 +95,14 @@ class ModelRegistry:
 
     ``projection``: the live projection (models train and score on its snapshots; the
     registry follows its refreshes); ``features``: the feature frame kept current with it;
-    ``settings``: where models are kept and how they train. The app wires them
-    (``cdp.analytics``)."""
+    ``settings``: where models are kept and how they train; ``import_findings``: what the
+    store's imports lost (``cdp.column_signal.stored_findings``), written on every card
+    trained (none when not given). The app wires them (``cdp.analytics``)."""
 
-    def __init__(self, projection: Projection, features: F.FeatureFrame, settings: Settings) -> None:
+    def __init__(self, projection: Projection, features: F.FeatureFrame, settings: Settings,
+                 import_findings: Callable[[], list[str]] | None = None) -> None:
         self.projection = projection
+        self._import_findings = import_findings or list
         self.features = features
         self.path = Path(settings.models_path)
         self.settings = settings
@@ -196,6 +199,8 @@ class ModelRegistry:
                                          "annual_discount_rate": model.annual_discount_rate,
                                          "churn_window_months": window,
                                          "churn_model_trained_at": card_churn.trained_at.isoformat()})
+        # What the imports' mappings lost (constant, collapsed, unused columns), seen at training time.
+        card.import_findings = self._import_findings()
         self._save(name, model, card)
         with self._lock:
             self._models[name] = model

@@ -326,8 +326,11 @@ IMPORT_RUN = NodeType(
         _p("unchanged", "INT64"),
         _p("rejected", "INT64"),
         _p("rejects_file", "STRING"),
+        _p("signal", "STRING", description="Mapped columns that ended up constant, collapsed or unused "
+                                           "(cdp.column_signal), one finding a line; null: none."),
     ),
-    "One run of `cdp import`: what it read, wrote and refused (feeds the data-quality report).",
+    "One run of `cdp import`: what it read, wrote and refused, and the signal its mapping lost "
+    "(feeds the data-quality report and the model cards).",
 )
 
 SEGMENT = NodeType(

@@ -149,6 +149,10 @@ class ModelCard:
     products: list[ProductModelCard]
     parameters: list[ModelParameter]
     notes: list[str]
+    import_findings: list[str] = strawberry.field(description=(
+        "Signal the imports lost, as of training: mapped columns of the latest import of each source and "
+        "mapping that ended up constant, collapsed (several source values, one model value) or unused, "
+        "as `cdp import` reported them (docs/import.md). Empty when none."))
 
     @classmethod
     def from_card(cls, c: MC.ModelCard) -> ModelCard:
@@ -165,7 +169,7 @@ class ModelCard:
                                        base_rate=p.base_rate, trained=p.trained, roc_auc=p.roc_auc,
                                        pr_auc=p.pr_auc, brier=p.brier) for p in c.products],
             parameters=[ModelParameter(name=k, value=str(v)) for k, v in c.parameters.items()],
-            notes=list(c.notes))
+            notes=list(c.notes), import_findings=list(c.import_findings))
 
 
 @strawberry.type(description="A feature raising churn risk among the at-risk customers explained "

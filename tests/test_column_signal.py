@@ -83,3 +83,28 @@ def test_import_report_carries_the_findings(tmp_path: Path) -> None:
     assert named == {"Customer.country", "Account.type", "Account.status", "Account.contract_type",
                      "Account.payment_method", "columns"}, report.signal
     assert report.imported == 40
+
+
+def test_findings_are_kept_per_import_run_and_read_back_for_the_model_cards(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Each run keeps its findings on its ImportRun node; ``stored_findings`` gives those of the
+    latest run of each source and mapping (what the model cards carry), on both backends."""
+    from cdp.column_signal import stored_findings
+    from cdp.ingest import import_file
+    from cdp.mapping import load_mapping
+
+    assert stored_findings(store) == []
+    mapping, data = _files(tmp_path)
+    first = import_file(store, load_mapping(mapping), data)
+    found = stored_findings(store)
+    assert len(found) == len(first.signal) and first.signal, found
+    prefix = f"TELCO ({mapping}, imported "
+    assert all(f.startswith(prefix) for f in found), found
+    assert any(f.endswith("columns not mapped (their signal is not imported): gender, tenure") for f in found)
+    # A later run of the same source and mapping that reads every column replaces the findings.
+    rows = data.read_text().splitlines()
+    narrow = tmp_path / "narrow.csv"
+    narrow.write_text("\n".join(",".join(r.split(",")[i] for i in (0, 1, 2, 3, 6)) for r in rows) + "\n")
+    second = import_file(store, load_mapping(mapping), narrow)
+    again = stored_findings(store)
+    assert len(again) == len(second.signal) and not any("not mapped" in f for f in again), again
+    assert any("Account.contract_type is constant" in f for f in again)

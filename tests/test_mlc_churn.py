@@ -30,6 +30,12 @@ def test_mlc_churn_reaches_target_and_beats_the_logistic_baseline(cli_store: Cli
     drivers = {d["feature"] for d in card["topDrivers"]}
     assert drivers & {"attr_number_customer_service_calls", "attr_international_plan", "monthly_spend",
                       "attr_total_day_minutes", "attr_total_day_charge"}
+    # What the mapping lost is on the card, as cdp import reported it: every account is given
+    # the type POSTPAID by a default, so the model cannot learn from it.
+    findings = card["importFindings"]
+    assert any(f.startswith("MLC_BILLING (") and "Account.type is constant: no column, the default 'POSTPAID'" in f
+               for f in findings), findings
+    assert all(f.split(" ", 1)[0] in ("MLC_BILLING", "MLC_USAGE") for f in findings), findings
 
 
 def test_held_out_auc_through_the_api_is_at_least_the_raw_baselines(tmp_path: Path) -> None:
