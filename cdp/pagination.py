@@ -15,6 +15,7 @@ with ``last`` or ``before`` with ``first``, a negative size; a size above
 from __future__ import annotations
 
 import base64
+import bisect
 import binascii
 import json
 from collections.abc import Callable, Sequence
@@ -179,13 +180,33 @@ def keyset_page(items: Sequence[T], key: Callable[[T], Key], request: PageReques
         else:
             start = next((n for n, (k, _, _) in enumerate(ordered) if past(k)), len(ordered))
             end = len(ordered)
-    if request.backward:
-        lo = max(start, end - request.size)
-        chosen = ordered[lo:end]
-        has_previous, has_next = lo > start, end < len(ordered)
-    else:
-        hi = min(end, start + request.size)
-        chosen = ordered[start:hi]
-        has_previous, has_next = start > 0, hi < end
+    lo, hi, has_previous, has_next = _window(len(ordered), start, end, request)
+    chosen = ordered[lo:hi]
     return Page([i for _, _, i in chosen], [k for _, k, _ in chosen], has_previous, has_next, request.order,
                 total=len(ordered))
+
+
+def _window(count: int, start: int, end: int, request: PageRequest) -> tuple[int, int, bool, bool]:
+    """``(lo, hi, has_previous, has_next)`` of the page among ``count`` ordered items, where
+    ``start .. end`` are the items on the requested side of the cursor."""
+    if request.backward:
+        lo, hi = max(start, end - request.size), end
+        return lo, hi, lo > 0, hi < count
+    lo, hi = start, min(end, start + request.size)
+    return lo, hi, lo > 0, hi < count
+
+
+def sorted_ids_page(ids: Sequence[str], request: PageRequest) -> Page[str]:
+    """One page of ``ids`` (ascending, unique: a segment's members in an analytic snapshot), the
+    cursor found by binary search, so a page costs O(log n) whatever the list's size."""
+    count = len(ids)
+    start, end = 0, count
+    if request.cursor is not None:
+        (cursor,) = request.cursor
+        if request.backward:
+            end = bisect.bisect_left(ids, cursor)
+        else:
+            start = bisect.bisect_right(ids, cursor)
+    lo, hi, has_previous, has_next = _window(count, start, end, request)
+    chosen = [str(i) for i in ids[lo:hi]]
+    return Page(chosen, [(i,) for i in chosen], has_previous, has_next, request.order, total=count)

@@ -20,6 +20,7 @@ from schema.document_cache import DocumentCache
 from schema.errors import ErrorCodes
 from schema.authorization import Authorization
 from schema.jobs import JobQuery
+from schema.connections import BeforeArgument, LastArgument
 from schema.limits import QueryLimitsExtension
 from schema.operation_observer import OperationObserver
 from schema.mutations import Mutation
@@ -77,13 +78,15 @@ class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, Relatio
         info: Info[Context, None],
         where: CustomerWhere | None = None,
         order_by: CustomerOrder | None = None,
-        first: int = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> CustomerConnection:
         order = order_by or CustomerOrder()
         page = await customers.customer_page(
             info.context, _criteria(where), order.field.value, order.direction == SortDirection.DESC,
-            first, after,
+            first, after, last, before,
             shape=view_prefetch.shape_of(info, connection=True),
         )
         return customer_connection(page)
