@@ -20,6 +20,7 @@ from schema.document_cache import DocumentCache
 from schema.errors import ErrorCodes
 from schema.authorization import Authorization
 from schema.jobs import JobQuery
+from schema.node_lookup import NodeQuery
 from schema.connections import BeforeArgument, LastArgument
 from schema.limits import QueryLimitsExtension
 from schema.operation_observer import OperationObserver
@@ -64,7 +65,7 @@ def _criteria(where: CustomerWhere | None) -> CustomerCriteria:
 
 @strawberry.type
 class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, RelationshipQuery, CampaignQuery,
-            SecurityQuery, PrivacyQuery, SecurityKeysQuery, JobQuery):
+            SecurityQuery, PrivacyQuery, SecurityKeysQuery, JobQuery, NodeQuery):
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
         # the selected parts of the view in one store call, before the fields resolve

@@ -16,6 +16,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from schema.node import Node
+
 from cdp import campaigns as C
 from cdp import contact_policy as P
 from resolvers import campaigns as resolve
@@ -219,7 +221,7 @@ def _report(r: Any) -> CampaignReport:
 
 @strawberry.type(description="A campaign: offers to a target audience in ordered waves, measured against a "
                              "control group.")
-class Campaign:
+class Campaign(Node):
     id: strawberry.ID
     name: str
     description: str | None

@@ -17,6 +17,8 @@ import numpy as np
 import strawberry
 from strawberry.types import Info
 
+from schema.node import Node
+
 from cdp import complaints as rules
 from cdp import portfolio as P
 from cdp import satisfaction as S
@@ -53,7 +55,7 @@ class PortfolioOrder(enum.Enum):
 
 
 @strawberry.type(description="A complaint (a contact of kind COMPLAINT) from opening to resolution.")
-class Complaint:
+class Complaint(Node):
     id: strawberry.ID
     customer_id: strawberry.ID
     subject: str | None

@@ -18,6 +18,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from schema.node import Node
+
 from cdp import segments as rules
 from resolvers import segments as resolve
 from resolvers.context import Context
@@ -231,7 +233,7 @@ class SegmentPreview:
 
 
 @strawberry.type(description="A saved rule segment; figures are evaluated on request on the current data.")
-class Segment:
+class Segment(Node):
     id: strawberry.ID
     name: str
     description: str | None

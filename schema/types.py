@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from schema.node import Node
+
 from cdp import customers as rules
 from cdp import profile as rules_profile
 from cdp.errors import InvalidInput
@@ -85,7 +87,7 @@ def page_info(page: Page) -> PageInfo:
 
 
 @strawberry.type(description="A way to reach or be reached by a customer.")
-class Channel:
+class Channel(Node):
     id: ID
     name: str
     kind: E.ChannelKind | None
@@ -146,7 +148,7 @@ class BundleComponent:
 
 
 @strawberry.type(description="A catalogue item: plan, service, device or bundle.")
-class Product:
+class Product(Node):
     id: ID
     name: str
     category: E.ProductCategory | None
@@ -270,7 +272,7 @@ def _events(rows: list[Row], first: int, kind: Any, since: datetime | None) -> l
 
 
 @strawberry.type(description="A billing account.")
-class Account:
+class Account(Node):
     id: ID
     type: E.AccountType | None
     status: E.AccountStatus | None
@@ -310,7 +312,7 @@ class Account:
 
 
 @strawberry.type(description="One interaction between the operator and a customer.")
-class Contact:
+class Contact(Node):
     id: ID
     at: datetime | None
     direction: E.ContactDirection | None
@@ -463,7 +465,7 @@ def _profile(values: list[Row], ctx: Context, keys: list[str] | None, customer_i
 
 
 @strawberry.type(description="The unified view of one customer, merged from every source system.")
-class Customer:
+class Customer(Node):
     id: ID
     name: str = _personal("name", "Company name for organisations, else first and last name.")
     first_name: str | None = _personal("firstName")
