@@ -92,13 +92,14 @@ class PageRequest:
 
 
 def page_request(first: int | None, after: str | None, last: int | None, before: str | None,
-                 max_page_size: int, order: str, arity: int) -> PageRequest:
+                 max_page_size: int, order: str, arity: int, default_size: int = DEFAULT_PAGE_SIZE) -> PageRequest:
     """Check the Relay paging arguments of a connection ordered by ``order`` (sort keys of
     ``arity`` values) and return the request.
 
     Raises ``InvalidInput`` for ``first`` and ``last`` together, ``after`` with ``last``,
     ``before`` with ``first``, a negative size or a malformed / foreign cursor, and
     ``PageTooLarge`` for a size above ``max_page_size``; ``field`` names the argument.
+    Without ``first`` and ``last`` a page holds ``default_size`` items.
     """
     if first is not None and last is not None:
         raise InvalidInput("first and last cannot be used together: page forward with first/after "
@@ -110,7 +111,7 @@ def page_request(first: int | None, after: str | None, last: int | None, before:
     backward = last is not None or (before is not None and first is None)
     name = "last" if backward else "first"
     size = (last if backward else first)
-    size = DEFAULT_PAGE_SIZE if size is None else size
+    size = default_size if size is None else size
     if size < 0:
         raise InvalidInput(f"{name} must be between 0 and {max_page_size}, got {size}", field=name)
     if size > max_page_size:

@@ -13,7 +13,7 @@ import strawberry
 #: ``last``: page backward.
 LastArgument = Annotated[int | None, strawberry.argument(
     description="Page backward: the last `last` items before `before` (or the end of the list); "
-                "not with `first`. 0..CDP_MAX_PAGE_SIZE.")]
+                "not with `first`. At most the list's page limit (CDP_MAX_PAGE_SIZE; auditLog: 1000).")]
 #: ``before``: the cursor to page backward from.
 BeforeArgument = Annotated[str | None, strawberry.argument(
     description="Cursor (an edge's `cursor` or `pageInfo.startCursor`) to page backward from, with `last`.")]

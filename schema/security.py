@@ -14,10 +14,15 @@ from cdp.api_keys import ApiKey
 from cdp.audit import AuditRecord
 from cdp.principal import Role
 from cdp.errors import InvalidInput
+from cdp.pagination import keyset_page, page_request
 from resolvers.context import Context
+from schema.connections import BeforeArgument, LastArgument
+from schema.types import PageInfo, page_info
 
-#: Most audit records one ``auditLog`` call returns.
+#: Most audit records one ``auditLog`` page holds.
 MAX_AUDIT_PAGE = 1000
+#: Records of an ``auditLog`` page without ``first`` or ``last``.
+DEFAULT_AUDIT_PAGE = 100
 
 
 @strawberry.type(description="One audit record: who did or read what, when (ids only, never personal values).")
@@ -46,16 +51,40 @@ class SecurityQuery:
                                   "time. Admins only.")
     async def audit_log(self, info: Info[Context, None], customer_id: strawberry.ID | None = None,
                         principal: str | None = None, action: str | None = None, since: datetime | None = None,
-                        first: int = 100) -> list[AuditEntry]:
+                        first: int | None = None, after: str | None = None, last: LastArgument = None,
+                        before: BeforeArgument = None) -> AuditEntryConnection:
         ctx = info.context
-        if not 0 < first <= MAX_AUDIT_PAGE:
-            raise InvalidInput(f"first must be between 1 and {MAX_AUDIT_PAGE}", field="first")
         if ctx.audit is None:
-            return []
-        records = await to_thread.run_sync(lambda: ctx.audit.read(
-            customer_id=str(customer_id) if customer_id else None, principal=principal, action=action,
-            since=since, limit=first))
-        return [AuditEntry.from_record(r) for r in records]
+            identity, numbered = "none", []
+        else:
+            identity, numbered = await to_thread.run_sync(lambda: ctx.audit.numbered(
+                customer_id=str(customer_id) if customer_id else None, principal=principal, action=action,
+                since=since))
+        request = page_request(first, after, last, before, MAX_AUDIT_PAGE, f"audit:{identity}", 1,
+                               default_size=DEFAULT_AUDIT_PAGE)
+        if request.cursor is not None and not isinstance(request.cursor[0], int):
+            field = "before" if request.backward else "after"
+            raise InvalidInput(f"{field} is not a valid cursor of this list and order", field=field)
+        page = keyset_page(numbered, lambda item: (item[0],), request, descending=True)
+        edges = [AuditEntryEdge(cursor=c, node=AuditEntry.from_record(r))
+                 for c, (_, r) in zip(page.cursors(), page.items)]
+        return AuditEntryConnection(edges=edges, page_info=page_info(page), total_count=len(numbered))
+
+
+@strawberry.type(description="An edge of the audit log: one record and its cursor.")
+class AuditEntryEdge:
+    cursor: str = strawberry.field(description="Opaque keyset cursor of this record (`after` / `before`).")
+    node: AuditEntry = strawberry.field(description="The record.")
+
+
+@strawberry.type(description="A page of the audit log, newest first. Cursors name a record's place in the log "
+                             "file, so records appended while paging do not shift the pages; after a rotation "
+                             "of the file, its old cursors are refused (BAD_USER_INPUT).")
+class AuditEntryConnection:
+    edges: list[AuditEntryEdge] = strawberry.field(description="The page's records, newest first.")
+    page_info: PageInfo = strawberry.field(description="Cursors of the page's ends and whether records lie "
+                                                       "beyond them.")
+    total_count: int = strawberry.field(description="Records matching the filters (all pages).")
 
 
 @strawberry.type(description="An API key (never its secret).")
