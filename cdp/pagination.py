@@ -15,8 +15,8 @@ with ``last`` or ``before`` with ``first``, a negative size; a size above
 from __future__ import annotations
 
 import base64
-import bisect
 import binascii
+import bisect
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from cdp import demo
 from cdp.settings import Settings
 from graph.store import GraphStore
-from tests.conftest import BACKENDS, api_client, gql, make_store, with_key
+from tests.conftest import BACKENDS, api_client, make_store, with_key
 
 CUSTOMERS = 60
 MAX_PAGE = 100
