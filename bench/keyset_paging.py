@@ -6,6 +6,11 @@ into a fresh embedded store, then times pages of 20 at several depths for the ID
 LAST_NAME orders: the offset read skips ``depth`` rows, the keyset read starts past the
 cursor of the row at ``depth - 1``. Prints the median of ``--repeat`` reads per case.
 
+Then, for one customer's contacts (``--contact-customers`` demo customers, the busiest
+one), the read the API uses (every contact of the customer by key, paged in Python:
+``Customer.contacts``) against the keyset traversal it would take to page in the store
+(ORDER BY / WHERE on the contacts; bench-only Cypher, measured and not used: docs/api.md).
+
     .venv/bin/python bench/keyset_paging.py --customers 200000
 """
 
@@ -23,6 +28,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cdp import demo
+from graph.cypher import Query
 from graph.ladybug_store import LadybugStore
 from graph.model import MODEL
 from graph.queries import CustomerFilter
@@ -55,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--contact-customers", type=int, default=5000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cdp-keyset-") as tmp:
         store = LadybugStore(Path(tmp) / "keyset.lbdb")
@@ -72,6 +80,38 @@ def main() -> None:
                 keyed = median_ms(lambda s=sort, c=cursor: store.customer_keyset(flt, s, False, 21, c), args.repeat)
                 print(f"{sort:<10} {depth:>9,} {offset:>9.1f} {keyed:>9.1f}")
         store.close()
+        contacts(Path(tmp), args.contact_customers, args.repeat)
+
+
+FIRST_CONTACTS = Query(
+    "bench_contact_keyset_first",
+    "MATCH (c:Customer {id: $id})-[:HAD_CONTACT]->(k:Contact)-[:VIA]->(ch:Channel) "
+    "RETURN k, ch.id AS channel_id ORDER BY k.at DESC, k.id DESC LIMIT $limit", ("id", "limit"))
+NEXT_CONTACTS = Query(
+    "bench_contact_keyset_next",
+    "MATCH (c:Customer {id: $id})-[:HAD_CONTACT]->(k:Contact)-[:VIA]->(ch:Channel) "
+    "WHERE k.at < $at OR (k.at = $at AND k.id < $kid) "
+    "RETURN k, ch.id AS channel_id ORDER BY k.at DESC, k.id DESC LIMIT $limit", ("id", "limit", "at", "kid"))
+
+
+def contacts(tmp: Path, n: int, repeat: int) -> None:
+    data = demo.generate(n, seed=3)
+    store = LadybugStore(tmp / "contacts.lbdb")
+    store.bulk_load(data.nodes, data.relationships)
+    per_customer = data.relationships["HAD_CONTACT"].to_pandas().groupby("from").size()
+    busiest = str(per_customer.idxmax())
+    print(f"\none customer's contacts ({n:,} demo customers; the busiest has {per_customer.max()}, "
+          f"the median {per_customer.median():.0f}), median of {repeat} reads (ms)")
+    every = median_ms(lambda: store.contacts_of_customers([busiest]), repeat)
+    print(f"every contact by key (the API's read, paged in Python) {every:>9.2f}")
+    rows = store._read(FIRST_CONTACTS, {"id": busiest, "limit": 21})
+    first = median_ms(lambda: store._read(FIRST_CONTACTS, {"id": busiest, "limit": 21}), repeat)
+    mid = rows[len(rows) // 2]["k"]
+    params = {"id": busiest, "limit": 21, "at": mid["at"], "kid": mid["id"]}
+    following = median_ms(lambda: store._read(NEXT_CONTACTS, params), repeat)
+    print(f"keyset traversal, first page                          {first:>9.2f}")
+    print(f"keyset traversal, page after a cursor                 {following:>9.2f}")
+    store.close()
 
 
 if __name__ == "__main__":
