@@ -13,7 +13,7 @@ GRAPHIQL_MODULES := tools/graphiql/node_modules/.package-lock.json
 CYPHERLINT_MODULES := tools/cypher-lint/node_modules/.package-lock.json
 GRAPHIQL_ASSETS := cdp/static/graphiql/vendor/graphiql.min.js
 
-.PHONY: install browser serve test lint typecheck neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share bench-lane-switch bench-view bench-neo4j bench-import-neo4j bench-recommend bench-models loadtest wrk-tool clean help
+.PHONY: install browser serve test lint typecheck neo4j neo4j-build bench bench-small bench-import bench-identity bench-analytics bench-campaigns bench-fair-share bench-lane-switch bench-view bench-neo4j bench-import-neo4j bench-recommend bench-models bench-keyset loadtest wrk-tool clean help
 
 help:
 	@echo "make serve   - install, load demo data on first run, serve http://127.0.0.1:8000/graphql"
@@ -157,6 +157,11 @@ bench-import-neo4j: install neo4j-build
 bench-recommend: install
 	$(BIN)/python bench/recommend_catalogue.py --customers 1000 --products 20000
 	$(BIN)/python bench/recommend_catalogue.py --customers 1000000 --products 500
+
+# issue 21: deep customer pages, the keyset read against the offset read it replaced, 200,000 customers on the
+# embedded store (docs/benchmarks.md, docs/api.md); about a minute.
+bench-keyset: install
+	$(BIN)/python bench/keyset_paging.py --customers 200000
 
 # campaign audience through the full contact policy and a 100,000-contact wave launch at 1,000,000 customers
 # (on a copy of the bench-analytics store; docs/benchmarks.md).

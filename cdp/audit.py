@@ -26,6 +26,7 @@ record cannot be kept raises ``AuditUnavailable`` rather than go unrecorded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -122,10 +123,28 @@ class AuditLog:
     def read(self, *, customer_id: str | None = None, principal: str | None = None, action: str | None = None,
              since: datetime | None = None, limit: int = 100) -> list[AuditRecord]:
         """The newest ``limit`` records matching every given filter, newest first."""
+        found: list[AuditRecord] = []
+        for _, record in self._matching(customer_id, principal, action, since):
+            found.append(record)
+            if len(found) >= limit:
+                break
+        return found
+
+    def numbered(self, *, customer_id: str | None = None, principal: str | None = None,
+                 action: str | None = None, since: datetime | None = None) -> tuple[str, list[tuple[int, AuditRecord]]]:
+        """``(file identity, records)``: every record matching the filters with its line number
+        (from 0, the file's first line), newest first. Line numbers only grow as records are
+        appended, so they are the keys of ``auditLog``'s keyset cursors; the identity (the
+        file's inode and first line) changes when the log is rotated, which makes the
+        cursors of the old file invalid rather than misplaced."""
+        identity, lines = self._lines()
+        return identity, list(self._matching(customer_id, principal, action, since, lines))
+
+    def _matching(self, customer_id: str | None, principal: str | None, action: str | None,
+                  since: datetime | None, lines: list[bytes] | None = None) -> Iterator[tuple[int, AuditRecord]]:
         cutoff = None if since is None else since.astimezone(timezone.utc) if since.tzinfo else \
             since.replace(tzinfo=timezone.utc)
-        found: list[AuditRecord] = []
-        for record in self._newest_first():
+        for number, record in self._newest_first(lines):
             if customer_id is not None and customer_id not in record.customers:
                 continue
             if principal is not None and record.principal != principal:
@@ -134,17 +153,22 @@ class AuditLog:
                 continue
             if cutoff is not None and datetime.fromisoformat(record.at.replace("Z", "+00:00")) < cutoff:
                 break  # records are appended in time order
-            found.append(record)
-            if len(found) >= limit:
-                break
-        return found
+            yield number, record
 
-    def _newest_first(self) -> Iterator[AuditRecord]:
+    def _lines(self) -> tuple[str, list[bytes]]:
+        """The identity of the log file and its lines (none when there is no file yet)."""
         try:
             with self.path.open("rb") as handle:
+                stat = os.fstat(handle.fileno())
                 lines = handle.read().splitlines()
         except FileNotFoundError:
-            return
-        for line in reversed(lines):
-            if line.strip():
-                yield AuditRecord.from_json(line.decode())
+            return "none", []
+        first = hashlib.sha256(lines[0]).hexdigest()[:12] if lines else "empty"
+        return f"{stat.st_dev}.{stat.st_ino}.{first}", lines
+
+    def _newest_first(self, lines: list[bytes] | None = None) -> Iterator[tuple[int, AuditRecord]]:
+        if lines is None:
+            lines = self._lines()[1]
+        for number in range(len(lines) - 1, -1, -1):
+            if lines[number].strip():
+                yield number, AuditRecord.from_json(lines[number].decode())

@@ -37,6 +37,10 @@ OPERATION_ROLES: dict[str, frozenset[Role]] = {
     "product": EVERYONE,
     "products": EVERYONE,
     "channels": EVERYONE,
+    # any object by global id: each id is then checked as its typed root field
+    # (schema.node_lookup.NODE_OPERATIONS, schema.authorization)
+    "node": EVERYONE,
+    "nodes": EVERYONE,
     # --- queries: analytics
     "valueSegmentation": frozenset({ADMIN, ANALYST}),
     "previewSegment": frozenset({ADMIN, ANALYST}),
@@ -101,6 +105,13 @@ OPERATION_ROLES: dict[str, frozenset[Role]] = {
     "eraseCustomer": frozenset({ADMIN}),
     # --- HTTP routes outside GraphQL
     "campaignContactList": frozenset({ADMIN, ANALYST, APP, PARTNER}),  # needs personal-data access too
+}
+
+#: The typed root field whose authorisation each ``Node`` type shares: a principal may fetch
+#: an object by global id (``node``, ``nodes``) exactly when it may use that field.
+NODE_OPERATIONS: dict[str, str] = {
+    "Customer": "customer", "Account": "customer", "Contact": "customer", "Product": "product",
+    "Channel": "channels", "Campaign": "campaign", "Segment": "segment", "Complaint": "complaint",
 }
 
 #: Operations a partner key may name (``cdp keys create --role partner --operations ...``).

@@ -178,6 +178,11 @@ class Portfolio:
         """
         if by == "ID":
             return np.arange(self.size)
+        return np.lexsort((np.arange(self.size), -self.sort_key(by)))
+
+    def sort_key(self, by: str) -> np.ndarray:
+        """The figure the customers are ordered by (descending) for ``by`` other than ID, unscored
+        customers as -inf. Raises ``InvalidInput`` as ``order`` does."""
         if by == "CHURN_RISK":
             if self.churn is None:
                 raise InvalidInput(f"cannot order by churn risk: {self.churn_unavailable}", field="orderBy")
@@ -187,7 +192,7 @@ class Portfolio:
                    "MONTHLY_RECURRING": self.monthly_recurring}[by].astype(float)
         else:
             raise InvalidInput(f"unknown order {by!r}; expected one of {', '.join(ORDERS)}", field="orderBy")
-        return np.lexsort((np.arange(self.size), -key))
+        return key
 
 
 def portfolio(data: ProjectionData, manager: str, as_of: datetime, complaints: pd.DataFrame,

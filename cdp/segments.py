@@ -660,6 +660,10 @@ class Evaluation:
         """Rows of the members, in customer-id order."""
         return self.order[self.mask[self.order]]
 
+    def member_ids(self) -> np.ndarray:
+        """Ids of the members, ascending (customer-id order)."""
+        return self.data.ids.to_numpy()[self.member_rows()]
+
     def page(self, skip: int, limit: int) -> tuple[list[str], bool]:
         """Ids of members ``skip .. skip+limit-1`` in id order, and whether more follow."""
         rows = self.member_rows()

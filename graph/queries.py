@@ -818,9 +818,12 @@ _SPEND = (
 )
 
 
-def _customer_match(flt: CustomerFilter, with_spend: bool) -> tuple[str, dict[str, Any]]:
-    """The MATCH ... WHERE part shared by page and count queries, and its parameters."""
-    conds: list[str] = []
+def _customer_match(flt: CustomerFilter, with_spend: bool, keyset: str | None = None,
+                    keyset_after_spend: bool = False) -> tuple[str, dict[str, Any]]:
+    """The MATCH ... WHERE part shared by page and count queries, and its parameters.
+    ``keyset``: a keyset page's cursor condition, on the customer (or, with
+    ``keyset_after_spend``, on the computed ``spend``)."""
+    conds: list[str] = [keyset] if keyset and not keyset_after_spend else []
     params: dict[str, Any] = {}
 
     def add(cond: str, **values: object) -> None:
@@ -862,7 +865,7 @@ def _customer_match(flt: CustomerFilter, with_spend: bool) -> tuple[str, dict[st
         text += " WHERE " + " AND ".join(conds)
     if with_spend:
         text += " " + _SPEND
-        spend_conds = []
+        spend_conds = [keyset] if keyset and keyset_after_spend else []
         if flt.spend_min is not None:
             spend_conds.append("spend >= $spend_min")
             params["spend_min"] = float(flt.spend_min)
@@ -888,6 +891,44 @@ def customer_page(flt: CustomerFilter, sort: str, descending: bool) -> tuple[Que
     text = f"{match} RETURN c.id AS id ORDER BY {keys} SKIP $skip LIMIT $limit"
     names = tuple(sorted(params)) + ("skip", "limit")
     return Query(f"customer_page_{sort.lower()}", text, names), params
+
+
+#: The keyset form of each sort key: nulls made comparable (``coalesce``) so a cursor on a row
+#: without the value still orders and compares the same way on both backends (null first).
+CUSTOMER_KEYSET_KEYS: dict[str, str] = {
+    "ID": "c.id",
+    "LAST_NAME": "coalesce(c.last_name, '')",
+    "JOINED_ON": "coalesce(c.joined_on, date('0001-01-01'))",
+    "CITY": "coalesce(c.city, '')",
+    "MONTHLY_SPEND": "spend",
+}
+
+
+def customer_keyset_page(flt: CustomerFilter, sort: str, descending: bool, after_key: bool,
+                         backward: bool) -> tuple[Query, dict[str, Any]]:
+    """Ids and sort values of one keyset page of customers matching ``flt``, ordered by ``sort``
+    then id, ``descending`` or not; read backward (reversed order) for ``last``/``before``.
+
+    With ``after_key`` the page starts past the cursor ``($key_value, $key_id)`` in the reading
+    direction (``$key_value`` is unused for the ID sort). Returns the query and its parameters
+    except ``key_value``, ``key_id`` and ``limit``, which the caller adds. Rows: ``id``, ``k``.
+    Raises KeyError for a sort key outside CUSTOMER_KEYSET_KEYS.
+    """
+    order = CUSTOMER_KEYSET_KEYS[sort]
+    with_spend = flt.needs_spend or sort == "MONTHLY_SPEND"
+    reverse = descending != backward
+    op, direction = ("<", " DESC") if reverse else (">", "")
+    keyset = None
+    if after_key:
+        keyset = (f"c.id {op} $key_id" if sort == "ID"
+                  else f"({order} {op} $key_value OR ({order} = $key_value AND c.id {op} $key_id))")
+    match, params = _customer_match(flt, with_spend, keyset, keyset_after_spend=sort == "MONTHLY_SPEND")
+    keys = f"c.id{direction}" if sort == "ID" else f"{order}{direction}, c.id{direction}"
+    text = f"{match} RETURN c.id AS id, {order} AS k ORDER BY {keys} LIMIT $limit"
+    names = tuple(sorted(params)) + (("key_id",) if after_key else ()) + \
+        (("key_value",) if after_key and sort != "ID" else ()) + ("limit",)
+    name = f"customer_keyset_{sort.lower()}_{'desc' if reverse else 'asc'}{'_after' if after_key else ''}"
+    return Query(name, text, names), params
 
 
 def customer_count(flt: CustomerFilter) -> tuple[Query, dict[str, Any]]:
@@ -1198,6 +1239,9 @@ def statements(backend: Backend) -> list[Query]:
     for sort in CUSTOMER_SORT_KEYS:
         out.append(customer_page(everything, sort, True)[0])
         out.append(customer_page(CustomerFilter(), sort, False)[0])
+        for after_key in (False, True):
+            out.append(customer_keyset_page(everything, sort, True, after_key, False)[0])
+            out.append(customer_keyset_page(CustomerFilter(), sort, False, after_key, True)[0])
     out.append(customer_count(everything)[0])
     out.append(customer_count(CustomerFilter())[0])
     out.append(customer_views(ViewShape(True, True, True, True, True)))

@@ -1030,6 +1030,22 @@ class GraphStore(ABC):
         query, params = Q.customer_page(flt, sort, descending)
         return [r["id"] for r in self._read(query, {**params, "skip": skip, "limit": limit})]
 
+    def customer_keyset(
+        self, flt: Q.CustomerFilter, sort: str, descending: bool, limit: int,
+        cursor: tuple[Any, str] | None = None, backward: bool = False,
+    ) -> list[tuple[str, Any]]:
+        """``(id, sort value)`` of up to ``limit`` customers matching ``flt`` in the order of
+        ``sort`` then id (``descending`` or not), starting past ``cursor`` (a ``(sort value, id)``
+        pair) in the reading direction: forward, or ``backward`` (nearest to the cursor first).
+        A keyset read: a row written before the cursor does not shift the page."""
+        query, params = Q.customer_keyset_page(flt, sort, descending, cursor is not None, backward)
+        params = {**params, "limit": limit}
+        if cursor is not None:
+            params["key_id"] = cursor[1]
+            if sort != "ID":
+                params["key_value"] = cursor[0]
+        return [(r["id"], r["k"]) for r in self._read(query, params)]
+
     def count_customers(self, flt: Q.CustomerFilter) -> int:
         """Number of customers matching ``flt``."""
         query, params = Q.customer_count(flt)

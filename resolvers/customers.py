@@ -8,12 +8,13 @@ page queries that cannot be batched, one store call each.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from strawberry.dataloader import DataLoader
 
 from cdp import customers as rules
-from cdp.pagination import page_window
+from cdp.errors import InvalidInput
+from cdp.pagination import Page, page_from_fetch, page_request
 from graph.queries import CustomerFilter, ViewShape
 from graph.store import Row
 from resolvers import view_prefetch
@@ -28,33 +29,63 @@ async def customer(ctx: Context, customer_id: str) -> Row | None:
 
 @dataclass
 class CustomerPage:
-    """One page of a customer search, with what is needed to count the total."""
+    """One keyset page of a customer search (``page.items``: customer rows), with the filter
+    needed to count the total."""
 
-    rows: list[Row]
-    skip: int
-    has_next: bool
+    page: Page[Row]
     filter: CustomerFilter
+
+
+#: The type of each sort key's value in a cursor (a forged cursor of another type is refused
+#: here, not by the store).
+_SORT_VALUE_TYPES: dict[str, type | tuple[type, ...]] = {
+    "ID": str, "LAST_NAME": str, "CITY": str, "JOINED_ON": date, "MONTHLY_SPEND": (int, float),
+}
+
+
+def customer_order(sort: str, descending: bool) -> str:
+    """The name of a customer ordering, carried by its cursors (a cursor of another order is refused)."""
+    return f"customers:{sort}:{'desc' if descending else 'asc'}"
 
 
 async def customer_page(
     ctx: Context, criteria: rules.CustomerCriteria, sort: str, descending: bool,
-    first: int, after: str | None, shape: ViewShape | None = None,
+    first: int | None, after: str | None, last: int | None = None, before: str | None = None,
+    shape: ViewShape | None = None,
 ) -> CustomerPage:
-    """Customers matching ``criteria``; raises ``InvalidInput`` for bad arguments and
-    ``Forbidden`` when a filter or the sort reads a personal field the principal may not read.
-    With ``shape`` (the view parts the page's nodes select), those parts of the whole page are
-    read in one store call (``resolvers.view_prefetch``)."""
+    """Customers matching ``criteria``, one keyset page (``first``/``after`` forward,
+    ``last``/``before`` backward: ``cdp.pagination``), read from the store past the cursor (never
+    the whole list); raises ``InvalidInput`` for bad arguments and ``Forbidden`` when a filter
+    or the sort reads a personal field the principal may not read. With ``shape`` (the view
+    parts the page's nodes select), those parts of the whole page are read in one store call
+    (``resolvers.view_prefetch``)."""
     ctx.authorise_personal_use(rules.personal_uses(criteria, sort))
-    skip, limit = page_window(first, after, ctx.settings.max_page_size)
-    flt = rules.customer_filter(criteria, ctx.today)
     rules.check_sort(sort)
-    ids = await in_thread(ctx.store.find_customers, flt, sort, descending, skip, limit + 1)
-    has_next = len(ids) > limit
-    ids = ids[:limit]
+    request = page_request(first, after, last, before, ctx.settings.max_page_size,
+                           customer_order(sort, descending), 2)
+    flt = rules.customer_filter(criteria, ctx.today)
+    cursor = None
+    if request.cursor is not None:
+        value, customer_id = request.cursor
+        if not isinstance(customer_id, str) or not isinstance(value, _SORT_VALUE_TYPES[sort]):
+            field = "before" if request.backward else "after"
+            raise InvalidInput(f"{field} is not a valid cursor of this list and order", field=field)
+        cursor = (value, customer_id)
+    fetched = await in_thread(ctx.store.customer_keyset, flt, sort, descending, request.size + 1, cursor,
+                              request.backward)
+    beyond = False
+    if cursor is not None:  # is anything on the cursor's other side (hasPreviousPage going forward)?
+        beyond = bool(await in_thread(ctx.store.customer_keyset, flt, sort, descending, 1,
+                                      cursor, not request.backward))
+    page = page_from_fetch(request, [(cid, (key, cid)) for cid, key in fetched], beyond)
+    ids = page.items
     if shape is not None:
         await view_prefetch.prefetch(ctx, ids, shape)
     rows = await ctx.loaders.customer.load_many(ids)
-    return CustomerPage([r for r in rows if r is not None], skip, has_next, flt)
+    kept = [(r, k) for r, k in zip(rows, page.keys) if r is not None]
+    found = Page([r for r, _ in kept], [k for _, k in kept], page.has_previous, page.has_next, page.order,
+                 page.total, page.extra)
+    return CustomerPage(found, flt)
 
 
 async def customer_count(ctx: Context, flt: CustomerFilter) -> int:

@@ -7,6 +7,7 @@ from datetime import datetime
 from cdp import catalog_rules, offer_responses
 from cdp.errors import InvalidInput, NotFound
 from cdp.fair_share import run_sync
+from cdp.pagination import PageRequest, sorted_ids_page
 from cdp.recommendations import Recommendation
 from resolvers import catalog_rules as catalog_rules_resolvers
 from resolvers.context import Context
@@ -45,15 +46,17 @@ async def offer_eligibility(ctx: Context, customer_id: str, product_id: str,
     return await run_sync(run)
 
 
-async def for_segment(ctx: Context, definition: object, first: int, skip: int, limit: int,
+async def for_segment(ctx: Context, definition: object, first: int, request: PageRequest,
                       ) -> tuple[list[tuple[str, list[Recommendation]]], int, bool]:
-    """Offers for one page of a segment's members (customer-id order): ``(pairs, size, has_next)``."""
+    """Offers for one keyset page of a segment's members (customer-id order, ``cdp.pagination``):
+    ``(pairs, size, has_next)``."""
     _check_first(first)
     analytics = ctx.ready_analytics()
 
     def run() -> tuple[list[tuple[str, list[Recommendation]]], int, bool]:
         evaluation = analytics.segments.evaluate(definition, authorise=ctx.authorise_personal_use)
-        ids, has_next = evaluation.page(skip, limit)
+        page = sorted_ids_page(evaluation.member_ids(), request)
+        ids, has_next = page.items, page.has_next
         data = evaluation.data
         rows = data.rows_of(ids)
         recs = analytics.recommendations.for_rows(rows, first, data=data) if len(rows) else []

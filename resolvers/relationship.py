@@ -16,8 +16,9 @@ import pandas as pd
 from cdp import complaints as C
 from cdp import portfolio as P
 from cdp import satisfaction as S
+from cdp.errors import InvalidInput
 from cdp.fair_share import run_sync
-from cdp.pagination import page_window
+from cdp.pagination import Page, keyset_page, page_request
 from cdp.projection import ProjectionData
 from graph.store import Row
 from resolvers.context import Context
@@ -51,17 +52,17 @@ async def complaint(ctx: Context, complaint_id: str) -> C.Complaint | None:
     return await run_sync(C.get, ctx.store, complaint_id)
 
 
+#: The ordering of complaints (newest first; ties by customer id, then by order of opening),
+#: named in their cursors.
+COMPLAINT_ORDER = "complaints:at:desc"
+
+
 @dataclass
 class ComplaintPage:
-    """One page of complaints, newest first, with the size of the whole selection."""
+    """One keyset page of complaints, newest first, with the size of the whole selection."""
 
-    items: list[C.Complaint]
-    skip: int
+    page: Page[C.Complaint]
     total: int
-
-    @property
-    def has_next(self) -> bool:
-        return self.skip + len(self.items) < self.total
 
 
 def _selection(ctx: Context, flt: C.ComplaintFilter, data: ProjectionData | None = None,
@@ -71,15 +72,55 @@ def _selection(ctx: Context, flt: C.ComplaintFilter, data: ProjectionData | None
     return data, C.select(data, complaints, flt)
 
 
-async def complaints(ctx: Context, flt: C.ComplaintFilter, first: int, after: str | None,
-                     data: ProjectionData | None = None, frame: pd.DataFrame | None = None) -> ComplaintPage:
-    """A page of the complaints ``flt`` selects; ``InvalidInput`` for a bad page size or cursor.
-    ``data`` / ``frame``: a snapshot and its complaint frame already at hand."""
-    skip, limit = page_window(first, after, ctx.settings.max_page_size)
+#: The key time of a complaint without an opening time (sorts last, newest first).
+_NO_TIME = -(2 ** 62)
+
+
+def _micros(value: datetime | None) -> int:
+    return _NO_TIME if value is None else int(np.datetime64(value, "us").astype(np.int64))
+
+
+def _complaint_keys(data: ProjectionData, selected: pd.DataFrame) -> list[tuple[int, str, int]]:
+    """The keyset key of each selected complaint: ``(opened at in µs since the epoch, customer id,
+    n)``, n telling apart a customer's complaints opened in the same microsecond."""
+    at = selected["at"].to_numpy(dtype="datetime64[us]")
+    owners = data.ids[selected["row"].to_numpy()]
+    seen: dict[tuple[int, str], int] = {}
+    keys = []
+    for a, owner in zip(at, owners):
+        pair = (_NO_TIME if np.isnat(a) else int(a.astype(np.int64)), str(owner))
+        n = seen.get(pair, 0)
+        seen[pair] = n + 1
+        keys.append((*pair, n))
+    return keys
+
+
+async def complaints(ctx: Context, flt: C.ComplaintFilter, first: int | None, after: str | None,
+                     data: ProjectionData | None = None, frame: pd.DataFrame | None = None,
+                     last: int | None = None, before: str | None = None) -> ComplaintPage:
+    """A keyset page of the complaints ``flt`` selects (``cdp.pagination``); ``InvalidInput`` for a
+    bad page size or cursor. ``data`` / ``frame``: a snapshot and its complaint frame already at hand."""
+    request = page_request(first, after, last, before, ctx.settings.max_page_size, COMPLAINT_ORDER, 3)
 
     def run() -> ComplaintPage:
         snapshot, selected = _selection(ctx, flt, data, frame)
-        return ComplaintPage(C.page(ctx.store, snapshot, selected, skip, limit), skip, len(selected))
+        keys = _complaint_keys(snapshot, selected)
+        try:
+            chosen = keyset_page(range(len(keys)), lambda i: keys[i], request, descending=True)
+        except TypeError:  # a forged cursor whose values do not compare with the keys
+            field = "before" if request.backward else "after"
+            raise InvalidInput(f"{field} is not a valid cursor of this list and order", field=field) from None
+        found = C.page(ctx.store, snapshot, selected.iloc[chosen.items], 0, len(chosen.items))
+        # complaints deleted since the snapshot are missing from ``found``: keep the keys aligned
+        items, item_keys, rest = [], [], iter(found)
+        complaint = next(rest, None)
+        for key in chosen.keys:
+            if complaint is not None and (complaint.customer_id, _micros(complaint.opened_at)) == (key[1], key[0]):
+                items.append(complaint)
+                item_keys.append(key)
+                complaint = next(rest, None)
+        return ComplaintPage(Page(items, item_keys, chosen.has_previous, chosen.has_next, chosen.order),
+                             len(selected))
 
     return await run_sync(run)
 

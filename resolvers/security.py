@@ -10,24 +10,37 @@ from cdp import api_keys
 from cdp.api_keys import ApiKey
 from cdp.audit import AuditRecord
 from cdp.errors import InvalidInput
+from cdp.pagination import Page, keyset_page, page_request
 from cdp.principal import Role
 from resolvers.context import Context
 
-#: Most audit records one ``auditLog`` call returns.
+#: Most audit records one ``auditLog`` page holds.
 MAX_AUDIT_PAGE = 1000
+#: Records of an ``auditLog`` page without ``first`` or ``last``.
+DEFAULT_AUDIT_PAGE = 100
 
 
-async def audit_log(ctx: Context, customer_id: str | None, principal: str | None, action: str | None,
-                    since: datetime | None, first: int) -> list[AuditRecord]:
-    """Audit records, newest first, filtered; empty where the context has no audit log.
-    Raises ``InvalidInput`` when ``first`` is not within 1..``MAX_AUDIT_PAGE``."""
-    if not 0 < first <= MAX_AUDIT_PAGE:
-        raise InvalidInput(f"first must be between 1 and {MAX_AUDIT_PAGE}", field="first")
+async def audit_page(ctx: Context, customer_id: str | None, principal: str | None, action: str | None,
+                     since: datetime | None, first: int | None, after: str | None, last: int | None,
+                     before: str | None) -> tuple[Page[tuple[int, AuditRecord]], int]:
+    """One keyset page of audit records, newest first, filtered, and how many match in all
+    (empty where the context has no audit log). Cursors name a record's place in the log file.
+
+    Raises ``InvalidInput`` (with the argument as field) for bad paging arguments or a cursor
+    that is not one of this list's (``cdp.pagination.page_request``)."""
     audit = ctx.audit
+    numbered: list[tuple[int, AuditRecord]]
     if audit is None:
-        return []
-    return await to_thread.run_sync(lambda: audit.read(
-        customer_id=customer_id, principal=principal, action=action, since=since, limit=first))
+        identity, numbered = "none", []
+    else:
+        identity, numbered = await to_thread.run_sync(lambda: audit.numbered(
+            customer_id=customer_id, principal=principal, action=action, since=since))
+    request = page_request(first, after, last, before, MAX_AUDIT_PAGE, f"audit:{identity}", 1,
+                           default_size=DEFAULT_AUDIT_PAGE)
+    if request.cursor is not None and not isinstance(request.cursor[0], int):
+        field = "before" if request.backward else "after"
+        raise InvalidInput(f"{field} is not a valid cursor of this list and order", field=field)
+    return keyset_page(numbered, lambda item: (item[0],), request, descending=True), len(numbered)
 
 
 async def keys(ctx: Context) -> list[ApiKey]:

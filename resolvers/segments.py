@@ -12,9 +12,9 @@ from typing import Any
 
 import logging
 
-from cdp.errors import CdpError, Forbidden
+from cdp.errors import CdpError, Forbidden, InvalidInput
 from cdp.fair_share import run_sync
-from cdp.pagination import page_window
+from cdp.pagination import Page, PageRequest, page_request, sorted_ids_page
 from cdp.permissions import readable_in_full
 from cdp.segments import Evaluation, ProfileItem, SavedSegment, SegmentEngine, masked_definition
 from graph.store import Row
@@ -28,14 +28,16 @@ def engine(ctx: Context) -> SegmentEngine:
     return ctx.ready_analytics().segments
 
 
+#: The ordering of a segment's members (customer id), named in their cursors.
+MEMBER_ORDER = "members:id:asc"
+
+
 @dataclass
 class MemberPage:
-    """One page of members with the evaluation it came from."""
+    """One keyset page of members (``page.items``: customer rows) with the evaluation it came from."""
 
     evaluation: Evaluation
-    rows: list[Row]
-    skip: int
-    has_next: bool
+    page: Page[Row]
 
     @property
     def size(self) -> int:
@@ -50,19 +52,20 @@ async def evaluate(ctx: Context, definition: Any, as_of: datetime | None) -> Eva
         lambda: engine(ctx).evaluate(definition, as_of, authorise=ctx.authorise_personal_use))
 
 
-async def members(ctx: Context, definition: Any, first: int, after: str | None,
-                  as_of: datetime | None) -> MemberPage:
-    """One page of members in id order; ``InvalidInput`` for a bad definition, page size or cursor."""
-    skip, limit = page_window(first, after, ctx.settings.max_page_size)
+async def members(ctx: Context, definition: Any, first: int | None, after: str | None,
+                  as_of: datetime | None, last: int | None = None, before: str | None = None) -> MemberPage:
+    """One keyset page of members in id order (``cdp.pagination``); ``InvalidInput`` for a bad
+    definition, page size or cursor."""
+    request = page_request(first, after, last, before, ctx.settings.max_page_size, MEMBER_ORDER, 1)
     evaluation = await evaluate(ctx, definition, as_of)
-    return await _page(ctx, evaluation, skip, limit)
+    return await _page(ctx, evaluation, request)
 
 
-async def preview(ctx: Context, definition: Any, first: int, after: str | None,
-                  as_of: datetime | None) -> MemberPage:
+async def preview(ctx: Context, definition: Any, first: int | None, after: str | None,
+                  as_of: datetime | None, last: int | None = None, before: str | None = None) -> MemberPage:
     """Size and one page of members of an unsaved definition (the profile is computed only
     when asked for: ``profile_of``)."""
-    return await members(ctx, definition, first, after, as_of)
+    return await members(ctx, definition, first, after, as_of, last, before)
 
 
 async def profile(ctx: Context, definition: Any, as_of: datetime | None) -> list[ProfileItem]:
@@ -75,10 +78,15 @@ async def profile_of(ctx: Context, evaluation: Evaluation) -> list[ProfileItem]:
     return await run_sync(lambda: engine(ctx).profile(evaluation, authorise=ctx.authorise_personal_use))
 
 
-async def _page(ctx: Context, evaluation: Evaluation, skip: int, limit: int) -> MemberPage:
-    ids, has_next = evaluation.page(skip, limit)
-    rows = await ctx.loaders.customer.load_many(ids)
-    return MemberPage(evaluation, [r for r in rows if r is not None], skip, bool(has_next))
+async def _page(ctx: Context, evaluation: Evaluation, request: PageRequest) -> MemberPage:
+    if request.cursor is not None and not isinstance(request.cursor[0], str):
+        field = "before" if request.backward else "after"
+        raise InvalidInput(f"{field} is not a valid cursor of this list and order", field=field)
+    ids = sorted_ids_page(evaluation.member_ids(), request)
+    rows = await ctx.loaders.customer.load_many(ids.items)
+    kept = [(r, k) for r, k in zip(rows, ids.keys) if r is not None]
+    page = Page([r for r, _ in kept], [k for _, k in kept], ids.has_previous, ids.has_next, ids.order, ids.total)
+    return MemberPage(evaluation, page)
 
 
 def shown_definition(ctx: Context, definition: Any) -> Any:

@@ -20,6 +20,8 @@ from schema.document_cache import DocumentCache
 from schema.errors import ErrorCodes
 from schema.authorization import Authorization
 from schema.jobs import JobQuery
+from schema.node_lookup import NodeQuery
+from schema.connections import BeforeArgument, LastArgument
 from schema.limits import QueryLimitsExtension
 from schema.operation_observer import OperationObserver
 from schema.mutations import Mutation
@@ -61,7 +63,7 @@ def _criteria(where: CustomerWhere | None) -> CustomerCriteria:
 
 @strawberry.type
 class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, RelationshipQuery, CampaignQuery,
-            SecurityQuery, PrivacyQuery, SecurityKeysQuery, JobQuery):
+            SecurityQuery, PrivacyQuery, SecurityKeysQuery, JobQuery, NodeQuery):
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
         # the selected parts of the view in one store call, before the fields resolve
@@ -75,13 +77,15 @@ class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, Relatio
         info: Info[Context, None],
         where: CustomerWhere | None = None,
         order_by: CustomerOrder | None = None,
-        first: int = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> CustomerConnection:
         order = order_by or CustomerOrder()
         page = await customers.customer_page(
             info.context, _criteria(where), order.field.value, order.direction == SortDirection.DESC,
-            first, after,
+            first, after, last, before,
             shape=view_prefetch.shape_of(info, connection=True),
         )
         return customer_connection(page)

@@ -46,9 +46,11 @@ from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.types import ExecutionResult
 
+from cdp import global_ids
 from cdp.errors import CdpError, Forbidden
 from cdp.permissions import (
     DATA_SHARING,
+    NODE_OPERATIONS,
     PERSONAL_ATTRIBUTE_KEYS,
     Access,
     check_customer,
@@ -96,6 +98,24 @@ def _customer_ids(value: Any, out: set[str], key: str | None = None) -> None:
             _customer_ids(v, out, key)
     elif key in ("customerId", "customer_id") and value is not None:
         out.add(str(value))
+
+
+def _check_nodes(principal: Principal, arguments: dict) -> set[str]:
+    """Check each global id of a ``node`` / ``nodes`` call as its type's typed root field
+    (``NODE_OPERATIONS``); return the customer ids they name. Malformed ids are left to
+    execution (BAD_USER_INPUT); accounts and contacts are checked against their owner there."""
+    given = arguments.get("ids") if "ids" in arguments else [arguments.get("id")]
+    customers: set[str] = set()
+    for global_id in given or ():
+        try:
+            type_name, domain_id = global_ids.decode(str(global_id))
+        except CdpError:
+            continue
+        check_operation(principal, NODE_OPERATIONS[type_name])
+        if type_name == "Customer":
+            check_customer(principal, domain_id, field="id")
+            customers.add(domain_id)
+    return customers
 
 
 class _OtherCustomers(Visitor):
@@ -190,9 +210,11 @@ class Authorization(SchemaExtension):
             _customer_ids(arguments, ids)
             if name == "customer" and "id" in arguments:
                 ids.add(str(arguments["id"]))
+            if name in ("node", "nodes"):
+                ids |= _check_nodes(principal, arguments)
             if name == "upsertCustomers":
                 ids.update(str(item["id"]) for item in arguments.get("items", ()) if item.get("id"))
-            if principal.role is Role.CUSTOMER and name not in CATALOGUE_READS:
+            if principal.role is Role.CUSTOMER and name not in CATALOGUE_READS and name not in ("node", "nodes"):
                 for customer_id in ids or {None}:  # type: ignore[arg-type]
                     check_customer(principal, customer_id)
             customers |= ids

@@ -17,6 +17,8 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graph.clock import naive_utc
+from schema.node import Node
+
 from cdp import campaigns as C
 from cdp import contact_policy as P
 from resolvers import campaigns as resolve
@@ -220,7 +222,7 @@ def _report(r: Any) -> CampaignReport:
 
 @strawberry.type(description="A campaign: offers to a target audience in ordered waves, measured against a "
                              "control group.")
-class Campaign:
+class Campaign(Node):
     id: strawberry.ID
     name: str
     description: str | None

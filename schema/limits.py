@@ -51,6 +51,7 @@ from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 from strawberry.extensions import SchemaExtension
 
 from cdp.limits import LimitExceeded, QueryTooComplex, QueryTooDeep, TooManyAliases
+from cdp.pagination import DEFAULT_PAGE_SIZE
 from cdp.settings import Settings
 
 #: Multiplier of a list field without a ``first`` argument (accounts, subscriptions, ...).
@@ -137,13 +138,16 @@ class _Measurer:
         return self.selection(op.selection_set, root) if root else (0, 0, 0)
 
     def _page_size(self, node: FieldNode, field: Any) -> int:
-        value = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
-        if isinstance(value, IntValueNode):
-            return max(0, int(value.value))
-        if isinstance(value, VariableNode):
-            return self.variable_defaults.get(value.name.value, self.max_page_size)
+        # a keyset connection pages with `first` or `last` (cdp.pagination); without either
+        # (their defaults are null) it answers DEFAULT_PAGE_SIZE items
+        for name in ("first", "last"):
+            value = next((a.value for a in node.arguments or () if a.name.value == name), None)
+            if isinstance(value, IntValueNode):
+                return max(0, int(value.value))
+            if isinstance(value, VariableNode):
+                return self.variable_defaults.get(value.name.value, self.max_page_size)
         default = field.args["first"].default_value
-        return default if isinstance(default, int) else self.max_page_size
+        return default if isinstance(default, int) else DEFAULT_PAGE_SIZE
 
     def selection(self, selection_set: SelectionSetNode | None, parent: Any,
                   page: int | None = None) -> tuple[int, int, int]:

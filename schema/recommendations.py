@@ -10,7 +10,9 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graph.clock import naive_utc
-from cdp.pagination import decode_cursor, encode_cursor
+from cdp.errors import InvalidInput
+from cdp.pagination import PageRequest, decode_cursor, encode_cursor
+from resolvers.segments import MEMBER_ORDER
 from cdp.recommendations import Recommendation as Rec
 from resolvers import recommendations as resolve
 from resolvers.context import Context
@@ -125,12 +127,15 @@ class RecommendationQuery:
         self, info: Info[Context, None], definition: JSON, first: int = 3, members: int = 50,
         after: str | None = None,
     ) -> SegmentRecommendations:
-        limit = min(members, info.context.settings.max_page_size)
-        skip = decode_cursor(after) + 1 if after else 0
-        pairs, size, has_next = await resolve.for_segment(info.context, definition, first, skip, limit)
-        out = [MemberRecommendations(customer_id=strawberry.ID(c), cursor=encode_cursor(skip + i),
+        limit = max(0, min(members, info.context.settings.max_page_size))
+        cursor = decode_cursor(after, MEMBER_ORDER, 1) if after else None
+        if cursor is not None and not isinstance(cursor[0], str):
+            raise InvalidInput("after is not a valid cursor of this list and order", field="after")
+        request = PageRequest(MEMBER_ORDER, limit, cursor=cursor)
+        pairs, size, has_next = await resolve.for_segment(info.context, definition, first, request)
+        out = [MemberRecommendations(customer_id=strawberry.ID(c), cursor=encode_cursor(MEMBER_ORDER, (c,)),
                                      recommendations=[Recommendation.from_rec(r) for r in recs])
-               for i, (c, recs) in enumerate(pairs)]
+               for c, recs in pairs]
         return SegmentRecommendations(size=size, has_next_page=has_next,
                                       end_cursor=out[-1].cursor if out else None, members=out)
 

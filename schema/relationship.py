@@ -18,10 +18,14 @@ import strawberry
 from strawberry.types import Info
 
 from graph.clock import naive_utc
+from schema.node import Node
+
 from cdp import complaints as rules
 from cdp import portfolio as P
 from cdp import satisfaction as S
-from cdp.pagination import encode_cursor, page_window
+from cdp.errors import InvalidInput
+from cdp.pagination import keyset_page, page_request
+from schema.connections import BeforeArgument, LastArgument
 from resolvers import relationship as resolve
 from resolvers.context import Context
 from schema import enums as E
@@ -52,7 +56,7 @@ class PortfolioOrder(enum.Enum):
 
 
 @strawberry.type(description="A complaint (a contact of kind COMPLAINT) from opening to resolution.")
-class Complaint:
+class Complaint(Node):
     id: strawberry.ID
     customer_id: strawberry.ID
     subject: str | None
@@ -105,11 +109,11 @@ class ComplaintConnection:
     total_count: int = strawberry.field(description="Complaints selected (all pages).")
 
 
-def _connection(page: resolve.ComplaintPage, now: datetime) -> ComplaintConnection:
-    edges = [ComplaintEdge(cursor=encode_cursor(page.skip + i), node=Complaint.from_complaint(c, now))
-             for i, c in enumerate(page.items)]
-    return ComplaintConnection(edges=edges, page_info=page_info(page.skip, len(edges), page.has_next),
-                               total_count=page.total)
+def _connection(found: resolve.ComplaintPage, now: datetime) -> ComplaintConnection:
+    page = found.page
+    edges = [ComplaintEdge(cursor=cur, node=Complaint.from_complaint(c, now))
+             for cur, c in zip(page.cursors(), page.items)]
+    return ComplaintConnection(edges=edges, page_info=page_info(page), total_count=found.total)
 
 
 @strawberry.type(description="Counts, resolution times and SLA figures over a set of complaints "
@@ -275,31 +279,44 @@ class Portfolio:
                               mean=p.churn_mean(), high_risk=p.high_risk(threshold), scored=scored)
 
     @strawberry.field(description="The portfolio's customers with their figures.")
-    async def customers(self, info: Ctx, first: int = 20, after: str | None = None,
-                        order_by: PortfolioOrder = PortfolioOrder.ID) -> PortfolioCustomerConnection:
-        skip, limit = page_window(first, after, info.context.settings.max_page_size)
+    async def customers(self, info: Ctx, first: int | None = None, after: str | None = None,
+                        order_by: PortfolioOrder = PortfolioOrder.ID, last: LastArgument = None,
+                        before: BeforeArgument = None) -> PortfolioCustomerConnection:
+        by = order_by.value
+        request = page_request(first, after, last, before, info.context.settings.max_page_size,
+                               f"portfolio:{by}", 2)
         p = self.view.portfolio
-        positions = p.order(order_by.value)[skip:skip + limit]
-        rows = await resolve.customer_rows(info.context, [str(i) for i in p.ids[positions]])
+        order = p.order(by)
+        value = p.sort_key(by) if by != "ID" else None
+        # the portfolio's own order (ID ascending, the figures descending with ties by id) as a key
+        # that ascends along it: a cursor names the customer's figure and id, not its position
+        keyset = (lambda i: (str(p.ids[i]),)) if by == "ID" else (lambda i: (-float(value[i]), str(p.ids[i])))  # type: ignore[index]
+        try:
+            page = keyset_page([int(i) for i in order], keyset, request)
+        except TypeError:
+            field = "before" if request.backward else "after"
+            raise InvalidInput(f"{field} is not a valid cursor of this list and order", field=field) from None
+        positions = page.items
+        rows = await resolve.customer_rows(info.context, [str(p.ids[i]) for i in positions])
         edges = []
-        for n, (i, row) in enumerate(zip(positions, rows)):
+        for cursor, i, row in zip(page.cursors(), positions, rows):
             if row is None:
                 continue
             risk = float(p.churn[i]) if p.churn is not None and not np.isnan(p.churn[i]) else None
-            edges.append(PortfolioCustomerEdge(cursor=encode_cursor(skip + n), node=PortfolioCustomer(
+            edges.append(PortfolioCustomerEdge(cursor=cursor, node=PortfolioCustomer(
                 customer=Customer.from_row(row), open_complaints=int(p.open_complaints[i]),
                 complaints_last_year=int(p.complaints_365d[i]), churn_risk=risk,
                 revenue_last_12_months=round(float(p.revenue_12m[i]), 2),
                 monthly_recurring=round(float(p.monthly_recurring[i]), 2))))
-        has_next = skip + len(positions) < p.size
-        return PortfolioCustomerConnection(edges=edges, page_info=page_info(skip, len(edges), has_next),
-                                           total_count=p.size)
+        return PortfolioCustomerConnection(edges=edges, page_info=page_info(page), total_count=p.size)
 
     @strawberry.field(description="The portfolio's complaints, newest first.")
-    async def complaints(self, info: Ctx, status: list[ComplaintStatus] | None = None, first: int = 20,
-                         after: str | None = None) -> ComplaintConnection:
+    async def complaints(self, info: Ctx, status: list[ComplaintStatus] | None = None, first: int | None = None,
+                         after: str | None = None, last: LastArgument = None,
+                         before: BeforeArgument = None) -> ComplaintConnection:
         flt = _filter(status=status, manager=self.manager)
-        page = await resolve.complaints(info.context, flt, first, after, self.view.data, self.view.complaints)
+        page = await resolve.complaints(info.context, flt, first, after, self.view.data, self.view.complaints,
+                                        last=last, before=before)
         return _connection(page, info.context.now)
 
     @strawberry.field(description="Complaint figures of the portfolio (`slaHours` defaults to "
@@ -364,9 +381,11 @@ class RelationshipQuery:
     async def complaints(self, info: Ctx, status: list[ComplaintStatus] | None = None,
                          customer_id: strawberry.ID | None = None, manager: str | None = None,
                          opened_from: datetime | None = None, opened_to: datetime | None = None,
-                         first: int = 20, after: str | None = None) -> ComplaintConnection:
+                         first: int | None = None, after: str | None = None, last: LastArgument = None,
+                         before: BeforeArgument = None) -> ComplaintConnection:
         flt = _filter(status, customer_id, manager, opened_from, opened_to)
-        return _connection(await resolve.complaints(info.context, flt, first, after), info.context.now)
+        return _connection(await resolve.complaints(info.context, flt, first, after, last=last, before=before),
+                           info.context.now)
 
     @strawberry.field(description="Counts, resolution times and SLA figures of the complaints matching every "
                                   "filter given (`slaHours` defaults to CDP_COMPLAINT_SLA_HOURS).")

@@ -13,7 +13,8 @@ from cdp.audit import AuditRecord
 from graph.clock import naive_utc
 from resolvers import security as resolve
 from resolvers.context import Context
-
+from schema.connections import BeforeArgument, LastArgument
+from schema.types import PageInfo, page_info
 
 @strawberry.type(description="One audit record: who did or read what, when (ids only, never personal values).")
 class AuditEntry:
@@ -41,10 +42,29 @@ class SecurityQuery:
                                   "time. Admins only.")
     async def audit_log(self, info: Info[Context, None], customer_id: strawberry.ID | None = None,
                         principal: str | None = None, action: str | None = None, since: datetime | None = None,
-                        first: int = 100) -> list[AuditEntry]:
-        records = await resolve.audit_log(info.context, str(customer_id) if customer_id else None, principal,
-                                          action, since, first)
-        return [AuditEntry.from_record(r) for r in records]
+                        first: int | None = None, after: str | None = None, last: LastArgument = None,
+                        before: BeforeArgument = None) -> AuditEntryConnection:
+        page, total = await resolve.audit_page(info.context, str(customer_id) if customer_id else None,
+                                               principal, action, since, first, after, last, before)
+        edges = [AuditEntryEdge(cursor=c, node=AuditEntry.from_record(r))
+                 for c, (_, r) in zip(page.cursors(), page.items)]
+        return AuditEntryConnection(edges=edges, page_info=page_info(page), total_count=total)
+
+
+@strawberry.type(description="An edge of the audit log: one record and its cursor.")
+class AuditEntryEdge:
+    cursor: str = strawberry.field(description="Opaque keyset cursor of this record (`after` / `before`).")
+    node: AuditEntry = strawberry.field(description="The record.")
+
+
+@strawberry.type(description="A page of the audit log, newest first. Cursors name a record's place in the log "
+                             "file, so records appended while paging do not shift the pages; after a rotation "
+                             "of the file, its old cursors are refused (BAD_USER_INPUT).")
+class AuditEntryConnection:
+    edges: list[AuditEntryEdge] = strawberry.field(description="The page's records, newest first.")
+    page_info: PageInfo = strawberry.field(description="Cursors of the page's ends and whether records lie "
+                                                       "beyond them.")
+    total_count: int = strawberry.field(description="Records matching the filters (all pages).")
 
 
 @strawberry.type(description="An API key (never its secret).")

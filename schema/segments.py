@@ -19,12 +19,14 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graph.clock import naive_utc
+from schema.node import Node
+
 from cdp import segments as rules
 from resolvers import segments as resolve
 from resolvers.context import Context
 from schema import enums as E
 from schema.types import Customer, CustomerEdge, PageInfo, page_info, utc
-from cdp.pagination import encode_cursor
+from schema.connections import BeforeArgument, LastArgument
 
 Ctx = Info[Context, None]
 
@@ -209,11 +211,10 @@ class SegmentMembers:
     total_count: int = strawberry.field(description="Number of members (all pages).")
 
 
-def _members(page: resolve.MemberPage) -> SegmentMembers:
-    edges = [CustomerEdge(cursor=encode_cursor(page.skip + i), node=Customer.from_row(r))
-             for i, r in enumerate(page.rows)]
-    return SegmentMembers(edges=edges, page_info=page_info(page.skip, len(edges), page.has_next),
-                          total_count=page.size)
+def _members(found: resolve.MemberPage) -> SegmentMembers:
+    page = found.page
+    edges = [CustomerEdge(cursor=c, node=Customer.from_row(r)) for c, r in zip(page.cursors(), page.items)]
+    return SegmentMembers(edges=edges, page_info=page_info(page), total_count=found.size)
 
 
 @strawberry.type(description="What a definition selects, without saving it.")
@@ -233,7 +234,7 @@ class SegmentPreview:
 
 
 @strawberry.type(description="A saved rule segment; figures are evaluated on request on the current data.")
-class Segment:
+class Segment(Node):
     id: strawberry.ID
     name: str
     description: str | None
@@ -258,9 +259,11 @@ class Segment:
         return evaluation.share
 
     @strawberry.field(description="Members in customer-id order, now or as of a past time.")
-    async def members(self, info: Ctx, first: int = 20, after: str | None = None,
-                      as_of: datetime | None = None) -> SegmentMembers:
-        return _members(await resolve.members(info.context, self.saved_definition, first, after, naive_utc(as_of)))
+    async def members(self, info: Ctx, first: int | None = None, after: str | None = None,
+                      as_of: datetime | None = None, last: LastArgument = None,
+                      before: BeforeArgument = None) -> SegmentMembers:
+        return _members(await resolve.members(info.context, self.saved_definition, first, after, naive_utc(as_of),
+                                              last, before))
 
     @strawberry.field(description="Members against the base, most distinctive first.")
     async def profile(self, info: Ctx, as_of: datetime | None = None) -> list[SegmentProfileItem]:

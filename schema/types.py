@@ -17,15 +17,18 @@ import strawberry
 from strawberry.types import Info
 
 from graph.clock import naive_utc
+from schema.node import Node
+
 from cdp import customers as rules
 from cdp import profile as rules_profile
 from cdp.errors import InvalidInput
-from cdp.pagination import encode_cursor, page_window
+from cdp.pagination import Page, PageRequest, keyset_page, page_request
 from resolvers import catalog, customers
 from resolvers.context import Context
 from resolvers.loaders import MISSING
 from schema import enums as E
 from schema.authorization import PersonalData, PersonalValue
+from schema.connections import BeforeArgument, LastArgument
 from schema.channel_choice import ChannelChoice, next_best_channels
 from schema.value import CustomerValue, customer_value
 
@@ -68,12 +71,14 @@ class PageInfo:
     end_cursor: str | None
 
 
-def page_info(skip: int, count: int, has_next: bool) -> PageInfo:
+def page_info(page: Page) -> PageInfo:
+    """The ``PageInfo`` of a keyset page (``cdp.pagination``)."""
+    cursors = page.cursors()
     return PageInfo(
-        has_next_page=has_next,
-        has_previous_page=skip > 0,
-        start_cursor=encode_cursor(skip) if count else None,
-        end_cursor=encode_cursor(skip + count - 1) if count else None,
+        has_next_page=page.has_next,
+        has_previous_page=page.has_previous,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
     )
 
 
@@ -81,7 +86,7 @@ def page_info(skip: int, count: int, has_next: bool) -> PageInfo:
 
 
 @strawberry.type(description="A way to reach or be reached by a customer.")
-class Channel:
+class Channel(Node):
     id: ID
     name: str
     kind: E.ChannelKind | None
@@ -142,7 +147,7 @@ class BundleComponent:
 
 
 @strawberry.type(description="A catalogue item: plan, service, device or bundle.")
-class Product:
+class Product(Node):
     id: ID
     name: str
     category: E.ProductCategory | None
@@ -266,7 +271,7 @@ def _events(rows: list[Row], first: int, kind: Any, since: datetime | None) -> l
 
 
 @strawberry.type(description="A billing account.")
-class Account:
+class Account(Node):
     id: ID
     type: E.AccountType | None
     status: E.AccountStatus | None
@@ -306,7 +311,7 @@ class Account:
 
 
 @strawberry.type(description="One interaction between the operator and a customer.")
-class Contact:
+class Contact(Node):
     id: ID
     at: datetime | None
     direction: E.ContactDirection | None
@@ -345,12 +350,20 @@ class ContactConnection:
     total_count: int
 
 
-def _contact_page(rows: list[Row], skip: int, limit: int) -> ContactConnection:
-    """One page (``skip``, ``limit``) of a customer's contacts, newest first."""
-    page = rows[skip:skip + limit]
-    edges = [ContactEdge(cursor=encode_cursor(skip + i), node=Contact.from_row(r)) for i, r in enumerate(page)]
-    return ContactConnection(
-        edges=edges, page_info=page_info(skip, len(page), skip + limit < len(rows)), total_count=len(rows))
+#: The ordering of a customer's contacts (newest first, then id), named in their cursors.
+CONTACT_ORDER = "contacts:at:desc"
+
+
+def _contact_key(r: Row) -> tuple:
+    return (r.get("at"), r["id"])
+
+
+def _contact_page(rows: list[Row], request: PageRequest) -> ContactConnection:
+    """One keyset page of a customer's contacts, newest first (``rows``: all of them, read once
+    per customer through the request's loaders, which the view's summary fields share)."""
+    page = keyset_page(rows, _contact_key, request, descending=True)
+    edges = [ContactEdge(cursor=c, node=Contact.from_row(r)) for c, r in zip(page.cursors(), page.items)]
+    return ContactConnection(edges=edges, page_info=page_info(page), total_count=len(rows))
 
 
 @strawberry.type(description="A channel a customer prefers; rank 1 is the favourite.")
@@ -451,7 +464,7 @@ def _profile(values: list[Row], ctx: Context, keys: list[str] | None, customer_i
 
 
 @strawberry.type(description="The unified view of one customer, merged from every source system.")
-class Customer:
+class Customer(Node):
     id: ID
     name: str = _personal("name", "Company name for organisations, else first and last name.")
     first_name: str | None = _personal("firstName")
@@ -543,22 +556,24 @@ class Customer:
     def contacts(
         self,
         info: Ctx,
-        first: int = 20,
+        first: int | None = None,
         after: str | None = None,
         kind: E.ContactKind | None = None,
         channel: strawberry.ID | None = None,
         since: datetime | None = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> ContactConnection:
         ctx = info.context
-        skip, limit = page_window(first, after, ctx.settings.max_page_size)  # bad arguments fail here, at once
+        request = page_request(first, after, last, before, ctx.settings.max_page_size, CONTACT_ORDER, 2)
         filters = (naive_utc(since), kind.value if kind else None, channel)
         rows = customers.contacts_now(ctx, self.id, *filters)
         if rows is MISSING:
-            return self._contacts(info, skip, limit, filters)  # type: ignore[return-value]
-        return _contact_page(rows, skip, limit)
+            return self._contacts(info, request, filters)  # type: ignore[return-value]
+        return _contact_page(rows, request)
 
-    async def _contacts(self, info: Ctx, skip: int, limit: int, filters: tuple) -> ContactConnection:
-        return _contact_page(await customers.contacts(info.context, self.id, *filters), skip, limit)
+    async def _contacts(self, info: Ctx, request: PageRequest, filters: tuple) -> ContactConnection:
+        return _contact_page(await customers.contacts(info.context, self.id, *filters), request)
 
     @strawberry.field(description="Preferred channels, favourite first.")
     def preferred_channels(self, info: Ctx) -> list[ChannelPreference]:
@@ -680,7 +695,7 @@ class CustomerConnection:
         return await customers.customer_count(info.context, self.page.filter)
 
 
-def customer_connection(page: customers.CustomerPage) -> CustomerConnection:
-    edges = [CustomerEdge(cursor=encode_cursor(page.skip + i), node=Customer.from_row(r))
-             for i, r in enumerate(page.rows)]
-    return CustomerConnection(edges=edges, page_info=page_info(page.skip, len(edges), page.has_next), page=page)
+def customer_connection(found: customers.CustomerPage) -> CustomerConnection:
+    page = found.page
+    edges = [CustomerEdge(cursor=c, node=Customer.from_row(r)) for c, r in zip(page.cursors(), page.items)]
+    return CustomerConnection(edges=edges, page_info=page_info(page), page=found)

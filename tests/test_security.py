@@ -362,11 +362,43 @@ def test_audit_log_query_is_for_admins(app_env) -> None:  # type: ignore[no-unty
     client, store, _ = app_env
     row = _a_customer(store)
     _view(client, _key(store, "app"), row["id"])
-    query = """query($c: ID) { auditLog(customerId: $c, first: 5) { at principal role action operation
-               customers fields outcome } }"""
-    body = _post(client, _key(store, "admin"), query, {"c": row["id"]}).json()
-    assert body["data"]["auditLog"][0]["customers"] == [row["id"]]
+    query = """query($c: ID) { auditLog(customerId: $c, first: 5) { totalCount edges { node { at principal role
+               action operation customers fields outcome } } } }"""
+    admin = _key(store, "admin")
+    body = _post(client, admin, query, {"c": row["id"]}).json()
+    assert body["data"]["auditLog"]["edges"][0]["node"]["customers"] == [row["id"]]
     assert _codes(_post(client, _key(store, "analyst"), query, {"c": row["id"]}).json()) == ["FORBIDDEN"]
+
+
+def test_audit_log_pages_are_stable_while_records_are_appended(app_env) -> None:  # type: ignore[no-untyped-def]
+    """The audit log is a keyset connection, newest first: the records appended while a client
+    pages (its own reads are audited too) do not shift the older pages; both directions cover
+    the same records."""
+    client, store, _ = app_env
+    row = _a_customer(store)
+    app = _key(store, "app")
+    for _ in range(7):
+        _view(client, app, row["id"])
+    admin = _key(store, "admin")
+    page = """query($c: ID, $first: Int, $after: String, $last: Int, $before: String) {
+        auditLog(customerId: $c, first: $first, after: $after, last: $last, before: $before) {
+        totalCount edges { cursor node { at request_id: requestId } }
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
+    first = _post(client, admin, page, {"c": row["id"], "first": 3}).json()["data"]["auditLog"]
+    total = first["totalCount"]
+    assert total >= 7 and not first["pageInfo"]["hasPreviousPage"]
+    for _ in range(2):  # newer records, before the cursor in this newest-first list
+        _view(client, app, row["id"])
+    seen, after = [e["cursor"] for e in first["edges"]], first["pageInfo"]["endCursor"]
+    while after:
+        nxt = _post(client, admin, page, {"c": row["id"], "first": 3, "after": after}).json()["data"]["auditLog"]
+        seen += [e["cursor"] for e in nxt["edges"]]
+        after = nxt["pageInfo"]["endCursor"] if nxt["pageInfo"]["hasNextPage"] else None
+    assert len(seen) == len(set(seen)) == total
+    back = _post(client, admin, page, {"c": row["id"], "last": 1000}).json()["data"]["auditLog"]
+    assert [e["cursor"] for e in back["edges"]][-total:] == seen and back["totalCount"] == total + 2
+    bad = _post(client, admin, page, {"c": row["id"], "first": 2, "last": 2}).json()
+    assert bad["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "last"}
 
 
 # --------------------------------------------------------------------------- rate limit per credential

@@ -260,6 +260,36 @@ def test_customer_search_sorting_and_paging(store: GraphStore) -> None:
     assert store.find_customers(CustomerFilter(), "ID", False, 5, 10) == []
 
 
+@pytest.mark.parametrize("sort", ["ID", "LAST_NAME", "JOINED_ON", "CITY", "MONTHLY_SPEND"])
+@pytest.mark.parametrize("descending", [False, True])
+def test_customer_keyset_pages_cover_the_order_once(store: GraphStore, sort: str, descending: bool) -> None:
+    """Keyset pages of one, forward and backward, walk the same order as the offset query
+    (nulls first: C3 has no last name), each customer exactly once."""
+    seed(store)
+    flt = CustomerFilter()
+    expected = store.find_customers(flt, sort, descending, 0, 10)
+    if sort in ("LAST_NAME", "CITY", "JOINED_ON"):  # the keyset order puts a missing value first
+        whole = store.customer_keyset(flt, sort, descending, 10)
+        assert sorted(i for i, _ in whole) == sorted(expected)
+        expected = [i for i, _ in whole]
+    forward, cursor = [], None
+    while True:
+        rows = store.customer_keyset(flt, sort, descending, 1, cursor)
+        if not rows:
+            break
+        forward.append(rows[0][0])
+        cursor = (rows[0][1], rows[0][0])
+    assert forward == expected
+    backward, cursor = [], None
+    while True:
+        rows = store.customer_keyset(flt, sort, descending, 1, cursor, backward=True)
+        if not rows:
+            break
+        backward.append(rows[0][0])
+        cursor = (rows[0][1], rows[0][0])
+    assert backward == list(reversed(expected))
+
+
 def test_injection_strings_are_just_values(store: GraphStore) -> None:
     seed(store)
     evil = "x' OR 1=1 //\"}) MATCH (n) DETACH DELETE n //"
