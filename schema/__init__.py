@@ -141,5 +141,16 @@ schema = CdpSchema(
 
 
 def sdl() -> str:
-    """The schema in GraphQL SDL, as committed in ``schema/schema.graphql``."""
-    return schema.as_str().rstrip() + "\n"
+    """The schema in GraphQL SDL, as committed in ``schema/schema.graphql``.
+
+    It opens with an explicit ``schema { ... }`` block naming the root types: graphql-core
+    leaves it out when the roots have their conventional names, and tools that read the SDL
+    alone (``build_schema``, code generators) should not have to rely on naming conventions.
+    """
+    core = schema._schema
+    roots = [("query", core.query_type), ("mutation", core.mutation_type), ("subscription", core.subscription_type)]
+    block = "".join(f"  {operation}: {root.name}\n" for operation, root in roots if root is not None)
+    text = schema.as_str().rstrip() + "\n"
+    if text.startswith("schema {"):  # graphql-core printed one already (non-conventional root names)
+        return text
+    return f"schema {{\n{block}}}\n\n{text}"

@@ -203,8 +203,9 @@ class Product:
 # --------------------------------------------------------------------------- accounts
 
 
-@strawberry.type(description="An account's subscription to a product.")
-class Subscription:
+@strawberry.type(description="An account's subscription to a catalogue product (a customer's product "
+                             "holding; named so that no domain type takes the GraphQL `Subscription` root's name).")
+class ProductSubscription:
     id: ID
     status: E.SubscriptionStatus | None
     since: date | None
@@ -219,7 +220,7 @@ class Subscription:
         return _product_now(info, self.product_id)  # type: ignore[return-value]
 
     @classmethod
-    def from_row(cls, r: Row) -> Subscription:
+    def from_row(cls, r: Row) -> ProductSubscription:
         return cls(
             id=ID(r["id"]), status=E.to_enum(E.SubscriptionStatus, r.get("status")), since=r.get("since"),
             until=r.get("until"), monthly_fee=r.get("monthly_fee"), discount=r.get("discount") or 0.0,
@@ -278,14 +279,14 @@ class Account:
     contract_end: date | None
 
     @strawberry.field
-    def subscriptions(self, info: Ctx) -> list[Subscription]:
+    def subscriptions(self, info: Ctx) -> list[ProductSubscription]:
         rows = customers.subscriptions_now(info.context, self.id)
         if rows is MISSING:
             return self._subscriptions(info)  # type: ignore[return-value]
-        return [Subscription.from_row(r) for r in rows]
+        return [ProductSubscription.from_row(r) for r in rows]
 
-    async def _subscriptions(self, info: Ctx) -> list[Subscription]:
-        return [Subscription.from_row(r) for r in await customers.subscriptions(info.context, self.id)]
+    async def _subscriptions(self, info: Ctx) -> list[ProductSubscription]:
+        return [ProductSubscription.from_row(r) for r in await customers.subscriptions(info.context, self.id)]
 
     @strawberry.field(description="Monetary events of this account, newest first.")
     async def monetary_events(
