@@ -24,8 +24,13 @@ from schema.types import Product
 
 Ctx = Info[Context, None]
 
+_CONTRACT_MEANINGS = {
+    "ANY": "Whatever the contract state.", "IN_CONTRACT": "An open account's contract still runs.",
+    "OUT_OF_CONTRACT": "A contract has ended and none runs now.", "NO_CONTRACT": "The customer never had a contract.",
+}
 EligibleContract = strawberry.enum(
-    enum.Enum("EligibleContract", {v: v for v in ELIGIBLE_CONTRACT_VALUES}),
+    enum.Enum("EligibleContract", {v: strawberry.enum_value(v, description=_CONTRACT_MEANINGS[v])  # type: ignore[misc]
+                                   for v in ELIGIBLE_CONTRACT_VALUES}),
     description="Contract state a product is offered in: ANY; IN_CONTRACT (an open account's contract runs); "
                 "OUT_OF_CONTRACT (a contract ended and none runs); NO_CONTRACT (no contract at all).")
 

@@ -26,9 +26,16 @@ Ctx = Info[Context, None]
 ConsentPurpose = _enum("ConsentPurpose", rules.PURPOSES,
                        "What a consent is for: the campaign purposes MARKETING, RETENTION and SERVICE, "
                        "DATA_SHARING (personal data shown to partners) and PROFILING (scores and "
-                       "recommendations from the customer's data).")
+                       "recommendations from the customer's data).", {
+                           "MARKETING": "Offers of new products (MARKETING campaigns).",
+                           "RETENTION": "Offers to keep a customer who may leave (RETENTION campaigns).",
+                           "SERVICE": "Service messages about products held (SERVICE campaigns).",
+                           "DATA_SHARING": "Personal data shown in full to partners that hold the scope.",
+                           "PROFILING": "Scores and recommendations computed from the customer's data."})
 ConsentStatus = _enum("ConsentStatus", rules.STATUSES,
-                      "What the customer said: GRANTED, DENIED, or REVOKED (a grant taken back).")
+                      "What the customer said: GRANTED, DENIED, or REVOKED (a grant taken back).", {
+                          "GRANTED": "The customer agreed.", "DENIED": "The customer refused.",
+                          "REVOKED": "The customer took back an earlier grant."})
 
 
 def _utc(value: datetime | None) -> datetime | None:
