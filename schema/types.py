@@ -252,8 +252,7 @@ class MonetaryEvent:
     kind: E.MonetaryKind | None = strawberry.field(
         description="What moved the money (invoice, payment, purchase, top-up, refund); null when not recorded.")
     amount: float | None = strawberry.field(
-        description="Amount in `currency`; positive for every kind (the kind says the direction). Null when not "
-                    "recorded.")
+        description="Amount in `currency`, as booked by the billing source; null when not recorded.")
     currency: str | None = strawberry.field(description="ISO 4217 currency code, e.g. `EUR`; null when not recorded.")
     at: datetime | None = strawberry.field(description="When the event happened (ISO 8601, UTC with offset `+00:00`).")
     description: str | None = strawberry.field(
