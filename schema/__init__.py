@@ -7,6 +7,7 @@ tests/test_schema_sdl.py fails when the two drift.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import strawberry
 from strawberry.extensions import ValidationCache
@@ -61,11 +62,17 @@ def _criteria(where: CustomerWhere | None) -> CustomerCriteria:
     )
 
 
-@strawberry.type
+@strawberry.type(description="The root of every read. Which fields a credential may use depends on its role "
+                             "(docs/security.md); personal fields come masked unless it may read them in full.")
 class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, RelationshipQuery, CampaignQuery,
             SecurityQuery, PrivacyQuery, SecurityKeysQuery, JobQuery):
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
-    async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
+    async def customer(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(
+            description="The customer id; a customer credential may name only itself (FORBIDDEN otherwise).")],
+    ) -> Customer | None:
         # the selected parts of the view in one store call, before the fields resolve
         await view_prefetch.prefetch(info.context, [id], view_prefetch.shape_of(info))
         row = await customers.customer(info.context, id)
@@ -75,10 +82,15 @@ class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, Relatio
     async def customers(
         self,
         info: Info[Context, None],
-        where: CustomerWhere | None = None,
-        order_by: CustomerOrder | None = None,
-        first: int = 20,
-        after: str | None = None,
+        where: Annotated[CustomerWhere | None, strawberry.argument(
+            description="Conditions every returned customer meets; null: every customer.")] = None,
+        order_by: Annotated[CustomerOrder | None, strawberry.argument(
+            description="Sort order; null: by id, ascending.")] = None,
+        first: Annotated[int, strawberry.argument(
+            description="Page size, 0..`CDP_MAX_PAGE_SIZE` (PAGE_TOO_LARGE above).")] = 20,
+        after: Annotated[str | None, strawberry.argument(
+            description="Cursor of the edge to start after (`pageInfo.endCursor` of the previous page); "
+                        "null: from the start.")] = None,
     ) -> CustomerConnection:
         order = order_by or CustomerOrder()
         page = await customers.customer_page(
@@ -89,12 +101,21 @@ class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, Relatio
         return customer_connection(page)
 
     @strawberry.field(description="One catalogue product; null when the id is unknown.")
-    async def product(self, info: Info[Context, None], id: strawberry.ID) -> Product | None:
+    async def product(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The product id, e.g. `P-BB-500`.")],
+    ) -> Product | None:
         row = await catalog.product(info.context, id)
         return Product.from_row(row) if row else None
 
     @strawberry.field(description="The product catalogue, optionally one category.")
-    async def products(self, info: Info[Context, None], category: ProductCategory | None = None) -> list[Product]:
+    async def products(
+        self,
+        info: Info[Context, None],
+        category: Annotated[ProductCategory | None, strawberry.argument(
+            description="Only products of this category; null: every product.")] = None,
+    ) -> list[Product]:
         rows = await catalog.products(info.context, category.value if category else None)
         return [Product.from_row(r) for r in rows]
 

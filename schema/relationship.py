@@ -274,7 +274,7 @@ class Portfolio:
     as_of: datetime = strawberry.field(description="The time the figures are computed at (ISO 8601, UTC).")
     customer_count: int = strawberry.field(description="Customers in the portfolio.")
     open_complaints: int = strawberry.field(description="Unresolved complaints of the portfolio's customers.")
-    revenue: PortfolioRevenue
+    revenue: PortfolioRevenue = strawberry.field(description="Revenue of the portfolio's customers.")
     satisfaction_mean: float | None = strawberry.field(description="Mean satisfaction score, last 365 days.")
     satisfaction_count: int = strawberry.field(description="Scores given in the last 365 days.")
     view: strawberry.Private[resolve.PortfolioView]
