@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cdp.display_format import iso
-from cdp.errors import CdpError, Conflict
+from cdp.errors import CdpError, Conflict, InvalidInput
 from cdp.exit_status import ExitStatus
 from cdp.progress_report import Progress
 from cdp.settings import Settings
@@ -249,7 +249,9 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 expires = datetime.fromisoformat(args.expires)
             except ValueError:
-                raise CdpError(f"--expires: expected an ISO date or time, got {args.expires!r}") from None
+                raise InvalidInput(f"--expires: expected an ISO date or time, got {args.expires!r}") from None
+            if expires.tzinfo is not None:  # the store keeps naive UTC: convert, do not just drop the offset
+                expires = expires.astimezone(timezone.utc)
             expires = expires.replace(tzinfo=None)
     try:
         store = _open(args, settings)
@@ -313,7 +315,7 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         try:
             since = datetime.fromisoformat(args.since)
         except ValueError:
-            raise CdpError(f"--since: expected an ISO date or time, got {args.since!r}") from None
+            raise InvalidInput(f"--since: expected an ISO date or time, got {args.since!r}") from None
         since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
     records = AuditLog(settings.audit_log_path).read(customer_id=args.customer, principal=args.principal,
                                                       action=args.action, since=since, limit=args.limit)

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from cdp.consent import unprofiled
+from cdp.display_format import iso
 from cdp.errors import InvalidInput
 from cdp.model_card import ModelCard, ModelNotTrained, Reason
 from cdp.projection import ProjectionData, utc_now
@@ -191,7 +192,7 @@ class ModelRegistry:
                              parameters={"horizon_months": model.horizon_months,
                                          "annual_discount_rate": model.annual_discount_rate,
                                          "churn_window_months": window,
-                                         "churn_model_trained_at": card_churn.trained_at.isoformat()})
+                                         "churn_model_trained_at": iso(card_churn.trained_at, "auto")})
         self._save(name, model, card)
         with self._lock:
             self._models[name] = model

@@ -8,15 +8,15 @@ from typing import Any, Mapping, Sequence
 from cdp import contact_policy
 from cdp.campaigns import Audience, Campaign, Campaigns, CampaignSpec, ResponseInput, ResponseResult
 from cdp.contact_policy import ContactPolicy
-from cdp.errors import CdpError
+from cdp.errors import ConfigurationError
 from cdp.fair_share import run_sync
 from resolvers.context import Context
 
 
 def service(ctx: Context) -> Campaigns:
-    """The app's campaigns; ``CdpError`` when the context has no analytics."""
+    """The app's campaigns; ``ConfigurationError`` when the context has no analytics."""
     if ctx.analytics is None:
-        raise CdpError("analytics are not available in this context")
+        raise ConfigurationError("analytics are not available in this context")
     return ctx.analytics.campaigns
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cdp.errors import CdpError
+from cdp.errors import ConfigurationError
 from cdp.fair_share import run_sync
 from cdp.jobs import Job
 from cdp.model_card import ModelCard, Reason
@@ -15,7 +15,7 @@ from resolvers.context import Context
 
 def _registry(ctx: Context) -> ModelRegistry:
     if ctx.analytics is None:
-        raise CdpError("analytics are not available in this context")
+        raise ConfigurationError("analytics are not available in this context")
     return ctx.analytics.models
 
 
@@ -61,5 +61,5 @@ def train(ctx: Context, name: str, as_of: datetime | None = None) -> Job:
     registry.check_name(name)
     registry.check_as_of(as_of)
     if ctx.jobs is None:
-        raise CdpError("jobs are not available in this context")
+        raise ConfigurationError("jobs are not available in this context")
     return ctx.jobs.submit(ctx.principal.id, "trainModel", lambda progress: registry.train(name, as_of, progress))

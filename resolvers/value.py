@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from cdp import value as V
-from cdp.errors import CdpError
+from cdp.errors import ConfigurationError
 from cdp.fair_share import run_sync
 from resolvers.context import Context
 
 
 def _analytics(ctx: Context) -> Any:
     if ctx.analytics is None:
-        raise CdpError("analytics are not available in this context")
+        raise ConfigurationError("analytics are not available in this context")
     return ctx.analytics
 
 

@@ -25,6 +25,7 @@ from schema.limits import QueryLimitsExtension
 from schema.operation_observer import OperationObserver
 from schema.mutations import Mutation
 from schema.quality import DataQualityReport
+from schema.scalars import SCALAR_OVERRIDES
 from schema.inputs import CustomerOrder, CustomerWhere
 from schema.campaigns import CampaignQuery
 from schema.privacy import PrivacyQuery
@@ -150,6 +151,7 @@ DOCUMENT_CACHE_SIZE = 512
 schema = CdpSchema(
     query=Query,
     mutation=Mutation,
+    scalar_overrides=SCALAR_OVERRIDES,  # one DateTime format: ISO 8601 in UTC with +00:00
     extensions=[
         OperationObserver,  # notes the operation name for metrics and the access log
         ErrorCodes,

@@ -22,6 +22,7 @@ from resolvers import campaigns as resolve
 from resolvers import catalog
 from resolvers.context import Context
 from resolvers.segments import shown_definition
+from schema.errors import FieldsUnder
 from schema.segments import SegmentDefinitionInput, definition_dict
 from schema.types import Product, naive_utc, utc
 
@@ -392,7 +393,8 @@ class CampaignQuery:
 @strawberry.type
 class CampaignMutation:
     @strawberry.mutation(description="Plan a campaign (status DRAFT). BAD_USER_INPUT names the bad field in "
-                                     "`extensions.field`; CONFLICT when the name is taken.")
+                                     "`extensions.field` (`input.offers[1]`); CONFLICT when the name is taken.",
+                         extensions=[FieldsUnder("input")])
     async def create_campaign(
         self,
         info: Ctx,
@@ -472,7 +474,9 @@ class CampaignMutation:
         return await resolve.delete(info.context, str(id))
 
     @strawberry.mutation(description="Replace the contact policy (fields left out take their defaults); "
-                                     "BAD_USER_INPUT names the bad field in `extensions.field`.")
+                                     "BAD_USER_INPUT names the bad field in `extensions.field` "
+                                     "(`policy.quiet_hours`).",
+                         extensions=[FieldsUnder("policy")])
     async def set_contact_policy(
         self,
         info: Ctx,

@@ -20,6 +20,7 @@ from resolvers import catalog
 from resolvers import catalog_rules as resolve
 from resolvers.context import Context
 from schema import enums as E
+from schema.errors import FieldsUnder
 from schema.types import Product
 
 Ctx = Info[Context, None]
@@ -139,9 +140,10 @@ async def _products(info: Ctx, ids: list[str]) -> list[Product]:
 @strawberry.type
 class CatalogRulesMutation:
     @strawberry.mutation(description="Replace a product's catalog rules (requires, excludes, upgrades, "
-                                     "eligibility) in one write. Checked first: unknown products, a product "
-                                     "requiring and excluding the same one, cycles and bad values are "
-                                     "BAD_USER_INPUT naming the product; NOT_FOUND for an unknown product.")
+                                     "eligibility) in one write. Checked first: a product requiring and "
+                                     "excluding the same one, cycles and bad values are BAD_USER_INPUT naming "
+                                     "the product; NOT_FOUND for an unknown product (here or in the rules).",
+                         extensions=[FieldsUnder("input")])
     async def set_product_rules(
         self,
         info: Ctx,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime
 
 import strawberry
 from strawberry.types import Info
@@ -25,7 +25,7 @@ class ChannelChoice:
     use_share: float = strawberry.field(description="Share of the customer's contacts in the last year.")
     preference_rank: int | None = strawberry.field(
         description="Rank among the customer's preferred channels (1 favourite); null when not preferred.")
-    best_time: str | None = strawberry.field(description="Next hour in the channel's contact window, outside "
+    best_time: datetime | None = strawberry.field(description="Next hour in the channel's contact window, outside "
                                                          "quiet hours, at the customer's usual hour if possible.")
     reasons: list[str] = strawberry.field(description="Why this channel, one sentence each.")
 
@@ -34,7 +34,7 @@ class ChannelChoice:
         return cls(channel=strawberry.ID(c.channel), name=c.name, score=round(c.score, 6),
                    response_rate=round(c.response_rate, 6), offers=c.offers, accepted=c.accepted,
                    use_share=round(c.use_share, 6), preference_rank=c.preference_rank,
-                   best_time=c.best_time.replace(tzinfo=timezone.utc).isoformat() if c.best_time else None,
+                   best_time=c.best_time,
                    reasons=list(c.reasons))
 
 

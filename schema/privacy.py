@@ -122,8 +122,8 @@ class PrivacyMutation:
     @strawberry.mutation(description="Record what a customer said about a purpose and/or a channel (at least "
                                      "one). Returns the customer's effective consents. A customer credential "
                                      "records for itself, customer-maintained, as source CUSTOMER. BAD_USER_INPUT "
-                                     "(with the field) for an unknown channel, an expiry not in the future or a "
-                                     "bad source; NOT_FOUND for an unknown customer; CONFLICT for an erased one.")
+                                     "(with the field) for an expiry not in the future or a bad source; "
+                                     "NOT_FOUND for an unknown customer or channel; CONFLICT for an erased one.")
     async def record_consent(
         self,
         info: Ctx,

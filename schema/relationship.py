@@ -24,6 +24,7 @@ from cdp.pagination import encode_cursor, page_window
 from resolvers import relationship as resolve
 from resolvers.context import Context
 from schema import enums as E
+from schema.errors import FieldsUnder
 from schema.types import Channel, Customer, PageInfo, Product, _channel, _product, naive_utc, page_info, utc
 
 Ctx = Info[Context, None]
@@ -485,7 +486,8 @@ class RelationshipQuery:
 @strawberry.type
 class RelationshipMutation:
     @strawberry.mutation(description="Record a complaint (status OPEN). NOT_FOUND for an unknown customer, channel "
-                                     "or product; BAD_USER_INPUT for an empty subject or a time in the future.")
+                                     "or product; BAD_USER_INPUT for an empty subject or a time in the future.",
+                         extensions=[FieldsUnder("input")])
     async def open_complaint(
         self,
         info: Ctx,

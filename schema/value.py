@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import strawberry
@@ -69,7 +69,7 @@ class BehaviourCluster:
 @strawberry.type(description="Value segmentation of the customer base, computed on demand and cached per data version.")
 class ValueSegmentation:
     data_version: int = strawberry.field(description="Projection version the figures describe.")
-    computed_at: str = strawberry.field(description="When the figures were computed (ISO 8601, UTC).")
+    computed_at: datetime = strawberry.field(description="When the figures were computed (ISO 8601, UTC).")
     seconds: float = strawberry.field(description="Time the computation took.")
     customers: int = strawberry.field(description="Customers in the base segmented.")
     concentration: RevenueConcentration = strawberry.field(description="How concentrated revenue is.")
@@ -82,7 +82,7 @@ class ValueSegmentation:
     @classmethod
     def from_analysis(cls, v: V.ValueSegmentation) -> ValueSegmentation:
         return cls(
-            data_version=v.data_version, computed_at=v.computed_at.replace(tzinfo=timezone.utc).isoformat(),
+            data_version=v.data_version, computed_at=v.computed_at,
             seconds=round(v.seconds, 3), customers=v.customers,
             concentration=RevenueConcentration(top_share=v.top_share, lorenz=list(v.lorenz), gini=v.gini,
                                                total_revenue=v.total_revenue),
