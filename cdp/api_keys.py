@@ -125,11 +125,11 @@ def create_key(store: GraphStore, name: str, role: Role | str, *, scopes: Sequen
                            field="operations")
     if role is Role.CUSTOMER:
         if not customer_id:
-            raise InvalidInput("a customer key needs the customer's id (--customer)", field="customer_id")
+            raise InvalidInput("a customer key needs the customer's id (--customer)", field="customerId")
         if not store.customers([customer_id]):
-            raise InvalidInput(f"unknown customer {customer_id!r}", field="customer_id")
+            raise NotFound(f"unknown customer {customer_id!r}", field="customerId")
     elif customer_id:
-        raise InvalidInput("only customer keys are bound to a customer", field="customer_id")
+        raise InvalidInput("only customer keys are bound to a customer", field="customerId")
     if expires_at is not None and expires_at <= now:
         raise InvalidInput("expires_at is in the past", field="expires_at")
     key_id = secrets.token_hex(6)

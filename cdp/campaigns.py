@@ -56,6 +56,7 @@ import pyarrow as pa
 
 from cdp import catalog_rules, consent, contact_policy
 from cdp.contact_policy import ContactPolicy
+from cdp.display_format import iso
 from cdp.errors import Conflict, InvalidInput, NotFound, require_analytics
 from cdp.projection import ProjectionData
 from cdp.segments import SegmentEngine, parse_definition, personal_uses
@@ -394,10 +395,10 @@ class Campaigns:
         if spec.purpose not in CAMPAIGN_PURPOSE_VALUES:
             raise InvalidInput(f"purpose must be one of {', '.join(CAMPAIGN_PURPOSE_VALUES)}", field="purpose")
         if (spec.target_segment is None) == (spec.target_definition is None):
-            raise InvalidInput("give exactly one of targetSegment and targetDefinition", field="target")
+            raise InvalidInput("give exactly one of targetSegment and targetDefinition", field="targetSegment")
         if spec.target_segment is not None:
             if not self.store.nodes("Segment", [spec.target_segment]):
-                raise InvalidInput(f"no saved segment {spec.target_segment!r}", field="targetSegment")
+                raise NotFound(f"no saved segment {spec.target_segment!r}", field="targetSegment")
         else:
             parse_definition(spec.target_definition, self.data(), "targetDefinition")
         if spec.offer_choice not in OFFER_CHOICES:
@@ -410,7 +411,7 @@ class Campaigns:
         for i, product in enumerate(spec.offers):
             row = products.get(product)
             if row is None:
-                raise InvalidInput(f"offers[{i}]: no product {product!r}", field=f"offers[{i}]")
+                raise NotFound(f"offers[{i}]: no product {product!r}", field=f"offers[{i}]")
             if (row.get("lifecycle") or "ACTIVE") != "ACTIVE" or row.get("offerable") is False:
                 raise InvalidInput(f"offers[{i}]: product {product!r} is not offerable "
                                    f"(lifecycle {row.get('lifecycle')}, offerable {row.get('offerable')})",
@@ -422,7 +423,8 @@ class Campaigns:
         channels = self.store.channels()
         for i, wave in enumerate(spec.waves):
             if wave.channel not in channels:
-                raise InvalidInput(f"waves[{i}].channel: unknown channel {wave.channel!r}", field=f"waves[{i}].channel")
+                raise NotFound(f"waves[{i}].channel: unknown channel {wave.channel!r}",
+                               field=f"waves[{i}].channel")
             if not 0 <= wave.delay_days <= 365:
                 raise InvalidInput(f"waves[{i}].delayDays: must be 0..365", field=f"waves[{i}].delayDays")
         if not 0.0 <= spec.control_share <= MAX_CONTROL_SHARE:
@@ -774,7 +776,7 @@ class Campaigns:
             "contact_id": contacts.column("contact"),
             "customer_id": contacts.column("customer"),
             "channel": contacts.column("channel"),
-            "send_after": pa.array([t.isoformat() if t else None for t in contacts.column("at").to_pylist()],
+            "send_after": pa.array([iso(t, "auto") if t else None for t in contacts.column("at").to_pylist()],
                                    pa.string()),
             "offer_id": contacts.column("offer"),
             "offer_name": pa.array([(products.get(p) or {}).get("name") for p in offer], pa.string()),

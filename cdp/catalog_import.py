@@ -47,7 +47,7 @@ _FIELDS = {
     "eligibility.tiers": ("eligible_tiers",),
     "eligibility.contract": ("eligible_contract",),
     "eligibility.minTenureMonths": ("min_tenure_months",),
-    "offerUntil": ("offer_until", "offer_from"),
+    "eligibility.offerUntil": ("offer_until", "offer_from"),
 }
 
 

@@ -184,18 +184,18 @@ def validate(products: Mapping[str, Mapping[str, Any]], rules: CatalogRules, onl
             if not mine(source):
                 continue
             if source not in products:
-                raise InvalidInput(f"{rel_type} from unknown product {source!r}", field="productId")
+                raise NotFound(f"{rel_type} from unknown product {source!r}", field="productId")
             for target in targets:
                 if target not in products:
-                    raise InvalidInput(f"product {source}: {field_name} names unknown product {target!r}",
+                    raise NotFound(f"product {source}: {field_name} names unknown product {target!r}",
                                        field=field_name)
                 if target == source:
                     raise InvalidInput(f"product {source}: {field_name} names the product itself", field=field_name)
     for source, ups in sorted(rules.upgrades.items()):
-        for u in ups:
+        for k, u in enumerate(ups):
             if mine(source) and u.discount is not None and not 0.0 <= u.discount <= 1.0:
                 raise InvalidInput(f"product {source}: upgrade to {u.target}: discount must be within 0..1, "
-                                   f"got {u.discount}", field="upgradesTo.discount")
+                                   f"got {u.discount}", field=f"upgradesTo[{k}].discount")
     for source in sorted(set(rules.requires) | set(rules.excludes)):
         if not mine(source) and (only is None or only not in rules.requires.get(source, ())
                                  and only not in rules.excludes.get(source, ())):
@@ -231,7 +231,7 @@ def check_eligibility(product_id: str, e: Eligibility) -> None:
                            field="eligibility.minTenureMonths")
     if e.offer_from and e.offer_until and e.offer_from > e.offer_until:
         raise InvalidInput(f"product {product_id}: offerFrom {e.offer_from} is after offerUntil {e.offer_until}",
-                           field="offerUntil")
+                           field="eligibility.offerUntil")
 
 
 def set_product_rules(store: GraphStore, product_id: str, requires: Sequence[str] | None = None,
@@ -245,7 +245,7 @@ def set_product_rules(store: GraphStore, product_id: str, requires: Sequence[str
     """
     products = store.products()
     if product_id not in products:
-        raise NotFound(f"no product {product_id!r}")
+        raise NotFound(f"no product {product_id!r}", field="productId")
     current = read_rules(store)
     rules = current.with_product(product_id, requires, excludes, upgrades)
     row = dict(products[product_id])

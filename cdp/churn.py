@@ -49,6 +49,7 @@ import pandas as pd
 
 from cdp import features as F
 from cdp.consent import trainable
+from cdp.display_format import iso
 from cdp.errors import InvalidInput
 from cdp.model_card import (
     ModelCard,
@@ -450,7 +451,7 @@ def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: i
         features=list(x.columns), excluded_features=excluded,
         parameters={"evaluation": evaluation,
                     "out_of_time": out_of_time,
-                    "as_of": now.isoformat(),
+                    "as_of": iso(now, "auto"),  # the API's one time format
                     "horizon_days": horizon_days,
                     "prepaid_inactivity_days": inactivity_days,
                     "label_window_months": round(ex.window_months, 1),

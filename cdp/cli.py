@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING, Any
 from cdp import exit_status
 from cdp.audit import AuditLog
 from cdp.display_format import iso
-from cdp.errors import CdpError, Conflict, NotConfirmed, PortInUse, StoreLocked, StoreUnavailable, Unauthenticated
+from cdp.errors import (CdpError, Conflict, InvalidInput, NotConfirmed, PortInUse, StoreLocked, StoreUnavailable,
+                        Unauthenticated)
 from cdp.exit_status import ExitStatus
 from cdp.principal import cli_principal
 from cdp.progress_report import Progress
@@ -259,7 +260,7 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 expires = datetime.fromisoformat(args.expires)
             except ValueError:
-                raise CdpError(f"--expires: expected an ISO date or time, got {args.expires!r}") from None
+                raise InvalidInput(f"--expires: expected an ISO date or time, got {args.expires!r}") from None
             expires = naive_utc(expires)
     try:
         store = _open(args, settings)
@@ -321,7 +322,7 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         try:
             since = datetime.fromisoformat(args.since)
         except ValueError:
-            raise CdpError(f"--since: expected an ISO date or time, got {args.since!r}") from None
+            raise InvalidInput(f"--since: expected an ISO date or time, got {args.since!r}") from None
         since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
     records = AuditLog(settings.audit_log_path).read(customer_id=args.customer, principal=args.principal,
                                                       action=args.action, since=since, limit=args.limit)

@@ -153,11 +153,11 @@ def open_complaint(store: GraphStore, customer_id: str, subject: str, channel_id
 def _unresolved(store: GraphStore, complaint_id: str, action: str) -> Complaint:
     complaint = get(store, complaint_id)
     if complaint is None:
-        raise NotFound(f"complaint {complaint_id} not found", field="complaintId")
+        raise NotFound(f"complaint {complaint_id} not found", field="id")
     if complaint.status == RESOLVED:
         when = f" at {complaint.resolved_at.isoformat()}" if complaint.resolved_at else ""
         raise Conflict(f"complaint {complaint_id} is already resolved{when}; it cannot be {action}",
-                       field="complaintId")
+                       field="id")
     return complaint
 
 
@@ -169,7 +169,7 @@ def escalate(store: GraphStore, complaint_id: str) -> Complaint:
     """
     complaint = _unresolved(store, complaint_id, "escalated")
     if complaint.status == ESCALATED:
-        raise Conflict(f"complaint {complaint_id} is already escalated", field="complaintId")
+        raise Conflict(f"complaint {complaint_id} is already escalated", field="id")
     store.write([node_op("Contact", [{"id": complaint_id, "outcome": ESCALATED}])])
     return _replace(complaint, outcome=ESCALATED)
 

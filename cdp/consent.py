@@ -53,7 +53,7 @@ import pandas as pd
 
 from cdp.erased_customers import customer_to_record
 from cdp.erasure import ERASED
-from cdp.errors import Forbidden, InvalidInput
+from cdp.errors import Forbidden, InvalidInput, NotFound
 from cdp.permissions import DATA_SHARING
 from cdp.principal import Principal, Role
 from cdp.projection import ProjectionData
@@ -398,9 +398,9 @@ def record(store: GraphStore, customer_id: str, purpose: str | None, channel: st
     """Record one consent statement as an ``AttributeValue`` of the customer (observed ``now``,
     accuracy 1: it is what the customer said) and return the stored row.
 
-    Raises ``InvalidInput`` (with the argument's name as field) for an unknown purpose,
-    status or channel, neither purpose nor channel, an expiry not after ``now`` or a bad
-    source; ``NotFound`` for an unknown customer; ``Conflict`` for an erased one.
+    Raises ``InvalidInput`` (with the argument's name as field) for an unknown purpose or
+    status, neither purpose nor channel, an expiry not after ``now`` or a bad source;
+    ``NotFound`` for an unknown customer or channel; ``Conflict`` for an erased one.
     """
     if purpose is not None and purpose not in PURPOSES:
         raise InvalidInput(f"unknown purpose {purpose!r}: one of {', '.join(PURPOSES)}", field="purpose")
@@ -411,7 +411,7 @@ def record(store: GraphStore, customer_id: str, purpose: str | None, channel: st
     if not source or len(source) > 40 or not all(ch.isalnum() or ch == "_" for ch in source):
         raise InvalidInput(f"source must be 1-40 letters, digits or _, got {source!r}", field="source")
     if channel is not None and channel not in store.channels():
-        raise InvalidInput(f"unknown channel {channel!r}", field="channel")
+        raise NotFound(f"unknown channel {channel!r}", field="channel")
     key = key_of(purpose, channel)
     customer_to_record(store, customer_id)
     source = source.upper()

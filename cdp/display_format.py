@@ -1,6 +1,7 @@
 """How the CLI writes times and numbers for people (docs/cli.md).
 
-Times: ISO 8601 with the UTC offset, ``2026-12-07T15:54:00+00:00``, the one format.
+Times: ISO 8601 with the UTC offset, ``2026-12-07T15:54:00+00:00``, the one format (the
+GraphQL API's ``DateTime`` scalar writes them the same way, ``schema.scalars``).
 Numbers: thousands separated, never in exponent notation (``20,000``, not ``2e+04``).
 
 cdp keeps times as naive UTC internally (``graph.clock``); a naive time
@@ -14,7 +15,8 @@ from datetime import datetime, timezone
 
 def iso(moment: datetime, timespec: str = "seconds") -> str:
     """``moment`` (naive UTC, or aware in any zone) as ISO 8601 in UTC with ``+00:00``,
-    to ``timespec`` (``seconds`` or ``minutes``, as ``datetime.isoformat``)."""
+    to ``timespec`` (``seconds``, ``minutes`` or ``auto``: fractional seconds when there are
+    any, as ``datetime.isoformat``)."""
     aware = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
     return aware.isoformat(timespec=timespec)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cdp.erased_customers import customer_to_record
-from cdp.errors import InvalidInput
+from cdp.errors import InvalidInput, NotFound
 from graph.store import GraphStore, node_op, relationship_op
 
 #: Response names the API accepts, and the contact outcome each is stored as.
@@ -38,17 +38,17 @@ def record(store: GraphStore, customer_id: str, product_id: str, response: str, 
            at: datetime, campaign: str | None = None) -> OfferResponse:
     """Write one response atomically; returns it.
 
-    Raises ``NotFound`` for an unknown customer, ``Conflict`` for an erased one, ``InvalidInput`` for an unknown
-    response, product or channel (nothing is written then).
+    Raises ``NotFound`` for an unknown customer, product or channel, ``Conflict`` for an erased customer,
+    ``InvalidInput`` for an unknown response (nothing is written then).
     """
     outcome = OUTCOMES.get(response)
     if outcome is None:
         raise InvalidInput(f"response must be one of {', '.join(OUTCOMES)}", field="response")
     customer_to_record(store, customer_id)
     if not store.existing_ids("Product", [product_id]):
-        raise InvalidInput(f"no product {product_id!r}", field="productId")
+        raise NotFound(f"no product {product_id!r}", field="offer")
     if not store.existing_ids("Channel", [channel_id]):
-        raise InvalidInput(f"no channel {channel_id!r}", field="channel")
+        raise NotFound(f"no channel {channel_id!r}", field="channel")
     digest = hashlib.sha1(f"{customer_id}|{product_id}|{channel_id}|{at.isoformat()}".encode()).hexdigest()[:16]
     contact_id = f"RESP-{digest}"
     store.write([

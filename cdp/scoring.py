@@ -40,6 +40,7 @@ import pandas as pd
 from cdp.churn_drivers import ChurnDrivers, summarise
 from cdp.churn_drivers import check as check_drivers
 from cdp.consent import unprofiled
+from cdp.display_format import iso
 from cdp.errors import InvalidInput
 from cdp import features as F
 from cdp.model_card import ModelCard, ModelNotTrained, Reason
@@ -198,7 +199,7 @@ class ModelRegistry:
                              parameters={"horizon_months": model.horizon_months,
                                          "annual_discount_rate": model.annual_discount_rate,
                                          "churn_window_months": window,
-                                         "churn_model_trained_at": card_churn.trained_at.isoformat()})
+                                         "churn_model_trained_at": iso(card_churn.trained_at, "auto")})
         # What the imports' mappings lost (constant, collapsed, unused columns), seen at training time.
         card.import_findings = self._import_findings()
         self._save(name, model, card)

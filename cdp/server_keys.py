@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from datetime import datetime
 
-from cdp.errors import CdpError
+from cdp.errors import InvalidInput
 from cdp.settings import Settings
 
 CREATE_KEY = """mutation CliCreateKey($name: String!, $role: String!, $scopes: [String!], $operations: [String!],
@@ -27,7 +27,7 @@ def create_key(settings: Settings, name: str, role: str, scopes: list[str], oper
     """Create a key through the server at ``settings.host``:``settings.port`` with the
     development key. Out: ``{"key": ..., "apiKey": {"id", "role", "name"}}``, or ``None``
     when there is no development key or no cdp server answers there.
-    Raises ``CdpError`` with the server's message when it refuses (a bad role, scope, ...).
+    Raises ``InvalidInput`` with the server's message when it refuses (a bad role, scope, ...).
     """
     path = settings.dev_key_path
     if not path.exists():
@@ -52,5 +52,5 @@ def create_key(settings: Settings, name: str, role: str, scopes: list[str], oper
     except (OSError, ValueError):
         return None  # nothing listening there, or not cdp
     if body.get("errors"):
-        raise CdpError(f"the server at {settings.host}:{settings.port} refused: {body['errors'][0]['message']}")
+        raise InvalidInput(f"the server at {settings.host}:{settings.port} refused: {body['errors'][0]['message']}")
     return body["data"]["createApiKey"]

@@ -40,7 +40,7 @@ async def offer_eligibility(ctx: Context, customer_id: str, product_id: str,
         data = analytics.data()
         row = data.row_of(customer_id)
         if row is None:
-            raise NotFound(f"no customer {customer_id!r} in the analytic projection", field="id")
+            raise NotFound(f"no customer {customer_id!r} in the analytic projection")
         return catalog_rules.explain(data, row, product_id, at, rules)
 
     return await run_sync(run)

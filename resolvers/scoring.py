@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from cdp.churn_drivers import ChurnDrivers
-from cdp.errors import CdpError
+from cdp.errors import ConfigurationError
 from cdp.fair_share import run_sync
 from cdp.jobs import Job
 from cdp.model_card import ModelCard, Reason
@@ -66,5 +66,5 @@ def train(ctx: Context, name: str, as_of: datetime | None = None) -> Job:
     registry.check_name(name)
     registry.check_as_of(as_of)
     if ctx.jobs is None:
-        raise CdpError("jobs are not available in this context")
+        raise ConfigurationError("jobs are not available in this context")
     return ctx.jobs.submit(ctx.principal.id, "trainModel", lambda progress: registry.train(name, as_of, progress))

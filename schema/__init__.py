@@ -7,6 +7,7 @@ tests/test_schema_sdl.py fails when the two drift.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import strawberry
 from strawberry.extensions import ValidationCache
@@ -26,6 +27,7 @@ from schema.limits import QueryLimitsExtension
 from schema.operation_observer import OperationObserver
 from schema.mutations import Mutation
 from schema.quality import DataQualityReport
+from schema.scalars import SCALAR_OVERRIDES
 from schema.inputs import CustomerOrder, CustomerWhere
 from schema.campaigns import CampaignQuery
 from schema.privacy import PrivacyQuery
@@ -61,11 +63,17 @@ def _criteria(where: CustomerWhere | None) -> CustomerCriteria:
     )
 
 
-@strawberry.type
+@strawberry.type(description="The root of every read. Which fields a credential may use depends on its role "
+                             "(docs/security.md); personal fields come masked unless it may read them in full.")
 class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, RelationshipQuery, CampaignQuery,
             SecurityQuery, PrivacyQuery, SecurityKeysQuery, JobQuery, NodeQuery):
     @strawberry.field(description="The unified view of one customer; null when the id is unknown.")
-    async def customer(self, info: Info[Context, None], id: strawberry.ID) -> Customer | None:
+    async def customer(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(
+            description="The customer id; a customer credential may name only itself (FORBIDDEN otherwise).")],
+    ) -> Customer | None:
         # the selected parts of the view in one store call, before the fields resolve
         await view_prefetch.prefetch(info.context, [id], view_prefetch.shape_of(info))
         row = await customers.customer(info.context, id)
@@ -75,10 +83,17 @@ class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, Relatio
     async def customers(
         self,
         info: Info[Context, None],
-        where: CustomerWhere | None = None,
-        order_by: CustomerOrder | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        where: Annotated[CustomerWhere | None, strawberry.argument(
+            description="Conditions every returned customer meets; null: every customer.")] = None,
+        order_by: Annotated[CustomerOrder | None, strawberry.argument(
+            description="Sort order; null: by id, ascending.")] = None,
+        first: Annotated[int | None, strawberry.argument(
+            description="Page forward: the first `first` customers after `after` (or the start), "
+                        "0..`CDP_MAX_PAGE_SIZE` (PAGE_TOO_LARGE above); not with `last`. Null with `last` "
+                        "null: 20.")] = None,
+        after: Annotated[str | None, strawberry.argument(
+            description="Cursor of the edge to start after (`pageInfo.endCursor` of the previous page); "
+                        "null: from the start.")] = None,
         last: LastArgument = None,
         before: BeforeArgument = None,
     ) -> CustomerConnection:
@@ -91,12 +106,21 @@ class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, Relatio
         return customer_connection(page)
 
     @strawberry.field(description="One catalogue product; null when the id is unknown.")
-    async def product(self, info: Info[Context, None], id: strawberry.ID) -> Product | None:
+    async def product(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The product id, e.g. `P-BB-500`.")],
+    ) -> Product | None:
         row = await catalog.product(info.context, id)
         return Product.from_row(row) if row else None
 
     @strawberry.field(description="The product catalogue, optionally one category.")
-    async def products(self, info: Info[Context, None], category: ProductCategory | None = None) -> list[Product]:
+    async def products(
+        self,
+        info: Info[Context, None],
+        category: Annotated[ProductCategory | None, strawberry.argument(
+            description="Only products of this category; null: every product.")] = None,
+    ) -> list[Product]:
         rows = await catalog.products(info.context, category.value if category else None)
         return [Product.from_row(r) for r in rows]
 
@@ -127,6 +151,7 @@ DOCUMENT_CACHE_SIZE = 512
 schema = CdpSchema(
     query=Query,
     mutation=Mutation,
+    scalar_overrides=SCALAR_OVERRIDES,  # one DateTime format: ISO 8601 in UTC with +00:00
     extensions=[
         OperationObserver,  # notes the operation name for metrics and the access log
         ErrorCodes,
@@ -139,5 +164,16 @@ schema = CdpSchema(
 
 
 def sdl() -> str:
-    """The schema in GraphQL SDL, as committed in ``schema/schema.graphql``."""
-    return schema.as_str().rstrip() + "\n"
+    """The schema in GraphQL SDL, as committed in ``schema/schema.graphql``.
+
+    It opens with an explicit ``schema { ... }`` block naming the root types: graphql-core
+    leaves it out when the roots have their conventional names, and tools that read the SDL
+    alone (``build_schema``, code generators) should not have to rely on naming conventions.
+    """
+    core = schema._schema
+    roots = [("query", core.query_type), ("mutation", core.mutation_type), ("subscription", core.subscription_type)]
+    block = "".join(f"  {operation}: {root.name}\n" for operation, root in roots if root is not None)
+    text = schema.as_str().rstrip() + "\n"
+    if text.startswith("schema {"):  # graphql-core printed one already (non-conventional root names)
+        return text
+    return f"schema {{\n{block}}}\n\n{text}"

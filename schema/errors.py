@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import logging
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from graphql.error import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import FieldExtension, MaskErrors
+from strawberry.utils.str_converters import to_camel_case
 
 from cdp.errors import CdpError
 from cdp.limits import PageTooLarge
@@ -39,6 +43,40 @@ def error_code(error: GraphQLError) -> str:
             return "GRAPHQL_PARSE_FAILED"
         return "GRAPHQL_VALIDATION_FAILED"
     return "INTERNAL_SERVER_ERROR"
+
+
+class FieldsUnder(FieldExtension):
+    """``extensions.field`` is the full path in a field's arguments on every operation
+    (docs/errors.md). Domain code that checks an input object names the fields inside it
+    (``offers[1]``, ``eligibility.contract``); on a field taking that object as argument
+    ``argument``, this roots such a path there (``input.offers[1]``). A path that already
+    starts with one of the field's own arguments (``productId``) is left as it is."""
+
+    def __init__(self, argument: str) -> None:
+        self.argument = argument
+        self.arguments: frozenset[str] = frozenset()
+
+    def apply(self, field: Any) -> None:
+        self.arguments = frozenset(a.graphql_name or to_camel_case(a.python_name) for a in field.arguments)
+
+    def rooted(self, error: CdpError) -> CdpError:
+        head = (error.field or "").split(".", 1)[0].split("[", 1)[0]
+        if error.field and head not in self.arguments:
+            error.field = f"{self.argument}.{error.field}"
+        return error
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Any, **kwargs: Any) -> Any:
+        try:
+            return next_(source, info, **kwargs)
+        except CdpError as error:
+            raise self.rooted(error) from error.__cause__
+
+    async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Any,
+                            **kwargs: Any) -> Any:
+        try:
+            return await next_(source, info, **kwargs)
+        except CdpError as error:
+            raise self.rooted(error) from error.__cause__
 
 
 class ErrorCodes(MaskErrors):

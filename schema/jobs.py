@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timezone
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -16,16 +17,17 @@ from schema.scoring import ModelCard
 
 @strawberry.enum(description="Where a job is.")
 class JobStatus(enum.Enum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
+    QUEUED = strawberry.enum_value("QUEUED", description="Submitted, waiting for a worker.")
+    RUNNING = strawberry.enum_value("RUNNING", description="Running now (`progress` grows).")
+    SUCCEEDED = strawberry.enum_value("SUCCEEDED", description="Finished; the result is in the job.")
+    FAILED = strawberry.enum_value("FAILED", description="Stopped with an error (`error`).")
 
 
 @strawberry.type(description="Why a job failed: a code of docs/errors.md (or CANCELLED: the server stopped).")
 class JobError:
-    code: str
-    message: str
+    code: str = strawberry.field(
+        description="Error code, as in docs/errors.md (e.g. MODEL_NOT_TRAINED, SHUTTING_DOWN).")
+    message: str = strawberry.field(description="What went wrong, in words.")
 
 
 def _utc(at: datetime | None) -> datetime | None:
@@ -45,7 +47,7 @@ class Job:
     def kind(self) -> str:
         return self.job.kind
 
-    @strawberry.field
+    @strawberry.field(description="Where the job is.")
     def status(self) -> JobStatus:
         return JobStatus(self.job.status.value)
 
@@ -53,15 +55,15 @@ class Job:
     def progress(self) -> float:
         return round(self.job.progress, 4)
 
-    @strawberry.field
+    @strawberry.field(description="When the job was submitted (ISO 8601, UTC).")
     def submitted_at(self) -> datetime:
         return _utc(self.job.submitted_at)  # type: ignore[return-value]
 
-    @strawberry.field
+    @strawberry.field(description="When the job started (ISO 8601, UTC); null while queued.")
     def started_at(self) -> datetime | None:
         return _utc(self.job.started_at)
 
-    @strawberry.field
+    @strawberry.field(description="When the job finished (ISO 8601, UTC); null until then.")
     def finished_at(self) -> datetime | None:
         return _utc(self.job.finished_at)
 
@@ -82,7 +84,11 @@ class Job:
 class JobQuery:
     @strawberry.field(description="A job this credential submitted; null for an unknown id, a job forgotten "
                                   "(the last 1,000 finished ones are kept, in memory only) or another's.")
-    def job(self, info: Info[Context, None], id: strawberry.ID) -> Job | None:
+    def job(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The job id, as `trainModel` answered it.")],
+    ) -> Job | None:
         jobs = info.context.jobs
         found = jobs.get(info.context.principal.id, str(id)) if jobs is not None else None
         return Job(job=found) if found is not None else None

@@ -31,9 +31,16 @@ else:
     ConsentPurpose = _enum("ConsentPurpose", rules.PURPOSES,
                            "What a consent is for: the campaign purposes MARKETING, RETENTION and SERVICE, "
                            "DATA_SHARING (personal data shown to partners) and PROFILING (scores and "
-                           "recommendations from the customer's data).")
+                           "recommendations from the customer's data).", {
+                               "MARKETING": "Offers of new products (MARKETING campaigns).",
+                               "RETENTION": "Offers to keep a customer who may leave (RETENTION campaigns).",
+                               "SERVICE": "Service messages about products held (SERVICE campaigns).",
+                               "DATA_SHARING": "Personal data shown in full to partners that hold the scope.",
+                               "PROFILING": "Scores and recommendations computed from the customer's data."})
     ConsentStatus = _enum("ConsentStatus", rules.STATUSES,
-                          "What the customer said: GRANTED, DENIED, or REVOKED (a grant taken back).")
+                          "What the customer said: GRANTED, DENIED, or REVOKED (a grant taken back).", {
+                              "GRANTED": "The customer agreed.", "DENIED": "The customer refused.",
+                              "REVOKED": "The customer took back an earlier grant."})
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -45,7 +52,7 @@ class Consent:
     purpose: ConsentPurpose | None = strawberry.field(
         description="The purpose; null: every purpose (a statement about a channel).")
     channel: strawberry.ID | None = strawberry.field(description="The channel; null: every channel.")
-    status: ConsentStatus
+    status: ConsentStatus = strawberry.field(description="What the customer said.")
     recorded_at: datetime | None = strawberry.field(description="When it was said (observed).")
     expires_at: datetime | None = strawberry.field(description="When it stops holding; null: never.")
     source: str | None = strawberry.field(description="Who recorded it: a source system, API, or CUSTOMER.")
@@ -65,10 +72,10 @@ class Erasure:
     customer_id: strawberry.ID = strawberry.field(description="The customer erased (the one a merged id was "
                                                               "merged into).")
     customers: list[strawberry.ID] = strawberry.field(description="It and every customer merged into it.")
-    attribute_values_removed: int
-    contact_subjects_removed: int
-    event_descriptions_removed: int
-    api_keys_revoked: int
+    attribute_values_removed: int = strawberry.field(description="Observed attribute values deleted.")
+    contact_subjects_removed: int = strawberry.field(description="Contact subject lines blanked.")
+    event_descriptions_removed: int = strawberry.field(description="Monetary event descriptions blanked.")
+    api_keys_revoked: int = strawberry.field(description="Customer API keys of the person revoked.")
     already_erased: bool = strawberry.field(description="The customer was erased before; this call removed "
                                                         "only what had reappeared, if anything.")
 
@@ -107,7 +114,11 @@ class PrivacyQuery:
                                   "with subscriptions and monetary events, contacts and complaints, channel "
                                   "preferences, campaign memberships and responses, segments, and scores when a "
                                   "model is trained (docs/privacy.md). Audited. NOT_FOUND for an unknown id.")
-    async def export_customer_data(self, info: Ctx, customer_id: strawberry.ID) -> JSON:
+    async def export_customer_data(
+        self,
+        info: Ctx,
+        customer_id: Annotated[strawberry.ID, strawberry.argument(description="The customer whose data is exported.")],
+    ) -> JSON:
         return JSON(await resolve.export_customer_data(info.context, str(customer_id)))
 
 
@@ -116,12 +127,27 @@ class PrivacyMutation:
     @strawberry.mutation(description="Record what a customer said about a purpose and/or a channel (at least "
                                      "one). Returns the customer's effective consents. A customer credential "
                                      "records for itself, customer-maintained, as source CUSTOMER. BAD_USER_INPUT "
-                                     "(with the field) for an unknown channel, an expiry not in the future or a "
-                                     "bad source; NOT_FOUND for an unknown customer; CONFLICT for an erased one.")
+                                     "(with the field) for an expiry not in the future or a bad source; "
+                                     "NOT_FOUND for an unknown customer or channel; CONFLICT for an erased one.")
     async def record_consent(
-        self, info: Ctx, customer_id: strawberry.ID, status: ConsentStatus,
-        purpose: ConsentPurpose | None = None, channel: strawberry.ID | None = None,
-        expires_at: datetime | None = None, source: str | None = None,
+        self,
+        info: Ctx,
+        customer_id: Annotated[strawberry.ID, strawberry.argument(
+            description="The customer the statement is about; a customer credential may name only itself.")],
+        status: Annotated[ConsentStatus, strawberry.argument(  # type: ignore[valid-type]
+            description="What the customer said.")],
+        purpose: Annotated[ConsentPurpose | None, strawberry.argument(  # type: ignore[valid-type]
+            description="The purpose the statement is for; null: a statement about a channel only (give "
+                        "`channel` then).")] = None,
+        channel: Annotated[strawberry.ID | None, strawberry.argument(
+            description="The channel id the statement is for; null: a statement about a purpose only (give "
+                        "`purpose` then).")] = None,
+        expires_at: Annotated[datetime | None, strawberry.argument(
+            description="When the statement stops holding (ISO 8601; without offset: UTC; in the future); "
+                        "null: never.")] = None,
+        source: Annotated[str | None, strawberry.argument(
+            description="Where the statement was given (letters, digits and `_`, at most 40), e.g. `CRM`; "
+                        "null: `API`. A customer credential always records as `CUSTOMER`.")] = None,
     ) -> list[Consent]:
         found = await resolve.record_consent(info.context, str(customer_id), purpose.value if purpose else None,
                                              str(channel) if channel is not None else None, status.value,
@@ -133,5 +159,9 @@ class PrivacyMutation:
                                      "contacts (without free text) and campaign results stay, anonymised, so "
                                      "reports still add up (docs/privacy.md). Idempotent. Audited. NOT_FOUND for "
                                      "an unknown id.")
-    async def erase_customer(self, info: Ctx, customer_id: strawberry.ID) -> Erasure:
+    async def erase_customer(
+        self,
+        info: Ctx,
+        customer_id: Annotated[strawberry.ID, strawberry.argument(description="The customer to erase (irreversible).")],
+    ) -> Erasure:
         return Erasure.from_result(await resolve.erase_customer(info.context, str(customer_id)))

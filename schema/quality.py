@@ -11,44 +11,47 @@ from cdp import quality
 
 @strawberry.type(description="How many customers have a value for one profile attribute.")
 class AttributeCompleteness:
-    attribute: str
-    filled: int
-    total: int
-    ratio: float
+    attribute: str = strawberry.field(description="The attribute, e.g. `email`.")
+    filled: int = strawberry.field(description="Customers with a value.")
+    total: int = strawberry.field(description="Customers considered.")
+    ratio: float = strawberry.field(description="filled / total, 0..1.")
 
 
 @strawberry.type(description="A number of customers for one attribute key.")
 class AttributeCount:
-    attribute: str
-    customers: int
+    attribute: str = strawberry.field(description="The attribute, e.g. `phone`.")
+    customers: int = strawberry.field(description="Customers affected.")
 
 
 @strawberry.type(description="Different customers sharing one normalised national id, e-mail or phone.")
 class DuplicateCandidate:
-    rule: str
-    customer_ids: list[strawberry.ID]
+    rule: str = strawberry.field(description="The match rule that finds the group (docs/identity.md).")
+    customer_ids: list[strawberry.ID] = strawberry.field(description="Customers that look like one person.")
 
 
 @strawberry.type(description="Rows refused by imports of one source.")
 class SourceRejects:
-    source: str
-    rows: int
-    runs: int
+    source: str = strawberry.field(description="The source system.")
+    rows: int = strawberry.field(description="Rows rejected over its import runs.")
+    runs: int = strawberry.field(description="Import runs of the source.")
 
 
 @strawberry.type(description="Completeness, staleness, conflicts, unmerged duplicates and import rejects.")
 class DataQualityReport:
-    generated_at: datetime
-    customers: int
-    completeness: list[AttributeCompleteness]
+    generated_at: datetime = strawberry.field(description="When the report was computed (ISO 8601, UTC).")
+    customers: int = strawberry.field(description="Customers in the store (merged ones not counted).")
+    completeness: list[AttributeCompleteness] = strawberry.field(
+        description="Share of customers with a value, per attribute.")
     stale: list[AttributeCount] = strawberry.field(
         description="Customers whose newest value is older than the profile policy allows.")
     conflicts: list[AttributeCount] = strawberry.field(
         description="Customers whose sources' latest values disagree.")
-    duplicate_groups: int
-    duplicate_customers: int
-    duplicate_sample: list[DuplicateCandidate]
-    rejects: list[SourceRejects]
+    duplicate_groups: int = strawberry.field(description="Groups of customers that look like one person.")
+    duplicate_customers: int = strawberry.field(description="Customers in those groups.")
+    duplicate_sample: list[DuplicateCandidate] = strawberry.field(
+        description="A sample of the groups; rules on personal fields only for credentials that may read them in "
+                    "full.")
+    rejects: list[SourceRejects] = strawberry.field(description="Rejected import rows, per source.")
 
     @classmethod
     def from_report(cls, r: quality.QualityReport) -> DataQualityReport:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timezone
+from typing import Annotated
+
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
@@ -20,29 +22,33 @@ from resolvers.context import Context
 
 @strawberry.enum(description="What kind of offer: something new, or an upgrade of something held.")
 class OfferKind(enum.Enum):
-    CROSS_SELL = "CROSS_SELL"
-    UP_SELL = "UP_SELL"
+    CROSS_SELL = strawberry.enum_value("CROSS_SELL", description="A product the customer does not hold yet.")
+    UP_SELL = strawberry.enum_value(
+        "UP_SELL", description="An upgrade of a product the customer holds (catalog rule UPGRADES_TO).")
 
 
 @strawberry.enum(description="How the customer answered an offer.")
 class OfferResponseKind(enum.Enum):
-    ACCEPTED = "ACCEPTED"
-    DECLINED = "DECLINED"
-    IGNORED = "IGNORED"
+    ACCEPTED = strawberry.enum_value("ACCEPTED", description="The customer took the offer.")
+    DECLINED = strawberry.enum_value(
+        "DECLINED", description="The customer said no; the offer is held back for a while.")
+    IGNORED = strawberry.enum_value("IGNORED", description="The customer did not react.")
 
 
 @strawberry.type(description="One offer for one customer, ranked by expected value, with its channel and time.")
 class Recommendation:
     offer: strawberry.ID = strawberry.field(description="The product offered.")
-    name: str
-    kind: OfferKind
+    name: str = strawberry.field(description="Display name of the product offered.")
+    kind: OfferKind = strawberry.field(description="Cross-sell or up-sell.")
     score: float = strawberry.field(description="Probability the customer takes the offer (0..1).")
     margin: float = strawberry.field(description="Margin if taken, over 12 months (for an up-sell: the gain).")
     expected_value: float = strawberry.field(description="score x margin: the ranking key (without catalogue prices the score ranks, and this is 0).")
-    reasons: list[str]
+    reasons: list[str] = strawberry.field(
+        description="Why this offer, one sentence each (e.g. 'customers like this one often take it').")
     channel: strawberry.ID | None = strawberry.field(
         description="Channel with the best expected net value the customer consents to.")
-    best_time: datetime | None
+    best_time: datetime | None = strawberry.field(
+        description="The next hour the customer is most likely to respond (ISO 8601, UTC); null when unknown.")
 
     @classmethod
     def from_rec(cls, r: Rec) -> Recommendation:
@@ -55,25 +61,26 @@ class Recommendation:
 
 @strawberry.enum(description="A catalog rule that keeps a product from being offered to a customer.")
 class EligibilityRule(enum.Enum):
-    HELD = "held"
-    LIFECYCLE = "lifecycle"
-    NOT_OFFERABLE = "not_offerable"
-    NOT_YET = "not_yet"
-    EXPIRED = "expired"
-    REQUIRES = "requires"
-    EXCLUDES = "excludes"
-    ACCOUNT_TYPE = "account_type"
-    TIER = "tier"
-    CONTRACT = "contract"
-    TENURE = "tenure"
+    HELD = strawberry.enum_value("held", description="The customer already holds the product.")
+    LIFECYCLE = strawberry.enum_value("lifecycle", description="The product is not ACTIVE (planned or retired).")
+    NOT_OFFERABLE = strawberry.enum_value("not_offerable", description="The product is marked not offerable.")
+    NOT_YET = strawberry.enum_value("not_yet", description="Before the product's `offerFrom` day.")
+    EXPIRED = strawberry.enum_value("expired", description="After the product's `offerUntil` day.")
+    REQUIRES = strawberry.enum_value("requires", description="The customer holds none of the products it requires.")
+    EXCLUDES = strawberry.enum_value("excludes", description="The customer holds a product it excludes.")
+    ACCOUNT_TYPE = strawberry.enum_value("account_type", description="No open account of an allowed type.")
+    TIER = strawberry.enum_value("tier", description="The customer's tier is not allowed.")
+    CONTRACT = strawberry.enum_value("contract", description="The customer's contract state is not the one required.")
+    TENURE = strawberry.enum_value(
+        "tenure", description="The customer has been a customer for fewer months than required.")
 
 
 @strawberry.type(description="Whether a product may be offered to a customer, and every rule that says no "
                              "(already held, requires, excludes, account type, tier, contract, tenure, "
                              "validity dates, lifecycle, offerable).")
 class OfferEligibility:
-    product_id: strawberry.ID
-    eligible: bool
+    product_id: strawberry.ID = strawberry.field(description="The product checked.")
+    eligible: bool = strawberry.field(description="True when no catalog rule keeps the product from being offered.")
     kind: OfferKind | None = strawberry.field(description="CROSS_SELL or UP_SELL when eligible.")
     failing: list[EligibilityRule] = strawberry.field(description="The rules that fail, in a fixed order.")
     reasons: list[str] = strawberry.field(description="One sentence per failing rule, e.g. 'requires one of "
@@ -91,27 +98,29 @@ async def customer_offer_eligibility(info: Info[Context, None], customer_id: str
 
 @strawberry.type(description="One member of a segment with their offers.")
 class MemberRecommendations:
-    customer_id: strawberry.ID
-    cursor: str
-    recommendations: list[Recommendation]
+    customer_id: strawberry.ID = strawberry.field(description="The member's customer id.")
+    cursor: str = strawberry.field(description="Cursor of this member: pass it as `after` to continue after it.")
+    recommendations: list[Recommendation] = strawberry.field(
+        description="The member's offers, best first (empty when consent or rules allow none).")
 
 
 @strawberry.type(description="A page of a segment's members (customer-id order) with their offers.")
 class SegmentRecommendations:
     size: int = strawberry.field(description="Members of the segment (all pages).")
-    has_next_page: bool
-    end_cursor: str | None
-    members: list[MemberRecommendations]
+    has_next_page: bool = strawberry.field(description="True when more members follow this page.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last member of the page (pass it as `after`); null when the page is empty.")
+    members: list[MemberRecommendations] = strawberry.field(description="The members of this page with their offers.")
 
 
 @strawberry.type(description="A recorded answer to an offer.")
 class OfferResponse:
-    contact_id: strawberry.ID
-    customer_id: strawberry.ID
-    offer: strawberry.ID
-    channel: strawberry.ID
-    response: OfferResponseKind
-    at: datetime
+    contact_id: strawberry.ID = strawberry.field(description="Id of the contact recorded for the answer.")
+    customer_id: strawberry.ID = strawberry.field(description="The customer who answered.")
+    offer: strawberry.ID = strawberry.field(description="The product offered.")
+    channel: strawberry.ID = strawberry.field(description="The channel the offer was made through.")
+    response: OfferResponseKind = strawberry.field(description="How the customer answered.")
+    at: datetime = strawberry.field(description="When the customer answered (ISO 8601, UTC).")
 
 
 async def customer_recommendations(info: Info[Context, None], customer_id: str, first: int) -> list[Recommendation]:
@@ -124,8 +133,15 @@ class RecommendationQuery:
     @strawberry.field(description="Offers for every member of a segment definition, one page of members at a "
                                   "time (batched: one ranking per page).")
     async def segment_recommendations(
-        self, info: Info[Context, None], definition: JSON, first: int = 3, members: int = 50,
-        after: str | None = None,
+        self,
+        info: Info[Context, None],
+        definition: Annotated[JSON, strawberry.argument(
+            description="A segment definition as JSON (the shape of `SegmentDefinitionInput`).")],
+        first: Annotated[int, strawberry.argument(description="Offers per member, best first.")] = 3,
+        members: Annotated[int, strawberry.argument(
+            description="Members per page; capped at `CDP_MAX_PAGE_SIZE`.")] = 50,
+        after: Annotated[str | None, strawberry.argument(
+            description="Cursor of the member to start after; null: from the first member.")] = None,
     ) -> SegmentRecommendations:
         limit = max(0, min(members, info.context.settings.max_page_size))
         cursor = decode_cursor(after, MEMBER_ORDER, 1) if after else None
@@ -145,9 +161,17 @@ class RecommendationMutation:
     @strawberry.mutation(description="Record how a customer answered an offer (accepted, declined, ignored); "
                                      "the next recommendations take it into account.")
     async def record_offer_response(
-        self, info: Info[Context, None], customer_id: strawberry.ID, offer: strawberry.ID,
-        response: OfferResponseKind, channel: strawberry.ID, at: datetime | None = None,
-        campaign: str | None = None,
+        self,
+        info: Info[Context, None],
+        customer_id: Annotated[strawberry.ID, strawberry.argument(description="The customer who answered.")],
+        offer: Annotated[strawberry.ID, strawberry.argument(description="The product offered.")],
+        response: Annotated[OfferResponseKind, strawberry.argument(description="How the customer answered.")],
+        channel: Annotated[strawberry.ID, strawberry.argument(
+            description="The channel id the offer was made through.")],
+        at: Annotated[datetime | None, strawberry.argument(
+            description="When the customer answered (ISO 8601; without offset: UTC); null: now.")] = None,
+        campaign: Annotated[str | None, strawberry.argument(
+            description="Code of the campaign that made the offer, if any.")] = None,
     ) -> OfferResponse:
         when = naive_utc(at) if at else info.context.now
         r = await resolve.record_response(info.context, str(customer_id), str(offer), response.value,

@@ -47,10 +47,15 @@ class ScoreReason:
 class ChurnRisk:
     customer_id: strawberry.Private[str]
     as_of: strawberry.Private[datetime | None]
-    probability: float
+    probability: float = strawberry.field(
+        description="Probability the customer leaves within the churn model's label window, 0..1.")
 
     @strawberry.field(description="The features that move this customer's probability most, strongest first.")
-    async def reasons(self, info: Ctx, top: int = 5) -> list[ScoreReason]:
+    async def reasons(
+        self,
+        info: Ctx,
+        top: Annotated[int, strawberry.argument(description="How many reasons to return, strongest first.")] = 5,
+    ) -> list[ScoreReason]:
         return [ScoreReason.from_reason(r)
                 for r in await scoring.churn_reasons(info.context, self.customer_id, max(1, min(top, 20)),
                                                      self.as_of)]
@@ -61,11 +66,11 @@ class ChurnRisk:
                              "for transactional ones, whose open accounts are all prepaid "
                              "(`model: \"repeat_purchase\"`).")
 class LifetimeValue:
-    value: float
+    value: float = strawberry.field(description="Expected discounted value over the horizon, in the account currency.")
     model: str = strawberry.field(description="The model that valued the customer: `lifetime_value` (subscription "
                                               "margin x churn-derived retention) or `repeat_purchase` "
                                               "(BG/NBD x Gamma-Gamma).")
-    horizon_months: int
+    horizon_months: int = strawberry.field(description="The horizon, in months.")
     monthly_margin: float | None = strawberry.field(
         description="Monthly recurring spend minus cost to serve (lifetime_value; null for repeat_purchase).")
     monthly_retention: float | None = strawberry.field(
@@ -81,23 +86,27 @@ class LifetimeValue:
 
 @strawberry.type(description="How likely the customer is to take a product they do not hold.")
 class Propensity:
-    product_id: strawberry.ID
+    product_id: strawberry.ID = strawberry.field(description="The product's id.")
 
-    @strawberry.field
+    @strawberry.field(description="The product; null when it is no longer in the catalogue.")
     async def product(self, info: Ctx) -> ProductRef | None:
         from schema.types import _product
 
         return await _product(info, self.product_id)
 
-    probability: float
+    probability: float = strawberry.field(
+        description="Probability the customer takes the product within the model's window, 0..1.")
     model_based: bool = strawberry.field(description="False: too few past takers; the probability is the base rate.")
 
 
 @strawberry.type(description="Held-out quality of a classifier.")
 class ModelMetrics:
-    roc_auc: float | None
-    pr_auc: float | None
-    brier: float | None
+    roc_auc: float | None = strawberry.field(
+        description="Held-out ROC AUC (0.5 is chance); null when it cannot be computed.")
+    pr_auc: float | None = strawberry.field(
+        description="Held-out PR AUC (average precision); null when it cannot be computed.")
+    brier: float | None = strawberry.field(
+        description="Held-out Brier score (lower is better); null when it cannot be computed.")
 
     @classmethod
     def from_metrics(cls, m: MC.Metrics | None) -> ModelMetrics | None:
@@ -106,49 +115,51 @@ class ModelMetrics:
 
 @strawberry.type(description="A top driver: how much shuffling the feature lowers held-out ROC AUC.")
 class ModelDriver:
-    feature: str
-    description: str
-    importance: float
+    feature: str = strawberry.field(description="Feature name (docs/models.md).")
+    description: str = strawberry.field(description="The feature in words.")
+    importance: float = strawberry.field(description="Drop of held-out ROC AUC when the feature is shuffled.")
 
 
 @strawberry.type(description="The propensity model of one product.")
 class ProductModelCard:
-    product_id: strawberry.ID
-    rows: int
-    positives: int
-    base_rate: float
+    product_id: strawberry.ID = strawberry.field(description="The product.")
+    rows: int = strawberry.field(description="Rows (customers) the product's model was trained and evaluated on.")
+    positives: int = strawberry.field(description="Of those, customers who took the product.")
+    base_rate: float = strawberry.field(description="positives / rows.")
     trained: bool = strawberry.field(description="False: fewer takers than needed; scored with the base rate.")
-    roc_auc: float | None
-    pr_auc: float | None
-    brier: float | None
+    roc_auc: float | None = strawberry.field(description="Held-out ROC AUC; null when untrained or not computable.")
+    pr_auc: float | None = strawberry.field(description="Held-out PR AUC; null when untrained or not computable.")
+    brier: float | None = strawberry.field(description="Held-out Brier score; null when untrained or not computable.")
 
 
 @strawberry.type(description="One named setting or figure of a model.")
 class ModelParameter:
-    name: str
-    value: str
+    name: str = strawberry.field(description="Setting or figure name.")
+    value: str = strawberry.field(description="Its value, as text.")
 
 
 @strawberry.type(description="What a trained model is and how good it is on data it never saw.")
 class ModelCard:
-    name: str
-    kind: str
-    trained_at: datetime
+    name: str = strawberry.field(
+        description="Model name: `churn`, `lifetime_value`, `repeat_purchase` or `propensity`.")
+    kind: str = strawberry.field(description="Algorithm family, e.g. gradient boosting.")
+    trained_at: datetime = strawberry.field(description="When the model was trained (ISO 8601, UTC).")
     rows: int = strawberry.field(description="Rows (customers) the model was trained and evaluated on.")
-    positives: int | None
-    held_out_rows: int | None
-    training_seconds: float | None
+    positives: int | None = strawberry.field(description="Rows with a positive label (classifiers); null otherwise.")
+    held_out_rows: int | None = strawberry.field(description="Rows held out for evaluation; null when not split.")
+    training_seconds: float | None = strawberry.field(description="Wall-clock training time, in seconds.")
     roc_auc: float | None = strawberry.field(description="Held-out ROC AUC.")
     pr_auc: float | None = strawberry.field(description="Held-out PR AUC (average precision).")
     brier: float | None = strawberry.field(description="Held-out Brier score (lower is better).")
     baseline: ModelMetrics | None = strawberry.field(
         description="A logistic-regression baseline on the same split, trained in the same run.")
-    top_drivers: list[ModelDriver]
-    features: list[str]
+    top_drivers: list[ModelDriver] = strawberry.field(description="The features that matter most, strongest first.")
+    features: list[str] = strawberry.field(description="Every feature the model reads.")
     excluded_features: list[str] = strawberry.field(description="Features left out (e.g. as leakage).")
-    products: list[ProductModelCard]
-    parameters: list[ModelParameter]
-    notes: list[str]
+    products: list[ProductModelCard] = strawberry.field(
+        description="Per-product cards (propensity only; empty otherwise).")
+    parameters: list[ModelParameter] = strawberry.field(description="Settings and figures of the model.")
+    notes: list[str] = strawberry.field(description="Caveats in words (e.g. a small held-out set).")
     import_findings: list[str] = strawberry.field(description=(
         "Signal the imports lost, as of training: mapped columns of the latest import of each source and "
         "mapping that ended up constant, collapsed (several source values, one model value) or unused, "
@@ -284,7 +295,16 @@ class ScoringMutation:
                                      "then is read). Takes seconds to minutes, so it runs as a job: this "
                                      "answers at once; poll `job(id)` for its status and, when done, the new "
                                      "card(s) in `models`. BUSY when this credential has too many unfinished jobs.")
-    async def train_model(self, info: Ctx, name: str, as_of: datetime | None = None) -> JobRef:
+    async def train_model(
+        self,
+        info: Ctx,
+        name: Annotated[str, strawberry.argument(
+            description="`churn`, `lifetime_value`, `repeat_purchase`, `propensity` or `all`; BAD_USER_INPUT "
+                        "otherwise.")],
+        as_of: Annotated[datetime | None, strawberry.argument(
+            description="Train as of this past time, from what was known then (ISO 8601; without offset: "
+                        "UTC); null: now.")] = None,
+    ) -> JobRef:
         from schema.jobs import Job
 
         return Job(job=scoring.train(info.context, name, as_of))

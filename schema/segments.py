@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -34,132 +34,169 @@ Ctx = Info[Context, None]
 @strawberry.enum(description="How an attribute condition compares (EXISTS and MISSING take no value; IN, "
                              "NOT_IN and BETWEEN take `values`, the others `value`).")
 class AttributeOperator(enum.Enum):
-    EQ = "EQ"
-    NE = "NE"
-    IN = "IN"
-    NOT_IN = "NOT_IN"
-    GT = "GT"
-    GTE = "GTE"
-    LT = "LT"
-    LTE = "LTE"
-    CONTAINS = "CONTAINS"
-    EXISTS = "EXISTS"
-    MISSING = "MISSING"
-    BETWEEN = "BETWEEN"
+    EQ = strawberry.enum_value(
+        "EQ", description="Equal to `value` (text compared case-insensitively, numbers and dates by value).")
+    NE = strawberry.enum_value("NE", description="Not equal to `value` (customers without the attribute do not match).")
+    IN = strawberry.enum_value("IN", description="Equal to one of `values`.")
+    NOT_IN = strawberry.enum_value(
+        "NOT_IN", description="Equal to none of `values` (customers without the attribute do not match).")
+    GT = strawberry.enum_value("GT", description="Greater than `value`.")
+    GTE = strawberry.enum_value("GTE", description="Greater than or equal to `value`.")
+    LT = strawberry.enum_value("LT", description="Less than `value`.")
+    LTE = strawberry.enum_value("LTE", description="Less than or equal to `value`.")
+    CONTAINS = strawberry.enum_value("CONTAINS", description="Text containing `value`, case-insensitively.")
+    EXISTS = strawberry.enum_value("EXISTS", description="The customer has a value for the attribute.")
+    MISSING = strawberry.enum_value("MISSING", description="The customer has no value for the attribute.")
+    BETWEEN = strawberry.enum_value("BETWEEN", description="From `values[0]` to `values[1]`, inclusive.")
 
 
 @strawberry.enum(description="How a figure compares with `value` (BETWEEN: from `value` to `to`, inclusive).")
 class Comparison(enum.Enum):
-    GT = "GT"
-    GTE = "GTE"
-    LT = "LT"
-    LTE = "LTE"
-    BETWEEN = "BETWEEN"
+    GT = strawberry.enum_value("GT", description="Greater than `value`.")
+    GTE = strawberry.enum_value("GTE", description="Greater than or equal to `value`.")
+    LT = strawberry.enum_value("LT", description="Less than `value`.")
+    LTE = strawberry.enum_value("LTE", description="Less than or equal to `value`.")
+    BETWEEN = strawberry.enum_value("BETWEEN", description="From `value` to `to`, inclusive.")
 
 
 @strawberry.enum(description="Contract state of an account at the reference time.")
 class ContractState(enum.Enum):
-    IN_CONTRACT = "IN_CONTRACT"
-    OUT_OF_CONTRACT = "OUT_OF_CONTRACT"
-    NO_CONTRACT = "NO_CONTRACT"
+    IN_CONTRACT = strawberry.enum_value(
+        "IN_CONTRACT", description="The account's contract end is after the reference time.")
+    OUT_OF_CONTRACT = strawberry.enum_value("OUT_OF_CONTRACT", description="The account had a contract that has ended.")
+    NO_CONTRACT = strawberry.enum_value(
+        "NO_CONTRACT", description="The account has no contract (NO_CONTRACT type or no end date).")
 
 
 @strawberry.enum(description="Kind of a segment profile item.")
 class SegmentMeasureKind(enum.Enum):
-    NUMERIC = "NUMERIC"
-    CATEGORY = "CATEGORY"
+    NUMERIC = strawberry.enum_value("NUMERIC", description="A number: `segment` and `base` are means.")
+    CATEGORY = strawberry.enum_value(
+        "CATEGORY", description="One category of a categorical measure: `segment` and `base` are shares, 0..1.")
 
 
 @strawberry.input(description="A profile attribute: a Customer property (e.g. `city`, `tier`, `birth_date`), "
                               "`age`, `tenure_months`, or a custom attribute key (its latest value). Values are "
                               "text: numbers as `\"30\"`, dates as ISO 8601.")
 class AttributeConditionInput:
-    key: str
-    op: AttributeOperator
-    value: str | None = None
-    values: list[str] | None = None
+    key: str = strawberry.field(
+        description="The attribute: a Customer property or profile key, e.g. `city`, `tier`, `birth_date`; "
+                    "BAD_USER_INPUT for an unknown key.")
+    op: AttributeOperator = strawberry.field(description="How the attribute is compared.")
+    value: str | None = strawberry.field(
+        default=None, description="The operand of EQ, NE, GT, GTE, LT, LTE and CONTAINS, as text.")
+    values: list[str] | None = strawberry.field(
+        default=None, description="The operands of IN, NOT_IN (one or more) and BETWEEN (exactly two), as text.")
 
 
 @strawberry.input(description="Holds, at the reference time, active subscriptions of one product, of a "
                               "category, or of any bundle (`bundle: true`); a bundle counts for its components.")
 class HoldsConditionInput:
-    product: strawberry.ID | None = None
-    category: E.ProductCategory | None = None
-    bundle: bool | None = None
+    product: strawberry.ID | None = strawberry.field(
+        default=None, description="A product id; give exactly one of `product`, `category` and `bundle`.")
+    category: E.ProductCategory | None = strawberry.field(
+        default=None, description="A product category; give exactly one of `product`, `category` and `bundle`.")
+    bundle: bool | None = strawberry.field(
+        default=None, description="true: any bundle; give exactly one of `product`, `category` and `bundle`.")
     min_count: int | None = strawberry.field(default=None, description="Subscriptions needed (default 1).")
 
 
 @strawberry.input(description="Has accounts open at the reference time matching every filter given.")
 class AccountConditionInput:
-    types: list[E.AccountType] | None = None
-    statuses: list[E.AccountStatus] | None = None
-    contract_types: list[E.ContractType] | None = None
-    payment_methods: list[E.PaymentMethod] | None = None
-    contract: ContractState | None = None
-    contract_ends_within_days: int | None = None
+    types: list[E.AccountType] | None = strawberry.field(
+        default=None, description="Only accounts of one of these types; null: any type.")
+    statuses: list[E.AccountStatus] | None = strawberry.field(
+        default=None, description="Only accounts in one of these states; null: any state.")
+    contract_types: list[E.ContractType] | None = strawberry.field(
+        default=None, description="Only accounts with one of these contract types; null: any.")
+    payment_methods: list[E.PaymentMethod] | None = strawberry.field(
+        default=None, description="Only accounts paying in one of these ways; null: any.")
+    contract: ContractState | None = strawberry.field(
+        default=None, description="Only accounts in this contract state at the reference time; null: any.")
+    contract_ends_within_days: int | None = strawberry.field(
+        default=None, description="Only accounts whose contract ends within this many days after the reference time.")
     min_count: int | None = strawberry.field(default=None, description="Accounts needed (default 1).")
 
 
 @strawberry.input(description="Between `atLeast` (default 1) and `atMost` contacts in the last `days` days.")
 class ContactsConditionInput:
-    days: int
-    at_least: int | None = None
-    at_most: int | None = None
-    kinds: list[E.ContactKind] | None = None
+    days: int = strawberry.field(
+        description="Length of the window, in days, ending at the reference time (at least 1).")
+    at_least: int | None = strawberry.field(default=None, description="Fewest contacts, inclusive (default 1).")
+    at_most: int | None = strawberry.field(default=None, description="Most contacts, inclusive; null: no upper limit.")
+    kinds: list[E.ContactKind] | None = strawberry.field(
+        default=None, description="Count only contacts of these kinds; null: every kind.")
     channels: list[str] | None = strawberry.field(default=None, description="Channel ids.")
-    direction: E.ContactDirection | None = None
-    outcomes: list[E.ContactOutcome] | None = None
+    direction: E.ContactDirection | None = strawberry.field(
+        default=None, description="Count only contacts in this direction; null: both.")
+    outcomes: list[E.ContactOutcome] | None = strawberry.field(
+        default=None, description="Count only contacts with these outcomes; null: every outcome.")
 
 
 @strawberry.input(description="No contact (of the given kinds / channels) in the last `days` days.")
 class NoContactSinceInput:
-    days: int
-    kinds: list[E.ContactKind] | None = None
-    channels: list[str] | None = None
-    direction: E.ContactDirection | None = None
+    days: int = strawberry.field(
+        description="Length of the quiet window, in days, ending at the reference time (at least 1).")
+    kinds: list[E.ContactKind] | None = strawberry.field(
+        default=None, description="Consider only contacts of these kinds; null: every kind.")
+    channels: list[str] | None = strawberry.field(
+        default=None, description="Consider only contacts through these channel ids; null: every channel.")
+    direction: E.ContactDirection | None = strawberry.field(
+        default=None, description="Consider only contacts in this direction; null: both.")
 
 
 @strawberry.input(description="Revenue (invoices, purchases, top-ups minus refunds) of the last `days` days "
                               "against the `days` before, change in percent. No previous revenue: +infinity "
                               "when revenue grew, -infinity when it fell, 0 when equal.")
 class SpendChangeConditionInput:
-    days: int
-    op: Comparison
-    value: float
-    to: float | None = None
+    days: int = strawberry.field(description="Length of each of the two compared windows, in days.")
+    op: Comparison = strawberry.field(description="How the change compares.")
+    value: float = strawberry.field(description="The change in percent, e.g. `-30` for a drop of 30%.")
+    to: float | None = strawberry.field(
+        default=None, description="Upper bound in percent for BETWEEN; ignored otherwise.")
 
 
 @strawberry.input(description="Monthly recurring spend (active subscriptions' fees net of discount).")
 class SpendConditionInput:
-    op: Comparison
-    value: float
-    to: float | None = None
+    op: Comparison = strawberry.field(description="How the spend compares.")
+    value: float = strawberry.field(description="Monthly spend in the account currency.")
+    to: float | None = strawberry.field(default=None, description="Upper bound for BETWEEN; ignored otherwise.")
 
 
 @strawberry.input(description="A model score: `churn_risk` (0..1), `lifetime_value` or `propensity:<product id>`. "
                               "Unscored customers never match.")
 class ScoreConditionInput:
-    name: str
-    op: Comparison
-    value: float
-    to: float | None = None
+    name: str = strawberry.field(
+        description="The score: `churn_risk`, `lifetime_value` or `propensity:<product id>`; MODEL_NOT_TRAINED when "
+                    "its model has not been trained.")
+    op: Comparison = strawberry.field(description="How the score compares.")
+    value: float = strawberry.field(description="The threshold (0..1 for probabilities, currency for lifetime value).")
+    to: float | None = strawberry.field(default=None, description="Upper bound for BETWEEN; ignored otherwise.")
 
 
 @strawberry.input(description="One node of a segment definition: a combination (`all`, `any`, `not`) or one "
                               "condition. Exactly one field must be set; an error names the path of a node that "
                               "breaks this (e.g. `definition.all[2]`), which a @oneOf input could not.")
 class SegmentDefinitionInput:
-    all: list[SegmentDefinitionInput] | None = None
-    any: list[SegmentDefinitionInput] | None = None
-    not_: SegmentDefinitionInput | None = strawberry.field(name="not", default=None)
-    attribute: AttributeConditionInput | None = None
-    holds: HoldsConditionInput | None = None
-    account: AccountConditionInput | None = None
-    contacts: ContactsConditionInput | None = None
-    no_contact_since: NoContactSinceInput | None = None
-    spend_change: SpendChangeConditionInput | None = None
-    spend: SpendConditionInput | None = None
-    score: ScoreConditionInput | None = None
+    all: list[SegmentDefinitionInput] | None = strawberry.field(
+        default=None, description="Every sub-definition holds (AND).")
+    any: list[SegmentDefinitionInput] | None = strawberry.field(
+        default=None, description="At least one sub-definition holds (OR).")
+    not_: SegmentDefinitionInput | None = strawberry.field(
+        description="The sub-definition does not hold.", name="not", default=None)
+    attribute: AttributeConditionInput | None = strawberry.field(
+        default=None, description="A condition on a profile attribute; on a personal one only for credentials that "
+                                  "may read it in full.")
+    holds: HoldsConditionInput | None = strawberry.field(default=None, description="A condition on products held.")
+    account: AccountConditionInput | None = strawberry.field(default=None, description="A condition on accounts.")
+    contacts: ContactsConditionInput | None = strawberry.field(
+        default=None, description="A condition on the number of recent contacts.")
+    no_contact_since: NoContactSinceInput | None = strawberry.field(default=None, description="No recent contact.")
+    spend_change: SpendChangeConditionInput | None = strawberry.field(
+        default=None, description="A condition on the change of revenue between two windows.")
+    spend: SpendConditionInput | None = strawberry.field(
+        default=None, description="A condition on monthly recurring spend.")
+    score: ScoreConditionInput | None = strawberry.field(default=None, description="A condition on a model score.")
 
 
 def definition_dict(value: Any) -> Any:
@@ -190,7 +227,8 @@ class SegmentProfileItem:
     measure: str = strawberry.field(description="tenure_months, age, monthly_spend, contacts_365d, complaints_365d, "
                                                 "revenue_90d, products_held, tier, city, account_type, "
                                                 "preferred_channel.")
-    kind: SegmentMeasureKind
+    kind: SegmentMeasureKind = strawberry.field(
+        description="Whether the measure is a number or one category of a categorical measure.")
     value: str | None = strawberry.field(description="The category (CATEGORY items).")
     segment: float | None = strawberry.field(description="Mean (NUMERIC) or share (CATEGORY) among members.")
     base: float | None = strawberry.field(description="The same over the whole base.")
@@ -206,8 +244,8 @@ class SegmentProfileItem:
 
 @strawberry.type(description="A page of a segment's members, in customer-id order.")
 class SegmentMembers:
-    edges: list[CustomerEdge]
-    page_info: PageInfo
+    edges: list[CustomerEdge] = strawberry.field(description="The members of this page, in customer-id order.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits: cursors and whether more pages follow.")
     total_count: int = strawberry.field(description="Number of members (all pages).")
 
 
@@ -224,7 +262,7 @@ class SegmentPreview:
     share: float = strawberry.field(description="size / baseSize.")
     as_of: datetime = strawberry.field(description="The reference time the definition was evaluated at.")
     definition: JSON = strawberry.field(description="The definition as stored (no null fields).")
-    members: SegmentMembers
+    members: SegmentMembers = strawberry.field(description="The first page of members, in customer-id order.")
     evaluation: strawberry.Private[rules.Evaluation]
 
     @strawberry.field(description="Members against the base, most distinctive first (computed when asked for).")
@@ -235,11 +273,11 @@ class SegmentPreview:
 
 @strawberry.type(description="A saved rule segment; figures are evaluated on request on the current data.")
 class Segment(Node):
-    id: strawberry.ID
-    name: str
-    description: str | None
-    created_at: datetime | None
-    updated_at: datetime | None
+    id: strawberry.ID = strawberry.field(description="Segment id.")
+    name: str = strawberry.field(description="Segment name, unique among saved segments.")
+    description: str | None = strawberry.field(description="Free-text description; null when none was given.")
+    created_at: datetime | None = strawberry.field(description="When the segment was saved (ISO 8601, UTC).")
+    updated_at: datetime | None = strawberry.field(description="When the segment was last changed (ISO 8601, UTC).")
     version: int = strawberry.field(description="1 when created, +1 per update.")
     saved_definition: strawberry.Private[Any]
 
@@ -249,29 +287,63 @@ class Segment(Node):
         return resolve.shown_definition(info.context, self.saved_definition)
 
     @strawberry.field(description="Number of members now, or as of a past time.")
-    async def size(self, info: Ctx, as_of: datetime | None = None) -> int:
+    async def size(
+        self,
+        info: Ctx,
+        as_of: Annotated[datetime | None, strawberry.argument(
+            description="Evaluate at this past time (ISO 8601; without offset: UTC); null: now. "
+                        "BAD_USER_INPUT when in the future.")] = None,
+    ) -> int:
         evaluation = await resolve.evaluate(info.context, self.saved_definition, naive_utc(as_of))
         return evaluation.size
 
     @strawberry.field(description="Members as a share of the base.")
-    async def share(self, info: Ctx, as_of: datetime | None = None) -> float:
+    async def share(
+        self,
+        info: Ctx,
+        as_of: Annotated[datetime | None, strawberry.argument(
+            description="Evaluate at this past time (ISO 8601; without offset: UTC); null: now.")] = None,
+    ) -> float:
         evaluation = await resolve.evaluate(info.context, self.saved_definition, naive_utc(as_of))
         return evaluation.share
 
     @strawberry.field(description="Members in customer-id order, now or as of a past time.")
-    async def members(self, info: Ctx, first: int | None = None, after: str | None = None,
-                      as_of: datetime | None = None, last: LastArgument = None,
-                      before: BeforeArgument = None) -> SegmentMembers:
+    async def members(
+        self,
+        info: Ctx,
+        first: Annotated[int | None, strawberry.argument(
+            description="Page forward: the first `first` members after `after` (or the first member), "
+                        "0..`CDP_MAX_PAGE_SIZE` (PAGE_TOO_LARGE above); not with `last`. Null with `last` "
+                        "null: 20.")] = None,
+        after: Annotated[str | None, strawberry.argument(
+            description="Cursor of the edge to start after (`pageInfo.endCursor`); null: from the first "
+                        "member.")] = None,
+        as_of: Annotated[datetime | None, strawberry.argument(
+            description="Evaluate at this past time (ISO 8601; without offset: UTC); null: now.")] = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
+    ) -> SegmentMembers:
         return _members(await resolve.members(info.context, self.saved_definition, first, after, naive_utc(as_of),
                                               last, before))
 
     @strawberry.field(description="Members against the base, most distinctive first.")
-    async def profile(self, info: Ctx, as_of: datetime | None = None) -> list[SegmentProfileItem]:
+    async def profile(
+        self,
+        info: Ctx,
+        as_of: Annotated[datetime | None, strawberry.argument(
+            description="Evaluate at this past time (ISO 8601; without offset: UTC); null: now.")] = None,
+    ) -> list[SegmentProfileItem]:
         items = await resolve.profile(info.context, self.saved_definition, naive_utc(as_of))
         return [SegmentProfileItem.from_item(i) for i in items]
 
     @strawberry.field(description="Whether one customer is a member (now or as of a past time).")
-    async def contains(self, info: Ctx, customer_id: strawberry.ID, as_of: datetime | None = None) -> bool:
+    async def contains(
+        self,
+        info: Ctx,
+        customer_id: Annotated[strawberry.ID, strawberry.argument(description="The customer to check.")],
+        as_of: Annotated[datetime | None, strawberry.argument(
+            description="Evaluate at this past time (ISO 8601; without offset: UTC); null: now.")] = None,
+    ) -> bool:
         evaluation = await resolve.evaluate(info.context, self.saved_definition, naive_utc(as_of))
         return evaluation.contains(str(customer_id))
 
@@ -286,8 +358,16 @@ class Segment(Node):
 class SegmentQuery:
     @strawberry.field(description="Evaluate a definition without saving it: size, the first page of members "
                                   "and a profile of the members against the base.")
-    async def preview_segment(self, info: Ctx, definition: SegmentDefinitionInput, first: int = 50,
-                              after: str | None = None, as_of: datetime | None = None) -> SegmentPreview:
+    async def preview_segment(
+        self,
+        info: Ctx,
+        definition: Annotated[SegmentDefinitionInput, strawberry.argument(description="The definition to evaluate.")],
+        first: Annotated[int, strawberry.argument(description="Page size of `members`, 0..`CDP_MAX_PAGE_SIZE`.")] = 50,
+        after: Annotated[str | None, strawberry.argument(
+            description="Cursor of the member to start after; null: from the first.")] = None,
+        as_of: Annotated[datetime | None, strawberry.argument(
+            description="Evaluate at this past time (ISO 8601; without offset: UTC); null: now.")] = None,
+    ) -> SegmentPreview:
         raw = definition_dict(definition)
         page = await resolve.preview(info.context, raw, first, after, naive_utc(as_of))
         evaluation = page.evaluation
@@ -300,7 +380,11 @@ class SegmentQuery:
         return [Segment.from_saved(s) for s in await resolve.saved_segments(info.context)]
 
     @strawberry.field(description="One saved segment; null when the id is unknown.")
-    async def segment(self, info: Ctx, id: strawberry.ID) -> Segment | None:
+    async def segment(
+        self,
+        info: Ctx,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The segment id.")],
+    ) -> Segment | None:
         saved = await resolve.saved_segment(info.context, str(id))
         return Segment.from_saved(saved) if saved else None
 
@@ -309,20 +393,39 @@ class SegmentQuery:
 class SegmentMutation:
     @strawberry.mutation(description="Save a segment. The definition is checked first (nothing is saved when it "
                                      "is invalid); names are unique (CONFLICT).")
-    async def create_segment(self, info: Ctx, name: str, definition: SegmentDefinitionInput,
-                             description: str | None = None) -> Segment:
+    async def create_segment(
+        self,
+        info: Ctx,
+        name: Annotated[str, strawberry.argument(
+            description="Segment name, unique among saved segments (CONFLICT when taken).")],
+        definition: Annotated[SegmentDefinitionInput, strawberry.argument(
+            description="The definition; checked before saving (BAD_USER_INPUT names the bad node in "
+                        "`extensions.field`).")],
+        description: Annotated[str | None, strawberry.argument(description="Free-text description.")] = None,
+    ) -> Segment:
         saved = await resolve.create(info.context, name, description, definition_dict(definition))
         return Segment.from_saved(saved)
 
     @strawberry.mutation(description="Change a saved segment's name, description and/or definition (fields left "
                                      "out are kept); NOT_FOUND for an unknown id.")
-    async def update_segment(self, info: Ctx, id: strawberry.ID, name: str | None = None,
-                             description: str | None = None,
-                             definition: SegmentDefinitionInput | None = None) -> Segment:
+    async def update_segment(
+        self,
+        info: Ctx,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The segment id (NOT_FOUND when unknown).")],
+        name: Annotated[str | None, strawberry.argument(description="New name; null: unchanged.")] = None,
+        description: Annotated[str | None, strawberry.argument(description="New description; null: unchanged.")] = None,
+        definition: Annotated[SegmentDefinitionInput | None, strawberry.argument(
+            description="New definition; null: unchanged.")] = None,
+    ) -> Segment:
         raw = definition_dict(definition) if definition is not None else None
         saved = await resolve.update(info.context, str(id), name, description, raw)
         return Segment.from_saved(saved)
 
     @strawberry.mutation(description="Delete a saved segment; false when there was none.")
-    async def delete_segment(self, info: Ctx, id: strawberry.ID) -> bool:
+    async def delete_segment(
+        self,
+        info: Ctx,
+        id: Annotated[strawberry.ID, strawberry.argument(
+            description="The segment id; deleting an unknown id returns false.")],
+    ) -> bool:
         return await resolve.delete(info.context, str(id))

@@ -65,10 +65,13 @@ def _personal(field: str, description: str | None = None) -> Any:
 
 @strawberry.type(description="Paging state of a connection.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="True when a further page follows the last edge of this one.")
+    has_previous_page: bool = strawberry.field(description="True when edges come before the first edge of this one.")
+    start_cursor: str | None = strawberry.field(
+        description="Cursor of the first edge of the page; null when the page is empty.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last edge of the page; pass it as `after` to read the next page. Null when the "
+                    "page is empty.")
 
 
 def page_info(page: Page) -> PageInfo:
@@ -87,13 +90,20 @@ def page_info(page: Page) -> PageInfo:
 
 @strawberry.type(description="A way to reach or be reached by a customer.")
 class Channel(Node):
-    id: ID
-    name: str
-    kind: E.ChannelKind | None
+    id: ID = strawberry.field(description="Channel id, e.g. `SMS`, `EMAIL`, `OUTBOUND_CALL`, `SHOP`.")
+    name: str = strawberry.field(description="Display name of the channel (its id when the catalogue gives no name).")
+    kind: E.ChannelKind | None = strawberry.field(
+        description="Family of the channel (assisted, digital, messaging, outbound); null when not recorded.")
     cost_per_contact: float | None = _field("Cost of one contact through this channel.")
 
     @strawberry.field(description="Number of contacts through this channel since `since` (all time if omitted).")
-    async def contact_volume(self, info: Ctx, since: datetime | None = None) -> int:
+    async def contact_volume(
+        self,
+        info: Ctx,
+        since: Annotated[datetime | None, strawberry.argument(
+            description="Count only contacts at or after this time (ISO 8601; a value without offset is "
+                        "read as UTC). Omitted or null: all time.")] = None,
+    ) -> int:
         return await catalog.contact_volume(info.context, self.id, naive_utc(since))
 
     @classmethod
@@ -134,11 +144,11 @@ def _product_now(info: Ctx, product_id: str | None) -> Product | None | Awaitabl
 class BundleComponent:
     product_id: strawberry.Private[str]
 
-    @strawberry.field
+    @strawberry.field(description="The component product; null when it is no longer in the catalogue.")
     async def product(self, info: Ctx) -> Product | None:
         return await _product(info, self.product_id)
 
-    quantity: int
+    quantity: int = strawberry.field(description="How many units of the component the bundle includes (at least 1).")
     discount: float = _field("Share taken off the component's price inside the bundle, 0..1.")
 
     @classmethod
@@ -148,17 +158,22 @@ class BundleComponent:
 
 @strawberry.type(description="A catalogue item: plan, service, device or bundle.")
 class Product(Node):
-    id: ID
-    name: str
-    category: E.ProductCategory | None
-    monthly_price: float | None
-    one_off_price: float | None
+    id: ID = strawberry.field(description="Product id (catalogue code), e.g. `P-BB-500`.")
+    name: str = strawberry.field(description="Display name of the product (its id when the catalogue gives no name).")
+    category: E.ProductCategory | None = strawberry.field(description="Catalogue category; null when not recorded.")
+    monthly_price: float | None = strawberry.field(
+        description="List price per month, in the catalogue currency, before discounts; null for one-off items.")
+    one_off_price: float | None = strawberry.field(
+        description="One-off price (devices, activation), in the catalogue currency; null when there is none.")
     monthly_cost: float | None = _field("Cost to serve per month.")
     monthly_margin: float | None = _field("Monthly price minus monthly cost.")
-    lifecycle: E.ProductLifecycle | None
-    launched_on: date | None
-    description: str | None
-    is_bundle: bool
+    lifecycle: E.ProductLifecycle | None = strawberry.field(
+        description="Whether the product is planned, sold or retired; null when not recorded.")
+    launched_on: date | None = strawberry.field(description="Day the product was first sold; null when unknown.")
+    description: str | None = strawberry.field(
+        description="Free-text description from the catalogue; null when there is none.")
+    is_bundle: bool = strawberry.field(
+        description="True for products of category BUNDLE, which include other products (see `components`).")
     offer_from: date | None = _field("Catalog rule: first day the product may be offered.")
     offer_until: date | None = _field("Catalog rule: last day the product may be offered.")
     row: strawberry.Private[Row | None] = None
@@ -207,23 +222,27 @@ class Product(Node):
 # --------------------------------------------------------------------------- accounts
 
 
-@strawberry.type(description="An account's subscription to a product.")
-class Subscription:
-    id: ID
-    status: E.SubscriptionStatus | None
-    since: date | None
-    until: date | None
-    monthly_fee: float | None
+@strawberry.type(description="An account's subscription to a catalogue product (a customer's product "
+                             "holding; named so that no domain type takes the GraphQL `Subscription` root's name).")
+class ProductSubscription:
+    id: ID = strawberry.field(description="Subscription id from the source system.")
+    status: E.SubscriptionStatus | None = strawberry.field(
+        description="State of the subscription; null when not recorded. Only ACTIVE subscriptions count in revenue "
+                    "and product counts.")
+    since: date | None = strawberry.field(description="First day of the subscription; null when unknown.")
+    until: date | None = strawberry.field(description="Last day of the subscription; null while it runs.")
+    monthly_fee: float | None = strawberry.field(
+        description="Fee per month before discount, in the account currency; null when not recorded.")
     discount: float = _field("Share taken off the fee, 0..1.")
     net_monthly_fee: float = _field("Fee after discount.")
     product_id: strawberry.Private[str | None]
 
-    @strawberry.field
+    @strawberry.field(description="The catalogue product subscribed to; null when it is no longer in the catalogue.")
     def product(self, info: Ctx) -> Product | None:
         return _product_now(info, self.product_id)  # type: ignore[return-value]
 
     @classmethod
-    def from_row(cls, r: Row) -> Subscription:
+    def from_row(cls, r: Row) -> ProductSubscription:
         return cls(
             id=ID(r["id"]), status=E.to_enum(E.SubscriptionStatus, r.get("status")), since=r.get("since"),
             until=r.get("until"), monthly_fee=r.get("monthly_fee"), discount=r.get("discount") or 0.0,
@@ -233,13 +252,17 @@ class Subscription:
 
 @strawberry.type(description="Money moving on an account.")
 class MonetaryEvent:
-    id: ID
-    kind: E.MonetaryKind | None
-    amount: float | None
-    currency: str | None
-    at: datetime | None
-    description: str | None
-    account_id: ID | None
+    id: ID = strawberry.field(description="Event id from the billing source.")
+    kind: E.MonetaryKind | None = strawberry.field(
+        description="What moved the money (invoice, payment, purchase, top-up, refund); null when not recorded.")
+    amount: float | None = strawberry.field(
+        description="Amount in `currency`, as booked by the billing source; null when not recorded.")
+    currency: str | None = strawberry.field(description="ISO 4217 currency code, e.g. `EUR`; null when not recorded.")
+    at: datetime | None = strawberry.field(description="When the event happened (ISO 8601, UTC with offset `+00:00`).")
+    description: str | None = strawberry.field(
+        description="Free text from the billing source (an invoice line, a shop); removed when the customer is "
+                    "erased.")
+    account_id: ID | None = strawberry.field(description="Id of the account the event was booked on.")
 
     @classmethod
     def from_row(cls, r: Row) -> MonetaryEvent:
@@ -272,28 +295,40 @@ def _events(rows: list[Row], first: int, kind: Any, since: datetime | None) -> l
 
 @strawberry.type(description="A billing account.")
 class Account(Node):
-    id: ID
-    type: E.AccountType | None
-    status: E.AccountStatus | None
-    opened_on: date | None
-    closed_on: date | None
-    payment_method: E.PaymentMethod | None
-    contract_type: E.ContractType | None
-    contract_end: date | None
+    id: ID = strawberry.field(description="Account id from the billing source.")
+    type: E.AccountType | None = strawberry.field(
+        description="Kind of billing account (postpaid, prepaid, business); null when not recorded.")
+    status: E.AccountStatus | None = strawberry.field(description="State of the account; null when not recorded.")
+    opened_on: date | None = strawberry.field(description="Day the account was opened; null when unknown.")
+    closed_on: date | None = strawberry.field(description="Day the account was closed; null while it is open.")
+    payment_method: E.PaymentMethod | None = strawberry.field(
+        description="How the account pays; null when not recorded.")
+    contract_type: E.ContractType | None = strawberry.field(
+        description="Commitment period of the account's contract; null when not recorded.")
+    contract_end: date | None = strawberry.field(
+        description="Last day of the contract commitment; null without a contract.")
 
-    @strawberry.field
-    def subscriptions(self, info: Ctx) -> list[Subscription]:
+    @strawberry.field(description="The account's product subscriptions, in any state.")
+    def subscriptions(self, info: Ctx) -> list[ProductSubscription]:
         rows = customers.subscriptions_now(info.context, self.id)
         if rows is MISSING:
             return self._subscriptions(info)  # type: ignore[return-value]
-        return [Subscription.from_row(r) for r in rows]
+        return [ProductSubscription.from_row(r) for r in rows]
 
-    async def _subscriptions(self, info: Ctx) -> list[Subscription]:
-        return [Subscription.from_row(r) for r in await customers.subscriptions(info.context, self.id)]
+    async def _subscriptions(self, info: Ctx) -> list[ProductSubscription]:
+        return [ProductSubscription.from_row(r) for r in await customers.subscriptions(info.context, self.id)]
 
     @strawberry.field(description="Monetary events of this account, newest first.")
     async def monetary_events(
-        self, info: Ctx, first: int = 50, kind: E.MonetaryKind | None = None, since: datetime | None = None,
+        self,
+        info: Ctx,
+        first: Annotated[int, strawberry.argument(
+            description="Most events to return, 0..500 (BAD_USER_INPUT outside).")] = 50,
+        kind: Annotated[E.MonetaryKind | None, strawberry.argument(
+            description="Only events of this kind; null: every kind.")] = None,
+        since: Annotated[datetime | None, strawberry.argument(
+            description="Only events at or after this time (ISO 8601; a value without offset is read as "
+                        "UTC); null: all time.")] = None,
     ) -> list[MonetaryEvent]:
         return _events(await customers.monetary_events(info.context, [self.id]), first, kind, since)
 
@@ -312,18 +347,22 @@ class Account(Node):
 
 @strawberry.type(description="One interaction between the operator and a customer.")
 class Contact(Node):
-    id: ID
-    at: datetime | None
-    direction: E.ContactDirection | None
-    kind: E.ContactKind | None
-    outcome: E.ContactOutcome | None
+    id: ID = strawberry.field(description="Contact id from the source system (or the campaign wave that made it).")
+    at: datetime | None = strawberry.field(
+        description="When the contact happened (ISO 8601, UTC with offset `+00:00`).")
+    direction: E.ContactDirection | None = strawberry.field(
+        description="Who started the contact: the customer (INBOUND) or the operator (OUTBOUND).")
+    kind: E.ContactKind | None = strawberry.field(description="What the contact was about; null when not recorded.")
+    outcome: E.ContactOutcome | None = strawberry.field(description="How the contact ended; null when not recorded.")
     satisfaction: int | None = _field("1 (very unhappy) .. 5 (very happy), when asked.")
-    subject: str | None
+    subject: str | None = strawberry.field(description="Free-text subject line; removed when the customer is erased.")
     campaign: str | None = _field("Campaign code, for campaign contacts.")
-    resolved_at: datetime | None
+    resolved_at: datetime | None = strawberry.field(
+        description="When an issue raised by the contact was resolved (ISO 8601, UTC); null while open or when "
+                    "nothing needed resolving.")
     channel_id: strawberry.Private[str | None]
 
-    @strawberry.field
+    @strawberry.field(description="The channel the contact went through; null when unknown.")
     def channel(self, info: Ctx) -> Channel | None:
         return _channel_now(info, self.channel_id)  # type: ignore[return-value]
 
@@ -337,17 +376,18 @@ class Contact(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="One contact of a page, with its cursor.")
 class ContactEdge:
-    cursor: str
-    node: Contact
+    cursor: str = strawberry.field(
+        description="Opaque cursor of this edge: pass it as `after` to read the contacts after it.")
+    node: Contact = strawberry.field(description="The contact.")
 
 
 @strawberry.type(description="A page of contacts, newest first.")
 class ContactConnection:
-    edges: list[ContactEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[ContactEdge] = strawberry.field(description="The contacts of this page, newest first.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits: cursors and whether more pages follow.")
+    total_count: int = strawberry.field(description="Number of contacts matching the filters over all pages.")
 
 
 #: The ordering of a customer's contacts (newest first, then id), named in their cursors.
@@ -368,12 +408,13 @@ def _contact_page(rows: list[Row], request: PageRequest) -> ContactConnection:
 
 @strawberry.type(description="A channel a customer prefers; rank 1 is the favourite.")
 class ChannelPreference:
-    rank: int
+    rank: int = strawberry.field(description="Position among the customer's preferred channels; 1 is the favourite.")
     source: str | None = _field("CUSTOMER when the customer said so, INFERRED when derived from behaviour.")
-    updated_at: datetime | None
+    updated_at: datetime | None = strawberry.field(
+        description="When the preference was last stated or inferred (ISO 8601, UTC).")
     channel_id: strawberry.Private[str | None]
 
-    @strawberry.field
+    @strawberry.field(description="The preferred channel; null when it is no longer in the catalogue.")
     def channel(self, info: Ctx) -> Channel | None:
         return _channel_now(info, self.channel_id)  # type: ignore[return-value]
 
@@ -385,10 +426,16 @@ class ChannelPreference:
 
 @strawberry.type(description="A postal address.")
 class Address:
-    street: str | None = _personal("street")
-    city: str | None
-    postal_code: str | None = _personal("postalCode")
-    country: str | None
+    street: str | None = _personal(
+        "street", "Street and house number. Personal data: masked (`***`) unless the credential may read "
+                              "it in full (admin, app, the customer themself, an analyst with the `personal_data` or "
+                              "`personal:street` scope; docs/security.md).")
+    city: str | None = strawberry.field(description="City name as recorded.")
+    postal_code: str | None = _personal(
+        "postalCode", "Postal code. Personal data: masked (first two characters, `SW***`) unless the "
+                                  "credential may read it in full (admin, app, the customer themself, an analyst with "
+                                  "the `personal_data` or `personal:postal_code` scope; docs/security.md).")
+    country: str | None = strawberry.field(description="Country as an ISO 3166-1 alpha-2 code, e.g. `GB`.")
     customer_id: strawberry.Private[str | None] = None
 
 
@@ -397,12 +444,14 @@ class Address:
 
 @strawberry.type(description="A customer's record in one source system, merged into the customer.")
 class SourceIdentity:
-    id: ID
-    source: str | None
-    source_key: str | None
+    id: ID = strawberry.field(description="Id of the identity (the source record) in cdp; `splitIdentity` takes it.")
+    source: str | None = strawberry.field(
+        description="Source system the record comes from, e.g. `crm`, `billing`, `webshop`.")
+    source_key: str | None = strawberry.field(description="The record's key in its source system.")
     matched_by: str | None = _field("Rule that linked this record (SEED: first record; SPLIT: split out).")
     confidence: float | None = _field("Confidence of the link, 0..1.")
-    linked_at: datetime | None
+    linked_at: datetime | None = strawberry.field(
+        description="When the record was linked to this customer (ISO 8601, UTC).")
 
     @classmethod
     def from_row(cls, r: Row) -> SourceIdentity:
@@ -412,16 +461,19 @@ class SourceIdentity:
 
 @strawberry.type(description="One value of a profile attribute with its provenance.")
 class AttributeValue:
-    id: ID
-    key: str
+    id: ID = strawberry.field(description="Id of this observation; `verifyAttributeValue` takes it.")
+    key: str = strawberry.field(
+        description="Attribute key, e.g. `email`, `phone`, `city` (docs/profile.md lists them).")
     value: str | None = strawberry.field(extensions=[PersonalValue()],
                                          description="The value; masked for personal keys without access.")
     source: str | None = _field("Source system, or CUSTOMER for self-service.")
     identity_id: ID | None = _field("The source record that said it.")
-    observed_at: datetime | None
+    observed_at: datetime | None = strawberry.field(description="When the source observed the value (ISO 8601, UTC).")
     accuracy: float | None = _field("Confidence in the value, 0..1.")
-    customer_maintained: bool
-    verified: bool
+    customer_maintained: bool = strawberry.field(
+        description="True when the customer entered the value themself (self-service).")
+    verified: bool = strawberry.field(
+        description="True once the value was verified (`verifyAttributeValue`); verified values win survivorship.")
     stale: bool = _field("Observed longer ago than the profile policy's stale_after_days.")
     expires_at: datetime | None = _field("When the value stops holding (consents with an expiry); null: never.")
     customer_id: strawberry.Private[str | None] = None
@@ -438,11 +490,13 @@ class AttributeValue:
 
 @strawberry.type(description="The shown value of a profile attribute, chosen by the survivorship rules.")
 class ProfileAttribute:
-    key: str
+    key: str = strawberry.field(description="Attribute key, e.g. `email`, `phone`, `city`.")
     value: str | None = strawberry.field(extensions=[PersonalValue()],
                                          description="The shown value; masked for personal keys without access.")
-    provenance: AttributeValue
-    stale: bool
+    provenance: AttributeValue = strawberry.field(
+        description="The observation the shown value comes from: source, time, accuracy.")
+    stale: bool = strawberry.field(
+        description="True when the shown value was observed longer ago than the profile policy's `stale_after_days`.")
     conflicting: bool = _field("The latest values of two sources disagree.")
     candidates: int = _field("How many values were considered.")
     customer_id: strawberry.Private[str | None] = None
@@ -465,26 +519,53 @@ def _profile(values: list[Row], ctx: Context, keys: list[str] | None, customer_i
 
 @strawberry.type(description="The unified view of one customer, merged from every source system.")
 class Customer(Node):
-    id: ID
+    id: ID = strawberry.field(description="Customer id (golden record key), e.g. `C0000001`.")
     name: str = _personal("name", "Company name for organisations, else first and last name.")
-    first_name: str | None = _personal("firstName")
-    last_name: str | None = _personal("lastName")
-    company_name: str | None
-    birth_date: date | None = _personal("birthDate")
-    gender: E.Gender | None
-    national_id: str | None = _personal("nationalId")
-    email: str | None = _personal("email")
-    phone: str | None = _personal("phone")
-    address: Address
-    language: str | None
-    tier: E.Tier | None
-    status: E.CustomerStatus | None
-    joined_on: date | None
+    first_name: str | None = _personal(
+        "firstName", "Given name; null for organisations. Personal data: masked (initial, `J***`) unless "
+                                 "the credential may read it in full (admin, app, the customer themself, an analyst "
+                                 "with the `personal_data` or `personal:first_name` scope; docs/security.md).")
+    last_name: str | None = _personal(
+        "lastName", "Family name; null for organisations. Personal data: masked (initial, `D***`) unless "
+                                "the credential may read it in full (admin, app, the customer themself, an analyst "
+                                "with the `personal_data` or `personal:last_name` scope; docs/security.md).")
+    company_name: str | None = strawberry.field(description="Company name for business customers; null for persons.")
+    birth_date: date | None = _personal(
+        "birthDate", "Date of birth. Personal data: masked (null) unless the credential may read it in "
+                                 "full (admin, app, the customer themself, an analyst with the `personal_data` or "
+                                 "`personal:birth_date` scope; docs/security.md).")
+    gender: E.Gender | None = strawberry.field(
+        description="Gender as recorded by the source system; null when not recorded.")
+    national_id: str | None = _personal(
+        "nationalId", "National identity number. Personal data: masked (`***`) unless the credential may "
+                                  "read it in full (admin, app, the customer themself, an analyst with the "
+                                  "`personal_data` or `personal:national_id` scope; docs/security.md).")
+    email: str | None = _personal(
+        "email", "Current e-mail address, chosen by the survivorship rules. Personal data: masked "
+                             "(`j***@example.com`) unless the credential may read it in full (admin, app, the "
+                             "customer themself, an analyst with the `personal_data` or `personal:email` scope; "
+                             "docs/security.md).")
+    phone: str | None = _personal(
+        "phone", "Current phone number, chosen by the survivorship rules. Personal data: masked (last two "
+                             "digits, `**********23`) unless the credential may read it in full (admin, app, the "
+                             "customer themself, an analyst with the `personal_data` or `personal:phone` scope; "
+                             "docs/security.md).")
+    address: Address = strawberry.field(
+        description="Postal address; street and postal code are personal data and masked without access.")
+    language: str | None = strawberry.field(
+        description="Preferred language as an ISO 639-1 code, e.g. `en`; null when unknown.")
+    tier: E.Tier | None = strawberry.field(
+        description="Customer tier (key account, business, consumer); null when not recorded.")
+    status: E.CustomerStatus | None = strawberry.field(
+        description="Lifecycle state; MERGED customers point at the survivor in `mergedInto`.")
+    joined_on: date | None = strawberry.field(
+        description="Day the customer joined; tenure counts from it. Null when unknown.")
     account_manager: str | None = _field("Account manager, for key accounts.")
-    updated_at: datetime | None
+    updated_at: datetime | None = strawberry.field(
+        description="When the customer's record last changed (ISO 8601, UTC).")
     merged_into: ID | None = _field("The customer this one was merged into (status MERGED), if any.")
 
-    @strawberry.field
+    @strawberry.field(description="The customer's billing accounts, in any state.")
     def accounts(self, info: Ctx) -> list[Account]:
         rows = customers.accounts_now(info.context, self.id)
         if rows is MISSING:
@@ -496,13 +577,22 @@ class Customer(Node):
 
     @strawberry.field(description="Channels to reach the customer through, best first, with the best time. "
                                   "With `value` (what a response is worth) ranked by expected net value.")
-    async def next_best_channels(self, info: Ctx, first: int = 3, value: float | None = None) -> list[ChannelChoice]:
+    async def next_best_channels(
+        self,
+        info: Ctx,
+        first: Annotated[int, strawberry.argument(description="How many channels to return, best first.")] = 3,
+        value: Annotated[float | None, strawberry.argument(
+            description="What a response is worth, in the account currency; when given, channels are ranked "
+                        "by expected net value (value x response probability - contact cost).")] = None,
+    ) -> list[ChannelChoice]:
         return await next_best_channels(info, self.id, first, value)
 
     @strawberry.field(description="Next-best offers: eligible products ranked by expected value (probability x "
                                   "margin), each with reasons, the channel and the time to make it.")
     async def recommendations(
-        self, info: Ctx, first: int = 5,
+        self,
+        info: Ctx,
+        first: Annotated[int, strawberry.argument(description="How many offers to return, best first.")] = 5,
     ) -> list[Annotated[Recommendation, strawberry.lazy("schema.recommendations")]]:
         from schema.recommendations import customer_recommendations
 
@@ -511,7 +601,13 @@ class Customer(Node):
     @strawberry.field(description="Whether the catalog rules let a product be offered to the customer at `at` "
                                   "(default now), and why not. NOT_FOUND for an unknown product.")
     async def offer_eligibility(
-        self, info: Ctx, product_id: ID, at: datetime | None = None,
+        self,
+        info: Ctx,
+        product_id: Annotated[ID, strawberry.argument(
+            description="The catalogue product to check; NOT_FOUND when unknown.")],
+        at: Annotated[datetime | None, strawberry.argument(
+            description="When the offer would be made (ISO 8601; a value without offset is read as UTC); "
+                        "null: now.")] = None,
     ) -> Annotated[OfferEligibility, strawberry.lazy("schema.recommendations")]:
         from schema.recommendations import customer_offer_eligibility
 
@@ -527,8 +623,13 @@ class Customer(Node):
     @strawberry.field(description="Monthly satisfaction scores over [from, to) (default: the last year), oldest "
                                   "month first (docs/relationship.md).")
     async def satisfaction(
-        self, info: Ctx, from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
+        self,
+        info: Ctx,
+        from_: Annotated[datetime | None, strawberry.argument(
+            name="from", description="Start of the period, inclusive (ISO 8601; without offset: UTC); null: one "
+                                     "year before `to`.")] = None,
+        to: Annotated[datetime | None, strawberry.argument(
+            description="End of the period, exclusive (ISO 8601; without offset: UTC); null: now.")] = None,
     ) -> list[Annotated[SatisfactionMonth, strawberry.lazy("schema.relationship")]]:
         from schema.relationship import customer_satisfaction
 
@@ -540,27 +641,51 @@ class Customer(Node):
 
     @strawberry.field(description="Churn probability with reasons; null when not scored (no open account). "
                                   "With `asOf`: the customer as they were then (facts before it only).")
-    async def churn_risk(self, info: Ctx, as_of: datetime | None = None) -> S.ChurnRisk | None:
+    async def churn_risk(
+        self,
+        info: Ctx,
+        as_of: Annotated[datetime | None, strawberry.argument(
+            description="Score the customer as they were at this past time, from facts before it only (ISO "
+                        "8601; without offset: UTC); null: now. BAD_USER_INPUT when in the future.")] = None,
+    ) -> S.ChurnRisk | None:
         return await S.churn_risk(info, self.id, as_of)
 
     @strawberry.field(description="Expected discounted margin over the horizon; null when not scored. "
                                   "With `asOf`: as of that time.")
-    async def lifetime_value(self, info: Ctx, as_of: datetime | None = None) -> S.LifetimeValue | None:
+    async def lifetime_value(
+        self,
+        info: Ctx,
+        as_of: Annotated[datetime | None, strawberry.argument(
+            description="Value the customer as of this past time (ISO 8601; without offset: UTC); null: "
+                        "now. BAD_USER_INPUT when in the future.")] = None,
+    ) -> S.LifetimeValue | None:
         return await S.lifetime_value(info, self.id, as_of)
 
     @strawberry.field(description="Products the customer does not hold, likeliest to be taken first.")
-    async def propensities(self, info: Ctx, first: int = 5) -> list[S.Propensity]:
+    async def propensities(
+        self,
+        info: Ctx,
+        first: Annotated[int, strawberry.argument(description="How many products to return, likeliest first.")] = 5,
+    ) -> list[S.Propensity]:
         return await S.propensities(info, self.id, first)
 
     @strawberry.field(description="Contacts with the customer, newest first.")
     def contacts(
         self,
         info: Ctx,
-        first: int | None = None,
-        after: str | None = None,
-        kind: E.ContactKind | None = None,
-        channel: strawberry.ID | None = None,
-        since: datetime | None = None,
+        first: Annotated[int | None, strawberry.argument(
+            description="Page forward: the first `first` items after `after` (or the start), 0..`CDP_MAX_PAGE_SIZE` "
+                        "(PAGE_TOO_LARGE above); not with `last`. Null with `last` null: 20.")] = None,
+        after: Annotated[str | None, strawberry.argument(
+            description="Cursor of the edge to start after (`pageInfo.endCursor` of the previous page); "
+                        "null: from the newest.")] = None,
+        kind: Annotated[E.ContactKind | None, strawberry.argument(
+            description="Only contacts of this kind; null: every kind.")] = None,
+        channel: Annotated[strawberry.ID | None, strawberry.argument(
+            description="Only contacts through this channel id; null: every channel.")] = None,
+        since: Annotated[datetime | None, strawberry.argument(
+            description="Only contacts at or after this time (ISO 8601; without offset: UTC); null: all "
+                        "time.")] = None,
         last: LastArgument = None,
         before: BeforeArgument = None,
     ) -> ContactConnection:
@@ -587,7 +712,14 @@ class Customer(Node):
 
     @strawberry.field(description="Monetary events over all the customer's accounts, newest first.")
     def monetary_history(
-        self, info: Ctx, first: int = 50, kind: E.MonetaryKind | None = None, since: datetime | None = None,
+        self,
+        info: Ctx,
+        first: Annotated[int, strawberry.argument(
+            description="Most events to return, 0..500 (BAD_USER_INPUT outside).")] = 50,
+        kind: Annotated[E.MonetaryKind | None, strawberry.argument(
+            description="Only events of this kind; null: every kind.")] = None,
+        since: Annotated[datetime | None, strawberry.argument(
+            description="Only events at or after this time (ISO 8601; without offset: UTC); null: all time.")] = None,
     ) -> list[MonetaryEvent]:
         rows = customers.monetary_events_now(info.context, self.id)
         if rows is MISSING:
@@ -606,11 +738,20 @@ class Customer(Node):
 
     @strawberry.field(description="Profile attributes with the value the survivorship rules chose (all keys, "
                                    "or only `keys`).")
-    async def profile(self, info: Ctx, keys: list[str] | None = None) -> list[ProfileAttribute]:
+    async def profile(
+        self,
+        info: Ctx,
+        keys: Annotated[list[str] | None, strawberry.argument(
+            description="Attribute keys to return; null: every key the customer has.")] = None,
+    ) -> list[ProfileAttribute]:
         return _profile(await customers.attribute_values(info.context, self.id), info.context, keys, self.id)
 
     @strawberry.field(description="Every value ever recorded for one attribute, newest first, with provenance.")
-    async def attribute_history(self, info: Ctx, key: str) -> list[AttributeValue]:
+    async def attribute_history(
+        self,
+        info: Ctx,
+        key: Annotated[str, strawberry.argument(description="The attribute key, e.g. `email`.")],
+    ) -> list[AttributeValue]:
         ctx = info.context
         values = await customers.attribute_values(ctx, self.id)
         now = ctx.now
@@ -626,8 +767,13 @@ class Customer(Node):
     @strawberry.field(description="Every consent statement, newest first (expired and superseded ones too), "
                                   "optionally of one purpose and/or channel.")
     async def consent_history(
-        self, info: Ctx, purpose: Annotated[ConsentPurpose, strawberry.lazy("schema.privacy")] | None = None,
-        channel: ID | None = None,
+        self,
+        info: Ctx,
+        purpose: Annotated[Annotated[ConsentPurpose, strawberry.lazy("schema.privacy")] | None, strawberry.argument(
+            description="Only statements for this purpose; null: every purpose.")] = None,
+        channel: Annotated[ID | None, strawberry.argument(
+            description="Only statements for this channel id; null: every channel (including channel-wide "
+                        "statements).")] = None,
     ) -> list[Annotated[Consent, strawberry.lazy("schema.privacy")]]:
         from schema.privacy import customer_consent_history
 
@@ -678,16 +824,17 @@ class Customer(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="One customer of a page, with its cursor.")
 class CustomerEdge:
-    cursor: str
-    node: Customer
+    cursor: str = strawberry.field(
+        description="Opaque cursor of this edge: pass it as `after` to read the customers after it.")
+    node: Customer = strawberry.field(description="The customer.")
 
 
 @strawberry.type(description="A page of customers.")
 class CustomerConnection:
-    edges: list[CustomerEdge]
-    page_info: PageInfo
+    edges: list[CustomerEdge] = strawberry.field(description="The customers of this page, in the requested order.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits: cursors and whether more pages follow.")
     page: strawberry.Private[Any]
 
     @strawberry.field(description="Number of customers matching the conditions (all pages).")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import strawberry
@@ -17,12 +17,13 @@ if TYPE_CHECKING:
 
 @strawberry.type(description="One value tier: HIGH (top 20% by revenue), MEDIUM (next 30%), LOW, NONE (no revenue).")
 class ValueTier:
-    name: str
-    customers: int
+    name: str = strawberry.field(description="HIGH, MEDIUM, LOW or NONE.")
+    customers: int = strawberry.field(description="Customers in the tier.")
     share: float = strawberry.field(description="Share of the customer base.")
-    revenue: float
+    revenue: float = strawberry.field(
+        description="Revenue of the tier's customers over the last year, in the account currency.")
     revenue_share: float = strawberry.field(description="Share of total revenue.")
-    average_revenue: float
+    average_revenue: float = strawberry.field(description="Revenue per customer of the tier over the last year.")
     average_margin: float = strawberry.field(description="Average monthly margin (spend minus cost to serve).")
 
 
@@ -32,55 +33,56 @@ class RevenueConcentration:
     lorenz: list[float] = strawberry.field(
         description="Revenue share of the top 10%, 20%, ..., 100% of customers (ten values).")
     gini: float = strawberry.field(description="Gini coefficient of revenue (0 equal, 1 all from one customer).")
-    total_revenue: float
+    total_revenue: float = strawberry.field(
+        description="Revenue of the whole base over the last year, in the account currency.")
 
 
 @strawberry.type(description="A named RFM segment (recency, frequency, monetary scores 1-5).")
 class RfmSegment:
-    name: str
+    name: str = strawberry.field(description="Segment name, e.g. `Champions`, `At risk`.")
     rule: str = strawberry.field(description="The condition on the R, F and M scores; the first matching rule wins.")
-    customers: int
-    share: float
-    revenue_share: float
+    customers: int = strawberry.field(description="Customers in the segment.")
+    share: float = strawberry.field(description="Share of the customer base, 0..1.")
+    revenue_share: float = strawberry.field(description="Share of the last year's revenue, 0..1.")
 
 
 @strawberry.type(description="How a cluster differs from the base on one behaviour.")
 class ClusterTrait:
-    feature: str
-    description: str
-    cluster_mean: float
-    base_mean: float
+    feature: str = strawberry.field(description="Feature name (docs/analytics.md).")
+    description: str = strawberry.field(description="The feature in words.")
+    cluster_mean: float = strawberry.field(description="Mean of the feature in the cluster.")
+    base_mean: float = strawberry.field(description="Mean of the feature over the base.")
     z: float = strawberry.field(description="(cluster mean - base mean) / base standard deviation.")
 
 
 @strawberry.type(description="A behavioural cluster (k-means) and what sets it apart.")
 class BehaviourCluster:
-    id: int
-    name: str
-    customers: int
-    share: float
-    revenue_share: float
-    description: str
-    traits: list[ClusterTrait]
+    id: int = strawberry.field(description="Cluster number, from 0.")
+    name: str = strawberry.field(description="A name from the cluster's strongest traits.")
+    customers: int = strawberry.field(description="Customers in the cluster.")
+    share: float = strawberry.field(description="Share of the customer base, 0..1.")
+    revenue_share: float = strawberry.field(description="Share of the last year's revenue, 0..1.")
+    description: str = strawberry.field(description="What sets the cluster apart, in words.")
+    traits: list[ClusterTrait] = strawberry.field(description="Behaviours that set the cluster apart, strongest first.")
 
 
 @strawberry.type(description="Value segmentation of the customer base, computed on demand and cached per data version.")
 class ValueSegmentation:
     data_version: int = strawberry.field(description="Projection version the figures describe.")
-    computed_at: str
+    computed_at: datetime = strawberry.field(description="When the figures were computed (ISO 8601, UTC).")
     seconds: float = strawberry.field(description="Time the computation took.")
-    customers: int
-    concentration: RevenueConcentration
-    tiers: list[ValueTier]
-    rfm: list[RfmSegment]
-    clusters: list[BehaviourCluster]
-    cluster_count: int
+    customers: int = strawberry.field(description="Customers in the base segmented.")
+    concentration: RevenueConcentration = strawberry.field(description="How concentrated revenue is.")
+    tiers: list[ValueTier] = strawberry.field(description="Value tiers, HIGH first.")
+    rfm: list[RfmSegment] = strawberry.field(description="RFM segments.")
+    clusters: list[BehaviourCluster] = strawberry.field(description="Behavioural clusters.")
+    cluster_count: int = strawberry.field(description="Number of clusters chosen (by silhouette score).")
     silhouette: float = strawberry.field(description="Silhouette score of the chosen clustering (-1..1).")
 
     @classmethod
     def from_analysis(cls, v: V.ValueSegmentation) -> ValueSegmentation:
         return cls(
-            data_version=v.data_version, computed_at=v.computed_at.replace(tzinfo=timezone.utc).isoformat(),
+            data_version=v.data_version, computed_at=v.computed_at,
             seconds=round(v.seconds, 3), customers=v.customers,
             concentration=RevenueConcentration(top_share=v.top_share, lorenz=list(v.lorenz), gini=v.gini,
                                                total_revenue=v.total_revenue),
@@ -102,13 +104,13 @@ class ValueSegmentation:
 @strawberry.type(description="One customer's place in the value segmentation.")
 class CustomerValue:
     revenue: float = strawberry.field(description="Revenue over the last year.")
-    tier: str
+    tier: str = strawberry.field(description="Value tier: HIGH, MEDIUM, LOW or NONE.")
     recency: int = strawberry.field(description="RFM recency score, 1 (long ago) to 5 (recent).")
-    frequency: int
-    monetary: int
-    rfm_segment: str
-    cluster: int
-    cluster_name: str
+    frequency: int = strawberry.field(description="RFM frequency score, 1 (rarely) to 5 (often).")
+    monetary: int = strawberry.field(description="RFM monetary score, 1 (little) to 5 (much).")
+    rfm_segment: str = strawberry.field(description="Name of the customer's RFM segment.")
+    cluster: int = strawberry.field(description="Id of the customer's behavioural cluster.")
+    cluster_name: str = strawberry.field(description="Name of the customer's behavioural cluster.")
 
 
 @strawberry.type

@@ -77,20 +77,25 @@ def test_demo_history_is_listed_as_completed_campaigns(http: TestClient) -> None
 
 def test_create_rejects_bad_plans_with_the_field(http: TestClient) -> None:
     cases = [
-        ({"offers": []}, "offers"),
-        ({"offers": ["P-BB-500", "P-NOPE"]}, "offers[1]"),  # the full path, as the message says
-        ({"waves": []}, "waves"),
-        ({"waves": [{"channel": "PIGEON"}]}, "waves[0].channel"),
-        ({"controlShare": 0.9}, "controlShare"),
-        ({"budget": -1.0}, "budget"),
-        ({"targetSegment": "SEG-NONE", "targetDefinition": None}, "targetSegment"),
-        ({"targetDefinition": {"holds": {"category": "NOPE"}}}, None),
+        # the full path in the arguments (docs/errors.md), rooted at the `input` argument
+        # an id that names nothing is NOT_FOUND, on every operation (docs/errors.md)
+        ({"offers": []}, "input.offers", "BAD_USER_INPUT"),
+        ({"offers": ["P-BB-500", "P-NOPE"]}, "input.offers[1]", "NOT_FOUND"),
+        ({"waves": []}, "input.waves", "BAD_USER_INPUT"),
+        ({"waves": [{"channel": "PIGEON"}]}, "input.waves[0].channel", "NOT_FOUND"),
+        ({"controlShare": 0.9}, "input.controlShare", "BAD_USER_INPUT"),
+        ({"budget": -1.0}, "input.budget", "BAD_USER_INPUT"),
+        ({"targetSegment": "SEG-NONE", "targetDefinition": None}, "input.targetSegment", "NOT_FOUND"),
+        ({"targetSegment": None, "targetDefinition": None}, "input.targetSegment", "BAD_USER_INPUT"),
+        ({"targetDefinition": {"attribute": {"key": "no_such_key", "op": "EQ", "value": "x"}}},
+         "input.targetDefinition.attribute.key", "BAD_USER_INPUT"),
+        ({"targetDefinition": {"holds": {"category": "NOPE"}}}, None, "BAD_USER_INPUT"),
     ]
-    for extra, field in cases:
+    for extra, field, code in cases:
         body = gql(http, CREATE, {"input": _spec("Bad plan", **extra)})
         assert body.get("errors"), extra
         error = body["errors"][0]
-        assert error["extensions"]["code"] == "BAD_USER_INPUT", (extra, error)
+        assert error["extensions"]["code"] == code, (extra, error)
         if field:
             assert error["extensions"].get("field") == field, (extra, error)
     names = [c["name"] for c in gql(http, "{ campaigns { name } }")["data"]["campaigns"]]

@@ -14,7 +14,7 @@ from tests.conftest import BACKENDS, CliStore, api_client, make_store
 from tests.test_cli import cdp
 
 from cdp import catalog_rules as cr
-from cdp.errors import InvalidInput
+from cdp.errors import InvalidInput, NotFound
 from cdp.projection import build
 from graph.store import GraphStore, node_op, relationship_op
 
@@ -171,7 +171,9 @@ def test_why_not_explains(rules_store: GraphStore) -> None:
 ])
 def test_invalid_rules_are_refused(rules_store: GraphStore, change: dict, message: str) -> None:
     before = cr.read_rules(rules_store)
-    with pytest.raises(InvalidInput, match=message.replace("(", r"\(").replace(")", r"\)")):
+    # an unknown product is NOT_FOUND, like every unknown id an argument names (docs/errors.md)
+    expected = NotFound if "unknown product" in message else InvalidInput
+    with pytest.raises(expected, match=message.replace("(", r"\(").replace(")", r"\)")):
         cr.set_product_rules(rules_store, "BB2", **change)
     assert cr.read_rules(rules_store) == before  # nothing written
 

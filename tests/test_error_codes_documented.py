@@ -68,6 +68,75 @@ def test_codes_produced_elsewhere_are_asserted_there() -> None:
         assert any(a in text for a in asserted), f"{path} does not assert {code}"
 
 
+#: Packages whose modules may raise an error of the hierarchy (walked recursively, so a module
+#: moved into a sub-package is still found).
+PACKAGES = ("graph", "cdp", "resolvers", "schema")
+#: Abstract bases of the hierarchy: their ``code`` is never an answer, so nothing may raise them.
+ABSTRACT = ("CdpError", "LimitExceeded")
+
+
+def _modules() -> list:  # type: ignore[type-arg]
+    import importlib
+    import pkgutil
+
+    found = []
+    for name in PACKAGES:
+        package = importlib.import_module(name)
+        found.append(package)
+        for info in pkgutil.walk_packages(package.__path__, prefix=f"{name}."):
+            found.append(importlib.import_module(info.name))
+    return found
+
+
+def raisable_codes() -> dict[str, list[str]]:
+    """Every ``extensions.code`` the code can answer: the ``code`` of each concrete class of the
+    error hierarchy (``graph.errors.CdpError`` and its subclasses, wherever they are defined) and
+    the codes ``schema.errors.error_code`` gives errors raised by graphql-core itself. Maps each
+    code to where it comes from."""
+    import inspect
+
+    from graph.errors import CdpError
+    from schema import errors as schema_errors
+
+    _modules()  # every subclass is defined once its module is imported
+    codes: dict[str, list[str]] = {}
+    pending = [CdpError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__name__ not in ABSTRACT:
+            codes.setdefault(cls.code, []).append(f"{cls.__module__}.{cls.__qualname__}")
+    source = ast.parse(inspect.getsource(schema_errors.error_code))
+    for node in ast.walk(source):
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            codes.setdefault(node.value.value, []).append("schema.errors.error_code")
+    return codes
+
+
+def test_abstract_errors_are_never_raised() -> None:
+    # a bare CdpError would answer the undocumented code CDP_ERROR; raise the concrete class instead
+    offenders = []
+    for module in _modules():
+        path = getattr(module, "__file__", None)
+        if not path:
+            continue
+        for node in ast.walk(ast.parse(Path(path).read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name in ABSTRACT:
+                    offenders.append(f"{module.__name__}:{node.lineno} {name}(...)")
+    assert not offenders, "abstract errors constructed: " + ", ".join(offenders)
+
+
+def test_docs_list_exactly_the_codes_the_code_can_raise() -> None:
+    raisable = raisable_codes()
+    documented = documented_codes()
+    undocumented = {code: raisable[code] for code in sorted(set(raisable) - documented)}
+    unraisable = sorted(documented - set(raisable))
+    assert not undocumented, f"codes the code can raise that docs/errors.md does not list: {undocumented}"
+    assert not unraisable, f"codes docs/errors.md lists that nothing raises: {unraisable}"
+
+
 def _deep(n: int) -> dict:
     value: dict = {}
     for _ in range(n):

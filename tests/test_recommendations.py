@@ -100,7 +100,7 @@ def test_graphql_recommendations_responses_and_segments(rec_store: GraphStore, t
         assert any("declined this offer" in r for r in after["P-BB"]["reasons"])
         bad = gql(http, """mutation { recordOfferResponse(customerId: "C01", offer: "P-NOPE", response: ACCEPTED,
             channel: "SMS") { contactId } }""")
-        assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert bad["errors"][0]["extensions"] == {"code": "NOT_FOUND", "field": "offer"}
         page = gql(http, """{ segmentRecommendations(definition: {holds: {product: "P-BB"}}, first: 2, members: 5) {
             size hasNextPage endCursor members { customerId recommendations { offer } } } }""")
         assert "errors" not in page, page

@@ -116,7 +116,7 @@ def test_complaint_lifecycle_with_resolution_time(crm: TestClient) -> None:
     escalated = gql(crm, ESCALATE, {"id": cid})["data"]["escalateComplaint"]
     assert escalated["status"] == "ESCALATED" and escalated["openHours"] == pytest.approx(30, abs=0.05)
     again = _error(gql(crm, ESCALATE, {"id": cid}))
-    assert again["extensions"] == {"code": "CONFLICT", "field": "complaintId"}
+    assert again["extensions"] == {"code": "CONFLICT", "field": "id"}
 
     early = _error(gql(crm, RESOLVE, {"id": cid, "at": _iso(opened - timedelta(minutes=1))}))
     assert early["extensions"] == {"code": "BAD_USER_INPUT", "field": "at"}
@@ -129,7 +129,7 @@ def test_complaint_lifecycle_with_resolution_time(crm: TestClient) -> None:
     assert done == {"id": cid, "status": "RESOLVED", "outcome": "RESOLVED", "resolvedAt": _iso(resolved_at),
                     "resolutionHours": 24.0, "openHours": None, "satisfaction": 2}
     twice = _error(gql(crm, RESOLVE, {"id": cid}))
-    assert twice["extensions"] == {"code": "CONFLICT", "field": "complaintId"}
+    assert twice["extensions"] == {"code": "CONFLICT", "field": "id"}
     assert "already resolved" in twice["message"]
     assert _error(gql(crm, ESCALATE, {"id": cid}))["extensions"]["code"] == "CONFLICT"
 
@@ -160,11 +160,12 @@ def test_complaint_lifecycle_with_resolution_time(crm: TestClient) -> None:
 
 
 @pytest.mark.parametrize(("change", "code", "field"), [
-    ({"customerId": "C404"}, "NOT_FOUND", "customerId"),
-    ({"channelId": "PIGEON"}, "NOT_FOUND", "channelId"),
-    ({"productId": "P404"}, "NOT_FOUND", "productId"),
-    ({"subject": "   "}, "BAD_USER_INPUT", "subject"),
-    ({"at": "2999-01-01T00:00:00+00:00"}, "BAD_USER_INPUT", "at"),
+    # extensions.field is the full path in the arguments: inside the `input` argument
+    ({"customerId": "C404"}, "NOT_FOUND", "input.customerId"),
+    ({"channelId": "PIGEON"}, "NOT_FOUND", "input.channelId"),
+    ({"productId": "P404"}, "NOT_FOUND", "input.productId"),
+    ({"subject": "   "}, "BAD_USER_INPUT", "input.subject"),
+    ({"at": "2999-01-01T00:00:00+00:00"}, "BAD_USER_INPUT", "input.at"),
 ])
 def test_opening_a_complaint_refuses_bad_input(crm: TestClient, change: dict, code: str, field: str) -> None:
     complaint = {"customerId": "C1", "subject": "Slow internet", "channelId": "CALL_CENTRE", **change}
@@ -174,8 +175,8 @@ def test_opening_a_complaint_refuses_bad_input(crm: TestClient, change: dict, co
 
 
 def test_unknown_complaints_and_bad_filters(crm: TestClient) -> None:
-    assert _error(gql(crm, ESCALATE, {"id": "K404"}))["extensions"] == {"code": "NOT_FOUND", "field": "complaintId"}
-    assert _error(gql(crm, RESOLVE, {"id": "K404"}))["extensions"] == {"code": "NOT_FOUND", "field": "complaintId"}
+    assert _error(gql(crm, ESCALATE, {"id": "K404"}))["extensions"] == {"code": "NOT_FOUND", "field": "id"}
+    assert _error(gql(crm, RESOLVE, {"id": "K404"}))["extensions"] == {"code": "NOT_FOUND", "field": "id"}
     assert _error(gql(crm, STATS, {"sla": 0}))["extensions"] == {"code": "BAD_USER_INPUT", "field": "slaHours"}
     assert _error(gql(crm, COMPLAINTS, {"first": 1000}))["extensions"]["code"] == "PAGE_TOO_LARGE"
     assert _error(gql(crm, BY_CHANNEL, {"from": "2025-02-01T00:00:00Z", "to": "2025-01-01T00:00:00Z"})
