@@ -9,7 +9,6 @@ about 30 s) to stay short; docs/recommendations.md gives the figures on all of t
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
