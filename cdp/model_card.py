@@ -220,9 +220,17 @@ class _AsText:
         return frame.astype(object).where(frame.notna(), "(missing)").astype(str)
 
 
-def baseline_pipeline(frame: pd.DataFrame):
+def _signed_log(a: np.ndarray) -> np.ndarray:
+    """``sign(a) * log(1 + |a|)``: tenure, spend and counts on a scale where a linear model
+    can bend (the tenth month matters more than the hundredth)."""
+    return np.sign(a) * np.log1p(np.abs(a))
+
+
+def baseline_pipeline(frame: pd.DataFrame, log_numbers: bool = False):  # type: ignore[no-untyped-def]
     """The logistic-regression baseline for ``frame``'s columns: median imputation and
-    scaling of numbers, one-hot encoding of categoricals."""
+    scaling of numbers, one-hot encoding of categoricals. ``log_numbers`` adds each
+    number's signed logarithm (``_signed_log``, scaled) beside it: the churn model's
+    linear candidate (cdp.churn), not the card's baseline."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
@@ -233,6 +241,9 @@ def baseline_pipeline(frame: pd.DataFrame):
     numeric = [c for c in frame.columns if c not in categorical]
     steps = [("numbers", make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
                                        StandardScaler()), numeric)]
+    if log_numbers and numeric:
+        steps.append(("logs", make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
+                                            FunctionTransformer(_signed_log), StandardScaler()), numeric))
     if categorical:
         steps.append(("categories", make_pipeline(FunctionTransformer(_AsText()),
                                                   OneHotEncoder(handle_unknown="ignore", min_frequency=5)),
