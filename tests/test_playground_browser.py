@@ -277,7 +277,7 @@ PANELS = ("panel-concentration", "panel-profile", "panel-campaign", "panel-satis
 def api(server: Served, query: str, variables: dict | None = None) -> dict:
     """What the API answers ``query`` with the server's admin key (what the page should show)."""
     body = httpx.post(f"{server.base}/graphql", json={"query": query, "variables": variables or {}},
-                      headers={"Authorization": f"Bearer {server.key}"}).json()
+                      headers={"Authorization": f"Bearer {server.key}"}, timeout=120).json()
     assert "errors" not in body, body
     return body["data"]
 
