@@ -19,10 +19,10 @@ __all__ = ["CHURN_THRESHOLDS", "INSIGHTS_PATH", "PRESETS", "insights_html"]
 #: Where the page is served.
 INSIGHTS_PATH = "/insights"
 
-#: Churn probabilities the churn panel offers as "at risk from" (the first is chosen): 30% and
-#: up are a few percent of the demo base over the model's 90-day horizon; 50% is the
-#: portfolio's high-risk threshold (``cdp.portfolio.HIGH_RISK``).
-CHURN_THRESHOLDS: tuple[float, ...] = (0.3, 0.5, 0.2, 0.1)
+#: Churn probabilities the churn panel offers as "at risk from", highest first; the first is
+#: chosen: the portfolios' high-risk threshold (``cdp.portfolio.HIGH_RISK``, also
+#: ``churnDrivers``' default). Lower ones for a base where few customers reach it.
+CHURN_THRESHOLDS: tuple[float, ...] = (0.5, 0.3, 0.2, 0.1)
 
 #: Segment definitions the profile panel offers beside the saved segments (``SegmentDefinitionInput``).
 PRESETS: tuple[dict, ...] = (
@@ -41,7 +41,7 @@ def insights_html(graphql_path: str = "/graphql", playground_path: str = "/graph
         css=versioned_asset(OWN_DIR, OWN_PREFIX, "insights.css"),
         js=versioned_asset(OWN_DIR, OWN_PREFIX, "insights.js"),
         config=script_json(config),
-        thresholds="".join(f'<option value="{t}">{t:.0%}</option>' for t in sorted(CHURN_THRESHOLDS, reverse=True)),
+        thresholds="".join(f'<option value="{t}">{t:.0%}</option>' for t in CHURN_THRESHOLDS),
         playground=playground_path,
     )
 

@@ -327,6 +327,39 @@ def reasons(predict: Any, row: pd.DataFrame, typical: dict[str, Any], top: int =
             for i in order if abs(effects[i]) >= 0.0005]
 
 
+def reasons_of_rows(predict: Any, frame: pd.DataFrame, typical: dict[str, Any], top: int = 5) -> list[list[Reason]]:
+    """``reasons`` of each row of ``frame`` (a model frame), in order, with one batch of
+    predictions for them all: each row, then one copy of the frame per feature with that
+    feature set to its typical value. Gives what ``reasons`` gives row by row (predictions
+    are per row; the reasons are ranked by the same code)."""
+    n = len(frame)
+    if n == 0:
+        return []
+    columns = [c for c in frame.columns if c in typical]
+    copies = [frame]
+    for c in columns:
+        copy = frame.copy()
+        value = typical[c]
+        if isinstance(copy[c].dtype, pd.CategoricalDtype):
+            categories = copy[c].cat.categories
+            copy[c] = pd.Categorical([value if value in categories else np.nan] * n, categories=categories)
+        else:
+            copy[c] = np.nan if value is None else value
+        copies.append(copy)
+    scores = np.asarray(predict(pd.concat(copies, ignore_index=True)), dtype=float).reshape(len(copies), n)
+    out = []
+    for i in range(n):
+        own = frame.iloc[i]
+        changed = [j for j, c in enumerate(columns) if not _same(own[c], typical[c])]
+        if not changed:
+            out.append([])
+            continue
+        effects = scores[0, i] - scores[[j + 1 for j in changed], i]
+        order = np.argsort(-np.abs(effects))[:top]
+        out.append([Reason(columns[changed[k]], describe(columns[changed[k]]), _text(own[columns[changed[k]]]),
+                           round(float(effects[k]), 4)) for k in order if abs(effects[k]) >= 0.0005])
+    return out
+
 def _same(a: Any, b: Any) -> bool:
     if a is None or (isinstance(a, float) and np.isnan(a)):
         return b is None or (isinstance(b, float) and np.isnan(b))

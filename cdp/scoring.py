@@ -581,7 +581,7 @@ class ModelRegistry:
         frame = self.features.current(data)
         with self._lock:
             model = self._models["churn"]
-        explained, drivers = summarise(model.reasons(frame.iloc[[row]], top) for row in chosen)
+        explained, drivers = summarise(model.reasons_of_rows(frame.iloc[chosen], top))
         return ChurnDrivers(threshold=threshold, scored=int(scored.sum()), at_risk=len(at_risk),
                             explained=explained, top=top, drivers=drivers)
 

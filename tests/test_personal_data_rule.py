@@ -12,11 +12,13 @@ the field (or the operation, for a role that may not use the operation at all).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from cdp import consent
 from cdp.api_keys import create_key
 from cdp.app import build_app
 from cdp.audit import AuditLog
@@ -96,7 +98,7 @@ def env(request: pytest.FixtureRequest, demo_data,  # type: ignore[no-untyped-de
     store = make_store(request.param, folder)
     store.bulk_load(demo_data.nodes, demo_data.relationships)
     settings = Settings(db_path=folder / "store.lbdb", audit_log=folder / "audit.jsonl", model_dir=folder / "models",
-                        api_key_cache_seconds=0, rate_limit=0)
+                        api_key_cache_seconds=0, rate_limit=0, heavy_budget=0.0)  # no wall-clock budget: see conftest.api_client
     with TestClient(build_app(settings, store)) as http:
         keys = {}
         for name, options in ROLES.items():
@@ -286,7 +288,11 @@ def test_a_partner_cannot_grant_the_consent_that_gates_it(env: dict) -> None:
     admin = env["keys"]["admin"][0]
     partner, principal = env["keys"]["partner+personal_data+consent"]
     rows = store.export_nodes("Customer").to_pylist()
-    other = next(r for r in rows if r["id"] != env["customer"] and r.get("email") and r.get("status") == "ACTIVE")
+    # A customer who has not allowed DATA_SHARING (the demo records grants for some, cdp.demo).
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    said = store.attribute_values_of_customers([r["id"] for r in rows])
+    other = next(r for r in rows if r["id"] != env["customer"] and r.get("email") and r.get("status") == "ACTIVE"
+                 and consent.refusal(said.get(r["id"], []), "DATA_SHARING", None, now) is not None)
     assert _post(http, partner, VIEW, {"id": other["id"]})["data"]["customer"]["email"] != other["email"]
 
     body = _post(http, partner, RECORD, {"c": other["id"], "p": "DATA_SHARING", "s": "GRANTED", "src": "BILLING"})

@@ -352,7 +352,7 @@
     var box = $("churn-chart");
     clear(box);
     var rows = result.drivers.slice(0, 8);
-    var W = 460, row = 30, L = 200, R = 110, T = 4;
+    var W = 460, row = 30, L = 200, R = 130, T = 4;
     var H = T + row * rows.length;
     var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img",
                              "aria-label": "What drives churn risk among the at-risk customers" });
