@@ -26,13 +26,17 @@ from pathlib import Path
 
 import pyarrow as pa
 
+# bench/ itself off the path: its neo4j.py would shadow the driver
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cdp import demo
 from graph.cypher import Query
 from graph.ladybug_store import LadybugStore
 from graph.model import MODEL
+from graph.neo4j_store import Neo4jStore
 from graph.queries import CustomerFilter
+from graph.store import GraphStore
 
 CITIES = ["Amsterdam", "Rotterdam", "Utrecht", "Den Haag", "Eindhoven", "Groningen", None]
 
@@ -63,12 +67,20 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--contact-customers", type=int, default=5000)
+    parser.add_argument("--neo4j", metavar="URI", help="measure the customer pages on this (wiped!) Neo4j "
+                        "server instead of the embedded store (user neo4j, no password: tools/neo4j/local.py)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cdp-keyset-") as tmp:
-        store = LadybugStore(Path(tmp) / "keyset.lbdb")
+        store: GraphStore
+        if args.neo4j:
+            store = Neo4jStore(args.neo4j, "neo4j", "")
+            store.wipe()
+        else:
+            store = LadybugStore(Path(tmp) / "keyset.lbdb")
         store.bulk_load({"Customer": customers(args.customers)}, {})
         flt = CustomerFilter()
-        print(f"{args.customers:,} customers, embedded store, page of 20, median of {args.repeat} reads (ms)")
+        where = "Neo4j" if args.neo4j else "embedded store"
+        print(f"{args.customers:,} customers, {where}, page of 20, median of {args.repeat} reads (ms)")
         print(f"{'order':<10} {'depth':>9} {'offset':>9} {'keyset':>9}")
         for sort in ("ID", "LAST_NAME"):
             whole = store.customer_keyset(flt, sort, False, args.customers)
@@ -79,8 +91,11 @@ def main() -> None:
                 offset = median_ms(lambda s=sort, d=depth: store.find_customers(flt, s, False, d, 21), args.repeat)
                 keyed = median_ms(lambda s=sort, c=cursor: store.customer_keyset(flt, s, False, 21, c), args.repeat)
                 print(f"{sort:<10} {depth:>9,} {offset:>9.1f} {keyed:>9.1f}")
+        if args.neo4j:
+            store.wipe()
         store.close()
-        contacts(Path(tmp), args.contact_customers, args.repeat)
+        if not args.neo4j:
+            contacts(Path(tmp), args.contact_customers, args.repeat)
 
 
 FIRST_CONTACTS = Query(

@@ -169,6 +169,19 @@ def keyset_page(items: Sequence[T], key: Callable[[T], Key], request: PageReques
     snapshot, a customer's rows held by the request's loaders), ordered by ``key`` (ascending, or
     ``descending``), the same way a store-backed connection pages."""
     ordered = sorted(((_sortable(key(i)), key(i), i) for i in items), key=lambda t: t[0], reverse=descending)
+    try:
+        start, end = _bounds(ordered, request, descending)
+    except TypeError:  # a forged cursor whose values do not compare with the list's keys
+        field = "before" if request.backward else "after"
+        raise InvalidInput(f"{field} is not a valid cursor of this list and order", field=field) from None
+    lo, hi, has_previous, has_next = _window(len(ordered), start, end, request)
+    chosen = ordered[lo:hi]
+    return Page([i for _, _, i in chosen], [k for _, k, _ in chosen], has_previous, has_next, request.order,
+                total=len(ordered))
+
+
+def _bounds(ordered: list[tuple[tuple, Key, Any]], request: PageRequest, descending: bool) -> tuple[int, int]:
+    """``(start, end)``: the items of ``ordered`` on the requested side of the cursor."""
     if request.cursor is None:
         start, end = 0, len(ordered)
     else:
@@ -183,10 +196,7 @@ def keyset_page(items: Sequence[T], key: Callable[[T], Key], request: PageReques
         else:
             start = next((n for n, (k, _, _) in enumerate(ordered) if past(k)), len(ordered))
             end = len(ordered)
-    lo, hi, has_previous, has_next = _window(len(ordered), start, end, request)
-    chosen = ordered[lo:hi]
-    return Page([i for _, _, i in chosen], [k for _, k, _ in chosen], has_previous, has_next, request.order,
-                total=len(ordered))
+    return start, end
 
 
 def _window(count: int, start: int, end: int, request: PageRequest) -> tuple[int, int, bool, bool]:

@@ -16,7 +16,6 @@ import pandas as pd
 from cdp import complaints as C
 from cdp import portfolio as P
 from cdp import satisfaction as S
-from cdp.errors import InvalidInput
 from cdp.fair_share import run_sync
 from cdp.pagination import Page, keyset_page, page_request
 from cdp.projection import ProjectionData
@@ -105,11 +104,7 @@ async def complaints(ctx: Context, flt: C.ComplaintFilter, first: int | None, af
     def run() -> ComplaintPage:
         snapshot, selected = _selection(ctx, flt, data, frame)
         keys = _complaint_keys(snapshot, selected)
-        try:
-            chosen = keyset_page(range(len(keys)), lambda i: keys[i], request, descending=True)
-        except TypeError:  # a forged cursor whose values do not compare with the keys
-            field = "before" if request.backward else "after"
-            raise InvalidInput(f"{field} is not a valid cursor of this list and order", field=field) from None
+        chosen = keyset_page(range(len(keys)), lambda i: keys[i], request, descending=True)
         found = C.page(ctx.store, snapshot, selected.iloc[chosen.items], 0, len(chosen.items))
         # complaints deleted since the snapshot are missing from ``found``: keep the keys aligned
         items, item_keys, rest = [], [], iter(found)

@@ -23,7 +23,6 @@ from schema.node import Node
 from cdp import complaints as rules
 from cdp import portfolio as P
 from cdp import satisfaction as S
-from cdp.errors import InvalidInput
 from cdp.pagination import keyset_page, page_request
 from schema.connections import BeforeArgument, LastArgument
 from resolvers import relationship as resolve
@@ -313,18 +312,14 @@ class Portfolio:
     ) -> PortfolioCustomerConnection:
         by = order_by.value
         request = page_request(first, after, last, before, info.context.settings.max_page_size,
-                               f"portfolio:{by}", 2)
+                               f"portfolio:{by}", 1 if by == "ID" else 2)
         p = self.view.portfolio
         order = p.order(by)
         value = p.sort_key(by) if by != "ID" else None
         # the portfolio's own order (ID ascending, the figures descending with ties by id) as a key
         # that ascends along it: a cursor names the customer's figure and id, not its position
         keyset = (lambda i: (str(p.ids[i]),)) if by == "ID" else (lambda i: (-float(value[i]), str(p.ids[i])))  # type: ignore[index]
-        try:
-            page = keyset_page([int(i) for i in order], keyset, request)
-        except TypeError:
-            field = "before" if request.backward else "after"
-            raise InvalidInput(f"{field} is not a valid cursor of this list and order", field=field) from None
+        page = keyset_page([int(i) for i in order], keyset, request)
         positions = page.items
         rows = await resolve.customer_rows(info.context, [str(p.ids[i]) for i in positions])
         edges = []

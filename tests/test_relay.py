@@ -325,3 +325,41 @@ def test_node_of_an_erased_customer_answers_as_the_typed_field(http: TestClient)
     gid = base64.b64encode(f"Customer:{victim}".encode()).decode()
     typed = _ok(http, VIEW, {"id": victim})["customer"]
     assert _ok(http, NODE_VIEW, {"id": gid})["node"] == (typed or None)
+
+
+PORTFOLIO = """query($name: String!, $order: PortfolioOrder!, $first: Int, $after: String, $last: Int,
+    $before: String) { accountManager(name: $name) {
+  customers(orderBy: $order, first: $first, after: $after, last: $last, before: $before) { totalCount
+    edges { cursor node { customer { id } revenueLast12Months } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
+
+
+@pytest.mark.parametrize("order", ["ID", "REVENUE", "OPEN_COMPLAINTS"])
+def test_portfolio_customers_page_both_ways(http: TestClient, order: str) -> None:
+    ids = [e["node"]["id"] for e in _ok(http, "{ customers(first: 9, where: {tier: [BUSINESS, KEY_ACCOUNT]}) "
+                                              "{ edges { node { id } } } }")
+           ["customers"]["edges"]]
+    for cid in ids:  # a portfolio of 9 (assigning again changes nothing)
+        _ok(http, 'mutation($id: ID!) { assignAccountManager(customerId: $id, name: "Relay Manager") { id } }',
+            {"id": cid})
+    managers = _ok(http, "{ accountManagers { name customers } }")["accountManagers"]
+    manager = next(m for m in managers if m["name"] == "Relay Manager")
+    assert manager["customers"] >= 9
+
+    def walk(backward: bool) -> tuple[list[str], int]:
+        ids, cursor = [], None
+        while True:
+            args = {"last": 2, "before": cursor} if backward else {"first": 2, "after": cursor}
+            page = _ok(http, PORTFOLIO, {"name": manager["name"], "order": order, **args})["accountManager"]["customers"]
+            got = [e["node"]["customer"]["id"] for e in page["edges"]]
+            ids = got + ids if backward else ids + got
+            info = page["pageInfo"]
+            if not (info["hasPreviousPage"] if backward else info["hasNextPage"]):
+                return ids, page["totalCount"]
+            cursor = info["startCursor"] if backward else info["endCursor"]
+
+    forward, total = walk(False)
+    backward, _ = walk(True)
+    assert forward == backward and len(forward) == len(set(forward)) == total == manager["customers"]
+    whole = _ok(http, PORTFOLIO, {"name": manager["name"], "order": order, "first": 100})["accountManager"]
+    assert [e["node"]["customer"]["id"] for e in whole["customers"]["edges"]] == forward
