@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cdp.display_format import iso
 from graph.clock import utc_now
 
 if TYPE_CHECKING:
@@ -319,6 +320,6 @@ def _lift(campaign: Campaign, members: pd.DataFrame, launched: dict, cost: float
         significant=interval.low > 0 or interval.high < 0)
     note = None
     if at < end:
-        note = (f"interim: the response window closes on {end:%Y-%m-%d %H:%M} "
+        note = (f"interim: the response window closes on {iso(end, 'auto')} "
                 f"({campaign.response_window_days} days after the last launched wave)")
     return lift, note

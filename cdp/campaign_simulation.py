@@ -59,6 +59,7 @@ import numpy as np
 
 from cdp.campaign_report import CampaignReport, newcombe_interval, report
 from cdp.campaigns import CampaignSpec, Campaigns, ResponseInput, WavePlan
+from cdp.display_format import iso
 
 #: Offers from several categories, so that nearly every customer may take one of them.
 DEFAULT_OFFERS: tuple[str, ...] = ("P-VAS-SEC", "P-TV-PLUS", "P-BB-500")
@@ -128,7 +129,7 @@ def simulate(campaigns: Campaigns, seed: int, t0: datetime, design: SimulationDe
     t2 = t0 + d.wave_delay_days * DAY
     end = t2 + d.response_window_days * DAY
     spec = CampaignSpec(
-        name=name or f"Simulated campaign {seed} {t0:%Y-%m-%d %H:%M}", offers=tuple(d.offers),
+        name=name or f"Simulated campaign {seed} {iso(t0)}", offers=tuple(d.offers),
         waves=(WavePlan(d.channels[0]), WavePlan(d.channels[1], d.wave_delay_days)),
         target_definition=d.target, control_share=d.control_share,
         response_window_days=d.response_window_days,

@@ -598,7 +598,7 @@ class Campaigns:
             campaign = self.require(campaign_id)
             plan = campaign.wave(wave)
             if plan.launched_at is not None:
-                raise Conflict(f"wave {wave} of {campaign_id} was launched at {plan.launched_at:%Y-%m-%d %H:%M}",
+                raise Conflict(f"wave {wave} of {campaign_id} was launched at {iso(plan.launched_at, 'auto')}",
                                field="wave")
             if wave == 1:
                 if campaign.status != "DRAFT":
@@ -613,7 +613,7 @@ class Campaigns:
                     raise Conflict(f"wave {wave - 1} has not been launched yet", field="wave")
                 due = campaign.due_at(wave)
                 if due is not None and at < due and not force:
-                    raise Conflict(f"wave {wave} is due on {due:%Y-%m-%d %H:%M} ({plan.delay_days} days after "
+                    raise Conflict(f"wave {wave} is due on {iso(due, 'auto')} ({plan.delay_days} days after "
                                    f"wave {wave - 1}); pass force to launch it early", field="wave")
             audience = self._audience(campaign, plan, at)
             launched = replace(plan, launched_at=at, contacted=audience.treatment, cost=round(audience.cost, 2),
@@ -717,8 +717,8 @@ class Campaigns:
                 if item.revenue is not None and not item.revenue >= 0:
                     raise InvalidInput(f"{where}: revenue must be >= 0", field=at("revenue"))
                 if campaign.launched_at is not None and item.at < campaign.launched_at:
-                    raise InvalidInput(f"{where}: {item.at:%Y-%m-%d %H:%M} lies before the launch "
-                                       f"({campaign.launched_at:%Y-%m-%d %H:%M})", field=at("at"))
+                    raise InvalidInput(f"{where}: {iso(item.at, 'auto')} lies before the launch "
+                                       f"({iso(campaign.launched_at, 'auto')})", field=at("at"))
 
                 def earliest(key: str) -> None:
                     # called within this iteration, so `current` and `item` are this one's

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cdp.display_format import iso
 from cdp.erased_customers import customer_to_record
 from cdp.errors import Conflict, InvalidInput, NotFound
 from cdp.projection import ProjectionData
@@ -127,7 +128,7 @@ def open_complaint(store: GraphStore, customer_id: str, subject: str, channel_id
         raise InvalidInput(f"subject is longer than {MAX_SUBJECT} characters", field="subject")
     at = at or now
     if at > now + FUTURE_TOLERANCE:
-        raise InvalidInput(f"at {at.isoformat()} is in the future", field="at")
+        raise InvalidInput(f"at {iso(at, 'auto')} is in the future", field="at")
     customer = customer_to_record(store, customer_id)
     if customer.get("merged_into"):
         raise InvalidInput(f"customer {customer_id} was merged into {customer['merged_into']}; "
@@ -155,7 +156,7 @@ def _unresolved(store: GraphStore, complaint_id: str, action: str) -> Complaint:
     if complaint is None:
         raise NotFound(f"complaint {complaint_id} not found", field="id")
     if complaint.status == RESOLVED:
-        when = f" at {complaint.resolved_at.isoformat()}" if complaint.resolved_at else ""
+        when = f" at {iso(complaint.resolved_at, 'auto')}" if complaint.resolved_at else ""
         raise Conflict(f"complaint {complaint_id} is already resolved{when}; it cannot be {action}",
                        field="id")
     return complaint
@@ -188,10 +189,10 @@ def resolve(store: GraphStore, complaint_id: str, now: datetime, at: datetime | 
     complaint = _unresolved(store, complaint_id, "resolved again")
     at = at or now
     if at > now + FUTURE_TOLERANCE:
-        raise InvalidInput(f"at {at.isoformat()} is in the future", field="at")
+        raise InvalidInput(f"at {iso(at, 'auto')} is in the future", field="at")
     if complaint.opened_at is not None and at < complaint.opened_at:
-        raise InvalidInput(f"resolved at {at.isoformat()} is before the complaint was opened "
-                           f"({complaint.opened_at.isoformat()})", field="at")
+        raise InvalidInput(f"resolved at {iso(at, 'auto')} is before the complaint was opened "
+                           f"({iso(complaint.opened_at, 'auto')})", field="at")
     row: dict[str, Any] = {"id": complaint_id, "outcome": RESOLVED, "resolved_at": at}
     if satisfaction is not None:
         row["satisfaction"] = satisfaction

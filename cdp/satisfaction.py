@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
+from cdp.display_format import iso
 from cdp.errors import InvalidInput
 from cdp.projection import ProjectionData
 
@@ -57,7 +58,7 @@ def window(start: datetime | None, end: datetime | None, now: datetime) -> tuple
     end = end or now
     start = start or end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
-        raise InvalidInput(f"from ({start.isoformat()}) must be before to ({end.isoformat()})", field="from")
+        raise InvalidInput(f"from ({iso(start, 'auto')}) must be before to ({iso(end, 'auto')})", field="from")
     return start, end
 
 

@@ -133,7 +133,7 @@ class ModelRegistry:
         Raises ``InvalidInput`` (field ``asOf``) for a future time."""
         now = utc_now() if as_of is None else naive_utc(as_of)
         if now > utc_now():
-            raise InvalidInput(f"asOf {now:%Y-%m-%d %H:%M} is in the future; models train on the past",
+            raise InvalidInput(f"asOf {iso(now, 'auto')} is in the future; models train on the past",
                                field="asOf")
         return now
 
@@ -499,7 +499,7 @@ class ModelRegistry:
         """
         at = naive_utc(at)
         if at > utc_now():
-            raise InvalidInput(f"asOf {at:%Y-%m-%d %H:%M} is in the future", field="asOf")
+            raise InvalidInput(f"asOf {iso(at, 'auto')} is in the future", field="asOf")
         data = self._data()
         row = data.row_of(customer_id)
         if row is None:

@@ -290,6 +290,12 @@ def _bad(path: str, message: str) -> InvalidInput:
     return InvalidInput(f"{path}: {message}", field=path)
 
 
+def _unknown(path: str, message: str) -> NotFound:
+    """An id in a definition that names nothing: NOT_FOUND, as wherever an argument names an
+    unknown product or channel (docs/errors.md)."""
+    return NotFound(f"{path}: {message}", field=path)
+
+
 _NODE_KINDS = ("all", "any", "not", "attribute", "holds", "account", "contacts", "noContactSince", "spendChange",
                "spend", "score")
 
@@ -391,7 +397,7 @@ class _Parser:
         if product is not None:
             product = _text(body, "product", path, required=True)
             if product not in products.index:
-                raise _bad(f"{path}.product", f"unknown product {product!r}")
+                raise _unknown(f"{path}.product", f"unknown product {product!r}")
             wanted = {product}
         elif category is not None:
             category = _choice(category, PRODUCT_CATEGORY_VALUES, f"{path}.category", required=True)
@@ -460,7 +466,7 @@ class _Parser:
         if name.startswith(PROPENSITY):
             product = name[len(PROPENSITY):]
             if product not in self.data.products.index:
-                raise _bad(f"{path}.name", f"unknown product {product!r} in {name!r}")
+                raise _unknown(f"{path}.name", f"unknown product {product!r} in {name!r}")
         elif name not in SCORES:
             raise _bad(f"{path}.name", f"unknown score {name!r} (expected {', '.join(SCORES)} or "
                                        f"{PROPENSITY}<product id>)")
@@ -472,7 +478,7 @@ class _Parser:
             if raw is not None:
                 raise _bad(f"{path}.channel", "give channels or channel, not both")
             if body["channel"] not in self.data.channels.index:
-                raise _bad(f"{path}.channel", f"unknown channel {body['channel']!r}")
+                raise _unknown(f"{path}.channel", f"unknown channel {body['channel']!r}")
             return (body["channel"],)
         if raw is None:
             return None
@@ -480,7 +486,7 @@ class _Parser:
             raise _bad(f"{path}.channels", "must be a non-empty list of channel ids")
         for i, channel in enumerate(raw):
             if channel not in self.data.channels.index:
-                raise _bad(f"{path}.channels[{i}]", f"unknown channel {channel!r}")
+                raise _unknown(f"{path}.channels[{i}]", f"unknown channel {channel!r}")
         return tuple(raw)
 
 

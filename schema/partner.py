@@ -59,7 +59,8 @@ class CustomerInput:
         default=UNSET, description="Preferred language, ISO 639-1 code (e.g. `en`). Left out: unchanged.")
     tier: E.Tier | None = strawberry.field(default=UNSET, description="Customer tier. Left out: unchanged.")
     status: E.CustomerStatus | None = strawberry.field(
-        default=UNSET, description="Lifecycle state (MERGED and ERASED are set by cdp only). Left out: unchanged.")
+        default=UNSET, description="Lifecycle state (not MERGED or ERASED: only identity resolution and erasure "
+                                   "set those). Left out: unchanged.")
     joined_on: date | None = strawberry.field(
         default=UNSET, description="Day the customer joined (ISO 8601 date). Left out: unchanged.")
     account_manager: str | None = strawberry.field(
@@ -167,7 +168,7 @@ class UpsertError:
 class UpsertPayload:
     created: int = strawberry.field(description="Items that did not exist and were created.")
     updated: int = strawberry.field(
-        description="Items that existed and changed (items sent unchanged count in neither).")
+        description="Items that existed and were updated.")
     ids: list[strawberry.ID] = strawberry.field(description="Ids of the items written.")
     errors: list[UpsertError] = strawberry.field(
         description="Items not written, one error per bad field; empty when every item was written.")

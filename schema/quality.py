@@ -39,7 +39,7 @@ class SourceRejects:
 @strawberry.type(description="Completeness, staleness, conflicts, unmerged duplicates and import rejects.")
 class DataQualityReport:
     generated_at: datetime = strawberry.field(description="When the report was computed (ISO 8601, UTC).")
-    customers: int = strawberry.field(description="Customers in the store (merged ones not counted).")
+    customers: int = strawberry.field(description="Customers the report covers.")
     completeness: list[AttributeCompleteness] = strawberry.field(
         description="Share of customers with a value, per attribute.")
     stale: list[AttributeCount] = strawberry.field(

@@ -31,8 +31,8 @@ class OfferKind(enum.Enum):
 class OfferResponseKind(enum.Enum):
     ACCEPTED = strawberry.enum_value("ACCEPTED", description="The customer took the offer.")
     DECLINED = strawberry.enum_value(
-        "DECLINED", description="The customer said no; the offer is held back for a while.")
-    IGNORED = strawberry.enum_value("IGNORED", description="The customer did not react.")
+        "DECLINED", description="The customer said no; later recommendations rank the offer lower.")
+    IGNORED = strawberry.enum_value("IGNORED", description="The customer did not react to the offer.")
 
 
 @strawberry.type(description="One offer for one customer, ranked by expected value, with its channel and time.")
@@ -44,11 +44,12 @@ class Recommendation:
     margin: float = strawberry.field(description="Margin if taken, over 12 months (for an up-sell: the gain).")
     expected_value: float = strawberry.field(description="score x margin: the ranking key (without catalogue prices the score ranks, and this is 0).")
     reasons: list[str] = strawberry.field(
-        description="Why this offer, one sentence each (e.g. 'customers like this one often take it').")
+        description="Why this offer, one sentence each.")
     channel: strawberry.ID | None = strawberry.field(
         description="Channel with the best expected net value the customer consents to.")
     best_time: datetime | None = strawberry.field(
-        description="The next hour the customer is most likely to respond (ISO 8601, UTC); null when unknown.")
+        description="When to make the offer: the next hour in the channel's contact window, outside quiet hours, "
+                    "at the customer's usual hour if possible (ISO 8601, UTC); null without a channel.")
 
     @classmethod
     def from_rec(cls, r: Rec) -> Recommendation:

@@ -142,7 +142,7 @@ class ModelParameter:
 class ModelCard:
     name: str = strawberry.field(
         description="Model name: `churn`, `lifetime_value`, `repeat_purchase` or `propensity`.")
-    kind: str = strawberry.field(description="Algorithm family, e.g. gradient boosting.")
+    kind: str = strawberry.field(description="What the model is and predicts, in words.")
     trained_at: datetime = strawberry.field(description="When the model was trained (ISO 8601, UTC).")
     rows: int = strawberry.field(description="Rows (customers) the model was trained and evaluated on.")
     positives: int | None = strawberry.field(description="Rows with a positive label (classifiers); null otherwise.")

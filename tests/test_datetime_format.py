@@ -19,8 +19,9 @@ from tests.conftest import api_client, gql, train_model
 
 #: A time as the API writes it: seconds, fractional seconds only when there are any, +00:00.
 ONE_FORMAT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?\+00:00")
-#: Anything that starts like a date with a time (T or space separated), in any format.
-LOOKS_LIKE_A_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
+#: A date with a time (T or space separated) in any format, anywhere in a string (a JSON
+#: document's value, a note such as `liftNote`, a campaign name): the whole written time.
+LOOKS_LIKE_A_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?")
 
 CUSTOMER = """query($id: ID!) { customer(id: $id) {
   id updatedAt lastContactAt
@@ -39,6 +40,7 @@ CUSTOMER = """query($id: ID!) { customer(id: $id) {
 
 MAIN = """{
   valueSegmentation { computedAt }
+  reports: campaigns { id name report { at liftNote } }
   dataQuality { generatedAt }
   campaigns { id createdAt updatedAt launchedAt startsAt endsAt waves { launchedAt dueAt } }
   segments { createdAt updatedAt }
@@ -64,7 +66,7 @@ def _strings(value: object, path: str = "") -> list[tuple[str, str]]:
 
 def _times(body: dict) -> list[tuple[str, str]]:
     assert "errors" not in body, body["errors"]
-    return [(p, s) for p, s in _strings(body["data"]) if LOOKS_LIKE_A_TIME.match(s)]
+    return [(p, m.group(0)) for p, s in _strings(body["data"]) for m in LOOKS_LIKE_A_TIME.finditer(s)]
 
 
 def _bad(times: list[tuple[str, str]]) -> list[str]:
@@ -118,6 +120,6 @@ def test_the_sdl_states_the_format() -> None:
 
 def test_the_checker_refuses_other_formats() -> None:
     for wrong in ("2026-12-07T15:54:00", "2026-12-07 15:54:00", "2026-12-07T15:54:00Z",
-                  "2026-12-07T16:54:00+01:00", "2026-12-07T15:54+00:00"):
-        assert _bad([("x", wrong)]), wrong
-    assert not _bad([("x", "2026-12-07T15:54:00+00:00"), ("y", "2026-12-07T15:54:00.123456+00:00")])
+                  "2026-12-07T16:54:00+01:00", "2026-12-07T15:54+00:00", "closes on 2026-12-07 15:54 (interim)"):
+        assert _bad(_times({"data": {"x": wrong}})), wrong
+    assert not _bad(_times({"data": {"x": "2026-12-07T15:54:00+00:00", "y": "at 2026-12-07T15:54:00.123456+00:00."}}))
