@@ -30,13 +30,13 @@ import pyarrow as pa
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cdp import demo
-from graph.cypher import Query
-from graph.ladybug_store import LadybugStore
-from graph.model import MODEL
-from graph.neo4j_store import Neo4jStore
-from graph.queries import CustomerFilter
-from graph.store import GraphStore
+from cdp import demo  # noqa: E402
+from graph.cypher import Query  # noqa: E402
+from graph.ladybug_store import LadybugStore  # noqa: E402
+from graph.model import MODEL  # noqa: E402
+from graph.neo4j_store import Neo4jStore  # noqa: E402
+from graph.queries import CustomerFilter  # noqa: E402
+from graph.store import GraphStore  # noqa: E402
 
 CITIES = ["Amsterdam", "Rotterdam", "Utrecht", "Den Haag", "Eindhoven", "Groningen", None]
 
