@@ -46,7 +46,7 @@ MAIN = """{
   segments { createdAt updatedAt }
   complaints(first: 20) { edges { node { openedAt resolvedAt } } }
   complaintStats { asOf }
-  auditLog(first: 20) { at }
+  auditLog(first: 20) { edges { node { at } } }
   apiKeys { createdAt expiresAt revokedAt }
   models { name trainedAt parameters { name value } }
   contactPolicy { definition }
