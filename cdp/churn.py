@@ -291,7 +291,7 @@ class ChurnModel:
         return reasons_of_rows(lambda b: self.estimator.predict_proba(b)[:, 1], x, self.typical, top)
 
 
-def _refit(chosen: str, x: pd.DataFrame, y: np.ndarray, seed: int):  # type: ignore[no-untyped-def]
+def _refit(chosen: str, x: pd.DataFrame, y: np.ndarray, seed: int):
     """The candidate ``chosen`` by ``train`` (one of ``CANDIDATES``) fitted on every example."""
     if chosen == "logistic":
         return linear(x).fit(x, y)
@@ -300,7 +300,7 @@ def _refit(chosen: str, x: pd.DataFrame, y: np.ndarray, seed: int):  # type: ign
     return fit_calibrated(x, y, seed)
 
 
-def linear(x: pd.DataFrame):  # type: ignore[no-untyped-def]
+def linear(x: pd.DataFrame):
     """The linear candidate for ``x``'s columns: the card's logistic baseline with each
     number's signed logarithm beside it (unfitted)."""
     return baseline_pipeline(x, log_numbers=True)
@@ -318,7 +318,7 @@ class MeanProbability:
         self.estimators = estimators
         self.classes_ = np.array([0, 1])
 
-    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+    def __sklearn_tags__(self):
         from sklearn.utils import ClassifierTags, Tags, TargetTags
 
         return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),

@@ -226,7 +226,7 @@ def _signed_log(a: np.ndarray) -> np.ndarray:
     return np.sign(a) * np.log1p(np.abs(a))
 
 
-def baseline_pipeline(frame: pd.DataFrame, log_numbers: bool = False):  # type: ignore[no-untyped-def]
+def baseline_pipeline(frame: pd.DataFrame, log_numbers: bool = False):
     """The logistic-regression baseline for ``frame``'s columns: median imputation and
     scaling of numbers, one-hot encoding of categoricals. ``log_numbers`` adds each
     number's signed logarithm (``_signed_log``, scaled) beside it: the churn model's
@@ -347,7 +347,7 @@ def reasons_of_rows(predict: Any, frame: pd.DataFrame, typical: dict[str, Any], 
             copy[c] = np.nan if value is None else value
         copies.append(copy)
     scores = np.asarray(predict(pd.concat(copies, ignore_index=True)), dtype=float).reshape(len(copies), n)
-    out = []
+    out: list[list[Reason]] = []
     for i in range(n):
         own = frame.iloc[i]
         changed = [j for j, c in enumerate(columns) if not _same(own[c], typical[c])]

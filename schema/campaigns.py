@@ -28,43 +28,44 @@ from resolvers.segments import shown_definition
 from schema.errors import FieldsUnder
 from schema.segments import SegmentDefinitionInput, definition_dict
 from schema.types import Product, utc
+from schema.enums import described
 
 Ctx = Info[Context, None]
 
 
 @strawberry.enum(description="Where a campaign is in its life.")
 class CampaignStatus(enum.Enum):
-    DRAFT = strawberry.enum_value("DRAFT", description="Planned; can be changed or deleted; nobody contacted yet.")
-    RUNNING = strawberry.enum_value(
+    DRAFT = described("DRAFT", description="Planned; can be changed or deleted; nobody contacted yet.")
+    RUNNING = described(
         "RUNNING", description="At least one wave launched; later waves and responses may follow.")
-    COMPLETED = strawberry.enum_value(
+    COMPLETED = described(
         "COMPLETED", description="Ended by `completeCampaign`: no more waves; responses still count in the report.")
-    CANCELLED = strawberry.enum_value("CANCELLED", description="Stopped by `cancelCampaign` before it ran its course.")
+    CANCELLED = described("CANCELLED", description="Stopped by `cancelCampaign` before it ran its course.")
 
 
 @strawberry.enum(description="What a campaign is for: the consent purpose its contacts need.")
 class CampaignPurpose(enum.Enum):
-    MARKETING = strawberry.enum_value("MARKETING", description="Sell new products; contacts need MARKETING consent.")
-    RETENTION = strawberry.enum_value(
+    MARKETING = described("MARKETING", description="Sell new products; contacts need MARKETING consent.")
+    RETENTION = described(
         "RETENTION", description="Keep customers who may leave; contacts need RETENTION consent.")
-    SERVICE = strawberry.enum_value("SERVICE", description="Inform about products held; contacts need SERVICE consent.")
+    SERVICE = described("SERVICE", description="Inform about products held; contacts need SERVICE consent.")
 
 
 @strawberry.enum(description="How each customer's offer is chosen among the campaign's offers.")
 class OfferChoice(enum.Enum):
-    RANK = strawberry.enum_value(
+    RANK = described(
         "RANK", description="The first of the campaign's offers (in the given order) the catalog rules allow.")
-    EXPECTED_VALUE = strawberry.enum_value(
+    EXPECTED_VALUE = described(
         "EXPECTED_VALUE", description="The allowed offer with the highest expected value (probability x margin) from "
                                       "the recommendation engine.")
 
 
 @strawberry.enum(description="A customer's answer to a campaign.")
 class CampaignResponseKind(enum.Enum):
-    OPENED = strawberry.enum_value("OPENED", description="The customer opened or read the offer.")
-    RESPONDED = strawberry.enum_value("RESPONDED", description="The customer answered or asked for more.")
-    CONVERTED = strawberry.enum_value("CONVERTED", description="The customer took the offer (give its `revenue`).")
-    DECLINED = strawberry.enum_value("DECLINED", description="The customer said no.")
+    OPENED = described("OPENED", description="The customer opened or read the offer.")
+    RESPONDED = described("RESPONDED", description="The customer answered or asked for more.")
+    CONVERTED = described("CONVERTED", description="The customer took the offer (give its `revenue`).")
+    DECLINED = described("DECLINED", description="The customer said no.")
 
 
 @strawberry.input(description="One wave of a campaign.")

@@ -42,7 +42,7 @@ class ProductEligibility:
     account_types: list[E.AccountType] = strawberry.field(description="An open account of one of these types.")
     tiers: list[E.Tier] = strawberry.field(description="Customer tiers that may be offered the product; empty: any.")
     contract: EligibleContract = strawberry.field(
-        description="Contract state the customer must be in.")  # type: ignore[valid-type]
+        description="Contract state the customer must be in.")
     min_tenure_months: int = strawberry.field(description="Months since joining needed.")
     offerable: bool = strawberry.field(description="False keeps the product out of offers.")
 
@@ -81,7 +81,7 @@ class EligibilityInput:
     tiers: list[E.Tier] | None = strawberry.field(
         default=None, description="Tiers the customer must be in; null or empty: any.")
     contract: EligibleContract | None = strawberry.field(
-        default=None, description="Contract state required; null: ANY.")  # type: ignore[valid-type]
+        default=None, description="Contract state required; null: ANY.")
     min_tenure_months: int | None = strawberry.field(
         default=None, description="Whole months the customer must have been a customer; null: none.")
     offer_from: date | None = strawberry.field(

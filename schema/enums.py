@@ -10,6 +10,15 @@ import strawberry
 from graph import model as m
 
 
+def described(value: str, description: str) -> str:
+    """An enum member's value with its SDL description (``strawberry.enum_value``).
+
+    Strawberry reads the definition and makes the member's value ``value``; to a type checker
+    the call returns the plain value, so ``Member.value`` is a ``str`` there as it is at run
+    time (``strawberry.enum_value`` itself would type it as its definition object)."""
+    return cast("str", strawberry.enum_value(value, description=description))
+
+
 def _enum(name: str, values: tuple[str, ...], description: str,
           meanings: dict[str, str] | None = None) -> type[enum.Enum]:
     """A GraphQL enum of a ``graph.model`` vocabulary; ``meanings`` describes each value in the SDL
@@ -102,12 +111,12 @@ else:
 
 @strawberry.enum(description="Fields customers can be sorted by (ties are broken by id).")
 class CustomerSortField(enum.Enum):
-    ID = strawberry.enum_value("ID", description="Customer id.")
-    LAST_NAME = strawberry.enum_value("LAST_NAME", description="Last name (company name for organisations); a "
+    ID = described("ID", description="Customer id.")
+    LAST_NAME = described("LAST_NAME", description="Last name (company name for organisations); a "
                                       "personal field: only for credentials that may read it in full.")
-    JOINED_ON = strawberry.enum_value("JOINED_ON", description="Day the customer joined.")
-    CITY = strawberry.enum_value("CITY", description="City of the address.")
-    MONTHLY_SPEND = strawberry.enum_value("MONTHLY_SPEND", description="Monthly recurring revenue after discounts.")
+    JOINED_ON = described("JOINED_ON", description="Day the customer joined.")
+    CITY = described("CITY", description="City of the address.")
+    MONTHLY_SPEND = described("MONTHLY_SPEND", description="Monthly recurring revenue after discounts.")
 
 
 @strawberry.enum(description="Sort direction.")

@@ -13,14 +13,15 @@ from strawberry.types import Info
 from cdp import jobs as J
 from resolvers.context import Context
 from schema.scoring import ModelCard
+from schema.enums import described
 
 
 @strawberry.enum(description="Where a job is.")
 class JobStatus(enum.Enum):
-    QUEUED = strawberry.enum_value("QUEUED", description="Submitted, waiting for a worker.")
-    RUNNING = strawberry.enum_value("RUNNING", description="Running now (`progress` grows).")
-    SUCCEEDED = strawberry.enum_value("SUCCEEDED", description="Finished; the result is in the job.")
-    FAILED = strawberry.enum_value("FAILED", description="Stopped with an error (`error`).")
+    QUEUED = described("QUEUED", description="Submitted, waiting for a worker.")
+    RUNNING = described("RUNNING", description="Running now (`progress` grows).")
+    SUCCEEDED = described("SUCCEEDED", description="Finished; the result is in the job.")
+    FAILED = described("FAILED", description="Stopped with an error (`error`).")
 
 
 @strawberry.type(description="Why a job failed: a code of docs/errors.md (or CANCELLED: the server stopped).")

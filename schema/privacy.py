@@ -134,9 +134,9 @@ class PrivacyMutation:
         info: Ctx,
         customer_id: Annotated[strawberry.ID, strawberry.argument(
             description="The customer the statement is about; a customer credential may name only itself.")],
-        status: Annotated[ConsentStatus, strawberry.argument(  # type: ignore[valid-type]
+        status: Annotated[ConsentStatus, strawberry.argument(
             description="What the customer said.")],
-        purpose: Annotated[ConsentPurpose | None, strawberry.argument(  # type: ignore[valid-type]
+        purpose: Annotated[ConsentPurpose | None, strawberry.argument(
             description="The purpose the statement is for; null: a statement about a channel only (give "
                         "`channel` then).")] = None,
         channel: Annotated[strawberry.ID | None, strawberry.argument(

@@ -18,21 +18,22 @@ from resolvers.segments import MEMBER_ORDER
 from cdp.recommendations import Recommendation as Rec
 from resolvers import recommendations as resolve
 from resolvers.context import Context
+from schema.enums import described
 
 
 @strawberry.enum(description="What kind of offer: something new, or an upgrade of something held.")
 class OfferKind(enum.Enum):
-    CROSS_SELL = strawberry.enum_value("CROSS_SELL", description="A product the customer does not hold yet.")
-    UP_SELL = strawberry.enum_value(
+    CROSS_SELL = described("CROSS_SELL", description="A product the customer does not hold yet.")
+    UP_SELL = described(
         "UP_SELL", description="An upgrade of a product the customer holds (catalog rule UPGRADES_TO).")
 
 
 @strawberry.enum(description="How the customer answered an offer.")
 class OfferResponseKind(enum.Enum):
-    ACCEPTED = strawberry.enum_value("ACCEPTED", description="The customer took the offer.")
-    DECLINED = strawberry.enum_value(
+    ACCEPTED = described("ACCEPTED", description="The customer took the offer.")
+    DECLINED = described(
         "DECLINED", description="The customer said no; later recommendations rank the offer lower.")
-    IGNORED = strawberry.enum_value("IGNORED", description="The customer did not react to the offer.")
+    IGNORED = described("IGNORED", description="The customer did not react to the offer.")
 
 
 @strawberry.type(description="One offer for one customer, ranked by expected value, with its channel and time.")
@@ -62,17 +63,17 @@ class Recommendation:
 
 @strawberry.enum(description="A catalog rule that keeps a product from being offered to a customer.")
 class EligibilityRule(enum.Enum):
-    HELD = strawberry.enum_value("held", description="The customer already holds the product.")
-    LIFECYCLE = strawberry.enum_value("lifecycle", description="The product is not ACTIVE (planned or retired).")
-    NOT_OFFERABLE = strawberry.enum_value("not_offerable", description="The product is marked not offerable.")
-    NOT_YET = strawberry.enum_value("not_yet", description="Before the product's `offerFrom` day.")
-    EXPIRED = strawberry.enum_value("expired", description="After the product's `offerUntil` day.")
-    REQUIRES = strawberry.enum_value("requires", description="The customer holds none of the products it requires.")
-    EXCLUDES = strawberry.enum_value("excludes", description="The customer holds a product it excludes.")
-    ACCOUNT_TYPE = strawberry.enum_value("account_type", description="No open account of an allowed type.")
-    TIER = strawberry.enum_value("tier", description="The customer's tier is not allowed.")
-    CONTRACT = strawberry.enum_value("contract", description="The customer's contract state is not the one required.")
-    TENURE = strawberry.enum_value(
+    HELD = described("held", description="The customer already holds the product.")
+    LIFECYCLE = described("lifecycle", description="The product is not ACTIVE (planned or retired).")
+    NOT_OFFERABLE = described("not_offerable", description="The product is marked not offerable.")
+    NOT_YET = described("not_yet", description="Before the product's `offerFrom` day.")
+    EXPIRED = described("expired", description="After the product's `offerUntil` day.")
+    REQUIRES = described("requires", description="The customer holds none of the products it requires.")
+    EXCLUDES = described("excludes", description="The customer holds a product it excludes.")
+    ACCOUNT_TYPE = described("account_type", description="No open account of an allowed type.")
+    TIER = described("tier", description="The customer's tier is not allowed.")
+    CONTRACT = described("contract", description="The customer's contract state is not the one required.")
+    TENURE = described(
         "tenure", description="The customer has been a customer for fewer months than required.")
 
 

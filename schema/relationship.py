@@ -30,6 +30,7 @@ from resolvers.context import Context
 from schema import enums as E
 from schema.errors import FieldsUnder
 from schema.types import Channel, Customer, PageInfo, Product, _channel, _product, page_info, utc
+from schema.enums import described
 
 Ctx = Info[Context, None]
 
@@ -37,21 +38,21 @@ Ctx = Info[Context, None]
 @strawberry.enum(description="Where a complaint stands: OPEN, ESCALATED (still open) or RESOLVED (a resolution "
                              "time is set, or the outcome is neither OPEN nor ESCALATED).")
 class ComplaintStatus(enum.Enum):
-    OPEN = strawberry.enum_value("OPEN", description="Not resolved and not escalated.")
-    ESCALATED = strawberry.enum_value("ESCALATED", description="Escalated to a higher level; still unresolved.")
-    RESOLVED = strawberry.enum_value(
+    OPEN = described("OPEN", description="Not resolved and not escalated.")
+    ESCALATED = described("ESCALATED", description="Escalated to a higher level; still unresolved.")
+    RESOLVED = described(
         "RESOLVED", description="Resolved: a resolution time is set, or the outcome is neither OPEN nor ESCALATED.")
 
 
 @strawberry.enum(description="How a portfolio's customers are ordered: ID ascending, the others highest first "
                              "(unscored customers last); ties by id.")
 class PortfolioOrder(enum.Enum):
-    ID = strawberry.enum_value("ID", description="Customer id, ascending.")
-    REVENUE = strawberry.enum_value("REVENUE", description="Revenue of the last 12 months, highest first.")
-    CHURN_RISK = strawberry.enum_value(
+    ID = described("ID", description="Customer id, ascending.")
+    REVENUE = described("REVENUE", description="Revenue of the last 12 months, highest first.")
+    CHURN_RISK = described(
         "CHURN_RISK", description="Churn probability, highest first (unscored customers last).")
-    OPEN_COMPLAINTS = strawberry.enum_value("OPEN_COMPLAINTS", description="Unresolved complaints, most first.")
-    MONTHLY_RECURRING = strawberry.enum_value(
+    OPEN_COMPLAINTS = described("OPEN_COMPLAINTS", description="Unresolved complaints, most first.")
+    MONTHLY_RECURRING = described(
         "MONTHLY_RECURRING", description="Monthly recurring revenue, highest first.")
 
 

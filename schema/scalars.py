@@ -49,4 +49,4 @@ CalendarDate = ScalarDefinition(
 )
 
 #: ``strawberry.Schema(scalar_overrides=...)``: the types above in place of strawberry's defaults.
-SCALAR_OVERRIDES = {datetime: DateTimeUTC, date: CalendarDate}
+SCALAR_OVERRIDES: dict[object, ScalarDefinition] = {datetime: DateTimeUTC, date: CalendarDate}

@@ -27,6 +27,7 @@ from resolvers.context import Context
 from schema import enums as E
 from schema.types import Customer, CustomerEdge, PageInfo, page_info, utc
 from schema.connections import BeforeArgument, LastArgument
+from schema.enums import described
 
 Ctx = Info[Context, None]
 
@@ -34,44 +35,44 @@ Ctx = Info[Context, None]
 @strawberry.enum(description="How an attribute condition compares (EXISTS and MISSING take no value; IN, "
                              "NOT_IN and BETWEEN take `values`, the others `value`).")
 class AttributeOperator(enum.Enum):
-    EQ = strawberry.enum_value(
+    EQ = described(
         "EQ", description="Equal to `value` (text compared case-insensitively, numbers and dates by value).")
-    NE = strawberry.enum_value("NE", description="Not equal to `value` (customers without the attribute do not match).")
-    IN = strawberry.enum_value("IN", description="Equal to one of `values`.")
-    NOT_IN = strawberry.enum_value(
+    NE = described("NE", description="Not equal to `value` (customers without the attribute do not match).")
+    IN = described("IN", description="Equal to one of `values`.")
+    NOT_IN = described(
         "NOT_IN", description="Equal to none of `values` (customers without the attribute do not match).")
-    GT = strawberry.enum_value("GT", description="Greater than `value`.")
-    GTE = strawberry.enum_value("GTE", description="Greater than or equal to `value`.")
-    LT = strawberry.enum_value("LT", description="Less than `value`.")
-    LTE = strawberry.enum_value("LTE", description="Less than or equal to `value`.")
-    CONTAINS = strawberry.enum_value("CONTAINS", description="Text containing `value`, case-insensitively.")
-    EXISTS = strawberry.enum_value("EXISTS", description="The customer has a value for the attribute.")
-    MISSING = strawberry.enum_value("MISSING", description="The customer has no value for the attribute.")
-    BETWEEN = strawberry.enum_value("BETWEEN", description="From `values[0]` to `values[1]`, inclusive.")
+    GT = described("GT", description="Greater than `value`.")
+    GTE = described("GTE", description="Greater than or equal to `value`.")
+    LT = described("LT", description="Less than `value`.")
+    LTE = described("LTE", description="Less than or equal to `value`.")
+    CONTAINS = described("CONTAINS", description="Text containing `value`, case-insensitively.")
+    EXISTS = described("EXISTS", description="The customer has a value for the attribute.")
+    MISSING = described("MISSING", description="The customer has no value for the attribute.")
+    BETWEEN = described("BETWEEN", description="From `values[0]` to `values[1]`, inclusive.")
 
 
 @strawberry.enum(description="How a figure compares with `value` (BETWEEN: from `value` to `to`, inclusive).")
 class Comparison(enum.Enum):
-    GT = strawberry.enum_value("GT", description="Greater than `value`.")
-    GTE = strawberry.enum_value("GTE", description="Greater than or equal to `value`.")
-    LT = strawberry.enum_value("LT", description="Less than `value`.")
-    LTE = strawberry.enum_value("LTE", description="Less than or equal to `value`.")
-    BETWEEN = strawberry.enum_value("BETWEEN", description="From `value` to `to`, inclusive.")
+    GT = described("GT", description="Greater than `value`.")
+    GTE = described("GTE", description="Greater than or equal to `value`.")
+    LT = described("LT", description="Less than `value`.")
+    LTE = described("LTE", description="Less than or equal to `value`.")
+    BETWEEN = described("BETWEEN", description="From `value` to `to`, inclusive.")
 
 
 @strawberry.enum(description="Contract state of an account at the reference time.")
 class ContractState(enum.Enum):
-    IN_CONTRACT = strawberry.enum_value(
+    IN_CONTRACT = described(
         "IN_CONTRACT", description="The account's contract end is after the reference time.")
-    OUT_OF_CONTRACT = strawberry.enum_value("OUT_OF_CONTRACT", description="The account had a contract that has ended.")
-    NO_CONTRACT = strawberry.enum_value(
+    OUT_OF_CONTRACT = described("OUT_OF_CONTRACT", description="The account had a contract that has ended.")
+    NO_CONTRACT = described(
         "NO_CONTRACT", description="The account has no contract (NO_CONTRACT type or no end date).")
 
 
 @strawberry.enum(description="Kind of a segment profile item.")
 class SegmentMeasureKind(enum.Enum):
-    NUMERIC = strawberry.enum_value("NUMERIC", description="A number: `segment` and `base` are means.")
-    CATEGORY = strawberry.enum_value(
+    NUMERIC = described("NUMERIC", description="A number: `segment` and `base` are means.")
+    CATEGORY = described(
         "CATEGORY", description="One category of a categorical measure: `segment` and `base` are shares, 0..1.")
 
 
