@@ -527,3 +527,40 @@ def test_read_parquet_names_a_file_with_the_wrong_schema(data: DemoData, tmp_pat
     pq.write_table(pa.table({"customer_id": ["C1"]}), tmp_path / "truth.parquet")
     with pytest.raises(InvalidInput, match=r"truth\.parquet"):
         read_parquet(tmp_path)
+
+
+def test_consents_are_read_as_the_docstring_says(large: DemoData) -> None:
+    """The demo's consent statements (cdp.demo, "Consents"): every one a readable statement
+    ``cdp.consent`` parses, made while the customer was one (not after ``as_of``), each
+    mechanism at the share the module docstring documents."""
+    from cdp import consent, demo
+
+    values = large.nodes["AttributeValue"].to_pandas()
+    links = large.relationships["HAS_ATTRIBUTE"].to_pandas().rename(columns={"from": "customer", "to": "id"})
+    said = values[values["key"].str.startswith(consent.KEY_PREFIX)].merge(links, on="id")
+    assert said["value"].map(consent.status_of).notna().all()
+    assert said["key"].map(consent.parse_key).notna().all()
+    assert (said["identity_id"] == said["source"] + ":" + said["customer"]).all()  # as recordConsent writes them
+    customers = large.nodes["Customer"].to_pandas().set_index("id")
+    joined = pd.to_datetime(customers.loc[said["customer"], "joined_on"]).to_numpy()
+    assert (said["observed_at"].to_numpy() >= joined).all()
+    assert (said["observed_at"] < pd.Timestamp(datetime.date(2026, 11, 1))).all()  # generate()'s default as_of
+    n = large.nodes["Customer"].num_rows
+
+    def share(key: str, value: str) -> float:
+        return said[(said["key"] == key) & (said["value"] == value)]["customer"].nunique() / n
+
+    for key, value, expected in [("consent_marketing", "granted", demo.CONSENT_AT_SIGN_UP_GRANTED),
+                                 ("consent_marketing", "denied", demo.CONSENT_AT_SIGN_UP_DENIED),
+                                 ("consent_sms_marketing", "denied", demo.SMS_MARKETING_DENIED),
+                                 ("consent_outbound_call", "denied", demo.DO_NOT_CALL),
+                                 ("consent_data_sharing", "granted", demo.DATA_SHARING_GRANTED),
+                                 ("consent_profiling", "denied", demo.PROFILING_DENIED)]:
+        assert share(key, value) == pytest.approx(expected, abs=0.01), (key, value)
+    revoked = share("consent_marketing", "revoked") / share("consent_marketing", "granted")
+    assert demo.MARKETING_WITHDRAWN < revoked < demo.MARKETING_WITHDRAWN_UNHAPPY  # more among the unhappy
+    # A withdrawal comes after the grant it takes back: the effective statement is the withdrawal.
+    now = datetime.datetime(2026, 11, 1)
+    for customer, rows in said[said["key"] == "consent_marketing"].groupby("customer"):
+        if "revoked" in set(rows["value"]):
+            assert consent.refusal(rows.to_dict("records"), "MARKETING", None, now) == "NO_CONSENT_PURPOSE"
