@@ -561,6 +561,6 @@ def test_consents_are_read_as_the_docstring_says(large: DemoData) -> None:
     assert demo.MARKETING_WITHDRAWN < revoked < demo.MARKETING_WITHDRAWN_UNHAPPY  # more among the unhappy
     # A withdrawal comes after the grant it takes back: the effective statement is the withdrawal.
     now = datetime.datetime(2026, 11, 1)
-    for customer, rows in said[said["key"] == "consent_marketing"].groupby("customer"):
+    for _customer, rows in said[said["key"] == "consent_marketing"].groupby("customer"):
         if "revoked" in set(rows["value"]):
             assert consent.refusal(rows.to_dict("records"), "MARKETING", None, now) == "NO_CONSENT_PURPOSE"
