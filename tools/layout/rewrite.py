@@ -1,0 +1,291 @@
+"""The codemod of issue 22's layout: move flat ``cdp`` modules and tests into their packages,
+and rewrite every reference to them across the repository.
+
+    python tools/layout/rewrite.py move        # git mv what still sits at an old path
+    python tools/layout/rewrite.py refs        # rewrite imports, dotted names and paths
+    python tools/layout/rewrite.py refs --check   # list files that would change (exit 1 if any)
+
+Both steps read ``tools/layout/mapping.py`` and may be run again at any time: ``move`` skips
+files already moved, ``refs`` leaves new-style references alone (running it twice changes
+nothing). After merging a branch written against the flat layout, run ``move`` (for files it
+still has at old paths), then ``refs``. A flat module or test the tables do not know is
+reported: add a row to ``mapping.py`` and run again.
+
+What ``refs`` rewrites, in Python, Markdown, TOML, Makefile and shell text outside .venv:
+``from cdp.x import ...``, ``from cdp import x``, ``import cdp.x``; dotted names ``cdp.x``
+and ``cdp.x.name`` (monkeypatch targets, docstrings, docs); paths ``cdp/x.py`` and
+``tests/test_x.py``; ``tests.test_x``. Logger names (``getLogger("cdp.jobs")``) are kept.
+In moved tests, ``Path(__file__)``'s ``parents[n]`` gains one level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from mapping import KEEP, MODULES, SYMBOLS, TESTS  # noqa: E402
+
+MOVED = {old: new for old, new in MODULES.items() if new != old}
+PACKAGES = {new.split(".")[0] for new in MODULES.values() if "." in new}
+#: data files that live beside a module and move with it
+DATA_FILES = {"identity_rules.toml": "identity", "profile_policy.toml": "customers"}
+TEXT_SUFFIXES = {".py", ".md", ".toml", ".cfg", ".ini", ".txt", ".sh", ".lua", ".yml", ".yaml", ".json"}
+SKIP_DIRS = {".venv", ".git", "node_modules", "__pycache__", "vendor", ".mypy_cache", ".ruff_cache",
+             ".pytest_cache", "data", "target"}
+#: this tool's own files name the old layout on purpose
+SKIP_FILES = {Path("tools/layout/mapping.py"), Path("tools/layout/rewrite.py")}
+
+
+def submodules(package: str) -> set[str]:
+    """Leaf names of ``package``'s modules: from the table, and from disk (modules added later)."""
+    names = {new.split(".", 1)[1] for new in MODULES.values() if new.startswith(package + ".")}
+    folder = ROOT / "cdp" / package
+    if folder.is_dir():
+        names |= {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+        names |= {p.name for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    return names
+
+
+SUBMODULES = {package: submodules(package) for package in PACKAGES}
+
+
+def target(old: str, name: str | None) -> str:
+    """New dotted module (under cdp) of ``name`` from old module ``old``."""
+    return SYMBOLS.get(old, {}).get(name or "", MOVED[old])
+
+
+def is_new_style(first: str, rest: str | None) -> bool:
+    """True when ``cdp.<first>[.<rest>]`` already names the new layout."""
+    if first not in PACKAGES:
+        return False
+    keep = KEEP.get(first, set())
+    if rest is None:
+        return "" in keep
+    return rest in SUBMODULES[first] or rest in keep
+
+
+_DOTTED = re.compile(r"(?<![\w./-])cdp\.([a-z_][a-z0-9_]*)(?:\.([A-Za-z_]\w*))?(?![\w-])")
+
+
+def rewrite_dotted(text: str) -> str:
+    """``cdp.x`` and ``cdp.x.name`` in free text, to the new layout."""
+    def swap(m: re.Match[str]) -> str:
+        first, rest = m.group(1), m.group(2)
+        if first not in MOVED or is_new_style(first, rest):
+            return m.group(0)
+        return "cdp." + target(first, rest) + (f".{rest}" if rest else "")
+    return _DOTTED.sub(swap, text)
+
+
+_PATH = re.compile(r"(?<![\w/.-])cdp/([a-z_][a-z0-9_]*)\.(py|toml)\b")
+_TEST_PATH = re.compile(r"(?<![\w/.-])tests/(test_\w+)\.py\b")
+_TEST_DOTTED = re.compile(r"(?<![\w.])tests\.(test_\w+)\b")
+
+
+def rewrite_paths(text: str) -> str:
+    """``cdp/x.py``, ``tests/test_x.py`` and ``tests.test_x`` to the new layout."""
+    def module_path(m: re.Match[str]) -> str:
+        name, suffix = m.group(1), m.group(2)
+        if suffix == "toml":
+            folder = DATA_FILES.get(f"{name}.toml")
+            return f"cdp/{folder}/{name}.toml" if folder else m.group(0)
+        if name not in MOVED:
+            return m.group(0)
+        return "cdp/" + MOVED[name].replace(".", "/") + ".py"
+    text = _PATH.sub(module_path, text)
+    text = _TEST_PATH.sub(lambda m: f"tests/{TESTS[m.group(1)]}/{m.group(1)}.py" if m.group(1) in TESTS
+                          else m.group(0), text)
+    return _TEST_DOTTED.sub(lambda m: f"tests.{TESTS[m.group(1)]}.{m.group(1)}" if m.group(1) in TESTS
+                            else m.group(0), text)
+
+
+def _logger_names(text: str) -> set[str]:
+    return set(re.findall(r"getLogger\(\s*[\"'](cdp\.[\w.]+)[\"']", text))
+
+
+LOGGERS: set[str] = set()
+
+
+def rewrite_text(text: str) -> str:
+    """Dotted names and paths in any text, logger names kept."""
+    kept: list[str] = []
+
+    def hide(m: re.Match[str]) -> str:
+        kept.append(m.group(0))
+        return f"\x00{len(kept) - 1}\x00"
+    if LOGGERS:
+        text = re.sub("|".join(rf"([\"']){re.escape(n)}\1" for n in sorted(LOGGERS)), hide, text)
+    text = rewrite_paths(rewrite_dotted(text))
+    return re.sub(r"\x00(\d+)\x00", lambda m: kept[int(m.group(1))], text)
+
+
+def _alias(name: str, asname: str | None) -> str:
+    return f"{name} as {asname}" if asname and asname != name else name
+
+
+def _emit(indent: str, module: str, names: list[str]) -> str:
+    line = f"{indent}from {module} import {', '.join(names)}"
+    if len(line) <= 110:
+        return line
+    inner = ",\n".join(f"{indent}    {n}" for n in names)
+    return f"{indent}from {module} import (\n{inner},\n{indent})"
+
+
+def rewrite_import(node: ast.stmt, source: str, indent: str) -> str | None:
+    """New text of one import statement, or None to keep it."""
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        parts = node.module.split(".")
+        if parts[0] != "cdp":
+            return None
+        if len(parts) == 1:  # from cdp import x, y as z
+            if not any(a.name in MOVED for a in node.names):
+                return None
+            lines = []
+            for a in node.names:
+                if a.name in MOVED:
+                    package, _, leaf = MOVED[a.name].rpartition(".")
+                    lines.append(_emit(indent, f"cdp.{package}", [_alias(leaf, a.asname or a.name)]))
+                else:
+                    lines.append(_emit(indent, "cdp", [_alias(a.name, a.asname)]))
+            return "\n".join(lines)
+        first = parts[1]
+        if len(parts) > 2 or first not in MOVED:
+            return None
+        groups: dict[str, list[str]] = {}
+        for a in node.names:
+            if is_new_style(first, a.name):
+                groups.setdefault(f"cdp.{first}", []).append(_alias(a.name, a.asname))
+            else:
+                groups.setdefault("cdp." + target(first, a.name), []).append(_alias(a.name, a.asname))
+        if len(groups) == 1:
+            (module,) = groups
+            if module == node.module:
+                return None
+            text = ast.get_source_segment(source, node, padded=False) or ""
+            return indent + text.replace(node.module, module, 1)
+        return "\n".join(_emit(indent, m, names) for m, names in groups.items())
+    if isinstance(node, ast.Import):
+        text = ast.get_source_segment(source, node) or ""
+        new = rewrite_dotted(text)
+        return None if new == text else indent + new
+    return None
+
+
+def rewrite_python(source: str) -> str:
+    """Imports (by their syntax tree), then dotted names and paths in the rest of the text."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return rewrite_text(source)
+    lines = source.splitlines(keepends=True)
+    edits: list[tuple[int, int, str | None]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            first = lines[node.lineno - 1]
+            indent = first[: len(first) - len(first.lstrip())]
+            if first.strip().startswith(("from ", "import ")) and node.col_offset == len(indent):
+                edits.append((node.lineno - 1, node.end_lineno or node.lineno, rewrite_import(node, source, indent)))
+    edits.sort()
+    out: list[str] = []
+    at = 0
+    for start, end, new in edits:
+        if start < at:
+            continue
+        out.append(rewrite_text("".join(lines[at:start])))
+        if new is None:
+            out.append("".join(lines[start:end]))
+        else:
+            tail = lines[end - 1][len(lines[end - 1].rstrip("\r\n")):]
+            out.append(new + (tail or ""))
+        at = end
+    out.append(rewrite_text("".join(lines[at:])))
+    return "".join(out)
+
+
+def moved_test_levels(source: str) -> str:
+    """In a test moved one folder down: ``parents[n]`` -> ``parents[n+1]``, ``.parent.parent`` -> ``.parents[2]``."""
+    source = re.sub(r"(Path\(__file__\)(?:\.resolve\(\))?)\.parent\.parent\b", r"\1.parents[1]", source)
+    return re.sub(r"(Path\(__file__\)(?:\.resolve\(\))?\.parents)\[(\d)\]",
+                  lambda m: f"{m.group(1)}[{int(m.group(2)) + 1}]", source)
+
+
+def files() -> list[Path]:
+    found = []
+    for path in sorted(ROOT.rglob("*")):
+        rel = path.relative_to(ROOT)
+        if any(part in SKIP_DIRS for part in rel.parts) or rel in SKIP_FILES or not path.is_file():
+            continue
+        if path.suffix in TEXT_SUFFIXES or path.name in {"Makefile", "README", "Dockerfile"}:
+            found.append(path)
+    return found
+
+
+def refs(check: bool) -> int:
+    """Rewrite (or with ``check``, list) every file whose references name the old layout."""
+    LOGGERS.update(*(_logger_names(p.read_text(errors="replace")) for p in files() if p.suffix == ".py"))
+    changed = []
+    for path in files():
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        new = rewrite_python(text) if path.suffix == ".py" else rewrite_text(text)
+        if new != text:
+            changed.append(path.relative_to(ROOT))
+            if not check:
+                path.write_text(new)
+    for rel in changed:
+        print(("would rewrite " if check else "rewrote ") + str(rel))
+    return 1 if check and changed else 0
+
+
+def git_mv(old: Path, new: Path) -> None:
+    new.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "mv", str(old), str(new)], cwd=ROOT, check=True)
+    print(f"moved {old.relative_to(ROOT)} -> {new.relative_to(ROOT)}")
+
+
+def move() -> int:
+    """git mv every module, data file and test still at its old path; report unknown flat ones."""
+    for old, new in MOVED.items():
+        src = ROOT / "cdp" / f"{old}.py"
+        if src.exists():
+            git_mv(src, ROOT / "cdp" / (new.replace(".", "/") + ".py"))
+    for name, package in DATA_FILES.items():
+        if (ROOT / "cdp" / name).exists():
+            git_mv(ROOT / "cdp" / name, ROOT / "cdp" / package / name)
+    for stem, folder in TESTS.items():
+        src = ROOT / "tests" / f"{stem}.py"
+        if src.exists():
+            dest = ROOT / "tests" / folder / f"{stem}.py"
+            git_mv(src, dest)
+            dest.write_text(moved_test_levels(dest.read_text()))
+            init = dest.parent / "__init__.py"
+            if not init.exists():
+                init.write_text(f'"""Tests of {folder}/ (``tests/{folder}``)."""\n')
+                subprocess.run(["git", "add", str(init)], cwd=ROOT, check=True)
+    unknown = [p.name for p in (ROOT / "cdp").glob("*.py")
+               if p.stem not in MODULES and p.stem != "__init__"]
+    unknown += [f"tests/{p.name}" for p in (ROOT / "tests").glob("test_*.py") if p.stem not in TESTS]
+    for name in unknown:
+        print(f"not in tools/layout/mapping.py: {name} (add a row, run again)")
+    return 1 if unknown else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("step", choices=["move", "refs"])
+    parser.add_argument("--check", action="store_true", help="refs: only list what would change")
+    args = parser.parse_args()
+    return move() if args.step == "move" else refs(args.check)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
