@@ -29,7 +29,7 @@ class ConfigurationError(CdpError):
 
 
 class ShuttingDown(CdpError):
-    """The server is stopping and cancelled long work (``cdp.cancellation``); retry elsewhere or later."""
+    """The server is stopping and cancelled long work (``cdp.ops.cancellation``); retry elsewhere or later."""
 
     code = "SHUTTING_DOWN"
 

@@ -210,7 +210,7 @@ def delete_op(label: str, ids: Sequence[str] | Sequence[int]) -> WriteOp:
     """Build a deletion of the ``label`` nodes ``ids`` and their relationships (unknown ids are ignored).
 
     Listeners hear of them in ``Changes.deleted``; unlinking a deleted node's customer
-    relationship in the same write tells them whose it was (``cdp.projection``)."""
+    relationship in the same write tells them whose it was (``cdp.projection.tables``)."""
     node = MODEL.node(label)  # KeyError for an undeclared label
     table = pa.table({"id": pa.array(list(ids), node.key_type)})
     _check_key(table, "id", label)
@@ -413,7 +413,7 @@ class GraphStore(ABC):
     #: Keyed reads may bind many keys as an Arrow array (LadybugDB joins a ``LOAD FROM``
     #: table); otherwise they are passed as a list.
     arrow_keys: bool = False
-    #: Projection reads this backend serves well at once (``cdp.projection.build`` runs the
+    #: Projection reads this backend serves well at once (``cdp.projection.tables.build`` runs the
     #: slices of a build on this many threads), and customers per slice (a slice bounds
     #: LadybugDB's memory per query).
     projection_readers: int = 1
@@ -433,7 +433,7 @@ class GraphStore(ABC):
         self._catalogue_cache: dict[str, tuple[int, float, dict[str, Row]]] = {}
         self._listeners: list[ChangeListener] = []
         #: Told of every store call: ``(query name, seconds, error or None)``; set by the
-        #: app to record metrics (``cdp.metrics``). Must be quick and must not raise.
+        #: app to record metrics (``cdp.ops.metrics``). Must be quick and must not raise.
         self.call_observer: CallObserver | None = None
 
     # ------------------------------------------------------------ primitives
@@ -596,7 +596,7 @@ class GraphStore(ABC):
         self._wrote()
 
     #: Labels read through ``cached_nodes``: a change-feed entry writing one of them makes a
-    #: follower drop the cache (``cdp.projection.Projection.follow``).
+    #: follower drop the cache (``cdp.projection.tables.Projection.follow``).
     CACHED_LABELS: tuple[str, ...] = ("ContactPolicy",)
 
     def cached_nodes(self, label: str, ids: Sequence[str]) -> dict[str, Row]:

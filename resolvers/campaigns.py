@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from cdp import contact_policy
-from cdp.campaigns import Audience, Campaign, Campaigns, CampaignSpec, ResponseInput, ResponseResult
-from cdp.contact_policy import ContactPolicy
+from cdp.outreach import contact_policy
+from cdp.campaigns.campaigns import Audience, Campaign, Campaigns, CampaignSpec, ResponseInput, ResponseResult
+from cdp.outreach.contact_policy import ContactPolicy
 from cdp.errors import CdpError
-from cdp.fair_share import run_sync
+from cdp.limits.fair_share import run_sync
 from resolvers.context import Context
 
 
@@ -73,8 +73,8 @@ async def record(ctx: Context, campaign_id: str, responses: Sequence[ResponseInp
 
 
 async def report(ctx: Context, campaign_id: str, at: datetime | None) -> Any:
-    """The performance report of one campaign (``cdp.campaign_report``)."""
-    from cdp import campaign_report
+    """The performance report of one campaign (``cdp.campaigns.campaign_report``)."""
+    from cdp.campaigns import campaign_report
 
     def run() -> Any:
         authorise_target(ctx, campaign_id)  # its figures count who matched the target

@@ -13,8 +13,8 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from cdp import customers as rules
-from cdp.pagination import page_window
+from cdp.customers import rules
+from cdp.transport.pagination import page_window
 from graph.queries import CustomerFilter, ViewShape
 from graph.store import Row
 from resolvers import view_prefetch

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 
-from cdp import catalog_rules, offer_responses
+from cdp.offers import catalog_rules
+from cdp.offers import offer_responses
 from cdp.errors import ConfigurationError, InvalidInput, NotFound
-from cdp.fair_share import run_sync
-from cdp.recommendations import Recommendation
+from cdp.limits.fair_share import run_sync
+from cdp.offers.recommendations import Recommendation
 from resolvers import catalog_rules as catalog_rules_resolvers
 from resolvers.context import Context
 

@@ -1,4 +1,4 @@
-"""Resolvers for rule segments: thin glue to ``cdp.segments`` on the app's analytics.
+"""Resolvers for rule segments: thin glue to ``cdp.segments.engine`` on the app's analytics.
 
 Whole-base work (evaluation, profiles) and store calls run in a worker thread;
 member rows come through the request's customer DataLoader.
@@ -13,10 +13,10 @@ from typing import Any
 import logging
 
 from cdp.errors import CdpError, ConfigurationError, Forbidden
-from cdp.fair_share import run_sync
-from cdp.pagination import page_window
-from cdp.permissions import readable_in_full
-from cdp.segments import Evaluation, ProfileItem, SavedSegment, SegmentEngine, masked_definition
+from cdp.limits.fair_share import run_sync
+from cdp.transport.pagination import page_window
+from cdp.security.permissions import readable_in_full
+from cdp.segments.engine import Evaluation, ProfileItem, SavedSegment, SegmentEngine, masked_definition
 from graph.store import Row
 from resolvers.context import Context
 
@@ -84,7 +84,7 @@ async def _page(ctx: Context, evaluation: Evaluation, skip: int, limit: int) -> 
 
 
 def shown_definition(ctx: Context, definition: Any) -> Any:
-    """A saved definition as the principal may read it (``cdp.segments.masked_definition``)."""
+    """A saved definition as the principal may read it (``cdp.segments.engine.masked_definition``)."""
     return masked_definition(definition, lambda key: readable_in_full(ctx.principal, key))
 
 

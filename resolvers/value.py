@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdp import value as V
+from cdp.analytics import value as V
 from cdp.errors import CdpError
-from cdp.fair_share import run_sync
+from cdp.limits.fair_share import run_sync
 from resolvers.context import Context
 
 

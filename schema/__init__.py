@@ -1,7 +1,7 @@
 """The GraphQL API contract: ``schema`` is the strawberry schema of cdp.
 
 The SDL is committed as ``schema/schema.graphql`` (``cdp schema export``);
-tests/test_schema_sdl.py fails when the two drift.
+tests/schema/test_schema_sdl.py fails when the two drift.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import strawberry
 from strawberry.extensions import ValidationCache
 from strawberry.types import Info
 
-from cdp.fair_share import run_sync
+from cdp.limits.fair_share import run_sync
 from resolvers import catalog, customers, view_prefetch
 from resolvers.context import Context
 from schema.enums import ProductCategory, SortDirection
@@ -34,9 +34,9 @@ from schema.value import ValueQuery
 from schema.segments import SegmentQuery
 from schema.scoring import ScoringQuery
 from schema.types import Channel, Customer, CustomerConnection, Product, customer_connection
-from cdp import quality
-from cdp.customers import CustomerCriteria
-from cdp.permissions import readable_in_full
+from cdp.customers import quality
+from cdp.customers.rules import CustomerCriteria
+from cdp.security.permissions import readable_in_full
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 

@@ -16,8 +16,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from cdp import campaigns as C
-from cdp import contact_policy as P
+from cdp.campaigns import campaigns as C
+from cdp.outreach import contact_policy as P
 from resolvers import campaigns as resolve
 from resolvers import catalog
 from resolvers.context import Context

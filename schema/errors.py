@@ -18,7 +18,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from cdp.errors import CdpError
-from cdp.limits import PageTooLarge
+from cdp.limits.request_limits import PageTooLarge
 
 log = logging.getLogger("cdp.graphql")
 

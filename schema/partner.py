@@ -17,8 +17,9 @@ import strawberry
 from anyio import to_thread
 from strawberry.types import Info
 
-from cdp import consent, upserts
-from cdp.write_rules import WriteRules
+from cdp.privacy import consent
+from cdp.ingest import upserts
+from cdp.customers.write_rules import WriteRules
 from resolvers.context import Context
 from schema import enums as E
 from schema.inputs import AttributeChange

@@ -11,8 +11,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from cdp import consent as rules
-from cdp.erasure import Erasure as ErasureResult
+from cdp.privacy import consent as rules
+from cdp.privacy.erasure import Erasure as ErasureResult
 from resolvers import privacy as resolve
 from resolvers.context import Context
 from schema.enums import _enum

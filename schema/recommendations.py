@@ -9,8 +9,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from cdp.pagination import decode_cursor, encode_cursor
-from cdp.recommendations import Recommendation as Rec
+from cdp.transport.pagination import decode_cursor, encode_cursor
+from cdp.offers.recommendations import Recommendation as Rec
 from resolvers import recommendations as resolve
 from resolvers.context import Context
 from schema.types import naive_utc

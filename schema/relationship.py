@@ -17,10 +17,10 @@ import numpy as np
 import strawberry
 from strawberry.types import Info
 
-from cdp import complaints as rules
-from cdp import portfolio as P
-from cdp import satisfaction as S
-from cdp.pagination import encode_cursor, page_window
+from cdp.relationship import complaints as rules
+from cdp.relationship import portfolio as P
+from cdp.relationship import satisfaction as S
+from cdp.transport.pagination import encode_cursor, page_window
 from resolvers import relationship as resolve
 from resolvers.context import Context
 from schema import enums as E

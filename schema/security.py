@@ -9,10 +9,10 @@ import strawberry
 from anyio import to_thread
 from strawberry.types import Info
 
-from cdp import api_keys
-from cdp.api_keys import ApiKey
-from cdp.audit import AuditRecord
-from cdp.principal import Role
+from cdp.security import api_keys
+from cdp.security.api_keys import ApiKey
+from cdp.security.audit import AuditRecord
+from cdp.security.principal import Role
 from cdp.errors import InvalidInput
 from resolvers.context import Context
 

@@ -1,8 +1,8 @@
 """GraphQL types of rule segments: the definition input, previews and saved segments.
 
 A definition is a recursive input (exactly one field set per node, checked by
-``cdp.segments`` so the error names the node's path),
-converted to the JSON-like dict ``cdp.segments`` parses; field names stay as
+``cdp.segments.engine`` so the error names the node's path),
+converted to the JSON-like dict ``cdp.segments.engine`` parses; field names stay as
 in GraphQL so an error's path (``definition.all[2].contacts.days``) names what
 the client sent. ``SegmentQuery`` and ``SegmentMutation`` are mixed into the
 root ``Query`` and ``Mutation``.
@@ -18,12 +18,12 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from cdp import segments as rules
+from cdp.segments import engine as rules
 from resolvers import segments as resolve
 from resolvers.context import Context
 from schema import enums as E
 from schema.types import Customer, CustomerEdge, PageInfo, naive_utc, page_info, utc
-from cdp.pagination import encode_cursor
+from cdp.transport.pagination import encode_cursor
 
 Ctx = Info[Context, None]
 
@@ -160,7 +160,7 @@ class SegmentDefinitionInput:
 
 
 def definition_dict(value: Any) -> Any:
-    """A definition input as the JSON-like dict ``cdp.segments`` parses (GraphQL field names, no unset fields)."""
+    """A definition input as the JSON-like dict ``cdp.segments.engine`` parses (GraphQL field names, no unset fields)."""
     if isinstance(value, list):
         return [definition_dict(v) for v in value]
     if isinstance(value, enum.Enum):

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from cdp import customers as rules
-from cdp import profile as rules_profile
+from cdp.customers import rules
+from cdp.customers import profile as rules_profile
 from cdp.errors import InvalidInput
-from cdp.pagination import encode_cursor, page_window
+from cdp.transport.pagination import encode_cursor, page_window
 from resolvers import catalog, customers
 from resolvers.context import Context
 from resolvers.loaders import MISSING
