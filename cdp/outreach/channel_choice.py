@@ -34,6 +34,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from cdp.outreach import contact_policy
+from cdp.outreach.contact_windows import CONTACT_WINDOWS, quiet_hours
 from cdp.privacy.consent import ConsentTable
 from cdp.projection.features import DAY_US
 from cdp.projection.tables import Projection, ProjectionData, utc_now
@@ -48,12 +50,6 @@ UNPROVEN_SHARE = 0.5
 DEFAULT_CONSENT = True
 #: The consent purpose channels are chosen for unless another is asked for: offers are marketing.
 DEFAULT_PURPOSE = "MARKETING"
-#: Hours [start, end) in which the operator contacts customers through each channel.
-CONTACT_WINDOWS: dict[str, tuple[int, int]] = {
-    "SMS": (10, 19), "EMAIL": (8, 20), "OUTBOUND_CALL": (10, 20), "APP": (8, 21), "WEB": (0, 24),
-    "CALL_CENTRE": (8, 21), "STORE": (9, 18), "AGENT": (9, 17),
-}
-
 
 @dataclass(frozen=True)
 class ChannelChoice:
@@ -210,21 +206,10 @@ def _quiet(data: ProjectionData) -> np.ndarray:
     a = a[(a["key"].astype(str).str.lower() == "quiet_hours").to_numpy()]
     latest = a.sort_values("observed_at").drop_duplicates(["row"], keep="last")
     for row, value in latest[["row", "value"]].itertuples(index=False):
-        hours = _quiet_hours(str(value))
+        hours = quiet_hours(str(value))
         if hours is not None:
             quiet[row, hours] = True
     return quiet
-
-
-def _quiet_hours(text: str) -> list[int] | None:
-    """Hours covered by ``HH-HH`` (wrapping midnight: ``21-08``); None when unreadable."""
-    try:
-        start, end = (int(part.strip().split(":")[0]) for part in text.split("-"))
-    except ValueError:
-        return None
-    if not (0 <= start <= 24 and 0 <= end <= 24):
-        return None
-    return list(range(start, end)) if start <= end else list(range(start, 24)) + list(range(0, end))
 
 
 class ChannelChoices:
@@ -239,8 +224,6 @@ class ChannelChoices:
     def current(self, data: ProjectionData | None = None, purpose: str = DEFAULT_PURPOSE) -> ChannelStats:
         """The statistics of ``data`` (default: the latest snapshot) for contacts of ``purpose``.
         Reads the contact policy (one small store read). Raises StoreError."""
-        from cdp.outreach import contact_policy
-
         data = data or self.projection.data()
         policy = contact_policy.load(self.projection.store)
         lists = (policy.explicit_consent_purposes, policy.explicit_consent_channels)

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from cdp.privacy import consent
-from cdp.outreach.channel_choice import CONTACT_WINDOWS, _quiet_hours
+from cdp.outreach.contact_windows import CONTACT_WINDOWS, quiet_hours
 from cdp.errors import InvalidInput
 from cdp.projection.features import DAY_US
 from cdp.projection.tables import ProjectionData
@@ -127,7 +127,7 @@ class ContactPolicy:
             if kind not in CONTACT_KIND_VALUES:
                 raise InvalidInput(f"counted_kinds[{i}]: unknown contact kind {kind!r}", field="counted_kinds")
         quiet = raw.get("quiet_hours", base.quiet_hours)
-        if quiet is not None and (not isinstance(quiet, str) or _quiet_hours(quiet) is None):
+        if quiet is not None and (not isinstance(quiet, str) or quiet_hours(quiet) is None):
             raise InvalidInput("quiet_hours must look like '21-08' (hours, may wrap midnight) or be null",
                                field="quiet_hours")
         days = raw.get("complaint_suppression_days", base.complaint_suppression_days)
@@ -327,14 +327,14 @@ def evaluate(policy: ContactPolicy, data: ProjectionData, rows: np.ndarray, chan
     window = np.zeros(24, dtype=bool)
     window[start:end] = True
     if policy.quiet_hours and channel in ("SMS", "OUTBOUND_CALL", "AGENT", "EMAIL"):
-        window[_quiet_hours(policy.quiet_hours) or []] = False
+        window[quiet_hours(policy.quiet_hours) or []] = False
     no_time = np.full(n, not window.any())
     send = np.full(n, _next_allowed(t, window), dtype=np.int64)
     per_customer = attrs.text("quiet_hours")
     if len(per_customer):
         # One computation per distinct quiet-hours text, not per customer.
         for text, group in per_customer.groupby(per_customer["value"].astype(str), sort=False):
-            hours = _quiet_hours(text)
+            hours = quiet_hours(text)
             if hours is None:
                 continue
             mine = window.copy()

@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from cdp.outreach import channel_choice as C
+from cdp.outreach import contact_windows
 from cdp.app import build_app
 from cdp.projection.tables import build
 from cdp.settings import Settings
@@ -96,9 +97,9 @@ def test_consent_and_quiet_hours(channel_store: GraphStore) -> None:
 
 
 def test_quiet_hours_parsing() -> None:
-    assert C._quiet_hours("21-08") == [21, 22, 23, 0, 1, 2, 3, 4, 5, 6, 7]
-    assert C._quiet_hours("12:00-14:00") == [12, 13]
-    assert C._quiet_hours("soon") is None
+    assert contact_windows.quiet_hours("21-08") == [21, 22, 23, 0, 1, 2, 3, 4, 5, 6, 7]
+    assert contact_windows.quiet_hours("12:00-14:00") == [12, 13]
+    assert contact_windows.quiet_hours("soon") is None
 
 
 def test_graphql_next_best_channels(channel_store: GraphStore, tmp_path: Path) -> None:
