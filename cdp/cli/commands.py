@@ -345,12 +345,13 @@ EXIT_REJECTED = ExitStatus.REJECTED_ROWS
 def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from cdp.ingest import run as ingest
     from cdp.ingest.mapping import load_mapping
+    from cdp.ingest.read import DEFAULT_BATCH_SIZE, open_source
     from cdp.customers.write_rules import WriteRules
 
     mapping = load_mapping(args.mapping)
     data = Path(args.file)
     batch_size = args.batch_size  # None: the store's (LadybugDB 1,000,000 rows, Neo4j 50,000)
-    ingest.open_source(mapping, data, batch_size or ingest.DEFAULT_BATCH_SIZE).close()  # fail before opening the store
+    open_source(mapping, data, batch_size or DEFAULT_BATCH_SIZE).close()  # fail before opening the store
     rejects = Path(args.rejects) if args.rejects else Path(f"{data.stem}.rejects.csv")
     bar = _progress_bar(None, f"importing {data.name}")
 

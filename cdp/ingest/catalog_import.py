@@ -29,7 +29,8 @@ from typing import Any
 
 from cdp.offers import catalog_rules as cr
 from cdp.errors import InvalidInput
-from cdp.ingest.run import ConvertedBatch, Reject
+from cdp.ingest.convert import ConvertedBatch
+from cdp.ingest.read import Reject
 from cdp.ingest.mapping import SourceMapping
 from graph.store import GraphStore
 

@@ -113,9 +113,12 @@ MODULES: dict[str, str] = {
 }
 MAPPING = MODULES
 
-#: names of a split module that left its first new home, by old module: {old: {name: new module}}
-#: (filled in by the commits that split ``segments`` and ``ingest`` along their stages)
-SYMBOLS: dict[str, dict[str, str]] = {}
+#: modules split along their stages: the module an old one moved to -> the modules that took
+#: some of its names (``rewrite.py`` reads which names from those modules' top level)
+SPLITS: dict[str, list[str]] = {
+    "ingest.run": ["ingest.read", "ingest.convert", "ingest.write"],
+    "segments.engine": ["segments.definition", "segments.evaluation"],
+}
 
 #: names a package's ``__init__`` keeps at the package path in text (``cdp.cli:main`` in
 #: pyproject.toml, ``python -m cdp.cli``, ``cdp.app.build_app`` in the README): left as they are

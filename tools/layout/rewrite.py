@@ -4,6 +4,7 @@ and rewrite every reference to them across the repository.
     python tools/layout/rewrite.py move        # git mv what still sits at an old path
     python tools/layout/rewrite.py refs        # rewrite imports, dotted names and paths
     python tools/layout/rewrite.py refs --check   # list files that would change (exit 1 if any)
+    python tools/layout/rewrite.py inits       # refresh each package __init__'s module list and __all__
 
 Both steps read ``tools/layout/mapping.py`` and may be run again at any time: ``move`` skips
 files already moved, ``refs`` leaves new-style references alone (running it twice changes
@@ -30,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mapping import KEEP, MODULES, SYMBOLS, TESTS  # noqa: E402
+from mapping import KEEP, MODULES, SPLITS, TESTS  # noqa: E402
 
 MOVED = {old: new for old, new in MODULES.items() if new != old}
 PACKAGES = {new.split(".")[0] for new in MODULES.values() if "." in new}
@@ -56,9 +57,36 @@ def submodules(package: str) -> set[str]:
 SUBMODULES = {package: submodules(package) for package in PACKAGES}
 
 
+def _top_level_names(module: str) -> set[str]:
+    path = ROOT / "cdp" / (module.replace(".", "/") + ".py")
+    if not path.exists():
+        return set()
+    names: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+#: for a split module: name -> the module that now defines it
+LEFT: dict[str, dict[str, str]] = {
+    origin: {name: part for part in parts for name in _top_level_names(part) - _top_level_names(origin)}
+    for origin, parts in SPLITS.items()
+}
+
+
 def target(old: str, name: str | None) -> str:
     """New dotted module (under cdp) of ``name`` from old module ``old``."""
-    return SYMBOLS.get(old, {}).get(name or "", MOVED[old])
+    return routed(MOVED[old], name)
+
+
+def routed(module: str, name: str | None) -> str:
+    """Where ``name`` of ``module`` (new dotted, under cdp) lives: a split took some names away."""
+    return LEFT.get(module, {}).get(name or "", module)
 
 
 def is_new_style(first: str, rest: str | None) -> bool:
@@ -71,6 +99,15 @@ def is_new_style(first: str, rest: str | None) -> bool:
     return rest in SUBMODULES[first] or rest in keep
 
 
+_SPLIT_DOTTED = re.compile(r"(?<![\w./-])cdp\.([a-z_]\w*\.[a-z_]\w*)\.([A-Za-z_]\w*)(?![\w-])")
+
+
+def rewrite_split(text: str) -> str:
+    """``cdp.pkg.mod.name`` where a split moved ``name`` to another module of the package."""
+    return _SPLIT_DOTTED.sub(lambda m: f"cdp.{routed(m.group(1), m.group(2))}.{m.group(2)}"
+                             if m.group(1) in LEFT else m.group(0), text)
+
+
 _DOTTED = re.compile(r"(?<![\w./-])cdp\.([a-z_][a-z0-9_]*)(?:\.([A-Za-z_]\w*))?(?![\w-])")
 
 
@@ -81,7 +118,7 @@ def rewrite_dotted(text: str) -> str:
         if first not in MOVED or is_new_style(first, rest):
             return m.group(0)
         return "cdp." + target(first, rest) + (f".{rest}" if rest else "")
-    return _DOTTED.sub(swap, text)
+    return rewrite_split(_DOTTED.sub(swap, text))
 
 
 _PATH = re.compile(r"(?<![\w/.-])cdp/([a-z_][a-z0-9_]*)\.(py|toml)\b")
@@ -158,9 +195,17 @@ def rewrite_import(node: ast.stmt, source: str, indent: str) -> str | None:
                     lines.append(_emit(indent, "cdp", [_alias(a.name, a.asname)]))
             return "\n".join(lines)
         first = parts[1]
+        if len(parts) == 3 and ".".join(parts[1:]) in LEFT:  # from cdp.pkg.split_module import ...
+            module = ".".join(parts[1:])
+            groups: dict[str, list[str]] = {}
+            for a in node.names:
+                groups.setdefault("cdp." + routed(module, a.name), []).append(_alias(a.name, a.asname))
+            if list(groups) == [node.module]:
+                return None
+            return "\n".join(_emit(indent, m, names) for m, names in groups.items())
         if len(parts) > 2 or first not in MOVED:
             return None
-        groups: dict[str, list[str]] = {}
+        groups = {}
         for a in node.names:
             if is_new_style(first, a.name):
                 groups.setdefault(f"cdp.{first}", []).append(_alias(a.name, a.asname))
@@ -281,12 +326,42 @@ def move() -> int:
     return 1 if unknown else 0
 
 
+def inits() -> int:
+    """Refresh each package ``__init__``'s "Modules:" list and ``__all__`` from its modules'
+    first docstring paragraphs (after a merge added modules, or a split)."""
+    for init in sorted((ROOT / "cdp").glob("*/__init__.py")):
+        folder = init.parent
+        text = init.read_text()
+        tree = ast.parse(text)
+        doc = ast.get_docstring(tree, clean=False) or ""
+        modules = sorted(p.stem for p in folder.glob("*.py") if p.stem not in {"__init__", "__main__"})
+        lines = []
+        for module in modules:
+            first = (ast.get_docstring(ast.parse((folder / f"{module}.py").read_text())) or "").split("\n\n")[0]
+            lines.append(f"- ``{module}``: " + " ".join(first.split()))
+        head = doc.split("\n\nModules:\n")[0]
+        new_doc = head + "\n\nModules:\n\n" + "\n".join(lines) + "\n"
+        bound = [n for n in ast.literal_eval(next(
+            node.value for node in tree.body if isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)))
+            if n not in modules and (folder / f"{n}.py").exists() is False and f" {n}" in text.split('"""', 2)[2]]
+        body = text.split('"""', 2)[2]
+        start = body.index("__all__ = [")
+        end = body.index("]\n", start) + 2
+        listing = "__all__ = [\n" + "".join(f'    "{n}",\n' for n in bound + modules) + "]\n"
+        new = f'"""{new_doc}"""' + body[:start] + listing + body[end:]
+        if new != text:
+            init.write_text(new)
+            print(f"refreshed {init.relative_to(ROOT)}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["move", "refs"])
+    parser.add_argument("step", choices=["move", "refs", "inits"])
     parser.add_argument("--check", action="store_true", help="refs: only list what would change")
     args = parser.parse_args()
-    return move() if args.step == "move" else refs(args.check)
+    return {"move": move, "inits": inits}[args.step]() if args.step != "refs" else refs(args.check)
 
 
 if __name__ == "__main__":
