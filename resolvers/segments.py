@@ -16,7 +16,8 @@ from cdp.errors import CdpError, ConfigurationError, Forbidden
 from cdp.limits.fair_share import run_sync
 from cdp.transport.pagination import page_window
 from cdp.security.permissions import readable_in_full
-from cdp.segments.engine import Evaluation, ProfileItem, SavedSegment, SegmentEngine, masked_definition
+from cdp.segments.engine import Evaluation, ProfileItem, SavedSegment, SegmentEngine
+from cdp.segments.definition import masked_definition
 from graph.store import Row
 from resolvers.context import Context
 
@@ -84,7 +85,7 @@ async def _page(ctx: Context, evaluation: Evaluation, skip: int, limit: int) -> 
 
 
 def shown_definition(ctx: Context, definition: Any) -> Any:
-    """A saved definition as the principal may read it (``cdp.segments.engine.masked_definition``)."""
+    """A saved definition as the principal may read it (``cdp.segments.definition.masked_definition``)."""
     return masked_definition(definition, lambda key: readable_in_full(ctx.principal, key))
 
 

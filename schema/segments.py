@@ -19,6 +19,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from cdp.segments import engine as rules
+from cdp.segments.definition import canonical
 from resolvers import segments as resolve
 from resolvers.context import Context
 from schema import enums as E
@@ -288,7 +289,7 @@ class SegmentQuery:
         page = await resolve.preview(info.context, raw, first, after, naive_utc(as_of))
         evaluation = page.evaluation
         return SegmentPreview(size=page.size, base_size=evaluation.base_size, share=evaluation.share,
-                              as_of=utc(evaluation.at), definition=rules.canonical(raw),  # type: ignore[arg-type]
+                              as_of=utc(evaluation.at), definition=canonical(raw),  # type: ignore[arg-type]
                               members=_members(page), evaluation=evaluation)
 
     @strawberry.field(description="Every saved segment, by name.")

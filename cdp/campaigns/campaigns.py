@@ -57,7 +57,7 @@ from cdp.outreach import contact_policy
 from cdp.outreach.contact_policy import ContactPolicy
 from cdp.errors import Conflict, InvalidInput, NotFound
 from cdp.projection.tables import ProjectionData, utc_now
-from cdp.segments.engine import parse_definition, personal_uses
+from cdp.segments.definition import parse_definition, personal_uses
 from graph.model import CAMPAIGN_PURPOSE_VALUES
 from graph.store import GraphStore, node_op, relationship_op, unlink_op
 
@@ -313,7 +313,7 @@ class Campaigns:
         return campaign
 
     def target_uses(self, target_segment: str | None, target_definition: Any) -> dict[str, str]:
-        """The personal fields a campaign target compares (``cdp.segments.engine.personal_uses``), with
+        """The personal fields a campaign target compares (``cdp.segments.definition.personal_uses``), with
         their paths under ``targetDefinition`` or the saved segment's ``definition``: whoever
         creates, previews, launches or downloads a campaign uses its target's conditions."""
         if target_definition is not None:

@@ -30,7 +30,7 @@ from cdp.security.permissions import (
     authorise_personal_use,
 )
 from cdp.security.principal import Principal, Role
-from cdp.segments.engine import personal_uses as definition_uses
+from cdp.segments.definition import personal_uses as definition_uses
 from cdp.settings import Settings
 from tests.conftest import BACKENDS, make_store
 

@@ -17,7 +17,8 @@ from starlette.testclient import TestClient
 from cdp.app import build_app
 from cdp.errors import Conflict, InvalidInput, NotFound
 from cdp.projection.tables import Projection, ProjectionData, utc_now
-from cdp.segments.engine import MAX_DEPTH, MAX_NODES, SegmentEngine, definition_json
+from cdp.segments.definition import MAX_DEPTH, MAX_NODES, definition_json
+from cdp.segments.engine import SegmentEngine
 from cdp.settings import Settings
 from graph.model import CHANNELS
 from graph.store import GraphStore, node_op, relationship_op
