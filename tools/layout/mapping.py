@@ -43,6 +43,7 @@ MODULES: dict[str, str] = {
     "cors": "transport.cors",
     "http_connection": "transport.http_connection",
     "pagination": "transport.pagination",
+    "global_ids": "transport.global_ids",  # relay21's Relay global ids (on its branch at this writing)
     # security
     "principal": "security.principal",
     "api_keys": "security.api_keys",
@@ -84,6 +85,7 @@ MODULES: dict[str, str] = {
     "propensity": "models.propensity",
     "repeat_purchase": "models.repeat_purchase",
     "model_card": "models.model_card",
+    "churn_drivers": "models.churn_drivers",  # ins21's churn drivers (on its branch at this writing)
     # segments
     "segments": "segments.engine",
     # offers
@@ -160,4 +162,8 @@ TESTS: dict[str, str] = {
     "test_relationship": "relationship",
     "test_value": "analytics",
     "test_demo": "demo",
+    # tests other branches add in the flat layout (at this writing)
+    "test_analytics_required": "analytics", "test_clock": "graph", "test_write_batch": "graph",
+    "test_relay": "schema", "test_datetime_format": "schema", "test_error_field_paths": "schema",
+    "test_instacart": "offers",
 }
