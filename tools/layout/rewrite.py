@@ -5,6 +5,7 @@ and rewrite every reference to them across the repository.
     python tools/layout/rewrite.py refs        # rewrite imports, dotted names and paths
     python tools/layout/rewrite.py refs --check   # list files that would change (exit 1 if any)
     python tools/layout/rewrite.py inits       # refresh each package __init__'s module list and __all__
+    python tools/layout/rewrite.py resolve     # during a merge: settle conflicts the move alone caused
 
 Both steps read ``tools/layout/mapping.py`` and may be run again at any time: ``move`` skips
 files already moved, ``refs`` leaves new-style references alone (running it twice changes
@@ -356,12 +357,46 @@ def inits() -> int:
     return 0
 
 
+def _stage(number: int, path: str) -> str | None:
+    shown = subprocess.run(["git", "show", f":{number}:{path}"], cwd=ROOT, capture_output=True, text=True)
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def resolve() -> int:
+    """Settle the merge conflicts this move causes: where one side of a conflicted file is
+    exactly the other's base put through ``refs`` (the move's side changed references only),
+    the resolution is the other side put through ``refs``. Anything else is listed, to resolve
+    by hand (the split modules, whose old files one side deleted, among them)."""
+    listed = subprocess.run(["git", "diff", "--name-only", "--diff-filter=U"], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.split()
+    LOGGERS.update(*(_logger_names(p.read_text(errors="replace")) for p in files() if p.suffix == ".py"))
+    by_hand = []
+    for path in listed:
+        base, ours, theirs = _stage(1, path), _stage(2, path), _stage(3, path)
+        rewrite = rewrite_python if path.endswith(".py") else rewrite_text
+        settled = None
+        if base is not None and ours is not None and theirs is not None:
+            if rewrite(base) == ours:
+                settled = rewrite(theirs)
+            elif rewrite(base) == theirs:
+                settled = rewrite(ours)
+        if settled is None:
+            by_hand.append(path)
+            continue
+        (ROOT / path).write_text(settled)
+        subprocess.run(["git", "add", path], cwd=ROOT, check=True)
+        print(f"resolved {path}")
+    for path in by_hand:
+        print(f"by hand: {path}")
+    return 1 if by_hand else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["move", "refs", "inits"])
+    parser.add_argument("step", choices=["move", "refs", "inits", "resolve"])
     parser.add_argument("--check", action="store_true", help="refs: only list what would change")
     args = parser.parse_args()
-    return {"move": move, "inits": inits}[args.step]() if args.step != "refs" else refs(args.check)
+    return {"move": move, "inits": inits, "resolve": resolve}[args.step]() if args.step != "refs" else refs(args.check)
 
 
 if __name__ == "__main__":
