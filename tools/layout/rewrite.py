@@ -295,6 +295,9 @@ def refs(check: bool) -> int:
 
 
 def git_mv(old: Path, new: Path) -> None:
+    if new.exists():  # a merge brought back an old file (e.g. one a split replaced): port it by hand
+        print(f"by hand: {old.relative_to(ROOT)} and {new.relative_to(ROOT)} both exist")
+        return
     new.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "mv", str(old), str(new)], cwd=ROOT, check=True)
     print(f"moved {old.relative_to(ROOT)} -> {new.relative_to(ROOT)}")
