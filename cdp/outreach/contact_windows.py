@@ -24,4 +24,4 @@ def quiet_hours(text: str) -> list[int] | None:
         return None
     if not (0 <= start <= 24 and 0 <= end <= 24):
         return None
-    return list(range(start, end)) if start <= end else list(range(start, 24)) + list(range(0, end))
+    return list(range(start, end)) if start <= end else list(range(start, 24)) + list(range(end))

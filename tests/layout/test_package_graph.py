@@ -135,8 +135,8 @@ def module_graph() -> dict[str, dict[str, set[str]]]:
     graph: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for name, path in modules.items():
         for dotted in _imports(path):
-            if dotted in modules and dotted != name and not path.name == "__init__.py" \
-                    and not modules[dotted].name == "__init__.py":
+            if dotted in modules and dotted != name and path.name != "__init__.py" \
+                    and modules[dotted].name != "__init__.py":
                 graph[name][dotted].add(name)
     return graph
 
