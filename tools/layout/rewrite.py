@@ -264,6 +264,21 @@ def moved_test_levels(source: str) -> str:
                   lambda m: f"{m.group(1)}[{int(m.group(2)) + 1}]", source)
 
 
+def rewrite_file(rel: str, text: str, old_layout: bool = False) -> str:
+    """``text`` of the file at ``rel`` (relative to the repository) in the new layout;
+    ``old_layout``: the text is a version from before the move (a merge's base or other side),
+    so a moved test's ``Path(__file__)`` levels are shifted too."""
+    if not rel.endswith(".py"):
+        return rewrite_text(text)
+    text = rewrite_python(text)
+    parts = Path(rel).parts
+    if old_layout and len(parts) == 3 and parts[0] == "tests" and TESTS.get(Path(rel).stem) == parts[1]:
+        text = moved_test_levels(text)
+    if len(Path(rel).parts) == 3 and rel.startswith("cdp/"):  # a module one folder down: cdp/static is one up
+        text = text.replace('Path(__file__).resolve().parent / "static"', 'Path(__file__).resolve().parents[1] / "static"')
+    return text
+
+
 def files() -> list[Path]:
     found = []
     for path in sorted(ROOT.rglob("*")):
@@ -284,7 +299,7 @@ def refs(check: bool) -> int:
             text = path.read_text()
         except UnicodeDecodeError:
             continue
-        new = rewrite_python(text) if path.suffix == ".py" else rewrite_text(text)
+        new = rewrite_file(str(path.relative_to(ROOT)), text)
         if new != text:
             changed.append(path.relative_to(ROOT))
             if not check:
@@ -376,13 +391,13 @@ def resolve() -> int:
     by_hand = []
     for path in listed:
         base, ours, theirs = _stage(1, path), _stage(2, path), _stage(3, path)
-        rewrite = rewrite_python if path.endswith(".py") else rewrite_text
         settled = None
         if base is not None and ours is not None and theirs is not None:
-            if rewrite(base) == ours:
-                settled = rewrite(theirs)
-            elif rewrite(base) == theirs:
-                settled = rewrite(ours)
+            moved = rewrite_file(path, base, old_layout=True)
+            if moved == ours:
+                settled = rewrite_file(path, theirs, old_layout=True)
+            elif moved == theirs:
+                settled = rewrite_file(path, ours, old_layout=True)
         if settled is None:
             by_hand.append(path)
             continue
