@@ -7,11 +7,23 @@ and rewrite every reference to them across the repository.
     python tools/layout/rewrite.py inits       # refresh each package __init__'s module list and __all__
     python tools/layout/rewrite.py resolve     # during a merge: settle conflicts the move alone caused
 
-Both steps read ``tools/layout/mapping.py`` and may be run again at any time: ``move`` skips
+Every step reads ``tools/layout/mapping.py`` and may be run again at any time: ``move`` skips
 files already moved, ``refs`` leaves new-style references alone (running it twice changes
-nothing). After merging a branch written against the flat layout, run ``move`` (for files it
-still has at old paths), then ``refs``. A flat module or test the tables do not know is
-reported: add a row to ``mapping.py`` and run again.
+nothing). A flat module or test the tables do not know is reported: add a row to
+``mapping.py`` and run again.
+
+Merging a branch written against the flat layout (either way round):
+
+1. ``git merge <branch>``: git's rename detection carries the branch's edits of a moved
+   file to its new path; the import lines both sides changed conflict.
+2. ``rewrite.py resolve``: a conflicted file whose one side is its base with only this
+   move's rewrites becomes the other side, rewritten. What is left is listed "by hand":
+   the split modules (``cdp/ingest.py`` became ``cdp/ingest/{read,convert,write,run}.py``,
+   ``cdp/segments.py`` became ``cdp/segments/{definition,evaluation,engine}.py``: apply the
+   branch's diff of the old file to the stage module that now holds each hunk, then
+   ``git rm`` the old file) and the few files the move edited beyond references.
+3. ``rewrite.py move`` (modules and tests the branch added at flat paths), ``rewrite.py refs``,
+   ``rewrite.py inits``; then ``pytest tests/layout`` and the suite.
 
 What ``refs`` rewrites, in Python, Markdown, TOML, Makefile and shell text outside .venv:
 ``from cdp.x import ...``, ``from cdp import x``, ``import cdp.x``; dotted names ``cdp.x``
