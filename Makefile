@@ -47,7 +47,7 @@ $(CYPHERLINT_MODULES): tools/cypher-lint/package-lock.json
 
 install: $(STAMP) $(GRAPHIQL_ASSETS) $(CYPHERLINT_MODULES)
 
-# Debian's chromium, for the real-browser tests of the playground (tests/test_playground_browser.py).
+# Debian's chromium, for the real-browser tests of the playground (tests/app/test_playground_browser.py).
 # Installed as root, or with sudo when that needs no password; otherwise those tests are skipped
 # (CI sets CDP_REQUIRE_BROWSER=1, so there a missing browser fails the run).
 CHROMIUM ?= /usr/bin/chromium

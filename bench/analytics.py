@@ -6,7 +6,7 @@
 Loads the seeded demo data (cached as Parquet by ``bench.bulk``) into a fresh
 embedded store (reused by later runs: ``bench/out/analytics-<customers>-<seed>.lbdb``)
 and times, in this process, through the same objects the server uses
-(``cdp.analytics.Analytics``):
+(``cdp.analytics.analytics.Analytics``):
 
 1. the projection build (whole store into memory) and its memory;
 2. the feature frame of every customer;
@@ -99,12 +99,13 @@ def _store(out: Path, customers: int, seed: int, buffer_pool_mb: int) -> Path:
 
 def _ensure_demo_rules(store: Any) -> dict:
     """Write the demo catalogue's rules (eligibility and validity properties, REQUIRES,
-    EXCLUDES, UPGRADES_TO; ``cdp.demo``) into a store loaded before the demo carried them.
+    EXCLUDES, UPGRADES_TO; ``cdp.demo.telecom``) into a store loaded before the demo carried them.
 
     The rules do not change the generated customers or subscriptions, so the store then
     holds what a fresh load would. Returns the rule counts and whether they were written now.
     """
-    from cdp import catalog_rules, demo
+    from cdp.offers import catalog_rules
+    from cdp.demo import telecom as demo
     from graph.store import node_op, relationship_op
 
     rules = catalog_rules.read_rules(store)
@@ -157,7 +158,7 @@ def _definitions(rng: random.Random, products: list[str], count: int) -> list[di
 
 def run(customers: int, seed: int, writes: int, previews: int, lookups: int, out: Path,
         buffer_pool_mb: int, scores: bool = True, propensity: bool = False) -> dict:
-    from cdp.analytics import Analytics
+    from cdp.analytics.analytics import Analytics
     from cdp.settings import Settings
     from cdp.store import open_store
     from graph.clock import utc_now

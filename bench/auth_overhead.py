@@ -67,11 +67,11 @@ def main() -> int:
     p.add_argument("--requests", type=int, default=2000)
     args = p.parse_args()
 
-    from cdp import demo
-    from cdp.api_keys import KeyVerifier, create_key
+    from cdp.demo import telecom as demo
+    from cdp.security.api_keys import KeyVerifier, create_key
     from cdp.app import build_app
-    from cdp.audit import AuditLog
-    from cdp.principal import Principal, Role
+    from cdp.security.audit import AuditLog
+    from cdp.security.principal import Principal, Role
     from cdp.settings import Settings
     from graph.ladybug_store import LadybugStore
 

@@ -47,7 +47,7 @@ def demo_data(out: Path, customers: int, seed: int) -> tuple[Any, dict]:
     generated the data), ``read_seconds`` (reading the cache, when cached),
     ``write_seconds`` (writing the cache, when generated now).
     """
-    from cdp import demo
+    from cdp.demo import telecom as demo
 
     from cdp.errors import InvalidInput
 

@@ -13,8 +13,8 @@ missing). Launching writes into a store, so this benchmark works on a fresh copy
 unless ``--keep``); the shared store is only read by ``cp``. Opening the copy adds the
 campaign tables an older store lacks (``ensure_schema``).
 
-Timed, through the objects the server uses (``cdp.analytics.Analytics``,
-``cdp.campaigns.Campaigns``), in this process:
+Timed, through the objects the server uses (``cdp.analytics.analytics.Analytics``,
+``cdp.campaigns.campaigns.Campaigns``), in this process:
 
 1. the projection build (not part of the targets: a server has it warm);
 2. the audience of a campaign targeting every active customer (inline definition),
@@ -89,9 +89,9 @@ def _remove(path: Path) -> None:
 
 def run(customers: int, seed: int, contacts: int, repeats: int, responses: int, out: Path,
         buffer_pool_mb: int, keep: bool) -> dict:
-    from cdp.analytics import Analytics
-    from cdp.campaign_report import report
-    from cdp.campaigns import CampaignSpec, ResponseInput, WavePlan
+    from cdp.analytics.analytics import Analytics
+    from cdp.campaigns.campaign_report import report
+    from cdp.campaigns.campaigns import CampaignSpec, ResponseInput, WavePlan
     from cdp.settings import Settings
     from cdp.store import open_store
 

@@ -96,7 +96,7 @@ def through_api(db: Path, models: Path) -> tuple[dict, pd.DataFrame]:
     customer's value as of then; returns the card and a frame indexed by customer id."""
     from starlette.testclient import TestClient
 
-    from cdp.api_keys import create_key
+    from cdp.security.api_keys import create_key
     from cdp.app import build_app
     from cdp.settings import Settings
 

@@ -3,11 +3,11 @@
     .venv/bin/python bench/identity.py --records 1000000
     .venv/bin/python bench/identity.py --records 100000 --seed 3 --rules my-rules.toml
 
-Generates about ``--records`` source records with ``cdp.sources_demo`` (persons
+Generates about ``--records`` source records with ``cdp.demo.source_records`` (persons
 from ``persons_for_records``) in a child process and caches them as Parquet
 (``bench/out/identity-sources-<persons>-<seed>.parquet``, reused by later
 runs), so that this process holds only the records: it reads them, times
-``cdp.identity.resolve`` once and scores the clusters against the planted
+``cdp.identity.resolution.resolve`` once and scores the clusters against the planted
 truth (pairwise precision and recall). Peak memory is this process's VmHWM
 (``/proc/self/status``; ``ru_maxrss`` elsewhere): the whole process (reading
 plus resolving) and, where the kernel lets ``/proc/self/clear_refs`` reset
@@ -41,7 +41,8 @@ if str(ROOT) not in sys.path:
 import pandas as pd  # noqa: E402
 
 from bench import machine  # noqa: E402
-from cdp import identity, sources_demo  # noqa: E402
+from cdp.identity import resolution as identity  # noqa: E402
+from cdp.demo import source_records as sources_demo  # noqa: E402
 
 TARGET_SECONDS = 60.0
 
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000, help="about this many source records")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--rules", type=Path, default=None, help="rule file (default: cdp/identity_rules.toml)")
+    parser.add_argument("--rules", type=Path, default=None, help="rule file (default: cdp/identity/identity_rules.toml)")
     parser.add_argument("--json-out", type=Path, default=None, help="also write the JSON here")
     parser.add_argument("--out", type=Path, default=HERE / "out", help="where generated sources are cached")
     args = parser.parse_args(argv)

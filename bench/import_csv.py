@@ -8,7 +8,7 @@
    status, ISO time stamps; 14 columns) into ``bench/out/customers-<rows>-<seed>.csv``,
    reused on later runs.
 2. In a child process (so its peak RSS is the import's alone), imports it into
-   a new store ``bench/out/import-<rows>.lbdb`` with ``cdp.ingest.import_file``,
+   a new store ``bench/out/import-<rows>.lbdb`` with ``cdp.ingest.run.import_file``,
    the code path of ``cdp import``, in batches of ``--batch-size`` rows; then
    imports the same file again (every row unchanged: the idempotent re-run).
    With ``--neo4j [URI]`` (default ``CDP_TEST_NEO4J_URI``, as ``tools/neo4j/local.py run``
@@ -142,8 +142,8 @@ def run_import(csv_path: Path, mapping_path: Path, db_path: Path, batch_size: in
     import resource
 
     from bench.bulk import remove_store
-    from cdp.ingest import import_file
-    from cdp.mapping import load_mapping
+    from cdp.ingest.run import import_file
+    from cdp.ingest.mapping import load_mapping
     from cdp.settings import Settings
     from graph.ladybug_store import LadybugStore
 

@@ -18,7 +18,7 @@ Protocol (docs/recommendations.md, "Quality"):
   has no prices, so offers rank by probability; a product bought before is not offered
   (not ``repeatable``);
 * popularity (products ranked by how many customers bought them) and item-kNN (cosine
-  co-occurrence, shrink 10, 200 neighbours: ``cdp.collaborative.ItemCooccurrence``) are
+  co-occurrence, shrink 10, 200 neighbours: ``cdp.offers.collaborative.ItemCooccurrence``) are
   fitted on the same training orders and rank the same unbought products;
   recall@10 = hits / min(10, |held out|), NDCG@10 with binary relevance.
 
@@ -48,7 +48,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.mlc_churn import MAPPINGS, cdp_import  # noqa: E402
-from cdp.collaborative import (ItemCooccurrence, ItemRegression, Popularity, evaluate, interaction_matrix,  # noqa: E402
+from cdp.offers.collaborative import (ItemCooccurrence, ItemRegression, Popularity, evaluate, interaction_matrix,  # noqa: E402
                                ranking_quality)
 
 K = 10
@@ -108,7 +108,7 @@ def offers_through_api(db: Path, models: Path) -> dict[str, list[str]]:
     """Every customer's 10 best offers (product codes, best first) from the real app."""
     from starlette.testclient import TestClient
 
-    from cdp.api_keys import create_key
+    from cdp.security.api_keys import create_key
     from cdp.app import build_app
     from cdp.settings import Settings
 

@@ -30,7 +30,7 @@ import pyarrow as pa
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cdp import demo  # noqa: E402
+from cdp.demo import telecom as demo  # noqa: E402
 from graph.cypher import Query  # noqa: E402
 from graph.ladybug_store import LadybugStore  # noqa: E402
 from graph.model import MODEL  # noqa: E402

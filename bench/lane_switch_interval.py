@@ -52,8 +52,8 @@ def _percentiles(values: list[float]) -> dict[str, float | int | None]:
 def run(args: argparse.Namespace) -> dict:
     from starlette.testclient import TestClient
 
-    from cdp import demo
-    from cdp.api_keys import create_key
+    from cdp.demo import telecom as demo
+    from cdp.security.api_keys import create_key
     from cdp.app import build_app
     from cdp.settings import Settings
     from graph.ladybug_store import LadybugStore

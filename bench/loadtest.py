@@ -4,7 +4,7 @@ acknowledged write read back (issue 7, ``make loadtest``).
     .venv/bin/python bench/loadtest.py [--clients 50] [--duration 120] [--customers 2000]
 
 1. A fresh temporary store gets ``--customers`` demo customers (``cdp demo load``) and
-   one admin API key per client (``cdp.api_keys.create_key``, what ``cdp keys create``
+   one admin API key per client (``cdp.security.api_keys.create_key``, what ``cdp keys create``
    runs); ``cdp serve --no-demo`` starts on a free loopback port with the default rate
    limit, which applies per credential, and the run waits for ``/readyz``.
 2. ``--clients`` clients (asyncio + httpx, one connection and one key each, closed loop:
@@ -58,7 +58,7 @@ if str(ROOT) not in sys.path:
 from bench.server import RssSampler, Server, cdp_executable  # noqa: E402
 from bench.view_query import VIEW_QUERY  # noqa: E402
 
-SOURCE = "CRM"  # upserts must name a source the profile policy lists (cdp.write_rules)
+SOURCE = "CRM"  # upserts must name a source the profile policy lists (cdp.customers.write_rules)
 
 #: Operation kinds and their share of the requests (writes about a third).
 MIX: dict[str, int] = {
@@ -518,7 +518,7 @@ def prepare_store(db: Path, customers: int, clients: int, demo_from: Path | None
     started = time.perf_counter()
     subprocess.run(cmd, env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     load_seconds = time.perf_counter() - started
-    from cdp.api_keys import create_key
+    from cdp.security.api_keys import create_key
     from graph.ladybug_store import LadybugStore
 
     store = LadybugStore(db, buffer_pool_mb=256)

@@ -119,7 +119,7 @@ def train_through_api(store_env: Mapping[str, str] | Path, models: Path) -> dict
     from cdp.settings import Settings
 
     settings = Settings.from_env({**os.environ, **settings_env(store_env)}).with_(model_dir=models)
-    from cdp.api_keys import create_key
+    from cdp.security.api_keys import create_key
 
     app = build_app(settings)
     _, key = create_key(app.state.store, "mlc churn benchmark", "analyst")
@@ -221,7 +221,7 @@ def run_held_out(workdir: Path, test_size: float = 0.2, seed: int = 0) -> dict:
     from sklearn.model_selection import train_test_split
     from starlette.testclient import TestClient
 
-    from cdp.api_keys import create_key
+    from cdp.security.api_keys import create_key
     from cdp.app import build_app
     from cdp.settings import Settings
 

@@ -31,7 +31,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cdp.collaborative import (Blend, ImplicitFactorization, ItemCooccurrence, ItemRegression, Popularity,  # noqa: E402
+from cdp.offers.collaborative import (Blend, ImplicitFactorization, ItemCooccurrence, ItemRegression, Popularity,  # noqa: E402
                                Recommender, evaluate, interaction_matrix, temporal_split, tune_blend)
 
 K = 10

@@ -4,20 +4,20 @@
     .venv/bin/python tools/neo4j/local.py run -- .venv/bin/python bench/neo4j.py --customers 100000
     .venv/bin/python bench/neo4j.py --customers 100000 --neo4j bolt://127.0.0.1:7687 --reuse
 
-Loads the seeded demo data (``cdp.demo.generate``, cached as Parquet by ``bench.bulk``)
+Loads the seeded demo data (``cdp.demo.telecom.generate``, cached as Parquet by ``bench.bulk``)
 into a fresh LadybugDB file and into Neo4j (``--neo4j``, else ``CDP_TEST_NEO4J_URI`` as
 ``tools/neo4j/local.py run`` sets it; wiped first unless ``--reuse`` finds the same
 number of customers there), and reports for both stores:
 
 1. the first bulk load: seconds and rows (nodes + relationships) per second;
-2. the projection build (``cdp.projection.build``): best of ``--builds``; on Neo4j
+2. the projection build (``cdp.projection.tables.build``): best of ``--builds``; on Neo4j
    with the store's parallel columnar reads and, for comparison, with one reader;
    ``--row-slices`` also times reading the customers table and one slice of contacts
    the old way (one record per row, a dict and ``_plain`` per value) to show the
    per-value cost of each path;
 3. previewing a five-condition segment (p50/p95 over ``--previews`` fresh definitions)
    and one customer's next-best offers (p50/p95 over ``--lookups``), through the same
-   ``cdp.analytics.Analytics`` the server uses (``bench.analytics``).
+   ``cdp.analytics.analytics.Analytics`` the server uses (``bench.analytics``).
 
 Says whether the driver's Rust extension (``neo4j-rust-ext``) was loaded: run once with
 and once without it to compare. Prints one JSON line and a Markdown table. The machine
@@ -103,7 +103,7 @@ class _Cpu:
 
 def _analytics(store: Any, out: Path) -> Any:
     """The ``Analytics`` a server would own over ``store`` (models kept under ``out``)."""
-    from cdp.analytics import Analytics
+    from cdp.analytics.analytics import Analytics
     from cdp.settings import Settings
 
     return Analytics(store, Settings(db_path=out / "latency.lbdb", model_dir=out / f"models-{store.backend}"))

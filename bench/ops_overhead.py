@@ -46,8 +46,8 @@ def serve(variant: str, port: int) -> None:
     import uvicorn
 
     from cdp.app import build_app
-    from cdp.request_log import configure_logging
-    from cdp.request_middleware import RequestObserver
+    from cdp.ops.request_log import configure_logging
+    from cdp.ops.request_middleware import RequestObserver
     from cdp.settings import Settings
 
     settings = Settings.from_env()

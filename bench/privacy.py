@@ -11,13 +11,13 @@ Timed, through the objects the server uses, in this process:
 2. ``--consents`` consent statements written as one import would (one write: MARKETING
    denied, revoked or granted, SMS denied, some with an expiry), the incremental
    projection refresh that follows, and the whole base's consent decisions
-   (``cdp.consent.ConsentTable``: first call after the write, then cached);
+   (``cdp.privacy.consent.ConsentTable``: first call after the write, then cached);
 3. the audience of every active customer through the full contact policy (consents
    included), as ``bench/campaigns.py`` times it without them;
-4. ``exportCustomerData`` of ``--sample`` customers (``cdp.customer_export.export``,
+4. ``exportCustomerData`` of ``--sample`` customers (``cdp.privacy.customer_export.export``,
    segments and scores included): the first (which scores every customer when models
    are trained, as the first customer view does), then median and worst of the others;
-5. erasing the same customers one by one (``cdp.erasure.erase``: reads, then one
+5. erasing the same customers one by one (``cdp.privacy.erasure.erase``: reads, then one
    transaction) and the projection refresh after each (checked incremental): median
    and worst.
 
@@ -74,9 +74,11 @@ def run(customers: int, seed: int, consents: int, sample: int, out: Path, buffer
         keep: bool) -> dict:
     import numpy as np
 
-    from cdp import consent, customer_export, erasure
-    from cdp.analytics import Analytics
-    from cdp.campaigns import CampaignSpec, WavePlan
+    from cdp.privacy import consent
+    from cdp.privacy import customer_export
+    from cdp.privacy import erasure
+    from cdp.analytics.analytics import Analytics
+    from cdp.campaigns.campaigns import CampaignSpec, WavePlan
     from cdp.settings import Settings
     from cdp.store import open_store
     from graph.clock import utc_now

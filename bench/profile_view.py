@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pyinstrument import Profiler
 
-    from cdp.api_keys import create_key
+    from cdp.security.api_keys import create_key
     from cdp.app import build_app
     from cdp.settings import Settings
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/read_only_beside_writer.py --seconds 25
 
 Why: ``cdp stats`` and the other read commands open the store read-only while a running
-``cdp serve`` holds it (``cdp.command_store``). One writer process commits 1,000 rows per
+``cdp serve`` holds it (``cdp.cli.command_store``). One writer process commits 1,000 rows per
 transaction as fast as it can and checkpoints every 5,000 rows (far busier than a served
 store); one reader process opens the store read-only, counts the rows and closes, again and
 again. Reported: opens that succeeded, failures by message, whether a count was ever a

@@ -95,7 +95,7 @@ def synthetic(customers: int, products: int, per_customer: int, seed: int, price
 def run(customers: int, products: int, per_customer: int = 3, seed: int = 7, priced: bool = True,
         lookups: int = 100, buffer_pool_mb: int = 2048) -> dict[str, Any]:
     """Build the store, then time the projection, the first request and later ones."""
-    from cdp.analytics import Analytics
+    from cdp.analytics.analytics import Analytics
     from cdp.settings import Settings
     from cdp.store import open_store
 

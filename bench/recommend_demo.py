@@ -1,4 +1,4 @@
-"""Collaborative filtering quality and speed on the project's demo data (``cdp.demo.generate``).
+"""Collaborative filtering quality and speed on the project's demo data (``cdp.demo.telecom.generate``).
 
 Protocol (docs/recommendations.md, "Quality"), the same as on MovieLens:
 
@@ -16,7 +16,7 @@ Also timed: fit, top-5 for every customer (batch), one customer's top 5 (p50 / p
 
     .venv/bin/python bench/recommend_demo.py [--customers 20000] [--seed 42] [--holdout 1] [--json]
 
-``--engine`` measures the serving engine instead (``cdp.recommendations.holdout_quality``):
+``--engine`` measures the serving engine instead (``cdp.offers.recommendations.holdout_quality``):
 the demo data is loaded into a fresh embedded store, and the engine ranks, as of
 ``--days`` (180) days ago, the products the catalog rules allowed then, with each
 collaborative model (calibrated on the 180 days before that) and with popularity
@@ -40,8 +40,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cdp import demo  # noqa: E402
-from cdp.collaborative import (Blend, ImplicitFactorization, ItemCooccurrence, ItemRegression, Popularity,  # noqa: E402
+from cdp.demo import telecom as demo
+from cdp.offers.collaborative import (Blend, ImplicitFactorization, ItemCooccurrence, ItemRegression, Popularity,  # noqa: E402
                                Recommender, evaluate, interaction_matrix, temporal_split, tune_blend)
 
 K = 10
@@ -146,9 +146,9 @@ def engine_run(customers: int = 20_000, seed: int = 42, days: int = 180, k: int 
     from datetime import timedelta
 
     from bench.bulk import bulk_load
-    from cdp.analytics import Analytics
+    from cdp.analytics.analytics import Analytics
     from graph.clock import utc_now
-    from cdp.recommendations import holdout_quality
+    from cdp.offers.recommendations import holdout_quality
     from cdp.settings import Settings
     from cdp.store import open_store
 

@@ -1,6 +1,6 @@
 """Predictive scores on demo data: quality against the logistic baseline, and speed.
 
-Generates ``--customers`` seeded demo customers (churn is planted, cdp/demo.py),
+Generates ``--customers`` seeded demo customers (churn is planted, cdp/demo/telecom.py),
 bulk-loads them into a fresh embedded store, then through the model registry
 (the code ``trainModel`` runs): trains churn, lifetime value and propensity,
 scores everyone, and times one customer's scores and reasons.
@@ -21,8 +21,8 @@ from pathlib import Path
 
 def run(customers: int, workdir: Path, seed: int = 42, lookups: int = 500) -> dict:
     """Everything above; returns the figures."""
-    from cdp import demo
-    from cdp.analytics import Analytics
+    from cdp.demo import telecom as demo
+    from cdp.analytics.analytics import Analytics
     from cdp.settings import Settings
     from graph.ladybug_store import LadybugStore
 

@@ -2,11 +2,11 @@
 
 Times CPU per call, each the median of 5 runs:
 
-- decoding a request body with ``cdp.graphql_request.decode_json`` (strict UTF-8, JSON
+- decoding a request body with ``cdp.transport.graphql_request.decode_json`` (strict UTF-8, JSON
   nesting, lone surrogates) against ``json.loads`` alone, for the view query's small body,
   a partner batch of 1,000 items, and the same batch with a surrogate *pair* escaped in
   every item (the slow path: every string is looked at);
-- one request through ``cdp.limits.BodyReadTimeout`` (a deadline on each body read) around
+- one request through ``cdp.limits.request_limits.BodyReadTimeout`` (a deadline on each body read) around
   a trivial ASGI app that reads its body, against the app alone.
 
 Prints a Markdown table.
@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.view_query import VIEW_QUERY  # noqa: E402
-from cdp.graphql_request import decode_json  # noqa: E402
-from cdp.limits import BodyReadTimeout  # noqa: E402
+from cdp.transport.graphql_request import decode_json  # noqa: E402
+from cdp.limits.request_limits import BodyReadTimeout  # noqa: E402
 
 
 def _per_call(fn: Callable[[], object], n: int) -> float:

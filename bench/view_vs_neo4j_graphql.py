@@ -7,7 +7,7 @@ In one run, on one machine:
 
 1. installs the Neo4j GraphQL Library 7.6.3 on Apollo Server 5 with the pinned versions of
    ``bench/neo4j-graphql/package-lock.json`` (``npm ci``; the registry is checked first);
-2. generates cdp's seeded demo data (``cdp.demo.generate``, cached as Parquet under
+2. generates cdp's seeded demo data (``cdp.demo.telecom.generate``, cached as Parquet under
    ``bench/out/``), starts a fresh local Neo4j 5.26 (``tools/neo4j``) and bulk-loads the data
    into it and into a fresh embedded store with ``GraphStore.bulk_load`` (what ``cdp demo load``
    does);

@@ -118,7 +118,7 @@ def run(workdir: Path, test_size: float = 0.2, seed: int = 0) -> dict:
     from sklearn.model_selection import train_test_split
     from starlette.testclient import TestClient
 
-    from cdp.api_keys import create_key
+    from cdp.security.api_keys import create_key
     from cdp.app import build_app
     from cdp.settings import Settings
 

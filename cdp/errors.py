@@ -35,7 +35,7 @@ _Part = TypeVar("_Part")
 
 
 def require_analytics(part: _Part | None) -> _Part:
-    """``part`` (the app's ``cdp.analytics.Analytics``, or one of its services) when it is
+    """``part`` (the app's ``cdp.analytics.analytics.Analytics``, or one of its services) when it is
     there: the one guard of every operation that needs the app's analytics (segments,
     scores, value, offers, campaign audiences, relationship management). Raises
     ``ConfigurationError`` (``CONFIGURATION_ERROR``, docs/errors.md) when it is None: a
@@ -46,7 +46,7 @@ def require_analytics(part: _Part | None) -> _Part:
 
 
 class ShuttingDown(CdpError):
-    """The server is stopping and cancelled long work (``cdp.cancellation``); retry elsewhere or later."""
+    """The server is stopping and cancelled long work (``cdp.ops.cancellation``); retry elsewhere or later."""
 
     code = "SHUTTING_DOWN"
 

@@ -10,7 +10,7 @@
 | ``CDP_HOST`` / ``CDP_PORT`` | ``127.0.0.1`` / ``8000`` | where ``cdp serve`` listens |
 | ``CDP_MAX_PAGE_SIZE`` | ``100`` | largest ``first`` a connection accepts |
 | ``CDP_DEMO_CUSTOMERS`` / ``CDP_DEMO_SEED`` | ``2000`` / ``42`` | demo data loaded on first run |
-| ``CDP_PROFILE_POLICY`` | packaged ``cdp/profile_policy.toml`` | survivorship, staleness, self-service rules |
+| ``CDP_PROFILE_POLICY`` | packaged ``cdp/customers/profile_policy.toml`` | survivorship, staleness, self-service rules |
 | ``CDP_CHANGE_FEED_POLL`` | ``1`` | on Neo4j, seconds between a server's reads of the change feed (other servers' writes reach its analytic projection within about this; ``0``: on every read); docs/neo4j.md |
 | ``CDP_CHANGE_FEED_RETENTION`` | ``86400`` | on Neo4j, seconds change-feed entries are kept; a server idle for longer rebuilds its projection on its next read |
 | ``CDP_MODEL_DIR`` | ``<CDP_DB_PATH>.models`` | where trained models and their cards are kept |
@@ -36,9 +36,9 @@
 | ``CDP_JWT_ALGORITHM`` | ``RS256`` | the one signature algorithm accepted (``HS256``, ``RS256``, ``ES256``, ...) |
 | ``CDP_CORS_ORIGINS`` | unset (off) | browser origins allowed to call the API from their pages (CORS), comma-separated, each ``scheme://host[:port]``, or ``*`` for any; preflights are answered before authentication (docs/security.md) |
 | ``CDP_CORS_MAX_AGE`` | ``600`` | seconds a browser may reuse a preflight's answer |
-| ``CDP_PERSISTED_QUERY_CACHE_MB`` | ``16`` | query text the automatic persisted queries keep per process, least recently used first out (``cdp.persisted_queries``) |
+| ``CDP_PERSISTED_QUERY_CACHE_MB`` | ``16`` | query text the automatic persisted queries keep per process, least recently used first out (``cdp.transport.persisted_queries``) |
 | ``CDP_GET_MAX_AGE`` | ``0`` | seconds a browser may reuse a successful ``GET`` query's answer without asking again (``Cache-Control: private``); ``0``: it revalidates each time (``ETag``, ``304``) |
-| ``CDP_PHONE_COUNTRY_CODE`` | ``31`` | calling code of phone numbers written without one (``06-12345678``), for partner upserts and imports (``cdp.write_rules``) |
+| ``CDP_PHONE_COUNTRY_CODE`` | ``31`` | calling code of phone numbers written without one (``06-12345678``), for partner upserts and imports (``cdp.customers.write_rules``) |
 """
 
 from __future__ import annotations

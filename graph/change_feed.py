@@ -1,7 +1,7 @@
 """The change feed: what every committed write touched, in commit order, for other processes.
 
 On Neo4j several stateless servers share one database. Each keeps its own analytic
-projection (``cdp.projection``) and hears of its own writes through
+projection (``cdp.projection.tables``) and hears of its own writes through
 ``GraphStore.subscribe``; writes made by the other servers reach it through this feed.
 Every committed write appends one *entry* in the same transaction: a sequence number
 (dense and in commit order: one ``ChangeFeed`` counter node serialises the writers'

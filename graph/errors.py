@@ -57,7 +57,7 @@ class Conflict(CdpError):
 class IdTaken(Conflict):
     """A write would update an ``AttributeValue`` whose id (a hash of identity, key and time,
     ``graph.observation_ids``) another observation holds: a hash collision. Nothing is
-    written; ``ids`` are the contested ids. ``cdp.provenance.write_observations`` moves the
+    written; ``ids`` are the contested ids. ``cdp.customers.provenance.write_observations`` moves the
     new observations along ``next_ids`` and writes again, so callers rarely see it."""
 
     def __init__(self, message: str, ids: list[int]) -> None:
@@ -68,7 +68,7 @@ class IdTaken(Conflict):
 class KeyTaken(Conflict):
     """A write op marked ``fresh`` (rows believed new, so created without reading which
     keys are stored) named a node that is stored already. Nothing is written; write the
-    ops again without ``fresh`` (``cdp.provenance.write_observations`` does)."""
+    ops again without ``fresh`` (``cdp.customers.provenance.write_observations`` does)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message, field="id")

@@ -145,7 +145,7 @@ class LadybugStore(GraphStore):
         """Give back a read connection. It is closed instead after ``arrow_statements_per_connection``
         Arrow statements, and, after the buffer pool ran full, so are the idle ones: LadybugDB
         0.22 frees what a connection holds only when it closes (idle connections kept a 64 MiB
-        pool full for good after a burst of concurrent searches; tests/test_ladybug_memory.py)."""
+        pool full for good after a burst of concurrent searches; tests/graph/test_ladybug_memory.py)."""
         with self._pool_lock:
             if self._closed:
                 return

@@ -296,7 +296,7 @@ ATTRIBUTE_VALUE = NodeType(
     "AttributeValue",
     (
         _p("id", "INT64", description="A 63-bit hash of the identity, key and observation time "
-                                     "(``cdp.provenance.value_ids``): integer keys keep imports fast."),
+                                     "(``cdp.customers.provenance.value_ids``): integer keys keep imports fast."),
         _p("key", "STRING", indexed=True, description="Attribute name: a profile field or a custom key."),
         _p("value", "STRING", description="The value as text (dates ISO 8601)."),
         _p("source", "STRING", description="Source system, or CUSTOMER for self-service."),
@@ -327,7 +327,7 @@ IMPORT_RUN = NodeType(
         _p("rejected", "INT64"),
         _p("rejects_file", "STRING"),
         _p("signal", "STRING", description="Mapped columns that ended up constant, collapsed or unused "
-                                           "(cdp.column_signal), one finding a line; null: none."),
+                                           "(cdp.ingest.column_signal), one finding a line; null: none."),
     ),
     "One run of `cdp import`: what it read, wrote and refused, and the signal its mapping lost "
     "(feeds the data-quality report and the model cards).",

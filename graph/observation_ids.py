@@ -8,7 +8,7 @@ LadybugDB writes and checkpoints integer primary keys about twice as fast as the
 
 Two different observations may hash alike, with a probability of about n^2 / 2^64 over
 n observations (1 in 3,700 over 100 million). ``next_ids`` gives the fixed sequence
-of ids to try instead; ``cdp.provenance.settle_ids`` walks it against the store.
+of ids to try instead; ``cdp.customers.provenance.settle_ids`` walks it against the store.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ built by the functions below from ``graph.model`` declarations and a whitelist
 of fields, never from user text: user values always travel as parameters.
 
 ``neo4j_statements()`` lists every Neo4j text the project can send, so CI can
-check each one with Neo4j's own Cypher front-end (tests/test_neo4j_cypher.py).
+check each one with Neo4j's own Cypher front-end (tests/graph/test_neo4j_cypher.py).
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ CUSTOMER_OF_IDENTITY = Query(
     ladybug_per_key="MATCH (c:Customer)-[:HAS_IDENTITY]->(i:Identity {id: $id}) RETURN c.id AS customer_id",
 )
 
-# --------------------------------------------------------------------------- privacy (cdp.erasure, cdp.customer_export)
+# --------------------------------------------------------------------------- privacy (cdp.privacy.erasure, cdp.privacy.customer_export)
 
 #: Customers merged into any of ``$ids`` (status MERGED, ``merged_into`` set): an erasure
 #: follows them, as they hold the same person's source records. A scan (``merged_into``
@@ -239,7 +239,7 @@ CUSTOMERS_WITH_STATUS = Query(
     ladybug_tables=("ids",),
 )
 
-# --------------------------------------------------------------------------- API keys (cdp.api_keys)
+# --------------------------------------------------------------------------- API keys (cdp.security.api_keys)
 
 #: The first statement of a key revocation: takes the write lock of every key of ``$role``
 #: (a no-op write), so two revocations of that role, even from two servers on one Neo4j,
@@ -939,7 +939,7 @@ def customer_count(flt: CustomerFilter) -> tuple[Query, dict[str, Any]]:
 
 # --------------------------------------------------------------------------- analytic projection
 
-#: The fact tables of the analytic projection (``cdp.projection``): for each, the
+#: The fact tables of the analytic projection (``cdp.projection.tables``): for each, the
 #: MATCH pattern binding the owning customer ``c``, and the columns returned.
 #: Every row carries ``customer`` (the customer id) so rows group without joins.
 PROJECTION_FACTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {

@@ -199,7 +199,7 @@ class GraphStore(ABC):
     #: Keyed reads may bind many keys as an Arrow array (LadybugDB joins a ``LOAD FROM``
     #: table); otherwise they are passed as a list.
     arrow_keys: bool = False
-    #: Projection reads this backend serves well at once (``cdp.projection.build`` runs the
+    #: Projection reads this backend serves well at once (``cdp.projection.tables.build`` runs the
     #: slices of a build on this many threads), and customers per slice (a slice bounds
     #: LadybugDB's memory per query).
     projection_readers: int = 1
@@ -219,7 +219,7 @@ class GraphStore(ABC):
         self._catalogue_cache: dict[str, tuple[int, float, dict[str, Row]]] = {}
         self._listeners: list[ChangeListener] = []
         #: Told of every store call: ``(query name, seconds, error or None)``; set by the
-        #: app to record metrics (``cdp.metrics``). Must be quick and must not raise.
+        #: app to record metrics (``cdp.ops.metrics``). Must be quick and must not raise.
         self.call_observer: CallObserver | None = None
 
     # ------------------------------------------------------------ primitives
@@ -382,7 +382,7 @@ class GraphStore(ABC):
         self._wrote()
 
     #: Labels read through ``cached_nodes``: a change-feed entry writing one of them makes a
-    #: follower drop the cache (``cdp.projection.Projection.follow``).
+    #: follower drop the cache (``cdp.projection.tables.Projection.follow``).
     CACHED_LABELS: tuple[str, ...] = ("ContactPolicy",)
 
     def cached_nodes(self, label: str, ids: Sequence[str]) -> dict[str, Row]:

@@ -156,7 +156,7 @@ def delete_op(label: str, ids: Sequence[str] | Sequence[int]) -> WriteOp:
     """Build a deletion of the ``label`` nodes ``ids`` and their relationships (unknown ids are ignored).
 
     Listeners hear of them in ``Changes.deleted``; unlinking a deleted node's customer
-    relationship in the same write tells them whose it was (``cdp.projection``)."""
+    relationship in the same write tells them whose it was (``cdp.projection.tables``)."""
     node = MODEL.node(label)  # KeyError for an undeclared label
     table = pa.table({"id": pa.array(list(ids), node.key_type)})
     _check_key(table, "id", label)

@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any
 from collections.abc import Mapping, Sequence
 
-from cdp import campaign_report, contact_policy
-from cdp.campaigns import Audience, Campaign, Campaigns, CampaignSpec, ResponseInput, ResponseResult
-from cdp.contact_policy import ContactPolicy
-from cdp.fair_share import run_sync
+from cdp.campaigns import campaign_report
+from cdp.outreach import contact_policy
+from cdp.campaigns.campaigns import Audience, Campaign, Campaigns, CampaignSpec, ResponseInput, ResponseResult
+from cdp.outreach.contact_policy import ContactPolicy
+from cdp.limits.fair_share import run_sync
 from resolvers.context import Context
 
 
@@ -71,7 +72,7 @@ async def record(ctx: Context, campaign_id: str, responses: Sequence[ResponseInp
 
 
 async def report(ctx: Context, campaign_id: str, at: datetime | None) -> Any:
-    """The performance report of one campaign (``cdp.campaign_report``)."""
+    """The performance report of one campaign (``cdp.campaigns.campaign_report``)."""
     def run() -> Any:
         authorise_target(ctx, campaign_id)  # its figures count who matched the target
         return campaign_report.report(service(ctx), campaign_id, at)

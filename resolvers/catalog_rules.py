@@ -1,8 +1,8 @@
-"""Resolvers for catalog rules: thin glue to ``cdp.catalog_rules``.
+"""Resolvers for catalog rules: thin glue to ``cdp.offers.catalog_rules``.
 
 The rules are read once per request (three store reads, cached on the request's
 ``Loaders``, so ``Context.forget_reads`` after a write drops them); writes run
-``cdp.catalog_rules.set_product_rules`` in a worker thread.
+``cdp.offers.catalog_rules.set_product_rules`` in a worker thread.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import weakref
 from collections.abc import Sequence
 
-from cdp import catalog_rules as cr
+from cdp.offers import catalog_rules as cr
 from graph.store import Row
 from resolvers.context import Context
 from resolvers.loaders import Loaders, in_thread

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from cdp.channel_choice import ChannelChoice
+from cdp.outreach.channel_choice import ChannelChoice
 from cdp.errors import InvalidInput
-from cdp.fair_share import run_sync
+from cdp.limits.fair_share import run_sync
 from resolvers.context import Context
 
 #: Most channels one answer lists.

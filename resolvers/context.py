@@ -7,13 +7,13 @@ from datetime import date, datetime
 from collections.abc import Mapping
 from typing import Any
 
-from cdp.analytics import Analytics
-from cdp.audit import AuditLog
+from cdp.analytics.analytics import Analytics
+from cdp.security.audit import AuditLog
 from cdp.errors import require_analytics
-from cdp.permissions import authorise_personal_use
-from cdp.jobs import Jobs
-from cdp.principal import Principal, Role
-from cdp.profile import ProfilePolicy, load_policy
+from cdp.security.permissions import authorise_personal_use
+from cdp.limits.jobs import Jobs
+from cdp.security.principal import Principal, Role
+from cdp.customers.profile import ProfilePolicy, load_policy
 from cdp.settings import Settings
 from graph.clock import utc_now, utc_today
 from graph.store import GraphStore
@@ -41,11 +41,11 @@ class Context:
     policy: ProfilePolicy = field(default_factory=load_policy)
     #: The app's whole-population analytics (projection, segments, models); shared by requests.
     analytics: Analytics | None = None
-    #: Who is calling (set from the request's credentials by ``cdp.authentication``).
+    #: Who is calling (set from the request's credentials by ``cdp.security.authentication``).
     principal: Principal = field(default_factory=lambda: SYSTEM)
-    #: Where audit records go (``cdp.audit``); None only in contexts built by tests without one.
+    #: Where audit records go (``cdp.security.audit``); None only in contexts built by tests without one.
     audit: AuditLog | None = None
-    #: The app's background jobs (``cdp.jobs``; ``trainModel``); None where there are none.
+    #: The app's background jobs (``cdp.limits.jobs``; ``trainModel``); None where there are none.
     jobs: Jobs | None = None
     #: Personal fields this request returned unmasked, per customer id (audited once per request).
     personal_reads: dict[str, set[str]] = field(default_factory=dict)
@@ -59,7 +59,7 @@ class Context:
 
     def authorise_personal_use(self, uses: Mapping[str, str]) -> None:
         """Raise ``Forbidden`` unless the principal may let every personal field of ``uses``
-        (name -> argument path) shape an answer (``cdp.permissions.authorise_personal_use``);
+        (name -> argument path) shape an answer (``cdp.security.permissions.authorise_personal_use``);
         the fields used are audited with the request as a personal read."""
         self.personal_uses |= authorise_personal_use(self.principal, uses)
 

@@ -12,9 +12,9 @@ from datetime import date, datetime
 
 from strawberry.dataloader import DataLoader
 
-from cdp import customers as rules
+from cdp.customers import rules
 from cdp.errors import InvalidInput
-from cdp.pagination import Page, page_from_fetch, page_request
+from cdp.transport.pagination import Page, page_from_fetch, page_request
 from graph.queries import CustomerFilter, ViewShape
 from graph.store import Row
 from resolvers import view_prefetch
@@ -54,7 +54,7 @@ async def customer_page(
     shape: ViewShape | None = None,
 ) -> CustomerPage:
     """Customers matching ``criteria``, one keyset page (``first``/``after`` forward,
-    ``last``/``before`` backward: ``cdp.pagination``), read from the store past the cursor (never
+    ``last``/``before`` backward: ``cdp.transport.pagination``), read from the store past the cursor (never
     the whole list); raises ``InvalidInput`` for bad arguments and ``Forbidden`` when a filter
     or the sort reads a personal field the principal may not read. With ``shape`` (the view
     parts the page's nodes select), those parts of the whole page are read in one store call

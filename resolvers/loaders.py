@@ -5,7 +5,7 @@ store call. A page of 50 customers with accounts, subscriptions and products
 thus costs one store call per level, not one per customer.
 
 Store calls that may wait (network round trips to Neo4j, big batches) run in
-a worker thread so the event loop never blocks on them (``cdp.fair_share.run_sync``:
+a worker thread so the event loop never blocks on them (``cdp.limits.fair_share.run_sync``:
 the shared pool, or inline in a heavy operation's own lane thread). Small keyed reads on
 the embedded store (at most ``store.inline_read_limit`` keys: in-process
 primary-key lookups of ~0.3 ms each) run on the event loop itself: a hop to a
@@ -25,18 +25,18 @@ from typing import Any, TypeVar
 import numpy as np
 from strawberry.dataloader import DataLoader
 
-from cdp import customers as rules
-from cdp.analytics import Analytics
+from cdp.customers import rules
+from cdp.analytics.analytics import Analytics
 from cdp.errors import require_analytics
-from cdp.fair_share import run_sync
-from cdp.recommendations import Recommendation
+from cdp.limits.fair_share import run_sync
+from cdp.offers.recommendations import Recommendation
 from graph.store import GraphStore, Row
 
 T = TypeVar("T")
 
 
 async def in_thread(fn: Callable[..., T], *args: Any) -> T:
-    """Run a blocking call in a worker thread (``cdp.fair_share.run_sync``)."""
+    """Run a blocking call in a worker thread (``cdp.limits.fair_share.run_sync``)."""
     return await run_sync(fn, *args)
 
 

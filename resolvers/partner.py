@@ -6,8 +6,9 @@ from typing import Any
 
 from anyio import to_thread
 
-from cdp import consent, upserts
-from cdp.write_rules import WriteRules
+from cdp.privacy import consent
+from cdp.ingest import upserts
+from cdp.customers.write_rules import WriteRules
 from resolvers.context import Context
 
 
@@ -15,7 +16,7 @@ async def upsert(ctx: Context, label: str, items: list[dict[str, Any]], source: 
     """Upsert a batch of ``label`` items (dicts of the fields sent) from ``source``; refused items
     come back in the outcome's errors. Raises ``Forbidden`` when a customer item carries a consent
     attribute the principal may not record (docs/privacy.md), ``InvalidInput`` for a bad source
-    or batch (``cdp.upserts``). The request's cached reads are dropped after the write."""
+    or batch (``cdp.ingest.upserts``). The request's cached reads are dropped after the write."""
     now = ctx.now
     rules = WriteRules.of(ctx.settings, now)
     if label == "Customer":  # consents sent as attributes obey who may record them (docs/privacy.md)

@@ -11,11 +11,13 @@ from typing import Any
 
 from anyio import to_thread
 
-from cdp import consent, customer_export, erasure
+from cdp.privacy import consent
+from cdp.privacy import customer_export
+from cdp.privacy import erasure
 from cdp.errors import CdpError
-from cdp.permissions import check_customer
-from cdp.principal import Role
-from cdp.profile import SELF_SERVICE_SOURCE
+from cdp.security.permissions import check_customer
+from cdp.security.principal import Role
+from cdp.customers.profile import SELF_SERVICE_SOURCE
 from resolvers.context import Context
 
 #: Source recorded for a consent when the caller names none (customers always record CUSTOMER).
@@ -23,7 +25,7 @@ DEFAULT_SOURCE = "API"
 
 
 async def consents(ctx: Context, customer_id: str) -> list[consent.Consent]:
-    """The customer's effective consent statements now (``cdp.consent.current``)."""
+    """The customer's effective consent statements now (``cdp.privacy.consent.current``)."""
     return consent.current(await ctx.loaders.attribute_values.load(customer_id), ctx.now)
 
 
@@ -38,7 +40,7 @@ async def record_consent(ctx: Context, customer_id: str, purpose: str | None, ch
                          expires_at: datetime | None, source: str | None) -> list[consent.Consent]:
     """Record one consent statement and return the customer's effective consents. A customer
     principal records for itself only, as source ``CUSTOMER`` (customer-maintained); who may
-    record what is ``cdp.consent.check_recorder`` (a partner never grants DATA_SHARING)."""
+    record what is ``cdp.privacy.consent.check_recorder`` (a partner never grants DATA_SHARING)."""
     check_customer(ctx.principal, customer_id)
     consent.check_recorder(ctx.principal, purpose, status, source)
     by_customer = ctx.principal.role is Role.CUSTOMER
@@ -51,7 +53,7 @@ async def record_consent(ctx: Context, customer_id: str, purpose: str | None, ch
 
 
 async def export_customer_data(ctx: Context, customer_id: str) -> dict[str, Any]:
-    """Everything held about one person (``cdp.customer_export``), audited as ``export``."""
+    """Everything held about one person (``cdp.privacy.customer_export``), audited as ``export``."""
     check_customer(ctx.principal, customer_id)
     document = await to_thread.run_sync(customer_export.export, ctx.store, customer_id, ctx.now, ctx.analytics)
     if ctx.audit is not None:  # before anything leaves: an export that cannot be audited is refused
@@ -60,7 +62,7 @@ async def export_customer_data(ctx: Context, customer_id: str) -> dict[str, Any]
 
 
 async def erase_customer(ctx: Context, customer_id: str) -> erasure.Erasure:
-    """Erase one person (``cdp.erasure``), audited as ``erase`` with its outcome."""
+    """Erase one person (``cdp.privacy.erasure``), audited as ``erase`` with its outcome."""
     check_customer(ctx.principal, customer_id)
     try:
         result = await to_thread.run_sync(erasure.erase, ctx.store, customer_id, ctx.now)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from cdp import quality
-from cdp.fair_share import run_sync
-from cdp.permissions import readable_in_full
+from cdp.customers import quality
+from cdp.limits.fair_share import run_sync
+from cdp.security.permissions import readable_in_full
 from resolvers.context import Context
 
 

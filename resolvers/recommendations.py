@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cdp import catalog_rules, offer_responses
+from cdp.offers import catalog_rules
+from cdp.offers import offer_responses
 from cdp.errors import InvalidInput, NotFound
-from cdp.fair_share import run_sync
-from cdp.pagination import PageRequest, sorted_ids_page
-from cdp.recommendations import Recommendation
+from cdp.limits.fair_share import run_sync
+from cdp.transport.pagination import PageRequest, sorted_ids_page
+from cdp.offers.recommendations import Recommendation
 from resolvers import catalog_rules as catalog_rules_resolvers
 from resolvers.context import Context
 
@@ -48,7 +49,7 @@ async def offer_eligibility(ctx: Context, customer_id: str, product_id: str,
 
 async def for_segment(ctx: Context, definition: object, first: int, request: PageRequest,
                       ) -> tuple[list[tuple[str, list[Recommendation]]], int, bool]:
-    """Offers for one keyset page of a segment's members (customer-id order, ``cdp.pagination``):
+    """Offers for one keyset page of a segment's members (customer-id order, ``cdp.transport.pagination``):
     ``(pairs, size, has_next)``."""
     _check_first(first)
     analytics = ctx.ready_analytics()

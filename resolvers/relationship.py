@@ -1,5 +1,5 @@
-"""Resolvers for relationship management: thin glue to ``cdp.complaints``,
-``cdp.portfolio`` and ``cdp.satisfaction``.
+"""Resolvers for relationship management: thin glue to ``cdp.relationship.complaints``,
+``cdp.relationship.portfolio`` and ``cdp.relationship.satisfaction``.
 
 Store writes and whole-base computations on the projection run in a worker
 thread; customer rows come through the request's DataLoader.
@@ -13,12 +13,12 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from cdp import complaints as C
-from cdp import portfolio as P
-from cdp import satisfaction as S
-from cdp.fair_share import run_sync
-from cdp.pagination import Page, keyset_page, page_request
-from cdp.projection import ProjectionData
+from cdp.relationship import complaints as C
+from cdp.relationship import portfolio as P
+from cdp.relationship import satisfaction as S
+from cdp.limits.fair_share import run_sync
+from cdp.transport.pagination import Page, keyset_page, page_request
+from cdp.projection.tables import ProjectionData
 from graph.store import Row
 from resolvers.context import Context
 
@@ -28,20 +28,20 @@ from resolvers.context import Context
 
 async def open_complaint(ctx: Context, customer_id: str, subject: str, channel_id: str, at: datetime | None,
                          product_id: str | None) -> C.Complaint:
-    """Record a complaint (``cdp.complaints.open_complaint``)."""
+    """Record a complaint (``cdp.relationship.complaints.open_complaint``)."""
     ctx.forget_reads()
     return await run_sync(lambda: C.open_complaint(ctx.store, customer_id, subject, channel_id,
                                                              ctx.now, at, product_id))
 
 
 async def escalate(ctx: Context, complaint_id: str) -> C.Complaint:
-    """Escalate a complaint (``cdp.complaints.escalate``)."""
+    """Escalate a complaint (``cdp.relationship.complaints.escalate``)."""
     ctx.forget_reads()
     return await run_sync(C.escalate, ctx.store, complaint_id)
 
 
 async def resolve(ctx: Context, complaint_id: str, at: datetime | None, satisfaction: int | None) -> C.Complaint:
-    """Resolve a complaint (``cdp.complaints.resolve``)."""
+    """Resolve a complaint (``cdp.relationship.complaints.resolve``)."""
     ctx.forget_reads()
     return await run_sync(lambda: C.resolve(ctx.store, complaint_id, ctx.now, at, satisfaction))
 
@@ -97,7 +97,7 @@ def _complaint_keys(data: ProjectionData, selected: pd.DataFrame) -> list[tuple[
 async def complaints(ctx: Context, flt: C.ComplaintFilter, first: int | None, after: str | None,
                      data: ProjectionData | None = None, frame: pd.DataFrame | None = None,
                      last: int | None = None, before: str | None = None) -> ComplaintPage:
-    """A keyset page of the complaints ``flt`` selects (``cdp.pagination``); ``InvalidInput`` for a
+    """A keyset page of the complaints ``flt`` selects (``cdp.transport.pagination``); ``InvalidInput`` for a
     bad page size or cursor. ``data`` / ``frame``: a snapshot and its complaint frame already at hand."""
     request = page_request(first, after, last, before, ctx.settings.max_page_size, COMPLAINT_ORDER, 3)
 
@@ -173,13 +173,13 @@ async def customer_rows(ctx: Context, ids: list[str]) -> list[Row | None]:
 
 
 async def assign(ctx: Context, customer_id: str, name: str) -> Row:
-    """Make ``name`` the account manager of a customer (``cdp.portfolio.assign``)."""
+    """Make ``name`` the account manager of a customer (``cdp.relationship.portfolio.assign``)."""
     ctx.forget_reads()
     return await run_sync(lambda: P.assign(ctx.store, customer_id, name, ctx.now))
 
 
 async def unassign(ctx: Context, customer_id: str) -> Row:
-    """Remove a customer's account manager (``cdp.portfolio.unassign``)."""
+    """Remove a customer's account manager (``cdp.relationship.portfolio.unassign``)."""
     ctx.forget_reads()
     return await run_sync(lambda: P.unassign(ctx.store, customer_id, ctx.now))
 

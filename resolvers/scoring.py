@@ -1,16 +1,16 @@
 """Glue for predictive scores: the app's model registry, called off the event loop;
-training runs as a job (``cdp.jobs``)."""
+training runs as a job (``cdp.limits.jobs``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from cdp.churn_drivers import ChurnDrivers
+from cdp.models.churn_drivers import ChurnDrivers
 from cdp.errors import ConfigurationError
-from cdp.fair_share import run_sync
-from cdp.jobs import Job
-from cdp.model_card import ModelCard, Reason
-from cdp.scoring import CustomerScores, ModelRegistry
+from cdp.limits.fair_share import run_sync
+from cdp.limits.jobs import Job
+from cdp.models.model_card import ModelCard, Reason
+from cdp.models.scoring import CustomerScores, ModelRegistry
 from resolvers.context import Context
 
 

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from anyio import to_thread
 
-from cdp import api_keys
-from cdp.api_keys import ApiKey
-from cdp.audit import AuditRecord
+from cdp.security import api_keys
+from cdp.security.api_keys import ApiKey
+from cdp.security.audit import AuditRecord
 from cdp.errors import InvalidInput
-from cdp.pagination import Page, keyset_page, page_request
-from cdp.principal import Role
+from cdp.transport.pagination import Page, keyset_page, page_request
+from cdp.security.principal import Role
 from resolvers.context import Context
 
 #: Most audit records one ``auditLog`` page holds.
@@ -27,7 +27,7 @@ async def audit_page(ctx: Context, customer_id: str | None, principal: str | Non
     (empty where the context has no audit log). Cursors name a record's place in the log file.
 
     Raises ``InvalidInput`` (with the argument as field) for bad paging arguments or a cursor
-    that is not one of this list's (``cdp.pagination.page_request``)."""
+    that is not one of this list's (``cdp.transport.pagination.page_request``)."""
     audit = ctx.audit
     numbered: list[tuple[int, AuditRecord]]
     if audit is None:
@@ -50,7 +50,7 @@ async def keys(ctx: Context) -> list[ApiKey]:
 
 async def create_key(ctx: Context, name: str, role: str, scopes: list[str], operations: list[str],
                      customer_id: str | None, expires_at: datetime | None) -> tuple[ApiKey, str]:
-    """Create an API key (``cdp.api_keys.create_key``): the key and its secret text, shown once.
+    """Create an API key (``cdp.security.api_keys.create_key``): the key and its secret text, shown once.
     Raises ``InvalidInput`` for an unknown role (``field="role"``) or a bad key."""
     try:
         parsed = Role.parse(role)
@@ -62,7 +62,7 @@ async def create_key(ctx: Context, name: str, role: str, scopes: list[str], oper
 
 
 async def revoke_key(ctx: Context, key_id: str) -> ApiKey:
-    """Revoke an API key (``cdp.api_keys.revoke_key``: ``NotFound``, ``Conflict`` for the last
+    """Revoke an API key (``cdp.security.api_keys.revoke_key``: ``NotFound``, ``Conflict`` for the last
     active admin key); this server's authenticator forgets it at once."""
     key = await to_thread.run_sync(api_keys.revoke_key, ctx.store, key_id)
     authenticator = getattr(getattr(getattr(ctx.request, "app", None), "state", None), "authenticator", None)

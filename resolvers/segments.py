@@ -1,4 +1,4 @@
-"""Resolvers for rule segments: thin glue to ``cdp.segments`` on the app's analytics.
+"""Resolvers for rule segments: thin glue to ``cdp.segments.engine`` on the app's analytics.
 
 Whole-base work (evaluation, profiles) and store calls run in a worker thread;
 member rows come through the request's customer DataLoader.
@@ -13,10 +13,11 @@ from typing import Any
 import logging
 
 from cdp.errors import CdpError, Forbidden, InvalidInput
-from cdp.fair_share import run_sync
-from cdp.pagination import Page, PageRequest, page_request, sorted_ids_page
-from cdp.permissions import readable_in_full
-from cdp.segments import Evaluation, ProfileItem, SavedSegment, SegmentEngine, masked_definition
+from cdp.limits.fair_share import run_sync
+from cdp.transport.pagination import Page, PageRequest, page_request, sorted_ids_page
+from cdp.security.permissions import readable_in_full
+from cdp.segments.engine import Evaluation, ProfileItem, SavedSegment, SegmentEngine
+from cdp.segments.definition import masked_definition
 from graph.store import Row
 from resolvers.context import Context
 
@@ -54,7 +55,7 @@ async def evaluate(ctx: Context, definition: Any, as_of: datetime | None) -> Eva
 
 async def members(ctx: Context, definition: Any, first: int | None, after: str | None,
                   as_of: datetime | None, last: int | None = None, before: str | None = None) -> MemberPage:
-    """One keyset page of members in id order (``cdp.pagination``); ``InvalidInput`` for a bad
+    """One keyset page of members in id order (``cdp.transport.pagination``); ``InvalidInput`` for a bad
     definition, page size or cursor."""
     request = page_request(first, after, last, before, ctx.settings.max_page_size, MEMBER_ORDER, 1)
     evaluation = await evaluate(ctx, definition, as_of)
@@ -90,7 +91,7 @@ async def _page(ctx: Context, evaluation: Evaluation, request: PageRequest) -> M
 
 
 def shown_definition(ctx: Context, definition: Any) -> Any:
-    """A saved definition as the principal may read it (``cdp.segments.masked_definition``)."""
+    """A saved definition as the principal may read it (``cdp.segments.definition.masked_definition``)."""
     return masked_definition(definition, lambda key: readable_in_full(ctx.principal, key))
 
 

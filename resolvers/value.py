@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 
-from cdp import value as V
-from cdp.fair_share import run_sync
+from cdp.analytics import value as V
+from cdp.limits.fair_share import run_sync
 from resolvers.context import Context
 
 

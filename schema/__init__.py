@@ -1,7 +1,7 @@
 """The GraphQL API contract: ``schema`` is the strawberry schema of cdp.
 
 The SDL is committed as ``schema/schema.graphql`` (``cdp schema export``);
-tests/test_schema_sdl.py fails when the two drift.
+tests/schema/test_schema_sdl.py fails when the two drift.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from schema.value import ValueQuery
 from schema.segments import SegmentQuery
 from schema.scoring import ScoringQuery
 from schema.types import Channel, Customer, CustomerConnection, Product, customer_connection
-from cdp.customers import CustomerCriteria
+from cdp.customers.rules import CustomerCriteria
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 

@@ -4,12 +4,12 @@ masked personal fields, and the audit records of writes and personal-data reads.
 ``Authorization`` (a schema extension) runs before execution:
 
 - every root field of the operation (fragments included; ``@skip`` ignored, so it
-  fails closed) must be allowed to the principal (``cdp.permissions.check_operation``);
+  fails closed) must be allowed to the principal (``cdp.security.permissions.check_operation``);
 - a ``customer`` principal may only pass its own id as ``customerId`` (or as the
   ``id`` of ``customer``) and may not list other customers (``Segment.members``,
   ``Segment.contains``);
 - (filtering, sorting and segment conditions on personal fields are authorised where they
-  are evaluated, by ``cdp.permissions.authorise_personal_use`` through
+  are evaluated, by ``cdp.security.permissions.authorise_personal_use`` through
   ``Context.authorise_personal_use``: saved definitions are only known then).
 
 A refusal is one ``FORBIDDEN`` error and nothing runs; it is audited (``denied``).
@@ -19,7 +19,7 @@ personal fields were returned unmasked or shaped the answer (a filter, sort or s
 condition on them: ``Context.personal_uses``).
 
 ``PersonalData`` / ``PersonalValue`` (field extensions) mask personal fields the
-principal may not see (``cdp.permissions.personal_access``, ``mask``); for partners
+principal may not see (``cdp.security.permissions.personal_access``, ``mask``); for partners
 with the scope the customer's ``DATA_SHARING`` consent decides.
 """
 
@@ -46,9 +46,9 @@ from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.types import ExecutionResult
 
-from cdp import global_ids
+from cdp.transport import global_ids
 from cdp.errors import CdpError, Forbidden
-from cdp.permissions import (
+from cdp.security.permissions import (
     DATA_SHARING,
     NODE_OPERATIONS,
     PERSONAL_ATTRIBUTE_KEYS,
@@ -58,10 +58,10 @@ from cdp.permissions import (
     mask,
     personal_access,
 )
-from cdp.principal import Principal, Role
+from cdp.security.principal import Principal, Role
 from schema.errors import error_code
 
-log = logging.getLogger("cdp.audit")
+log = logging.getLogger("cdp.security.audit")
 
 #: Argument names that carry the customer an operation is about.
 CUSTOMER_ARGUMENTS = ("customerId",)
@@ -235,8 +235,8 @@ def _note_read(ctx: Any, customer_id: str | None, field: str) -> None:
 
 
 async def _data_sharing_granted(ctx: Any, customer_id: str) -> bool:
-    """True when the customer currently consents to ``DATA_SHARING`` (``cdp.consent``)."""
-    from cdp.consent import granted
+    """True when the customer currently consents to ``DATA_SHARING`` (``cdp.privacy.consent``)."""
+    from cdp.privacy.consent import granted
 
     values = await ctx.loaders.attribute_values.load(customer_id)
     return granted(values, DATA_SHARING, ctx.now)

@@ -19,8 +19,8 @@ from strawberry.types import Info
 from graph.clock import naive_utc
 from schema.node import Node
 
-from cdp import campaigns as C
-from cdp import contact_policy as P
+from cdp.campaigns import campaigns as C
+from cdp.outreach import contact_policy as P
 from resolvers import campaigns as resolve
 from resolvers import catalog
 from resolvers.context import Context

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 import strawberry
 from strawberry.types import Info
 
-from cdp import catalog_rules as cr
+from cdp.offers import catalog_rules as cr
 from graph.model import ELIGIBLE_CONTRACT_VALUES
 from resolvers import catalog
 from resolvers import catalog_rules as resolve

@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from cdp.channel_choice import ChannelChoice as Choice
+from cdp.outreach.channel_choice import ChannelChoice as Choice
 from resolvers import channel_choice as resolve
 from resolvers.context import Context
 

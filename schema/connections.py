@@ -1,4 +1,4 @@
-"""The Relay paging arguments every connection of the API shares (``cdp.pagination`` checks them).
+"""The Relay paging arguments every connection of the API shares (``cdp.transport.pagination`` checks them).
 
 ``first``/``after`` page forward, ``last``/``before`` backward; cursors are keyset cursors,
 so pages do not shift when rows are written before the cursor (docs/api.md).

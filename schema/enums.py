@@ -22,7 +22,7 @@ def described(value: str, description: str) -> str:
 def _enum(name: str, values: tuple[str, ...], description: str,
           meanings: dict[str, str] | None = None) -> type[enum.Enum]:
     """A GraphQL enum of a ``graph.model`` vocabulary; ``meanings`` describes each value in the SDL
-    (tests/test_schema_sdl.py fails on a value without one)."""
+    (tests/schema/test_schema_sdl.py fails on a value without one)."""
     meanings = meanings or {}
     members = {v: strawberry.enum_value(v, description=meanings.get(v)) for v in values}
     # cast: mypy reads an Enum(name, members) call whose members are not literal as a member

@@ -22,7 +22,7 @@ from strawberry.extensions import FieldExtension, MaskErrors
 from strawberry.utils.str_converters import to_camel_case
 
 from cdp.errors import CdpError
-from cdp.limits import PageTooLarge
+from cdp.limits.request_limits import PageTooLarge
 
 log = logging.getLogger("cdp.graphql")
 

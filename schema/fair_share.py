@@ -1,7 +1,7 @@
-"""Which operations are heavy, and running them in the heavy lane (``cdp.fair_share``;
+"""Which operations are heavy, and running them in the heavy lane (``cdp.limits.fair_share``;
 docs/limits.md, "Lanes").
 
-``FairShare.execute`` wraps the execution of every GraphQL operation (``cdp.app``). It
+``FairShare.execute`` wraps the execution of every GraphQL operation (``cdp.app.application``). It
 looks at the operation first: its analytic work (``schema.limits.operation_work``:
 customers scored, a whole-base computation counting ``WHOLE_BASE``; computed once per
 document text) below ``CDP_HEAVY_WORK`` makes it cheap, and it runs as it always did, on
@@ -22,8 +22,8 @@ from typing import Any
 from graphql import GraphQLError, parse
 from strawberry.types import ExecutionResult
 
-from cdp.fair_share import HeavyLane
-from cdp.limits import LimitExceeded
+from cdp.limits.fair_share import HeavyLane
+from cdp.limits.request_limits import LimitExceeded
 from cdp.settings import Settings
 from schema.limits import operation_work
 

@@ -1,4 +1,4 @@
-"""GraphQL types of background jobs (``cdp.jobs``): what ``trainModel`` answers, and the
+"""GraphQL types of background jobs (``cdp.limits.jobs``): what ``trainModel`` answers, and the
 ``job(id)`` query a client polls until the job is done (docs/limits.md, "Jobs")."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from cdp import jobs as J
+from cdp.limits import jobs as J
 from resolvers.context import Context
 from schema.scoring import ModelCard
 from schema.enums import described

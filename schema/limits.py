@@ -20,7 +20,7 @@ The same walk estimates an operation's *work* (``DocumentMeasure.work``): the an
 computations it asks for, in customers scored. A field of ``WORK`` adds its weight
 times the multiplier of the lists above it: ``recommendations`` under
 ``customers(first: 100)`` is 100, ``valueSegmentation`` 1000 (a whole-base
-computation). It decides which operations run in the heavy lane (``cdp.fair_share``,
+computation). It decides which operations run in the heavy lane (``cdp.limits.fair_share``,
 ``schema.fair_share``, docs/limits.md).
 """
 
@@ -50,8 +50,8 @@ from graphql import (
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 from strawberry.extensions import SchemaExtension
 
-from cdp.limits import LimitExceeded, QueryTooComplex, QueryTooDeep, TooManyAliases
-from cdp.pagination import DEFAULT_PAGE_SIZE
+from cdp.limits.request_limits import LimitExceeded, QueryTooComplex, QueryTooDeep, TooManyAliases
+from cdp.transport.pagination import DEFAULT_PAGE_SIZE
 from cdp.settings import Settings
 
 #: Multiplier of a list field without a ``first`` argument (accounts, subscriptions, ...).
@@ -64,7 +64,7 @@ WHOLE_BASE = 1000
 #: Analytic work per field ("Type.field" -> weight in customers scored). Per-customer
 #: scores and offers weigh 1 (each is a lookup or a small ranking, costly by the page);
 #: whole-base computations weigh ``WHOLE_BASE``. Store reads are not here: the cost
-#: estimate bounds them. ``trainModel`` is not here: it only submits a job (``cdp.jobs``).
+#: estimate bounds them. ``trainModel`` is not here: it only submits a job (``cdp.limits.jobs``).
 WORK: dict[str, int] = {
     **{f"Customer.{name}": 1 for name in (
         "recommendations", "offerEligibility", "nextBestChannels", "segments", "value", "churnRisk",
@@ -138,7 +138,7 @@ class _Measurer:
         return self.selection(op.selection_set, root) if root else (0, 0, 0)
 
     def _page_size(self, node: FieldNode, field: Any) -> int:
-        # a keyset connection pages with `first` or `last` (cdp.pagination); without either
+        # a keyset connection pages with `first` or `last` (cdp.transport.pagination); without either
         # (their defaults are null) it answers DEFAULT_PAGE_SIZE items
         for name in ("first", "last"):
             value = next((a.value for a in node.arguments or () if a.name.value == name), None)

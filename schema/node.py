@@ -1,4 +1,4 @@
-"""The Relay ``Node`` interface: objects with an identity carry a global id (``cdp.global_ids``).
+"""The Relay ``Node`` interface: objects with an identity carry a global id (``cdp.transport.global_ids``).
 
 ``globalId`` is the Relay object identifier (configure Relay with
 ``schemaConfig.nodeInterfaceIdField: "globalId"``); ``id`` stays the domain id clients
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import strawberry
 
-from cdp import global_ids
+from cdp.transport import global_ids
 
 
 @strawberry.interface(description="An object with a global id (the Relay Object Identification convention). "

@@ -1,11 +1,11 @@
-"""``Query.node`` and ``Query.nodes``: any ``Node`` by its global id (``cdp.global_ids``).
+"""``Query.node`` and ``Query.nodes``: any ``Node`` by its global id (``cdp.transport.global_ids``).
 
 Each global id is answered by the same resolver path as the typed root field of its type
 (``customer``, ``product``, ``campaign``, ``segment``, ``complaint``; accounts and contacts
 through their customer's ``accounts`` / ``contacts``), so it returns what that field would:
 the same masking of personal fields, null where the typed field is null. Before execution
 ``schema.authorization`` checks each id against the principal as it checks the typed field
-(``cdp.permissions.NODE_OPERATIONS``); a customer credential reaches only its own accounts and contacts
+(``cdp.security.permissions.NODE_OPERATIONS``); a customer credential reaches only its own accounts and contacts
 (anything else, existing or not, is ``FORBIDDEN``, so the answer says nothing about other
 customers). A malformed id, or one of a type without global ids, is ``BAD_USER_INPUT``
 naming the argument (``id``, or ``ids[n]``).
@@ -19,9 +19,9 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from cdp import global_ids
-from cdp.limits import PageTooLarge
-from cdp.permissions import check_customer
+from cdp.transport import global_ids
+from cdp.limits.request_limits import PageTooLarge
+from cdp.security.permissions import check_customer
 from resolvers import campaigns, catalog, customers, relationship, segments
 from resolvers.context import Context
 from resolvers.loaders import in_thread

@@ -1,9 +1,9 @@
 """Tells the request being served which GraphQL operation it runs.
 
 ``OperationObserver`` writes the operation's name and type into
-``cdp.request_context.CURRENT`` (set by ``cdp.request_middleware``), which
+``cdp.ops.request_context.CURRENT`` (set by ``cdp.ops.request_middleware``), which
 metrics and the access log read; outside an HTTP request it does nothing.
-The error codes are noted by ``cdp.app.CdpGraphQL.process_result``, which also
+The error codes are noted by ``cdp.app.application.CdpGraphQL.process_result``, which also
 sees errors made outside the schema (an operation's timeout).
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from strawberry.extensions import SchemaExtension
 
-from cdp.request_context import CURRENT
+from cdp.ops.request_context import CURRENT
 
 _GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
 

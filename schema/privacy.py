@@ -13,8 +13,8 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graph.clock import naive_utc
-from cdp import consent as rules
-from cdp.erasure import Erasure as ErasureResult
+from cdp.privacy import consent as rules
+from cdp.privacy.erasure import Erasure as ErasureResult
 from resolvers import privacy as resolve
 from resolvers.context import Context
 from schema.enums import _enum
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 Ctx = Info[Context, None]
 
-if TYPE_CHECKING:  # made at run time from cdp.consent's vocabularies (see schema.enums)
+if TYPE_CHECKING:  # made at run time from cdp.privacy.consent's vocabularies (see schema.enums)
     ConsentPurpose: TypeAlias = enum.Enum
     ConsentStatus: TypeAlias = enum.Enum
 else:

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import strawberry
 
-from cdp import quality
+from cdp.customers import quality
 
 
 @strawberry.type(description="How many customers have a value for one profile attribute.")

@@ -13,9 +13,9 @@ from strawberry.types import Info
 
 from graph.clock import naive_utc
 from cdp.errors import InvalidInput
-from cdp.pagination import PageRequest, decode_cursor, encode_cursor
+from cdp.transport.pagination import PageRequest, decode_cursor, encode_cursor
 from resolvers.segments import MEMBER_ORDER
-from cdp.recommendations import Recommendation as Rec
+from cdp.offers.recommendations import Recommendation as Rec
 from resolvers import recommendations as resolve
 from resolvers.context import Context
 from schema.enums import described

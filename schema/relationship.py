@@ -20,10 +20,10 @@ from strawberry.types import Info
 from graph.clock import naive_utc
 from schema.node import Node
 
-from cdp import complaints as rules
-from cdp import portfolio as P
-from cdp import satisfaction as S
-from cdp.pagination import keyset_page, page_request
+from cdp.relationship import complaints as rules
+from cdp.relationship import portfolio as P
+from cdp.relationship import satisfaction as S
+from cdp.transport.pagination import keyset_page, page_request
 from schema.connections import BeforeArgument, LastArgument
 from resolvers import relationship as resolve
 from resolvers.context import Context

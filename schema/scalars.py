@@ -2,7 +2,7 @@
 
 ``DateTime``: one format for every instant that leaves the API: ISO 8601 in UTC with the
 explicit offset ``+00:00`` (``2026-12-07T15:54:00+00:00``; fractional seconds only when the
-instant has them), the format the CLI prints too (``cdp.display_format.iso``). cdp keeps
+instant has them), the format the CLI prints too (``cdp.formats.display_format.iso``). cdp keeps
 naive UTC internally; an aware time from elsewhere is converted, never printed in its zone.
 Inputs take any ISO 8601 offset (``Z``, ``+02:00``; converted to UTC as they are parsed) or
 none (read as UTC); a date alone is midnight UTC.
@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition
 from strawberry.types.scalar import ScalarDefinition
 
-from cdp.display_format import iso
+from cdp.formats.display_format import iso
 
 DATETIME_DESCRIPTION = (
     "An instant, ISO 8601. Every output is UTC with the explicit offset `+00:00` "

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from cdp import model_card as MC
-from cdp.churn_drivers import ChurnDrivers as ChurnDriversResult
+from cdp.models import model_card as MC
+from cdp.models.churn_drivers import ChurnDrivers as ChurnDriversResult
 from resolvers import scoring
 from resolvers.context import Context
 
 if TYPE_CHECKING:
-    from cdp.scoring import CustomerScores
+    from cdp.models.scoring import CustomerScores
     from schema.jobs import Job
     from schema.types import Product
 
@@ -236,7 +236,7 @@ async def churn_risk(info: Ctx, customer_id: str, as_of: datetime | None = None)
 
 async def lifetime_value(info: Ctx, customer_id: str, as_of: datetime | None = None) -> LifetimeValue | None:
     """``Customer.lifetimeValue``: MODEL_NOT_TRAINED when no value model is trained, null when
-    not scored; as of now or as of ``as_of``. Which model values whom: ``cdp.scoring``."""
+    not scored; as of now or as of ``as_of``. Which model values whom: ``cdp.models.scoring``."""
     scoring.require_value(info.context)
     s = await _scores(info, customer_id, as_of)
     if s is None or s.lifetime_value is None or s.value_model is None:

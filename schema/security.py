@@ -9,8 +9,8 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from cdp.api_keys import ApiKey
-from cdp.audit import AuditRecord
+from cdp.security.api_keys import ApiKey
+from cdp.security.audit import AuditRecord
 from graph.clock import naive_utc
 from resolvers import security as resolve
 from resolvers.context import Context

@@ -1,8 +1,8 @@
 """GraphQL types of rule segments: the definition input, previews and saved segments.
 
 A definition is a recursive input (exactly one field set per node, checked by
-``cdp.segments`` so the error names the node's path),
-converted to the JSON-like dict ``cdp.segments`` parses; field names stay as
+``cdp.segments.engine`` so the error names the node's path),
+converted to the JSON-like dict ``cdp.segments.engine`` parses; field names stay as
 in GraphQL so an error's path (``definition.all[2].contacts.days``) names what
 the client sent. ``SegmentQuery`` and ``SegmentMutation`` are mixed into the
 root ``Query`` and ``Mutation``.
@@ -21,7 +21,8 @@ from strawberry.types import Info
 from graph.clock import naive_utc
 from schema.node import Node
 
-from cdp import segments as rules
+from cdp.segments import engine as rules
+from cdp.segments.definition import canonical
 from resolvers import segments as resolve
 from resolvers.context import Context
 from schema import enums as E
@@ -201,7 +202,7 @@ class SegmentDefinitionInput:
 
 
 def definition_dict(value: Any) -> Any:
-    """A definition input as the JSON-like dict ``cdp.segments`` parses (GraphQL field names, no unset fields)."""
+    """A definition input as the JSON-like dict ``cdp.segments.engine`` parses (GraphQL field names, no unset fields)."""
     if isinstance(value, list):
         return [definition_dict(v) for v in value]
     if isinstance(value, enum.Enum):
@@ -373,7 +374,7 @@ class SegmentQuery:
         page = await resolve.preview(info.context, raw, first, after, naive_utc(as_of))
         evaluation = page.evaluation
         return SegmentPreview(size=page.size, base_size=evaluation.base_size, share=evaluation.share,
-                              as_of=utc(evaluation.at), definition=rules.canonical(raw),
+                              as_of=utc(evaluation.at), definition=canonical(raw),
                               members=_members(page), evaluation=evaluation)
 
     @strawberry.field(description="Every saved segment, by name.")

@@ -19,10 +19,10 @@ from strawberry.types import Info
 from graph.clock import naive_utc
 from schema.node import Node
 
-from cdp import customers as rules
-from cdp import profile as rules_profile
+from cdp.customers import rules
+from cdp.customers import profile as rules_profile
 from cdp.errors import InvalidInput
-from cdp.pagination import Page, PageRequest, keyset_page, page_request
+from cdp.transport.pagination import Page, PageRequest, keyset_page, page_request
 from resolvers import catalog, customers
 from resolvers.context import Context
 from resolvers.loaders import MISSING
@@ -75,7 +75,7 @@ class PageInfo:
 
 
 def page_info(page: Page) -> PageInfo:
-    """The ``PageInfo`` of a keyset page (``cdp.pagination``)."""
+    """The ``PageInfo`` of a keyset page (``cdp.transport.pagination``)."""
     cursors = page.cursors()
     return PageInfo(
         has_next_page=page.has_next,

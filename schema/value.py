@@ -12,7 +12,7 @@ from resolvers import value as resolve
 from resolvers.context import Context
 
 if TYPE_CHECKING:
-    from cdp import value as V
+    from cdp.analytics import value as V
 
 
 @strawberry.type(description="One value tier: HIGH (top 20% by revenue), MEDIUM (next 30%), LOW, NONE (no revenue).")

@@ -67,7 +67,7 @@ DEMO_CUSTOMERS = 300
 @pytest.fixture(scope="session")
 def demo_data():  # type: ignore[no-untyped-def]
     """Seeded demo data for a few hundred customers (generated once per run)."""
-    from cdp import demo
+    from cdp.demo import telecom as demo
 
     return demo.generate(DEMO_CUSTOMERS, seed=7)
 
@@ -97,7 +97,7 @@ def api_client(settings: Settings, store: GraphStore | None = None, role: str = 
     customer_id). Use it as a context manager, like ``TestClient``."""
     from starlette.testclient import TestClient
 
-    from cdp.api_keys import create_key
+    from cdp.security.api_keys import create_key
     from cdp.app import build_app
 
     if settings.audit_log is None:  # never the default next to data/cdp.lbdb
@@ -117,7 +117,7 @@ def api_client(settings: Settings, store: GraphStore | None = None, role: str = 
 
 def with_key(client, store: GraphStore, role: str, **key_options):  # type: ignore[no-untyped-def]
     """A copy of ``client``'s headers with a new key of ``role`` (for role tests on one app)."""
-    from cdp.api_keys import create_key
+    from cdp.security.api_keys import create_key
 
     _, key = create_key(store, f"test {role}", role, **key_options)
     return {"Authorization": f"Bearer {key}"}

@@ -12,7 +12,7 @@ from datetime import date, datetime
 import pyarrow as pa
 import pytest
 
-from cdp.customers import contact_summary
+from cdp.customers.rules import contact_summary
 from graph.errors import InvalidInput, KeyTaken, StoreError
 from graph.model import CHANNELS, MODEL
 from graph.queries import CustomerFilter

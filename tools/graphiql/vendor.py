@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Copy the pinned GraphiQL playground assets into cdp/static/graphiql/vendor/.
 
-The playground page (cdp/playground.py) loads only local assets, because the
+The playground page (cdp/app/playground.py) loads only local assets, because the
 machines cdp runs on have no internet access apart from package registries.
 The assets come from the npm packages pinned in tools/graphiql/package.json:
 
@@ -28,7 +28,7 @@ NODE_MODULES = HERE / "node_modules"
 VENDOR_DIR = REPO_ROOT / "cdp" / "static" / "graphiql" / "vendor"
 
 # destination file name -> (npm package, path inside the package)
-# Keep in sync with cdp/playground.py (VENDOR_FILES).
+# Keep in sync with cdp/app/playground.py (VENDOR_FILES).
 ASSETS: dict[str, tuple[str, str]] = {
     "react.production.min.js": ("react", "umd/react.production.min.js"),
     "react-dom.production.min.js": ("react-dom", "umd/react-dom.production.min.js"),

@@ -1,0 +1,1 @@
+"""Tests of the layout of cdp/ itself (``tests/layout``)."""

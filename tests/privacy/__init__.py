@@ -1,0 +1,1 @@
+"""Tests of privacy/ (``tests/privacy``)."""

@@ -1,0 +1,1 @@
+"""Tests of projection/ (``tests/projection``)."""

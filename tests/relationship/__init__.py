@@ -1,0 +1,1 @@
+"""Tests of relationship/ (``tests/relationship``)."""

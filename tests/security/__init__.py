@@ -1,0 +1,1 @@
+"""Tests of security/ (``tests/security``)."""
