@@ -335,20 +335,24 @@ class MeanProbability:
         return (self.predict_proba(x)[:, 1] >= 0.5).astype(int)
 
 
-def choose_candidate(x: pd.DataFrame, y: np.ndarray, seed: int = 0) -> tuple[str, dict[str, float]]:
+def choose_candidate(x: pd.DataFrame, y: np.ndarray, seed: int = 0,
+                     groups: np.ndarray | None = None) -> tuple[str, dict[str, float]]:
     """Which of ``CANDIDATES`` to serve, by ``CHOICE_FOLDS``-fold cross-validated ROC AUC on
     ``x``, ``y`` (the training part only: the evaluation rows stay unseen), at most
-    ``CHOICE_ROWS`` of them (stratified). Returns the name (ties: trees, then logistic) and
-    each candidate's AUC over the out-of-fold probabilities."""
+    ``CHOICE_ROWS`` of them (stratified). ``groups`` (the customer of each row) keeps a
+    customer's examples at several cutoffs in one fold, so no fold is scored on customers
+    it was fitted on. Returns the name (ties: trees, then logistic) and each candidate's
+    AUC over the out-of-fold probabilities."""
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold
 
     rng = np.random.default_rng(seed)
     pick = np.sort(_stratified(y, CHOICE_ROWS, rng))
     x, y = x.iloc[pick], y[pick]
+    group = np.arange(len(y)) if groups is None else np.asarray(groups)[pick]
     out = {n: np.zeros(len(y)) for n in ("trees", "logistic")}
-    folds = StratifiedKFold(CHOICE_FOLDS, shuffle=True, random_state=seed)
-    for fit, val in folds.split(np.zeros(len(y)), y):
+    folds = StratifiedGroupKFold(CHOICE_FOLDS, shuffle=True, random_state=seed)
+    for fit, val in folds.split(np.zeros(len(y)), y, group):
         # A column with one value in this fold's training rows cannot be binned by the trees.
         columns = model_frame(x.iloc[fit]).columns
         out["trees"][val] = fit_calibrated(x.iloc[fit][columns], y[fit], seed).predict_proba(x.iloc[val][columns])[:, 1]
@@ -497,7 +501,7 @@ def train(data: ProjectionData, now: datetime, max_rows: int = MAX_ROWS, seed: i
     # ROC AUC cross-validated on the training part. On some data a linear model is as good
     # or better (the IBM telco set, docs/models.md); the evaluation rows stay out of the
     # choice, so the card's figures carry no selection bias.
-    chosen, cross_validated = choose_candidate(x_train, y_train, seed)
+    chosen, cross_validated = choose_candidate(x_train, y_train, seed, groups=rows[train_])
     linear_model = linear(x_train).fit(x_train, y_train)
     candidates = {"trees": trees, "logistic": linear_model, "mean": MeanProbability([trees, linear_model])}
     scored = {name: metrics(y_test, c.predict_proba(x_test)[:, 1]) for name, c in candidates.items()}

@@ -42,7 +42,8 @@ def test_held_out_auc_through_the_api_is_at_least_the_raw_baselines(tmp_path: Pa
     """A fifth of the customers (stratified, seed 0) is imported only after training, with
     its outcome withheld, and scored over GraphQL; logistic regression and gradient boosting
     are fitted on the raw columns of the other four fifths (bench/mlc_churn.run_held_out).
-    Measured: cdp 0.939, gradient boosting 0.926, logistic regression 0.797."""
+    Measured: cdp 0.929 (0.939 when the trees alone were served), gradient boosting 0.926,
+    logistic regression 0.797."""
     from bench.mlc_churn import run_held_out
 
     r = run_held_out(tmp_path)
