@@ -163,10 +163,10 @@ def _operations(env: dict, key: str, role: str) -> list[tuple[str, str, dict, st
         *[("segment", query, {"id": segment, **({"c": env["customer"]} if "$c" in query else {})},
            f"definition.{INNER}", 1) for query in SAVED.values()],
         ("createCampaign", CREATE_CAMPAIGN, {"i": {**CAMPAIGN_BASE, "name": f"{role} {key}",
-                                                  "targetDefinition": d}}, f"targetDefinition.{INNER}", 1),
+                                                  "targetDefinition": d}}, f"input.targetDefinition.{INNER}", 1),
         ("createCampaign", CREATE_CAMPAIGN, {"i": {**CAMPAIGN_BASE, "name": f"{role} {key} saved",
                                                   "targetSegment": segment}},
-         f"targetSegment.definition.{INNER}", 1),
+         f"input.targetSegment.definition.{INNER}", 1),
         ("campaign", AUDIENCE, {"id": campaign}, f"targetDefinition.{INNER}", 1),
         ("campaign", REPORT, {"id": campaign}, f"targetDefinition.{INNER}", 1),
     ]
