@@ -375,7 +375,7 @@ READ_BACK = """query ReadBack($ids: [ID!]!, $n: Int!) {
   customers(where: {ids: $ids}, first: $n) { edges { node {
     id firstName lastName email phone tier joinedOn address { city }
     accounts { id type status openedOn }
-    monetaryHistory(first: 50) { id kind amount currency at accountId } } } } }"""
+    monetaryHistory(first: 50) { totalCount edges { node { id kind amount currency at accountId } } } } } } }"""
 
 
 def partner_batches(customers: list[Customer], size: int) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -460,7 +460,7 @@ def read_back(url: str, key: str, customers: list[Customer]) -> list[str]:
                                                                                            c.row["city"]):
                     problems.append(f"customer {c.row['id']}: {node['phone']}, {node['address']}")
                 accounts = {a["id"] for a in node["accounts"]}
-                events = {(e["id"], e["amount"]) for e in node["monetaryHistory"]}
+                events = {(e["id"], e["amount"]) for e in (x["node"] for x in node["monetaryHistory"]["edges"])}
                 for a in c.accounts:
                     if a["id"] not in accounts:
                         problems.append(f"account {a['id']} of {c.row['id']} missing")
@@ -486,7 +486,7 @@ def in_flight_outcome(url: str, key: str, label: str, part: list[Customer]) -> s
         found = {a["id"] for n in nodes.values() for a in n["accounts"]}
     else:
         wanted = {e["id"] for c in part for a in c.accounts for e in a["events"]}
-        found = {e["id"] for n in nodes.values() for e in n["monetaryHistory"]}
+        found = {e["id"] for n in nodes.values() for e in (x["node"] for x in n["monetaryHistory"]["edges"])}
     present = len(wanted & found)
     return "applied whole" if present == len(wanted) else "not applied" if present == 0 else \
         f"PARTLY applied ({present} of {len(wanted)})"

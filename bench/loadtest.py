@@ -71,7 +71,8 @@ SEARCH_QUERY = """query CustomerSearch($where: CustomerWhere, $order: CustomerOr
   customers(where: $where, orderBy: $order, first: 20, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
     edges { node { id name tier status address { city } monthlyRevenue tenureMonths openComplaints } } } }"""
-CATALOG_QUERY = """query Catalog { products { id name category monthlyPrice lifecycle isBundle }
+CATALOG_QUERY = """query Catalog { products(first: 100) { totalCount
+  edges { node { id name category monthlyPrice lifecycle isBundle } } }
   channels { id name kind costPerContact contactVolume } }"""
 COMPLAINTS_QUERY = """query OpenComplaints { complaints(status: [OPEN, ESCALATED], first: 20) {
   totalCount edges { node { id customerId subject status openedAt openHours channel { id } } } } }"""
@@ -97,7 +98,7 @@ VERIFY_CUSTOMER = """query VerifyCustomer($id: ID!, $since: DateTime, $after: St
     id firstName lastName phone email tier address { city } accounts { id type }
     contacts(first: 100, since: $since, after: $after) {
       pageInfo { hasNextPage endCursor } edges { node { id at kind subject channel { id } } } }
-    monetaryHistory(first: 100, since: $since) { id kind amount at accountId }
+    monetaryHistory(first: 100, since: $since) { totalCount edges { node { id kind amount at accountId } } }
     phones: attributeHistory(key: "phone") { value source }
     emails: attributeHistory(key: "email") { value source customerMaintained } } }"""
 VERIFY_COMPLAINT = "c{n}: complaint(id: {id}) {{ id customerId subject status satisfaction resolvedAt }}"
@@ -443,10 +444,10 @@ async def verify(url: str, key: str, written: Written, world: World, concurrency
                 problems.append(f"contact {c['id']} of {cid}: wrote {c}, read {got}")
             else:
                 verified["contacts"] += 1
-        events = {e["id"]: e for e in node["monetaryHistory"]}
+        events = {x["node"]["id"]: x["node"] for x in node["monetaryHistory"]["edges"]}
         for e in wrote["events"]:
             got = events.get(e["id"])
-            if got is None and len(node["monetaryHistory"]) == 100:
+            if got is None and len(node["monetaryHistory"]["edges"]) == 100:
                 problems.append(f"event {e['id']} of {cid}: not among the 100 newest (cannot check)")
             elif got is None or (got["kind"], got["amount"], got["accountId"], _time(got["at"])) != (
                     e["kind"], e["amount"], e["accountId"], _time(e["at"])):

@@ -40,7 +40,7 @@ query CustomerView($id: ID!) {
       }
     }
     preferredChannels { rank source updatedAt channel { id name } }
-    monetaryHistory(first: 20) { id kind amount currency at description accountId }
+    monetaryHistory(first: 20) { totalCount edges { node { id kind amount currency at description accountId } } }
   }
 }
 """.strip()
@@ -92,7 +92,7 @@ query CustomerView($id: ID!) {
     }
     contacts(first: 10) { edges { node { id at kind outcome channel { id name } } } }
     preferredChannels { rank channel { id name } }
-    monetaryHistory(first: 10) { id kind amount currency at }
+    monetaryHistory(first: 10) { totalCount edges { node { id kind amount currency at } } }
   }
 }
 """.strip()

@@ -11,7 +11,12 @@ from cdp.outreach import contact_policy
 from cdp.campaigns.campaigns import Audience, Campaign, Campaigns, CampaignSpec, ResponseInput, ResponseResult
 from cdp.outreach.contact_policy import ContactPolicy
 from cdp.limits.fair_share import run_sync
+from cdp.transport.pagination import Page, keyset_page, page_request
 from resolvers.context import Context
+
+
+#: Ordering name of ``campaigns`` cursors: newest first by creation time, then id.
+CAMPAIGN_ORDER = "campaigns:created-desc"
 
 
 def service(ctx: Context) -> Campaigns:
@@ -21,6 +26,15 @@ def service(ctx: Context) -> Campaigns:
 
 async def campaigns(ctx: Context, status: str | None) -> list[Campaign]:
     return await run_sync(service(ctx).list, status)
+
+
+async def campaign_page(ctx: Context, status: str | None, first: int | None, after: str | None,
+                        last: int | None, before: str | None) -> Page[Campaign]:
+    """One keyset page of the campaigns (optionally of one status), newest first by creation time
+    then id, so campaigns created while paging do not shift the pages; ``total``: how many match.
+    Raises ``InvalidInput`` / ``PageTooLarge`` for bad paging arguments (``page_request``)."""
+    request = page_request(first, after, last, before, ctx.settings.max_page_size, CAMPAIGN_ORDER, 2)
+    return keyset_page(await campaigns(ctx, status), lambda c: (c.created_at, c.id), request, descending=True)
 
 
 async def campaign(ctx: Context, campaign_id: str) -> Campaign | None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from cdp.transport.pagination import Page, keyset_page, page_request
 from graph.store import Row
 from resolvers.context import Context
+
+#: Ordering name of ``products`` cursors: by product id.
+PRODUCT_ORDER = "products:id"
 
 
 async def product(ctx: Context, product_id: str) -> Row | None:
@@ -17,6 +21,15 @@ async def products(ctx: Context, category: str | None) -> list[Row]:
     """The catalogue, optionally one category, sorted by id."""
     rows = await ctx.loaders.all_products()
     return [r for r in rows.values() if category is None or r.get("category") == category]
+
+
+async def product_page(ctx: Context, category: str | None, first: int | None, after: str | None,
+                       last: int | None, before: str | None) -> Page[Row]:
+    """One keyset page of the catalogue (optionally one category) by product id; its ``total`` is
+    the number of products matching. Raises ``InvalidInput`` / ``PageTooLarge`` for bad paging
+    arguments (``cdp.transport.pagination.page_request``)."""
+    request = page_request(first, after, last, before, ctx.settings.max_page_size, PRODUCT_ORDER, 1)
+    return keyset_page(await products(ctx, category), lambda r: (str(r["id"]),), request)
 
 
 async def components(ctx: Context, product_id: str) -> list[Row]:

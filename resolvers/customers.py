@@ -14,7 +14,8 @@ from strawberry.dataloader import DataLoader
 
 from cdp.customers import rules
 from cdp.errors import InvalidInput
-from cdp.transport.pagination import Page, page_from_fetch, page_request
+from cdp.transport.pagination import Page, keyset_page, page_from_fetch, page_request
+from graph.clock import naive_utc
 from graph.queries import CustomerFilter, ViewShape
 from graph.store import Row
 from resolvers import view_prefetch
@@ -126,6 +127,27 @@ async def contact_summary(ctx: Context, customer_id: str) -> Row:
 async def monetary_events(ctx: Context, account_ids: list[str]) -> list[Row]:
     """Monetary events of the given accounts, newest first, each with ``account_id``."""
     return _merged_events(account_ids, await ctx.loaders.events.load_many(account_ids))
+
+
+#: Ordering name of ``monetaryHistory`` cursors: newest first by time, then id.
+MONETARY_ORDER = "monetary:at-desc"
+#: Most events one ``monetaryHistory`` page holds, and the page without ``first`` or ``last``.
+MAX_HISTORY_PAGE = 500
+DEFAULT_HISTORY_PAGE = 50
+
+
+def monetary_page(rows: list[Row], kind: str | None, since: datetime | None, first: int | None,
+                  after: str | None, last: int | None, before: str | None) -> Page[Row]:
+    """One keyset page of a customer's monetary events ``rows`` (``monetary_events``), of one
+    ``kind`` and at or after ``since`` when given, newest first by time then id, so events booked
+    while paging do not shift the pages; ``total``: how many match. Raises ``InvalidInput`` /
+    ``PageTooLarge`` (above ``MAX_HISTORY_PAGE``) for bad paging arguments (``page_request``)."""
+    request = page_request(first, after, last, before, MAX_HISTORY_PAGE, MONETARY_ORDER, 2,
+                           default_size=DEFAULT_HISTORY_PAGE)
+    since = naive_utc(since)
+    chosen = [r for r in rows if (kind is None or r.get("kind") == kind)
+              and (since is None or (r.get("at") is not None and r["at"] >= since))]
+    return keyset_page(chosen, lambda r: (r.get("at"), r["id"]), request, descending=True)
 
 
 def _merged_events(account_ids: list[str], per_account: list[list[Row]]) -> list[Row]:

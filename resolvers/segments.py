@@ -14,7 +14,7 @@ import logging
 
 from cdp.errors import CdpError, Forbidden, InvalidInput
 from cdp.limits.fair_share import run_sync
-from cdp.transport.pagination import Page, PageRequest, page_request, sorted_ids_page
+from cdp.transport.pagination import Page, PageRequest, keyset_page, page_request, sorted_ids_page
 from cdp.security.permissions import readable_in_full
 from cdp.segments.engine import Evaluation, ProfileItem, SavedSegment, SegmentEngine
 from cdp.segments.definition import masked_definition
@@ -97,6 +97,19 @@ def shown_definition(ctx: Context, definition: Any) -> Any:
 
 async def saved_segments(ctx: Context) -> list[SavedSegment]:
     return await run_sync(engine(ctx).list)
+
+
+#: Ordering name of ``segments`` cursors: by name, then id.
+SEGMENT_ORDER = "segments:name"
+
+
+async def saved_segment_page(ctx: Context, first: int | None, after: str | None, last: int | None,
+                             before: str | None) -> Page[SavedSegment]:
+    """One keyset page of the saved segments by name then id (a cursor names a segment's name and
+    id, so segments saved while paging do not shift the pages); ``total``: every saved segment.
+    Raises ``InvalidInput`` / ``PageTooLarge`` for bad paging arguments (``page_request``)."""
+    request = page_request(first, after, last, before, ctx.settings.max_page_size, SEGMENT_ORDER, 2)
+    return keyset_page(await saved_segments(ctx), lambda s: (s.name, s.id), request)
 
 
 async def saved_segment(ctx: Context, segment_id: str) -> SavedSegment | None:

@@ -22,7 +22,7 @@ from schema.errors import ErrorCodes
 from schema.authorization import Authorization
 from schema.jobs import JobQuery
 from schema.node_lookup import NodeQuery
-from schema.connections import BeforeArgument, LastArgument
+from schema.connections import AfterArgument, BeforeArgument, FirstArgument, LastArgument
 from schema.limits import QueryLimitsExtension
 from schema.operation_observer import OperationObserver
 from schema.mutations import Mutation
@@ -37,7 +37,7 @@ from schema.security import SecurityKeysQuery, SecurityQuery
 from schema.value import ValueQuery
 from schema.segments import SegmentQuery
 from schema.scoring import ScoringQuery
-from schema.types import Channel, Customer, CustomerConnection, Product, customer_connection
+from schema.types import Channel, Customer, CustomerConnection, Product, ProductConnection, customer_connection, product_connection
 from cdp.customers.rules import CustomerCriteria
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -114,15 +114,21 @@ class Query(ValueQuery, SegmentQuery, ScoringQuery, RecommendationQuery, Relatio
         row = await catalog.product(info.context, id)
         return Product.from_row(row) if row else None
 
-    @strawberry.field(description="The product catalogue, optionally one category.")
+    @strawberry.field(description="The product catalogue by product id (optionally one category), a page at a time "
+                                  "(keyset cursors: products added while paging do not shift the pages).")
     async def products(
         self,
         info: Info[Context, None],
         category: Annotated[ProductCategory | None, strawberry.argument(
             description="Only products of this category; null: every product.")] = None,
-    ) -> list[Product]:
-        rows = await catalog.products(info.context, category.value if category else None)
-        return [Product.from_row(r) for r in rows]
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
+    ) -> ProductConnection:
+        page = await catalog.product_page(info.context, category.value if category else None,
+                                          first, after, last, before)
+        return product_connection(page)
 
     @strawberry.field(description="Every channel, with its contact volume.")
     async def channels(self, info: Info[Context, None]) -> list[Channel]:

@@ -27,7 +27,8 @@ from resolvers.context import Context
 from resolvers.segments import shown_definition
 from schema.errors import FieldsUnder
 from schema.segments import SegmentDefinitionInput, definition_dict
-from schema.types import Product, utc
+from schema.connections import AfterArgument, BeforeArgument, FirstArgument, LastArgument
+from schema.types import PageInfo, Product, page_info, utc
 from schema.enums import described
 
 Ctx = Info[Context, None]
@@ -368,17 +369,38 @@ class CampaignResponsePayload:
     campaign: Campaign = strawberry.field(description="The campaign after recording.")
 
 
+@strawberry.type(description="An edge of the campaign list: one campaign and its cursor.")
+class CampaignEdge:
+    cursor: str = strawberry.field(description="Opaque keyset cursor of this campaign (`after` / `before`).")
+    node: Campaign = strawberry.field(description="The campaign.")
+
+
+@strawberry.type(description="A page of campaigns, newest first by creation time then id.")
+class CampaignConnection:
+    edges: list[CampaignEdge] = strawberry.field(description="The campaigns of this page, newest first.")
+    page_info: PageInfo = strawberry.field(description="Cursors of the page's ends and whether campaigns lie "
+                                                       "beyond them.")
+    total_count: int = strawberry.field(description="Campaigns matching the status filter (all pages).")
+
+
 @strawberry.type
 class CampaignQuery:
-    @strawberry.field(description="Campaigns, newest first (optionally of one status).")
+    @strawberry.field(description="Campaigns, newest first by creation time then id (optionally of one status), a "
+                                  "page at a time (keyset cursors: campaigns created while paging do not shift the "
+                                  "pages).")
     async def campaigns(
         self,
         info: Ctx,
         status: Annotated[CampaignStatus | None, strawberry.argument(
             description="Only campaigns in this status; null: every campaign.")] = None,
-    ) -> list[Campaign]:
-        found = await resolve.campaigns(info.context, status.value if status else None)
-        return [Campaign.from_domain(c) for c in found]
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
+    ) -> CampaignConnection:
+        page = await resolve.campaign_page(info.context, status.value if status else None, first, after, last, before)
+        edges = [CampaignEdge(cursor=cur, node=Campaign.from_domain(c)) for cur, c in zip(page.cursors(), page.items)]
+        return CampaignConnection(edges=edges, page_info=page_info(page), total_count=page.total or 0)
 
     @strawberry.field(description="One campaign; null when the id is unknown.")
     async def campaign(

@@ -17,3 +17,11 @@ LastArgument = Annotated[int | None, strawberry.argument(
 #: ``before``: the cursor to page backward from.
 BeforeArgument = Annotated[str | None, strawberry.argument(
     description="Cursor (an edge's `cursor` or `pageInfo.startCursor`) to page backward from, with `last`.")]
+
+#: ``first``: page forward.
+FirstArgument = Annotated[int | None, strawberry.argument(
+    description="Page forward: the first `first` items after `after` (or the start of the list), "
+                "0..`CDP_MAX_PAGE_SIZE` (PAGE_TOO_LARGE above); not with `last`. Null with `last` null: 20.")]
+#: ``after``: the cursor to page forward from.
+AfterArgument = Annotated[str | None, strawberry.argument(
+    description="Cursor (an edge's `cursor` or `pageInfo.endCursor`) to page forward from; null: the start.")]

@@ -27,7 +27,7 @@ from resolvers import segments as resolve
 from resolvers.context import Context
 from schema import enums as E
 from schema.types import Customer, CustomerEdge, PageInfo, page_info, utc
-from schema.connections import BeforeArgument, LastArgument
+from schema.connections import AfterArgument, BeforeArgument, FirstArgument, LastArgument
 from schema.enums import described
 
 Ctx = Info[Context, None]
@@ -377,9 +377,13 @@ class SegmentQuery:
                               as_of=utc(evaluation.at), definition=canonical(raw),
                               members=_members(page), evaluation=evaluation)
 
-    @strawberry.field(description="Every saved segment, by name.")
-    async def segments(self, info: Ctx) -> list[Segment]:
-        return [Segment.from_saved(s) for s in await resolve.saved_segments(info.context)]
+    @strawberry.field(description="The saved segments, by name then id, a page at a time (keyset cursors: segments "
+                                  "saved while paging do not shift the pages).")
+    async def segments(self, info: Ctx, first: FirstArgument = None, after: AfterArgument = None,
+                       last: LastArgument = None, before: BeforeArgument = None) -> SegmentConnection:
+        page = await resolve.saved_segment_page(info.context, first, after, last, before)
+        edges = [SegmentEdge(cursor=c, node=Segment.from_saved(s)) for c, s in zip(page.cursors(), page.items)]
+        return SegmentConnection(edges=edges, page_info=page_info(page), total_count=page.total or 0)
 
     @strawberry.field(description="One saved segment; null when the id is unknown.")
     async def segment(
@@ -389,6 +393,20 @@ class SegmentQuery:
     ) -> Segment | None:
         saved = await resolve.saved_segment(info.context, str(id))
         return Segment.from_saved(saved) if saved else None
+
+
+@strawberry.type(description="An edge of the saved-segment list: one segment and its cursor.")
+class SegmentEdge:
+    cursor: str = strawberry.field(description="Opaque keyset cursor of this segment (`after` / `before`).")
+    node: Segment = strawberry.field(description="The saved segment.")
+
+
+@strawberry.type(description="A page of the saved segments, by name then id.")
+class SegmentConnection:
+    edges: list[SegmentEdge] = strawberry.field(description="The segments of this page, by name then id.")
+    page_info: PageInfo = strawberry.field(description="Cursors of the page's ends and whether segments lie "
+                                                       "beyond them.")
+    total_count: int = strawberry.field(description="Number of saved segments (all pages).")
 
 
 @strawberry.type

@@ -28,7 +28,7 @@ from resolvers.context import Context
 from resolvers.loaders import MISSING
 from schema import enums as E
 from schema.authorization import PersonalData, PersonalValue
-from schema.connections import BeforeArgument, LastArgument
+from schema.connections import AfterArgument, BeforeArgument, LastArgument
 from schema.channel_choice import ChannelChoice, next_best_channels
 from schema.value import CustomerValue, customer_value
 
@@ -291,6 +291,26 @@ def _events(rows: list[Row], first: int, kind: Any, since: datetime | None) -> l
     out = [r for r in rows
            if (kind is None or r.get("kind") == kind.value) and (since is None or (r.get("at") and r["at"] >= since))]
     return [MonetaryEvent.from_row(r) for r in out[:first]]
+
+
+@strawberry.type(description="One monetary event of a customer's history, with its cursor.")
+class MonetaryEventEdge:
+    cursor: str = strawberry.field(description="Opaque keyset cursor of this event (`after` / `before`).")
+    node: MonetaryEvent = strawberry.field(description="The event.")
+
+
+@strawberry.type(description="A page of a customer's monetary history, newest first (time, then id).")
+class MonetaryEventConnection:
+    edges: list[MonetaryEventEdge] = strawberry.field(description="The events of this page, newest first.")
+    page_info: PageInfo = strawberry.field(description="Cursors of the page's ends and whether events lie "
+                                                       "beyond them.")
+    total_count: int = strawberry.field(description="Events matching `kind` and `since` (all pages).")
+
+
+def _history(page: Page[Row]) -> MonetaryEventConnection:
+    """The ``MonetaryEventConnection`` of a keyset page of event rows."""
+    edges = [MonetaryEventEdge(cursor=c, node=MonetaryEvent.from_row(r)) for c, r in zip(page.cursors(), page.items)]
+    return MonetaryEventConnection(edges=edges, page_info=page_info(page), total_count=page.total or 0)
 
 
 @strawberry.type(description="A billing account.")
@@ -710,27 +730,35 @@ class Customer(Node):
     async def _preferred_channels(self, info: Ctx) -> list[ChannelPreference]:
         return [ChannelPreference.from_row(r) for r in await customers.preferred_channels(info.context, self.id)]
 
-    @strawberry.field(description="Monetary events over all the customer's accounts, newest first.")
+    @strawberry.field(description="Monetary events over all the customer's accounts, newest first (time, then id), "
+                                  "a page at a time (keyset cursors: events booked while paging do not shift the "
+                                  "pages).")
     def monetary_history(
         self,
         info: Ctx,
-        first: Annotated[int, strawberry.argument(
-            description="Most events to return, 0..500 (BAD_USER_INPUT outside).")] = 50,
+        first: Annotated[int | None, strawberry.argument(
+            description="Page forward: the first `first` events after `after` (or the newest), 0..500 "
+                        "(PAGE_TOO_LARGE above); not with `last`. Null with `last` null: 50.")] = None,
         kind: Annotated[E.MonetaryKind | None, strawberry.argument(
             description="Only events of this kind; null: every kind.")] = None,
         since: Annotated[datetime | None, strawberry.argument(
             description="Only events at or after this time (ISO 8601; without offset: UTC); null: all time.")] = None,
-    ) -> list[MonetaryEvent]:
+        after: AfterArgument = None,
+        last: Annotated[int | None, strawberry.argument(
+            description="Page backward: the last `last` events before `before` (or the oldest), 0..500; not "
+                        "with `first`.")] = None,
+        before: BeforeArgument = None,
+    ) -> MonetaryEventConnection:
+        arguments = (kind.value if kind else None, since, first, after, last, before)
         rows = customers.monetary_events_now(info.context, self.id)
         if rows is MISSING:
-            return self._monetary_history(info, first, kind, since)  # type: ignore[return-value]
-        return _events(rows, first, kind, since)
+            return self._monetary_history(info, arguments)  # type: ignore[return-value]
+        return _history(customers.monetary_page(rows, *arguments))
 
-    async def _monetary_history(self, info: Ctx, first: int, kind: E.MonetaryKind | None,
-                                since: datetime | None) -> list[MonetaryEvent]:
+    async def _monetary_history(self, info: Ctx, arguments: tuple) -> MonetaryEventConnection:
         accs = await customers.accounts(info.context, self.id)
         rows = await customers.monetary_events(info.context, [a["id"] for a in accs])
-        return _events(rows, first, kind, since)
+        return _history(customers.monetary_page(rows, *arguments))
 
     @strawberry.field(description="Source records merged into this customer, oldest link first.")
     async def identities(self, info: Ctx) -> list[SourceIdentity]:
@@ -846,3 +874,23 @@ def customer_connection(found: customers.CustomerPage) -> CustomerConnection:
     page = found.page
     edges = [CustomerEdge(cursor=c, node=Customer.from_row(r)) for c, r in zip(page.cursors(), page.items)]
     return CustomerConnection(edges=edges, page_info=page_info(page), page=found)
+
+
+@strawberry.type(description="One product of a catalogue page, with its cursor.")
+class ProductEdge:
+    cursor: str = strawberry.field(description="Opaque keyset cursor of this product (`after` / `before`).")
+    node: Product = strawberry.field(description="The product.")
+
+
+@strawberry.type(description="A page of the product catalogue, by product id.")
+class ProductConnection:
+    edges: list[ProductEdge] = strawberry.field(description="The products of this page, by product id.")
+    page_info: PageInfo = strawberry.field(description="Cursors of the page's ends and whether products lie "
+                                                       "beyond them.")
+    total_count: int = strawberry.field(description="Products matching the category filter (all pages).")
+
+
+def product_connection(page: Page[Row]) -> ProductConnection:
+    """The ``ProductConnection`` of a keyset page of product rows."""
+    edges = [ProductEdge(cursor=c, node=Product.from_row(r)) for c, r in zip(page.cursors(), page.items)]
+    return ProductConnection(edges=edges, page_info=page_info(page), total_count=page.total or 0)

@@ -23,7 +23,7 @@ query View($id: ID!) {
     contacts(first: 5) { totalCount edges { cursor node { id at kind channel { id } } }
                          pageInfo { hasNextPage endCursor } }
     preferredChannels { rank channel { id } }
-    monetaryHistory(first: 3) { id at amount accountId }
+    monetaryHistory(first: 3) { totalCount edges { node { id at amount accountId } } }
   }
 }
 """
@@ -192,9 +192,11 @@ def test_nested_page_costs_a_constant_number_of_store_queries(client, demo_store
 
 
 def test_products_and_channels(client, frames) -> None:  # type: ignore[no-untyped-def]
-    body = gql(client, "{ products { id category isBundle subscriberCount components { product { id } quantity } } "
+    body = gql(client, "{ products(first: 100) { totalCount edges { node { id category isBundle subscriberCount "
+                       "components { product { id } quantity } } } } "
                        "channels { id kind contactVolume } }")
-    products = {p["id"]: p for p in body["data"]["products"]}
+    products = {e["node"]["id"]: e["node"] for e in body["data"]["products"]["edges"]}
+    assert len(products) == body["data"]["products"]["totalCount"]
     subs = frames["Subscription"].merge(frames["OF_PRODUCT"], left_on="id", right_on="from")
     active = subs[subs["status"] == "ACTIVE"].groupby("to").size()
     for pid, product in products.items():
@@ -204,7 +206,8 @@ def test_products_and_channels(client, frames) -> None:  # type: ignore[no-untyp
     volumes = frames["VIA"].groupby("to").size()
     for ch in body["data"]["channels"]:
         assert ch["contactVolume"] == int(volumes.get(ch["id"], 0))
-    tv = gql(client, "{ products(category: TV) { category } }")["data"]["products"]
+    tv = [e["node"] for e in gql(client, "{ products(category: TV, first: 100) { edges { node { category } } } }")
+          ["data"]["products"]["edges"]]
     assert tv and {p["category"] for p in tv} == {"TV"}
 
 

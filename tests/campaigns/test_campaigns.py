@@ -67,8 +67,9 @@ def _create(http: TestClient, name: str, **extra: object) -> dict:
 
 
 def test_demo_history_is_listed_as_completed_campaigns(http: TestClient) -> None:
-    body = gql(http, "{ campaigns(status: COMPLETED) { id status offerIds controlShare waves { channel contacted } } }")
-    found = body["data"]["campaigns"]
+    body = gql(http, "{ campaigns(status: COMPLETED, first: 100) { edges { node { id status offerIds controlShare "
+                     "waves { channel contacted } } } } }")
+    found = [e["node"] for e in body["data"]["campaigns"]["edges"]]
     assert len(found) == len(demo.CAMPAIGNS)
     for c in found:
         assert c["status"] == "COMPLETED" and c["controlShare"] == 0.0 and len(c["offerIds"]) == 1
@@ -99,7 +100,8 @@ def test_create_rejects_bad_plans_with_the_field(http: TestClient) -> None:
         assert error["extensions"]["code"] == code, (extra, error)
         if field:
             assert error["extensions"].get("field") == field, (extra, error)
-    names = [c["name"] for c in gql(http, "{ campaigns { name } }")["data"]["campaigns"]]
+    names = [e["node"]["name"] for e in gql(http, "{ campaigns(first: 100) { edges { node { name } } } }")["data"]
+             ["campaigns"]["edges"]]
     assert "Bad plan" not in names  # nothing half-written
     _create(http, "Unique name")
     dup = gql(http, CREATE, {"input": _spec("unique NAME")})
@@ -328,7 +330,8 @@ REPORT = """query($id: ID!) { campaign(id: $id) { report {
 
 
 def test_report_over_graphql(http: TestClient, store: GraphStore) -> None:
-    found = gql(http, "{ campaigns(status: COMPLETED) { id controlShare } }")["data"]["campaigns"]
+    found = [e["node"] for e in gql(http, "{ campaigns(status: COMPLETED, first: 100) { edges { node { id controlShare } } } }")
+             ["data"]["campaigns"]["edges"]]
     history = next(c["id"] for c in found if c["controlShare"] == 0.0)  # the demo's past campaigns
     past = gql(http, REPORT, {"id": history})
     assert "errors" not in past, past

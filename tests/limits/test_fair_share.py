@@ -51,7 +51,7 @@ def test_work_estimates_what_is_heavy() -> None:
     assert work("{ customers(first: 100) { edges { node { recommendations(first: 5) { offer } } } } }") == 100
     assert work("query($n: Int!) { customers(first: $n) { edges { node { churnRisk { probability } } } } }") == 100
     assert work("{ valueSegmentation { tiers { name } } }") == WHOLE_BASE
-    assert work("{ segments { size } }") == 10 * WHOLE_BASE  # every saved segment evaluated
+    assert work("{ segments(first: 10) { edges { node { size } } } }") == 10 * WHOLE_BASE  # each segment of the page
     # fragments count where they are spread; only the operation that runs counts
     fragment = "{ customers(first: 50) { edges { node { ...Offers } } } } fragment Offers on Customer { value { tier } }"
     assert work(fragment) == 50

@@ -18,7 +18,7 @@ from graph.store import GraphStore
 VIEW = """query View($id: ID!) { customer(id: $id) {
   name tier accounts { id subscriptions { status product { name category } } }
   contacts(first: 10) { totalCount edges { node { at channel { name } } } }
-  monetaryHistory(first: 5) { at kind amount } } }"""
+  monetaryHistory(first: 5) { totalCount edges { node { at kind amount } } } } }"""
 
 
 @pytest.fixture(scope="module")

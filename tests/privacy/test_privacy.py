@@ -324,7 +324,7 @@ def test_export_holds_everything_and_is_audited(env: dict) -> None:
     doc = body["data"]["exportCustomerData"]
     view = gql(http, """query($id: ID!) { customer(id: $id) { email nationalId accounts { id subscriptions { id } }
         contacts(first: 1) { totalCount } complaints: contacts(first: 1, kind: COMPLAINT) { totalCount }
-        identities { id } monetaryHistory(first: 500) { at } preferredChannels { rank } } }""",
+        identities { id } monetaryHistory(first: 500) { totalCount edges { node { at } } } preferredChannels { rank } } }""",
                {"id": customer})["data"]["customer"]
     assert doc["customer_id"] == customer and doc["customer"]["email"] == view["email"] == row["email"]
     assert doc["customer"]["national_id"] == row["national_id"] and doc["customer"]["birth_date"] == (
@@ -342,7 +342,7 @@ def test_export_holds_everything_and_is_audited(env: dict) -> None:
     assert [a["id"] for a in doc["accounts"]] == [a["id"] for a in view["accounts"]]
     assert sorted(s["id"] for a in doc["accounts"] for s in a["subscriptions"]) == sorted(
         s["id"] for a in view["accounts"] for s in a["subscriptions"])
-    assert sum(len(a["monetary_events"]) for a in doc["accounts"]) == len(view["monetaryHistory"])
+    assert sum(len(a["monetary_events"]) for a in doc["accounts"]) == view["monetaryHistory"]["totalCount"]
     assert len(doc["contacts"]) == view["contacts"]["totalCount"]
     assert len(doc["complaints"]) == view["complaints"]["totalCount"] > 0
     assert len(doc["channel_preferences"]) == len(view["preferredChannels"])
@@ -387,7 +387,7 @@ def test_erase_removes_personal_data_and_keeps_the_aggregates(env: dict) -> None
     subjects = [k["subject"] for k in store.contacts_of_customers([customer])[customer] if k.get("subject")]
     campaigns = sorted({r["from"] for r in store.export_relationships("TARGETED").to_pylist() if r["to"] == customer})
     key = _key(store, "customer", customer_id=customer)
-    assert http.post("/graphql", json={"query": "{ products { id } }"}, headers=key).status_code == 200
+    assert http.post("/graphql", json={"query": "{ products { totalCount } }"}, headers=key).status_code == 200
     counts = {label: n for label, n in store.counts().items()
               if label in ("Account", "Subscription", "MonetaryEvent", "Contact", "TARGETED", "Identity", "Customer")}
     before = _aggregates(http, campaigns)
@@ -432,7 +432,7 @@ def test_erase_removes_personal_data_and_keeps_the_aggregates(env: dict) -> None
     # Audited, with the outcome; the customer's own key no longer works.
     records = _audit(settings, "erase", customer)
     assert records and records[0].outcome == "ok" and records[0].operation == "eraseCustomer"
-    assert http.post("/graphql", json={"query": "{ products { id } }"}, headers=key).status_code == 401
+    assert http.post("/graphql", json={"query": "{ products { totalCount } }"}, headers=key).status_code == 401
 
     # Idempotent: a second erasure finds nothing to remove and changes nothing.
     again = gql(http, ERASE, {"c": customer})["data"]["eraseCustomer"]

@@ -29,7 +29,7 @@ VIEW = """query($id: ID!) { customer(id: $id) {
     edges { cursor node { id at kind outcome resolvedAt channel { id name } } } }
   complaints: contacts(first: 5, kind: COMPLAINT) { totalCount edges { node { id kind } } }
   preferredChannels { rank source updatedAt channel { id } }
-  monetaryHistory(first: 5) { id kind amount at accountId }
+  monetaryHistory(first: 5) { totalCount edges { node { id kind amount at accountId } } }
 } }"""
 
 PAGE = """query($ids: [ID!]) { customers(where: {ids: $ids}, first: 50) { totalCount edges { node {
@@ -135,7 +135,7 @@ FULLER = """query($id: ID!) { customer(id: $id) {
   accounts { id subscriptions { id product { id name } } }
   contacts(first: 10) { edges { node { id at kind outcome channel { id name } } } }
   preferredChannels { rank channel { id name } }
-  monetaryHistory(first: 10) { id kind amount at accountId }
+  monetaryHistory(first: 10) { totalCount edges { node { id kind amount at accountId } } }
 } }"""
 
 
@@ -162,19 +162,19 @@ def test_the_fuller_view_is_answered_from_the_one_prefetch(loaded: GraphStore, t
     assert all("errors" not in v for v in fast), fast
     assert fast == slow
     seen = [v["data"]["customer"] for v in fast]
-    assert any(c["monetaryHistory"] for c in seen) and any(c["preferredChannels"] for c in seen)
+    assert any(c["monetaryHistory"]["edges"] for c in seen) and any(c["preferredChannels"] for c in seen)
     assert any(c["lastContactAt"] for c in seen) and any(c["monthlyRevenue"] for c in seen)
     for c in seen:
-        history = c["monetaryHistory"]
+        history = [e["node"] for e in c["monetaryHistory"]["edges"]]
         assert len(history) <= 10 and [e["at"] for e in history] == sorted((e["at"] for e in history), reverse=True)
 
 
 def test_a_bad_argument_fails_alike_on_the_fast_path(loaded: GraphStore, tmp_path: Path) -> None:
     customer_id = loaded.export_nodes("Customer").select(["id"]).to_pylist()[0]["id"]
-    bad = "query($id: ID!) { customer(id: $id) { id accounts { id } monetaryHistory(first: 501) { id } } }"
+    bad = "query($id: ID!) { customer(id: $id) { id accounts { id } monetaryHistory(first: 501) { totalCount } } }"
     with _client(loaded, tmp_path) as client:
         body = client.post("/graphql", json={"query": bad, "variables": {"id": customer_id}}).json()
-    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert body["errors"][0]["extensions"] == {"code": "PAGE_TOO_LARGE", "field": "first", "limit": 500}
     assert body["errors"][0]["path"] == ["customer", "monetaryHistory"]
 
 

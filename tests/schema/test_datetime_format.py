@@ -27,7 +27,7 @@ CUSTOMER = """query($id: ID!) { customer(id: $id) {
   id updatedAt lastContactAt
   accounts { id monetaryEvents(first: 5) { at } }
   contacts(first: 10) { edges { node { at resolvedAt } } }
-  monetaryHistory(first: 10) { at }
+  monetaryHistory(first: 10) { totalCount edges { node { at } } }
   preferredChannels { updatedAt }
   identities { linkedAt }
   profile { provenance { observedAt expiresAt } }
@@ -40,10 +40,11 @@ CUSTOMER = """query($id: ID!) { customer(id: $id) {
 
 MAIN = """{
   valueSegmentation { computedAt }
-  reports: campaigns { id name report { at liftNote } }
+  reports: campaigns(first: 100) { edges { node { id name report { at liftNote } } } }
   dataQuality { generatedAt }
-  campaigns { id createdAt updatedAt launchedAt startsAt endsAt waves { launchedAt dueAt } }
-  segments { createdAt updatedAt }
+  campaigns(first: 100) { edges { node { id createdAt updatedAt launchedAt startsAt endsAt
+    waves { launchedAt dueAt } } } }
+  segments(first: 100) { edges { node { createdAt updatedAt } } }
   complaints(first: 20) { edges { node { openedAt resolvedAt } } }
   complaintStats { asOf }
   auditLog(first: 20) { edges { node { at } } }

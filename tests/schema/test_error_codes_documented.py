@@ -198,7 +198,7 @@ def test_every_documented_code_is_produced_with_its_extensions(http) -> None:  #
     assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Bearer")
     record(anonymous.json()["errors"][0], "UNAUTHENTICATED")
     partner = with_key(client, store, "partner", operations=["upsertCustomers"])
-    refused = client.post("/graphql", json={"query": "{ segments { id } }"}, headers=partner)
+    refused = client.post("/graphql", json={"query": "{ segments { totalCount } }"}, headers=partner)
     record(refused.json()["errors"][0], "FORBIDDEN", field="segments")
 
     from cdp.errors import ConfigurationError

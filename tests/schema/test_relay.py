@@ -186,7 +186,8 @@ MEMBERS = """query($id: ID!, $first: Int, $after: String, $last: Int, $before: S
 
 def _segment(http: TestClient) -> str:
     """A saved segment of most customers (made once per store)."""
-    for segment in _ok(http, "{ segments { id name } }")["segments"]:
+    for segment in (e["node"] for e in _ok(http, "{ segments(first: 100) { edges { node { id name } } } }")
+                    ["segments"]["edges"]):
         if segment["name"] == "relay members":
             return segment["id"]
     created = _ok(http, """mutation($d: SegmentDefinitionInput!) { createSegment(name: "relay members", definition: $d)
@@ -243,12 +244,13 @@ def _one_of_each(http: TestClient) -> dict[str, dict]:
     cid = _busiest(http)
     view = _ok(http, """query($id: ID!) { customer(id: $id) { id globalId accounts { id globalId }
         contacts(first: 1) { edges { node { id globalId } } } } }""", {"id": cid})["customer"]
-    data = _ok(http, """{ products { id globalId } channels { id globalId } campaigns { id globalId }
+    data = _ok(http, """{ products(first: 1) { edges { node { id globalId } } } channels { id globalId }
+        campaigns(first: 1) { edges { node { id globalId } } }
         complaints(first: 1) { edges { node { id globalId } } } }""")
     segment = _ok(http, 'query($id: ID!) { segment(id: $id) { id globalId } }', {"id": _segment(http)})["segment"]
     return {"Customer": {"id": view["id"], "globalId": view["globalId"]}, "Account": view["accounts"][0],
-            "Contact": view["contacts"]["edges"][0]["node"], "Product": data["products"][0],
-            "Channel": data["channels"][0], "Campaign": data["campaigns"][0],
+            "Contact": view["contacts"]["edges"][0]["node"], "Product": data["products"]["edges"][0]["node"],
+            "Channel": data["channels"][0], "Campaign": data["campaigns"]["edges"][0]["node"],
             "Complaint": data["complaints"]["edges"][0]["node"], "Segment": segment}
 
 

@@ -459,8 +459,8 @@ CREATE = """mutation($name: String!, $d: SegmentDefinitionInput!, $description: 
 UPDATE = """mutation($id: ID!, $name: String, $d: SegmentDefinitionInput) {
   updateSegment(id: $id, name: $name, definition: $d) { id name definition version size }
 }"""
-LIST = """{ segments { id name version size sizeThen: size(asOf: "%s") contains(customerId: "C3")
-  members(first: 10) { totalCount edges { node { id } } } profile { measure value } } }""" % (
+LIST = """{ segments { edges { node { id name version size sizeThen: size(asOf: "%s") contains(customerId: "C3")
+  members(first: 10) { totalCount edges { node { id } } } profile { measure value } } } } }""" % (
     PAST.isoformat() + "Z")
 
 
@@ -497,7 +497,7 @@ def test_saved_segments_survive_a_restart(cli_store: CliStore) -> None:
 
     store = cli_store.open()  # a new store object and app: a restart
     with api_client(cli_store.settings(), store) as http:
-        listed = gql(http, LIST)["data"]["segments"]
+        listed = [e["node"] for e in gql(http, LIST)["data"]["segments"]["edges"]]
         assert [s["name"] for s in listed] == ["Complainers, 90 days", "Everyone"]
         complainers = listed[0]
         assert complainers["version"] == 2 and complainers["size"] == 1 and complainers["sizeThen"] == 1
@@ -508,7 +508,8 @@ def test_saved_segments_survive_a_restart(cli_store: CliStore) -> None:
         assert one["data"] == {"segment": {"name": "Everyone", "size": 4}, "nothing": None}
         deleted = gql(http, 'mutation { a: deleteSegment(id: "SEG-everyone") b: deleteSegment(id: "SEG-everyone") }')
         assert deleted["data"] == {"a": True, "b": False}
-        assert [s["id"] for s in gql(http, "{ segments { id } }")["data"]["segments"]] == ["SEG-complainers"]
+        assert [e["node"]["id"] for e in gql(http, "{ segments { edges { node { id } } } }")["data"]["segments"]["edges"]] \
+            == ["SEG-complainers"]
     store.close()
 
 

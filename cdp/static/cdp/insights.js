@@ -213,13 +213,14 @@
 
   function loadSegments() {
     var select = $("segment-select");
-    return graphql("{ segments { id name } }").then(function (data) {
+    return graphql("{ segments(first: 100) { edges { node { id name } } } }").then(function (data) {
+      var segments = data.segments.edges.map(function (e) { return e.node; });
       clear(select);
       var saved = el("optgroup", { label: "Saved segments" });
-      data.segments.forEach(function (s) { saved.appendChild(el("option", { value: s.id }, [s.name])); });
+      segments.forEach(function (s) { saved.appendChild(el("option", { value: s.id }, [s.name])); });
       var presets = el("optgroup", { label: "Examples" });
       config.presets.forEach(function (p, i) { presets.appendChild(el("option", { value: "preset:" + i }, [p.name])); });
-      if (data.segments.length) select.appendChild(saved);
+      if (segments.length) select.appendChild(saved);
       select.appendChild(presets);
       return loadProfile();
     }).catch(function (e) { setPanel("panel-profile", "error", e.message); });
@@ -300,15 +301,16 @@
 
   function loadCampaigns() {
     var select = $("campaign-select");
-    return graphql("{ campaigns { id name status } }").then(function (data) {
+    return graphql("{ campaigns(first: 100) { edges { node { id name status } } } }").then(function (data) {
+      var campaigns = data.campaigns.edges.map(function (e) { return e.node; });
       clear(select);
-      data.campaigns.forEach(function (c) { select.appendChild(el("option", { value: c.id }, [c.name])); });
-      if (!data.campaigns.length) {
+      campaigns.forEach(function (c) { select.appendChild(el("option", { value: c.id }, [c.name])); });
+      if (!campaigns.length) {
         setPanel("panel-campaign", "empty", "No campaigns.");
         return;
       }
-      var reported = data.campaigns.filter(function (c) { return c.status !== "DRAFT"; });
-      select.value = (reported[0] || data.campaigns[0]).id;
+      var reported = campaigns.filter(function (c) { return c.status !== "DRAFT"; });
+      select.value = (reported[0] || campaigns[0]).id;
       return loadCampaign();
     }).catch(function (e) { setPanel("panel-campaign", "error", e.message); });
   }
