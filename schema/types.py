@@ -21,7 +21,6 @@ from schema.node import Node
 
 from cdp.customers import rules
 from cdp.customers import profile as rules_profile
-from cdp.errors import InvalidInput
 from cdp.transport.pagination import Page, PageRequest, keyset_page, page_request
 from resolvers import catalog, customers
 from resolvers.context import Context
@@ -284,15 +283,6 @@ def _now_or_later(held: Any, load: Callable[[], Awaitable[Any]], answer: Callabl
     return later()
 
 
-def _events(rows: list[Row], first: int, kind: Any, since: datetime | None) -> list[MonetaryEvent]:
-    if first < 0 or first > 500:
-        raise InvalidInput("first must be between 0 and 500", field="first")
-    since = naive_utc(since)
-    out = [r for r in rows
-           if (kind is None or r.get("kind") == kind.value) and (since is None or (r.get("at") and r["at"] >= since))]
-    return [MonetaryEvent.from_row(r) for r in out[:first]]
-
-
 @strawberry.type(description="One monetary event of a customer's history, with its cursor.")
 class MonetaryEventEdge:
     cursor: str = strawberry.field(description="Opaque keyset cursor of this event (`after` / `before`).")
@@ -338,19 +328,28 @@ class Account(Node):
     async def _subscriptions(self, info: Ctx) -> list[ProductSubscription]:
         return [ProductSubscription.from_row(r) for r in await customers.subscriptions(info.context, self.id)]
 
-    @strawberry.field(description="Monetary events of this account, newest first.")
+    @strawberry.field(description="Monetary events of this account, newest first (time, then id), as a keyset "
+                               "connection: events booked while paging do not shift the pages.")
     async def monetary_events(
         self,
         info: Ctx,
-        first: Annotated[int, strawberry.argument(
-            description="Most events to return, 0..500 (BAD_USER_INPUT outside).")] = 50,
+        first: Annotated[int | None, strawberry.argument(
+            description="Page forward: the first `first` events after `after` (or the newest), 0..500 "
+                        "(PAGE_TOO_LARGE above); not with `last`. Null with `last` null: 50.")] = None,
         kind: Annotated[E.MonetaryKind | None, strawberry.argument(
             description="Only events of this kind; null: every kind.")] = None,
         since: Annotated[datetime | None, strawberry.argument(
             description="Only events at or after this time (ISO 8601; a value without offset is read as "
                         "UTC); null: all time.")] = None,
-    ) -> list[MonetaryEvent]:
-        return _events(await customers.monetary_events(info.context, [self.id]), first, kind, since)
+        after: AfterArgument = None,
+        last: Annotated[int | None, strawberry.argument(
+            description="Page backward: the last `last` events before `before` (or the oldest), 0..500; not "
+                        "with `first`.")] = None,
+        before: BeforeArgument = None,
+    ) -> MonetaryEventConnection:
+        rows = await customers.monetary_events(info.context, [self.id])
+        return _history(customers.monetary_page(rows, kind.value if kind else None, since, first, after, last,
+                                                before))
 
     @classmethod
     def from_row(cls, r: Row) -> Account:

@@ -24,7 +24,7 @@ VIEW = """query($id: ID!) { customer(id: $id) {
   tenureMonths monthlyRevenue productCount lastContactAt openComplaints
   accounts { id type status openedOn contractEnd
     subscriptions { id status since until monthlyFee product { id name } }
-    monetaryEvents(first: 3) { id kind amount at } }
+    monetaryEvents(first: 3) { totalCount edges { node { id kind amount at } } } }
   contacts(first: 10) { totalCount pageInfo { hasNextPage endCursor }
     edges { cursor node { id at kind outcome resolvedAt channel { id name } } } }
   complaints: contacts(first: 5, kind: COMPLAINT) { totalCount edges { node { id kind } } }

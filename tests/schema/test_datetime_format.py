@@ -25,7 +25,7 @@ LOOKS_LIKE_A_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|
 
 CUSTOMER = """query($id: ID!) { customer(id: $id) {
   id updatedAt lastContactAt
-  accounts { id monetaryEvents(first: 5) { at } }
+  accounts { id monetaryEvents(first: 5) { edges { node { at } } } }
   contacts(first: 10) { edges { node { at resolvedAt } } }
   monetaryHistory(first: 10) { totalCount edges { node { at } } }
   preferredChannels { updatedAt }

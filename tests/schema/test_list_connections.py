@@ -134,6 +134,24 @@ def test_monetary_history_pages_both_ways_newest_first(http: TestClient) -> None
     assert [e["at"] for e in events] == sorted((e["at"] for e in events), reverse=True)
 
 
+ACCOUNT_EVENTS = """query($id: ID!, $first: Int, $after: String, $last: Int, $before: String) { customer(id: $id) {
+  accounts { id monetaryEvents(first: $first, after: $after, last: $last, before: $before) { totalCount
+    edges { cursor node { id at } } %s } } } }""" % PAGE_INFO
+
+
+def test_an_accounts_events_page_both_ways_as_the_customers_history_does(http: TestClient) -> None:
+    cid = _richest(http)
+    history = [e["node"] for e in _ok(http, HISTORY, {"id": cid, "first": 500})["customer"]["monetaryHistory"]["edges"]]
+    account = history[0]["accountId"]
+    index = [a["id"] for a in _ok(http, ACCOUNT_EVENTS, {"id": cid, "first": 1})["customer"]["accounts"]].index(account)
+    root = ["customer", "accounts", index, "monetaryEvents"]
+    forward, total = _walk(http, ACCOUNT_EVENTS, root, 2, False, {"id": cid})
+    backward, _ = _walk(http, ACCOUNT_EVENTS, root, 3, True, {"id": cid})
+    # the account's events, newest first, are the customer's history restricted to that account
+    assert forward == backward == [e["id"] for e in history if e["accountId"] == account]
+    assert total == len(forward) > 0
+
+
 def test_an_event_booked_before_the_cursor_does_not_shift_the_next_page(http: TestClient) -> None:
     cid = _richest(http)
     everything = [e["node"] for e in _ok(http, HISTORY, {"id": cid, "first": 500})["customer"]["monetaryHistory"]
