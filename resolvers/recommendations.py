@@ -8,6 +8,7 @@ from cdp.offers import catalog_rules
 from cdp.offers import offer_responses
 from cdp.errors import InvalidInput, NotFound
 from cdp.limits.fair_share import run_sync
+from cdp.limits.request_limits import PageTooLarge
 from cdp.transport.pagination import PageRequest, sorted_ids_page
 from cdp.offers.recommendations import Recommendation
 from resolvers import catalog_rules as catalog_rules_resolvers
@@ -73,3 +74,15 @@ async def record_response(ctx: Context, customer_id: str, product_id: str, respo
         lambda: offer_responses.record(ctx.store, customer_id, product_id, response, channel, at, campaign))
     ctx.forget_reads()
     return result
+
+
+def member_page_size(ctx: Context, members: int) -> int:
+    """``members`` when it is a page size ``segmentRecommendations`` may serve. Raises
+    ``InvalidInput`` below 0 and ``PageTooLarge`` above ``CDP_MAX_PAGE_SIZE`` (both naming
+    ``members``), as every paged field does, rather than serving a silently smaller page."""
+    limit = ctx.settings.max_page_size
+    if members < 0:
+        raise InvalidInput("members must not be negative", field="members")
+    if members > limit:
+        raise PageTooLarge(f"members must be at most {limit}", field="members", limit=limit)
+    return members

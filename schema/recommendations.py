@@ -141,11 +141,12 @@ class RecommendationQuery:
             description="A segment definition as JSON (the shape of `SegmentDefinitionInput`).")],
         first: Annotated[int, strawberry.argument(description="Offers per member, best first.")] = 3,
         members: Annotated[int, strawberry.argument(
-            description="Members per page; capped at `CDP_MAX_PAGE_SIZE`.")] = 50,
+            description="Members per page, 0..`CDP_MAX_PAGE_SIZE` (PAGE_TOO_LARGE above, BAD_USER_INPUT "
+                        "below 0).")] = 50,
         after: Annotated[str | None, strawberry.argument(
             description="Cursor of the member to start after; null: from the first member.")] = None,
     ) -> SegmentRecommendations:
-        limit = max(0, min(members, info.context.settings.max_page_size))
+        limit = resolve.member_page_size(info.context, members)
         cursor = decode_cursor(after, MEMBER_ORDER, 1) if after else None
         if cursor is not None and not isinstance(cursor[0], str):
             raise InvalidInput("after is not a valid cursor of this list and order", field="after")

@@ -111,6 +111,13 @@ def test_graphql_recommendations_responses_and_segments(rec_store: GraphStore, t
             members: 5, after: $after) { members { customerId } } }""", {"after": seg["endCursor"]})
         ids = [m["customerId"] for m in nxt["data"]["segmentRecommendations"]["members"]]
         assert ids and not set(ids) & {m["customerId"] for m in seg["members"]}
+        # a page size out of range is refused naming `members`, as every paged field does
+        limit = Settings().max_page_size
+        for members, code in ((limit + 1, "PAGE_TOO_LARGE"), (-1, "BAD_USER_INPUT")):
+            refused = gql(http, """query($m: Int!) { segmentRecommendations(definition: {holds: {product: "P-BB"}},
+                members: $m) { size } }""", {"m": members})
+            assert refused["errors"][0]["extensions"]["code"] == code, refused
+            assert refused["errors"][0]["extensions"]["field"] == "members", refused
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
