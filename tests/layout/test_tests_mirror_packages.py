@@ -41,10 +41,8 @@ NOT_YET_COVERED: set[str] = {
     "relationship.complaints",
     "relationship.portfolio",
     "security.authentication",
-    "security.jwt_tokens",
     "transport.cors",
     "transport.http_connection",
-    "transport.persisted_queries",
 }
 
 
