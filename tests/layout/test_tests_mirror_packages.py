@@ -28,7 +28,6 @@ NOT_YET_COVERED: set[str] = {
     "customers.identity_links",
     "customers.provenance",
     "demo.source_records",
-    "ingest.upserts",
     "models.propensity",
     "models.scoring",
     "outreach.contact_policy",
