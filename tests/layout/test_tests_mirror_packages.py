@@ -29,7 +29,6 @@ NOT_YET_COVERED: set[str] = {
     "models.scoring",
     "outreach.contact_policy",
     "privacy.customer_export",
-    "transport.http_connection",
 }
 
 
