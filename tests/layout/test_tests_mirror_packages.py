@@ -22,7 +22,6 @@ TESTS = ROOT / "tests"
 #: needed, so the list can only shrink). Left when issue 22 item 4 was worked on, for want of time.
 NOT_YET_COVERED: set[str] = {
     "analytics.analytics",
-    "app.application",
     "models.propensity",
     "models.scoring",
     "outreach.contact_policy",
