@@ -24,7 +24,6 @@ NOT_YET_COVERED: set[str] = {
     "analytics.analytics",
     "models.propensity",
     "models.scoring",
-    "outreach.contact_policy",
     "privacy.customer_export",
 }
 
