@@ -24,7 +24,6 @@ NOT_YET_COVERED: set[str] = {
     "analytics.analytics",
     "models.propensity",
     "models.scoring",
-    "privacy.customer_export",
 }
 
 
