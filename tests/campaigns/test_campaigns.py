@@ -124,8 +124,9 @@ def test_audience_accounts_for_every_candidate(http: TestClient, store: GraphSto
     # Customers who hold fibre already cannot get it; those holding both offers get nothing.
     assert excluded.get("NO_ELIGIBLE_OFFER", 0) > 0
     assert all(e["description"] for e in a["excluded"])
-    # Control share close to what was asked (stable hash, not exact).
-    assert abs(a["control"] / a["eligible"] - 0.2) < 0.05
+    # Control share close to what was asked: a stable hash draws each customer like a coin, so
+    # the share is binomial; 4 standard errors (the demo's consents make the audience ~400).
+    assert abs(a["control"] / a["eligible"] - 0.2) < 4 * (0.2 * 0.8 / a["eligible"]) ** 0.5
     assert a["cost"] == pytest.approx(a["treatment"] * 0.05, abs=0.01)
     analytics.close()
 

@@ -39,8 +39,8 @@ def test_bad_responses_are_refused_and_write_nothing(store: GraphStore) -> None:
         (("C1", "P1", "MAYBE", "SMS"), InvalidInput, "response"),
         (("C9", "P1", "ACCEPTED", "SMS"), NotFound, "customerId"),
         (("C2", "P1", "ACCEPTED", "SMS"), Conflict, "customerId"),
-        (("C1", "P9", "ACCEPTED", "SMS"), InvalidInput, "productId"),
-        (("C1", "P1", "ACCEPTED", "PIGEON"), InvalidInput, "channel"),
+        (("C1", "P9", "ACCEPTED", "SMS"), NotFound, "offer"),
+        (("C1", "P1", "ACCEPTED", "PIGEON"), NotFound, "channel"),
     ]
     for args, error, field in cases:
         with pytest.raises(error) as refused:
