@@ -80,7 +80,7 @@ def test_each_columnar_fact_slice_equals_the_embedded_one(both: list[GraphStore]
         keyed_neo, keyed_lady = (store.projection_table(fact, keyed) for store in both)
         assert keyed_neo.num_rows == keyed_lady.num_rows
         assert _sorted(keyed_neo).equals(_sorted(keyed_lady))
-        assert set(keyed_neo.column("customer").to_pylist()) <= set(keyed[:2])
+        assert set(keyed_neo.column("customer").to_pylist()) <= set(keyed)
     lady, neo = (store.projection_table(fact, keyed) for store in both)
     assert _sorted(neo).equals(_sorted(lady))
 
